@@ -1,0 +1,1 @@
+"""Caisse's contracts: what services and tills agree on, and nothing else."""

@@ -1,0 +1,98 @@
+"""`session.opened` and `session.closed` v1: a till's cash session, from counted float to counted close."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
+
+from caisse_contracts.envelope import Payload
+from caisse_contracts.events.tickets import Minor, PaymentMethod
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore", strict=True)
+
+
+class DenominationCountV1(_Part):
+    """How many of one note or coin (value in minor units) were counted."""
+
+    value: Minor = Field(gt=0)
+    count: StrictInt = Field(ge=0)
+
+
+class SessionOpenedV1(Payload):
+    """A cash session was opened on a POS with a counted float."""
+
+    EVENT_TYPE: ClassVar[str] = "session.opened"
+    VERSION: ClassVar[int] = 1
+
+    session_id: UUID
+    territory_id: UUID
+    company_id: UUID
+    shop_id: UUID
+    pos_id: UUID
+    opened_at: AwareDatetime
+    operator_ids: tuple[UUID, ...] = Field(min_length=1)
+    currency: str = Field(min_length=3, max_length=3)
+    opening_float: Minor
+    float_counts: tuple[DenominationCountV1, ...] = ()
+
+
+class MethodTotalV1(_Part):
+    method: PaymentMethod
+    amount: Minor
+    count: StrictInt
+
+
+class CategoryTotalV1(_Part):
+    category_id: UUID
+    revenue_account: str
+    amount: Minor
+    weight_grams: StrictInt = 0
+
+
+class ChequeV1(_Part):
+    ticket_id: UUID
+    number: str
+    bank: str | None = None
+    amount: Minor
+
+
+class SessionClosedV1(Payload):
+    """A cash session was closed: its totals include every ticket up to `last_ticket_number`."""
+
+    EVENT_TYPE: ClassVar[str] = "session.closed"
+    VERSION: ClassVar[int] = 1
+
+    session_id: UUID
+    territory_id: UUID
+    company_id: UUID
+    shop_id: UUID
+    pos_id: UUID
+    opened_at: AwareDatetime
+    closed_at: AwareDatetime
+    currency: str = Field(min_length=3, max_length=3)
+    first_ticket_number: StrictInt | None = None
+    last_ticket_number: StrictInt | None = Field(description="Last ticket the till issued in the session.")
+    ticket_count: StrictInt
+    credit_note_count: StrictInt = 0
+    credit_note_total: Minor = 0
+    totals_by_method: tuple[MethodTotalV1, ...]
+    totals_by_category: tuple[CategoryTotalV1, ...]
+    total_weight_grams: StrictInt = 0
+    cash_received: Minor
+    change_given: Minor
+    cash_rounding: Minor = 0
+    cash_added: Minor = 0
+    cash_withdrawn: Minor = 0
+    opening_float: Minor
+    expected_cash: Minor
+    counted_cash: Minor
+    variance: Minor = Field(description="counted_cash - expected_cash; negative is a shortage.")
+    counted: tuple[DenominationCountV1, ...] = ()
+    cheques: tuple[ChequeV1, ...] = ()
+    card_terminal_total: Minor | None = None
+    comment: str | None = None
+    closed_by: UUID | None = None

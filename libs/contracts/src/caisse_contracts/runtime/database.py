@@ -1,0 +1,100 @@
+"""PostgreSQL for a service: the async engine, and schema migrations (Alembic) applied at start under a lock."""
+
+from __future__ import annotations
+
+import abc
+import zlib
+from pathlib import Path
+from types import TracebackType
+from typing import Final, Self
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction, create_async_engine
+
+ALEMBIC_DIR: Final = Path(__file__).parent / "alembic"
+
+
+def migrations_beside(package_file: str) -> Path:
+    """A service's migrations: inside the package when installed from a wheel, beside `src/` in a checkout."""
+    package = Path(package_file).parent
+    inside = package / "migrations"
+    return inside if inside.is_dir() else package.parents[1] / "migrations"
+
+
+def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+    )
+
+
+def _upgrade(connection: Connection, versions_dir: Path) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(ALEMBIC_DIR))
+    config.set_main_option("version_locations", str(versions_dir))
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
+async def migrate(engine: AsyncEngine, versions_dir: Path) -> None:
+    """Bring the service's schema to its latest migration; replicas starting together wait for each other."""
+    lock_key = zlib.crc32(str(engine.url.database).encode())
+    async with engine.connect() as conn:
+        await conn.execute(text("select pg_advisory_lock(:k)"), {"k": lock_key})
+        try:
+            await conn.run_sync(_upgrade, versions_dir)
+            await conn.commit()
+        finally:
+            await conn.execute(text("select pg_advisory_unlock(:k)"), {"k": lock_key})
+            await conn.commit()
+
+
+async def database_answers(engine: AsyncEngine) -> bool:
+    async with engine.connect() as conn:
+        answer: int = (await conn.execute(text("select 1"))).scalar_one()
+        return answer == 1
+
+
+class SqlUnitOfWork(abc.ABC):
+    """One transaction on one pooled connection; leaving without `commit()` rolls it back.
+
+    A service's unit of work subclasses it and binds its repositories to the connection in `bind`.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._conn: AsyncConnection | None = None
+        self._tx: AsyncTransaction | None = None
+
+    @abc.abstractmethod
+    def bind(self, conn: AsyncConnection) -> None:
+        """Build the repositories of this unit of work on `conn`."""
+
+    async def __aenter__(self) -> Self:
+        self._conn = await self._engine.connect()
+        self._tx = await self._conn.begin()
+        self.bind(self._conn)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._conn is None or self._tx is None:
+            return
+        try:
+            if self._tx.is_active:
+                await self._tx.rollback()
+        finally:
+            await self._conn.close()
+            self._conn = None
+            self._tx = None
+
+    async def commit(self) -> None:
+        if self._tx is None:
+            raise RuntimeError("commit outside of the unit of work")
+        await self._tx.commit()

@@ -1,0 +1,126 @@
+"""HTTP for a service: RFC 9457 problem details in one place, and the health endpoints every service exposes."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any, Final
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON: Final = "application/problem+json"
+
+
+@dataclass(frozen=True, slots=True)
+class InvalidParam:
+    """One field that was refused, and why (RFC 9457 §3 "invalid-params" extension)."""
+
+    name: str
+    reason: str
+
+
+@dataclass
+class ProblemError(Exception):
+    """An error that the HTTP edge renders as problem+json. Services root their own errors on it."""
+
+    status: int
+    title: str
+    detail: str | None = None
+    type: str = "about:blank"
+    invalid_params: Sequence[InvalidParam] = field(default_factory=tuple)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return self.detail or self.title
+
+
+def problem_response(
+    status: int,
+    title: str,
+    *,
+    detail: str | None = None,
+    type_: str = "about:blank",
+    instance: str | None = None,
+    invalid_params: Sequence[InvalidParam] = (),
+    extra: dict[str, Any] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {"type": type_, "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    if instance:
+        body["instance"] = instance
+    if invalid_params:
+        body["invalid_params"] = [{"name": p.name, "reason": p.reason} for p in invalid_params]
+    if extra:
+        body.update(extra)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def _location(loc: Sequence[Any]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Map every error to problem+json: rule errors, validation errors, unknown routes, crashes."""
+
+    @app.exception_handler(ProblemError)
+    async def on_problem(request: Request, exc: ProblemError) -> JSONResponse:
+        return problem_response(
+            exc.status,
+            exc.title,
+            detail=exc.detail,
+            type_=exc.type,
+            instance=request.url.path,
+            invalid_params=exc.invalid_params,
+            extra=exc.extra,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        params = [InvalidParam(_location(e.get("loc", ())), str(e.get("msg", "invalid"))) for e in exc.errors()]
+        malformed = any(e.get("type") == "json_invalid" for e in exc.errors())
+        return problem_response(
+            400 if malformed else 422,
+            "Malformed JSON" if malformed else "Invalid request",
+            detail="; ".join(f"{p.name}: {p.reason}" for p in params),
+            instance=request.url.path,
+            invalid_params=params,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return problem_response(
+            exc.status_code,
+            HTTPStatus(exc.status_code).phrase,
+            detail=str(exc.detail) if exc.detail else None,
+            instance=request.url.path,
+        )
+
+
+ReadinessCheck = Callable[[], Awaitable[bool]]
+
+
+def install_health_routes(app: FastAPI, checks: dict[str, ReadinessCheck]) -> None:
+    """`/healthz`: the process answers. `/readyz`: every dependency (database, Kafka…) answers too."""
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "alive"}
+
+    @app.get("/readyz", tags=["health"], response_model=None)
+    async def readyz() -> JSONResponse:
+        results: dict[str, str] = {}
+        for name, check in checks.items():
+            try:
+                results[name] = "ok" if await check() else "failing"
+            except Exception as exc:  # a readiness probe reports, it does not crash
+                results[name] = f"failing: {type(exc).__name__}"
+        ready = all(v == "ok" for v in results.values())
+        if ready:
+            return JSONResponse({"status": "ready", "checks": results})
+        return problem_response(503, "Not ready", detail="a dependency does not answer", extra={"checks": results})

@@ -1,0 +1,46 @@
+"""The inbox: one processed-event row per (consumer group, event id), written in the effect's transaction.
+
+A redelivered event finds its row and changes nothing; the unique key makes two concurrent deliveries of
+the same event serialize on PostgreSQL, and the loser sees a duplicate.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+from uuid import UUID
+
+from sqlalchemy import Column, DateTime, MetaData, Table, Text, Uuid, func
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+metadata = MetaData()
+
+inbox_table = Table(
+    "inbox",
+    metadata,
+    Column("consumer_group", Text, primary_key=True),
+    Column("event_id", Uuid, primary_key=True),
+    Column("event_type", Text, nullable=False),
+    Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+INBOX_DDL: Final = """
+create table inbox (
+    consumer_group text not null,
+    event_id uuid not null,
+    event_type text not null,
+    processed_at timestamptz not null default now(),
+    primary key (consumer_group, event_id)
+);
+"""
+
+
+async def claim(conn: AsyncConnection, group: str, event_id: UUID, event_type: str) -> bool:
+    """True when this event is new for `group` (go on and apply it), False for a duplicate (do nothing)."""
+    stmt = (
+        insert(inbox_table)
+        .values(consumer_group=group, event_id=event_id, event_type=event_type)
+        .on_conflict_do_nothing()
+        .returning(inbox_table.c.event_id)
+    )
+    return (await conn.execute(stmt)).first() is not None

@@ -1,0 +1,284 @@
+"""The transactional outbox: events written in the state change's transaction, published by one relay.
+
+A row is shaped like Debezium's outbox (aggregate type and id, event type, payload) plus the topic, key
+and the W3C trace context of the request that wrote it. The relay publishes with an idempotent producer
+(`acks=all`) and marks rows sent; a crash between publish and mark republishes, and consumers' inboxes
+make that harmless. One relay publishes at a time per database (a transaction-scoped advisory lock), so
+events leave in the order they were written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final, Protocol
+from uuid import UUID
+
+import asyncpg
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    Uuid,
+    bindparam,
+    func,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from caisse_contracts.envelope import Envelope
+from caisse_contracts.runtime.telemetry import context_from, inject_into
+
+log = logging.getLogger(__name__)
+
+NOTIFY_CHANNEL: Final = "caisse_outbox"
+
+metadata = MetaData()
+
+outbox_table = Table(
+    "outbox",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=True),
+    Column("id", Uuid, nullable=False, unique=True),
+    Column("aggregate_type", Text, nullable=False),
+    Column("aggregate_id", Text, nullable=False),
+    Column("type", Text, nullable=False),
+    Column("topic", Text, nullable=False),
+    Column("key", Text, nullable=False),
+    Column("payload", JSONB, nullable=False),
+    Column("headers", JSONB, nullable=False),
+    Column("traceparent", Text),
+    Column("tracestate", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("sent_at", DateTime(timezone=True)),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+)
+
+OUTBOX_DDL: Final = f"""
+create table outbox (
+    seq bigserial primary key,
+    id uuid not null unique,
+    aggregate_type text not null,
+    aggregate_id text not null,
+    type text not null,
+    topic text not null,
+    key text not null,
+    payload jsonb not null,
+    headers jsonb not null,
+    traceparent text,
+    tracestate text,
+    created_at timestamptz not null default now(),
+    sent_at timestamptz,
+    attempts integer not null default 0
+);
+create index outbox_unsent on outbox (seq) where sent_at is null;
+create function outbox_notify() returns trigger language plpgsql as $$
+begin
+    perform pg_notify('{NOTIFY_CHANNEL}', '');
+    return null;
+end $$;
+create trigger outbox_notify after insert on outbox for each statement execute function outbox_notify();
+"""
+
+
+async def enqueue(
+    conn: AsyncConnection,
+    envelope: Envelope[Any],
+    *,
+    topic: str,
+    key: str,
+    aggregate_type: str,
+    aggregate_id: str,
+) -> None:
+    """Add an event to the outbox inside the caller's transaction (the state change's own)."""
+    await conn.execute(outbox_table.insert(), [outbox_row(envelope, topic, key, aggregate_type, aggregate_id)])
+
+
+def outbox_row(envelope: Envelope[Any], topic: str, key: str, aggregate_type: str, aggregate_id: str) -> dict[str, Any]:
+    return {
+        "id": envelope.id,
+        "aggregate_type": aggregate_type,
+        "aggregate_id": aggregate_id,
+        "type": envelope.type,
+        "topic": topic,
+        "key": key,
+        "payload": envelope.model_dump(mode="json"),
+        "headers": envelope.kafka_headers(),
+        "traceparent": envelope.traceparent,
+        "tracestate": envelope.tracestate,
+    }
+
+
+class Producer(Protocol):
+    """What the relay needs of a Kafka producer (aiokafka's `AIOKafkaProducer` has it)."""
+
+    async def send(
+        self, topic: str, value: bytes | None = None, key: bytes | None = None, *, headers: Any = None
+    ) -> asyncio.Future[Any]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PendingRow:
+    seq: int
+    id: UUID
+    topic: str
+    key: str
+    type: str
+    payload: dict[str, Any]
+    headers: dict[str, str]
+    traceparent: str | None
+    tracestate: str | None
+    created_at: datetime
+
+
+class OutboxStore(Protocol):
+    """Where the relay reads pending rows and marks them sent; `SqlOutboxStore` is the real one."""
+
+    async def mark_sent(self, conn: AsyncConnection, seqs: Sequence[int]) -> None: ...
+
+
+class SqlOutboxStore:
+    async def mark_sent(self, conn: AsyncConnection, seqs: Sequence[int]) -> None:
+        stmt = (
+            update(outbox_table)
+            .where(outbox_table.c.seq == bindparam("s"))
+            .values(sent_at=func.now(), attempts=outbox_table.c.attempts + 1)
+        )
+        await conn.execute(stmt, [{"s": s} for s in seqs])
+
+
+class OutboxRelay:
+    """Publishes pending outbox rows in order, restoring each row's trace context on its publish span."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        producer: Producer,
+        *,
+        service: str,
+        store: OutboxStore | None = None,
+        batch_size: int = 500,
+        idle_wait_s: float = 0.5,
+        listen_dsn: str | None = None,
+    ) -> None:
+        self._engine = engine
+        self._producer = producer
+        self._store = store or SqlOutboxStore()
+        self._batch_size = batch_size
+        self._idle_wait_s = idle_wait_s
+        self._listen_dsn = listen_dsn
+        self._wake = asyncio.Event()
+        self._tracer = trace.get_tracer(f"{service}.outbox")
+        self._lock_key = zlib.crc32(f"outbox-relay:{service}".encode())
+        self.published = 0
+
+    async def publish_pending(self) -> int:
+        """Publish one batch of pending rows; the number published (0 when none, or another relay holds the lock)."""
+        async with self._engine.begin() as conn:
+            locked = (
+                await conn.execute(text("select pg_try_advisory_xact_lock(:k)"), {"k": self._lock_key})
+            ).scalar_one()
+            if not locked:
+                return 0
+            result = await conn.execute(
+                select(outbox_table)
+                .where(outbox_table.c.sent_at.is_(None))
+                .order_by(outbox_table.c.seq)
+                .limit(self._batch_size)
+            )
+            rows = [
+                PendingRow(
+                    seq=r.seq,
+                    id=r.id,
+                    topic=r.topic,
+                    key=r.key,
+                    type=r.type,
+                    payload=r.payload,
+                    headers=r.headers,
+                    traceparent=r.traceparent,
+                    tracestate=r.tracestate,
+                    created_at=r.created_at,
+                )
+                for r in result
+            ]
+            if not rows:
+                return 0
+            futures = [await self._send(row) for row in rows]
+            await asyncio.gather(*futures)
+            await self._store.mark_sent(conn, [row.seq for row in rows])
+        self.published += len(rows)
+        return len(rows)
+
+    async def _send(self, row: PendingRow) -> asyncio.Future[Any]:
+        parent = context_from(row.traceparent, row.tracestate)
+        with self._tracer.start_as_current_span(
+            f"{row.topic} publish",
+            context=parent,
+            kind=SpanKind.PRODUCER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.destination.name": row.topic,
+                "messaging.message.id": str(row.id),
+                "messaging.kafka.message.key": row.key,
+                "caisse.event.type": row.type,
+            },
+        ):
+            headers = dict(row.headers)
+            headers.pop("traceparent", None)
+            headers.pop("tracestate", None)
+            inject_into(headers)
+            return await self._producer.send(
+                row.topic,
+                value=json.dumps(row.payload, separators=(",", ":")).encode(),
+                key=row.key.encode(),
+                headers=[(k, v.encode()) for k, v in headers.items()],
+            )
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Publish until `stop` is set; wakes on the outbox's NOTIFY, or every `idle_wait_s` at the latest."""
+        listener = await self._listen()
+        try:
+            while not stop.is_set():
+                try:
+                    if await self.publish_pending() == self._batch_size:
+                        continue
+                except Exception:
+                    log.exception("outbox relay: publish failed; retrying")
+                    await asyncio.sleep(1.0)
+                    continue
+                self._wake.clear()
+                waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
+                _, pending = await asyncio.wait(waiters, timeout=self._idle_wait_s, return_when=asyncio.FIRST_COMPLETED)
+                for waiter in pending:
+                    waiter.cancel()
+        finally:
+            if listener is not None:
+                await listener.close()
+
+    async def _listen(self) -> asyncpg.Connection | None:
+        if not self._listen_dsn:
+            return None
+        try:
+            conn: asyncpg.Connection = await asyncpg.connect(self._listen_dsn)
+        except (OSError, asyncpg.PostgresError):
+            log.warning("outbox relay: LISTEN unavailable, polling every %.2fs", self._idle_wait_s)
+            return None
+        await conn.add_listener(NOTIFY_CHANNEL, lambda *_: self._wake.set())
+        return conn

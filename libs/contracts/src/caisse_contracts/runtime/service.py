@@ -1,0 +1,192 @@
+"""The shape every central service runs in: one process serving HTTP, consuming Kafka and relaying its outbox.
+
+`ServiceRuntime` is built by a service's composition root (`bootstrap.py`) from its settings. Its
+FastAPI lifespan applies migrations, starts the broker and the relay, and on SIGTERM (uvicorn's graceful
+shutdown) stops them in the reverse order, so that no message is acknowledged without its work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import uvicorn
+from aiokafka import AIOKafkaProducer
+from fastapi import APIRouter, FastAPI
+from faststream.kafka import KafkaBroker
+from opentelemetry import trace
+from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.sdk.trace import TracerProvider
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from caisse_contracts.runtime.database import create_engine, database_answers, migrate
+from caisse_contracts.runtime.http import ReadinessCheck, install_health_routes, install_problem_handlers
+from caisse_contracts.runtime.kafka import build_broker
+from caisse_contracts.runtime.outbox import OutboxRelay
+from caisse_contracts.runtime.settings import ServiceSettings
+from caisse_contracts.runtime.telemetry import build_tracer_provider
+
+log = logging.getLogger(__name__)
+
+Hook = Callable[[], Awaitable[None]]
+
+
+def utc_now() -> datetime:
+    """The real clock: aware UTC."""
+    return datetime.now(UTC)
+
+
+def plain_dsn(sqlalchemy_url: str) -> str:
+    """`postgresql+asyncpg://…` → `postgresql://…`, for asyncpg's own LISTEN connection."""
+    scheme, _, rest = sqlalchemy_url.partition("://")
+    return f"{scheme.split('+')[0]}://{rest}"
+
+
+class ServiceRuntime:
+    """Engine, broker, relay and tracing of one service, with their start and stop order."""
+
+    def __init__(
+        self,
+        service: str,
+        settings: ServiceSettings,
+        *,
+        versions_dir: Path | None,
+        uses_kafka: bool = True,
+        has_outbox: bool = False,
+    ) -> None:
+        self.service = service
+        self.settings = settings
+        self.tracer_provider: TracerProvider = build_tracer_provider(
+            service, settings.trace_exporter, settings.trace_file, settings.otlp_endpoint
+        )
+        self._versions_dir = versions_dir
+        url = settings.database_url.get_secret_value()
+        self.engine: AsyncEngine | None = (
+            create_engine(url, settings.database_pool_size) if versions_dir is not None else None
+        )
+        self.broker: KafkaBroker | None = (
+            build_broker(settings.kafka_bootstrap, service=service, tracer_provider=self.tracer_provider)
+            if uses_kafka
+            else None
+        )
+        self._has_outbox = has_outbox
+        self._producer: AIOKafkaProducer | None = None
+        self.relay: OutboxRelay | None = None
+        self._relay_stop = asyncio.Event()
+        self._relay_task: asyncio.Task[None] | None = None
+        self.readiness: dict[str, ReadinessCheck] = {}
+        if self.engine is not None:
+            engine = self.engine
+            self.readiness["database"] = lambda: database_answers(engine)
+        if self.broker is not None:
+            broker = self.broker
+            self.readiness["kafka"] = lambda: broker.ping(timeout=2.0)
+
+    def require_engine(self) -> AsyncEngine:
+        if self.engine is None:
+            raise RuntimeError(f"{self.service} has no database")
+        return self.engine
+
+    def require_broker(self) -> KafkaBroker:
+        if self.broker is None:
+            raise RuntimeError(f"{self.service} has no broker")
+        return self.broker
+
+    async def start(self) -> None:
+        if self.engine is not None and self._versions_dir is not None:
+            await migrate(self.engine, self._versions_dir)
+        if self.broker is not None:
+            await self.broker.start()
+        if self._has_outbox and self.engine is not None:
+            self._producer = AIOKafkaProducer(
+                bootstrap_servers=self.settings.kafka_bootstrap,
+                client_id=f"{self.service}-relay",
+                enable_idempotence=True,
+                acks="all",
+                linger_ms=2,
+            )
+            await self._producer.start()
+            self.relay = OutboxRelay(
+                self.engine,
+                self._producer,
+                service=self.service,
+                batch_size=self.settings.relay_batch_size,
+                idle_wait_s=self.settings.relay_idle_wait_s,
+                listen_dsn=plain_dsn(self.settings.database_url.get_secret_value()),
+            )
+            self._relay_stop.clear()
+            self._relay_task = asyncio.create_task(self.relay.run(self._relay_stop), name=f"{self.service}-relay")
+
+    async def stop(self) -> None:
+        if self._relay_task is not None:
+            self._relay_stop.set()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(self._relay_task, timeout=10)
+            self._relay_task = None
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
+        if self.broker is not None:
+            await self.broker.stop()
+        if self.engine is not None:
+            await self.engine.dispose()
+        self.tracer_provider.shutdown()
+
+    def app(
+        self,
+        *,
+        title: str,
+        routers: Sequence[APIRouter] = (),
+        on_start: Sequence[Hook] = (),
+        on_stop: Sequence[Hook] = (),
+    ) -> FastAPI:
+        """The FastAPI application of the service, owning the runtime's lifecycle."""
+
+        @contextlib.asynccontextmanager
+        async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+            await self.start()
+            for hook in on_start:
+                await hook()
+            log.info("%s started", self.service)
+            try:
+                yield
+            finally:
+                for hook in on_stop:
+                    await hook()
+                await self.stop()
+                log.info("%s stopped", self.service)
+
+        application = FastAPI(title=title, lifespan=lifespan)
+        install_problem_handlers(application)
+        install_health_routes(application, self.readiness)
+        for router in routers:
+            application.include_router(router)
+        FastAPIInstrumentor.instrument_app(application, tracer_provider=self.tracer_provider)
+        return application
+
+
+def instrument_process(provider: TracerProvider) -> None:
+    """Process-wide instrumentation (asyncpg) and the global tracer provider, once per process."""
+    trace.set_tracer_provider(provider)
+    instrumentor = AsyncPGInstrumentor()  # type: ignore[no-untyped-call]
+    if not instrumentor.is_instrumented_by_opentelemetry:
+        instrumentor.instrument(tracer_provider=provider)
+
+
+def serve(app: FastAPI, settings: ServiceSettings) -> None:
+    """Run the app until SIGTERM or SIGINT; uvicorn drains requests and runs the lifespan's shutdown."""
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        lifespan="on",
+        timeout_graceful_shutdown=15,
+        access_log=False,
+    )

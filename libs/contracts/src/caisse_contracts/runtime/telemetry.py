@@ -1,0 +1,73 @@
+"""OpenTelemetry tracing for a service: provider, exporter chosen by settings, W3C propagation helpers."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from typing import IO
+
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    ConsoleSpanExporter,
+    SimpleSpanProcessor,
+    SpanExporter,
+)
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from caisse_contracts.runtime.settings import TraceExporter
+
+_PROPAGATOR = TraceContextTextMapPropagator()
+
+
+def _json_line(span: ReadableSpan) -> str:
+    line: str = span.to_json(indent=None)
+    return line + "\n"
+
+
+def build_tracer_provider(
+    service_name: str,
+    exporter: TraceExporter,
+    trace_file: str | None = None,
+    otlp_endpoint: str | None = None,
+) -> TracerProvider:
+    """A tracer provider for `service_name`; install it with `trace.set_tracer_provider` at the composition root."""
+    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    span_exporter: SpanExporter | None = None
+    if exporter is TraceExporter.OTLP:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter  # noqa: PLC0415
+
+        span_exporter = OTLPSpanExporter(endpoint=otlp_endpoint) if otlp_endpoint else OTLPSpanExporter()
+        provider.add_span_processor(BatchSpanProcessor(span_exporter))
+    elif exporter is TraceExporter.CONSOLE:
+        out: IO[str] = open(trace_file, "a", encoding="utf-8", buffering=1) if trace_file else sys.stderr  # noqa: SIM115
+        provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter(out=out, formatter=_json_line)))
+    return provider
+
+
+def current_traceparent() -> tuple[str | None, str | None]:
+    """The W3C traceparent and tracestate of the current span, to store beside an outbox row."""
+    carrier: dict[str, str] = {}
+    _PROPAGATOR.inject(carrier)
+    return carrier.get("traceparent"), carrier.get("tracestate")
+
+
+def context_from(traceparent: str | None, tracestate: str | None = None) -> Context:
+    carrier: dict[str, str] = {}
+    if traceparent:
+        carrier["traceparent"] = traceparent
+    if tracestate:
+        carrier["tracestate"] = tracestate
+    return _PROPAGATOR.extract(carrier)
+
+
+def inject_into(headers: dict[str, str], context: Context | None = None) -> Mapping[str, str]:
+    _PROPAGATOR.inject(headers, context=context)
+    return headers
+
+
+def tracer(name: str) -> trace.Tracer:
+    return trace.get_tracer(name)

@@ -1,0 +1,1 @@
+"""hw-proxy's adapters package."""

@@ -1,0 +1,1 @@
+"""hw-proxy's entrypoints http package."""

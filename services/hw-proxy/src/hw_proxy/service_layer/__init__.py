@@ -1,0 +1,1 @@
+"""hw-proxy's service_layer package."""

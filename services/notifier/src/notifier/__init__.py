@@ -1,0 +1,1 @@
+"""notifier: pushes configuration changes to the tills of the hierarchy they concern."""

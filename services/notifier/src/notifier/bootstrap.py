@@ -1,0 +1,27 @@
+"""notifier's composition root: the only reader of Settings."""
+
+from __future__ import annotations
+
+from caisse_contracts.runtime.database import migrations_beside
+from caisse_contracts.runtime.service import ServiceRuntime, instrument_process, serve
+from fastapi import FastAPI
+
+import notifier
+from notifier.config import Settings
+
+SERVICE = "notifier"
+
+
+def build_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    runtime = ServiceRuntime(SERVICE, settings, versions_dir=migrations_beside(notifier.__file__), has_outbox=True)
+    instrument_process(runtime.tracer_provider)
+    app = runtime.app(title="Caisse notifier")
+    app.state.runtime = runtime
+    return app
+
+
+def main() -> None:
+    """The `notifier` console script: serve until SIGTERM."""
+    settings = Settings()
+    serve(build_app(settings), settings)

@@ -1,0 +1,1 @@
+"""notifier's pure domain; no I/O, no clock."""

@@ -1,0 +1,1 @@
+"""paheko-bridge's pure domain; no I/O, no clock."""

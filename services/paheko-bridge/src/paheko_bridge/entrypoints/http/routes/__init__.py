@@ -1,0 +1,1 @@
+"""paheko-bridge's routers."""

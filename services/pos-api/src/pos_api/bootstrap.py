@@ -1,0 +1,36 @@
+"""pos-api's composition root: the only reader of Settings; builds the runtime, adapters and the app."""
+
+from __future__ import annotations
+
+import uuid
+
+from caisse_contracts.runtime.database import migrations_beside
+from caisse_contracts.runtime.service import ServiceRuntime, instrument_process, serve, utc_now
+from fastapi import FastAPI
+
+import pos_api
+from pos_api.adapters.sql import SqlUnitOfWork
+from pos_api.config import Settings
+from pos_api.entrypoints.http import problems
+from pos_api.entrypoints.http.deps import Services
+from pos_api.entrypoints.http.routes import tickets
+
+SERVICE = "pos-api"
+
+
+def build_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    runtime = ServiceRuntime(SERVICE, settings, versions_dir=migrations_beside(pos_api.__file__), has_outbox=True)
+    instrument_process(runtime.tracer_provider)
+    engine = runtime.require_engine()
+    app = runtime.app(title="Caisse pos-api", routers=[tickets.router])
+    problems.install(app)
+    app.state.runtime = runtime
+    app.state.services = Services(uow=lambda: SqlUnitOfWork(engine), clock=utc_now, new_id=uuid.uuid4)
+    return app
+
+
+def main() -> None:
+    """The `pos-api` console script: serve until SIGTERM."""
+    settings = Settings()
+    serve(build_app(settings), settings)

@@ -1,0 +1,14 @@
+"""pos-api's settings, read from `POS_API_*` environment variables."""
+
+from __future__ import annotations
+
+from caisse_contracts.runtime.settings import ServiceSettings
+from pydantic import SecretStr
+from pydantic_settings import SettingsConfigDict
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="POS_API_", extra="ignore")
+
+    port: int = 8101
+    database_url: SecretStr = SecretStr("postgresql+asyncpg://caisse:caisse@127.0.0.1:15432/caisse_pos_api")

@@ -1,0 +1,38 @@
+"""The errors pos-api's rules raise, each carrying the field and the reason a caller can act on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from uuid import UUID
+
+
+class PosApiError(Exception):
+    """Root of every pos-api rule error."""
+
+
+@dataclass(frozen=True, slots=True)
+class FieldProblem:
+    field: str
+    reason: str
+
+
+@dataclass
+class TicketInconsistentError(PosApiError):
+    """The ticket's amounts do not add up, or a line or payment is invalid."""
+
+    problems: list[FieldProblem] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return "; ".join(f"{p.field}: {p.reason}" for p in self.problems)
+
+
+@dataclass
+class TicketNumberConflictError(PosApiError):
+    """The POS already has a ticket with this number and other content: kept aside, never overwritten."""
+
+    pos_id: UUID
+    number: int
+    existing_ticket_id: UUID
+
+    def __str__(self) -> str:
+        return f"ticket number {self.number} of POS {self.pos_id} already holds another ticket"

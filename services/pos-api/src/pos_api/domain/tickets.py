@@ -1,0 +1,92 @@
+"""Checks that a finalized ticket is internally consistent: every total adds up, to the minor unit.
+
+A ticket arrives computed (by the till, online or offline); the server trusts nothing and recomputes the
+sums: lines → total, lines per rate → tax totals, HT + TVA = TTC, payments = total + cash rounding, and
+change = cash tendered − cash applied. Signs follow the ticket's kind: a sale is positive, a credit note
+negative.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+
+from caisse_contracts.events import PaymentMethod, TicketFinalizedV1, TicketKind
+
+from pos_api.domain.errors import FieldProblem, TicketInconsistentError
+
+
+def content_hash(ticket: TicketFinalizedV1) -> str:
+    """A stable fingerprint of the ticket's content: an identical replay has the same one."""
+    return hashlib.sha256(ticket.model_dump_json().encode()).hexdigest()
+
+
+def check_ticket(ticket: TicketFinalizedV1) -> None:
+    """Raise `TicketInconsistentError` listing every problem found, or return when the ticket holds."""
+    problems: list[FieldProblem] = []
+    sign = 1 if ticket.kind is TicketKind.SALE else -1
+
+    if ticket.kind is TicketKind.CREDIT_NOTE and ticket.original_ticket_id is None:
+        problems.append(FieldProblem("original_ticket_id", "a credit note must reference the ticket it corrects"))
+
+    by_rate: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for i, line in enumerate(ticket.lines):
+        where = f"lines[{i}]"
+        if line.quantity == 0 or (line.quantity > 0) != (sign > 0):
+            problems.append(FieldProblem(f"{where}.quantity", f"must be {'positive' if sign > 0 else 'negative'}"))
+        if line.unit_price < 0:
+            problems.append(FieldProblem(f"{where}.unit_price", "must not be negative"))
+        if line.discount < 0:
+            problems.append(FieldProblem(f"{where}.discount", "must not be negative"))
+        if line.weight_grams is not None and line.weight_grams < 0:
+            problems.append(FieldProblem(f"{where}.weight_grams", "must not be negative"))
+        if not 0 <= line.tax_rate_bp <= 10_000:
+            problems.append(FieldProblem(f"{where}.tax_rate_bp", "must be between 0 and 10000 basis points"))
+        if line.total_excl_tax + line.tax != line.total_incl_tax:
+            problems.append(FieldProblem(f"{where}.total_incl_tax", "is not total_excl_tax + tax"))
+        sums = by_rate[line.tax_rate_bp]
+        sums[0] += line.total_excl_tax
+        sums[1] += line.tax
+        sums[2] += line.total_incl_tax
+
+    declared_rates = {t.rate_bp: t for t in ticket.taxes}
+    if set(declared_rates) != set(by_rate):
+        problems.append(FieldProblem("taxes", "must have exactly one total per tax rate of the lines"))
+    for rate, (excl, tax, incl) in by_rate.items():
+        declared = declared_rates.get(rate)
+        if declared and (declared.total_excl_tax, declared.tax, declared.total_incl_tax) != (excl, tax, incl):
+            problems.append(FieldProblem(f"taxes[{rate}]", "does not equal the sum of its lines"))
+
+    lines_total = sum(line.total_incl_tax for line in ticket.lines)
+    if lines_total != ticket.total_incl_tax:
+        problems.append(FieldProblem("total_incl_tax", f"is {ticket.total_incl_tax}, lines add up to {lines_total}"))
+    if ticket.total_excl_tax + ticket.total_tax != ticket.total_incl_tax:
+        problems.append(FieldProblem("total_tax", "total_excl_tax + total_tax must equal total_incl_tax"))
+    if sum(line.total_excl_tax for line in ticket.lines) != ticket.total_excl_tax:
+        problems.append(FieldProblem("total_excl_tax", "does not equal the sum of the lines"))
+
+    has_cash = any(p.method is PaymentMethod.CASH for p in ticket.payments)
+    if ticket.cash_rounding and not has_cash:
+        problems.append(FieldProblem("cash_rounding", "only a cash payment can be rounded"))
+    paid = sum(p.amount for p in ticket.payments)
+    due = ticket.total_incl_tax + ticket.cash_rounding
+    if paid != due:
+        problems.append(FieldProblem("payments", f"add up to {paid}, the ticket is {due} after cash rounding"))
+    change = 0
+    for i, payment in enumerate(ticket.payments):
+        if payment.amount == 0 or (payment.amount > 0) != (sign > 0):
+            problems.append(FieldProblem(f"payments[{i}].amount", f"must be {'positive' if sign > 0 else 'negative'}"))
+        if payment.tendered is not None:
+            if payment.method is not PaymentMethod.CASH:
+                problems.append(FieldProblem(f"payments[{i}].tendered", "only cash is tendered"))
+            elif abs(payment.tendered) < abs(payment.amount):
+                problems.append(FieldProblem(f"payments[{i}].tendered", "is less than the amount applied"))
+            else:
+                change += payment.tendered - payment.amount
+        if payment.method is PaymentMethod.CHEQUE and not payment.reference:
+            problems.append(FieldProblem(f"payments[{i}].reference", "a cheque needs its number"))
+    if change != ticket.change_given:
+        problems.append(FieldProblem("change_given", f"is {ticket.change_given}, cash tendered gives {change}"))
+
+    if problems:
+        raise TicketInconsistentError(problems)

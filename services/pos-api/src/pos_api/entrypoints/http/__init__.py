@@ -1,0 +1,1 @@
+"""pos-api's HTTP edge: routes, dependencies and the mapping of rule errors to problem+json."""

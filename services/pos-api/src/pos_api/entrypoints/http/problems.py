@@ -1,0 +1,40 @@
+"""The one place where pos-api's rule errors become RFC 9457 problem details."""
+
+from __future__ import annotations
+
+from caisse_contracts.runtime.http import InvalidParam, problem_response
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from pos_api.domain.errors import PosApiError, TicketInconsistentError, TicketNumberConflictError
+
+TYPE_BASE = "https://caisse.example/problems/"
+
+
+def problem_for(exc: PosApiError, instance: str) -> JSONResponse:
+    if isinstance(exc, TicketInconsistentError):
+        return problem_response(
+            422,
+            "Ticket does not add up",
+            detail=str(exc),
+            type_=TYPE_BASE + "ticket-inconsistent",
+            instance=instance,
+            invalid_params=[InvalidParam(p.field, p.reason) for p in exc.problems],
+        )
+    if isinstance(exc, TicketNumberConflictError):
+        return problem_response(
+            409,
+            "Ticket number already used",
+            detail=str(exc),
+            type_=TYPE_BASE + "ticket-number-conflict",
+            instance=instance,
+            invalid_params=[InvalidParam("number", "already holds another ticket of this POS")],
+            extra={"existing_ticket_id": str(exc.existing_ticket_id)},
+        )
+    return problem_response(400, "Request refused", detail=str(exc), instance=instance)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(PosApiError)
+    async def on_rule_error(request: Request, exc: PosApiError) -> JSONResponse:
+        return problem_for(exc, request.url.path)

@@ -1,0 +1,1 @@
+"""pos-api's routers."""

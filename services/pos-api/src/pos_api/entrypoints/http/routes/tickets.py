@@ -1,0 +1,34 @@
+"""Ticket routes: a till hands over a finalized ticket; a replay answers with the original."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from caisse_contracts.events import TicketFinalizedV1
+from caisse_contracts.runtime.http import ProblemError
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+
+from pos_api.entrypoints.http.deps import CurrentServices
+from pos_api.service_layer.tickets import Outcome, record_ticket
+
+router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
+
+
+@router.post("", status_code=201, responses={200: {"description": "Identical replay: the original ticket"}})
+async def post_ticket(ticket: TicketFinalizedV1, services: CurrentServices, response: Response) -> TicketFinalizedV1:
+    """Record a finalized ticket and emit `ticket.finalized`; 200 with the original on an identical replay."""
+    recorded = await record_ticket(ticket, uow=services.uow, clock=services.clock, new_id=services.new_id)
+    if recorded.outcome is Outcome.ALREADY_EXISTS:
+        response.status_code = 200
+    response.headers["X-Ticket-Outcome"] = recorded.outcome.value
+    return recorded.stored.ticket
+
+
+@router.get("/{ticket_id}")
+async def get_ticket(ticket_id: UUID, services: CurrentServices) -> JSONResponse:
+    async with services.uow() as work:
+        stored = await work.tickets.by_id(ticket_id)
+    if stored is None:
+        raise ProblemError(404, "Unknown ticket", detail=f"no ticket {ticket_id}")
+    return JSONResponse(stored.ticket.model_dump(mode="json"))

@@ -1,0 +1,79 @@
+"""Use case: record a finalized ticket from a till, once, with its `ticket.finalized` event."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from caisse_contracts.envelope import Envelope, TenantKeys
+from caisse_contracts.events import TicketFinalizedV1
+from caisse_contracts.runtime.telemetry import current_traceparent
+from caisse_contracts.topics import TICKETS
+
+from pos_api.domain.errors import TicketNumberConflictError
+from pos_api.domain.tickets import check_ticket, content_hash
+from pos_api.service_layer.ports import Clock, IdFactory, StoredTicket, UnitOfWorkFactory
+
+SOURCE = "pos-api"
+
+
+class Outcome(StrEnum):
+    CREATED = "created"
+    ALREADY_EXISTS = "already_exists"
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    outcome: Outcome
+    stored: StoredTicket
+
+
+async def record_ticket(
+    ticket: TicketFinalizedV1, *, uow: UnitOfWorkFactory, clock: Clock, new_id: IdFactory
+) -> Recorded:
+    """Check the ticket, then store it and its event in one transaction.
+
+    The POS numbers its tickets: a new number is stored; a known number with identical content answers
+    with the original (a safe retry); a known number with other content is a conflict.
+    """
+    check_ticket(ticket)
+    digest = content_hash(ticket)
+    for _ in range(2):
+        async with uow() as work:
+            existing = await work.tickets.by_number(ticket.pos_id, ticket.number)
+            if existing is not None:
+                return _replay(existing, ticket, digest)
+            stored = StoredTicket(ticket=ticket, content_hash=digest, received_at=clock())
+            if not await work.tickets.add(stored):
+                continue  # another request stored this number meanwhile: read what it stored
+            traceparent, tracestate = current_traceparent()
+            envelope = Envelope[TicketFinalizedV1].wrap(
+                ticket,
+                event_id=new_id(),
+                occurred_at=ticket.finalized_at,
+                source=SOURCE,
+                tenant=TenantKeys(
+                    territory_id=ticket.territory_id,
+                    company_id=ticket.company_id,
+                    shop_id=ticket.shop_id,
+                    pos_id=ticket.pos_id,
+                ),
+                traceparent=traceparent,
+                tracestate=tracestate,
+            )
+            await work.outbox.add(
+                envelope,
+                topic=TICKETS.name,
+                key=str(ticket.pos_id),
+                aggregate_type="ticket",
+                aggregate_id=str(ticket.ticket_id),
+            )
+            await work.commit()
+            return Recorded(Outcome.CREATED, stored)
+    raise RuntimeError("ticket number raced twice")  # pragma: no cover - a unique key cannot flip twice
+
+
+def _replay(existing: StoredTicket, ticket: TicketFinalizedV1, digest: str) -> Recorded:
+    if existing.content_hash != digest:
+        raise TicketNumberConflictError(ticket.pos_id, ticket.number, existing.ticket.ticket_id)
+    return Recorded(Outcome.ALREADY_EXISTS, existing)

@@ -1,0 +1,1 @@
+"""session-service: cash sessions and their running totals, counts, variance and reports."""

@@ -1,0 +1,1 @@
+"""session-service's entrypoints: HTTP routes and Kafka consumers."""

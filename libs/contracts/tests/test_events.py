@@ -11,9 +11,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from caisse_contracts.envelope import Envelope, EnvelopeHead
+from caisse_contracts.envelope import Envelope, EnvelopeHead, Payload
 from caisse_contracts.events import PAYLOADS, TicketFinalizedV1, payload_class
-from caisse_contracts.envelope import Payload
 from caisse_contracts.snapshots import (
     EXAMPLE_DIR,
     SCHEMA_DIR,
@@ -38,7 +37,9 @@ def _history(path: Path) -> list[dict[str, Any]]:
     git = shutil.which("git")
     if git is None:
         pytest.fail("git is needed to read the committed history of the snapshots")
-    repo = subprocess.run([git, "rev-parse", "--show-toplevel"], capture_output=True, text=True, check=True, cwd=path.parent)
+    repo = subprocess.run(
+        [git, "rev-parse", "--show-toplevel"], capture_output=True, text=True, check=True, cwd=path.parent
+    )
     root = Path(repo.stdout.strip())
     rel = path.resolve().relative_to(root)
     log = subprocess.run(
@@ -47,7 +48,7 @@ def _history(path: Path) -> list[dict[str, Any]]:
     commits = log.stdout.split() if log.returncode == 0 else []  # a repository without commits has no history
     versions = []
     for commit in commits:
-        shown = subprocess.run([git, "show", f"{commit}:{rel}"], capture_output=True, text=True, cwd=root)
+        shown = subprocess.run([git, "show", f"{commit}:{rel}"], capture_output=True, text=True, cwd=root, check=False)
         if shown.returncode == 0:
             versions.append(json.loads(shown.stdout))
     return versions

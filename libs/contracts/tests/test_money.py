@@ -43,7 +43,7 @@ def test_a_refund_rounds_to_the_opposite_of_its_sale() -> None:
     assert round_cash(-1231, CashRoundingRule.NEAREST_5).rounded == -1230
 
 
-@given(st.integers(min_value=-10**12, max_value=10**12))
+@given(st.integers(min_value=-(10**12), max_value=10**12))
 def test_nearest_5_lands_on_a_multiple_of_5_at_most_2_away(amount: int) -> None:
     result = round_cash(amount, CashRoundingRule.NEAREST_5)
     assert result.rounded % 5 == 0

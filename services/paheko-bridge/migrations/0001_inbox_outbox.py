@@ -5,6 +5,7 @@ Revises:
 """
 
 from alembic import op
+
 from caisse_contracts.runtime.inbox import INBOX_DDL
 from caisse_contracts.runtime.outbox import OUTBOX_DDL
 

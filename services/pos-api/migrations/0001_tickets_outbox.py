@@ -5,6 +5,7 @@ Revises:
 """
 
 from alembic import op
+
 from caisse_contracts.runtime.outbox import OUTBOX_DDL
 
 revision = "0001"

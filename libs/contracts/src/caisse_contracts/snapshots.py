@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any, Final
 
-from caisse_contracts.envelope import Envelope, Payload
+from caisse_contracts.envelope import Envelope, Payload, PayloadT
 from caisse_contracts.events import PAYLOADS
 
 PACKAGE_DIR: Final = Path(__file__).parent
@@ -150,3 +150,9 @@ def compatibility_problems(
                 compatibility_problems(old_variant["items"], match["items"], f"{path}[]", old_root, new_root)
             )
     return problems
+
+
+def load_example(cls: type[PayloadT]) -> Envelope[PayloadT]:
+    """The committed example message of a payload type, decoded."""
+    raw = (EXAMPLE_DIR / snapshot_name(cls)).read_text(encoding="utf-8")
+    return Envelope[cls].model_validate_json(raw)  # type: ignore[valid-type]

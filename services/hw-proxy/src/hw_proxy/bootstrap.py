@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from caisse_contracts.runtime.service import ServiceRuntime, instrument_process, serve
 from fastapi import FastAPI
 
+from caisse_contracts.runtime.service import ServiceRuntime, instrument_process, serve
 from hw_proxy.adapters.store import LocalStore
 from hw_proxy.config import Settings
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from caisse_contracts.runtime.settings import ServiceSettings
 from pydantic_settings import SettingsConfigDict
+
+from caisse_contracts.runtime.settings import ServiceSettings
 
 
 class Settings(ServiceSettings):

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from caisse_contracts.runtime.database import migrations_beside
-from caisse_contracts.runtime.service import ServiceRuntime, instrument_process, serve
 from fastapi import FastAPI
 
 import notifier
+from caisse_contracts.runtime.database import migrations_beside
+from caisse_contracts.runtime.service import ServiceRuntime, instrument_process, serve
 from notifier.config import Settings
 
 SERVICE = "notifier"

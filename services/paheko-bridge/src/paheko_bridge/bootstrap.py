@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from caisse_contracts.runtime.database import migrations_beside
-from caisse_contracts.runtime.service import ServiceRuntime, instrument_process, serve
 from fastapi import FastAPI
 
 import paheko_bridge
+from caisse_contracts.runtime.database import migrations_beside
+from caisse_contracts.runtime.service import ServiceRuntime, instrument_process, serve
 from paheko_bridge.config import Settings
 
 SERVICE = "paheko-bridge"

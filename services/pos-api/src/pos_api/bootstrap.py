@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 
-from caisse_contracts.runtime.database import migrations_beside
-from caisse_contracts.runtime.service import ServiceRuntime, instrument_process, serve, utc_now
 from fastapi import FastAPI
 
 import pos_api
+from caisse_contracts.runtime.database import migrations_beside
+from caisse_contracts.runtime.service import ServiceRuntime, instrument_process, serve, utc_now
 from pos_api.adapters.sql import SqlUnitOfWork
 from pos_api.config import Settings
 from pos_api.entrypoints.http import problems

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from caisse_contracts.runtime.settings import ServiceSettings
 from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
+
+from caisse_contracts.runtime.settings import ServiceSettings
 
 
 class Settings(ServiceSettings):

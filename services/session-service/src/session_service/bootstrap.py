@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from caisse_contracts.runtime.database import migrations_beside
-from caisse_contracts.runtime.service import ServiceRuntime, instrument_process, serve, utc_now
 from fastapi import FastAPI
 
 import session_service
+from caisse_contracts.runtime.database import migrations_beside
+from caisse_contracts.runtime.service import ServiceRuntime, instrument_process, serve, utc_now
 from session_service.adapters.sql import SqlUnitOfWork
 from session_service.config import Settings
 from session_service.entrypoints import consumers

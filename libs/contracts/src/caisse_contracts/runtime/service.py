@@ -102,7 +102,7 @@ class ServiceRuntime:
             await migrate(self.engine, self._versions_dir)
         if self.broker is not None:
             await self.broker.start()
-        if self._has_outbox and self.engine is not None:
+        if self._has_outbox and self.settings.run_relay and self.engine is not None:
             self._producer = AIOKafkaProducer(
                 bootstrap_servers=self.settings.kafka_bootstrap,
                 client_id=f"{self.service}-relay",

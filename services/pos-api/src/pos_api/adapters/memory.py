@@ -8,7 +8,6 @@ from typing import Any, Self
 from uuid import UUID
 
 from caisse_contracts.envelope import Envelope
-
 from pos_api.service_layer.ports import StoredTicket
 
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from caisse_contracts.envelope import Envelope
-from caisse_contracts.events import TicketFinalizedV1
-from caisse_contracts.runtime import database
-from caisse_contracts.runtime.outbox import enqueue
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from caisse_contracts.envelope import Envelope
+from caisse_contracts.events import TicketFinalizedV1
+from caisse_contracts.runtime import database
+from caisse_contracts.runtime.outbox import enqueue
 from pos_api.adapters.tables import tickets
 from pos_api.service_layer.ports import StoredTicket
 

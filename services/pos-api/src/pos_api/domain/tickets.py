@@ -12,7 +12,6 @@ import hashlib
 from collections import defaultdict
 
 from caisse_contracts.events import PaymentMethod, TicketFinalizedV1, TicketKind
-
 from pos_api.domain.errors import FieldProblem, TicketInconsistentError
 
 

@@ -9,7 +9,6 @@ from caisse_contracts.envelope import Envelope, TenantKeys
 from caisse_contracts.events import TicketFinalizedV1
 from caisse_contracts.runtime.telemetry import current_traceparent
 from caisse_contracts.topics import TICKETS
-
 from pos_api.domain.errors import TicketNumberConflictError
 from pos_api.domain.tickets import check_ticket, content_hash
 from pos_api.service_layer.ports import Clock, IdFactory, StoredTicket, UnitOfWorkFactory

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from caisse_contracts.runtime import database, inbox
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from caisse_contracts.runtime import database, inbox
 from session_service.adapters.tables import session_tickets, session_totals
 from session_service.domain.totals import CategoryTotal, RunningTotals
 from session_service.service_layer.ports import AppliedTicket

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from faststream.kafka import KafkaBroker
+
 from caisse_contracts.envelope import Envelope
 from caisse_contracts.events import TicketFinalizedV1
 from caisse_contracts.runtime.kafka import subscribe_envelopes
 from caisse_contracts.topics import SESSION_SERVICE_TICKETS, TICKETS
-from faststream.kafka import KafkaBroker
-
 from session_service.service_layer.ports import Clock, UnitOfWorkFactory
 from session_service.service_layer.totals import count_ticket
 

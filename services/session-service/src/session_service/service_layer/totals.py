@@ -5,7 +5,6 @@ from __future__ import annotations
 from uuid import UUID
 
 from caisse_contracts.events import TicketFinalizedV1
-
 from session_service.domain.totals import RunningTotals, apply_ticket
 from session_service.service_layer.ports import AppliedTicket, Clock, UnitOfWorkFactory
 

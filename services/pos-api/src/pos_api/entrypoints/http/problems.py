@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from caisse_contracts.runtime.http import InvalidParam, problem_response
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from caisse_contracts.runtime.http import InvalidParam, problem_response
 from pos_api.domain.errors import PosApiError, TicketInconsistentError, TicketNumberConflictError
 
 TYPE_BASE = "https://caisse.example/problems/"

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from caisse_contracts.events import TicketFinalizedV1
-from caisse_contracts.runtime.http import ProblemError
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
+from caisse_contracts.events import TicketFinalizedV1
+from caisse_contracts.runtime.http import ProblemError
 from pos_api.entrypoints.http.deps import CurrentServices
 from pos_api.service_layer.tickets import Outcome, record_ticket
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from caisse_contracts.runtime.http import ProblemError
 from fastapi import APIRouter
 from pydantic import BaseModel
 
+from caisse_contracts.runtime.http import ProblemError
 from session_service.entrypoints.http.deps import CurrentServices
 
 router = APIRouter(prefix="/v1", tags=["totals"])

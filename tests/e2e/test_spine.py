@@ -1,0 +1,263 @@
+"""The spine on the real broker and database: pos-api's outbox → Kafka → session-service's inbox, once.
+
+Each test starts the real services as processes (`pos-api`, `session-service`) on fresh databases of the
+launcher's test instance, and drives them over HTTP like a till would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import time
+import uuid
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from caisse_contracts.events import TicketFinalizedV1
+from caisse_contracts.runtime.database import create_engine
+from caisse_contracts.runtime.outbox import OutboxRelay, SqlOutboxStore
+from caisse_contracts.snapshots import load_example
+from caisse_contracts.topics import TICKETS
+from harness import ServiceProcess, Stack
+
+
+def new_ticket(session_id: uuid.UUID, pos_id: uuid.UUID, number: int) -> dict[str, Any]:
+    """The committed example ticket (10.00 €, two lines, cash) on a POS and session of the test's own."""
+    ticket = load_example(TicketFinalizedV1).data.model_copy(
+        update={"ticket_id": uuid.uuid4(), "session_id": session_id, "pos_id": pos_id, "number": number}
+    )
+    return ticket.model_dump(mode="json")
+
+
+def wait_until(predicate: Any, timeout_s: float = 30.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def counted(session_service: ServiceProcess, ticket_id: str) -> bool:
+    return httpx.get(f"{session_service.url}/v1/tickets/{ticket_id}", timeout=5).status_code == 200
+
+
+def totals(session_service: ServiceProcess, session_id: uuid.UUID) -> dict[str, Any]:
+    response = httpx.get(f"{session_service.url}/v1/sessions/{session_id}/totals", timeout=5)
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def fetch(dsn: str, sql: str, *args: Any) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows: list[asyncpg.Record] = await conn.fetch(sql, *args)
+        return rows
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="module")
+def services(stack: Stack) -> tuple[ServiceProcess, ServiceProcess]:
+    pos_api = stack.service("pos-api")
+    session_service = stack.service("session-service")
+    pos_api.start()
+    session_service.start()
+    return pos_api, session_service
+
+
+def test_a_ticket_posted_to_pos_api_is_counted_once_by_session_service(
+    services: tuple[ServiceProcess, ServiceProcess], stack: Stack
+) -> None:
+    pos_api, session_service = services
+    session_id, pos_id = uuid.uuid4(), uuid.uuid4()
+    body = new_ticket(session_id, pos_id, 1)
+
+    created = httpx.post(f"{pos_api.url}/v1/tickets", json=body, timeout=10)
+    assert created.status_code == 201, created.text
+    replay = httpx.post(f"{pos_api.url}/v1/tickets", json=body, timeout=10)
+    assert replay.status_code == 200
+    assert replay.headers["X-Ticket-Outcome"] == "already_exists"
+
+    wait_until(lambda: counted(session_service, body["ticket_id"]), what="the ticket to be counted")
+    time.sleep(1.0)  # time for any duplicate to arrive, and be refused
+    assert totals(session_service, session_id)["ticket_count"] == 1
+    assert totals(session_service, session_id)["total_incl_tax"] == 1000
+    dsn = stack.infra.dsn(stack.database("session-service"))
+    rows = asyncio.run(fetch(dsn, "select count(*) from session_tickets where session_id = $1", session_id))
+    assert rows[0][0] == 1
+
+
+def test_an_event_published_twice_by_a_relay_killed_before_marking_it_sent_is_applied_once(
+    stack: Stack, services: tuple[ServiceProcess, ServiceProcess]
+) -> None:
+    _, session_service = services
+    relay_less = stack.service("pos-api", run_relay="false")
+    relay_less.start()
+    try:
+        session_id, pos_id = uuid.uuid4(), uuid.uuid4()
+        body = new_ticket(session_id, pos_id, 1)
+        assert httpx.post(f"{relay_less.url}/v1/tickets", json=body, timeout=10).status_code == 201
+        published = asyncio.run(_publish_and_crash_then_publish_again(stack, body["ticket_id"]))
+    finally:
+        relay_less.stop()
+
+    assert published["copies_on_kafka"] == 2, "the crashed relay's publish and the retry both reached Kafka"
+    wait_until(lambda: counted(session_service, body["ticket_id"]), what="the ticket to be counted")
+    time.sleep(1.0)
+    assert totals(session_service, session_id)["ticket_count"] == 1
+    dsn = stack.infra.dsn(stack.database("session-service"))
+    inbox = asyncio.run(fetch(dsn, "select count(*) from inbox where event_id = $1", published["event_id"]))
+    assert inbox[0][0] == 1
+
+
+class RelayCrashedError(Exception):
+    """Stands for the relay process dying after Kafka acknowledged, before the outbox row was marked."""
+
+
+class CrashBeforeMarking(SqlOutboxStore):
+    async def mark_sent(self, conn: AsyncConnection, seqs: Any) -> None:
+        raise RelayCrashedError
+
+
+async def _publish_and_crash_then_publish_again(stack: Stack, ticket_id: str) -> dict[str, Any]:
+    engine = create_engine(stack.infra.database_url(stack.database("pos-api")))
+    producer = AIOKafkaProducer(bootstrap_servers=stack.infra.kafka_bootstrap, enable_idempotence=True, acks="all")
+    await producer.start()
+    try:
+        crashing = OutboxRelay(engine, producer, service="pos-api", store=CrashBeforeMarking())
+        with pytest.raises(RelayCrashedError):
+            await crashing.publish_pending()
+        dsn = stack.infra.dsn(stack.database("pos-api"))
+        [row] = await fetch(dsn, "select id, sent_at from outbox where aggregate_id = $1", ticket_id)
+        assert row["sent_at"] is None, "the crash left the row unsent"
+        assert await OutboxRelay(engine, producer, service="pos-api").publish_pending() == 1
+        [row] = await fetch(dsn, "select id, sent_at from outbox where aggregate_id = $1", ticket_id)
+        assert row["sent_at"] is not None
+        event_id: uuid.UUID = row["id"]
+    finally:
+        await producer.stop()
+        await engine.dispose()
+    return {"event_id": event_id, "copies_on_kafka": await _copies_on_kafka(stack, event_id)}
+
+
+async def _copies_on_kafka(stack: Stack, event_id: uuid.UUID) -> int:
+    consumer = AIOKafkaConsumer(bootstrap_servers=stack.infra.kafka_bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(TICKETS.name, p) for p in consumer.partitions_for_topic(TICKETS.name) or ()]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        copies = 0
+        while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
+            batch = await consumer.getmany(timeout_ms=1000)
+            for records in batch.values():
+                for record in records:
+                    headers = dict(record.headers or ())
+                    if headers.get("ce_id", b"").decode() == str(event_id):
+                        copies += 1
+        return copies
+    finally:
+        await consumer.stop()
+
+
+def test_session_service_killed_during_a_burst_catches_up_and_loses_nothing(
+    services: tuple[ServiceProcess, ServiceProcess], stack: Stack
+) -> None:
+    pos_api, session_service = services
+    session_id, pos_id = uuid.uuid4(), uuid.uuid4()
+    burst = 200
+    tickets = [new_ticket(session_id, pos_id, n) for n in range(1, burst + 1)]
+    with httpx.Client(timeout=10) as client:
+        for i, body in enumerate(tickets):
+            if i == burst // 4:
+                session_service.stop(signal.SIGKILL)
+            assert client.post(f"{pos_api.url}/v1/tickets", json=body).status_code == 201
+    session_service.start()
+
+    wait_until(
+        lambda: (
+            httpx.get(f"{session_service.url}/v1/sessions/{session_id}/totals", timeout=5).status_code == 200
+            and totals(session_service, session_id)["ticket_count"] == burst
+        ),
+        timeout_s=90,
+        what=f"all {burst} tickets counted",
+    )
+    final = totals(session_service, session_id)
+    assert final["total_incl_tax"] == burst * 1000
+    assert (final["first_number"], final["last_number"]) == (1, burst)
+    dsn = stack.infra.dsn(stack.database("session-service"))
+    rows = asyncio.run(
+        fetch(dsn, "select count(distinct ticket_id), count(*) from session_tickets where session_id = $1", session_id)
+    )
+    assert tuple(rows[0]) == (burst, burst)
+
+
+def test_the_trace_of_a_ticket_continues_from_pos_api_across_kafka_into_session_service(
+    services: tuple[ServiceProcess, ServiceProcess],
+) -> None:
+    pos_api, session_service = services
+    trace_id = uuid.uuid4().hex
+    traceparent = f"00-{trace_id}-{uuid.uuid4().hex[:16]}-01"
+    body = new_ticket(uuid.uuid4(), uuid.uuid4(), 1)
+    response = httpx.post(f"{pos_api.url}/v1/tickets", json=body, headers={"traceparent": traceparent}, timeout=10)
+    assert response.status_code == 201
+    wait_until(lambda: counted(session_service, body["ticket_id"]), what="the ticket to be counted")
+
+    def spans_of(proc: ServiceProcess) -> list[dict[str, Any]]:
+        lines = proc.trace_path.read_text().splitlines() if proc.trace_path.exists() else []
+        return [s for s in map(json.loads, lines) if s["context"]["trace_id"] == f"0x{trace_id}"]
+
+    wait_until(lambda: any(s["kind"] == "SpanKind.CONSUMER" for s in spans_of(session_service)), what="consumer span")
+    pos_spans = spans_of(pos_api)
+    assert any(s["kind"] == "SpanKind.SERVER" for s in pos_spans), "pos-api's HTTP span joined the till's trace"
+    assert any(s["kind"] == "SpanKind.PRODUCER" for s in pos_spans), "the relay published within the same trace"
+    consumer = [s for s in spans_of(session_service) if s["kind"] == "SpanKind.CONSUMER"]
+    assert consumer, "session-service consumed the event within the same trace"
+
+
+def test_a_message_that_can_never_be_processed_goes_to_the_dead_letter_topic_and_the_next_one_is_counted(
+    services: tuple[ServiceProcess, ServiceProcess], stack: Stack
+) -> None:
+    pos_api, session_service = services
+    marker = uuid.uuid4().hex
+    asyncio.run(_publish_raw(stack, TICKETS.name, b'{"not": "an envelope", "marker": "' + marker.encode() + b'"}'))
+    body = new_ticket(uuid.uuid4(), uuid.uuid4(), 1)
+    assert httpx.post(f"{pos_api.url}/v1/tickets", json=body, timeout=10).status_code == 201
+    wait_until(lambda: counted(session_service, body["ticket_id"]), what="the next ticket to be counted")
+    dead = asyncio.run(_dead_letters(stack, f"{TICKETS.name}.session-service.tickets.dlq", marker))
+    assert len(dead) == 1
+    assert dead[0]["dlq_reason"].startswith("undecodable")
+
+
+async def _publish_raw(stack: Stack, topic: str, value: bytes) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=stack.infra.kafka_bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, value, key=b"poison")
+    finally:
+        await producer.stop()
+
+
+async def _dead_letters(stack: Stack, topic: str, marker: str) -> list[dict[str, str]]:
+    deadline = time.monotonic() + 30
+    found: list[dict[str, str]] = []
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=stack.infra.kafka_bootstrap, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        while not found and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=1000)
+            for records in batch.values():
+                for record in records:
+                    if marker.encode() in (record.value or b""):
+                        found.append({k: v.decode() for k, v in record.headers or ()})
+        return found
+    finally:
+        await consumer.stop()

@@ -15,15 +15,9 @@ from pathlib import Path
 import httpx
 
 from caisse_stack import Infra
+from caisse_stack.services import BY_NAME, service_env
 
 BIN = Path(sys.executable).parent
-
-SERVICES = {
-    "pos-api": ("POS_API_", "caisse_pos_api"),
-    "session-service": ("SESSION_SERVICE_", "caisse_session_service"),
-    "paheko-bridge": ("PAHEKO_BRIDGE_", "caisse_paheko_bridge"),
-    "notifier": ("NOTIFIER_", "caisse_notifier"),
-}
 
 
 def free_port() -> int:
@@ -43,6 +37,7 @@ class ServiceProcess:
     workdir: Path
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
+    tag: str = ""
     extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -51,11 +46,11 @@ class ServiceProcess:
 
     @property
     def log_path(self) -> Path:
-        return self.workdir / f"{self.name}.log"
+        return self.workdir / f"{self.name}{self.tag}.log"
 
     @property
     def trace_path(self) -> Path:
-        return self.workdir / f"{self.name}.spans.jsonl"
+        return self.workdir / f"{self.name}{self.tag}.spans.jsonl"
 
     def start(self, timeout_s: float = 60.0) -> None:
         self.starts += 1
@@ -113,28 +108,29 @@ class Stack:
     services: dict[str, ServiceProcess] = field(default_factory=dict)
     databases: list[str] = field(default_factory=list)
 
-    def database(self, service: str) -> str:
-        return f"{SERVICES[service][1]}_{self.suffix}"
+    def database(self, service: str, tag: str = "") -> str:
+        base = BY_NAME[service].database
+        if base is None:
+            raise ValueError(f"{service} has no central database")
+        return f"{base}_{self.suffix}{tag}"
 
-    def service(self, name: str, **extra_env: str) -> ServiceProcess:
-        prefix, _ = SERVICES[name]
-        db = self.database(name)
-        if db not in self.databases:
+    def service(self, name: str, *, tag: str = "", **extra: str) -> ServiceProcess:
+        """A service on a free port, a fresh database of this stack (one per tag), spans to a file (JSON lines)."""
+        definition = BY_NAME[name]
+        db = self.database(name, tag) if definition.database else None
+        if db is not None and db not in self.databases:
             self.infra.create_database(db)
             self.databases.append(db)
         port = free_port()
-        env = {
-            f"{prefix}HOST": "127.0.0.1",
-            f"{prefix}PORT": str(port),
-            f"{prefix}DATABASE_URL": self.infra.database_url(db),
-            f"{prefix}KAFKA_BOOTSTRAP": self.infra.kafka_bootstrap,
-            f"{prefix}TRACE_EXPORTER": "console",
-            f"{prefix}TRACE_FILE": str(self.workdir / f"{name}.spans.jsonl"),
-            f"{prefix}LOG_LEVEL": "INFO",
-        }
-        env.update({f"{prefix}{k.upper()}": v for k, v in extra_env.items()})
-        proc = ServiceProcess(name=name, env=env, port=port, workdir=self.workdir)
-        self.services[name] = proc
+        env = service_env(
+            definition,
+            self.infra.instance,
+            port=port,
+            database=db,
+            extra={"trace_exporter": "console", "trace_file": str(self.workdir / f"{name}{tag}.spans.jsonl"), **extra},
+        )
+        proc = ServiceProcess(name=name, env=env, port=port, workdir=self.workdir, tag=tag)
+        self.services[name + tag] = proc
         return proc
 
     def close(self) -> None:

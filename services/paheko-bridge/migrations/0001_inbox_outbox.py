@@ -4,8 +4,7 @@ Revision ID: 0001
 Revises:
 """
 
-from alembic import op
-
+from caisse_contracts.runtime.database import execute_script
 from caisse_contracts.runtime.inbox import INBOX_DDL
 from caisse_contracts.runtime.outbox import OUTBOX_DDL
 
@@ -16,9 +15,9 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.execute(INBOX_DDL)
-    op.execute(OUTBOX_DDL)
+    execute_script(INBOX_DDL)
+    execute_script(OUTBOX_DDL)
 
 
 def downgrade() -> None:
-    op.execute("drop table inbox; drop table outbox; drop function outbox_notify")
+    execute_script("drop table inbox; drop table outbox; drop function outbox_notify")

@@ -4,8 +4,7 @@ Revision ID: 0001
 Revises:
 """
 
-from alembic import op
-
+from caisse_contracts.runtime.database import execute_script
 from caisse_contracts.runtime.outbox import OUTBOX_DDL
 
 revision = "0001"
@@ -15,8 +14,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.execute(OUTBOX_DDL)
-    op.execute(
+    execute_script(OUTBOX_DDL)
+    execute_script(
         """
         create table tickets (
             id uuid primary key,
@@ -45,4 +44,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute("drop table tickets; drop table outbox; drop function outbox_notify; drop function tickets_immutable")
+    execute_script(
+        "drop table tickets; drop table outbox; drop function outbox_notify; drop function tickets_immutable"
+    )

@@ -4,8 +4,7 @@ Revision ID: 0001
 Revises:
 """
 
-from alembic import op
-
+from caisse_contracts.runtime.database import execute_script
 from caisse_contracts.runtime.inbox import INBOX_DDL
 from caisse_contracts.runtime.outbox import OUTBOX_DDL
 
@@ -16,9 +15,9 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.execute(INBOX_DDL)
-    op.execute(OUTBOX_DDL)
-    op.execute(
+    execute_script(INBOX_DDL)
+    execute_script(OUTBOX_DDL)
+    execute_script(
         """
         create table session_totals (
             session_id uuid primary key,
@@ -53,4 +52,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute("drop table session_tickets; drop table session_totals; drop table inbox; drop table outbox")
+    execute_script("drop table session_tickets; drop table session_totals; drop table inbox; drop table outbox")

@@ -23,7 +23,7 @@ class Payload(BaseModel):
     against an older minor version must still read the message.
     """
 
-    model_config = ConfigDict(frozen=True, extra="ignore", strict=True)
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     EVENT_TYPE: ClassVar[str]
     VERSION: ClassVar[int]

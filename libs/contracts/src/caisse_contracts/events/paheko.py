@@ -30,7 +30,7 @@ class PahekoTicketPushedV1(Payload):
 
 
 class ReconciledAmountV1(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore", strict=True)
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     what: str = Field(description="e.g. method:cash, account:7070, variance, ticket_count, total")
     ours: Minor

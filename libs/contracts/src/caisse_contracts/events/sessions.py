@@ -12,7 +12,7 @@ from caisse_contracts.events.tickets import Minor, PaymentMethod
 
 
 class _Part(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore", strict=True)
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
 
 class DenominationCountV1(_Part):

@@ -16,7 +16,7 @@ Minor = StrictInt
 
 
 class _Part(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore", strict=True)
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
 
 class TicketKind(StrEnum):

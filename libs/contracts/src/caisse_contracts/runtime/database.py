@@ -8,7 +8,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Final, Self
 
-from alembic import command
+import sqlparse
+from alembic import command, op
 from alembic.config import Config
 from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction, create_async_engine
@@ -46,12 +47,22 @@ async def migrate(engine: AsyncEngine, versions_dir: Path) -> None:
     lock_key = zlib.crc32(str(engine.url.database).encode())
     async with engine.connect() as conn:
         await conn.execute(text("select pg_advisory_lock(:k)"), {"k": lock_key})
+        await conn.commit()
         try:
             await conn.run_sync(_upgrade, versions_dir)
             await conn.commit()
+        except BaseException:
+            await conn.rollback()
+            raise
         finally:
             await conn.execute(text("select pg_advisory_unlock(:k)"), {"k": lock_key})
             await conn.commit()
+
+
+def execute_script(sql: str) -> None:
+    """Run a SQL script inside a migration, one statement at a time (asyncpg prepares single statements)."""
+    for statement in sqlparse.split(sql):
+        op.execute(statement)
 
 
 async def database_answers(engine: AsyncEngine) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Mapping
 from typing import IO
@@ -23,9 +24,32 @@ from caisse_contracts.runtime.settings import TraceExporter
 _PROPAGATOR = TraceContextTextMapPropagator()
 
 
+def _attribute(value: object) -> object:
+    if isinstance(value, bytes):
+        return value.decode(errors="replace")
+    if isinstance(value, tuple | list):
+        return [_attribute(v) for v in value]
+    return value
+
+
 def _json_line(span: ReadableSpan) -> str:
-    line: str = span.to_json(indent=None)
-    return line + "\n"
+    """One span as one JSON line, shaped like the SDK's `to_json` (which fails on bytes attributes)."""
+    context = span.get_span_context()
+    record = {
+        "name": span.name,
+        "context": {
+            "trace_id": f"0x{context.trace_id:032x}" if context else None,
+            "span_id": f"0x{context.span_id:016x}" if context else None,
+        },
+        "kind": str(span.kind),
+        "parent_id": f"0x{span.parent.span_id:016x}" if span.parent else None,
+        "start_time": span.start_time,
+        "end_time": span.end_time,
+        "status": span.status.status_code.name,
+        "attributes": {k: _attribute(v) for k, v in (span.attributes or {}).items()},
+        "service": (span.resource.attributes.get("service.name") if span.resource else None),
+    }
+    return json.dumps(record, separators=(",", ":"), default=str) + "\n"
 
 
 def build_tracer_provider(

@@ -1,0 +1,87 @@
+"""`caisse-stack`: install, start, stop and inspect the local infrastructure and services of an instance."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from caisse_stack import demo, ensure_up, install, kafka, postgres, services
+from caisse_stack.layout import instance
+
+
+def _say(text: str) -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    inst = instance(args.instance)
+    began = time.monotonic()
+    ensure_up(inst.name)
+    _say(f"kafka       {inst.kafka_bootstrap}  log {kafka.log_file(inst)}")
+    _say(f"postgresql  127.0.0.1:{inst.pg_port}  log {postgres.log_file(inst)}")
+    if args.services:
+        services.start_all(inst)
+        for service in services.SERVICES:
+            _say(
+                f"{service.name:<15} http://127.0.0.1:{service.port(inst)}  log {services.log_file(inst, service.name)}"
+            )
+    if args.demo:
+        demo.run(inst)
+    _say(f"{inst.name} up in {time.monotonic() - began:.1f}s")
+    return 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    inst = instance(args.instance)
+    for name in services.stop_all(inst):
+        _say(f"stopped {name}")
+    if kafka.stop(inst):
+        _say("stopped kafka")
+    if postgres.stop(inst):
+        _say("stopped postgresql")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    inst = instance(args.instance)
+    kafka_pid = services.read_pid(kafka.pid_file(inst))
+    _say(f"kafka           {inst.kafka_bootstrap:<22} {'pid ' + str(kafka_pid) if kafka_pid else 'stopped'}")
+    pg_pid = postgres.pid(inst)
+    _say(f"postgresql      127.0.0.1:{inst.pg_port:<12} {'pid ' + str(pg_pid) if pg_pid else 'stopped'}")
+    for service in services.SERVICES:
+        pid = services.read_pid(services.pid_file(inst, service.name))
+        _say(f"{service.name:<15} 127.0.0.1:{service.port(inst):<12} {'pid ' + str(pid) if pid else 'stopped'}")
+    return 0
+
+
+def cmd_install(_: argparse.Namespace) -> int:
+    install()
+    _say("installed: PostgreSQL, Java, Maven and Kafka's jars are here")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="caisse-stack", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="start Kafka and PostgreSQL (and the services) of an instance")
+    up.add_argument("--instance", default="dev", choices=["dev", "test"])
+    up.add_argument("--services", action="store_true", help="also start the five services")
+    up.add_argument("--demo", action="store_true", help="then run a sale through the spine")
+    up.set_defaults(run=cmd_up)
+    down = sub.add_parser("down", help="stop everything of an instance, by pid")
+    down.add_argument("--instance", default="dev", choices=["dev", "test"])
+    down.add_argument("--services", action="store_true", help="(services are always stopped first)")
+    down.set_defaults(run=cmd_down)
+    status = sub.add_parser("status", help="what runs, on which port, with which pid")
+    status.add_argument("--instance", default="dev", choices=["dev", "test"])
+    status.set_defaults(run=cmd_status)
+    sub.add_parser("install", help="install the missing Debian packages and Kafka's jars").set_defaults(run=cmd_install)
+    args = parser.parse_args(argv)
+    code: int = args.run(args)
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,43 @@
+"""Installs what a fresh Debian machine lacks to run the stack: PostgreSQL's server, Java 17, Maven; then Kafka's jars."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from caisse_stack.kafka import ensure_jars
+
+
+def missing_packages() -> list[str]:
+    missing = []
+    if not any(Path("/usr/lib/postgresql").glob("*/bin/postgres")):
+        missing.append("postgresql")
+    if shutil.which("java") is None:
+        missing.append("openjdk-17-jre-headless")
+    if shutil.which("mvn") is None:
+        missing.append("maven")
+    if shutil.which("runuser") is None:
+        missing.append("util-linux")
+    return missing
+
+
+def install() -> None:
+    packages = missing_packages()
+    if packages:
+        apt = shutil.which("apt-get")
+        if apt is None:
+            raise SystemExit(f"missing {', '.join(packages)} and no apt-get to install them")
+        prefix = [] if os.geteuid() == 0 else ["sudo"]
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        sys.stdout.write(f"installing {' '.join(packages)} from Debian's packages\n")
+        subprocess.run([*prefix, apt, "-q", "update"], check=True, env=env, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [*prefix, apt, "-q", "install", "-y", "--no-install-recommends", *packages],
+            check=True,
+            env=env,
+            stdout=subprocess.DEVNULL,
+        )
+    ensure_jars()

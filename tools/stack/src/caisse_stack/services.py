@@ -1,0 +1,117 @@
+"""The five services as background processes of an instance, configured by environment like in production."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import httpx
+
+from caisse_stack import postgres
+from caisse_stack.layout import Instance, repo_root
+from caisse_stack.processes import read_pid, start_detached, stop_pid
+
+__all__ = ["SERVICES", "read_pid", "service_env", "start_all", "status", "stop_all"]
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    name: str
+    env_prefix: str
+    database: str | None
+    port_offset: int
+
+    def port(self, inst: Instance) -> int:
+        return inst.service_port_base + self.port_offset
+
+
+SERVICES: Final = (
+    Service("pos-api", "POS_API_", "caisse_pos_api", 1),
+    Service("session-service", "SESSION_SERVICE_", "caisse_session_service", 2),
+    Service("paheko-bridge", "PAHEKO_BRIDGE_", "caisse_paheko_bridge", 3),
+    Service("notifier", "NOTIFIER_", "caisse_notifier", 4),
+    Service("hw-proxy", "HW_PROXY_", None, 5),
+)
+BY_NAME: Final = {s.name: s for s in SERVICES}
+
+
+def service_env(
+    service: Service, inst: Instance, *, port: int, database: str | None = None, extra: dict[str, str] | None = None
+) -> dict[str, str]:
+    """The environment a service reads its settings from, pointing at `inst`'s Kafka and PostgreSQL."""
+    p = service.env_prefix
+    env = {f"{p}HOST": "127.0.0.1", f"{p}PORT": str(port), f"{p}KAFKA_BOOTSTRAP": inst.kafka_bootstrap}
+    db = database or service.database
+    if db is not None:
+        env[f"{p}DATABASE_URL"] = postgres.dsn(inst, db).replace("postgresql://", "postgresql+asyncpg://", 1)
+    if service.name == "hw-proxy":
+        env[f"{p}STORE_PATH"] = str(inst.folder / "hw-proxy" / "till.sqlite3")
+        env[f"{p}POS_API_URL"] = f"http://127.0.0.1:{BY_NAME['pos-api'].port(inst)}"
+    env.update({f"{p}{k.upper()}": v for k, v in (extra or {}).items()})
+    return env
+
+
+def executable(name: str) -> str:
+    beside = Path(sys.executable).parent / name
+    found = str(beside) if beside.is_file() else shutil.which(name)
+    if found is None:
+        raise SystemExit(f"the {name} console script is not installed: run `uv sync --all-packages`")
+    return found
+
+
+def folder(inst: Instance) -> Path:
+    return inst.folder / "services"
+
+
+def pid_file(inst: Instance, name: str) -> Path:
+    return folder(inst) / f"{name}.pid"
+
+
+def log_file(inst: Instance, name: str) -> Path:
+    return folder(inst) / f"{name}.log"
+
+
+def start_all(inst: Instance) -> dict[str, int]:
+    """Start every service that does not run yet; wait until each answers /readyz."""
+    folder(inst).mkdir(parents=True, exist_ok=True)
+    pids: dict[str, int] = {}
+    for service in SERVICES:
+        if (running := read_pid(pid_file(inst, service.name))) is not None:
+            pids[service.name] = running
+            continue
+        env = {**os.environ, **service_env(service, inst, port=service.port(inst))}
+        pids[service.name] = start_detached(
+            [executable(service.name)],
+            log_file=log_file(inst, service.name),
+            pid_file=pid_file(inst, service.name),
+            cwd=repo_root(),
+            env=env,
+        )
+    for service in SERVICES:
+        wait_ready(f"http://127.0.0.1:{service.port(inst)}", service.name, log_file(inst, service.name))
+    return pids
+
+
+def wait_ready(url: str, name: str, log: Path, timeout_s: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise SystemExit(f"{name} is not ready after {timeout_s:.0f}s; see {log}")
+
+
+def stop_all(inst: Instance) -> list[str]:
+    return [s.name for s in reversed(SERVICES) if stop_pid(pid_file(inst, s.name), timeout_s=30)]
+
+
+def status(inst: Instance) -> dict[str, int | None]:
+    return {s.name: read_pid(pid_file(inst, s.name)) for s in SERVICES}

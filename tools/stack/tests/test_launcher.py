@@ -1,0 +1,83 @@
+"""The launcher: the real Kafka and PostgreSQL of the test instance, their topics and databases, idempotent start."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from caisse_contracts.topics import CONFIG, all_topics
+from caisse_stack import ensure_up, kafka, postgres
+from caisse_stack.layout import INSTANCES, instance
+from caisse_stack.processes import alive, read_pid
+
+
+def test_the_dev_and_test_instances_never_share_a_port() -> None:
+    ports = [
+        (i.kafka_port, i.controller_port, i.pg_port, *(i.service_port_base + n for n in range(1, 6)))
+        for i in INSTANCES.values()
+    ]
+    flat = [p for group in ports for p in group]
+    assert len(flat) == len(set(flat))
+
+
+def test_the_broker_listens_on_loopback_only_and_creates_no_topic_by_itself() -> None:
+    rendered = kafka.server_properties(instance("test"), data_dir=Path("/data"))
+    assert "listeners=PLAINTEXT://127.0.0.1:29092,CONTROLLER://127.0.0.1:29093" in rendered
+    assert "auto.create.topics.enable=false" in rendered
+    assert "process.roles=broker,controller" in rendered
+
+
+@pytest.mark.integration
+def test_the_test_instance_answers_with_every_registry_topic_and_the_config_topic_compacted() -> None:
+    infra = ensure_up("test")
+    configs = kafka.topic_configs(infra.instance)
+    assert {t.name for t in all_topics()} <= set(configs)
+    assert configs[CONFIG.name]["cleanup.policy"] == "compact"
+    assert configs["caisse.ticket.v1"]["cleanup.policy"] == "delete"
+
+
+@pytest.mark.integration
+def test_every_service_database_answers_for_the_caisse_role() -> None:
+    infra = ensure_up("test")
+
+    async def answer(db: str) -> int:
+        conn = await asyncpg.connect(infra.dsn(db))
+        try:
+            value: int = await conn.fetchval("select 1")
+            return value
+        finally:
+            await conn.close()
+
+    for db in postgres.SERVICE_DATABASES:
+        assert asyncio.run(answer(db)) == 1
+
+
+@pytest.mark.integration
+def test_a_second_start_reuses_the_running_processes() -> None:
+    inst = ensure_up("test").instance
+    kafka_pid, pg_pid = read_pid(kafka.pid_file(inst)), postgres.pid(inst)
+    assert kafka_pid is not None
+    assert pg_pid is not None
+    assert alive(kafka_pid)
+    assert alive(pg_pid)
+    ensure_up("test")
+    assert (read_pid(kafka.pid_file(inst)), postgres.pid(inst)) == (kafka_pid, pg_pid)
+
+
+@pytest.mark.integration
+def test_a_database_created_for_a_test_can_be_dropped_again() -> None:
+    infra = ensure_up("test")
+    infra.create_database("caisse_launcher_probe")
+    infra.drop_database("caisse_launcher_probe")
+
+    async def exists() -> bool:
+        conn = await asyncpg.connect(postgres.admin_dsn(infra.instance))
+        try:
+            return bool(await conn.fetchval("select 1 from pg_database where datname = 'caisse_launcher_probe'"))
+        finally:
+            await conn.close()
+
+    assert asyncio.run(exists()) is False

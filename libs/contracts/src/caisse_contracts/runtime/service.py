@@ -13,23 +13,24 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import uvicorn
-from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, FastAPI
-from faststream.kafka import KafkaBroker
 from opentelemetry import trace
-from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.sdk.trace import TracerProvider
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from caisse_contracts.runtime.database import create_engine, database_answers, migrate
 from caisse_contracts.runtime.http import ReadinessCheck, install_health_routes, install_problem_handlers
-from caisse_contracts.runtime.kafka import build_broker
-from caisse_contracts.runtime.outbox import OutboxRelay
 from caisse_contracts.runtime.settings import ServiceSettings
 from caisse_contracts.runtime.telemetry import build_tracer_provider
+
+if TYPE_CHECKING:  # the database and Kafka stacks load only in services that use them (not on the till)
+    from aiokafka import AIOKafkaProducer
+    from faststream.kafka import KafkaBroker
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from caisse_contracts.runtime.outbox import OutboxRelay
 
 log = logging.getLogger(__name__)
 
@@ -65,15 +66,16 @@ class ServiceRuntime:
             service, settings.trace_exporter, settings.trace_file, settings.otlp_endpoint
         )
         self._versions_dir = versions_dir
-        url = settings.database_url.get_secret_value()
-        self.engine: AsyncEngine | None = (
-            create_engine(url, settings.database_pool_size) if versions_dir is not None else None
-        )
-        self.broker: KafkaBroker | None = (
-            build_broker(settings.kafka_bootstrap, service=service, tracer_provider=self.tracer_provider)
-            if uses_kafka
-            else None
-        )
+        self.engine: AsyncEngine | None = None
+        self.broker: KafkaBroker | None = None
+        if versions_dir is not None:
+            from caisse_contracts.runtime.database import create_engine  # noqa: PLC0415
+
+            self.engine = create_engine(settings.database_url.get_secret_value(), settings.database_pool_size)
+        if uses_kafka:
+            from caisse_contracts.runtime.kafka import build_broker  # noqa: PLC0415
+
+            self.broker = build_broker(settings.kafka_bootstrap, service=service, tracer_provider=self.tracer_provider)
         self._has_outbox = has_outbox
         self._producer: AIOKafkaProducer | None = None
         self.relay: OutboxRelay | None = None
@@ -81,6 +83,8 @@ class ServiceRuntime:
         self._relay_task: asyncio.Task[None] | None = None
         self.readiness: dict[str, ReadinessCheck] = {}
         if self.engine is not None:
+            from caisse_contracts.runtime.database import database_answers  # noqa: PLC0415
+
             engine = self.engine
             self.readiness["database"] = lambda: database_answers(engine)
         if self.broker is not None:
@@ -99,10 +103,16 @@ class ServiceRuntime:
 
     async def start(self) -> None:
         if self.engine is not None and self._versions_dir is not None:
+            from caisse_contracts.runtime.database import migrate  # noqa: PLC0415
+
             await migrate(self.engine, self._versions_dir)
         if self.broker is not None:
             await self.broker.start()
         if self._has_outbox and self.settings.run_relay and self.engine is not None:
+            from aiokafka import AIOKafkaProducer  # noqa: PLC0415
+
+            from caisse_contracts.runtime.outbox import OutboxRelay  # noqa: PLC0415
+
             self._producer = AIOKafkaProducer(
                 bootstrap_servers=self.settings.kafka_bootstrap,
                 client_id=f"{self.service}-relay",
@@ -170,9 +180,13 @@ class ServiceRuntime:
         return application
 
 
-def instrument_process(provider: TracerProvider) -> None:
+def instrument_process(provider: TracerProvider, *, database: bool = True) -> None:
     """Process-wide instrumentation (asyncpg) and the global tracer provider, once per process."""
     trace.set_tracer_provider(provider)
+    if not database:
+        return
+    from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor  # noqa: PLC0415
+
     instrumentor = AsyncPGInstrumentor()  # type: ignore[no-untyped-call]
     if not instrumentor.is_instrumented_by_opentelemetry:
         instrumentor.instrument(tracer_provider=provider)

@@ -1,0 +1,40 @@
+"""The table `make bench` prints: what was measured, the target, and whether it is met."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    what: str
+    measured: float
+    unit: str
+    target: float
+    higher_is_better: bool = False
+    runs: int = 1
+    spread: str = ""
+
+    @property
+    def met(self) -> bool:
+        return self.measured >= self.target if self.higher_is_better else self.measured < self.target
+
+
+def print_table(figures: list[Figure]) -> None:
+    rows = [("benchmark", "measured", "target", "runs", "spread", "")]
+    for f in figures:
+        sign = "≥" if f.higher_is_better else "<"
+        rows.append(
+            (
+                f.what,
+                f"{f.measured:,.1f} {f.unit}",
+                f"{sign} {f.target:,.0f} {f.unit}",
+                str(f.runs),
+                f.spread,
+                "ok" if f.met else "MISSED",
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        sys.stdout.write("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() + "\n")

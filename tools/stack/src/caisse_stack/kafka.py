@@ -15,7 +15,7 @@ from aiokafka.errors import KafkaError
 
 from caisse_contracts.topics import all_topics
 from caisse_stack.layout import KAFKA_VERSION, Instance, kafka_jars, pom_path
-from caisse_stack.processes import read_pid, start_detached, stop_pid
+from caisse_stack.processes import read_pid, require_free, start_detached, stop_pid
 
 LOG4J2 = """\
 status = warn
@@ -103,6 +103,8 @@ def start(inst: Instance) -> int:
     """Start the broker of `inst` unless it runs; its pid."""
     if (pid := read_pid(pid_file(inst))) is not None:
         return pid
+    require_free(inst.kafka_port, "Kafka")
+    require_free(inst.controller_port, "Kafka's controller")
     jars = ensure_jars()
     base = folder(inst)
     data = base / "data"

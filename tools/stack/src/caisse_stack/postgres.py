@@ -13,7 +13,7 @@ from typing import Final
 import asyncpg
 
 from caisse_stack.layout import Instance
-from caisse_stack.processes import read_pid
+from caisse_stack.processes import read_pid, require_free
 
 ROLE: Final = "caisse"
 PASSWORD: Final = "caisse"  # noqa: S105 - a loopback-only cluster for development and tests
@@ -82,6 +82,7 @@ def start(inst: Instance) -> int:
     """Create (first time) and start the cluster of `inst` unless it runs; the postmaster's pid."""
     if (running := pid(inst)) is not None:
         return running
+    require_free(inst.pg_port, "PostgreSQL")
     base = folder(inst)
     data = data_dir(inst)
     run = base / "run"

@@ -14,7 +14,7 @@ import httpx
 
 from caisse_stack import postgres
 from caisse_stack.layout import Instance, repo_root
-from caisse_stack.processes import read_pid, start_detached, stop_pid
+from caisse_stack.processes import read_pid, require_free, start_detached, stop_pid
 
 __all__ = ["SERVICES", "read_pid", "service_env", "start_all", "status", "stop_all"]
 
@@ -84,6 +84,7 @@ def start_all(inst: Instance) -> dict[str, int]:
         if (running := read_pid(pid_file(inst, service.name))) is not None:
             pids[service.name] = running
             continue
+        require_free(service.port(inst), service.name)
         env = {**os.environ, **service_env(service, inst, port=service.port(inst))}
         pids[service.name] = start_detached(
             [executable(service.name)],

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import time
 
 from caisse_stack import demo, ensure_up, install, kafka, postgres, services
 from caisse_stack.layout import instance
+from caisse_stack.lock import instance_lock
 
 
 def _say(text: str) -> None:
@@ -35,12 +37,13 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 def cmd_down(args: argparse.Namespace) -> int:
     inst = instance(args.instance)
-    for name in services.stop_all(inst):
-        _say(f"stopped {name}")
-    if kafka.stop(inst):
-        _say("stopped kafka")
-    if postgres.stop(inst):
-        _say("stopped postgresql")
+    with instance_lock(inst):
+        for name in services.stop_all(inst):
+            _say(f"stopped {name}")
+        if kafka.stop(inst):
+            _say("stopped kafka")
+        if postgres.stop(inst):
+            _say("stopped postgresql")
     return 0
 
 
@@ -53,7 +56,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     for service in services.SERVICES:
         pid = services.read_pid(services.pid_file(inst, service.name))
         _say(f"{service.name:<15} 127.0.0.1:{service.port(inst):<12} {'pid ' + str(pid) if pid else 'stopped'}")
-    return 0
+    return 0 if kafka_pid and pg_pid else 3  # like an init script: 3 when the infrastructure is not running
 
 
 def cmd_install(_: argparse.Namespace) -> int:
@@ -79,7 +82,13 @@ def main(argv: list[str] | None = None) -> int:
     status.set_defaults(run=cmd_status)
     sub.add_parser("install", help="install the missing Debian packages and Kafka's jars").set_defaults(run=cmd_install)
     args = parser.parse_args(argv)
-    code: int = args.run(args)
+    try:
+        code: int = args.run(args)
+    except subprocess.CalledProcessError as error:
+        _say(f"caisse-stack: {' '.join(map(str, error.cmd))} failed with exit code {error.returncode}")
+        return 1
+    except KeyboardInterrupt:
+        return 130
     return code
 
 

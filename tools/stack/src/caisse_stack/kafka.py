@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import shutil
 import subprocess
@@ -14,7 +13,9 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 
 from caisse_contracts.topics import all_topics
+from caisse_stack import blocking
 from caisse_stack.layout import KAFKA_VERSION, Instance, kafka_jars, pom_path
+from caisse_stack.lock import folder_lock
 from caisse_stack.processes import read_pid, require_free, start_detached, stop_pid
 
 LOG4J2 = """\
@@ -38,13 +39,29 @@ def ensure_jars() -> Path:
     marker = target / ".complete"
     if marker.is_file():
         return target
+    with folder_lock(target.parent):
+        if marker.is_file():  # another launcher resolved them while this one waited
+            return target
+        return _resolve_jars(target, marker)
+
+
+def _resolve_jars(target: Path, marker: Path) -> Path:
     mvn = shutil.which("mvn")
     if mvn is None:
         raise SystemExit("Maven is missing: run `caisse-stack install`")
     staging = target.with_name(target.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     subprocess.run(
-        [mvn, "-q", "-B", "-f", str(pom_path()), "dependency:copy-dependencies", f"-DoutputDirectory={staging}"],
+        [
+            mvn,
+            "-q",
+            "-B",
+            "-Dstyle.color=never",
+            "-f",
+            str(pom_path()),
+            "dependency:copy-dependencies",
+            f"-DoutputDirectory={staging}",
+        ],
         check=True,
     )
     if not any(staging.glob(f"kafka_2.13-{KAFKA_VERSION}.jar")):
@@ -157,7 +174,7 @@ def wait_ready(inst: Instance, timeout_s: float = 90.0) -> None:
     while time.monotonic() < deadline:
         if read_pid(pid_file(inst)) is None:
             raise SystemExit(f"Kafka exited; see {log_file(inst)}")
-        if asyncio.run(_answers(inst.kafka_bootstrap)):
+        if blocking.run(_answers(inst.kafka_bootstrap)):
             return
         time.sleep(0.5)
     raise SystemExit(f"Kafka did not answer within {timeout_s:.0f}s; see {log_file(inst)}")
@@ -183,7 +200,7 @@ async def _create_topics(bootstrap: str) -> list[str]:
 
 def create_topics(inst: Instance) -> list[str]:
     """Create the registry's topics that are missing (idempotent); the names created."""
-    return asyncio.run(_create_topics(inst.kafka_bootstrap))
+    return blocking.run(_create_topics(inst.kafka_bootstrap))
 
 
 async def _topic_configs(bootstrap: str) -> dict[str, dict[str, str]]:
@@ -207,7 +224,7 @@ async def _topic_configs(bootstrap: str) -> dict[str, dict[str, str]]:
 
 def topic_configs(inst: Instance) -> dict[str, dict[str, str]]:
     """Each registry topic's configuration as the broker reports it."""
-    return asyncio.run(_topic_configs(inst.kafka_bootstrap))
+    return blocking.run(_topic_configs(inst.kafka_bootstrap))
 
 
 def stop(inst: Instance) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import subprocess
@@ -12,6 +11,7 @@ from typing import Final
 
 import asyncpg
 
+from caisse_stack import blocking
 from caisse_stack.layout import Instance
 from caisse_stack.processes import read_pid, require_free
 
@@ -113,11 +113,20 @@ def start(inst: Instance) -> int:
     log = log_file(inst)
     log.touch()
     _chown_to_postgres(log)
-    subprocess.run(
-        _as_owner([str(binaries / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60", "start"]),
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
+    deadline = time.monotonic() + 30
+    while (
+        subprocess.run(
+            _as_owner([str(binaries / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60", "start"]),
+            check=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        ).returncode
+        != 0
+    ):
+        # After a crash of the postmaster, its children hold the lock for a few seconds more: try again.
+        if time.monotonic() > deadline or "already exists" not in log.read_text()[-2000:]:
+            raise SystemExit(f"PostgreSQL did not start; see {log}")
+        time.sleep(1)
     started = pid(inst)
     if started is None:
         raise SystemExit(f"PostgreSQL did not start; see {log}")
@@ -147,7 +156,7 @@ async def _answers(inst: Instance) -> bool:
 def wait_ready(inst: Instance, timeout_s: float = 60.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if asyncio.run(_answers(inst)):
+        if blocking.run(_answers(inst)):
             return
         time.sleep(0.3)
     raise SystemExit(f"PostgreSQL did not answer within {timeout_s:.0f}s; see {log_file(inst)}")
@@ -170,7 +179,7 @@ async def _ensure_role_and_databases(inst: Instance, databases: tuple[str, ...])
 
 def ensure_databases(inst: Instance, databases: tuple[str, ...] = SERVICE_DATABASES) -> list[str]:
     """The `caisse` role and one database per service, created if missing; the names created."""
-    return asyncio.run(_ensure_role_and_databases(inst, databases))
+    return blocking.run(_ensure_role_and_databases(inst, databases))
 
 
 async def _drop(inst: Instance, name: str) -> None:
@@ -182,7 +191,7 @@ async def _drop(inst: Instance, name: str) -> None:
 
 
 def drop_database(inst: Instance, name: str) -> None:
-    asyncio.run(_drop(inst, name))
+    blocking.run(_drop(inst, name))
 
 
 def stop(inst: Instance) -> bool:

@@ -15,14 +15,24 @@ from pathlib import Path
 def read_pid(pid_file: Path, *, remove_stale: bool = True) -> int | None:
     """The pid on the first line of `pid_file` if that process is alive; a stale file of ours is removed."""
     try:
-        pid = int(pid_file.read_text().split()[0])
+        words = pid_file.read_text().split()
+        pid = int(words[0])
     except (FileNotFoundError, ValueError, IndexError):
         return None
-    if alive(pid):
+    recorded = next((w.removeprefix("started=") for w in words[1:] if w.startswith("started=")), None)
+    if alive(pid) and (recorded is None or recorded == started(pid)):  # a reused pid is not ours
         return pid
     if remove_stale:
         pid_file.unlink(missing_ok=True)
     return None
+
+
+def started(pid: int) -> str | None:
+    """When `pid` started, in clock ticks since boot: with the pid, it names one process even if pids are reused."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (FileNotFoundError, IndexError):
+        return None
 
 
 def alive(pid: int) -> bool:
@@ -64,7 +74,7 @@ def start_detached(
             env=dict(env) if env is not None else None,
             start_new_session=True,
         )
-    pid_file.write_text(f"{process.pid}\n")
+    pid_file.write_text(f"{process.pid}\nstarted={started(process.pid)}\n")
     return process.pid
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -192,10 +193,20 @@ def instrument_process(provider: TracerProvider, *, database: bool = True) -> No
         instrumentor.instrument(tracer_provider=provider)
 
 
+class _Server(uvicorn.Server):
+    """Uvicorn, but a SIGTERM that ended in a clean shutdown exits 0 instead of being re-raised."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self.handle_exit)
+        yield
+
+
 def serve(app: FastAPI, settings: ServiceSettings) -> None:
     """Run the app until SIGTERM or SIGINT; uvicorn drains requests and runs the lifespan's shutdown."""
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
@@ -204,3 +215,4 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
         timeout_graceful_shutdown=15,
         access_log=False,
     )
+    _Server(config).run()

@@ -1,0 +1,72 @@
+"""The HTTP runtime: readiness reports each dependency, and every error leaves as problem+json."""
+
+from __future__ import annotations
+
+import httpx
+from fastapi import FastAPI
+from pydantic import BaseModel, StrictInt
+
+from caisse_contracts.runtime.http import (
+    InvalidParam,
+    ProblemError,
+    install_health_routes,
+    install_problem_handlers,
+)
+
+
+async def answers() -> bool:
+    return True
+
+
+async def refuses() -> bool:
+    raise ConnectionRefusedError
+
+
+class Body(BaseModel):
+    amount: StrictInt
+
+
+def app_with(checks: dict[str, object]) -> httpx.AsyncClient:
+    app = FastAPI()
+    install_problem_handlers(app)
+    install_health_routes(app, checks)  # type: ignore[arg-type]
+
+    @app.post("/amounts")
+    async def post_amount(body: Body) -> dict[str, int]:
+        if body.amount < 0:
+            raise ProblemError(422, "Negative amount", invalid_params=[InvalidParam("amount", "must not be negative")])
+        return {"amount": body.amount}
+
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://service")
+
+
+async def test_ready_when_every_dependency_answers() -> None:
+    response = await app_with({"database": answers, "kafka": answers}).get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["checks"] == {"database": "ok", "kafka": "ok"}
+
+
+async def test_not_ready_names_the_dependency_that_does_not_answer() -> None:
+    response = await app_with({"database": answers, "kafka": refuses}).get("/readyz")
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["checks"] == {"database": "ok", "kafka": "failing: ConnectionRefusedError"}
+
+
+async def test_alive_does_not_depend_on_anything() -> None:
+    assert (await app_with({"kafka": refuses}).get("/healthz")).status_code == 200
+
+
+async def test_a_float_where_money_is_expected_is_a_422_naming_the_field() -> None:
+    response = await app_with({}).post("/amounts", json={"amount": 12.5})
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["invalid_params"][0]["name"] == "amount"
+
+
+async def test_a_rule_error_keeps_its_status_title_and_fields() -> None:
+    response = await app_with({}).post("/amounts", json={"amount": -1})
+    body = response.json()
+    assert (response.status_code, body["title"]) == (422, "Negative amount")
+    assert body["invalid_params"] == [{"name": "amount", "reason": "must not be negative"}]
+    assert body["instance"] == "/amounts"

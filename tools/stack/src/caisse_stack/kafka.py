@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import shutil
 import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -51,19 +52,16 @@ def _resolve_jars(target: Path, marker: Path) -> Path:
         raise SystemExit("Maven is missing: run `caisse-stack install`")
     staging = target.with_name(target.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
-    subprocess.run(
-        [
-            mvn,
-            "-q",
-            "-B",
-            "-Dstyle.color=never",
-            "-f",
-            str(pom_path()),
-            "dependency:copy-dependencies",
-            f"-DoutputDirectory={staging}",
-        ],
-        check=True,
+    sys.stdout.write(f"resolving Kafka {KAFKA_VERSION}'s jars with Maven into {target}\n")
+    resolved = subprocess.run(
+        [mvn, "-B", "-f", str(pom_path()), "dependency:copy-dependencies", f"-DoutputDirectory={staging}"],
+        check=False,
+        capture_output=True,
+        text=True,
     )
+    if resolved.returncode != 0:  # Maven reports its errors on stdout: show them only when it fails
+        sys.stdout.write(resolved.stdout[-4000:] + resolved.stderr[-2000:])
+        raise SystemExit(f"Maven could not resolve Kafka {KAFKA_VERSION}'s jars (exit code {resolved.returncode})")
     if not any(staging.glob(f"kafka_2.13-{KAFKA_VERSION}.jar")):
         raise SystemExit(f"Maven did not bring kafka_2.13-{KAFKA_VERSION}.jar")
     shutil.rmtree(target, ignore_errors=True)

@@ -9,11 +9,13 @@ from fastapi import FastAPI
 import pos_api
 from caisse_contracts.runtime.database import migrations_beside
 from caisse_contracts.runtime.service import ServiceRuntime, instrument_process, serve, utc_now
+from pos_api.adapters.secret_box import FernetSecretBox
 from pos_api.adapters.sql import SqlUnitOfWork
 from pos_api.config import Settings
 from pos_api.entrypoints.http import problems
 from pos_api.entrypoints.http.deps import Services
-from pos_api.entrypoints.http.routes import tickets
+from pos_api.entrypoints.http.routes import backoffice, tickets
+from pos_api.service_layer.config import ensure_bootstrap_admin
 
 SERVICE = "pos-api"
 
@@ -23,10 +25,24 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     runtime = ServiceRuntime(SERVICE, settings, versions_dir=migrations_beside(pos_api.__file__), has_outbox=True)
     instrument_process(runtime.tracer_provider)
     engine = runtime.require_engine()
-    app = runtime.app(title="Caisse pos-api", routers=[tickets.router])
+    services = Services(
+        uow=lambda: SqlUnitOfWork(engine),
+        clock=utc_now,
+        new_id=uuid.uuid4,
+        secret_box=FernetSecretBox(settings.secrets_key.get_secret_value()),
+    )
+    on_start = []
+    if settings.bootstrap_admin_token is not None:
+        token = settings.bootstrap_admin_token.get_secret_value()
+
+        async def bootstrap_admin() -> None:
+            await ensure_bootstrap_admin(token, services.config)
+
+        on_start.append(bootstrap_admin)
+    app = runtime.app(title="Caisse pos-api", routers=[backoffice.router, tickets.router], on_start=on_start)
     problems.install(app)
     app.state.runtime = runtime
-    app.state.services = Services(uow=lambda: SqlUnitOfWork(engine), clock=utc_now, new_id=uuid.uuid4)
+    app.state.services = services
     return app
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from caisse_contracts.runtime.settings import ServiceSettings
@@ -13,3 +13,10 @@ class Settings(ServiceSettings):
 
     port: int = 8101
     database_url: SecretStr = SecretStr("postgresql+asyncpg://caisse:caisse@127.0.0.1:15432/caisse_pos_api")
+    secrets_key: SecretStr = Field(
+        default=SecretStr("ZGV2ZWxvcG1lbnQtb25seS1rZXktY2hhbmdlLWl0ISE="),
+        description="Fernet key encrypting stored Paheko credentials; the default is for development only.",
+    )
+    bootstrap_admin_token: SecretStr | None = Field(
+        default=None, description="If set and unknown, a federation admin with this bearer token is created at start."
+    )

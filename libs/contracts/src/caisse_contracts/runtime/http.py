@@ -10,6 +10,7 @@ from typing import Any, Final
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON: Final = "application/problem+json"
@@ -87,6 +88,17 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(
             400 if malformed else 422,
             "Malformed JSON" if malformed else "Invalid request",
+            detail="; ".join(f"{p.name}: {p.reason}" for p in params),
+            instance=request.url.path,
+            invalid_params=params,
+        )
+
+    @app.exception_handler(ValidationError)
+    async def on_model_validation(request: Request, exc: ValidationError) -> JSONResponse:
+        params = [InvalidParam(_location(e.get("loc", ())), str(e.get("msg", "invalid"))) for e in exc.errors()]
+        return problem_response(
+            422,
+            "Invalid request",
             detail="; ".join(f"{p.name}: {p.reason}" for p in params),
             instance=request.url.path,
             invalid_params=params,

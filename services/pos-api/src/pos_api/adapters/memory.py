@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 from uuid import UUID
 
 from caisse_contracts.envelope import Envelope
-from pos_api.service_layer.ports import StoredTicket
+from caisse_contracts.events import EntityType
+from pos_api.domain.config import StoredItem
+from pos_api.service_layer.ports import DeviceCredential, StoredTicket
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +29,11 @@ class MemoryState:
 
     tickets: dict[tuple[UUID, int], StoredTicket] = field(default_factory=dict)
     events: list[QueuedEvent] = field(default_factory=list)
+    items: dict[UUID, StoredItem] = field(default_factory=dict)
+    history: list[tuple[StoredItem, list[dict[str, Any]]]] = field(default_factory=list)
+    devices: dict[str, DeviceCredential] = field(default_factory=dict)
+    operator_tokens: dict[str, UUID] = field(default_factory=dict)
+    paheko: dict[UUID, tuple[str, str]] = field(default_factory=dict)
 
 
 class InMemoryTickets:
@@ -60,6 +68,57 @@ class InMemoryOutbox:
         self._pending.append(QueuedEvent(envelope, topic, key, aggregate_type, aggregate_id))
 
 
+class InMemoryConfigItems:
+    """Writes are applied at once: a unit of work that fails before commit is not modelled by this fake."""
+
+    def __init__(self, state: MemoryState) -> None:
+        self._state = state
+
+    async def get(self, entity_id: UUID, *, for_update: bool = False) -> StoredItem | None:
+        return self._state.items.get(entity_id)
+
+    async def put(
+        self, stored: StoredItem, *, patch: list[dict[str, Any]], changed_by: UUID | None, changed_at: datetime
+    ) -> None:
+        self._state.items[stored.id] = stored
+        self._state.history.append((stored, patch))
+
+    async def list(
+        self, entity_type: EntityType, *, company_id: UUID | None = None, shop_id: UUID | None = None
+    ) -> list[StoredItem]:
+        return [
+            i
+            for i in self._state.items.values()
+            if i.entity_type is entity_type
+            and not i.deleted
+            and (company_id is None or i.hierarchy.company_id == company_id)
+            and (shop_id is None or i.hierarchy.shop_id == shop_id)
+        ]
+
+
+class InMemoryCredentials:
+    def __init__(self, state: MemoryState) -> None:
+        self._state = state
+
+    async def device(self, serial: str) -> DeviceCredential | None:
+        return self._state.devices.get(serial)
+
+    async def set_device(self, pos_id: UUID, serial: str, secret_sha256: str, at: datetime) -> None:
+        self._state.devices[serial] = DeviceCredential(pos_id, serial, secret_sha256)
+
+    async def operator_for_token(self, token_sha256: str) -> UUID | None:
+        return self._state.operator_tokens.get(token_sha256)
+
+    async def set_operator_token(self, operator_id: UUID, token_sha256: str, at: datetime) -> None:
+        self._state.operator_tokens[token_sha256] = operator_id
+
+    async def set_paheko(self, company_id: UUID, user: str, password_encrypted: str, at: datetime) -> None:
+        self._state.paheko[company_id] = (user, password_encrypted)
+
+    async def has_paheko(self, company_id: UUID) -> bool:
+        return company_id in self._state.paheko
+
+
 class InMemoryUnitOfWork:
     def __init__(self, state: MemoryState) -> None:
         self._state = state
@@ -67,6 +126,8 @@ class InMemoryUnitOfWork:
         self._events: list[QueuedEvent] = []
         self.tickets = InMemoryTickets(state, self._tickets)
         self.outbox = InMemoryOutbox(self._events)
+        self.config = InMemoryConfigItems(state)
+        self.credentials = InMemoryCredentials(state)
         self.committed = False
 
     async def __aenter__(self) -> Self:

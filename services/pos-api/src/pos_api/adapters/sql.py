@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -11,11 +12,19 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from caisse_contracts.envelope import Envelope
-from caisse_contracts.events import TicketFinalizedV1
+from caisse_contracts.events import EntityType, TicketFinalizedV1
 from caisse_contracts.runtime import database
 from caisse_contracts.runtime.outbox import enqueue
-from pos_api.adapters.tables import tickets
-from pos_api.service_layer.ports import StoredTicket
+from pos_api.adapters.tables import (
+    company_secrets,
+    config_history,
+    config_items,
+    device_credentials,
+    operator_credentials,
+    tickets,
+)
+from pos_api.domain.config import Hierarchy, StoredItem
+from pos_api.service_layer.ports import DeviceCredential, StoredTicket
 
 
 def _stored(row: Row[Any]) -> StoredTicket:
@@ -81,10 +90,123 @@ class SqlOutbox:
         )
 
 
+def _item(row: Row[Any]) -> StoredItem:
+    return StoredItem(
+        entity_type=EntityType(row.entity_type),
+        id=row.id,
+        version=row.version,
+        hierarchy=Hierarchy(row.territory_id, row.company_id, row.shop_id, row.pos_id),
+        item=row.item,
+        deleted=row.deleted,
+    )
+
+
+class SqlConfigItems:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def get(self, entity_id: UUID, *, for_update: bool = False) -> StoredItem | None:
+        stmt = select(config_items).where(config_items.c.id == entity_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        row = (await self._conn.execute(stmt)).first()
+        return _item(row) if row else None
+
+    async def put(
+        self, stored: StoredItem, *, patch: list[dict[str, Any]], changed_by: UUID | None, changed_at: datetime
+    ) -> None:
+        h = stored.hierarchy
+        values: dict[str, Any] = {
+            "id": stored.id,
+            "entity_type": stored.entity_type.value,
+            "version": stored.version,
+            "territory_id": h.territory_id,
+            "company_id": h.company_id,
+            "shop_id": h.shop_id,
+            "pos_id": h.pos_id,
+            "item": stored.item,
+            "deleted": stored.deleted,
+            "updated_by": changed_by,
+            "updated_at": changed_at,
+        }
+        upsert = insert(config_items).values(**values)
+        upsert = upsert.on_conflict_do_update(
+            index_elements=["id"], set_={k: upsert.excluded[k] for k in values if k != "id"}
+        )
+        await self._conn.execute(upsert)
+        await self._conn.execute(
+            insert(config_history).values(
+                id=stored.id,
+                version=stored.version,
+                entity_type=stored.entity_type.value,
+                item=stored.item,
+                patch=patch,
+                deleted=stored.deleted,
+                changed_by=changed_by,
+                changed_at=changed_at,
+            )
+        )
+
+    async def list(
+        self, entity_type: EntityType, *, company_id: UUID | None = None, shop_id: UUID | None = None
+    ) -> list[StoredItem]:
+        stmt = select(config_items).where(
+            config_items.c.entity_type == entity_type.value, config_items.c.deleted.is_(False)
+        )
+        if company_id is not None:
+            stmt = stmt.where(config_items.c.company_id == company_id)
+        if shop_id is not None:
+            stmt = stmt.where(config_items.c.shop_id == shop_id)
+        return [_item(row) for row in await self._conn.execute(stmt.order_by(config_items.c.updated_at))]
+
+
+class SqlCredentials:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def device(self, serial: str) -> DeviceCredential | None:
+        row = (
+            await self._conn.execute(select(device_credentials).where(device_credentials.c.serial == serial))
+        ).first()
+        return DeviceCredential(row.pos_id, row.serial, row.secret_sha256) if row else None
+
+    async def set_device(self, pos_id: UUID, serial: str, secret_sha256: str, at: datetime) -> None:
+        stmt = insert(device_credentials).values(
+            pos_id=pos_id, serial=serial, secret_sha256=secret_sha256, rotated_at=at
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["pos_id"], set_={"secret_sha256": secret_sha256, "rotated_at": at, "serial": serial}
+        )
+        await self._conn.execute(stmt)
+
+    async def operator_for_token(self, token_sha256: str) -> UUID | None:
+        stmt = select(operator_credentials.c.operator_id).where(operator_credentials.c.token_sha256 == token_sha256)
+        found: UUID | None = (await self._conn.execute(stmt)).scalar_one_or_none()
+        return found
+
+    async def set_operator_token(self, operator_id: UUID, token_sha256: str, at: datetime) -> None:
+        stmt = insert(operator_credentials).values(operator_id=operator_id, token_sha256=token_sha256, created_at=at)
+        stmt = stmt.on_conflict_do_update(index_elements=["operator_id"], set_={"token_sha256": token_sha256})
+        await self._conn.execute(stmt)
+
+    async def set_paheko(self, company_id: UUID, user: str, password_encrypted: str, at: datetime) -> None:
+        values = {"paheko_api_user": user, "paheko_api_password_encrypted": password_encrypted, "updated_at": at}
+        stmt = insert(company_secrets).values(company_id=company_id, **values)
+        await self._conn.execute(stmt.on_conflict_do_update(index_elements=["company_id"], set_=values))
+
+    async def has_paheko(self, company_id: UUID) -> bool:
+        stmt = select(company_secrets.c.company_id).where(company_secrets.c.company_id == company_id)
+        return (await self._conn.execute(stmt)).first() is not None
+
+
 class SqlUnitOfWork(database.SqlUnitOfWork):
     tickets: SqlTickets
     outbox: SqlOutbox
+    config: SqlConfigItems
+    credentials: SqlCredentials
 
     def bind(self, conn: AsyncConnection) -> None:
         self.tickets = SqlTickets(conn)
         self.outbox = SqlOutbox(conn)
+        self.config = SqlConfigItems(conn)
+        self.credentials = SqlCredentials(conn)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, Table, Text, UniqueConstraint, Uuid
+from sqlalchemy import BigInteger, Boolean, Column, DateTime, Integer, MetaData, Table, Text, UniqueConstraint, Uuid
 from sqlalchemy.dialects.postgresql import JSONB
 
 metadata = MetaData()
@@ -22,5 +22,94 @@ tickets = Table(
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("content_hash", Text, nullable=False),
     Column("body", JSONB, nullable=False),
+    Column("basket_id", Uuid),
+    Column("source_hash", Text),
     UniqueConstraint("pos_id", "number", name="tickets_pos_number"),
+)
+
+config_items = Table(
+    "config_items",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("entity_type", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("territory_id", Uuid),
+    Column("company_id", Uuid),
+    Column("shop_id", Uuid),
+    Column("pos_id", Uuid),
+    Column("item", JSONB, nullable=False),
+    Column("deleted", Boolean, nullable=False),
+    Column("updated_by", Uuid),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+config_history = Table(
+    "config_history",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("entity_type", Text, nullable=False),
+    Column("item", JSONB, nullable=False),
+    Column("patch", JSONB, nullable=False),
+    Column("deleted", Boolean, nullable=False),
+    Column("changed_by", Uuid),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+)
+
+device_credentials = Table(
+    "device_credentials",
+    metadata,
+    Column("pos_id", Uuid, primary_key=True),
+    Column("serial", Text, nullable=False, unique=True),
+    Column("secret_sha256", Text, nullable=False),
+    Column("rotated_at", DateTime(timezone=True), nullable=False),
+)
+
+operator_credentials = Table(
+    "operator_credentials",
+    metadata,
+    Column("operator_id", Uuid, primary_key=True),
+    Column("token_sha256", Text, unique=True),
+    Column("pin_sha256", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+company_secrets = Table(
+    "company_secrets",
+    metadata,
+    Column("company_id", Uuid, primary_key=True),
+    Column("paheko_api_user", Text, nullable=False),
+    Column("paheko_api_password_encrypted", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+pos_sessions = Table(
+    "pos_sessions",
+    metadata,
+    Column("pos_id", Uuid, primary_key=True),
+    Column("session_id", Uuid, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("opened_at", DateTime(timezone=True), nullable=False),
+    Column("closed_at", DateTime(timezone=True)),
+    Column("last_ticket_number", Integer),
+)
+
+baskets = Table(
+    "baskets",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("pos_id", Uuid, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("content", JSONB, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("ticket_id", Uuid),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+event_seats = Table(
+    "event_seats",
+    metadata,
+    Column("product_id", Uuid, primary_key=True),
+    Column("capacity", Integer, nullable=False),
+    Column("sold", Integer, nullable=False),
 )

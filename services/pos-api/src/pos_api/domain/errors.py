@@ -36,3 +36,51 @@ class TicketNumberConflictError(PosApiError):
 
     def __str__(self) -> str:
         return f"ticket number {self.number} of POS {self.pos_id} already holds another ticket"
+
+
+@dataclass
+class ForbiddenError(PosApiError):
+    reason: str
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+@dataclass
+class NotFoundError(PosApiError):
+    what: str
+    id: str
+
+    def __str__(self) -> str:
+        return f"no {self.what} {self.id}"
+
+
+@dataclass
+class StaleVersionError(PosApiError):
+    """An optimistic write based on a version that is no longer the current one."""
+
+    entity: str
+    id: UUID
+    current_version: int
+
+    def __str__(self) -> str:
+        return f"{self.entity} {self.id} is at version {self.current_version}"
+
+
+@dataclass
+class InvalidReferenceError(PosApiError):
+    """A field names something that does not exist, or that belongs elsewhere."""
+
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.reason}"
+
+
+@dataclass
+class UnauthenticatedError(PosApiError):
+    reason: str
+
+    def __str__(self) -> str:
+        return self.reason

@@ -10,7 +10,8 @@ from typing import Any, Protocol, Self
 from uuid import UUID
 
 from caisse_contracts.envelope import Envelope
-from caisse_contracts.events import TicketFinalizedV1
+from caisse_contracts.events import EntityType, TicketFinalizedV1
+from pos_api.domain.config import StoredItem
 
 Clock = Callable[[], datetime]
 """Aware UTC now."""
@@ -44,9 +45,59 @@ class Outbox(Protocol):
         """Queue an event, to be published once the unit of work commits."""
 
 
+@dataclass(frozen=True, slots=True)
+class DeviceCredential:
+    pos_id: UUID
+    serial: str
+    secret_sha256: str
+
+
+class ConfigItems(Protocol):
+    async def get(self, entity_id: UUID, *, for_update: bool = False) -> StoredItem | None:
+        """The item, deleted or not; locked until the unit of work ends when `for_update`."""
+
+    async def put(
+        self, stored: StoredItem, *, patch: list[dict[str, Any]], changed_by: UUID | None, changed_at: datetime
+    ) -> None:
+        """Store this version of the item and remember it in the history."""
+
+    async def list(
+        self, entity_type: EntityType, *, company_id: UUID | None = None, shop_id: UUID | None = None
+    ) -> list[StoredItem]:
+        """Live items of a type, optionally within a company or a shop."""
+
+
+class Credentials(Protocol):
+    async def device(self, serial: str) -> DeviceCredential | None: ...
+
+    async def set_device(self, pos_id: UUID, serial: str, secret_sha256: str, at: datetime) -> None: ...
+
+    async def operator_for_token(self, token_sha256: str) -> UUID | None: ...
+
+    async def set_operator_token(self, operator_id: UUID, token_sha256: str, at: datetime) -> None: ...
+
+    async def set_paheko(self, company_id: UUID, user: str, password_encrypted: str, at: datetime) -> None: ...
+
+    async def has_paheko(self, company_id: UUID) -> bool: ...
+
+
+class SecretBox(Protocol):
+    """Encrypts secrets kept in the database (Paheko credentials)."""
+
+    def seal(self, plain: str) -> str: ...
+
+    def open(self, sealed: str) -> str: ...
+
+
 class UnitOfWork(Protocol):
     @property
     def tickets(self) -> Tickets: ...
+
+    @property
+    def config(self) -> ConfigItems: ...
+
+    @property
+    def credentials(self) -> Credentials: ...
 
     @property
     def outbox(self) -> Outbox: ...

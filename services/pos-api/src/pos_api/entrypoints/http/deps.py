@@ -1,13 +1,15 @@
-"""FastAPI dependencies: the services a route needs, taken from the application's state."""
+"""FastAPI dependencies: the services a route needs, the authenticated operator, the authenticated till."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 
-from pos_api.service_layer.ports import Clock, IdFactory, UnitOfWorkFactory
+from pos_api.domain.config import Actor
+from pos_api.service_layer.config import ConfigServices, authenticate
+from pos_api.service_layer.ports import Clock, IdFactory, SecretBox, UnitOfWorkFactory
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,6 +19,11 @@ class Services:
     uow: UnitOfWorkFactory
     clock: Clock
     new_id: IdFactory
+    secret_box: SecretBox
+
+    @property
+    def config(self) -> ConfigServices:
+        return ConfigServices(uow=self.uow, clock=self.clock, new_id=self.new_id)
 
 
 def get_services(request: Request) -> Services:
@@ -25,3 +32,13 @@ def get_services(request: Request) -> Services:
 
 
 CurrentServices = Annotated[Services, Depends(get_services)]
+
+
+async def get_actor(services: CurrentServices, authorization: Annotated[str | None, Header()] = None) -> Actor:
+    token = (
+        authorization.removeprefix("Bearer ").strip() if authorization and authorization.startswith("Bearer ") else None
+    )
+    return await authenticate(token, services.config)
+
+
+CurrentActor = Annotated[Actor, Depends(get_actor)]

@@ -6,7 +6,16 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from caisse_contracts.runtime.http import InvalidParam, problem_response
-from pos_api.domain.errors import PosApiError, TicketInconsistentError, TicketNumberConflictError
+from pos_api.domain.errors import (
+    ForbiddenError,
+    InvalidReferenceError,
+    NotFoundError,
+    PosApiError,
+    StaleVersionError,
+    TicketInconsistentError,
+    TicketNumberConflictError,
+    UnauthenticatedError,
+)
 
 TYPE_BASE = "https://caisse.example/problems/"
 
@@ -30,6 +39,35 @@ def problem_for(exc: PosApiError, instance: str) -> JSONResponse:
             instance=instance,
             invalid_params=[InvalidParam("number", "already holds another ticket of this POS")],
             extra={"existing_ticket_id": str(exc.existing_ticket_id)},
+        )
+    if isinstance(exc, UnauthenticatedError):
+        response = problem_response(
+            401, "Not authenticated", detail=str(exc), type_=TYPE_BASE + "unauthenticated", instance=instance
+        )
+        response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+    if isinstance(exc, ForbiddenError):
+        return problem_response(403, "Forbidden", detail=str(exc), type_=TYPE_BASE + "forbidden", instance=instance)
+    if isinstance(exc, NotFoundError):
+        return problem_response(404, "Not found", detail=str(exc), type_=TYPE_BASE + "not-found", instance=instance)
+    if isinstance(exc, StaleVersionError):
+        return problem_response(
+            409,
+            "Stale version",
+            detail=str(exc),
+            type_=TYPE_BASE + "stale-version",
+            instance=instance,
+            invalid_params=[InvalidParam("version", f"the current version is {exc.current_version}")],
+            extra={"current_version": exc.current_version},
+        )
+    if isinstance(exc, InvalidReferenceError):
+        return problem_response(
+            422,
+            "Invalid reference",
+            detail=str(exc),
+            type_=TYPE_BASE + "invalid-reference",
+            instance=instance,
+            invalid_params=[InvalidParam(exc.field, exc.reason)],
         )
     return problem_response(400, "Request refused", detail=str(exc), instance=instance)
 

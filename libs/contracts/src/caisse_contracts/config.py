@@ -1,0 +1,240 @@
+"""The configuration items of the hierarchy and the catalogue, as the back office edits them and tills cache them.
+
+Each item is what `config.changed` carries in `item` and what `GET /v1/pos-data` returns: never a secret
+(device secrets and Paheko credentials live apart). Money is int minor units, rates basis points, weights grams.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, model_validator
+
+from caisse_contracts.money import CURRENCIES, CashRoundingRule
+
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+Account = Annotated[str, Field(pattern=r"^[0-9]{2,10}[A-Z0-9]*$", description="Chart-of-accounts code, e.g. 7070")]
+
+
+class ItemBase(BaseModel):
+    """Fields common to every item: identity, version (bumped on each change) and who changed it when."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: UUID
+    version: StrictInt = Field(ge=1)
+    updated_at: AwareDatetime
+    updated_by: UUID | None = None
+
+
+class TaxRate(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    code: Annotated[str, Field(min_length=1, max_length=20)]
+    label: Name
+    rate_bp: StrictInt = Field(ge=0, le=10_000, description="20 % = 2000")
+
+
+class DenominationKind(StrEnum):
+    NOTE = "note"
+    COIN = "coin"
+
+
+class Denomination(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    value: StrictInt = Field(gt=0, description="Minor units: a 50 € note is 5000, a 10 XPF coin is 10.")
+    kind: DenominationKind
+
+
+class TerritoryFields(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: Name
+    currency: Annotated[str, Field(min_length=3, max_length=3)]
+    currency_exponent: StrictInt = Field(ge=0, le=3)
+    cash_rounding: CashRoundingRule = CashRoundingRule.NONE
+    prices_include_tax: bool = True
+    tax_rates: tuple[TaxRate, ...] = Field(min_length=1)
+    denominations: tuple[Denomination, ...] = Field(min_length=1)
+    locale: Annotated[str, Field(min_length=2, max_length=20)] = "fr-FR"
+    timezone: Annotated[str, Field(min_length=3, max_length=64)] = "Europe/Paris"
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TerritoryFields:
+        known = CURRENCIES.get(self.currency)
+        if known is not None and known.exponent != self.currency_exponent:
+            raise ValueError(f"{self.currency} has exponent {known.exponent}, not {self.currency_exponent}")
+        values = [d.value for d in self.denominations]
+        if len(values) != len(set(values)):
+            raise ValueError("denominations must be distinct")
+        codes = [t.code for t in self.tax_rates]
+        if len(codes) != len(set(codes)):
+            raise ValueError("tax rate codes must be distinct")
+        return self
+
+
+class AccountMapping(BaseModel):
+    """The company's accounts (associative chart PCA 2025 by default)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    cash: Account = "530"
+    cheque: Account = "5112"
+    card: Account = "5115"
+    voucher: Account = "4191"
+    bank: Account = "512"
+    cash_rounding: Account = "658"
+    variance_surplus: Account = "758"
+    variance_shortage: Account = "658"
+
+
+class CompanyFields(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    territory_id: UUID
+    name: Name
+    vat_subject: bool = False
+    paheko_url: Annotated[str, Field(pattern=r"^https?://")] | None = None
+    accounts: AccountMapping = AccountMapping()
+
+
+class ShopFields(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    company_id: UUID
+    name: Name
+    address: Annotated[str, Field(max_length=500)] = ""
+    receipt_header: Annotated[str, Field(max_length=1000)] = ""
+    receipt_footer: Annotated[str, Field(max_length=1000)] = ""
+    report_emails: tuple[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")], ...] = ()
+    bank_account: Annotated[str, Field(max_length=64)] = ""
+
+
+class PosFields(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    shop_id: UUID
+    name: Name
+    hostname: Annotated[str, Field(min_length=1, max_length=253)]
+    device_serial: Annotated[str, Field(min_length=3, max_length=100, pattern=r"^[A-Za-z0-9._-]+$")]
+    pickup_number_required: bool = False
+
+
+class CategoryFields(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    company_id: UUID
+    name: Name
+    revenue_account: Account
+    default_tax_code: Annotated[str, Field(min_length=1, max_length=20)]
+    sold_by_weight: bool = Field(
+        default=False, description="Items of this category are sold with a free price and a weight."
+    )
+
+
+class WeightMode(StrEnum):
+    NONE = "none"
+    ENTERED = "entered"
+    """The cashier enters a weight; the price stays per unit."""
+    PER_KG = "per_kg"
+    """The price is per kilogram; the weight sets the line's amount."""
+
+
+class ProductKind(StrEnum):
+    PRODUCT = "product"
+    EVENT_SEAT = "event_seat"
+
+
+class ProductFields(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    company_id: UUID
+    category_id: UUID
+    name: Name
+    kind: ProductKind = ProductKind.PRODUCT
+    price: StrictInt = Field(ge=0, le=100_000_000)
+    tax_code: Annotated[str, Field(min_length=1, max_length=20)] | None = Field(
+        default=None, description="Tax rate code of the territory; the category's default when empty."
+    )
+    ean: Annotated[str, Field(pattern=r"^([0-9]{8}|[0-9]{13})$")] | None = None
+    weight_mode: WeightMode = WeightMode.NONE
+    stock_tracked: bool = False
+    stock_threshold: StrictInt | None = Field(default=None, ge=0)
+    capacity: StrictInt | None = Field(default=None, ge=1, description="Seats of an event.")
+    active: bool = True
+
+    @model_validator(mode="after")
+    def _seat_has_capacity(self) -> ProductFields:
+        if self.kind is ProductKind.EVENT_SEAT and self.capacity is None:
+            raise ValueError("an event seat needs a capacity")
+        return self
+
+
+class CatalogueOverrideFields(BaseModel):
+    """A shop's own price or availability for a product of its company's catalogue."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    shop_id: UUID
+    product_id: UUID
+    price: StrictInt | None = Field(default=None, ge=0, le=100_000_000)
+    active: bool | None = None
+
+
+class Role(StrEnum):
+    FEDERATION_ADMIN = "federation_admin"
+    SHOP_MANAGER = "shop_manager"
+    CASHIER = "cashier"
+
+
+class OperatorFields(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: Name
+    role: Role
+    shop_id: UUID | None = None
+    active: bool = True
+
+    @model_validator(mode="after")
+    def _scoped(self) -> OperatorFields:
+        if self.role is not Role.FEDERATION_ADMIN and self.shop_id is None:
+            raise ValueError(f"a {self.role.value} belongs to a shop")
+        return self
+
+
+class Territory(ItemBase, TerritoryFields):
+    pass
+
+
+class Company(ItemBase, CompanyFields):
+    paheko_credentials_set: bool = False
+
+
+class Shop(ItemBase, ShopFields):
+    pass
+
+
+class Pos(ItemBase, PosFields):
+    pass
+
+
+class Category(ItemBase, CategoryFields):
+    pass
+
+
+class Product(ItemBase, ProductFields):
+    pass
+
+
+class CatalogueOverride(ItemBase, CatalogueOverrideFields):
+    pass
+
+
+class Operator(ItemBase, OperatorFields):
+    pass
+
+
+SessionStatus = Literal["READY_OPEN", "READY_CONTINUE"]

@@ -1,0 +1,323 @@
+"""Use cases of the back office: create, change, delete and read configuration items, each change announced once.
+
+Every write bumps the item's version, keeps it in the history with who and when, and queues one
+`config.changed` (full item + RFC 6902 patch + hierarchy keys) in the same transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from caisse_contracts.config import Role
+from caisse_contracts.envelope import Envelope, TenantKeys
+from caisse_contracts.events import ConfigChangedV1, EntityType, PatchOperationV1
+from caisse_contracts.runtime.telemetry import current_traceparent
+from caisse_contracts.topics import CONFIG
+from pos_api.domain.config import SPECS, Actor, Hierarchy, StoredItem, authorize, hierarchy_of, next_item, patch_from
+from pos_api.domain.errors import InvalidReferenceError, NotFoundError, UnauthenticatedError
+from pos_api.service_layer.ports import Clock, IdFactory, SecretBox, UnitOfWork, UnitOfWorkFactory
+
+SOURCE = "pos-api"
+
+
+def digest(secret: str) -> str:
+    """Device secrets and operator tokens are long random strings: a SHA-256 keeps them unrecoverable and
+    costs microseconds per request (a password hash would cost tens of milliseconds on every ticket)."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    stored: StoredItem
+    secret: str | None = None
+    """A device secret or an operator token, shown once and never again."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigServices:
+    uow: UnitOfWorkFactory
+    clock: Clock
+    new_id: IdFactory
+
+
+async def authenticate(token: str | None, services: ConfigServices) -> Actor:
+    if not token:
+        raise UnauthenticatedError("an operator bearer token is required")
+    async with services.uow() as work:
+        operator_id = await work.credentials.operator_for_token(digest(token))
+        operator = await work.config.get(operator_id) if operator_id else None
+    if operator is None or operator.deleted or not operator.item.get("active", True):
+        raise UnauthenticatedError("unknown or revoked token")
+    role = Role(operator.item["role"])
+    return Actor(operator.id, role, operator.hierarchy.shop_id, operator.hierarchy.company_id)
+
+
+async def _parent(work: UnitOfWork, entity_type: EntityType, fields: dict[str, Any]) -> StoredItem | None:
+    spec = SPECS[entity_type]
+    if entity_type is EntityType.OPERATOR:
+        shop_id = fields.get("shop_id")
+        return await _live(work, UUID(str(shop_id)), EntityType.SHOP, "shop_id") if shop_id else None
+    if spec.parent is None:
+        return None
+    field, parent_type = spec.parent
+    parent = await _live(work, UUID(str(fields[field])), parent_type, field)
+    if entity_type is EntityType.PRODUCT and str(parent.item["company_id"]) != str(fields["company_id"]):
+        raise InvalidReferenceError("category_id", "belongs to another company")
+    if entity_type is EntityType.CATALOGUE_OVERRIDE:
+        shop = await _live(work, UUID(str(fields["shop_id"])), EntityType.SHOP, "shop_id")
+        if shop.hierarchy.company_id != parent.hierarchy.company_id:
+            raise InvalidReferenceError("product_id", "is not in the catalogue of this shop's company")
+    return parent
+
+
+async def _live(work: UnitOfWork, entity_id: UUID, entity_type: EntityType, field: str) -> StoredItem:
+    found = await work.config.get(entity_id)
+    if found is None or found.deleted or found.entity_type is not entity_type:
+        raise InvalidReferenceError(field, f"no {entity_type.value} {entity_id}")
+    return found
+
+
+async def _announce(
+    work: UnitOfWork,
+    stored: StoredItem,
+    previous: StoredItem | None,
+    patch: list[dict[str, Any]],
+    services: ConfigServices,
+    by: UUID | None,
+) -> None:
+    traceparent, tracestate = current_traceparent()
+    h = stored.hierarchy
+    payload = ConfigChangedV1(
+        entity_type=stored.entity_type,
+        entity_id=stored.id,
+        version=stored.version,
+        previous_version=previous.version if previous else None,
+        deleted=stored.deleted,
+        item=stored.item,
+        patch=tuple(PatchOperationV1.model_validate(op) for op in patch),
+        changed_by=by,
+    )
+    envelope = Envelope[ConfigChangedV1].wrap(
+        payload,
+        event_id=services.new_id(),
+        occurred_at=services.clock(),
+        source=SOURCE,
+        tenant=TenantKeys(territory_id=h.territory_id, company_id=h.company_id, shop_id=h.shop_id, pos_id=h.pos_id),
+        traceparent=traceparent,
+        tracestate=tracestate,
+    )
+    await work.outbox.add(
+        envelope,
+        topic=CONFIG.name,
+        key=payload.key,
+        aggregate_type=stored.entity_type.value,
+        aggregate_id=str(stored.id),
+    )
+
+
+async def create_item(entity_type: EntityType, body: dict[str, Any], actor: Actor, services: ConfigServices) -> Written:
+    spec = SPECS[entity_type]
+    fields = spec.fields.model_validate(body)
+    entity_id = services.new_id()
+    now = services.clock()
+    async with services.uow() as work:
+        values = fields.model_dump(mode="json")
+        parent = await _parent(work, entity_type, values)
+        hierarchy = hierarchy_of(entity_type, entity_id, parent, values)
+        authorize(actor, entity_type, hierarchy, write=True)
+        secret: str | None = None
+        if entity_type is EntityType.POS:
+            if await work.credentials.device(values["device_serial"]) is not None:
+                raise InvalidReferenceError("device_serial", "is already the serial of another till")
+            secret = secrets.token_urlsafe(32)
+            await work.credentials.set_device(entity_id, values["device_serial"], digest(secret), now)
+        if entity_type is EntityType.OPERATOR:
+            if actor.role is not Role.FEDERATION_ADMIN and values["role"] == Role.FEDERATION_ADMIN.value:
+                raise InvalidReferenceError("role", "only a federation admin can create another")
+            secret = secrets.token_urlsafe(32)
+            await work.credentials.set_operator_token(entity_id, digest(secret), now)
+        item, version = next_item(
+            spec, entity_id, fields, current=None, expected_version=None, now=now, by=actor.operator_id
+        )
+        stored = StoredItem(entity_type, entity_id, version, hierarchy, item)
+        patch = patch_from(None, item)
+        await work.config.put(stored, patch=patch, changed_by=actor.operator_id, changed_at=now)
+        await _announce(work, stored, None, patch, services, actor.operator_id)
+        await work.commit()
+    return Written(stored, secret)
+
+
+async def update_item(
+    entity_type: EntityType,
+    entity_id: UUID,
+    expected_version: int,
+    body: dict[str, Any],
+    actor: Actor,
+    services: ConfigServices,
+) -> Written:
+    spec = SPECS[entity_type]
+    fields = spec.fields.model_validate(body)
+    now = services.clock()
+    async with services.uow() as work:
+        current = await work.config.get(entity_id, for_update=True)
+        if current is None or current.deleted or current.entity_type is not entity_type:
+            raise NotFoundError(entity_type.value, str(entity_id))
+        authorize(actor, entity_type, current.hierarchy, write=True)
+        values = fields.model_dump(mode="json")
+        parent = await _parent(work, entity_type, values)
+        hierarchy = hierarchy_of(entity_type, entity_id, parent, values)
+        authorize(actor, entity_type, hierarchy, write=True)
+        if entity_type is EntityType.POS and values["device_serial"] != current.item["device_serial"]:
+            raise InvalidReferenceError("device_serial", "is fixed; register a new till for new hardware")
+        extra = (
+            {"paheko_credentials_set": current.item.get("paheko_credentials_set", False)}
+            if entity_type is EntityType.COMPANY
+            else None
+        )
+        item, version = next_item(
+            spec,
+            entity_id,
+            fields,
+            current=current,
+            expected_version=expected_version,
+            now=now,
+            by=actor.operator_id,
+            extra=extra,
+        )
+        stored = StoredItem(entity_type, entity_id, version, hierarchy, item)
+        patch = patch_from(current.item, item)
+        await work.config.put(stored, patch=patch, changed_by=actor.operator_id, changed_at=now)
+        await _announce(work, stored, current, patch, services, actor.operator_id)
+        await work.commit()
+    return Written(stored)
+
+
+async def delete_item(
+    entity_type: EntityType, entity_id: UUID, expected_version: int, actor: Actor, services: ConfigServices
+) -> StoredItem:
+    now = services.clock()
+    async with services.uow() as work:
+        current = await work.config.get(entity_id, for_update=True)
+        if current is None or current.deleted or current.entity_type is not entity_type:
+            raise NotFoundError(entity_type.value, str(entity_id))
+        authorize(actor, entity_type, current.hierarchy, write=True)
+        spec = SPECS[entity_type]
+        fields = spec.fields.model_validate({k: v for k, v in current.item.items() if k in spec.fields.model_fields})
+        extra = (
+            {"paheko_credentials_set": current.item.get("paheko_credentials_set", False)}
+            if entity_type is EntityType.COMPANY
+            else None
+        )
+        item, version = next_item(
+            spec,
+            entity_id,
+            fields,
+            current=current,
+            expected_version=expected_version,
+            now=now,
+            by=actor.operator_id,
+            extra=extra,
+        )
+        stored = StoredItem(entity_type, entity_id, version, current.hierarchy, item, deleted=True)
+        patch: list[dict[str, Any]] = [{"op": "remove", "path": ""}]
+        await work.config.put(stored, patch=patch, changed_by=actor.operator_id, changed_at=now)
+        await _announce(work, stored, current, patch, services, actor.operator_id)
+        await work.commit()
+    return stored
+
+
+async def read_item(entity_type: EntityType, entity_id: UUID, actor: Actor, services: ConfigServices) -> StoredItem:
+    async with services.uow() as work:
+        current = await work.config.get(entity_id)
+    if current is None or current.deleted or current.entity_type is not entity_type:
+        raise NotFoundError(entity_type.value, str(entity_id))
+    authorize(actor, entity_type, current.hierarchy, write=False)
+    return current
+
+
+async def list_items(entity_type: EntityType, actor: Actor, services: ConfigServices) -> list[StoredItem]:
+    async with services.uow() as work:
+        if actor.role is Role.FEDERATION_ADMIN:
+            return await work.config.list(entity_type)
+        items = await work.config.list(entity_type, company_id=actor.company_id)
+    return [i for i in items if _readable(actor, i.hierarchy)]
+
+
+def _readable(actor: Actor, where: Hierarchy) -> bool:
+    try:
+        authorize(actor, EntityType.SHOP, where, write=False)
+    except Exception:
+        return False
+    return True
+
+
+async def rotate_device_secret(pos_id: UUID, actor: Actor, services: ConfigServices) -> str:
+    """A new device secret for a till; the old one stops working at once."""
+    async with services.uow() as work:
+        pos = await work.config.get(pos_id, for_update=True)
+        if pos is None or pos.deleted or pos.entity_type is not EntityType.POS:
+            raise NotFoundError("pos", str(pos_id))
+        authorize(actor, EntityType.POS, pos.hierarchy, write=True)
+        secret = secrets.token_urlsafe(32)
+        await work.credentials.set_device(pos_id, pos.item["device_serial"], digest(secret), services.clock())
+        await work.commit()
+    return secret
+
+
+async def set_paheko_credentials(
+    company_id: UUID, user: str, password: str, actor: Actor, services: ConfigServices, box: SecretBox
+) -> StoredItem:
+    """Store a company's Paheko API credentials (encrypted) and mark the company as having them."""
+    now = services.clock()
+    async with services.uow() as work:
+        company = await work.config.get(company_id, for_update=True)
+        if company is None or company.deleted or company.entity_type is not EntityType.COMPANY:
+            raise NotFoundError("company", str(company_id))
+        authorize(actor, EntityType.COMPANY, company.hierarchy, write=True)
+        await work.credentials.set_paheko(company_id, user, box.seal(password), now)
+        spec = SPECS[EntityType.COMPANY]
+        fields = spec.fields.model_validate({k: v for k, v in company.item.items() if k in spec.fields.model_fields})
+        item, version = next_item(
+            spec,
+            company_id,
+            fields,
+            current=company,
+            expected_version=None,
+            now=now,
+            by=actor.operator_id,
+            extra={"paheko_credentials_set": True},
+        )
+        stored = StoredItem(EntityType.COMPANY, company_id, version, company.hierarchy, item)
+        patch = patch_from(company.item, item)
+        await work.config.put(stored, patch=patch, changed_by=actor.operator_id, changed_at=now)
+        await _announce(work, stored, company, patch, services, actor.operator_id)
+        await work.commit()
+    return stored
+
+
+SYSTEM = Actor(operator_id=UUID(int=0), role=Role.FEDERATION_ADMIN)
+"""The platform itself, for the first administrator and for demo data."""
+
+
+async def ensure_bootstrap_admin(token: str, services: ConfigServices) -> UUID:
+    """Create the first federation admin with a token chosen by the deployment, once."""
+    async with services.uow() as work:
+        existing = await work.credentials.operator_for_token(digest(token))
+        if existing is not None:
+            return existing
+        now = services.clock()
+        spec = SPECS[EntityType.OPERATOR]
+        entity_id = services.new_id()
+        fields = spec.fields.model_validate({"name": "Federation admin", "role": Role.FEDERATION_ADMIN.value})
+        item, version = next_item(spec, entity_id, fields, current=None, expected_version=None, now=now, by=None)
+        stored = StoredItem(EntityType.OPERATOR, entity_id, version, Hierarchy(), item)
+        patch = patch_from(None, item)
+        await work.config.put(stored, patch=patch, changed_by=None, changed_at=now)
+        await work.credentials.set_operator_token(entity_id, digest(token), now)
+        await _announce(work, stored, None, patch, services, None)
+        await work.commit()
+    return entity_id

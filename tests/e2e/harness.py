@@ -14,7 +14,8 @@ from pathlib import Path
 
 import httpx
 
-from caisse_stack import Infra
+from caisse_stack import Infra, demo_data
+from caisse_stack.demo_data import Demo, DemoTill
 from caisse_stack.services import BY_NAME, service_env
 
 BIN = Path(sys.executable).parent
@@ -99,6 +100,32 @@ class ServiceProcess:
 
 
 @dataclass
+class Till:
+    """A demo till driven by a test: its device headers and its own gap-free ticket numbers."""
+
+    till: DemoTill
+    demo: Demo
+    territory_id: str
+    company_id: str
+    next_number: int = 1
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"X-Device-Serial": self.till.serial, "X-Device-Secret": self.till.secret}
+
+    def number(self) -> int:
+        number = self.next_number
+        self.next_number += 1
+        return number
+
+    @classmethod
+    def of(cls, demo: Demo, index: int) -> Till:
+        till = demo.tills[index]
+        tag = "NC" if till.currency == "XPF" else "FR"
+        return cls(till, demo, demo.territories[tag], demo.companies[tag])
+
+
+@dataclass
 class Stack:
     """Fresh databases for one test module and the services started on them."""
 
@@ -107,6 +134,7 @@ class Stack:
     suffix: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     services: dict[str, ServiceProcess] = field(default_factory=dict)
     databases: list[str] = field(default_factory=list)
+    demos: dict[str, Demo] = field(default_factory=dict)
 
     def database(self, service: str, tag: str = "") -> str:
         base = BY_NAME[service].database
@@ -122,6 +150,8 @@ class Stack:
             self.infra.create_database(db)
             self.databases.append(db)
         port = free_port()
+        if name == "pos-api":
+            extra = {"bootstrap_admin_token": self.admin_token(tag), **extra}
         env = service_env(
             definition,
             self.infra.instance,
@@ -132,6 +162,15 @@ class Stack:
         proc = ServiceProcess(name=name, env=env, port=port, workdir=self.workdir, tag=tag)
         self.services[name + tag] = proc
         return proc
+
+    def admin_token(self, tag: str = "") -> str:
+        return f"admin-{self.suffix}{tag}"
+
+    def demo(self, pos_api: ServiceProcess) -> Demo:
+        """The demo hierarchy and catalogue in this pos-api's database (loaded once per database)."""
+        if pos_api.tag not in self.demos:
+            self.demos[pos_api.tag] = demo_data.load(pos_api.url, self.admin_token(pos_api.tag))
+        return self.demos[pos_api.tag]
 
     def close(self) -> None:
         for proc in self.services.values():

@@ -12,7 +12,7 @@ import pytest
 
 from caisse_contracts.events import TicketFinalizedV1
 from caisse_contracts.snapshots import load_example
-from harness import ServiceProcess, Stack
+from harness import ServiceProcess, Stack, Till
 
 
 @pytest.fixture(scope="module")
@@ -22,12 +22,26 @@ def pos_api(stack: Stack) -> ServiceProcess:
     return service
 
 
-def example() -> dict[str, Any]:
-    ticket = load_example(TicketFinalizedV1).data.model_copy(update={"ticket_id": uuid.uuid4(), "pos_id": uuid.uuid4()})
+@pytest.fixture(scope="module")
+def till(stack: Stack, pos_api: ServiceProcess) -> Till:
+    return Till.of(stack.demo(pos_api), 0)
+
+
+def example(till: Till) -> dict[str, Any]:
+    ticket = load_example(TicketFinalizedV1).data.model_copy(
+        update={
+            "ticket_id": uuid.uuid4(),
+            "pos_id": uuid.UUID(till.till.pos_id),
+            "shop_id": uuid.UUID(till.till.shop_id),
+            "number": till.number(),
+        }
+    )
     return ticket.model_dump(mode="json")
 
 
 def rows(stack: Stack, pos_id: str) -> int:
+    """Tickets and outbox events of the POS (its tickets' events are keyed by pos_id)."""
+
     async def count() -> int:
         conn = await asyncpg.connect(stack.infra.dsn(stack.database("pos-api", "_http")))
         try:
@@ -47,38 +61,59 @@ def problem(response: httpx.Response, status: int) -> dict[str, Any]:
     return body
 
 
-def test_malformed_json_is_a_400_problem(pos_api: ServiceProcess) -> None:
+def test_malformed_json_is_a_400_problem(pos_api: ServiceProcess, till: Till) -> None:
     response = httpx.post(
-        f"{pos_api.url}/v1/tickets", content=b'{"ticket_id": ', headers={"content-type": "application/json"}
+        f"{pos_api.url}/v1/tickets",
+        content=b'{"ticket_id": ',
+        headers={"content-type": "application/json", **till.headers},
     )
     assert problem(response, 400)["title"] == "Malformed JSON"
 
 
-def test_money_as_a_float_is_refused_naming_the_field(pos_api: ServiceProcess, stack: Stack) -> None:
-    body = example()
+def test_money_as_a_float_is_refused_naming_the_field(pos_api: ServiceProcess, stack: Stack, till: Till) -> None:
+    body = example(till)
     body["total_incl_tax"] = 10.0
-    params = problem(httpx.post(f"{pos_api.url}/v1/tickets", json=body), 422)["invalid_params"]
+    params = problem(httpx.post(f"{pos_api.url}/v1/tickets", json=body, headers=till.headers), 422)["invalid_params"]
     assert "total_incl_tax" in {p["name"] for p in params}
     assert rows(stack, body["pos_id"]) == 0
 
 
-def test_totals_that_do_not_add_up_are_refused_and_nothing_is_written(pos_api: ServiceProcess, stack: Stack) -> None:
-    body = example()
+def test_totals_that_do_not_add_up_are_refused_and_nothing_is_written(
+    pos_api: ServiceProcess, stack: Stack, till: Till
+) -> None:
+    body = example(till)
     body["lines"][0]["total_incl_tax"] = 900
     body["lines"][0]["tax"] = 233
-    params = problem(httpx.post(f"{pos_api.url}/v1/tickets", json=body), 422)["invalid_params"]
+    params = problem(httpx.post(f"{pos_api.url}/v1/tickets", json=body, headers=till.headers), 422)["invalid_params"]
     assert "total_incl_tax" in {p["name"] for p in params}
     assert rows(stack, body["pos_id"]) == 0
 
 
 def test_a_known_number_with_other_content_is_a_409_and_the_original_is_kept(
-    pos_api: ServiceProcess, stack: Stack
+    pos_api: ServiceProcess, stack: Stack, till: Till
 ) -> None:
-    body = example()
-    assert httpx.post(f"{pos_api.url}/v1/tickets", json=body).status_code == 201
+    body = example(till)
+    assert httpx.post(f"{pos_api.url}/v1/tickets", json=body, headers=till.headers).status_code == 201
     other = {**body, "ticket_id": str(uuid.uuid4())}
-    conflict = problem(httpx.post(f"{pos_api.url}/v1/tickets", json=other), 409)
+    conflict = problem(httpx.post(f"{pos_api.url}/v1/tickets", json=other, headers=till.headers), 409)
     assert conflict["existing_ticket_id"] == body["ticket_id"]
     assert conflict["invalid_params"][0]["name"] == "number"
     assert rows(stack, body["pos_id"]) == 2  # the original ticket and its one event
-    assert httpx.get(f"{pos_api.url}/v1/tickets/{body['ticket_id']}").json()["ticket_id"] == body["ticket_id"]
+    original = httpx.get(f"{pos_api.url}/v1/tickets/{body['ticket_id']}", headers=till.headers)
+    assert original.json()["ticket_id"] == body["ticket_id"]
+
+
+def test_a_wrong_or_missing_device_secret_is_a_401(pos_api: ServiceProcess, till: Till) -> None:
+    body = example(till)
+    wrong = {**till.headers, "X-Device-Secret": "not-the-secret"}
+    assert (
+        problem(httpx.post(f"{pos_api.url}/v1/tickets", json=body, headers=wrong), 401)["title"] == "Not authenticated"
+    )
+    assert httpx.post(f"{pos_api.url}/v1/tickets", json=body).status_code == 401
+
+
+def test_a_till_cannot_post_another_tills_ticket(pos_api: ServiceProcess, stack: Stack, till: Till) -> None:
+    other = Till.of(stack.demo(pos_api), 3)
+    body = example(other)
+    refused = problem(httpx.post(f"{pos_api.url}/v1/tickets", json=body, headers=till.headers), 403)
+    assert refused["invalid_params"][0]["name"] == "pos_id"

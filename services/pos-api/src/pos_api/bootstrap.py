@@ -12,9 +12,10 @@ from caisse_contracts.runtime.service import ServiceRuntime, instrument_process,
 from pos_api.adapters.secret_box import FernetSecretBox
 from pos_api.adapters.sql import SqlUnitOfWork
 from pos_api.config import Settings
+from pos_api.entrypoints import consumers
 from pos_api.entrypoints.http import problems
 from pos_api.entrypoints.http.deps import Services
-from pos_api.entrypoints.http.routes import backoffice, tickets
+from pos_api.entrypoints.http.routes import backoffice, tickets, till
 from pos_api.service_layer.config import ensure_bootstrap_admin
 
 SERVICE = "pos-api"
@@ -31,6 +32,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
         new_id=uuid.uuid4,
         secret_box=FernetSecretBox(settings.secrets_key.get_secret_value()),
     )
+    consumers.register(runtime.require_broker(), uow=services.uow)
     on_start = []
     if settings.bootstrap_admin_token is not None:
         token = settings.bootstrap_admin_token.get_secret_value()
@@ -39,7 +41,9 @@ def build_app(settings: Settings | None = None) -> FastAPI:
             await ensure_bootstrap_admin(token, services.config)
 
         on_start.append(bootstrap_admin)
-    app = runtime.app(title="Caisse pos-api", routers=[backoffice.router, tickets.router], on_start=on_start)
+    app = runtime.app(
+        title="Caisse pos-api", routers=[backoffice.router, till.router, tickets.router], on_start=on_start
+    )
     problems.install(app)
     app.state.runtime = runtime
     app.state.services = services

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import sys
 import time
@@ -49,11 +50,23 @@ def service_env(
     db = database or service.database
     if db is not None:
         env[f"{p}DATABASE_URL"] = postgres.dsn(inst, db).replace("postgresql://", "postgresql+asyncpg://", 1)
+    if service.name == "pos-api":
+        env[f"{p}BOOTSTRAP_ADMIN_TOKEN"] = admin_token(inst)
     if service.name == "hw-proxy":
         env[f"{p}STORE_PATH"] = str(inst.folder / "hw-proxy" / "till.sqlite3")
         env[f"{p}POS_API_URL"] = f"http://127.0.0.1:{BY_NAME['pos-api'].port(inst)}"
     env.update({f"{p}{k.upper()}": v for k, v in (extra or {}).items()})
     return env
+
+
+def admin_token(inst: Instance) -> str:
+    """The instance's first federation-admin token: random, made once, kept in `.stack/<instance>/admin-token`."""
+    path = inst.folder / "admin-token"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
 
 
 def executable(name: str) -> str:

@@ -11,7 +11,7 @@ from uuid import UUID
 from caisse_contracts.envelope import Envelope
 from caisse_contracts.events import EntityType
 from pos_api.domain.config import StoredItem
-from pos_api.service_layer.ports import DeviceCredential, StoredTicket
+from pos_api.service_layer.ports import DeviceCredential, SessionState, StoredTicket
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +34,8 @@ class MemoryState:
     devices: dict[str, DeviceCredential] = field(default_factory=dict)
     operator_tokens: dict[str, UUID] = field(default_factory=dict)
     paheko: dict[UUID, tuple[str, str]] = field(default_factory=dict)
+    sessions: dict[UUID, SessionState] = field(default_factory=dict)
+    processed: set[UUID] = field(default_factory=set)
 
 
 class InMemoryTickets:
@@ -49,6 +51,10 @@ class InMemoryTickets:
             if stored.ticket.ticket_id == ticket_id:
                 return stored
         return None
+
+    async def last_number(self, pos_id: UUID) -> int | None:
+        numbers = [n for (p, n) in [*self._state.tickets, *self._pending] if p == pos_id]
+        return max(numbers, default=None)
 
     async def add(self, stored: StoredTicket) -> bool:
         key = (stored.ticket.pos_id, stored.ticket.number)
@@ -119,6 +125,35 @@ class InMemoryCredentials:
         return company_id in self._state.paheko
 
 
+class InMemorySessions:
+    def __init__(self, state: MemoryState) -> None:
+        self._state = state
+
+    async def of_pos(self, pos_id: UUID) -> SessionState | None:
+        return self._state.sessions.get(pos_id)
+
+    async def opened(self, pos_id: UUID, session_id: UUID, opened_at: datetime) -> None:
+        current = self._state.sessions.get(pos_id)
+        if current is None or current.opened_at <= opened_at:
+            self._state.sessions[pos_id] = SessionState(pos_id, session_id, True, opened_at)
+
+    async def closed(self, pos_id: UUID, session_id: UUID, closed_at: datetime, last_ticket_number: int | None) -> None:
+        current = self._state.sessions.get(pos_id)
+        if current is not None and current.session_id == session_id:
+            self._state.sessions[pos_id] = SessionState(pos_id, session_id, False, current.opened_at)
+
+
+class InMemoryInbox:
+    def __init__(self, state: MemoryState) -> None:
+        self._state = state
+
+    async def claim(self, event_id: UUID, event_type: str) -> bool:
+        if event_id in self._state.processed:
+            return False
+        self._state.processed.add(event_id)
+        return True
+
+
 class InMemoryUnitOfWork:
     def __init__(self, state: MemoryState) -> None:
         self._state = state
@@ -128,6 +163,8 @@ class InMemoryUnitOfWork:
         self.outbox = InMemoryOutbox(self._events)
         self.config = InMemoryConfigItems(state)
         self.credentials = InMemoryCredentials(state)
+        self.sessions = InMemorySessions(state)
+        self.inbox = InMemoryInbox(state)
         self.committed = False
 
     async def __aenter__(self) -> Self:

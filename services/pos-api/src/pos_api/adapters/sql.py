@@ -6,25 +6,27 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from caisse_contracts.envelope import Envelope
 from caisse_contracts.events import EntityType, TicketFinalizedV1
-from caisse_contracts.runtime import database
+from caisse_contracts.runtime import database, inbox
 from caisse_contracts.runtime.outbox import enqueue
+from caisse_contracts.topics import POS_API_SESSIONS
 from pos_api.adapters.tables import (
     company_secrets,
     config_history,
     config_items,
     device_credentials,
     operator_credentials,
+    pos_sessions,
     tickets,
 )
 from pos_api.domain.config import Hierarchy, StoredItem
-from pos_api.service_layer.ports import DeviceCredential, StoredTicket
+from pos_api.service_layer.ports import DeviceCredential, SessionState, StoredTicket
 
 
 def _stored(row: Row[Any]) -> StoredTicket:
@@ -49,6 +51,11 @@ class SqlTickets:
         row = (await self._conn.execute(select(tickets).where(tickets.c.id == ticket_id))).first()
         return _stored(row) if row else None
 
+    async def last_number(self, pos_id: UUID) -> int | None:
+        stmt = select(func.max(tickets.c.number)).where(tickets.c.pos_id == pos_id)
+        found: int | None = (await self._conn.execute(stmt)).scalar_one_or_none()
+        return found
+
     async def add(self, stored: StoredTicket) -> bool:
         t = stored.ticket
         stmt = (
@@ -71,6 +78,45 @@ class SqlTickets:
             .returning(tickets.c.id)
         )
         return (await self._conn.execute(stmt)).first() is not None
+
+
+class SqlSessions:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def of_pos(self, pos_id: UUID) -> SessionState | None:
+        row = (await self._conn.execute(select(pos_sessions).where(pos_sessions.c.pos_id == pos_id))).first()
+        return SessionState(row.pos_id, row.session_id, row.status == "open", row.opened_at) if row else None
+
+    async def opened(self, pos_id: UUID, session_id: UUID, opened_at: datetime) -> None:
+        values = {
+            "session_id": session_id,
+            "status": "open",
+            "opened_at": opened_at,
+            "closed_at": None,
+            "last_ticket_number": None,
+        }
+        stmt = insert(pos_sessions).values(pos_id=pos_id, **values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["pos_id"], set_=values, where=pos_sessions.c.opened_at <= opened_at
+        )
+        await self._conn.execute(stmt)
+
+    async def closed(self, pos_id: UUID, session_id: UUID, closed_at: datetime, last_ticket_number: int | None) -> None:
+        await self._conn.execute(
+            update(pos_sessions)
+            .where(pos_sessions.c.pos_id == pos_id, pos_sessions.c.session_id == session_id)
+            .values(status="closed", closed_at=closed_at, last_ticket_number=last_ticket_number)
+        )
+
+
+class SqlInbox:
+    def __init__(self, conn: AsyncConnection, group: str) -> None:
+        self._conn = conn
+        self._group = group
+
+    async def claim(self, event_id: UUID, event_type: str) -> bool:
+        return await inbox.claim(self._conn, self._group, event_id, event_type)
 
 
 class SqlOutbox:
@@ -204,8 +250,12 @@ class SqlUnitOfWork(database.SqlUnitOfWork):
     outbox: SqlOutbox
     config: SqlConfigItems
     credentials: SqlCredentials
+    sessions: SqlSessions
+    inbox: SqlInbox
 
     def bind(self, conn: AsyncConnection) -> None:
+        self.sessions = SqlSessions(conn)
+        self.inbox = SqlInbox(conn, POS_API_SESSIONS.name)
         self.tickets = SqlTickets(conn)
         self.outbox = SqlOutbox(conn)
         self.config = SqlConfigItems(conn)

@@ -28,11 +28,38 @@ class StoredTicket:
     received_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class SessionState:
+    """What pos-api knows of a till's cash session, from `session.opened` / `session.closed`."""
+
+    pos_id: UUID
+    session_id: UUID
+    is_open: bool
+    opened_at: datetime
+
+
+class Sessions(Protocol):
+    async def of_pos(self, pos_id: UUID) -> SessionState | None: ...
+
+    async def opened(self, pos_id: UUID, session_id: UUID, opened_at: datetime) -> None: ...
+
+    async def closed(
+        self, pos_id: UUID, session_id: UUID, closed_at: datetime, last_ticket_number: int | None
+    ) -> None: ...
+
+
+class Inbox(Protocol):
+    async def claim(self, event_id: UUID, event_type: str) -> bool: ...
+
+
 class Tickets(Protocol):
     async def by_number(self, pos_id: UUID, number: int) -> StoredTicket | None:
         """The ticket the POS numbered `number`, if any."""
 
     async def by_id(self, ticket_id: UUID) -> StoredTicket | None: ...
+
+    async def last_number(self, pos_id: UUID) -> int | None:
+        """The highest ticket number received from the POS."""
 
     async def add(self, stored: StoredTicket) -> bool:
         """Store a new ticket; False (and nothing written) when its POS already used the number."""
@@ -98,6 +125,12 @@ class UnitOfWork(Protocol):
 
     @property
     def credentials(self) -> Credentials: ...
+
+    @property
+    def sessions(self) -> Sessions: ...
+
+    @property
+    def inbox(self) -> Inbox: ...
 
     @property
     def outbox(self) -> Outbox: ...

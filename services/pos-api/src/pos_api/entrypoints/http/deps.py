@@ -10,6 +10,7 @@ from fastapi import Depends, Header, Request
 from pos_api.domain.config import Actor
 from pos_api.service_layer.config import ConfigServices, authenticate
 from pos_api.service_layer.ports import Clock, IdFactory, SecretBox, UnitOfWorkFactory
+from pos_api.service_layer.till import Device, authenticate_device
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,3 +43,14 @@ async def get_actor(services: CurrentServices, authorization: Annotated[str | No
 
 
 CurrentActor = Annotated[Actor, Depends(get_actor)]
+
+
+async def get_device(
+    services: CurrentServices,
+    x_device_serial: Annotated[str | None, Header()] = None,
+    x_device_secret: Annotated[str | None, Header()] = None,
+) -> Device:
+    return await authenticate_device(x_device_serial, x_device_secret, services.config)
+
+
+CurrentDevice = Annotated[Device, Depends(get_device)]

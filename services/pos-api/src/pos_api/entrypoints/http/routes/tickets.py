@@ -8,16 +8,20 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
 from caisse_contracts.events import TicketFinalizedV1
-from caisse_contracts.runtime.http import ProblemError
-from pos_api.entrypoints.http.deps import CurrentServices
+from caisse_contracts.runtime.http import InvalidParam, ProblemError
+from pos_api.entrypoints.http.deps import CurrentDevice, CurrentServices
 from pos_api.service_layer.tickets import Outcome, record_ticket
 
 router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
 
 
 @router.post("", status_code=201, responses={200: {"description": "Identical replay: the original ticket"}})
-async def post_ticket(ticket: TicketFinalizedV1, services: CurrentServices, response: Response) -> TicketFinalizedV1:
+async def post_ticket(
+    ticket: TicketFinalizedV1, device: CurrentDevice, services: CurrentServices, response: Response
+) -> TicketFinalizedV1:
     """Record a finalized ticket and emit `ticket.finalized`; 200 with the original on an identical replay."""
+    if ticket.pos_id != device.pos_id or ticket.shop_id != device.shop_id:
+        raise ProblemError(403, "Another till's ticket", invalid_params=[InvalidParam("pos_id", "is not this till")])
     recorded = await record_ticket(ticket, uow=services.uow, clock=services.clock, new_id=services.new_id)
     if recorded.outcome is Outcome.ALREADY_EXISTS:
         response.status_code = 200
@@ -26,9 +30,9 @@ async def post_ticket(ticket: TicketFinalizedV1, services: CurrentServices, resp
 
 
 @router.get("/{ticket_id}")
-async def get_ticket(ticket_id: UUID, services: CurrentServices) -> JSONResponse:
+async def get_ticket(ticket_id: UUID, device: CurrentDevice, services: CurrentServices) -> JSONResponse:
     async with services.uow() as work:
         stored = await work.tickets.by_id(ticket_id)
-    if stored is None:
+    if stored is None or stored.ticket.shop_id != device.shop_id:
         raise ProblemError(404, "Unknown ticket", detail=f"no ticket {ticket_id}")
     return JSONResponse(stored.ticket.model_dump(mode="json"))

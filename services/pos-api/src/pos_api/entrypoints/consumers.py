@@ -1,0 +1,32 @@
+"""pos-api's Kafka consumers: the session read model from `session.opened` and `session.closed`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from faststream.kafka import KafkaBroker
+
+from caisse_contracts.envelope import Envelope
+from caisse_contracts.events import SessionClosedV1, SessionOpenedV1
+from caisse_contracts.runtime.kafka import subscribe_envelopes
+from caisse_contracts.topics import POS_API_SESSIONS, SESSIONS
+from pos_api.service_layer.ports import UnitOfWorkFactory
+from pos_api.service_layer.sessions import session_closed, session_opened
+
+
+def register(broker: KafkaBroker, *, uow: UnitOfWorkFactory) -> None:
+    async def on_opened(envelope: Envelope[Any]) -> None:
+        await session_opened(envelope.data, event_id=envelope.id, uow=uow)
+
+    async def on_closed(envelope: Envelope[Any]) -> None:
+        await session_closed(envelope.data, event_id=envelope.id, uow=uow)
+
+    subscribe_envelopes(
+        broker,
+        topic=SESSIONS.name,
+        group=POS_API_SESSIONS.name,
+        handlers={
+            SessionOpenedV1.EVENT_TYPE: (SessionOpenedV1, on_opened),
+            SessionClosedV1.EVENT_TYPE: (SessionClosedV1, on_closed),
+        },
+    )

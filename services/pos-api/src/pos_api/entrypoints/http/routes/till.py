@@ -1,0 +1,17 @@
+"""Till routes: boot (`pos-data`) with the device's serial and secret; a till only sees its own shop."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from pos_api.entrypoints.http.deps import CurrentDevice, CurrentServices
+from pos_api.service_layer.till import pos_data
+
+router = APIRouter(prefix="/v1", tags=["till"])
+
+
+@router.get("/pos-data", summary="Everything a till needs to boot, in one call")
+async def get_pos_data(device: CurrentDevice, services: CurrentServices) -> dict[str, Any]:
+    return await pos_data(device, services.config)

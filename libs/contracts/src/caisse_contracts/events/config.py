@@ -6,7 +6,7 @@ from enum import StrEnum
 from typing import Any, ClassVar
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_serializer
 
 from caisse_contracts.envelope import Payload
 
@@ -31,6 +31,16 @@ class PatchOperationV1(BaseModel):
     path: str
     value: Any = None
     from_: str | None = Field(default=None, alias="from")
+
+    @model_serializer
+    def _rfc6902(self) -> dict[str, Any]:
+        """Only the members RFC 6902 defines for the operation: `value` (which may be null) or `from`."""
+        out: dict[str, Any] = {"op": self.op, "path": self.path}
+        if self.op in {"add", "replace", "test"}:
+            out["value"] = self.value
+        if self.op in {"move", "copy"}:
+            out["from"] = self.from_
+        return out
 
 
 class ConfigChangedV1(Payload):

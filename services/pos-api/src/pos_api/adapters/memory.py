@@ -11,7 +11,7 @@ from uuid import UUID
 from caisse_contracts.envelope import Envelope
 from caisse_contracts.events import EntityType
 from pos_api.domain.config import StoredItem
-from pos_api.service_layer.ports import DeviceCredential, SessionState, StoredTicket
+from pos_api.service_layer.ports import DeviceCredential, SessionState, StoredBasket, StoredTicket
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +36,8 @@ class MemoryState:
     paheko: dict[UUID, tuple[str, str]] = field(default_factory=dict)
     sessions: dict[UUID, SessionState] = field(default_factory=dict)
     processed: set[UUID] = field(default_factory=set)
+    baskets: dict[UUID, StoredBasket] = field(default_factory=dict)
+    seats_sold: dict[UUID, int] = field(default_factory=dict)
 
 
 class InMemoryTickets:
@@ -154,6 +156,33 @@ class InMemoryInbox:
         return True
 
 
+class InMemoryBaskets:
+    def __init__(self, state: MemoryState) -> None:
+        self._state = state
+
+    async def get(self, basket_id: UUID, *, for_update: bool = False) -> StoredBasket | None:
+        return self._state.baskets.get(basket_id)
+
+    async def put(self, basket: StoredBasket) -> None:
+        self._state.baskets[basket.id] = basket
+
+    async def open_of_pos(self, pos_id: UUID) -> StoredBasket | None:
+        open_ones = [b for b in self._state.baskets.values() if b.pos_id == pos_id and not b.finalized]
+        return max(open_ones, key=lambda b: b.updated_at, default=None)
+
+
+class InMemorySeats:
+    def __init__(self, state: MemoryState) -> None:
+        self._state = state
+
+    async def take(self, product_id: UUID, capacity: int, quantity: int) -> int | None:
+        sold = self._state.seats_sold.get(product_id, 0)
+        if sold + quantity > capacity:
+            return None
+        self._state.seats_sold[product_id] = sold + quantity
+        return capacity - sold - quantity
+
+
 class InMemoryUnitOfWork:
     def __init__(self, state: MemoryState) -> None:
         self._state = state
@@ -165,6 +194,8 @@ class InMemoryUnitOfWork:
         self.credentials = InMemoryCredentials(state)
         self.sessions = InMemorySessions(state)
         self.inbox = InMemoryInbox(state)
+        self.baskets = InMemoryBaskets(state)
+        self.seats = InMemorySeats(state)
         self.committed = False
 
     async def __aenter__(self) -> Self:

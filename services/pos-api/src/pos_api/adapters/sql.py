@@ -15,18 +15,21 @@ from caisse_contracts.envelope import Envelope
 from caisse_contracts.events import EntityType, TicketFinalizedV1
 from caisse_contracts.runtime import database, inbox
 from caisse_contracts.runtime.outbox import enqueue
+from caisse_contracts.tills import BasketContent
 from caisse_contracts.topics import POS_API_SESSIONS
 from pos_api.adapters.tables import (
+    baskets,
     company_secrets,
     config_history,
     config_items,
     device_credentials,
+    event_seats,
     operator_credentials,
     pos_sessions,
     tickets,
 )
 from pos_api.domain.config import Hierarchy, StoredItem
-from pos_api.service_layer.ports import DeviceCredential, SessionState, StoredTicket
+from pos_api.service_layer.ports import DeviceCredential, SessionState, StoredBasket, StoredTicket
 
 
 def _stored(row: Row[Any]) -> StoredTicket:
@@ -108,6 +111,70 @@ class SqlSessions:
             .where(pos_sessions.c.pos_id == pos_id, pos_sessions.c.session_id == session_id)
             .values(status="closed", closed_at=closed_at, last_ticket_number=last_ticket_number)
         )
+
+
+class SqlBaskets:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    @staticmethod
+    def _basket(row: Row[Any]) -> StoredBasket:
+        return StoredBasket(
+            id=row.id,
+            pos_id=row.pos_id,
+            version=row.version,
+            content=BasketContent.model_validate(row.content),
+            finalized=row.status == "finalized",
+            ticket_id=row.ticket_id,
+            updated_at=row.updated_at,
+        )
+
+    async def get(self, basket_id: UUID, *, for_update: bool = False) -> StoredBasket | None:
+        stmt = select(baskets).where(baskets.c.id == basket_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        row = (await self._conn.execute(stmt)).first()
+        return self._basket(row) if row else None
+
+    async def put(self, basket: StoredBasket) -> None:
+        values: dict[str, Any] = {
+            "pos_id": basket.pos_id,
+            "version": basket.version,
+            "content": basket.content.model_dump(mode="json"),
+            "status": "finalized" if basket.finalized else "open",
+            "ticket_id": basket.ticket_id,
+            "updated_at": basket.updated_at,
+        }
+        stmt = insert(baskets).values(id=basket.id, **values)
+        await self._conn.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=values))
+
+    async def open_of_pos(self, pos_id: UUID) -> StoredBasket | None:
+        stmt = (
+            select(baskets)
+            .where(baskets.c.pos_id == pos_id, baskets.c.status == "open")
+            .order_by(baskets.c.updated_at.desc())
+            .limit(1)
+        )
+        row = (await self._conn.execute(stmt)).first()
+        return self._basket(row) if row else None
+
+
+class SqlSeats:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def take(self, product_id: UUID, capacity: int, quantity: int) -> int | None:
+        await self._conn.execute(
+            insert(event_seats).values(product_id=product_id, capacity=capacity, sold=0).on_conflict_do_nothing()
+        )
+        stmt = (
+            update(event_seats)
+            .where(event_seats.c.product_id == product_id, event_seats.c.sold + quantity <= capacity)
+            .values(sold=event_seats.c.sold + quantity, capacity=capacity)
+            .returning(event_seats.c.capacity - event_seats.c.sold)
+        )
+        left: int | None = (await self._conn.execute(stmt)).scalar_one_or_none()
+        return left
 
 
 class SqlInbox:
@@ -252,9 +319,13 @@ class SqlUnitOfWork(database.SqlUnitOfWork):
     credentials: SqlCredentials
     sessions: SqlSessions
     inbox: SqlInbox
+    baskets: SqlBaskets
+    seats: SqlSeats
 
     def bind(self, conn: AsyncConnection) -> None:
         self.sessions = SqlSessions(conn)
+        self.baskets = SqlBaskets(conn)
+        self.seats = SqlSeats(conn)
         self.inbox = SqlInbox(conn, POS_API_SESSIONS.name)
         self.tickets = SqlTickets(conn)
         self.outbox = SqlOutbox(conn)

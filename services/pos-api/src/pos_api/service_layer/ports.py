@@ -11,6 +11,7 @@ from uuid import UUID
 
 from caisse_contracts.envelope import Envelope
 from caisse_contracts.events import EntityType, TicketFinalizedV1
+from caisse_contracts.tills import BasketContent
 from pos_api.domain.config import StoredItem
 
 Clock = Callable[[], datetime]
@@ -46,6 +47,31 @@ class Sessions(Protocol):
     async def closed(
         self, pos_id: UUID, session_id: UUID, closed_at: datetime, last_ticket_number: int | None
     ) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBasket:
+    id: UUID
+    pos_id: UUID
+    version: int
+    content: BasketContent
+    finalized: bool
+    ticket_id: UUID | None
+    updated_at: datetime
+
+
+class Baskets(Protocol):
+    async def get(self, basket_id: UUID, *, for_update: bool = False) -> StoredBasket | None: ...
+
+    async def put(self, basket: StoredBasket) -> None: ...
+
+    async def open_of_pos(self, pos_id: UUID) -> StoredBasket | None:
+        """The till's most recent open basket: what it finds again after a reboot."""
+
+
+class Seats(Protocol):
+    async def take(self, product_id: UUID, capacity: int, quantity: int) -> int | None:
+        """Book `quantity` seats of an event; the seats left, or None (nothing booked) when it is full."""
 
 
 class Inbox(Protocol):
@@ -131,6 +157,12 @@ class UnitOfWork(Protocol):
 
     @property
     def inbox(self) -> Inbox: ...
+
+    @property
+    def baskets(self) -> Baskets: ...
+
+    @property
+    def seats(self) -> Seats: ...
 
     @property
     def outbox(self) -> Outbox: ...

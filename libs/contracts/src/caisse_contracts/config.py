@@ -99,6 +99,8 @@ class CompanyFields(BaseModel):
     vat_subject: bool = False
     paheko_url: Annotated[str, Field(pattern=r"^https?://")] | None = None
     accounts: AccountMapping = AccountMapping()
+    member_discount_bp: StrictInt = Field(default=0, ge=0, le=10_000, description="Member card discount, 5 % = 500.")
+    employee_discount_bp: StrictInt = Field(default=0, ge=0, le=10_000, description="Staff discount.")
 
 
 class ShopFields(BaseModel):

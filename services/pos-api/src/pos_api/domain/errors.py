@@ -84,3 +84,26 @@ class UnauthenticatedError(PosApiError):
 
     def __str__(self) -> str:
         return self.reason
+
+
+@dataclass
+class BasketConflictError(PosApiError):
+    """The basket cannot take this operation in its state (finalized, or without an open session…)."""
+
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.reason}"
+
+
+@dataclass
+class SeatsFullError(PosApiError):
+    """An event has fewer seats left than the basket asks for."""
+
+    field: str
+    product_id: UUID
+    left: int
+
+    def __str__(self) -> str:
+        return f"{self.field}: only {self.left} seat(s) left"

@@ -7,10 +7,12 @@ from fastapi.responses import JSONResponse
 
 from caisse_contracts.runtime.http import InvalidParam, problem_response
 from pos_api.domain.errors import (
+    BasketConflictError,
     ForbiddenError,
     InvalidReferenceError,
     NotFoundError,
     PosApiError,
+    SeatsFullError,
     StaleVersionError,
     TicketInconsistentError,
     TicketNumberConflictError,
@@ -39,6 +41,25 @@ def problem_for(exc: PosApiError, instance: str) -> JSONResponse:
             instance=instance,
             invalid_params=[InvalidParam("number", "already holds another ticket of this POS")],
             extra={"existing_ticket_id": str(exc.existing_ticket_id)},
+        )
+    if isinstance(exc, BasketConflictError):
+        return problem_response(
+            409,
+            "Basket conflict",
+            detail=str(exc),
+            type_=TYPE_BASE + "basket-conflict",
+            instance=instance,
+            invalid_params=[InvalidParam(exc.field, exc.reason)],
+        )
+    if isinstance(exc, SeatsFullError):
+        return problem_response(
+            409,
+            "Event full",
+            detail=str(exc),
+            type_=TYPE_BASE + "event-full",
+            instance=instance,
+            invalid_params=[InvalidParam(exc.field, "not enough seats left")],
+            extra={"product_id": str(exc.product_id)},
         )
     if isinstance(exc, UnauthenticatedError):
         response = problem_response(

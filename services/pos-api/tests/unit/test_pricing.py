@@ -13,17 +13,34 @@ from pos_api.domain.catalogue import shop_catalogue
 from pos_api.domain.errors import TicketInconsistentError
 from pos_api.domain.pricing import Catalogue, price_lines
 
-TEXTILE = {
+TEXTILE: dict[str, Any] = {
     "id": str(uuid.uuid4()),
     "name": "Textile",
     "revenue_account": "7071",
     "default_tax_code": "TVA20",
     "sold_by_weight": True,
 }
-GOODS = {"id": str(uuid.uuid4()), "name": "Produits neufs", "revenue_account": "7070", "default_tax_code": "TVA20"}
-BAG = {"id": str(uuid.uuid4()), "name": "Sac cabas", "category_id": GOODS["id"], "price": 100, "kind": "product"}
-BULBS = {"id": str(uuid.uuid4()), "name": "Ampoule", "category_id": GOODS["id"], "price": 350, "tax_code": "TVA5.5"}
-SEAT = {
+GOODS: dict[str, Any] = {
+    "id": str(uuid.uuid4()),
+    "name": "Produits neufs",
+    "revenue_account": "7070",
+    "default_tax_code": "TVA20",
+}
+BAG: dict[str, Any] = {
+    "id": str(uuid.uuid4()),
+    "name": "Sac cabas",
+    "category_id": GOODS["id"],
+    "price": 100,
+    "kind": "product",
+}
+BULBS: dict[str, Any] = {
+    "id": str(uuid.uuid4()),
+    "name": "Ampoule",
+    "category_id": GOODS["id"],
+    "price": 350,
+    "tax_code": "TVA5.5",
+}
+SEAT: dict[str, Any] = {
     "id": str(uuid.uuid4()),
     "name": "Atelier",
     "category_id": GOODS["id"],
@@ -31,7 +48,7 @@ SEAT = {
     "kind": "event_seat",
     "capacity": 8,
 }
-TERRITORY = {"tax_rates": [{"code": "TVA20", "rate_bp": 2000}, {"code": "TVA5.5", "rate_bp": 550}]}
+TERRITORY: dict[str, Any] = {"tax_rates": [{"code": "TVA20", "rate_bp": 2000}, {"code": "TVA5.5", "rate_bp": 550}]}
 
 
 def catalogue(overrides: list[dict[str, Any]] | None = None) -> Catalogue:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import subprocess
 import sys
 import time
 
-from caisse_stack import demo, ensure_up, install, kafka, postgres, services
+from caisse_stack import demo, ensure_up, install, kafka, postgres, services, simulator
+from caisse_stack.demo import ensure_demo_data
 from caisse_stack.layout import instance
 from caisse_stack.lock import instance_lock
 
@@ -59,6 +61,25 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0 if kafka_pid and pg_pid else 3  # like an init script: 3 when the infrastructure is not running
 
 
+def cmd_simulate(args: argparse.Namespace) -> int:
+    inst = instance(args.instance)
+    demo = ensure_demo_data(inst)
+    tills = demo.tills[: args.tills]
+    began = time.monotonic()
+    runs = asyncio.run(
+        simulator.simulate(
+            f"http://127.0.0.1:{services.BY_NAME['pos-api'].port(inst)}", inst.kafka_bootstrap, tills, args.tickets
+        )
+    )
+    elapsed = time.monotonic() - began
+    sold = sum(len(r.latencies_ms) - len(r.failures) for r in runs)
+    for run in runs:
+        for failure in run.failures[:3]:
+            _say(f"{run.till.serial}: {failure}")
+    _say(f"{sold} tickets from {len(runs)} tills in {elapsed:.1f}s")
+    return 0 if all(not r.failures for r in runs) else 1
+
+
 def cmd_install(_: argparse.Namespace) -> int:
     install()
     _say("installed: PostgreSQL, Java, Maven and Kafka's jars are here")
@@ -80,6 +101,11 @@ def main(argv: list[str] | None = None) -> int:
     status = sub.add_parser("status", help="what runs, on which port, with which pid")
     status.add_argument("--instance", default="dev", choices=["dev", "test"])
     status.set_defaults(run=cmd_status)
+    simulate = sub.add_parser("simulate", help="N demo tills ring up M tickets each through pos-api")
+    simulate.add_argument("--instance", default="dev", choices=["dev", "test"])
+    simulate.add_argument("--tills", type=int, default=5)
+    simulate.add_argument("--tickets", type=int, default=10)
+    simulate.set_defaults(run=cmd_simulate)
     sub.add_parser("install", help="install the missing Debian packages and Kafka's jars").set_defaults(run=cmd_install)
     args = parser.parse_args(argv)
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from caisse_contracts.basket import BasketError
 from caisse_contracts.runtime.http import InvalidParam, problem_response
 from pos_api.domain.errors import (
     BasketConflictError,
@@ -97,3 +98,14 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(PosApiError)
     async def on_rule_error(request: Request, exc: PosApiError) -> JSONResponse:
         return problem_for(exc, request.url.path)
+
+    @app.exception_handler(BasketError)
+    async def on_basket_error(request: Request, exc: BasketError) -> JSONResponse:
+        return problem_response(
+            422,
+            "Basket refused",
+            detail=str(exc),
+            type_=TYPE_BASE + "basket-refused",
+            instance=request.url.path,
+            invalid_params=[InvalidParam(exc.field, exc.reason)],
+        )

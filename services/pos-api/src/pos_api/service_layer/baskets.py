@@ -1,0 +1,227 @@
+"""Use cases of a basket: save it as the cashier works (optimistic versions), compute it, finalize it once.
+
+Finalize checks everything first — the version, the open session, the pickup number, the number, every
+line, full payment after cash rounding, the seats left — then writes in ONE transaction the immutable
+ticket, its `ticket.finalized` event and the basket's end. A replay of the same number for the same basket
+answers the original receipt; the same number for other content is a conflict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from caisse_contracts.basket import ComputedBasket, compute_basket
+from caisse_contracts.envelope import Envelope, TenantKeys
+from caisse_contracts.events import EntityType, TicketFinalizedV1, TicketKind
+from caisse_contracts.runtime.telemetry import current_traceparent
+from caisse_contracts.tills import BasketContent, BasketPut, FinalizeIn, Receipt
+from caisse_contracts.topics import TICKETS
+from pos_api.domain.baskets import basket_input, category_weights, receipt_of
+from pos_api.domain.catalogue import shop_catalogue
+from pos_api.domain.errors import (
+    BasketConflictError,
+    FieldProblem,
+    NotFoundError,
+    SeatsFullError,
+    StaleVersionError,
+    TicketInconsistentError,
+    TicketNumberConflictError,
+)
+from pos_api.domain.pricing import Catalogue, price_lines
+from pos_api.domain.tickets import check_ticket, content_hash
+from pos_api.service_layer.config import ConfigServices
+from pos_api.service_layer.ports import StoredBasket, StoredTicket, UnitOfWork
+from pos_api.service_layer.till import Device
+
+SOURCE = "pos-api"
+
+
+@dataclass(frozen=True, slots=True)
+class TillContext:
+    """The configuration a basket is priced against: the till's territory, company, shop and catalogue."""
+
+    territory: dict[str, Any]
+    company: dict[str, Any]
+    shop: dict[str, Any]
+    pos: dict[str, Any]
+    catalogue: Catalogue
+
+
+async def till_context(work: UnitOfWork, device: Device) -> TillContext:
+    h = device.pos.hierarchy
+    items = {}
+    for name, entity_id in (("territory", h.territory_id), ("company", h.company_id), ("shop", h.shop_id)):
+        found = await work.config.get(entity_id) if entity_id else None
+        if found is None or found.deleted:
+            raise NotFoundError(name, str(entity_id))
+        items[name] = found.item
+    categories = [c.item for c in await work.config.list(EntityType.CATEGORY, company_id=h.company_id)]
+    products = [p.item for p in await work.config.list(EntityType.PRODUCT, company_id=h.company_id)]
+    overrides = [o.item for o in await work.config.list(EntityType.CATALOGUE_OVERRIDE, shop_id=h.shop_id)]
+    catalogue = Catalogue.of(shop_catalogue(categories, products, overrides), items["territory"])
+    return TillContext(items["territory"], items["company"], items["shop"], device.pos.item, catalogue)
+
+
+def compute(content: BasketContent, context: TillContext) -> ComputedBasket:
+    return compute_basket(
+        basket_input(content, price_lines(content, context.catalogue), context.territory, context.company)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class BasketView:
+    basket: StoredBasket
+    computed: ComputedBasket
+
+
+async def save_basket(device: Device, basket_id: UUID, put: BasketPut, services: ConfigServices) -> BasketView:
+    now = services.clock()
+    async with services.uow() as work:
+        context = await till_context(work, device)
+        computed = compute(put.content, context)
+        current = await work.baskets.get(basket_id, for_update=True)
+        if current is not None and current.pos_id != device.pos_id:
+            raise NotFoundError("basket", str(basket_id))
+        if current is not None and current.finalized:
+            raise BasketConflictError("basket", f"was finalized as ticket {current.ticket_id}")
+        current_version = current.version if current else 0
+        if put.version != current_version:
+            raise StaleVersionError("basket", basket_id, current_version)
+        stored = StoredBasket(basket_id, device.pos_id, current_version + 1, put.content, False, None, now)
+        await work.baskets.put(stored)
+        await work.commit()
+    return BasketView(stored, computed)
+
+
+async def read_basket(device: Device, basket_id: UUID, services: ConfigServices) -> BasketView:
+    async with services.uow() as work:
+        stored = await work.baskets.get(basket_id)
+        if stored is None or stored.pos_id != device.pos_id:
+            raise NotFoundError("basket", str(basket_id))
+        context = await till_context(work, device)
+    return BasketView(stored, compute(stored.content, context))
+
+
+@dataclass(frozen=True, slots=True)
+class Finalized:
+    receipt: Receipt
+    replayed: bool
+
+
+async def finalize_basket(device: Device, basket_id: UUID, request: FinalizeIn, services: ConfigServices) -> Finalized:
+    now = services.clock()
+    async with services.uow() as work:
+        basket = await work.baskets.get(basket_id, for_update=True)
+        if basket is None or basket.pos_id != device.pos_id:
+            raise NotFoundError("basket", str(basket_id))
+        context = await till_context(work, device)
+        existing = await work.tickets.by_number(device.pos_id, request.number)
+        if existing is not None:
+            if basket.finalized and basket.ticket_id == existing.ticket.ticket_id:
+                return Finalized(
+                    receipt_of(existing.ticket, context.shop, context.pos, context.territory), replayed=True
+                )
+            raise TicketNumberConflictError(device.pos_id, request.number, existing.ticket.ticket_id)
+        if basket.finalized:
+            raise BasketConflictError("basket", f"was already finalized as ticket {basket.ticket_id}")
+        if request.version != basket.version:
+            raise StaleVersionError("basket", basket_id, basket.version)
+        session = await work.sessions.of_pos(device.pos_id)
+        if session is None or not session.is_open:
+            raise BasketConflictError("session", "this till has no open cash session")
+        content = basket.content
+        if device.pos.item.get("pickup_number_required") and not content.pickup_number:
+            raise TicketInconsistentError([FieldProblem("pickup_number", "this till requires a pickup number")])
+        if not content.lines:
+            raise TicketInconsistentError([FieldProblem("lines", "an empty basket cannot be finalized")])
+        priced = price_lines(content, context.catalogue)
+        computed = compute_basket(basket_input(content, priced, context.territory, context.company))
+        if computed.remaining > 0:
+            raise TicketInconsistentError(
+                [FieldProblem("payments", f"{computed.remaining} still due after cash rounding")]
+            )
+        for i, line in enumerate(priced):
+            if line.seat_capacity is not None and line.product_id is not None:
+                left = await work.seats.take(line.product_id, line.seat_capacity, line.quantity)
+                if left is None:
+                    raise SeatsFullError(f"lines[{i}].quantity", line.product_id, 0)
+        ticket = _ticket(device, basket, content, computed, priced, session.session_id, request.number, now, context)
+        check_ticket(ticket)
+        stored = StoredTicket(ticket=ticket, content_hash=content_hash(ticket), received_at=now)
+        if not await work.tickets.add(stored):
+            raise TicketNumberConflictError(device.pos_id, request.number, ticket.ticket_id)
+        await _announce(work, ticket, services)
+        await work.baskets.put(
+            StoredBasket(basket.id, basket.pos_id, basket.version, content, True, ticket.ticket_id, now)
+        )
+        await work.commit()
+    return Finalized(receipt_of(ticket, context.shop, context.pos, context.territory), replayed=False)
+
+
+def _ticket(
+    device: Device,
+    basket: StoredBasket,
+    content: BasketContent,
+    computed: ComputedBasket,
+    priced: list[Any],
+    session_id: UUID,
+    number: int,
+    now: datetime,
+    context: TillContext,
+) -> TicketFinalizedV1:
+    h = device.pos.hierarchy
+    if h.territory_id is None or h.company_id is None or h.shop_id is None:
+        raise NotFoundError("hierarchy of the till", str(device.pos_id))
+    lines = computed.to_ticket_lines()
+    return TicketFinalizedV1(
+        ticket_id=basket.id,
+        number=number,
+        kind=TicketKind.SALE,
+        territory_id=h.territory_id,
+        company_id=h.company_id,
+        shop_id=h.shop_id,
+        pos_id=device.pos_id,
+        session_id=session_id,
+        operator_id=content.operator_id,
+        finalized_at=now,
+        local_date=now.astimezone(ZoneInfo(context.territory["timezone"])).date(),
+        currency=context.territory["currency"],
+        prices_include_tax=context.territory["prices_include_tax"],
+        lines=lines,
+        taxes=computed.to_ticket_taxes(),
+        payments=computed.to_ticket_payments(),
+        total_excl_tax=computed.total_excl_tax,
+        total_tax=computed.total_tax,
+        total_incl_tax=computed.total_incl_tax,
+        cash_rounding=computed.cash_rounding,
+        rounding_account=context.company["accounts"]["cash_rounding"] if computed.cash_rounding else None,
+        change_given=computed.change,
+        category_weights=category_weights(lines),
+        pickup_number=content.pickup_number,
+    )
+
+
+async def _announce(work: UnitOfWork, ticket: TicketFinalizedV1, services: ConfigServices) -> None:
+    traceparent, tracestate = current_traceparent()
+    envelope = Envelope[TicketFinalizedV1].wrap(
+        ticket,
+        event_id=services.new_id(),
+        occurred_at=ticket.finalized_at,
+        source=SOURCE,
+        tenant=TenantKeys(
+            territory_id=ticket.territory_id, company_id=ticket.company_id, shop_id=ticket.shop_id, pos_id=ticket.pos_id
+        ),
+        traceparent=traceparent,
+        tracestate=tracestate,
+    )
+    await work.outbox.add(
+        envelope,
+        topic=TICKETS.name,
+        key=str(ticket.pos_id),
+        aggregate_type="ticket",
+        aggregate_id=str(ticket.ticket_id),
+    )

@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 
-from bench import idle_rss
+from bench import basket_math, finalize, idle_rss
 from bench.report import Figure, print_table
 
-BENCHMARKS = {"idle_rss": idle_rss.run}
+BENCHMARKS: dict[str, Callable[[], list[Figure]]] = {
+    "basket_math": basket_math.run,
+    "finalize": finalize.run,
+    "idle_rss": idle_rss.run,
+}
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="bench")
-    parser.add_argument("only", nargs="*", choices=[*BENCHMARKS, []], help="benchmarks to run (default: all)")
+    parser = argparse.ArgumentParser(prog="bench", description=__doc__)
+    parser.add_argument("only", nargs="*", help=f"benchmarks to run, among {', '.join(BENCHMARKS)} (default: all)")
     args = parser.parse_args()
+    unknown = set(args.only) - set(BENCHMARKS)
+    if unknown:
+        parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
     figures: list[Figure] = []
     for name, run in BENCHMARKS.items():
         if args.only and name not in args.only:

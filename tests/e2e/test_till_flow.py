@@ -1,0 +1,268 @@
+"""A till's day over HTTP on the real stack: boot, baskets that survive a reboot, finalize once, bad input refused.
+
+Sessions are opened the way session-service announces them: a `session.opened` event on Kafka, which
+pos-api's read model consumes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from caisse_stack import simulator
+from caisse_stack.demo_data import Demo, DemoTill
+from harness import ServiceProcess, Stack
+
+
+@pytest.fixture(scope="module")
+def pos_api(stack: Stack) -> ServiceProcess:
+    service = stack.service("pos-api", tag="_till")
+    service.start()
+    return service
+
+
+@pytest.fixture(scope="module")
+def demo(stack: Stack, pos_api: ServiceProcess) -> Demo:
+    return stack.demo(pos_api)
+
+
+@pytest.fixture(scope="module")
+def open_tills(stack: Stack, pos_api: ServiceProcess, demo: Demo) -> dict[str, simulator.TillRun]:
+    """Tills 0, 1 and 4 (New Caledonia, pickup number required) with an open session; till 2 without."""
+    chosen = [demo.tills[0], demo.tills[1], demo.tills[4]]
+    runs = asyncio.run(simulator.prepare(pos_api.url, stack.infra.kafka_bootstrap, chosen))
+    return {r.till.serial: r for r in runs}
+
+
+def headers(till: DemoTill) -> dict[str, str]:
+    return {"X-Device-Serial": till.serial, "X-Device-Secret": till.secret}
+
+
+def catalogue_of(pos_api: ServiceProcess, till: DemoTill) -> dict[str, Any]:
+    body: dict[str, Any] = httpx.get(f"{pos_api.url}/v1/pos-data", headers=headers(till)).json()
+    return body
+
+
+def category(boot: dict[str, Any], name: str) -> str:
+    return next(str(c["id"]) for c in boot["catalogue"]["categories"] if c["name"] == name)
+
+
+def product(boot: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(p for p in boot["catalogue"]["products"] if p["name"] == name)
+
+
+def coat_and_bag(boot: dict[str, Any], payments: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    """A coat (Textile, 8.00, 1250 g) and a shopping bag (1.00 from the catalogue)."""
+    lines = [
+        {"line_id": str(uuid.uuid4()), "category_id": category(boot, "Textile"), "price": 800, "weight_grams": 1250},
+        {"line_id": str(uuid.uuid4()), "product_id": product(boot, "Sac cabas")["id"]},
+    ]
+    return {"lines": lines, "payments": payments, **extra}
+
+
+def cash(amount: int, tendered: int | None = None) -> dict[str, Any]:
+    return {"payment_id": str(uuid.uuid4()), "method": "cash", "amount": amount, "tendered": tendered}
+
+
+def put(
+    pos_api: ServiceProcess, till: DemoTill, basket_id: str, version: int, content: dict[str, Any]
+) -> httpx.Response:
+    return httpx.put(
+        f"{pos_api.url}/v1/baskets/{basket_id}", json={"version": version, "content": content}, headers=headers(till)
+    )
+
+
+def finalize(pos_api: ServiceProcess, till: DemoTill, basket_id: str, number: int, version: int) -> httpx.Response:
+    return httpx.post(
+        f"{pos_api.url}/v1/baskets/{basket_id}/finalize",
+        json={"number": number, "version": version},
+        headers=headers(till),
+    )
+
+
+def problem(response: httpx.Response, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def count(stack: Stack, sql: str, *args: Any) -> int:
+    async def run() -> int:
+        conn = await asyncpg.connect(stack.infra.dsn(stack.database("pos-api", "_till")))
+        try:
+            value: int = await conn.fetchval(sql, *args)
+            return value
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
+
+
+def test_a_till_boots_with_its_shop_catalogue_and_continues_its_open_session(
+    pos_api: ServiceProcess, demo: Demo, open_tills: dict[str, simulator.TillRun]
+) -> None:
+    boot = catalogue_of(pos_api, demo.tills[0])
+    assert boot["status"] == "READY_CONTINUE"
+    assert boot["session"]["session_id"]
+    assert boot["territory"]["currency"] == "EUR"
+    assert {c["name"] for c in boot["catalogue"]["categories"]} >= {"Textile", "Livres", "Ateliers"}
+    assert "secret" not in str(boot["pos"])
+    assert catalogue_of(pos_api, demo.tills[2])["status"] == "READY_OPEN"
+
+
+def test_a_basket_is_computed_saved_with_versions_and_found_again_after_a_reboot(
+    pos_api: ServiceProcess, demo: Demo, open_tills: dict[str, simulator.TillRun]
+) -> None:
+    till = demo.tills[0]
+    boot = catalogue_of(pos_api, till)
+    basket_id = str(uuid.uuid4())
+    saved = put(pos_api, till, basket_id, 0, coat_and_bag(boot, []))
+    assert saved.status_code == 200, saved.text
+    assert saved.json()["version"] == 1
+    computed = saved.json()["computed"]
+    assert (computed["total_incl_tax"], computed["remaining"]) == (900, 900)
+    stale = problem(put(pos_api, till, basket_id, 0, coat_and_bag(boot, [cash(900)])), 409)
+    assert stale["current_version"] == 1
+    assert put(pos_api, till, basket_id, 1, coat_and_bag(boot, [cash(900, 1000)])).json()["version"] == 2
+    again = httpx.get(f"{pos_api.url}/v1/baskets/{basket_id}", headers=headers(till)).json()
+    assert (again["version"], again["computed"]["change"], again["computed"]["fully_paid"]) == (2, 100, True)
+
+
+def test_finalize_stores_one_ticket_and_its_event_and_answers_the_receipt(
+    pos_api: ServiceProcess, demo: Demo, stack: Stack, open_tills: dict[str, simulator.TillRun]
+) -> None:
+    run = open_tills[demo.tills[0].serial]
+    till = run.till
+    boot = catalogue_of(pos_api, till)
+    basket_id = str(uuid.uuid4())
+    put(pos_api, till, basket_id, 0, coat_and_bag(boot, [cash(900, 2000)]))
+    number = (boot["last_ticket_number"] or 0) + 1
+    done = finalize(pos_api, till, basket_id, number, 1)
+    assert done.status_code == 201, done.text
+    receipt = done.json()
+    assert (receipt["number"], receipt["total_incl_tax"], receipt["change_given"]) == (number, 900, 1100)
+    assert receipt["header"].startswith("Bocage")
+    assert [line["label"] for line in receipt["lines"]] == ["Textile", "Sac cabas"]
+    assert sum(t["total_incl_tax"] for t in receipt["taxes"]) == 900
+    assert count(stack, "select count(*) from tickets where id = $1", uuid.UUID(basket_id)) == 1
+    assert (
+        count(stack, "select count(*) from outbox where aggregate_id = $1 and type = 'ticket.finalized'", basket_id)
+        == 1
+    )
+
+    replay = finalize(pos_api, till, basket_id, number, 1)
+    assert replay.status_code == 200
+    assert replay.json() == receipt
+    other = str(uuid.uuid4())
+    put(pos_api, till, other, 0, coat_and_bag(boot, [cash(900)]))
+    conflict = problem(finalize(pos_api, till, other, number, 1), 409)
+    assert conflict["existing_ticket_id"] == basket_id
+    assert count(stack, "select count(*) from outbox where aggregate_id = $1", basket_id) == 1
+    refused = problem(put(pos_api, till, basket_id, 1, coat_and_bag(boot, [])), 409)
+    assert refused["invalid_params"][0]["name"] == "basket"
+
+
+def test_finalize_is_refused_without_an_open_session(pos_api: ServiceProcess, demo: Demo) -> None:
+    till = demo.tills[2]
+    boot = catalogue_of(pos_api, till)
+    basket_id = str(uuid.uuid4())
+    put(pos_api, till, basket_id, 0, coat_and_bag(boot, [cash(900)]))
+    refused = problem(finalize(pos_api, till, basket_id, 1, 1), 409)
+    assert refused["invalid_params"][0]["name"] == "session"
+
+
+def test_an_underpaid_basket_cannot_be_finalized(
+    pos_api: ServiceProcess, demo: Demo, stack: Stack, open_tills: dict[str, simulator.TillRun]
+) -> None:
+    till = demo.tills[1]
+    boot = catalogue_of(pos_api, till)
+    basket_id = str(uuid.uuid4())
+    put(pos_api, till, basket_id, 0, coat_and_bag(boot, [cash(500)]))
+    refused = problem(finalize(pos_api, till, basket_id, (boot["last_ticket_number"] or 0) + 1, 1), 422)
+    assert refused["invalid_params"][0]["name"] == "payments"
+    assert count(stack, "select count(*) from tickets where id = $1", uuid.UUID(basket_id)) == 0
+
+
+def test_xpf_cash_rounding_leaves_nothing_due_and_a_pickup_number_is_required_where_the_till_asks(
+    pos_api: ServiceProcess, demo: Demo, open_tills: dict[str, simulator.TillRun]
+) -> None:
+    till = demo.tills[4]
+    boot = catalogue_of(pos_api, till)
+    assert boot["pos"]["pickup_number_required"] is True
+    lines = [
+        {"line_id": str(uuid.uuid4()), "category_id": category(boot, "Livres"), "price": 1233, "weight_grams": 400}
+    ]
+    basket_id = str(uuid.uuid4())
+    saved = put(pos_api, till, basket_id, 0, {"lines": lines, "payments": [cash(1235, 2000)]}).json()
+    assert (saved["computed"]["cash_rounding"], saved["computed"]["remaining"]) == (2, 0)
+    number = (boot["last_ticket_number"] or 0) + 1
+    refused = problem(finalize(pos_api, till, basket_id, number, 1), 422)
+    assert refused["invalid_params"][0]["name"] == "pickup_number"
+    put(pos_api, till, basket_id, 1, {"lines": lines, "payments": [cash(1235, 2000)], "pickup_number": "42"})
+    receipt = finalize(pos_api, till, basket_id, number, 2).json()
+    assert (receipt["total_incl_tax"], receipt["cash_rounding"], receipt["total_due"]) == (1233, 2, 1235)
+    assert receipt["pickup_number"] == "42"
+
+
+def test_a_workshop_seat_is_refused_once_the_event_is_full(
+    pos_api: ServiceProcess, demo: Demo, open_tills: dict[str, simulator.TillRun]
+) -> None:
+    till = demo.tills[1]
+    boot = catalogue_of(pos_api, till)
+    seat = product(boot, "Atelier réparation vélo")
+    number = (boot["last_ticket_number"] or 0) + 1
+
+    def seats(quantity: int) -> str:
+        basket_id = str(uuid.uuid4())
+        total = seat["price"] * quantity
+        lines = [{"line_id": str(uuid.uuid4()), "product_id": seat["id"], "quantity": quantity}]
+        put(pos_api, till, basket_id, 0, {"lines": lines, "payments": [cash(total)]})
+        return basket_id
+
+    assert finalize(pos_api, till, seats(6), number, 1).status_code == 201
+    full = problem(finalize(pos_api, till, seats(3), number + 1, 1), 409)
+    assert full["invalid_params"][0]["name"] == "lines[0].quantity"
+    assert finalize(pos_api, till, seats(2), number + 1, 1).status_code == 201
+
+
+def test_a_product_of_another_company_is_refused_naming_the_line(
+    pos_api: ServiceProcess, demo: Demo, open_tills: dict[str, simulator.TillRun]
+) -> None:
+    till = demo.tills[0]
+    foreign = demo.products["NC"]["Sac cabas"]
+    lines = [{"line_id": str(uuid.uuid4()), "product_id": foreign}]
+    refused = problem(put(pos_api, till, str(uuid.uuid4()), 0, {"lines": lines}), 422)
+    assert refused["invalid_params"][0]["name"] == "lines[0].product_id"
+
+
+@pytest.mark.parametrize(
+    ("line", "field"),
+    [
+        ({"quantity": -1}, "content.lines.0.quantity"),
+        ({"quantity": 1.5}, "content.lines.0.quantity"),
+        ({"price": 12.5}, "content.lines.0.price"),
+        ({"weight_grams": -3}, "content.lines.0.weight_grams"),
+    ],
+)
+def test_absurd_quantities_prices_and_weights_are_refused_naming_the_field(
+    pos_api: ServiceProcess, demo: Demo, line: dict[str, Any], field: str
+) -> None:
+    till = demo.tills[0]
+    boot = catalogue_of(pos_api, till)
+    base = {"line_id": str(uuid.uuid4()), "category_id": category(boot, "Textile"), "price": 800, "weight_grams": 100}
+    refused = problem(put(pos_api, till, str(uuid.uuid4()), 0, {"lines": [{**base, **line}]}), 422)
+    assert field in {p["name"] for p in refused["invalid_params"]}
+
+
+def test_another_tills_basket_is_not_found(pos_api: ServiceProcess, demo: Demo) -> None:
+    owner, other = demo.tills[0], demo.tills[1]
+    boot = catalogue_of(pos_api, owner)
+    basket_id = str(uuid.uuid4())
+    put(pos_api, owner, basket_id, 0, coat_and_bag(boot, []))
+    assert problem(httpx.get(f"{pos_api.url}/v1/baskets/{basket_id}", headers=headers(other)), 404)["status"] == 404

@@ -32,7 +32,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
         new_id=uuid.uuid4,
         secret_box=FernetSecretBox(settings.secrets_key.get_secret_value()),
     )
-    consumers.register(runtime.require_broker(), uow=services.uow)
+    consumers.register(runtime.require_broker(), uow=services.uow, group_suffix=settings.consumer_group_suffix)
     on_start = []
     if settings.bootstrap_admin_token is not None:
         token = settings.bootstrap_admin_token.get_secret_value()

@@ -24,7 +24,9 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     instrument_process(runtime.tracer_provider)
     engine = runtime.require_engine()
     services = Services(uow=lambda: SqlUnitOfWork(engine), clock=utc_now)
-    consumers.register(runtime.require_broker(), uow=services.uow, clock=services.clock)
+    consumers.register(
+        runtime.require_broker(), uow=services.uow, clock=services.clock, group_suffix=settings.consumer_group_suffix
+    )
     app = runtime.app(title="Caisse session-service", routers=[totals.router])
     app.state.runtime = runtime
     app.state.services = services

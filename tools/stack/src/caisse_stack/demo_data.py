@@ -206,7 +206,9 @@ def load(pos_api_url: str, admin_token: str) -> Demo:
     return demo
 
 
-def add_tills(pos_api_url: str, admin_token: str, shop_id: str, currency: str, count: int, prefix: str) -> list[DemoTill]:
+def add_tills(
+    pos_api_url: str, admin_token: str, shop_id: str, currency: str, count: int, prefix: str
+) -> list[DemoTill]:
     """Register `count` more tills in a shop (for load tests); their secrets are returned once."""
     bo = BackOffice(pos_api_url, admin_token)
     tills = []
@@ -214,7 +216,13 @@ def add_tills(pos_api_url: str, admin_token: str, shop_id: str, currency: str, c
         for n in range(1, count + 1):
             serial = f"{prefix}-{n:03d}"
             pos = bo.create(
-                "pos", {"shop_id": shop_id, "name": f"Caisse {serial}", "hostname": f"{serial.lower()}.local", "device_serial": serial}
+                "pos",
+                {
+                    "shop_id": shop_id,
+                    "name": f"Caisse {serial}",
+                    "hostname": f"{serial.lower()}.local",
+                    "device_serial": serial,
+                },
             )
             tills.append(DemoTill(pos["item"]["id"], shop_id, serial, pos["secret"], currency))
     finally:

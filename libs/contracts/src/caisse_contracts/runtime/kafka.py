@@ -74,6 +74,7 @@ def subscribe_envelopes(
     group: str,
     handlers: dict[str, tuple[type[Payload], Callable[[Envelope[Any]], Awaitable[None]]]],
     backoff: Backoff | None = None,
+    group_suffix: str = "",
 ) -> None:
     """Subscribe `group` to `topic`, routing each event type to its handler.
 
@@ -100,7 +101,7 @@ def subscribe_envelopes(
 
     @broker.subscriber(
         topic,
-        group_id=group,
+        group_id=group + group_suffix,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
         title=f"{group}:{topic}",

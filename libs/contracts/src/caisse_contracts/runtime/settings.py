@@ -29,6 +29,10 @@ class ServiceSettings(BaseSettings):
     trace_file: str | None = None
     otlp_endpoint: str | None = Field(default=None, description="OTLP/HTTP traces endpoint; the SDK default if unset.")
     log_level: str = "INFO"
+    consumer_group_suffix: str = Field(
+        default="",
+        description="Appended to Kafka group ids (not to DLQ names): separate stacks sharing one broker.",
+    )
     run_relay: bool = Field(default=True, description="Relay the outbox in this process (off: a separate relay runs).")
     relay_batch_size: int = 500
     relay_idle_wait_s: float = 0.5

@@ -17,6 +17,7 @@ from opentelemetry.sdk.trace.export import (
     SimpleSpanProcessor,
     SpanExporter,
 )
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from caisse_contracts.runtime.settings import TraceExporter
@@ -59,7 +60,9 @@ def build_tracer_provider(
     otlp_endpoint: str | None = None,
 ) -> TracerProvider:
     """A tracer provider for `service_name`; install it with `trace.set_tracer_provider` at the composition root."""
-    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    # With no exporter nothing would ever read a span: sample none, and pay only for context propagation.
+    sampler = ALWAYS_OFF if exporter is TraceExporter.NONE else ParentBased(ALWAYS_ON)
+    provider = TracerProvider(resource=Resource.create({"service.name": service_name}), sampler=sampler)
     span_exporter: SpanExporter | None = None
     if exporter is TraceExporter.OTLP:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter  # noqa: PLC0415

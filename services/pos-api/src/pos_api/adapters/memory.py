@@ -10,7 +10,7 @@ from uuid import UUID
 
 from caisse_contracts.envelope import Envelope
 from caisse_contracts.events import EntityType
-from pos_api.domain.config import StoredItem
+from pos_api.domain.config import Hierarchy, StoredItem
 from pos_api.service_layer.ports import DeviceCredential, SessionState, StoredBasket, StoredTicket
 
 
@@ -103,6 +103,9 @@ class InMemoryConfigItems:
             and (shop_id is None or i.hierarchy.shop_id == shop_id)
         ]
 
+    async def generation(self) -> int:
+        return len(self._state.history) + len(self._state.devices)
+
 
 class InMemoryCredentials:
     def __init__(self, state: MemoryState) -> None:
@@ -113,6 +116,7 @@ class InMemoryCredentials:
 
     async def set_device(self, pos_id: UUID, serial: str, secret_sha256: str, at: datetime) -> None:
         self._state.devices[serial] = DeviceCredential(pos_id, serial, secret_sha256)
+        self._state.history.append((StoredItem(EntityType.POS, pos_id, 0, Hierarchy(), {}), []))
 
     async def operator_for_token(self, token_sha256: str) -> UUID | None:
         return self._state.operator_tokens.get(token_sha256)

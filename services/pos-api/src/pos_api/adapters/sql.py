@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -271,6 +271,12 @@ class SqlConfigItems:
         if shop_id is not None:
             stmt = stmt.where(config_items.c.shop_id == shop_id)
         return [_item(row) for row in await self._conn.execute(stmt.order_by(config_items.c.updated_at))]
+
+    async def generation(self) -> int:
+        value: int = (
+            await self._conn.execute(text("select generation from config_generation where id = 1"))
+        ).scalar_one()
+        return value
 
 
 class SqlCredentials:

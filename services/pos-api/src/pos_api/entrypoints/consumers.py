@@ -14,7 +14,7 @@ from pos_api.service_layer.ports import UnitOfWorkFactory
 from pos_api.service_layer.sessions import session_closed, session_opened
 
 
-def register(broker: KafkaBroker, *, uow: UnitOfWorkFactory) -> None:
+def register(broker: KafkaBroker, *, uow: UnitOfWorkFactory, group_suffix: str = "") -> None:
     async def on_opened(envelope: Envelope[Any]) -> None:
         await session_opened(envelope.data, event_id=envelope.id, uow=uow)
 
@@ -25,6 +25,7 @@ def register(broker: KafkaBroker, *, uow: UnitOfWorkFactory) -> None:
         broker,
         topic=SESSIONS.name,
         group=POS_API_SESSIONS.name,
+        group_suffix=group_suffix,
         handlers={
             SessionOpenedV1.EVENT_TYPE: (SessionOpenedV1, on_opened),
             SessionClosedV1.EVENT_TYPE: (SessionClosedV1, on_closed),

@@ -33,6 +33,7 @@ from pos_api.domain.errors import (
 )
 from pos_api.domain.pricing import Catalogue, price_lines
 from pos_api.domain.tickets import check_ticket, content_hash
+from pos_api.service_layer.cache import TillCache
 from pos_api.service_layer.config import ConfigServices
 from pos_api.service_layer.ports import StoredBasket, StoredTicket, UnitOfWork
 from pos_api.service_layer.till import Device
@@ -51,7 +52,17 @@ class TillContext:
     catalogue: Catalogue
 
 
-async def till_context(work: UnitOfWork, device: Device) -> TillContext:
+async def till_context(work: UnitOfWork, device: Device, cache: TillCache) -> TillContext:
+    """The till's configuration, from memory while the configuration generation has not moved."""
+    current = cache.at(await work.config.generation())
+    known: TillContext | None = current.contexts.get(device.pos_id)
+    if known is None:
+        known = await _load_context(work, device)
+        current.contexts[device.pos_id] = known
+    return known
+
+
+async def _load_context(work: UnitOfWork, device: Device) -> TillContext:
     h = device.pos.hierarchy
     items = {}
     for name, entity_id in (("territory", h.territory_id), ("company", h.company_id), ("shop", h.shop_id)):
@@ -81,7 +92,7 @@ class BasketView:
 async def save_basket(device: Device, basket_id: UUID, put: BasketPut, services: ConfigServices) -> BasketView:
     now = services.clock()
     async with services.uow() as work:
-        context = await till_context(work, device)
+        context = await till_context(work, device, services.cache)
         computed = compute(put.content, context)
         current = await work.baskets.get(basket_id, for_update=True)
         if current is not None and current.pos_id != device.pos_id:
@@ -102,7 +113,7 @@ async def read_basket(device: Device, basket_id: UUID, services: ConfigServices)
         stored = await work.baskets.get(basket_id)
         if stored is None or stored.pos_id != device.pos_id:
             raise NotFoundError("basket", str(basket_id))
-        context = await till_context(work, device)
+        context = await till_context(work, device, services.cache)
     return BasketView(stored, compute(stored.content, context))
 
 
@@ -118,7 +129,7 @@ async def finalize_basket(device: Device, basket_id: UUID, request: FinalizeIn, 
         basket = await work.baskets.get(basket_id, for_update=True)
         if basket is None or basket.pos_id != device.pos_id:
             raise NotFoundError("basket", str(basket_id))
-        context = await till_context(work, device)
+        context = await till_context(work, device, services.cache)
         existing = await work.tickets.by_number(device.pos_id, request.number)
         if existing is not None:
             if basket.finalized and basket.ticket_id == existing.ticket.ticket_id:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
@@ -19,6 +19,7 @@ from caisse_contracts.runtime.telemetry import current_traceparent
 from caisse_contracts.topics import CONFIG
 from pos_api.domain.config import SPECS, Actor, Hierarchy, StoredItem, authorize, hierarchy_of, next_item, patch_from
 from pos_api.domain.errors import InvalidReferenceError, NotFoundError, UnauthenticatedError
+from pos_api.service_layer.cache import TillCache
 from pos_api.service_layer.ports import Clock, IdFactory, SecretBox, UnitOfWork, UnitOfWorkFactory
 
 SOURCE = "pos-api"
@@ -42,6 +43,7 @@ class ConfigServices:
     uow: UnitOfWorkFactory
     clock: Clock
     new_id: IdFactory
+    cache: TillCache = field(default_factory=TillCache)
 
 
 async def authenticate(token: str | None, services: ConfigServices) -> Actor:

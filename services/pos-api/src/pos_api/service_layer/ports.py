@@ -119,6 +119,9 @@ class ConfigItems(Protocol):
     ) -> list[StoredItem]:
         """Live items of a type, optionally within a company or a shop."""
 
+    async def generation(self) -> int:
+        """A number that changes whenever the configuration or a device's credentials change."""
+
 
 class Credentials(Protocol):
     async def device(self, serial: str) -> DeviceCredential | None: ...

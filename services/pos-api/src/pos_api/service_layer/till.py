@@ -37,13 +37,19 @@ async def authenticate_device(serial: str | None, secret: str | None, services: 
     if not serial or not secret:
         raise UnauthenticatedError("X-Device-Serial and X-Device-Secret are required")
     async with services.uow() as work:
-        credential = await work.credentials.device(serial)
-        pos = await work.config.get(credential.pos_id) if credential else None
-    if credential is None or pos is None or pos.deleted:
-        raise UnauthenticatedError("unknown device")
-    if not hmac.compare_digest(credential.secret_sha256, digest(secret)):
+        cache = services.cache.at(await work.config.generation())
+        known = cache.devices.get(serial)
+        if known is None:
+            credential = await work.credentials.device(serial)
+            pos = await work.config.get(credential.pos_id) if credential else None
+            if credential is None or pos is None or pos.deleted:
+                raise UnauthenticatedError("unknown device")
+            known = (credential.secret_sha256, Device(pos))
+            cache.devices[serial] = known
+    if not hmac.compare_digest(known[0], digest(secret)):
         raise UnauthenticatedError("wrong device secret")
-    return Device(pos)
+    device: Device = known[1]
+    return device
 
 
 async def _item(work: UnitOfWork, entity_id: UUID | None) -> dict[str, Any]:

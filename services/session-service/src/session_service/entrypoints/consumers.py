@@ -14,7 +14,7 @@ from session_service.service_layer.ports import Clock, UnitOfWorkFactory
 from session_service.service_layer.totals import count_ticket
 
 
-def register(broker: KafkaBroker, *, uow: UnitOfWorkFactory, clock: Clock) -> None:
+def register(broker: KafkaBroker, *, uow: UnitOfWorkFactory, clock: Clock, group_suffix: str = "") -> None:
     async def on_ticket_finalized(envelope: Envelope[Any]) -> None:
         await count_ticket(envelope.data, event_id=envelope.id, event_type=envelope.type, uow=uow, clock=clock)
 
@@ -22,5 +22,6 @@ def register(broker: KafkaBroker, *, uow: UnitOfWorkFactory, clock: Clock) -> No
         broker,
         topic=TICKETS.name,
         group=SESSION_SERVICE_TICKETS.name,
+        group_suffix=group_suffix,
         handlers={TicketFinalizedV1.EVENT_TYPE: (TicketFinalizedV1, on_ticket_finalized)},
     )

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
 from pos_api.domain.config import Actor
+from pos_api.service_layer.cache import TillCache
 from pos_api.service_layer.config import ConfigServices, authenticate
 from pos_api.service_layer.ports import Clock, IdFactory, SecretBox, UnitOfWorkFactory
 from pos_api.service_layer.till import Device, authenticate_device
@@ -21,10 +22,11 @@ class Services:
     clock: Clock
     new_id: IdFactory
     secret_box: SecretBox
+    cache: TillCache = field(default_factory=TillCache)
 
     @property
     def config(self) -> ConfigServices:
-        return ConfigServices(uow=self.uow, clock=self.clock, new_id=self.new_id)
+        return ConfigServices(uow=self.uow, clock=self.clock, new_id=self.new_id, cache=self.cache)
 
 
 def get_services(request: Request) -> Services:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
 
 from caisse_contracts.tills import BasketPut, FinalizeIn, Receipt
 from pos_api.entrypoints.http.deps import CurrentDevice, CurrentServices
@@ -14,9 +14,8 @@ from pos_api.service_layer.baskets import BasketView, finalize_basket, read_bask
 router = APIRouter(prefix="/v1/baskets", tags=["till"])
 
 
-def _view(view: BasketView, response: Response) -> dict[str, Any]:
-    response.headers["ETag"] = f'"{view.basket.version}"'
-    return {
+def _view(view: BasketView) -> JSONResponse:
+    body = {
         "id": str(view.basket.id),
         "version": view.basket.version,
         "status": "finalized" if view.basket.finalized else "open",
@@ -24,28 +23,37 @@ def _view(view: BasketView, response: Response) -> dict[str, Any]:
         "content": view.basket.content.model_dump(mode="json"),
         "computed": view.computed.as_dict(),
     }
+    return JSONResponse(body, headers={"ETag": f'"{view.basket.version}"'})
 
 
-@router.put("/{basket_id}", summary="Save the basket (optimistic: the version read, 0 for a new one)")
+@router.put(
+    "/{basket_id}", summary="Save the basket (optimistic: the version read, 0 for a new one)", response_model=None
+)
 async def put_basket(
-    basket_id: UUID, body: BasketPut, device: CurrentDevice, services: CurrentServices, response: Response
-) -> dict[str, Any]:
-    return _view(await save_basket(device, basket_id, body, services.config), response)
+    basket_id: UUID, body: BasketPut, device: CurrentDevice, services: CurrentServices
+) -> JSONResponse:
+    return _view(await save_basket(device, basket_id, body, services.config))
 
 
-@router.get("/{basket_id}", summary="The basket with its computed totals")
-async def get_basket(
-    basket_id: UUID, device: CurrentDevice, services: CurrentServices, response: Response
-) -> dict[str, Any]:
-    return _view(await read_basket(device, basket_id, services.config), response)
+@router.get("/{basket_id}", summary="The basket with its computed totals", response_model=None)
+async def get_basket(basket_id: UUID, device: CurrentDevice, services: CurrentServices) -> JSONResponse:
+    return _view(await read_basket(device, basket_id, services.config))
 
 
-@router.post("/{basket_id}/finalize", status_code=201, summary="Finalize with the till's ticket number; the receipt")
+@router.post(
+    "/{basket_id}/finalize",
+    status_code=201,
+    summary="Finalize with the till's ticket number; the receipt",
+    responses={201: {"model": Receipt}, 200: {"model": Receipt, "description": "Identical replay: the original"}},
+    response_model=None,
+)
 async def post_finalize(
-    basket_id: UUID, body: FinalizeIn, device: CurrentDevice, services: CurrentServices, response: Response
-) -> Receipt:
+    basket_id: UUID, body: FinalizeIn, device: CurrentDevice, services: CurrentServices
+) -> Response:
     finalized = await finalize_basket(device, basket_id, body, services.config)
-    if finalized.replayed:
-        response.status_code = 200
-    response.headers["X-Ticket-Outcome"] = "already_exists" if finalized.replayed else "created"
-    return finalized.receipt
+    return Response(
+        finalized.receipt.model_dump_json(),
+        status_code=200 if finalized.replayed else 201,
+        media_type="application/json",
+        headers={"X-Ticket-Outcome": "already_exists" if finalized.replayed else "created"},
+    )

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 
 from pos_api.entrypoints.http.deps import CurrentDevice, CurrentServices
 from pos_api.service_layer.till import pos_data
@@ -12,6 +11,6 @@ from pos_api.service_layer.till import pos_data
 router = APIRouter(prefix="/v1", tags=["till"])
 
 
-@router.get("/pos-data", summary="Everything a till needs to boot, in one call")
-async def get_pos_data(device: CurrentDevice, services: CurrentServices) -> dict[str, Any]:
-    return await pos_data(device, services.config)
+@router.get("/pos-data", summary="Everything a till needs to boot, in one call", response_model=None)
+async def get_pos_data(device: CurrentDevice, services: CurrentServices) -> JSONResponse:
+    return JSONResponse(await pos_data(device, services.config))

@@ -266,3 +266,17 @@ def test_another_tills_basket_is_not_found(pos_api: ServiceProcess, demo: Demo) 
     basket_id = str(uuid.uuid4())
     put(pos_api, owner, basket_id, 0, coat_and_bag(boot, []))
     assert problem(httpx.get(f"{pos_api.url}/v1/baskets/{basket_id}", headers=headers(other)), 404)["status"] == 404
+
+
+def test_a_till_that_reboots_finds_its_open_basket_again(
+    pos_api: ServiceProcess, demo: Demo, open_tills: dict[str, simulator.TillRun]
+) -> None:
+    till = demo.tills[4]
+    boot = catalogue_of(pos_api, till)
+    lines = [{"line_id": str(uuid.uuid4()), "category_id": category(boot, "Jouets"), "price": 500, "weight_grams": 900}]
+    basket_id = str(uuid.uuid4())
+    put(pos_api, till, basket_id, 0, {"lines": lines, "pickup_number": "7"})
+    current = httpx.get(f"{pos_api.url}/v1/baskets/current", headers=headers(till))
+    assert current.status_code == 200
+    assert (current.json()["id"], current.json()["version"]) == (basket_id, 1)
+    assert current.json()["content"]["pickup_number"] == "7"

@@ -117,6 +117,15 @@ async def read_basket(device: Device, basket_id: UUID, services: ConfigServices)
     return BasketView(stored, compute(stored.content, context))
 
 
+async def current_basket(device: Device, services: ConfigServices) -> BasketView:
+    async with services.uow() as work:
+        stored = await work.baskets.open_of_pos(device.pos_id)
+        if stored is None:
+            raise NotFoundError("open basket of the till", str(device.pos_id))
+        context = await till_context(work, device, services.cache)
+    return BasketView(stored, compute(stored.content, context))
+
+
 @dataclass(frozen=True, slots=True)
 class Finalized:
     receipt: Receipt

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from caisse_contracts.tills import BasketPut, FinalizeIn, Receipt
 from pos_api.entrypoints.http.deps import CurrentDevice, CurrentServices
-from pos_api.service_layer.baskets import BasketView, finalize_basket, read_basket, save_basket
+from pos_api.service_layer.baskets import BasketView, current_basket, finalize_basket, read_basket, save_basket
 
 router = APIRouter(prefix="/v1/baskets", tags=["till"])
 
@@ -24,6 +24,11 @@ def _view(view: BasketView) -> JSONResponse:
         "computed": view.computed.as_dict(),
     }
     return JSONResponse(body, headers={"ETag": f'"{view.basket.version}"'})
+
+
+@router.get("/current", summary="The till's open basket, as it left it (after a reboot)", response_model=None)
+async def get_current_basket(device: CurrentDevice, services: CurrentServices) -> JSONResponse:
+    return _view(await current_basket(device, services.config))
 
 
 @router.put(

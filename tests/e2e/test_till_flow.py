@@ -280,3 +280,40 @@ def test_a_till_that_reboots_finds_its_open_basket_again(
     assert current.status_code == 200
     assert (current.json()["id"], current.json()["version"]) == (basket_id, 1)
     assert current.json()["content"]["pickup_number"] == "7"
+
+
+def test_a_sale_is_credited_in_parts_never_beyond_what_was_sold_and_the_original_stays(
+    pos_api: ServiceProcess, demo: Demo, stack: Stack, open_tills: dict[str, simulator.TillRun]
+) -> None:
+    till = demo.tills[1]
+    boot = catalogue_of(pos_api, till)
+    bulb = product(boot, "Ampoule LED")
+    lines = [{"line_id": str(uuid.uuid4()), "product_id": bulb["id"], "quantity": 3}]
+    sale_id = str(uuid.uuid4())
+    put(pos_api, till, sale_id, 0, {"lines": lines, "payments": [cash(1050, 2000)]})
+    number = (boot["last_ticket_number"] or 0) + 1
+    assert finalize(pos_api, till, sale_id, number, 1).status_code == 201
+
+    def credit(quantity: int, refund: int, credit_id: str | None = None, n: int = 0) -> httpx.Response:
+        body = {
+            "credit_note_id": credit_id or str(uuid.uuid4()),
+            "number": n,
+            "lines": [{"line_id": lines[0]["line_id"], "quantity": quantity}],
+            "payments": [{"payment_id": str(uuid.uuid4()), "method": "cash", "amount": refund}],
+        }
+        return httpx.post(f"{pos_api.url}/v1/tickets/{sale_id}/credit-notes", json=body, headers=headers(till))
+
+    first_id = str(uuid.uuid4())
+    first = credit(1, 350, first_id, number + 1)
+    assert first.status_code == 201, first.text
+    note = first.json()
+    assert (note["kind"], note["original_number"], note["total_incl_tax"]) == ("credit_note", number, -350)
+    assert note["payments"][0]["amount"] == -350
+    assert credit(1, 350, first_id, number + 1).status_code == 200
+    wrong = problem(credit(1, 300, n=number + 2), 422)
+    assert wrong["invalid_params"][0]["name"] == "payments"
+    beyond = problem(credit(3, 1050, n=number + 2), 422)
+    assert beyond["invalid_params"][0]["name"] == "lines[0].quantity"
+    assert credit(2, 700, n=number + 2).status_code == 201
+    assert count(stack, "select count(*) from tickets where body->>'original_ticket_id' = $1", sale_id) == 2
+    assert count(stack, "select (body->>'total_incl_tax')::int from tickets where id = $1", uuid.UUID(sale_id)) == 1050

@@ -141,3 +141,25 @@ class Receipt(_Strict):
     payments: tuple[ReceiptPayment, ...]
     change_given: Minor
     pickup_number: str | None = None
+
+
+class CreditLineIn(_Strict):
+    line_id: UUID = Field(description="A line of the original ticket.")
+    quantity: StrictInt = Field(ge=1, le=10_000, description="Units given back.")
+
+
+class RefundIn(_Strict):
+    payment_id: UUID
+    method: PaymentMethod
+    amount: Minor = Field(gt=0, le=100_000_000, description="Money given back, positive.")
+    reference: Annotated[str, Field(max_length=64)] | None = None
+
+
+class CreditNoteIn(_Strict):
+    """A credit note on a sale: which lines (and how many units) are given back, and how the money goes back."""
+
+    credit_note_id: UUID = Field(description="Chosen by the till: a retry with the same id is the same credit note.")
+    number: StrictInt = Field(ge=1, description="The till's next gap-free ticket number.")
+    lines: tuple[CreditLineIn, ...] = Field(min_length=1, max_length=500)
+    payments: tuple[RefundIn, ...] = Field(min_length=1, max_length=10)
+    operator_id: UUID | None = None

@@ -48,7 +48,14 @@ class InMemoryTickets:
     async def by_number(self, pos_id: UUID, number: int) -> StoredTicket | None:
         return self._pending.get((pos_id, number)) or self._state.tickets.get((pos_id, number))
 
-    async def by_id(self, ticket_id: UUID) -> StoredTicket | None:
+    async def credit_notes_of(self, ticket_id: UUID) -> list[StoredTicket]:
+        return [
+            t
+            for t in [*self._state.tickets.values(), *self._pending.values()]
+            if t.ticket.original_ticket_id == ticket_id
+        ]
+
+    async def by_id(self, ticket_id: UUID, *, for_update: bool = False) -> StoredTicket | None:
         for stored in [*self._state.tickets.values(), *self._pending.values()]:
             if stored.ticket.ticket_id == ticket_id:
                 return stored

@@ -50,9 +50,18 @@ class SqlTickets:
         ).first()
         return _stored(row) if row else None
 
-    async def by_id(self, ticket_id: UUID) -> StoredTicket | None:
-        row = (await self._conn.execute(select(tickets).where(tickets.c.id == ticket_id))).first()
+    async def by_id(self, ticket_id: UUID, *, for_update: bool = False) -> StoredTicket | None:
+        stmt = select(tickets).where(tickets.c.id == ticket_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        row = (await self._conn.execute(stmt)).first()
         return _stored(row) if row else None
+
+    async def credit_notes_of(self, ticket_id: UUID) -> list[StoredTicket]:
+        stmt = select(tickets).where(
+            tickets.c.kind == "credit_note", tickets.c.body["original_ticket_id"].astext == str(ticket_id)
+        )
+        return [_stored(row) for row in await self._conn.execute(stmt)]
 
     async def last_number(self, pos_id: UUID) -> int | None:
         stmt = select(func.max(tickets.c.number)).where(tickets.c.pos_id == pos_id)

@@ -37,8 +37,10 @@ def check_ticket(ticket: TicketFinalizedV1) -> None:
             problems.append(FieldProblem(f"{where}.unit_price", "must not be negative"))
         if line.discount < 0:
             problems.append(FieldProblem(f"{where}.discount", "must not be negative"))
-        if line.weight_grams is not None and line.weight_grams < 0:
-            problems.append(FieldProblem(f"{where}.weight_grams", "must not be negative"))
+        if line.weight_grams is not None and line.weight_grams * sign < 0:
+            problems.append(
+                FieldProblem(f"{where}.weight_grams", f"must not be {'negative' if sign > 0 else 'positive'}")
+            )
         if not 0 <= line.tax_rate_bp <= 10_000:
             problems.append(FieldProblem(f"{where}.tax_rate_bp", "must be between 0 and 10000 basis points"))
         if line.total_excl_tax + line.tax != line.total_incl_tax:

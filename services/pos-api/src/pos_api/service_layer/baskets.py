@@ -17,11 +17,13 @@ from zoneinfo import ZoneInfo
 from caisse_contracts.basket import ComputedBasket, compute_basket
 from caisse_contracts.envelope import Envelope, TenantKeys
 from caisse_contracts.events import EntityType, TicketFinalizedV1, TicketKind
+from caisse_contracts.money import CashRoundingRule
 from caisse_contracts.runtime.telemetry import current_traceparent
-from caisse_contracts.tills import BasketContent, BasketPut, FinalizeIn, Receipt
+from caisse_contracts.tills import BasketContent, BasketPut, CreditNoteIn, FinalizeIn, Receipt
 from caisse_contracts.topics import TICKETS
 from pos_api.domain.baskets import basket_input, category_weights, receipt_of
 from pos_api.domain.catalogue import shop_catalogue
+from pos_api.domain.credit_notes import RefundLine, RefundTender, credit_note_parts
 from pos_api.domain.errors import (
     BasketConflictError,
     FieldProblem,
@@ -245,3 +247,64 @@ async def _announce(work: UnitOfWork, ticket: TicketFinalizedV1, services: Confi
         aggregate_type="ticket",
         aggregate_id=str(ticket.ticket_id),
     )
+
+
+async def credit_ticket(device: Device, ticket_id: UUID, request: CreditNoteIn, services: ConfigServices) -> Finalized:
+    """A credit note on a sale of the till's shop: a new, immutable ticket with negative amounts."""
+    now = services.clock()
+    async with services.uow() as work:
+        original = await work.tickets.by_id(ticket_id, for_update=True)
+        if original is None or original.ticket.shop_id != device.shop_id:
+            raise NotFoundError("ticket", str(ticket_id))
+        context = await till_context(work, device, services.cache)
+        existing = await work.tickets.by_number(device.pos_id, request.number)
+        if existing is not None:
+            if existing.ticket.ticket_id == request.credit_note_id:
+                return Finalized(
+                    receipt_of(existing.ticket, context.shop, context.pos, context.territory), replayed=True
+                )
+            raise TicketNumberConflictError(device.pos_id, request.number, existing.ticket.ticket_id)
+        session = await work.sessions.of_pos(device.pos_id)
+        if session is None or not session.is_open:
+            raise BasketConflictError("session", "this till has no open cash session")
+        earlier = [t.ticket for t in await work.tickets.credit_notes_of(ticket_id)]
+        parts = credit_note_parts(
+            original.ticket,
+            earlier,
+            [RefundLine(line.line_id, line.quantity) for line in request.lines],
+            [RefundTender(p.payment_id, p.method, p.amount, p.reference) for p in request.payments],
+            CashRoundingRule(context.territory["cash_rounding"]),
+        )
+        sale = original.ticket
+        ticket = sale.model_copy(
+            update={
+                "ticket_id": request.credit_note_id,
+                "number": request.number,
+                "kind": TicketKind.CREDIT_NOTE,
+                "original_ticket_id": sale.ticket_id,
+                "pos_id": device.pos_id,
+                "session_id": session.session_id,
+                "operator_id": request.operator_id,
+                "finalized_at": now,
+                "local_date": now.astimezone(ZoneInfo(context.territory["timezone"])).date(),
+                "lines": parts.lines,
+                "taxes": parts.taxes,
+                "payments": parts.payments,
+                "total_excl_tax": parts.total_excl_tax,
+                "total_tax": parts.total_tax,
+                "total_incl_tax": parts.total_incl_tax,
+                "cash_rounding": parts.cash_rounding,
+                "rounding_account": context.company["accounts"]["cash_rounding"] if parts.cash_rounding else None,
+                "change_given": 0,
+                "category_weights": category_weights(parts.lines),
+                "pickup_number": None,
+            }
+        )
+        ticket = TicketFinalizedV1.model_validate(ticket.model_dump())
+        check_ticket(ticket)
+        if not await work.tickets.add(StoredTicket(ticket=ticket, content_hash=content_hash(ticket), received_at=now)):
+            raise TicketNumberConflictError(device.pos_id, request.number, ticket.ticket_id)
+        await _announce(work, ticket, services)
+        await work.commit()
+    receipt = receipt_of(ticket, context.shop, context.pos, context.territory)
+    return Finalized(receipt.model_copy(update={"original_number": sale.number}), replayed=False)

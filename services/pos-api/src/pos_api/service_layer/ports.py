@@ -82,7 +82,9 @@ class Tickets(Protocol):
     async def by_number(self, pos_id: UUID, number: int) -> StoredTicket | None:
         """The ticket the POS numbered `number`, if any."""
 
-    async def by_id(self, ticket_id: UUID) -> StoredTicket | None: ...
+    async def by_id(self, ticket_id: UUID, *, for_update: bool = False) -> StoredTicket | None: ...
+
+    async def credit_notes_of(self, ticket_id: UUID) -> list[StoredTicket]: ...
 
     async def last_number(self, pos_id: UUID) -> int | None:
         """The highest ticket number received from the POS."""

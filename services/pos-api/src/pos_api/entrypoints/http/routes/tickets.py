@@ -9,7 +9,9 @@ from fastapi.responses import JSONResponse
 
 from caisse_contracts.events import TicketFinalizedV1
 from caisse_contracts.runtime.http import InvalidParam, ProblemError
+from caisse_contracts.tills import CreditNoteIn, Receipt
 from pos_api.entrypoints.http.deps import CurrentDevice, CurrentServices
+from pos_api.service_layer.baskets import credit_ticket
 from pos_api.service_layer.tickets import Outcome, record_ticket
 
 router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
@@ -36,3 +38,22 @@ async def get_ticket(ticket_id: UUID, device: CurrentDevice, services: CurrentSe
     if stored is None or stored.ticket.shop_id != device.shop_id:
         raise ProblemError(404, "Unknown ticket", detail=f"no ticket {ticket_id}")
     return JSONResponse(stored.ticket.model_dump(mode="json"))
+
+
+@router.post(
+    "/{ticket_id}/credit-notes",
+    status_code=201,
+    summary="A credit note on a sale (partial or full) with the refund tenders; the receipt",
+    responses={201: {"model": Receipt}, 200: {"model": Receipt, "description": "Identical replay: the original"}},
+    response_model=None,
+)
+async def post_credit_note(
+    ticket_id: UUID, body: CreditNoteIn, device: CurrentDevice, services: CurrentServices
+) -> Response:
+    done = await credit_ticket(device, ticket_id, body, services.config)
+    return Response(
+        done.receipt.model_dump_json(),
+        status_code=200 if done.replayed else 201,
+        media_type="application/json",
+        headers={"X-Ticket-Outcome": "already_exists" if done.replayed else "created"},
+    )

@@ -1,23 +1,27 @@
 """Finalize on the real stack: sustained throughput of concurrent tills, and latency at a steady 100 tickets/s.
 
-All five services run on the launcher's test instance with Kafka and PostgreSQL; the tills are driven over
-loopback HTTP by the till simulator (a 3-line ticket: PUT basket, then finalize with the next number). The
-simulator shares the machine's two cores with everything it measures.
+All five services run on the launcher's test instance with Kafka and PostgreSQL. The tills are driven over
+loopback HTTP by `bench/loadgen` (Go, so that the load takes little of the two cores it shares with what it
+measures): each till saves a 3-line basket (PUT) and finalizes it with its next number, one ticket at a time.
+Throughput counts finalized tickets; latency is the finalize call's.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import statistics
-import time
+import subprocess
 import uuid
+from pathlib import Path
+from typing import Any
 
 from bench.report import Figure
 from caisse_stack import ensure_up, simulator
 from caisse_stack.demo import ensure_demo_data
 from caisse_stack.demo_data import DemoTill, add_tills
-from caisse_stack.layout import Instance
+from caisse_stack.layout import Instance, repo_root
 from caisse_stack.services import BY_NAME, admin_token, start_all, stop_all
 
 TILLS = 32
@@ -37,35 +41,81 @@ def bench_tills(inst: Instance, pos_api: str) -> list[DemoTill]:
     return tills
 
 
+def loadgen(inst: Instance) -> Path:
+    """The Go load generator, built once into the instance folder."""
+    binary = inst.folder / "bin" / "loadgen"
+    source = repo_root() / "bench" / "loadgen"
+    newest = max(p.stat().st_mtime for p in source.iterdir())
+    if not binary.is_file() or binary.stat().st_mtime < newest:
+        go = shutil.which("go")
+        if go is None:
+            raise SystemExit("Go is needed to build bench/loadgen")
+        binary.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run([go, "build", "-o", str(binary), "."], cwd=source, check=True)
+    return binary
+
+
+def tills_config(runs: list[simulator.TillRun]) -> list[dict[str, Any]]:
+    config = []
+    for run in runs:
+        catalogue = run.boot["catalogue"]
+        weighed = [c["id"] for c in catalogue["categories"] if c.get("sold_by_weight")]
+        product = next(p for p in catalogue["products"] if p["name"] == "Sac cabas")
+        config.append(
+            {
+                "serial": run.till.serial,
+                "secret": run.till.secret,
+                "next_number": run.next_number,
+                "categories": weighed,
+                "product_id": product["id"],
+                "price": product["price"],
+            }
+        )
+    return config
+
+
+def drive(binary: Path, pos_api: str, tills: list[dict[str, Any]], **mode: Any) -> dict[str, Any]:
+    done = subprocess.run(
+        [str(binary)],
+        input=json.dumps({"pos_api": pos_api, "tills": tills, **mode}),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result: dict[str, Any] = json.loads(done.stdout)
+    for till, number in zip(tills, result["next_numbers"], strict=True):
+        till["next_number"] = number
+    return result
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
 def run() -> list[Figure]:
     inst = ensure_up("test").instance
+    binary = loadgen(inst)
     stop_all(inst)
     start_all(inst)
     pos_api = f"http://127.0.0.1:{BY_NAME['pos-api'].port(inst)}"
     try:
-        tills = bench_tills(inst, pos_api)
-        runs = asyncio.run(simulator.prepare(pos_api, inst.kafka_bootstrap, tills))
-        asyncio.run(simulator.sustain(pos_api, runs, 5.0))  # warm-up: connections, caches, JIT of the broker
-        began = time.monotonic()
-        sold = asyncio.run(simulator.sustain(pos_api, runs, SUSTAIN_S))
-        throughput = sold / (time.monotonic() - began)
-        failures = sum(len(r.failures) for r in runs)
-        latencies = asyncio.run(simulator.paced(pos_api, runs, PACED_RATE, PACED_S))
+        runs = asyncio.run(simulator.prepare(pos_api, inst.kafka_bootstrap, bench_tills(inst, pos_api)))
+        tills = tills_config(runs)
+        drive(binary, pos_api, tills, mode="sustain", duration_s=5.0)  # warm-up
+        sustained = drive(binary, pos_api, tills, mode="sustain", duration_s=SUSTAIN_S)
+        paced = drive(binary, pos_api, tills, mode="paced", duration_s=PACED_S, rate=PACED_RATE)
     finally:
         stop_all(inst)
+    latencies = paced["latencies_ms"]
     return [
         Figure(
             what=f"finalize throughput, {len(tills)} tills, {SUSTAIN_S:.0f} s",
-            measured=throughput,
+            measured=sustained["sold"] / sustained["elapsed_s"],
             unit="tickets/s",
             target=500,
             higher_is_better=True,
-            spread=f"{sold} sold, {failures} failed",
+            spread=f"{sustained['sold']} sold, {sustained['failed']} failed",
         ),
         Figure(
             what=f"finalize p99 at {PACED_RATE:.0f} tickets/s",
@@ -73,6 +123,6 @@ def run() -> list[Figure]:
             unit="ms",
             target=50,
             runs=len(latencies),
-            spread=f"p50 {statistics.median(latencies):.1f} ms",
+            spread=f"p50 {statistics.median(latencies):.1f} ms, {paced['failed']} failed",
         ),
     ]

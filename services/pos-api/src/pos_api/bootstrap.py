@@ -55,4 +55,4 @@ def build_app(settings: Settings | None = None) -> FastAPI:
 def main() -> None:
     """The `pos-api` console script: serve until SIGTERM."""
     settings = Settings()
-    serve(build_app(settings), settings)
+    serve("pos_api.bootstrap:build_app" if settings.workers > 1 else build_app(settings), settings)

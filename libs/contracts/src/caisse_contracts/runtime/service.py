@@ -203,9 +203,25 @@ class _Server(uvicorn.Server):
         yield
 
 
-def serve(app: FastAPI, settings: ServiceSettings) -> None:
-    """Run the app until SIGTERM or SIGINT; uvicorn drains requests and runs the lifespan's shutdown."""
+def serve(app: FastAPI | str, settings: ServiceSettings) -> None:
+    """Run the app until SIGTERM or SIGINT; uvicorn drains requests and runs the lifespan's shutdown.
+
+    `app` is the application, or the import path of its factory (`package.bootstrap:build_app`), which
+    `workers > 1` needs: each worker process builds its own application.
+    """
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if isinstance(app, str) and settings.workers > 1:
+        uvicorn.run(
+            app,
+            factory=True,
+            workers=settings.workers,
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level.lower(),
+            timeout_graceful_shutdown=15,
+            access_log=False,
+        )
+        return
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -214,5 +230,6 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
         lifespan="on",
         timeout_graceful_shutdown=15,
         access_log=False,
+        factory=isinstance(app, str),
     )
     _Server(config).run()

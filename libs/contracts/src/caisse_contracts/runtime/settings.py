@@ -29,6 +29,7 @@ class ServiceSettings(BaseSettings):
     trace_file: str | None = None
     otlp_endpoint: str | None = Field(default=None, description="OTLP/HTTP traces endpoint; the SDK default if unset.")
     log_level: str = "INFO"
+    workers: int = Field(default=1, ge=1, le=64, description="Server processes; more than one uses more cores.")
     consumer_group_suffix: str = Field(
         default="",
         description="Appended to Kafka group ids (not to DLQ names): separate stacks sharing one broker.",

@@ -1,0 +1,3 @@
+module caisse/bench/loadgen
+
+go 1.22

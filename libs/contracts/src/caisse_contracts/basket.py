@@ -1,26 +1,43 @@
 """Basket math: lines, discounts, taxes per rate, payments, change and cash rounding — pure, integer, exact.
 
 The till computes its baskets offline with this module and pos-api recomputes them with it: both must agree
-to the minor unit. Every amount is an `int` of minor units; a division that needs rounding goes through
-`div_half_up` (round half away from zero, the rule of French receipts), never through a float.
+to the minor unit. Every amount is an `int` of minor units of the basket's currency; every division that
+needs rounding goes through `div_half_up` (round half away from zero, exact on integers, the same result as
+`Decimal` with `ROUND_HALF_UP`), never through a float. Amounts entered by the cashier (prices, amount
+discounts, vouchers) are in the basis of the prices: tax included when `prices_include_tax`, excluded
+otherwise.
 
-Order of discounts, each on what the previous ones left:
-1. the line's own discount (percentage or amount);
-2. the member-card percentage, then the staff percentage, on each line;
-3. the basket discount (percentage of, or amount off, the subtotal), spread over the lines;
-4. discount vouchers (amounts), spread over the lines.
-A basket-level amount is spread in proportion to the lines' totals by largest remainder, so each line (and so
-each tax rate) gets a whole number of minor units and the shares add up exactly to the amount.
+Gross of a line: `unit_price × quantity`, or for a price per kilogram `unit_price × weight_grams × quantity
+/ 1000`, half up (3.50 €/kg × 1250 g = 437.5 → 438).
 
-Taxes are computed per rate on the rate's total, not line by line, so that rounding happens once per rate
-and the ticket's VAT is the one an accountant recomputes from the totals; the rate's tax is then spread over
-its lines by largest remainder. Prices tax-included: VAT = TTC × r / (1 + r), HT = TTC − VAT. Prices
-tax-excluded: VAT = HT × r, TTC = HT + VAT. Either way HT + VAT = TTC exactly, per line, per rate and in total.
+Discounts, each on what the previous ones left:
+1. the line's own discount (a percentage of the line, or an amount off the whole line);
+2. the member-card percentage, then the staff percentage, on each line (so 5 % then 10 % is 14.5 % off);
+3. the basket discount (a percentage of, or an amount off, the subtotal), spread over the lines;
+4. discount vouchers (amounts, all together), spread over the lines.
+A percentage is rounded once where it applies (per line for 1–2, on the subtotal for 3). A basket-level
+amount is spread over the lines in proportion to their totals by largest remainder, so each line — and so
+each tax rate — gets a whole number of minor units and the shares add up exactly to the amount. A line's
+`discount` is everything taken off it, voucher shares included; `ComputedBasket.discounts` is their sum.
 
-Cash rounding (XPF, CHF: to the nearest 5 minor units; EUR: none) applies to what cash pays: the amount left
-for cash after the other tenders is rounded with `money.round_cash`, and the difference is a rounding amount
-booked apart, so a cash-rounded basket is fully paid and balanced (Σ payments = due + rounding, nothing
-remaining). Credit notes are built by the caller from a computed sale, with the signs reversed.
+Taxes are computed per rate on the rate's total, not line by line: rounding line by line accumulates (three
+lines at 1.00 € TTC and 20 % would give 3 × 17 = 51 of VAT where the rate's total gives 50), whereas one
+rounding per rate gives the VAT an accountant recomputes from the totals. The rounding is to the nearest
+minor unit, a half going up — the usual French rule for VAT (to the nearest cent, half a cent up). Prices tax included:
+`VAT = round_half_up(TTC × r / (10000 + r))`, `HT = TTC − VAT`; prices tax excluded:
+`VAT = round_half_up(HT × r / 10000)`, `TTC = HT + VAT` (r in basis points). The rate's VAT is then spread
+over its lines by largest remainder, so HT + VAT = TTC exactly per line, per rate and in total, the lines
+add up to the rates and the rates to the ticket.
+
+Payments: what is left for cash (the amount due minus the other tenders) is rounded with `money.round_cash`
+when cash pays part of the ticket and the territory rounds cash (XPF, CHF: to the nearest 5; EUR: never).
+The difference is `cash_rounding`, which the caller books on its rounding account, so a cash-rounded ticket
+is fully paid and balanced: Σ payment amounts = total due + cash_rounding and nothing remains. A cash
+payment's `amount` is what it settles; what the customer handed over is its `tendered`, and the change is
+`tendered − amount`. No tender may settle more than what remains, and only cash is tendered.
+
+This module computes sales. Credit notes are not computed here: they cancel a finalized ticket's own amounts
+(see pos-api's credit notes), so they never recompute discounts or taxes from prices.
 """
 
 from __future__ import annotations
@@ -30,17 +47,23 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, model_validator
 
 from caisse_contracts.events.tickets import LineKind, PaymentMethod, PaymentV1, TaxTotalV1, TicketLineV1
 from caisse_contracts.money import CashRoundingRule, round_cash
 
-BP = 10_000
-"""Basis points in one: rates and percentages are ints of basis points (20 % = 2000)."""
+BASIS_POINTS = 10_000
+"""100 % in basis points: rates and percentages are ints of basis points (20 % = 2000, 5.5 % = 550)."""
+
+GRAMS_PER_KILOGRAM = 1000
 
 
 def div_half_up(numerator: int, denominator: int) -> int:
-    """numerator / denominator rounded half away from zero, in integers (denominator > 0)."""
+    """`numerator / denominator` rounded to the nearest int, halves away from zero; exact (denominator > 0).
+
+    The one rounding division of the basket math: it gives what `Decimal` quantized with `ROUND_HALF_UP`
+    gives (as `money.to_minor` does), without leaving the integers.
+    """
     if denominator <= 0:
         raise ValueError("the denominator must be positive")
     if numerator >= 0:
@@ -49,26 +72,30 @@ def div_half_up(numerator: int, denominator: int) -> int:
 
 
 def spread(amount: int, weights: Sequence[int]) -> list[int]:
-    """`amount` shared in proportion to non-negative `weights`, by largest remainder: the shares add up to it.
+    """`amount` shared in proportion to non-negative `weights` by largest remainder: the shares add up to it.
 
-    Ties go to the earlier weight, so the result is deterministic. With all weights zero, nothing is shared
-    unless the amount is zero.
+    Each share is the exact proportional share rounded down or up, never further than one unit away; the
+    units left after rounding down go to the largest remainders, ties to the earlier weight, so the result
+    is deterministic. With all weights zero only a zero amount can be shared.
     """
     total = sum(weights)
     if total == 0:
         if amount:
             raise ValueError("cannot spread an amount over nothing")
         return [0] * len(weights)
-    shares = [amount * w // total for w in weights]
-    remainders = [amount * w % total for w in weights]
+    products = [amount * weight for weight in weights]
+    shares = [product // total for product in products]
     left = amount - sum(shares)
-    for index in sorted(range(len(weights)), key=lambda i: (-remainders[i], i))[:left]:
-        shares[index] += 1
+    if left:
+        remainders = [product % total for product in products]
+        # A stable sort keeps equal remainders in their order, reversed or not: ties go to the earlier weight.
+        for index in sorted(range(len(remainders)), key=remainders.__getitem__, reverse=True)[:left]:
+            shares[index] += 1
     return shares
 
 
 class BasketError(ValueError):
-    """A basket that cannot be computed; `field` says where (e.g. `lines[2].weight_grams`), `reason` why."""
+    """A basket that cannot be computed: `field` says where (e.g. `lines[2].weight_grams`), `reason` why."""
 
     def __init__(self, field: str, reason: str) -> None:
         super().__init__(f"{field}: {reason}")
@@ -77,18 +104,42 @@ class BasketError(ValueError):
 
 
 class MissingWeightError(BasketError):
-    pass
+    """A line priced per kilogram has no weight."""
 
 
 class DiscountTooLargeError(BasketError):
-    pass
+    """A discount or voucher takes off more than what it applies to."""
 
 
 class PaymentRefusedError(BasketError):
-    pass
+    """A payment that the basket cannot take; the subclasses say which rule it breaks."""
+
+
+class TenderedOnNonCashError(PaymentRefusedError):
+    """Only cash is tendered: a card, cheque or gift voucher pays exactly its amount."""
+
+
+class TenderedBelowAmountError(PaymentRefusedError):
+    """Cash handed over is less than the amount it is said to settle."""
+
+
+class MissingPaymentReferenceError(PaymentRefusedError):
+    """A cheque without its number, or a gift voucher without its code."""
+
+
+class NonCashOverpaymentError(PaymentRefusedError):
+    """A card, cheque or gift voucher would settle more than what remains: there is no change on them."""
+
+
+class CashOverpaymentError(PaymentRefusedError):
+    """Cash amounts settle more than what remains: the excess is `tendered`, given back as change."""
 
 
 Money = Annotated[StrictInt, Field(ge=0, le=1_000_000_000)]
+"""Minor units; `StrictInt` so that `12.5` and `"1250"` are refused."""
+
+Percentage = Annotated[StrictInt, Field(ge=0, le=BASIS_POINTS)]
+"""Basis points, 0 to 100 %."""
 
 
 class _Input(BaseModel):
@@ -96,101 +147,138 @@ class _Input(BaseModel):
 
 
 class Discount(_Input):
-    """A percentage in basis points (`value_bp`) or an amount in minor units (`value`)."""
+    """`{"kind": "percent", "value_bp": 1000}` (10 %) or `{"kind": "amount", "value": 150}` (minor units)."""
 
     kind: Literal["percent", "amount"]
-    value_bp: StrictInt | None = Field(default=None, ge=0, le=BP)
+    value_bp: Percentage | None = None
     value: Money | None = None
 
     @model_validator(mode="after")
-    def _one_value(self) -> Discount:
-        if (self.kind == "percent") != (self.value_bp is not None) or (self.kind == "amount") != (
-            self.value is not None
-        ):
-            raise ValueError("a percent discount has value_bp, an amount discount has value")
+    def _one_value_for_its_kind(self) -> Discount:
+        if self.kind == "percent" and (self.value_bp is None or self.value is not None):
+            raise ValueError("a percent discount has value_bp and no value")
+        if self.kind == "amount" and (self.value is None or self.value_bp is not None):
+            raise ValueError("an amount discount has value and no value_bp")
         return self
 
-    def of(self, base: int) -> int:
-        if self.kind == "percent":
-            return div_half_up(base * (self.value_bp or 0), BP)
+    def amount_off(self, base: int) -> int:
+        """What this discount takes off `base`: the percentage of it (half up), or the amount as it is."""
+        if self.value_bp is not None:
+            return div_half_up(base * self.value_bp, BASIS_POINTS)
         return self.value or 0
 
 
 class BasketLineIn(_Input):
+    """One line at its price: a catalogue product, a second-hand item of a category, or an event seat."""
+
     line_id: UUID
     kind: LineKind
-    label: str
+    label: StrictStr
     category_id: UUID
-    category_label: str
-    revenue_account: str
+    category_label: StrictStr
+    revenue_account: StrictStr
     product_id: UUID | None = None
     quantity: StrictInt = Field(ge=1, le=100_000)
-    unit_price: Money
+    unit_price: Money = Field(description="Price of one unit, or of one kilogram when `pricing` is per_kg.")
     pricing: Literal["unit", "per_kg"] = "unit"
-    weight_grams: StrictInt | None = Field(default=None, ge=0, le=100_000_000)
-    tax_rate_bp: StrictInt = Field(ge=0, le=BP)
+    weight_grams: StrictInt | None = Field(
+        default=None, ge=0, le=100_000_000, description="Required per kilogram; else optional, for tonnage."
+    )
+    tax_rate_bp: Percentage
     discount: Discount | None = None
 
 
 class VoucherIn(_Input):
-    code: str
+    """A discount voucher: an amount off the basket (not a tender; a gift voucher is a payment)."""
+
+    code: StrictStr
     amount: StrictInt = Field(gt=0, le=1_000_000_000)
 
 
 class PaymentIn(_Input):
+    """One tender: `amount` is what it settles; for cash only, `tendered` is what the customer handed over."""
+
     payment_id: UUID
     method: PaymentMethod
     amount: StrictInt = Field(gt=0, le=1_000_000_000)
     tendered: StrictInt | None = Field(default=None, gt=0, le=1_000_000_000)
-    reference: str | None = None
-    bank: str | None = None
+    reference: StrictStr | None = Field(default=None, description="Cheque number, card authorisation, voucher code.")
+    bank: StrictStr | None = None
 
 
 class BasketIn(_Input):
-    currency: str
-    prices_include_tax: bool = True
+    """Everything the basket math needs, prices already resolved from the catalogue."""
+
+    currency: StrictStr = Field(pattern=r"^[A-Z]{3}$")
+    prices_include_tax: StrictBool = True
     cash_rounding: CashRoundingRule = CashRoundingRule.NONE
-    lines: Sequence[BasketLineIn] = ()
+    lines: tuple[BasketLineIn, ...] = ()
     basket_discount: Discount | None = None
-    member_discount_bp: StrictInt | None = Field(default=None, ge=0, le=BP)
-    employee_discount_bp: StrictInt | None = Field(default=None, ge=0, le=BP)
-    vouchers: Sequence[VoucherIn] = ()
-    payments: Sequence[PaymentIn] = ()
+    member_discount_bp: Percentage | None = None
+    employee_discount_bp: Percentage | None = None
+    vouchers: tuple[VoucherIn, ...] = ()
+    payments: tuple[PaymentIn, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class ComputedLine:
     source: BasketLineIn
     gross: int
+    """Price × quantity (or × weight), before any discount."""
     discount: int
+    """Everything taken off the line: its own discount, card and staff, its shares of basket and vouchers."""
     total_incl_tax: int
     total_excl_tax: int
     tax: int
 
 
 @dataclass(frozen=True, slots=True)
+class ComputedTax:
+    """Totals of one tax rate; `total_excl_tax + tax == total_incl_tax`."""
+
+    rate_bp: int
+    total_excl_tax: int
+    tax: int
+    total_incl_tax: int
+
+
+@dataclass(frozen=True, slots=True)
 class ComputedBasket:
     currency: str
     lines: tuple[ComputedLine, ...]
-    taxes: tuple[TaxTotalV1, ...]
+    taxes: tuple[ComputedTax, ...]
+    """One per rate, by increasing rate."""
     payments: tuple[PaymentIn, ...]
     total_excl_tax: int
     total_tax: int
     total_incl_tax: int
     """What the basket costs after every discount: the amount due before cash rounding."""
     discounts: int
+    """Everything taken off the gross, vouchers included: Σ of the lines' discounts."""
     vouchers: int
+    """The part of `discounts` that discount vouchers took off."""
     paid: int
+    """Σ of the payments' amounts (what they settle; change excluded)."""
     cash_rounding: int
+    """Rounded cash amount minus the amount left for cash; 0 without cash or in a territory that never rounds."""
     due_after_rounding: int
+    """`total_incl_tax + cash_rounding`: what the payments must add up to."""
     remaining: int
+    """What is still to pay, ≥ 0."""
+    due_in_cash: int
+    """What cash must still bring if it settles the rest: the part left for cash, rounded, minus the cash paid.
+
+    0 when that part rounds to nothing (XPF 2 left after a card): no coin pays it, another tender must."""
     change: int
+    """Σ (tendered − amount) over the cash payments."""
 
     @property
     def fully_paid(self) -> bool:
+        """Nothing remains to pay on a basket that has lines."""
         return self.remaining == 0 and bool(self.lines)
 
     def to_ticket_lines(self) -> tuple[TicketLineV1, ...]:
+        """The lines of `ticket.finalized`, one per computed line, in the basket's order."""
         return tuple(
             TicketLineV1(
                 line_id=line.source.line_id,
@@ -213,9 +301,16 @@ class ComputedBasket:
         )
 
     def to_ticket_taxes(self) -> tuple[TaxTotalV1, ...]:
-        return self.taxes
+        """The tax totals of `ticket.finalized`, one per rate."""
+        return tuple(
+            TaxTotalV1(
+                rate_bp=tax.rate_bp, total_excl_tax=tax.total_excl_tax, tax=tax.tax, total_incl_tax=tax.total_incl_tax
+            )
+            for tax in self.taxes
+        )
 
     def to_ticket_payments(self) -> tuple[PaymentV1, ...]:
+        """The payments of `ticket.finalized`, as the cashier took them."""
         return tuple(
             PaymentV1(
                 payment_id=p.payment_id,
@@ -245,7 +340,15 @@ class ComputedBasket:
                 }
                 for line in self.lines
             ],
-            "taxes": [t.model_dump() for t in self.taxes],
+            "taxes": [
+                {
+                    "rate_bp": tax.rate_bp,
+                    "total_excl_tax": tax.total_excl_tax,
+                    "tax": tax.tax,
+                    "total_incl_tax": tax.total_incl_tax,
+                }
+                for tax in self.taxes
+            ],
             "total_excl_tax": self.total_excl_tax,
             "total_tax": self.total_tax,
             "total_incl_tax": self.total_incl_tax,
@@ -255,126 +358,191 @@ class ComputedBasket:
             "cash_rounding": self.cash_rounding,
             "due_after_rounding": self.due_after_rounding,
             "remaining": self.remaining,
+            "due_in_cash": self.due_in_cash,
             "change": self.change,
             "fully_paid": self.fully_paid,
         }
 
 
-def _gross(line: BasketLineIn, where: str) -> int:
+def _line_gross(line: BasketLineIn, index: int) -> int:
     if line.pricing == "per_kg":
         if line.weight_grams is None:
-            raise MissingWeightError(f"{where}.weight_grams", "a price per kilogram needs the weight")
-        return div_half_up(line.unit_price * line.weight_grams * line.quantity, 1000)
+            raise MissingWeightError(f"lines[{index}].weight_grams", "a price per kilogram needs the weight")
+        return div_half_up(line.unit_price * line.weight_grams * line.quantity, GRAMS_PER_KILOGRAM)
     return line.unit_price * line.quantity
 
 
-def _apply_spread(amounts: list[int], discount: int, where: str) -> list[int]:
-    subtotal = sum(amounts)
-    if discount > subtotal:
-        raise DiscountTooLargeError(where, f"{discount} is more than the {subtotal} it applies to")
-    return spread(discount, amounts)
-
-
-def compute_basket(basket: BasketIn) -> ComputedBasket:
-    """Every total of the basket; raises a `BasketError` naming the field when it cannot be computed."""
-    gross: list[int] = []
-    after: list[int] = []
-    for i, line in enumerate(basket.lines):
-        where = f"lines[{i}]"
-        amount = _gross(line, where)
-        gross.append(amount)
+def _after_line_discounts(basket: BasketIn, gross: list[int]) -> list[int]:
+    """Each line after its own discount, then the member-card and staff percentages."""
+    percentages = [bp for bp in (basket.member_discount_bp, basket.employee_discount_bp) if bp]
+    after = []
+    for index, (line, amount) in enumerate(zip(basket.lines, gross, strict=True)):
+        left = amount
         if line.discount is not None:
-            off = line.discount.of(amount)
-            if off > amount:
-                raise DiscountTooLargeError(f"{where}.discount", f"{off} is more than the line's {amount}")
-            amount -= off
-        for rate in (basket.member_discount_bp, basket.employee_discount_bp):
-            if rate:
-                amount -= div_half_up(amount * rate, BP)
-        after.append(amount)
+            off = line.discount.amount_off(left)
+            if off > left:
+                raise DiscountTooLargeError(f"lines[{index}].discount", f"{off} is more than the line's {left}")
+            left -= off
+        for bp in percentages:
+            left -= div_half_up(left * bp, BASIS_POINTS)
+        after.append(left)
+    return after
 
-    if basket.basket_discount is not None:
-        off = basket.basket_discount.of(sum(after))
-        shares = _apply_spread(after, off, "basket_discount")
-        after = [a - s for a, s in zip(after, shares, strict=True)]
-    voucher_total = sum(v.amount for v in basket.vouchers)
-    if voucher_total:
-        shares = _apply_spread(after, voucher_total, "vouchers")
-        after = [a - s for a, s in zip(after, shares, strict=True)]
 
-    by_rate: dict[int, list[int]] = {}
+def _less_basket_discount(basket: BasketIn, amounts: list[int]) -> list[int]:
+    discount = basket.basket_discount
+    if discount is None:
+        return amounts
+    subtotal = sum(amounts)
+    off = discount.amount_off(subtotal)
+    if off > subtotal:
+        raise DiscountTooLargeError("basket_discount", f"{off} is more than the basket's {subtotal}")
+    if not off:
+        return amounts
+    return [amount - share for amount, share in zip(amounts, spread(off, amounts), strict=True)]
+
+
+def _less_vouchers(basket: BasketIn, amounts: list[int]) -> tuple[list[int], int]:
+    if not basket.vouchers:
+        return amounts, 0
+    subtotal = sum(amounts)
+    total = 0
+    for index, voucher in enumerate(basket.vouchers):
+        total += voucher.amount
+        if total > subtotal:
+            raise DiscountTooLargeError(
+                f"vouchers[{index}].amount", f"vouchers worth {total} are more than the basket's {subtotal}"
+            )
+    return [amount - share for amount, share in zip(amounts, spread(total, amounts), strict=True)], total
+
+
+def _taxes(basket: BasketIn, amounts: list[int]) -> tuple[list[int], list[ComputedTax]]:
+    """The tax of each line and of each rate: one rounding per rate, spread over the rate's lines."""
+    lines_of_rate: dict[int, list[int]] = {}
     for index, line in enumerate(basket.lines):
-        by_rate.setdefault(line.tax_rate_bp, []).append(index)
-    line_tax = [0] * len(after)
-    taxes: list[TaxTotalV1] = []
-    for rate in sorted(by_rate):
-        members = by_rate[rate]
-        base = sum(after[i] for i in members)
-        rate_tax = div_half_up(base * rate, BP + rate) if basket.prices_include_tax else div_half_up(base * rate, BP)
-        for i, share in zip(members, spread(rate_tax, [after[i] for i in members]), strict=True):
-            line_tax[i] = share
-        incl, excl = (base, base - rate_tax) if basket.prices_include_tax else (base + rate_tax, base)
-        taxes.append(TaxTotalV1(rate_bp=rate, total_excl_tax=excl, tax=rate_tax, total_incl_tax=incl))
+        lines_of_rate.setdefault(line.tax_rate_bp, []).append(index)
+    line_tax = [0] * len(amounts)
+    taxes = []
+    for rate in sorted(lines_of_rate):
+        members = lines_of_rate[rate]
+        bases = [amounts[i] for i in members]
+        base = sum(bases)
+        if basket.prices_include_tax:
+            tax = div_half_up(base * rate, BASIS_POINTS + rate)
+            taxes.append(ComputedTax(rate, base - tax, tax, base))
+        else:
+            tax = div_half_up(base * rate, BASIS_POINTS)
+            taxes.append(ComputedTax(rate, base, tax, base + tax))
+        for index, share in zip(members, spread(tax, bases), strict=True):
+            line_tax[index] = share
+    return line_tax, taxes
 
-    lines = tuple(
-        ComputedLine(
-            source=line,
-            gross=gross[i],
-            discount=gross[i] - after[i],
-            total_incl_tax=after[i] if basket.prices_include_tax else after[i] + line_tax[i],
-            total_excl_tax=after[i] - line_tax[i] if basket.prices_include_tax else after[i],
-            tax=line_tax[i],
-        )
-        for i, line in enumerate(basket.lines)
-    )
-    total_incl = sum(t.total_incl_tax for t in taxes)
-    total_excl = sum(t.total_excl_tax for t in taxes)
-    total_tax = sum(t.tax for t in taxes)
 
+@dataclass(frozen=True, slots=True)
+class _Settlement:
+    paid: int
+    cash_rounding: int
+    due_in_cash: int
+    change: int
+
+
+def _settle(basket: BasketIn, due: int) -> _Settlement:
+    """Check the payments against the amount due and round what cash pays."""
     non_cash = 0
     cash = 0
     change = 0
     has_cash = False
-    for i, payment in enumerate(basket.payments):
-        where = f"payments[{i}]"
+    for index, payment in enumerate(basket.payments):
+        where = f"payments[{index}]"
         if payment.method is PaymentMethod.CASH:
             has_cash = True
             cash += payment.amount
             if payment.tendered is not None:
                 if payment.tendered < payment.amount:
-                    raise PaymentRefusedError(f"{where}.tendered", "is less than the amount it pays")
+                    raise TenderedBelowAmountError(
+                        f"{where}.tendered", f"{payment.tendered} handed over is less than the {payment.amount} paid"
+                    )
                 change += payment.tendered - payment.amount
             continue
-        if payment.tendered is not None:
-            raise PaymentRefusedError(f"{where}.tendered", f"only cash is tendered, not {payment.method.value}")
-        if payment.method is PaymentMethod.CHEQUE and not payment.reference:
-            raise PaymentRefusedError(f"{where}.reference", "a cheque needs its number")
-        if non_cash + payment.amount > total_incl:
-            raise PaymentRefusedError(f"{where}.amount", f"{payment.method.value} may not pay more than what remains")
         non_cash += payment.amount
+        if payment.tendered is not None:
+            raise TenderedOnNonCashError(f"{where}.tendered", f"only cash is tendered, not {payment.method.value}")
+        if payment.method is PaymentMethod.CHEQUE and not payment.reference:
+            raise MissingPaymentReferenceError(f"{where}.reference", "a cheque needs its number")
+        if payment.method is PaymentMethod.VOUCHER and not payment.reference:
+            raise MissingPaymentReferenceError(f"{where}.reference", "a gift voucher needs its code")
 
-    rounding = 0
-    if has_cash and basket.cash_rounding is not CashRoundingRule.NONE:
-        rounding = round_cash(total_incl - non_cash, basket.cash_rounding).adjustment
-    due_after = total_incl + rounding
-    paid = non_cash + cash
-    if paid > due_after:
-        raise PaymentRefusedError(
-            "payments", f"{paid} paid for {due_after} due: cash handed over beyond it is tendered"
+    left_for_cash = due - non_cash
+    rounded_for_cash = left_for_cash
+    if left_for_cash > 0:
+        rounded_for_cash = round_cash(left_for_cash, basket.cash_rounding).rounded
+    cash_rounding = rounded_for_cash - left_for_cash if has_cash else 0
+    due_after_rounding = due + cash_rounding
+
+    non_cash_applied = 0
+    applied = 0
+    for index, payment in enumerate(basket.payments):
+        remaining = due_after_rounding - applied
+        if payment.method is PaymentMethod.CASH:
+            if payment.amount > remaining:
+                raise CashOverpaymentError(
+                    f"payments[{index}].amount",
+                    f"cash settles at most the {max(remaining, 0)} that remains; what is handed over beyond it "
+                    "is tendered and given back as change",
+                )
+        else:
+            limit = min(remaining, due - non_cash_applied)
+            if payment.amount > limit:
+                raise NonCashOverpaymentError(
+                    f"payments[{index}].amount",
+                    f"{payment.method.value} may pay at most the {max(limit, 0)} that remains",
+                )
+            non_cash_applied += payment.amount
+        applied += payment.amount
+
+    return _Settlement(
+        paid=applied,
+        cash_rounding=cash_rounding,
+        due_in_cash=max(rounded_for_cash - cash, 0),
+        change=change,
+    )
+
+
+def compute_basket(basket: BasketIn) -> ComputedBasket:
+    """Every total of the basket; raises a `BasketError` naming the field when it cannot be computed."""
+    gross = [_line_gross(line, index) for index, line in enumerate(basket.lines)]
+    amounts = _less_basket_discount(basket, _after_line_discounts(basket, gross))
+    amounts, vouchers = _less_vouchers(basket, amounts)
+    line_tax, taxes = _taxes(basket, amounts)
+
+    if basket.prices_include_tax:
+        lines = tuple(
+            ComputedLine(line, gross[i], gross[i] - amounts[i], amounts[i], amounts[i] - line_tax[i], line_tax[i])
+            for i, line in enumerate(basket.lines)
         )
+    else:
+        lines = tuple(
+            ComputedLine(line, gross[i], gross[i] - amounts[i], amounts[i] + line_tax[i], amounts[i], line_tax[i])
+            for i, line in enumerate(basket.lines)
+        )
+    total_incl_tax = sum(tax.total_incl_tax for tax in taxes)
+    total_tax = sum(tax.tax for tax in taxes)
+    settlement = _settle(basket, total_incl_tax)
+    due_after_rounding = total_incl_tax + settlement.cash_rounding
     return ComputedBasket(
         currency=basket.currency,
         lines=lines,
         taxes=tuple(taxes),
         payments=tuple(basket.payments),
-        total_excl_tax=total_excl,
+        total_excl_tax=total_incl_tax - total_tax,
         total_tax=total_tax,
-        total_incl_tax=total_incl,
-        discounts=sum(gross) - sum(after) - voucher_total,
-        vouchers=voucher_total,
-        paid=paid,
-        cash_rounding=rounding,
-        due_after_rounding=due_after,
-        remaining=due_after - paid,
-        change=change,
+        total_incl_tax=total_incl_tax,
+        discounts=sum(gross) - sum(amounts),
+        vouchers=vouchers,
+        paid=settlement.paid,
+        cash_rounding=settlement.cash_rounding,
+        due_after_rounding=due_after_rounding,
+        remaining=due_after_rounding - settlement.paid,
+        due_in_cash=settlement.due_in_cash,
+        change=settlement.change,
     )

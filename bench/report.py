@@ -28,7 +28,7 @@ def print_table(figures: list[Figure]) -> None:
         rows.append(
             (
                 f.what,
-                f"{f.measured:,.1f} {f.unit}",
+                f"{f.measured:,.{2 if abs(f.measured) < 10 else 1}f} {f.unit}",
                 f"{sign} {f.target:,.0f} {f.unit}",
                 str(f.runs),
                 f.spread,

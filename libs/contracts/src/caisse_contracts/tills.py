@@ -12,6 +12,7 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, model_validator
 
+from caisse_contracts.basket import PaymentIn, VoucherIn
 from caisse_contracts.events.tickets import PaymentMethod
 
 Minor = StrictInt
@@ -53,20 +54,6 @@ class BasketLine(_Strict):
         if self.category_id is not None and self.price is None:
             raise ValueError("a category item needs its free price")
         return self
-
-
-class VoucherIn(_Strict):
-    code: Annotated[str, Field(min_length=1, max_length=64)]
-    amount: Minor = Field(gt=0)
-
-
-class PaymentIn(_Strict):
-    payment_id: UUID
-    method: PaymentMethod
-    amount: Minor = Field(gt=0, le=100_000_000)
-    tendered: Minor | None = Field(default=None, gt=0, le=100_000_000)
-    reference: Annotated[str, Field(max_length=64)] | None = None
-    bank: Annotated[str, Field(max_length=100)] | None = None
 
 
 class BasketContent(_Strict):

@@ -44,3 +44,14 @@ async def claim(conn: AsyncConnection, group: str, event_id: UUID, event_type: s
         .returning(inbox_table.c.event_id)
     )
     return (await conn.execute(stmt)).first() is not None
+
+
+class SqlInbox:
+    """The inbox of one consumer group, bound to the connection of a unit of work."""
+
+    def __init__(self, conn: AsyncConnection, group: str) -> None:
+        self._conn = conn
+        self._group = group
+
+    async def claim(self, event_id: UUID, event_type: str) -> bool:
+        return await claim(self._conn, self._group, event_id, event_type)

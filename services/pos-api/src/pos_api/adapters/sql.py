@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from caisse_contracts.envelope import Envelope
 from caisse_contracts.events import EntityType, TicketFinalizedV1
-from caisse_contracts.runtime import database, inbox
+from caisse_contracts.runtime import database
+from caisse_contracts.runtime.inbox import SqlInbox
 from caisse_contracts.runtime.outbox import enqueue
 from caisse_contracts.tills import BasketContent
 from caisse_contracts.topics import POS_API_SESSIONS
@@ -184,15 +185,6 @@ class SqlSeats:
         )
         left: int | None = (await self._conn.execute(stmt)).scalar_one_or_none()
         return left
-
-
-class SqlInbox:
-    def __init__(self, conn: AsyncConnection, group: str) -> None:
-        self._conn = conn
-        self._group = group
-
-    async def claim(self, event_id: UUID, event_type: str) -> bool:
-        return await inbox.claim(self._conn, self._group, event_id, event_type)
 
 
 class SqlOutbox:

@@ -7,7 +7,7 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from caisse_contracts.basket import BasketIn, BasketLineIn, Discount, PaymentIn, VoucherIn
+from caisse_contracts.basket import BasketIn, BasketLineIn, Discount
 from caisse_contracts.events import CategoryWeightV1, TicketFinalizedV1, TicketLineV1
 from caisse_contracts.money import CashRoundingRule
 from caisse_contracts.tills import BasketContent, DiscountIn, Receipt, ReceiptLine, ReceiptPayment, ReceiptTax
@@ -51,18 +51,8 @@ def basket_input(
         basket_discount=_discount(content.basket_discount),
         member_discount_bp=company.get("member_discount_bp", 0) if content.member_card else None,
         employee_discount_bp=company.get("employee_discount_bp", 0) if content.employee else None,
-        vouchers=[VoucherIn(code=v.code, amount=v.amount) for v in content.vouchers],
-        payments=[
-            PaymentIn(
-                payment_id=p.payment_id,
-                method=p.method,
-                amount=p.amount,
-                tendered=p.tendered,
-                reference=p.reference,
-                bank=p.bank,
-            )
-            for p in content.payments
-        ],
+        vouchers=content.vouchers,
+        payments=content.payments,
     )
 
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+from pydantic import BaseModel
+
 from caisse_contracts.config import Role
 from caisse_contracts.envelope import Envelope, TenantKeys
 from caisse_contracts.events import ConfigChangedV1, EntityType, PatchOperationV1
@@ -175,11 +177,6 @@ async def update_item(
         authorize(actor, entity_type, hierarchy, write=True)
         if entity_type is EntityType.POS and values["device_serial"] != current.item["device_serial"]:
             raise InvalidReferenceError("device_serial", "is fixed; register a new till for new hardware")
-        extra = (
-            {"paheko_credentials_set": current.item.get("paheko_credentials_set", False)}
-            if entity_type is EntityType.COMPANY
-            else None
-        )
         item, version = next_item(
             spec,
             entity_id,
@@ -188,7 +185,7 @@ async def update_item(
             expected_version=expected_version,
             now=now,
             by=actor.operator_id,
-            extra=extra,
+            extra=_kept(current),
         )
         stored = StoredItem(entity_type, entity_id, version, hierarchy, item)
         patch = patch_from(current.item, item)
@@ -196,6 +193,18 @@ async def update_item(
         await _announce(work, stored, current, patch, services, actor.operator_id)
         await work.commit()
     return Written(stored)
+
+
+def _kept(current: StoredItem) -> dict[str, Any] | None:
+    """What an item carries beside its editable fields and keeps across edits (a company's credentials flag)."""
+    if current.entity_type is EntityType.COMPANY:
+        return {"paheko_credentials_set": current.item.get("paheko_credentials_set", False)}
+    return None
+
+
+def _fields_of(current: StoredItem) -> BaseModel:
+    spec = SPECS[current.entity_type]
+    return spec.fields.model_validate({k: v for k, v in current.item.items() if k in spec.fields.model_fields})
 
 
 async def delete_item(
@@ -208,12 +217,7 @@ async def delete_item(
             raise NotFoundError(entity_type.value, str(entity_id))
         authorize(actor, entity_type, current.hierarchy, write=True)
         spec = SPECS[entity_type]
-        fields = spec.fields.model_validate({k: v for k, v in current.item.items() if k in spec.fields.model_fields})
-        extra = (
-            {"paheko_credentials_set": current.item.get("paheko_credentials_set", False)}
-            if entity_type is EntityType.COMPANY
-            else None
-        )
+        fields = _fields_of(current)
         item, version = next_item(
             spec,
             entity_id,
@@ -222,7 +226,7 @@ async def delete_item(
             expected_version=expected_version,
             now=now,
             by=actor.operator_id,
-            extra=extra,
+            extra=_kept(current),
         )
         stored = StoredItem(entity_type, entity_id, version, current.hierarchy, item, deleted=True)
         patch: list[dict[str, Any]] = [{"op": "remove", "path": ""}]
@@ -282,7 +286,7 @@ async def set_paheko_credentials(
         authorize(actor, EntityType.COMPANY, company.hierarchy, write=True)
         await work.credentials.set_paheko(company_id, user, box.seal(password), now)
         spec = SPECS[EntityType.COMPANY]
-        fields = spec.fields.model_validate({k: v for k, v in company.item.items() if k in spec.fields.model_fields})
+        fields = _fields_of(company)
         item, version = next_item(
             spec,
             company_id,

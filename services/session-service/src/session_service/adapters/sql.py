@@ -10,7 +10,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from caisse_contracts.runtime import database, inbox
+from caisse_contracts.runtime import database
+from caisse_contracts.runtime.inbox import SqlInbox
 from session_service.adapters.tables import session_tickets, session_totals
 from session_service.domain.totals import CategoryTotal, RunningTotals
 from session_service.service_layer.ports import AppliedTicket
@@ -48,15 +49,6 @@ def _applied(row: Row[Any]) -> AppliedTicket:
         event_id=row.event_id,
         applied_at=row.applied_at,
     )
-
-
-class SqlInbox:
-    def __init__(self, conn: AsyncConnection, group: str) -> None:
-        self._conn = conn
-        self._group = group
-
-    async def claim(self, event_id: UUID, event_type: str) -> bool:
-        return await inbox.claim(self._conn, self._group, event_id, event_type)
 
 
 class SqlTotals:

@@ -9,7 +9,14 @@ from fastapi.responses import JSONResponse
 
 from caisse_contracts.tills import BasketPut, FinalizeIn, Receipt
 from pos_api.entrypoints.http.deps import CurrentDevice, CurrentServices
-from pos_api.service_layer.baskets import BasketView, current_basket, finalize_basket, read_basket, save_basket
+from pos_api.service_layer.baskets import (
+    BasketView,
+    Finalized,
+    current_basket,
+    finalize_basket,
+    read_basket,
+    save_basket,
+)
 
 router = APIRouter(prefix="/v1/baskets", tags=["till"])
 
@@ -55,10 +62,14 @@ async def get_basket(basket_id: UUID, device: CurrentDevice, services: CurrentSe
 async def post_finalize(
     basket_id: UUID, body: FinalizeIn, device: CurrentDevice, services: CurrentServices
 ) -> Response:
-    finalized = await finalize_basket(device, basket_id, body, services.config)
+    return receipt_response(await finalize_basket(device, basket_id, body, services.config))
+
+
+def receipt_response(done: Finalized) -> Response:
+    """201 with the receipt of a new ticket; 200 with the original receipt on an identical replay."""
     return Response(
-        finalized.receipt.model_dump_json(),
-        status_code=200 if finalized.replayed else 201,
+        done.receipt.model_dump_json(),
+        status_code=200 if done.replayed else 201,
         media_type="application/json",
-        headers={"X-Ticket-Outcome": "already_exists" if finalized.replayed else "created"},
+        headers={"X-Ticket-Outcome": "already_exists" if done.replayed else "created"},
     )

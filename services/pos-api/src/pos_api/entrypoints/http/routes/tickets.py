@@ -11,6 +11,7 @@ from caisse_contracts.events import TicketFinalizedV1
 from caisse_contracts.runtime.http import InvalidParam, ProblemError
 from caisse_contracts.tills import CreditNoteIn, Receipt
 from pos_api.entrypoints.http.deps import CurrentDevice, CurrentServices
+from pos_api.entrypoints.http.routes.baskets import receipt_response
 from pos_api.service_layer.baskets import credit_ticket
 from pos_api.service_layer.tickets import Outcome, record_ticket
 
@@ -50,10 +51,4 @@ async def get_ticket(ticket_id: UUID, device: CurrentDevice, services: CurrentSe
 async def post_credit_note(
     ticket_id: UUID, body: CreditNoteIn, device: CurrentDevice, services: CurrentServices
 ) -> Response:
-    done = await credit_ticket(device, ticket_id, body, services.config)
-    return Response(
-        done.receipt.model_dump_json(),
-        status_code=200 if done.replayed else 201,
-        media_type="application/json",
-        headers={"X-Ticket-Outcome": "already_exists" if done.replayed else "created"},
-    )
+    return receipt_response(await credit_ticket(device, ticket_id, body, services.config))

@@ -8,7 +8,8 @@ from fastapi import FastAPI
 
 import pos_api
 from caisse_contracts.runtime.database import migrations_beside
-from caisse_contracts.runtime.service import ServiceRuntime, instrument_process, serve, utc_now
+from caisse_contracts.runtime.service import ServiceRuntime, instrument_process, plain_dsn, serve, utc_now
+from pos_api.adapters.config_listener import ConfigGenerationListener
 from pos_api.adapters.secret_box import FernetSecretBox
 from pos_api.adapters.sql import SqlUnitOfWork
 from pos_api.config import Settings
@@ -33,7 +34,8 @@ def build_app(settings: Settings | None = None) -> FastAPI:
         secret_box=FernetSecretBox(settings.secrets_key.get_secret_value()),
     )
     consumers.register(runtime.require_broker(), uow=services.uow, group_suffix=settings.consumer_group_suffix)
-    on_start = []
+    listener = ConfigGenerationListener(plain_dsn(settings.database_url.get_secret_value()), services.cache)
+    on_start = [listener.start]
     if settings.bootstrap_admin_token is not None:
         token = settings.bootstrap_admin_token.get_secret_value()
 
@@ -45,6 +47,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
         title="Caisse pos-api",
         routers=[backoffice.router, till.router, baskets.router, tickets.router],
         on_start=on_start,
+        on_stop=[listener.stop],
     )
     problems.install(app)
     app.state.runtime = runtime

@@ -56,11 +56,12 @@ class TillContext:
 
 async def till_context(work: UnitOfWork, device: Device, cache: TillCache) -> TillContext:
     """The till's configuration, from memory while the configuration generation has not moved."""
-    current = cache.at(await work.config.generation())
-    known: TillContext | None = current.contexts.get(device.pos_id)
+    seen = cache.generation if cache.supervised else cache.at(await work.config.generation()).generation
+    known: TillContext | None = cache.contexts.get(device.pos_id)
     if known is None:
         known = await _load_context(work, device)
-        current.contexts[device.pos_id] = known
+        if cache.generation == seen:  # not if the configuration moved while this was read
+            cache.contexts[device.pos_id] = known
     return known
 
 

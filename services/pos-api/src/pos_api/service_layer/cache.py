@@ -1,8 +1,9 @@
 """The configuration a till request needs, kept in memory while the configuration generation stays the same.
 
-Every till request reads the generation (one indexed row) and uses the cached device and till context when
-it has not moved; any change of the configuration or of a device secret bumps it, in the same transaction as
-the change, so a rotated secret or a new price is seen by the very next request of every process.
+Any change of the configuration or of a device secret bumps the generation in the same transaction, and
+PostgreSQL announces the new one at commit. While a listener receives those announcements the cache follows
+them and requests read nothing; without a listener, every request reads the generation (one row) itself.
+Either way a rotated secret or a new price is seen by every process within milliseconds of its commit.
 """
 
 from __future__ import annotations
@@ -14,10 +15,18 @@ from typing import Any
 @dataclass
 class TillCache:
     generation: int = -1
+    supervised: bool = False
+    """True while a listener receives every new generation: requests then need not read it themselves."""
     devices: dict[str, tuple[str, Any]] = field(default_factory=dict)
     """serial → (secret digest, device)."""
     contexts: dict[Any, Any] = field(default_factory=dict)
     """pos id → till context."""
+
+    def forget(self) -> None:
+        """Drop everything now: this process just changed the configuration (others hear of it at commit)."""
+        self.devices.clear()
+        self.contexts.clear()
+        self.generation = -1
 
     def at(self, generation: int) -> TillCache:
         """Forget everything cached under another generation."""

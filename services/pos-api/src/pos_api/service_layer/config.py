@@ -152,6 +152,7 @@ async def create_item(entity_type: EntityType, body: dict[str, Any], actor: Acto
         await work.config.put(stored, patch=patch, changed_by=actor.operator_id, changed_at=now)
         await _announce(work, stored, None, patch, services, actor.operator_id)
         await work.commit()
+        services.cache.forget()
     return Written(stored, secret)
 
 
@@ -192,6 +193,7 @@ async def update_item(
         await work.config.put(stored, patch=patch, changed_by=actor.operator_id, changed_at=now)
         await _announce(work, stored, current, patch, services, actor.operator_id)
         await work.commit()
+        services.cache.forget()
     return Written(stored)
 
 
@@ -233,6 +235,7 @@ async def delete_item(
         await work.config.put(stored, patch=patch, changed_by=actor.operator_id, changed_at=now)
         await _announce(work, stored, current, patch, services, actor.operator_id)
         await work.commit()
+        services.cache.forget()
     return stored
 
 
@@ -271,6 +274,7 @@ async def rotate_device_secret(pos_id: UUID, actor: Actor, services: ConfigServi
         secret = secrets.token_urlsafe(32)
         await work.credentials.set_device(pos_id, pos.item["device_serial"], digest(secret), services.clock())
         await work.commit()
+        services.cache.forget()
     return secret
 
 
@@ -302,6 +306,7 @@ async def set_paheko_credentials(
         await work.config.put(stored, patch=patch, changed_by=actor.operator_id, changed_at=now)
         await _announce(work, stored, company, patch, services, actor.operator_id)
         await work.commit()
+        services.cache.forget()
     return stored
 
 
@@ -326,4 +331,5 @@ async def ensure_bootstrap_admin(token: str, services: ConfigServices) -> UUID:
         await work.credentials.set_operator_token(entity_id, digest(token), now)
         await _announce(work, stored, None, patch, services, None)
         await work.commit()
+        services.cache.forget()
     return entity_id

@@ -36,16 +36,20 @@ class Device:
 async def authenticate_device(serial: str | None, secret: str | None, services: ConfigServices) -> Device:
     if not serial or not secret:
         raise UnauthenticatedError("X-Device-Serial and X-Device-Secret are required")
-    async with services.uow() as work:
-        cache = services.cache.at(await work.config.generation())
-        known = cache.devices.get(serial)
-        if known is None:
-            credential = await work.credentials.device(serial)
-            pos = await work.config.get(credential.pos_id) if credential else None
-            if credential is None or pos is None or pos.deleted:
-                raise UnauthenticatedError("unknown device")
-            known = (credential.secret_sha256, Device(pos))
-            cache.devices[serial] = known
+    cache = services.cache
+    known = cache.devices.get(serial) if cache.supervised else None
+    if known is None:
+        async with services.uow() as work:
+            seen = cache.generation if cache.supervised else cache.at(await work.config.generation()).generation
+            known = cache.devices.get(serial)
+            if known is None:
+                credential = await work.credentials.device(serial)
+                pos = await work.config.get(credential.pos_id) if credential else None
+                if credential is None or pos is None or pos.deleted:
+                    raise UnauthenticatedError("unknown device")
+                known = (credential.secret_sha256, Device(pos))
+                if cache.generation == seen:  # not if the configuration moved while this was read
+                    cache.devices[serial] = known
     if not hmac.compare_digest(known[0], digest(secret)):
         raise UnauthenticatedError("wrong device secret")
     device: Device = known[1]

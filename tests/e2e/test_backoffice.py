@@ -188,3 +188,33 @@ def test_a_cashier_has_no_access_to_the_back_office(admin: httpx.Client, demo: D
 
 def _fields(item: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in item.items() if k not in {"id", "version", "updated_at", "updated_by"}}
+
+
+def test_a_cashier_logs_in_on_a_till_of_their_shop_with_the_pin_the_back_office_set(
+    admin: httpx.Client, demo: Demo, pos_api: ServiceProcess, stack: Stack
+) -> None:
+    till, elsewhere = demo.tills[0], demo.tills[2]
+    cashier = admin.post("/v1/operators", json={"name": "Lou", "role": "cashier", "shop_id": till.shop_id}).json()
+    cashier_id = cashier["item"]["id"]
+    assert admin.put(f"/v1/operators/{cashier_id}/pin", json={"pin": "12"}).status_code == 422
+    assert admin.put(f"/v1/operators/{cashier_id}/pin", json={"pin": "4821"}).status_code == 204
+
+    def login(device: Any, pin: str) -> httpx.Response:
+        return httpx.post(
+            f"{pos_api.url}/v1/cashier-login",
+            json={"operator_id": cashier_id, "pin": pin},
+            headers={"X-Device-Serial": device.serial, "X-Device-Secret": device.secret},
+        )
+
+    ok = login(till, "4821")
+    assert (ok.status_code, ok.json()["name"]) == (200, "Lou")
+    assert login(till, "0000").status_code == 401
+    assert login(elsewhere, "4821").status_code == 401
+    for _ in range(3):
+        assert login(till, "0000").status_code == 401
+    locked = login(till, "0000")
+    assert locked.status_code == 429
+    assert locked.headers["content-type"] == "application/problem+json"
+    assert login(till, "4821").status_code == 429
+    [row] = query(stack, "select pin_hash from operator_credentials where operator_id = $1::uuid", cashier_id)
+    assert "4821" not in row[0]

@@ -11,7 +11,7 @@ from uuid import UUID
 from caisse_contracts.envelope import Envelope
 from caisse_contracts.events import EntityType
 from pos_api.domain.config import Hierarchy, StoredItem
-from pos_api.service_layer.ports import DeviceCredential, SessionState, StoredBasket, StoredTicket
+from pos_api.service_layer.ports import DeviceCredential, PinState, SessionState, StoredBasket, StoredTicket
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +37,7 @@ class MemoryState:
     sessions: dict[UUID, SessionState] = field(default_factory=dict)
     processed: set[UUID] = field(default_factory=set)
     baskets: dict[UUID, StoredBasket] = field(default_factory=dict)
+    pins: dict[UUID, PinState] = field(default_factory=dict)
     seats_sold: dict[UUID, int] = field(default_factory=dict)
 
 
@@ -133,6 +134,16 @@ class InMemoryCredentials:
 
     async def set_paheko(self, company_id: UUID, user: str, password_encrypted: str, at: datetime) -> None:
         self._state.paheko[company_id] = (user, password_encrypted)
+
+    async def set_pin(self, operator_id: UUID, pin_hash: str, at: datetime) -> None:
+        self._state.pins[operator_id] = PinState(pin_hash, 0, None)
+
+    async def pin_state(self, operator_id: UUID) -> PinState | None:
+        return self._state.pins.get(operator_id)
+
+    async def pin_tried(self, operator_id: UUID, *, failed_pins: int, locked_until: datetime | None) -> None:
+        current = self._state.pins[operator_id]
+        self._state.pins[operator_id] = PinState(current.pin_hash, failed_pins, locked_until)
 
     async def has_paheko(self, company_id: UUID) -> bool:
         return company_id in self._state.paheko

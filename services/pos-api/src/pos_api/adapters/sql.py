@@ -30,7 +30,7 @@ from pos_api.adapters.tables import (
     tickets,
 )
 from pos_api.domain.config import Hierarchy, StoredItem
-from pos_api.service_layer.ports import DeviceCredential, SessionState, StoredBasket, StoredTicket
+from pos_api.service_layer.ports import DeviceCredential, PinState, SessionState, StoredBasket, StoredTicket
 
 
 def _stored(row: Row[Any]) -> StoredTicket:
@@ -313,6 +313,23 @@ class SqlCredentials:
         values = {"paheko_api_user": user, "paheko_api_password_encrypted": password_encrypted, "updated_at": at}
         stmt = insert(company_secrets).values(company_id=company_id, **values)
         await self._conn.execute(stmt.on_conflict_do_update(index_elements=["company_id"], set_=values))
+
+    async def set_pin(self, operator_id: UUID, pin_hash: str, at: datetime) -> None:
+        values = {"pin_hash": pin_hash, "failed_pins": 0, "locked_until": None}
+        stmt = insert(operator_credentials).values(operator_id=operator_id, created_at=at, **values)
+        await self._conn.execute(stmt.on_conflict_do_update(index_elements=["operator_id"], set_=values))
+
+    async def pin_state(self, operator_id: UUID) -> PinState | None:
+        stmt = select(operator_credentials).where(operator_credentials.c.operator_id == operator_id).with_for_update()
+        row = (await self._conn.execute(stmt)).first()
+        return PinState(row.pin_hash, row.failed_pins, row.locked_until) if row else None
+
+    async def pin_tried(self, operator_id: UUID, *, failed_pins: int, locked_until: datetime | None) -> None:
+        await self._conn.execute(
+            update(operator_credentials)
+            .where(operator_credentials.c.operator_id == operator_id)
+            .values(failed_pins=failed_pins, locked_until=locked_until)
+        )
 
     async def has_paheko(self, company_id: UUID) -> bool:
         stmt = select(company_secrets.c.company_id).where(company_secrets.c.company_id == company_id)

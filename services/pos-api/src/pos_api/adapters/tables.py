@@ -70,7 +70,9 @@ operator_credentials = Table(
     metadata,
     Column("operator_id", Uuid, primary_key=True),
     Column("token_sha256", Text, unique=True),
-    Column("pin_sha256", Text),
+    Column("pin_hash", Text),
+    Column("failed_pins", Integer, nullable=False, server_default="0"),
+    Column("locked_until", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 

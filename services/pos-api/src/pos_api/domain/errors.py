@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from uuid import UUID
 
 
@@ -107,3 +108,14 @@ class SeatsFullError(PosApiError):
 
     def __str__(self) -> str:
         return f"{self.field}: only {self.left} seat(s) left"
+
+
+@dataclass
+class OperatorLockedError(PosApiError):
+    """Too many wrong PINs in a row: the operator must wait."""
+
+    operator_id: UUID
+    until: datetime
+
+    def __str__(self) -> str:
+        return f"too many wrong PINs; try again after {self.until.isoformat()}"

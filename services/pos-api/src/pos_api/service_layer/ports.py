@@ -125,6 +125,13 @@ class ConfigItems(Protocol):
         """A number that changes whenever the configuration or a device's credentials change."""
 
 
+@dataclass(frozen=True, slots=True)
+class PinState:
+    pin_hash: str | None
+    failed_pins: int
+    locked_until: datetime | None
+
+
 class Credentials(Protocol):
     async def device(self, serial: str) -> DeviceCredential | None: ...
 
@@ -135,6 +142,12 @@ class Credentials(Protocol):
     async def set_operator_token(self, operator_id: UUID, token_sha256: str, at: datetime) -> None: ...
 
     async def set_paheko(self, company_id: UUID, user: str, password_encrypted: str, at: datetime) -> None: ...
+
+    async def set_pin(self, operator_id: UUID, pin_hash: str, at: datetime) -> None: ...
+
+    async def pin_state(self, operator_id: UUID) -> PinState | None: ...
+
+    async def pin_tried(self, operator_id: UUID, *, failed_pins: int, locked_until: datetime | None) -> None: ...
 
     async def has_paheko(self, company_id: UUID) -> bool: ...
 

@@ -12,6 +12,7 @@ from pos_api.domain.errors import (
     ForbiddenError,
     InvalidReferenceError,
     NotFoundError,
+    OperatorLockedError,
     PosApiError,
     SeatsFullError,
     StaleVersionError,
@@ -62,6 +63,18 @@ def problem_for(exc: PosApiError, instance: str) -> JSONResponse:
             invalid_params=[InvalidParam(exc.field, "not enough seats left")],
             extra={"product_id": str(exc.product_id)},
         )
+    if isinstance(exc, OperatorLockedError):
+        response = problem_response(
+            429,
+            "Operator locked",
+            detail=str(exc),
+            type_=TYPE_BASE + "operator-locked",
+            instance=instance,
+            invalid_params=[InvalidParam("pin", "too many wrong PINs in a row")],
+            extra={"locked_until": exc.until.isoformat()},
+        )
+        response.headers["Retry-After"] = "300"
+        return response
     if isinstance(exc, UnauthenticatedError):
         response = problem_response(
             401, "Not authenticated", detail=str(exc), type_=TYPE_BASE + "unauthenticated", instance=instance

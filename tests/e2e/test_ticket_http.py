@@ -117,3 +117,19 @@ def test_a_till_cannot_post_another_tills_ticket(pos_api: ServiceProcess, stack:
     body = example(other)
     refused = problem(httpx.post(f"{pos_api.url}/v1/tickets", json=body, headers=till.headers), 403)
     assert refused["invalid_params"][0]["name"] == "pos_id"
+
+
+def test_a_skipped_number_shows_as_a_gap_to_ops_until_its_ticket_arrives(pos_api: ServiceProcess, stack: Stack) -> None:
+    till = Till.of(stack.demo(pos_api), 1)
+    first, skipped, third = example(till), example(till), example(till)
+    for body in (first, third):
+        assert httpx.post(f"{pos_api.url}/v1/tickets", json=body, headers=till.headers).status_code == 201
+    admin = {"Authorization": f"Bearer {stack.admin_token('_http')}"}
+
+    def gaps_of_till() -> list[int]:
+        gaps = httpx.get(f"{pos_api.url}/v1/ops/ticket-gaps", headers=admin).json()
+        return [g["number"] for g in gaps if g["pos_id"] == till.till.pos_id]
+
+    assert gaps_of_till() == [skipped["number"]]
+    assert httpx.post(f"{pos_api.url}/v1/tickets", json=skipped, headers=till.headers).status_code == 201
+    assert gaps_of_till() == []

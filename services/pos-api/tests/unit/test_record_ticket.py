@@ -103,3 +103,23 @@ async def test_cash_rounding_without_cash_is_refused() -> None:
     with pytest.raises(TicketInconsistentError) as caught:
         await record(MemoryState(), example_ticket(payments=card, change_given=0, cash_rounding=2))
     assert "cash_rounding" in {p.field for p in caught.value.problems}
+
+
+async def test_skipped_numbers_are_gaps_until_their_tickets_arrive() -> None:
+    state = MemoryState()
+    uow = InMemoryUnitOfWork(state)
+    await record(state, example_ticket(number=1))
+    await record(state, example_ticket(ticket_id=uuid.uuid4(), number=4))
+    pos = example_ticket().pos_id
+    assert [n for _, n, _ in await uow.tickets.open_gaps([pos])] == [2, 3]
+    await record(state, example_ticket(ticket_id=uuid.uuid4(), number=3))
+    assert [n for _, n, _ in await uow.tickets.open_gaps([pos])] == [2]
+
+
+async def test_a_number_far_beyond_the_last_is_refused_as_a_broken_counter() -> None:
+    state = MemoryState()
+    await record(state, example_ticket(number=1))
+    with pytest.raises(TicketInconsistentError) as caught:
+        await record(state, example_ticket(ticket_id=uuid.uuid4(), number=20_000))
+    assert caught.value.problems[0].field == "number"
+    assert len(state.tickets) == 1

@@ -38,6 +38,7 @@ class MemoryState:
     processed: set[UUID] = field(default_factory=set)
     baskets: dict[UUID, StoredBasket] = field(default_factory=dict)
     pins: dict[UUID, PinState] = field(default_factory=dict)
+    gaps: dict[tuple[UUID, int], datetime] = field(default_factory=dict)
     seats_sold: dict[UUID, int] = field(default_factory=dict)
 
 
@@ -65,6 +66,17 @@ class InMemoryTickets:
     async def last_number(self, pos_id: UUID) -> int | None:
         numbers = [n for (p, n) in [*self._state.tickets, *self._pending] if p == pos_id]
         return max(numbers, default=None)
+
+    async def note_number(self, pos_id: UUID, number: int, at: datetime) -> None:
+        known = {n for (p, n) in [*self._state.tickets, *self._pending] if p == pos_id}
+        below = [n for n in known if n < number]
+        for missing in range(max(below, default=0) + 1, number):
+            if missing not in known:
+                self._state.gaps.setdefault((pos_id, missing), at)
+        self._state.gaps.pop((pos_id, number), None)
+
+    async def open_gaps(self, pos_ids: list[UUID]) -> list[tuple[UUID, int, datetime]]:
+        return sorted((p, n, at) for (p, n), at in self._state.gaps.items() if p in pos_ids)
 
     async def add(self, stored: StoredTicket) -> bool:
         key = (stored.ticket.pos_id, stored.ticket.number)

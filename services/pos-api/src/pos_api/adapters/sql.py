@@ -27,6 +27,7 @@ from pos_api.adapters.tables import (
     event_seats,
     operator_credentials,
     pos_sessions,
+    ticket_gaps,
     tickets,
 )
 from pos_api.domain.config import Hierarchy, StoredItem
@@ -68,6 +69,36 @@ class SqlTickets:
         stmt = select(func.max(tickets.c.number)).where(tickets.c.pos_id == pos_id)
         found: int | None = (await self._conn.execute(stmt)).scalar_one_or_none()
         return found
+
+    async def note_number(self, pos_id: UUID, number: int, at: datetime) -> None:
+        await self._conn.execute(
+            text(
+                """
+                insert into ticket_gaps (pos_id, number, detected_at)
+                select :pos, missing, :at
+                from generate_series(
+                    (select coalesce(max(number), 0) + 1 from tickets where pos_id = :pos and number < :number),
+                    :number - 1
+                ) as missing
+                where not exists (select 1 from tickets where pos_id = :pos and number = missing)
+                on conflict do nothing
+                """
+            ),
+            {"pos": pos_id, "number": number, "at": at},
+        )
+        await self._conn.execute(
+            update(ticket_gaps)
+            .where(ticket_gaps.c.pos_id == pos_id, ticket_gaps.c.number == number, ticket_gaps.c.filled_at.is_(None))
+            .values(filled_at=at)
+        )
+
+    async def open_gaps(self, pos_ids: list[UUID]) -> list[tuple[UUID, int, datetime]]:
+        stmt = (
+            select(ticket_gaps.c.pos_id, ticket_gaps.c.number, ticket_gaps.c.detected_at)
+            .where(ticket_gaps.c.pos_id.in_(pos_ids), ticket_gaps.c.filled_at.is_(None))
+            .order_by(ticket_gaps.c.pos_id, ticket_gaps.c.number)
+        )
+        return [(row.pos_id, row.number, row.detected_at) for row in await self._conn.execute(stmt)]
 
     async def add(self, stored: StoredTicket) -> bool:
         t = stored.ticket

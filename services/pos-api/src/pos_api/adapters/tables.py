@@ -115,3 +115,12 @@ event_seats = Table(
     Column("capacity", Integer, nullable=False),
     Column("sold", Integer, nullable=False),
 )
+
+ticket_gaps = Table(
+    "ticket_gaps",
+    metadata,
+    Column("pos_id", Uuid, primary_key=True),
+    Column("number", Integer, primary_key=True),
+    Column("detected_at", DateTime(timezone=True), nullable=False),
+    Column("filled_at", DateTime(timezone=True)),
+)

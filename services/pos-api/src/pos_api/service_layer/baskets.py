@@ -38,6 +38,7 @@ from pos_api.domain.tickets import check_ticket, content_hash
 from pos_api.service_layer.cache import TillCache
 from pos_api.service_layer.config import ConfigServices
 from pos_api.service_layer.ports import StoredBasket, StoredTicket, UnitOfWork
+from pos_api.service_layer.tickets import check_number_jump
 from pos_api.service_layer.till import Device
 
 SOURCE = "pos-api"
@@ -175,8 +176,10 @@ async def finalize_basket(device: Device, basket_id: UUID, request: FinalizeIn, 
         ticket = _ticket(device, basket, content, computed, priced, session.session_id, request.number, now, context)
         check_ticket(ticket)
         stored = StoredTicket(ticket=ticket, content_hash=content_hash(ticket), received_at=now)
+        await check_number_jump(work, device.pos_id, request.number)
         if not await work.tickets.add(stored):
             raise TicketNumberConflictError(device.pos_id, request.number, ticket.ticket_id)
+        await work.tickets.note_number(device.pos_id, request.number, now)
         await _announce(work, ticket, services)
         await work.baskets.put(
             StoredBasket(basket.id, basket.pos_id, basket.version, content, True, ticket.ticket_id, now)
@@ -303,8 +306,10 @@ async def credit_ticket(device: Device, ticket_id: UUID, request: CreditNoteIn, 
         )
         ticket = TicketFinalizedV1.model_validate(ticket.model_dump())
         check_ticket(ticket)
+        await check_number_jump(work, device.pos_id, request.number)
         if not await work.tickets.add(StoredTicket(ticket=ticket, content_hash=content_hash(ticket), received_at=now)):
             raise TicketNumberConflictError(device.pos_id, request.number, ticket.ticket_id)
+        await work.tickets.note_number(device.pos_id, request.number, now)
         await _announce(work, ticket, services)
         await work.commit()
     receipt = receipt_of(ticket, context.shop, context.pos, context.territory)

@@ -89,6 +89,12 @@ class Tickets(Protocol):
     async def last_number(self, pos_id: UUID) -> int | None:
         """The highest ticket number received from the POS."""
 
+    async def note_number(self, pos_id: UUID, number: int, at: datetime) -> None:
+        """Record the numbers skipped before `number` as gaps, and close the gap `number` fills, if any."""
+
+    async def open_gaps(self, pos_ids: list[UUID]) -> list[tuple[UUID, int, datetime]]:
+        """(POS, missing number, since when) of the tills given."""
+
     async def add(self, stored: StoredTicket) -> bool:
         """Store a new ticket; False (and nothing written) when its POS already used the number."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from caisse_contracts.runtime.service import ServiceRuntime, instrument_process, serve
+from caisse_contracts.runtime.service import ServiceRuntime, serve
 from hw_proxy.adapters.store import LocalStore
 from hw_proxy.config import Settings
 
@@ -14,7 +14,7 @@ SERVICE = "hw-proxy"
 def build_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     runtime = ServiceRuntime(SERVICE, settings, versions_dir=None, uses_kafka=False)
-    instrument_process(runtime.tracer_provider, database=False)
+    runtime.instrument()
     store = LocalStore(settings.store_path)
     runtime.readiness["local_store"] = store.answers
     app = runtime.app(title="Caisse hw-proxy", on_start=[store.open], on_stop=[store.close])

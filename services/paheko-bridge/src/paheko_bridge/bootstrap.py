@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 import paheko_bridge
 from caisse_contracts.runtime.database import migrations_beside
-from caisse_contracts.runtime.service import ServiceRuntime, instrument_process, serve
+from caisse_contracts.runtime.service import ServiceRuntime, serve
 from paheko_bridge.config import Settings
 
 SERVICE = "paheko-bridge"
@@ -15,7 +15,7 @@ SERVICE = "paheko-bridge"
 def build_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     runtime = ServiceRuntime(SERVICE, settings, versions_dir=migrations_beside(paheko_bridge.__file__), has_outbox=True)
-    instrument_process(runtime.tracer_provider)
+    runtime.instrument()
     app = runtime.app(title="Caisse paheko-bridge")
     app.state.runtime = runtime
     return app

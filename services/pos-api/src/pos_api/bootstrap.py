@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 import pos_api
 from caisse_contracts.runtime.database import migrations_beside
-from caisse_contracts.runtime.service import ServiceRuntime, instrument_process, plain_dsn, serve, utc_now
+from caisse_contracts.runtime.service import ServiceRuntime, plain_dsn, serve, utc_now
 from pos_api.adapters.config_listener import ConfigGenerationListener
 from pos_api.adapters.secret_box import FernetSecretBox
 from pos_api.adapters.sql import SqlUnitOfWork
@@ -25,7 +25,7 @@ SERVICE = "pos-api"
 def build_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     runtime = ServiceRuntime(SERVICE, settings, versions_dir=migrations_beside(pos_api.__file__), has_outbox=True)
-    instrument_process(runtime.tracer_provider)
+    runtime.instrument()
     engine = runtime.require_engine()
     services = Services(
         uow=lambda: SqlUnitOfWork(engine),

@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 import session_service
 from caisse_contracts.runtime.database import migrations_beside
-from caisse_contracts.runtime.service import ServiceRuntime, instrument_process, serve, utc_now
+from caisse_contracts.runtime.service import ServiceRuntime, serve, utc_now
 from session_service.adapters.sql import SqlUnitOfWork
 from session_service.config import Settings
 from session_service.entrypoints import consumers
@@ -21,7 +21,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     runtime = ServiceRuntime(
         SERVICE, settings, versions_dir=migrations_beside(session_service.__file__), has_outbox=True
     )
-    instrument_process(runtime.tracer_provider)
+    runtime.instrument()
     engine = runtime.require_engine()
     services = Services(uow=lambda: SqlUnitOfWork(engine), clock=utc_now)
     consumers.register(

@@ -23,7 +23,7 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.sdk.trace import TracerProvider
 
 from caisse_contracts.runtime.http import ReadinessCheck, install_health_routes, install_problem_handlers
-from caisse_contracts.runtime.settings import ServiceSettings
+from caisse_contracts.runtime.settings import ServiceSettings, TraceExporter
 from caisse_contracts.runtime.telemetry import build_tracer_provider
 
 if TYPE_CHECKING:  # the database and Kafka stacks load only in services that use them (not on the till)
@@ -91,6 +91,11 @@ class ServiceRuntime:
         if self.broker is not None:
             broker = self.broker
             self.readiness["kafka"] = lambda: broker.ping(timeout=2.0)
+
+    def instrument(self) -> None:
+        """Tracing for this process: the global provider, and database spans when something exports them."""
+        recording = self.settings.trace_exporter is not TraceExporter.NONE
+        instrument_process(self.tracer_provider, database=self.engine is not None and recording)
 
     def require_engine(self) -> AsyncEngine:
         if self.engine is None:

@@ -123,7 +123,7 @@ def subscribe_envelopes(
             await dead_letter(message, f"undecodable: {exc}")
         except PoisonMessageError as exc:
             await dead_letter(message, exc.reason)
-        except Exception:
+        except Exception:  # retryable: pause, then re-raise so the offset stays and the message comes back
             attempt = await retry.pause(where)
             log.exception("%s: processing %s[%s]@%s failed (attempt %d)", group, *where, attempt)
             raise

@@ -259,7 +259,7 @@ class OutboxRelay:
                 try:
                     if await self.publish_pending() == self._batch_size:
                         continue
-                except Exception:
+                except Exception:  # any failed batch: its rows stay unsent and the relay retries them
                     log.exception("outbox relay: publish failed; retrying")
                     await asyncio.sleep(1.0)
                     continue

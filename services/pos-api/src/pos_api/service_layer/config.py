@@ -20,7 +20,7 @@ from caisse_contracts.events import ConfigChangedV1, EntityType, PatchOperationV
 from caisse_contracts.runtime.telemetry import current_traceparent
 from caisse_contracts.topics import CONFIG
 from pos_api.domain.config import SPECS, Actor, Hierarchy, StoredItem, authorize, hierarchy_of, next_item, patch_from
-from pos_api.domain.errors import InvalidReferenceError, NotFoundError, UnauthenticatedError
+from pos_api.domain.errors import ForbiddenError, InvalidReferenceError, NotFoundError, UnauthenticatedError
 from pos_api.service_layer.cache import TillCache
 from pos_api.service_layer.ports import Clock, IdFactory, SecretBox, UnitOfWork, UnitOfWorkFactory
 
@@ -259,7 +259,7 @@ async def list_items(entity_type: EntityType, actor: Actor, services: ConfigServ
 def _readable(actor: Actor, where: Hierarchy) -> bool:
     try:
         authorize(actor, EntityType.SHOP, where, write=False)
-    except Exception:
+    except ForbiddenError:
         return False
     return True
 

@@ -46,6 +46,7 @@ def build_broker(bootstrap: str, *, service: str, tracer_provider: TracerProvide
         middlewares=[KafkaTelemetryMiddleware(tracer_provider=tracer_provider)],
         log_level=logging.INFO,
         graceful_timeout=10.0,
+        apply_types=False,  # handlers take the message itself: no per-message dependency injection
     )
 
 
@@ -65,6 +66,11 @@ class Backoff:
 
     def forget(self, where: tuple[str, int, int]) -> None:
         self._attempts.pop(where, None)
+
+
+async def _the_message_itself(message: KafkaMessage) -> KafkaMessage:
+    """The handler decodes the envelope itself (to dead-letter what does not decode), so it takes the message."""
+    return message
 
 
 def subscribe_envelopes(
@@ -105,6 +111,7 @@ def subscribe_envelopes(
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
         title=f"{group}:{topic}",
+        decoder=_the_message_itself,
     )
     async def consume(message: KafkaMessage) -> None:
         raw = cast("ConsumerRecord[bytes, bytes]", message.raw_message)

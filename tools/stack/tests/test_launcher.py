@@ -23,7 +23,8 @@ def test_the_dev_and_test_instances_never_share_a_port() -> None:
     assert len(flat) == len(set(flat))
 
 
-def test_the_broker_listens_on_loopback_only_and_creates_no_topic_by_itself() -> None:
+def test_the_broker_listens_on_loopback_only_and_creates_no_topic_by_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CAISSE_STACK_PORT_SHIFT", raising=False)
     rendered = kafka.server_properties(instance("test"), data_dir=Path("/data"))
     assert "listeners=PLAINTEXT://127.0.0.1:29092,CONTROLLER://127.0.0.1:29093" in rendered
     assert "auto.create.topics.enable=false" in rendered

@@ -33,11 +33,28 @@ def test_a_detached_process_is_found_again_by_its_pid_file(tmp_path: Path) -> No
         subprocess.run(["kill", str(pid)], check=True)
 
 
-def test_the_urls_of_an_instance_name_its_port_and_the_caisse_role() -> None:
+def test_the_urls_of_an_instance_name_its_port_and_the_caisse_role(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CAISSE_STACK_PORT_SHIFT", raising=False)
     infra = Infra.of(instance("test"))
     assert infra.kafka_bootstrap == "127.0.0.1:29092"
     assert infra.dsn("caisse_pos_api") == "postgresql://caisse:caisse@127.0.0.1:25432/caisse_pos_api"
     assert infra.database_url("x").startswith("postgresql+asyncpg://caisse:caisse@127.0.0.1:25432/")
+
+
+def test_a_port_shift_moves_every_port_of_an_instance_and_refuses_nonsense(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CAISSE_STACK_PORT_SHIFT", "1000")
+    shifted = instance("test")
+    assert (shifted.kafka_port, shifted.controller_port, shifted.pg_port, shifted.service_port_base) == (
+        30092,
+        30093,
+        26432,
+        29100,
+    )
+    assert shifted.folder == instance("test").folder  # the checkout, not the shift, owns the data
+    for bad in ("a lot", "-5", "50000"):
+        monkeypatch.setenv("CAISSE_STACK_PORT_SHIFT", bad)
+        with pytest.raises(SystemExit, match="CAISSE_STACK_PORT_SHIFT"):
+            instance("test")
 
 
 async def test_a_coroutine_runs_to_completion_even_under_a_running_loop() -> None:

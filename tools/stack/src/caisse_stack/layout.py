@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,11 +36,31 @@ INSTANCES: Final = {
 }
 
 
+PORT_SHIFT_VARIABLE: Final = "CAISSE_STACK_PORT_SHIFT"
+
+
 def instance(name: str) -> Instance:
+    """The named instance, its ports moved by `CAISSE_STACK_PORT_SHIFT` so that two checkouts can run side by side."""
     try:
-        return INSTANCES[name]
+        base = INSTANCES[name]
     except KeyError:
         raise SystemExit(f"unknown instance {name!r}; choose one of {', '.join(INSTANCES)}") from None
+    raw = os.environ.get(PORT_SHIFT_VARIABLE, "0") or "0"
+    try:
+        shift = int(raw)
+    except ValueError:
+        raise SystemExit(f"{PORT_SHIFT_VARIABLE} must be a whole number of ports, not {raw!r}") from None
+    if not 0 <= shift <= 20_000:  # noqa: PLR2004 - keeps every shifted port below 65536
+        raise SystemExit(f"{PORT_SHIFT_VARIABLE} must be between 0 and 20000, not {shift}")
+    if shift == 0:
+        return base
+    return dataclasses.replace(
+        base,
+        kafka_port=base.kafka_port + shift,
+        controller_port=base.controller_port + shift,
+        pg_port=base.pg_port + shift,
+        service_port_base=base.service_port_base + shift,
+    )
 
 
 def repo_root() -> Path:

@@ -168,6 +168,87 @@ def test_finalize_stores_one_ticket_and_its_event_and_answers_the_receipt(
     assert refused["invalid_params"][0]["name"] == "basket"
 
 
+def test_a_basket_handed_over_at_payment_is_saved_and_finalized_in_one_call(
+    pos_api: ServiceProcess, demo: Demo, stack: Stack, open_tills: dict[str, simulator.TillRun]
+) -> None:
+    till = open_tills[demo.tills[1].serial].till
+    boot = catalogue_of(pos_api, till)
+    number = (boot["last_ticket_number"] or 0) + 1
+    url = f"{pos_api.url}/v1/baskets/{{}}/finalize"
+    basket_id = str(uuid.uuid4())
+    content = coat_and_bag(boot, [cash(900, 1000)])
+    body = {"number": number, "version": 0, "content": content}
+    done = httpx.post(url.format(basket_id), json=body, headers=headers(till))
+    assert done.status_code == 201, done.text
+    assert (done.json()["number"], done.json()["change_given"]) == (number, 100)
+    saved = httpx.get(f"{pos_api.url}/v1/baskets/{basket_id}", headers=headers(till)).json()
+    assert (saved["status"], saved["version"], saved["ticket_id"]) == ("finalized", 1, basket_id)
+    assert count(stack, "select count(*) from outbox where aggregate_id = $1", basket_id) == 1
+
+    replay = httpx.post(url.format(basket_id), json=body, headers=headers(till))
+    assert (replay.status_code, replay.json()) == (200, done.json())
+    assert count(stack, "select count(*) from tickets where id = $1", uuid.UUID(basket_id)) == 1
+
+    # A basket saved at version 1 and handed over as if never saved: stale, and nothing is written.
+    edited = str(uuid.uuid4())
+    put(pos_api, till, edited, 0, coat_and_bag(boot, []))
+    stale = problem(
+        httpx.post(
+            url.format(edited), json={"number": number + 1, "version": 0, "content": content}, headers=headers(till)
+        ),
+        409,
+    )
+    assert stale["current_version"] == 1
+    assert (
+        count(
+            stack, "select count(*) from tickets where pos_id = $1 and number = $2", uuid.UUID(till.pos_id), number + 1
+        )
+        == 0
+    )
+    handed = httpx.post(
+        url.format(edited), json={"number": number + 1, "version": 1, "content": content}, headers=headers(till)
+    )
+    assert handed.status_code == 201, handed.text
+    after = httpx.get(f"{pos_api.url}/v1/baskets/{edited}", headers=headers(till)).json()
+    assert (after["version"], after["computed"]["change"]) == (2, 100)
+
+
+def test_a_finalize_that_skips_numbers_shows_the_gap_until_the_missing_ticket_is_finalized(
+    pos_api: ServiceProcess, demo: Demo, stack: Stack, open_tills: dict[str, simulator.TillRun]
+) -> None:
+    till = open_tills[demo.tills[1].serial].till
+    boot = catalogue_of(pos_api, till)
+    first = (boot["last_ticket_number"] or 0) + 1
+    admin = {"Authorization": f"Bearer {stack.admin_token('_till')}"}
+
+    def sell(number: int) -> None:
+        body = {"number": number, "version": 0, "content": coat_and_bag(boot, [cash(900)])}
+        done = httpx.post(f"{pos_api.url}/v1/baskets/{uuid.uuid4()}/finalize", json=body, headers=headers(till))
+        assert done.status_code == 201, done.text
+
+    def gaps() -> list[int]:
+        found = httpx.get(f"{pos_api.url}/v1/ops/ticket-gaps", headers=admin).json()
+        return [g["number"] for g in found if g["pos_id"] == till.pos_id]
+
+    sell(first)
+    sell(first + 3)
+    assert gaps() == [first + 1, first + 2]
+    sell(first + 2)
+    assert gaps() == [first + 1]
+    assert count(stack, "select count(*) from outbox where key = $1 and type = 'ticket.finalized'", till.pos_id) >= 3
+
+
+def test_version_zero_without_the_basket_is_refused_naming_the_field(
+    pos_api: ServiceProcess, demo: Demo, stack: Stack
+) -> None:
+    basket_id = str(uuid.uuid4())
+    refused = problem(finalize(pos_api, demo.tills[1], basket_id, 1, 0), 422)
+    assert refused["invalid_params"][0]["name"] == "version"
+    assert count(stack, "select count(*) from baskets where id = $1", uuid.UUID(basket_id)) == 0
+    missing = problem(finalize(pos_api, demo.tills[1], basket_id, 1, 1), 404)
+    assert missing["status"] == 404
+
+
 def test_finalize_is_refused_without_an_open_session(pos_api: ServiceProcess, demo: Demo) -> None:
     till = demo.tills[2]
     boot = catalogue_of(pos_api, till)

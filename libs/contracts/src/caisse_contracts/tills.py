@@ -10,7 +10,16 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from caisse_contracts.basket import PaymentIn, VoucherIn
 from caisse_contracts.events.tickets import PaymentMethod
@@ -75,8 +84,28 @@ class BasketPut(_Strict):
 
 
 class FinalizeIn(_Strict):
+    """Finalize a basket with the till's next number.
+
+    Without `content`, the basket as last saved is finalized and `version` is its version. With `content`,
+    the till hands over the basket as it stands at payment: it is saved and finalized in the same
+    transaction (one call instead of two), and `version` is the version the till last read, 0 for a basket
+    it never saved — a stale version is refused exactly as a `PUT` would refuse it.
+    """
+
     number: StrictInt = Field(ge=1, description="The till's next gap-free ticket number.")
-    version: StrictInt = Field(ge=1, description="The basket version being finalized.")
+    content: BasketContent | None = Field(
+        default=None, description="The basket at payment, saved and finalized at once (optional)."
+    )
+    version: StrictInt = Field(
+        ge=0, description="The basket version being finalized; with `content`, the version the till read."
+    )
+
+    @field_validator("version")
+    @classmethod
+    def _version_zero_brings_content(cls, version: int, info: ValidationInfo) -> int:
+        if version == 0 and info.data.get("content") is None:
+            raise ValueError("version 0 (a basket never saved) needs the basket's content")
+        return version
 
 
 class ReceiptLine(_Strict):

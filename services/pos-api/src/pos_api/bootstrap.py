@@ -12,6 +12,7 @@ from caisse_contracts.runtime.service import ServiceRuntime, plain_dsn, serve, u
 from pos_api.adapters.config_listener import ConfigGenerationListener
 from pos_api.adapters.secret_box import FernetSecretBox
 from pos_api.adapters.sql import SqlUnitOfWork
+from pos_api.adapters.till_sql import TillPool
 from pos_api.config import Settings
 from pos_api.entrypoints import consumers
 from pos_api.entrypoints.http import problems
@@ -27,15 +28,17 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     runtime = ServiceRuntime(SERVICE, settings, versions_dir=migrations_beside(pos_api.__file__), has_outbox=True)
     runtime.instrument()
     engine = runtime.require_engine()
+    till_pool = TillPool(plain_dsn(settings.database_url.get_secret_value()))
     services = Services(
         uow=lambda: SqlUnitOfWork(engine),
+        till_uow=till_pool.work,
         clock=utc_now,
         new_id=uuid.uuid4,
         secret_box=FernetSecretBox(settings.secrets_key.get_secret_value()),
     )
     consumers.register(runtime.require_broker(), uow=services.uow, group_suffix=settings.consumer_group_suffix)
     listener = ConfigGenerationListener(plain_dsn(settings.database_url.get_secret_value()), services.cache)
-    on_start = [listener.start]
+    on_start = [till_pool.start, listener.start]
     if settings.bootstrap_admin_token is not None:
         token = settings.bootstrap_admin_token.get_secret_value()
 
@@ -45,9 +48,10 @@ def build_app(settings: Settings | None = None) -> FastAPI:
         on_start.append(bootstrap_admin)
     app = runtime.app(
         title="Caisse pos-api",
-        routers=[backoffice.router, operators.router, ops.router, till.router, baskets.router, tickets.router],
+        # The till's routes first: every sale is matched against them before the back office's many routes.
+        routers=[baskets.router, till.router, tickets.router, backoffice.router, operators.router, ops.router],
         on_start=on_start,
-        on_stop=[listener.stop],
+        on_stop=[listener.stop, till_pool.stop],
     )
     problems.install(app)
     app.state.runtime = runtime

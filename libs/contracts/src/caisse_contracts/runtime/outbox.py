@@ -108,6 +108,37 @@ async def enqueue(
     await conn.execute(outbox_table.insert(), [outbox_row(envelope, topic, key, aggregate_type, aggregate_id)])
 
 
+ENQUEUE_SQL: Final = """
+insert into outbox (id, aggregate_type, aggregate_id, type, topic, key, payload, headers, traceparent, tracestate)
+values ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9, $10)
+"""
+
+
+async def enqueue_raw(
+    conn: asyncpg.Connection,
+    envelope: Envelope[Any],
+    *,
+    topic: str,
+    key: str,
+    aggregate_type: str,
+    aggregate_id: str,
+) -> None:
+    """`enqueue` for a plain asyncpg connection inside its transaction (the till's hot path uses one)."""
+    await conn.execute(
+        ENQUEUE_SQL,
+        envelope.id,
+        aggregate_type,
+        aggregate_id,
+        envelope.type,
+        topic,
+        key,
+        envelope.model_dump_json(),
+        json.dumps(envelope.kafka_headers(), separators=(",", ":")),
+        envelope.traceparent,
+        envelope.tracestate,
+    )
+
+
 def outbox_row(envelope: Envelope[Any], topic: str, key: str, aggregate_type: str, aggregate_id: str) -> dict[str, Any]:
     return {
         "id": envelope.id,

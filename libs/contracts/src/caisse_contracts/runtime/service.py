@@ -18,13 +18,15 @@ from typing import TYPE_CHECKING
 
 import uvicorn
 from fastapi import APIRouter, FastAPI
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.sdk.trace import TracerProvider
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from caisse_contracts.runtime.http import ReadinessCheck, install_health_routes, install_problem_handlers
 from caisse_contracts.runtime.settings import ServiceSettings, TraceExporter
-from caisse_contracts.runtime.telemetry import build_tracer_provider
+from caisse_contracts.runtime.telemetry import build_tracer_provider, context_from
 
 if TYPE_CHECKING:  # the database and Kafka stacks load only in services that use them (not on the till)
     from aiokafka import AIOKafkaProducer
@@ -182,8 +184,34 @@ class ServiceRuntime:
         install_health_routes(application, self.readiness)
         for router in routers:
             application.include_router(router)
-        FastAPIInstrumentor.instrument_app(application, tracer_provider=self.tracer_provider)
+        if self.settings.trace_exporter is TraceExporter.NONE:
+            application.add_middleware(TraceContextMiddleware)
+        else:
+            FastAPIInstrumentor.instrument_app(application, tracer_provider=self.tracer_provider)
         return application
+
+
+class TraceContextMiddleware:
+    """Without an exporter, no server span is built (nobody would see it), but the caller's W3C trace context
+    still becomes the current one: the events a request writes carry the till's trace onward."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = dict(scope["headers"])
+            if (parent := headers.get(b"traceparent")) is not None:
+                state = headers.get(b"tracestate")
+                token = otel_context.attach(
+                    context_from(parent.decode("latin-1"), state.decode("latin-1") if state else None)
+                )
+                try:
+                    await self.app(scope, receive, send)
+                finally:
+                    otel_context.detach(token)
+                return
+        await self.app(scope, receive, send)
 
 
 def instrument_process(provider: TracerProvider, *, database: bool = True) -> None:

@@ -10,6 +10,7 @@ from uuid import UUID
 
 from caisse_contracts.envelope import Envelope
 from caisse_contracts.events import EntityType
+from pos_api.adapters.checkout import ComposedCheckout
 from pos_api.domain.config import Hierarchy, StoredItem
 from pos_api.service_layer.ports import DeviceCredential, PinState, SessionState, StoredBasket, StoredTicket
 
@@ -230,6 +231,7 @@ class InMemoryUnitOfWork:
         self.inbox = InMemoryInbox(state)
         self.baskets = InMemoryBaskets(state)
         self.seats = InMemorySeats(state)
+        self.checkout = ComposedCheckout(self.tickets, self.baskets, self.sessions, self.outbox)
         self.committed = False
 
     async def __aenter__(self) -> Self:

@@ -18,6 +18,7 @@ from caisse_contracts.runtime.inbox import SqlInbox
 from caisse_contracts.runtime.outbox import enqueue
 from caisse_contracts.tills import BasketContent
 from caisse_contracts.topics import POS_API_SESSIONS
+from pos_api.adapters.checkout import ComposedCheckout
 from pos_api.adapters.tables import (
     baskets,
     company_secrets,
@@ -376,6 +377,7 @@ class SqlUnitOfWork(database.SqlUnitOfWork):
     inbox: SqlInbox
     baskets: SqlBaskets
     seats: SqlSeats
+    checkout: ComposedCheckout
 
     def bind(self, conn: AsyncConnection) -> None:
         self.sessions = SqlSessions(conn)
@@ -386,3 +388,4 @@ class SqlUnitOfWork(database.SqlUnitOfWork):
         self.outbox = SqlOutbox(conn)
         self.config = SqlConfigItems(conn)
         self.credentials = SqlCredentials(conn)
+        self.checkout = ComposedCheckout(self.tickets, self.baskets, self.sessions, self.outbox)

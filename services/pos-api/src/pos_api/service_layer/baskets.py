@@ -37,7 +37,7 @@ from pos_api.domain.pricing import Catalogue, price_lines
 from pos_api.domain.tickets import check_ticket, content_hash
 from pos_api.service_layer.cache import TillCache
 from pos_api.service_layer.config import ConfigServices
-from pos_api.service_layer.ports import StoredBasket, StoredTicket, UnitOfWork
+from pos_api.service_layer.ports import StoredBasket, StoredTicket, TillWork
 from pos_api.service_layer.tickets import check_number_jump
 from pos_api.service_layer.till import Device
 
@@ -55,7 +55,7 @@ class TillContext:
     catalogue: Catalogue
 
 
-async def till_context(work: UnitOfWork, device: Device, cache: TillCache) -> TillContext:
+async def till_context(work: TillWork, device: Device, cache: TillCache) -> TillContext:
     """The till's configuration, from memory while the configuration generation has not moved."""
     seen = cache.generation if cache.supervised else cache.at(await work.config.generation()).generation
     known: TillContext | None = cache.contexts.get(device.pos_id)
@@ -66,7 +66,7 @@ async def till_context(work: UnitOfWork, device: Device, cache: TillCache) -> Ti
     return known
 
 
-async def _load_context(work: UnitOfWork, device: Device) -> TillContext:
+async def _load_context(work: TillWork, device: Device) -> TillContext:
     h = device.pos.hierarchy
     items = {}
     for name, entity_id in (("territory", h.territory_id), ("company", h.company_id), ("shop", h.shop_id)):
@@ -95,7 +95,7 @@ class BasketView:
 
 async def save_basket(device: Device, basket_id: UUID, put: BasketPut, services: ConfigServices) -> BasketView:
     now = services.clock()
-    async with services.uow() as work:
+    async with services.till_work() as work:
         context = await till_context(work, device, services.cache)
         computed = compute(put.content, context)
         current = await work.baskets.get(basket_id, for_update=True)
@@ -113,7 +113,7 @@ async def save_basket(device: Device, basket_id: UUID, put: BasketPut, services:
 
 
 async def read_basket(device: Device, basket_id: UUID, services: ConfigServices) -> BasketView:
-    async with services.uow() as work:
+    async with services.till_work() as work:
         stored = await work.baskets.get(basket_id)
         if stored is None or stored.pos_id != device.pos_id:
             raise NotFoundError("basket", str(basket_id))
@@ -122,7 +122,7 @@ async def read_basket(device: Device, basket_id: UUID, services: ConfigServices)
 
 
 async def current_basket(device: Device, services: ConfigServices) -> BasketView:
-    async with services.uow() as work:
+    async with services.till_work() as work:
         stored = await work.baskets.open_of_pos(device.pos_id)
         if stored is None:
             raise NotFoundError("open basket of the till", str(device.pos_id))
@@ -138,23 +138,29 @@ class Finalized:
 
 async def finalize_basket(device: Device, basket_id: UUID, request: FinalizeIn, services: ConfigServices) -> Finalized:
     now = services.clock()
-    async with services.uow() as work:
-        basket = await work.baskets.get(basket_id, for_update=True)
-        if basket is None or basket.pos_id != device.pos_id:
+    async with services.till_work() as work:
+        seen = await work.checkout.read(basket_id, device.pos_id, request.number)
+        basket = seen.basket
+        if basket is not None and basket.pos_id != device.pos_id:
             raise NotFoundError("basket", str(basket_id))
+        if basket is None:
+            if request.content is None:
+                raise NotFoundError("basket", str(basket_id))
+            basket = StoredBasket(basket_id, device.pos_id, 0, request.content, False, None, now)
         context = await till_context(work, device, services.cache)
-        existing = await work.tickets.by_number(device.pos_id, request.number)
-        if existing is not None:
-            if basket.finalized and basket.ticket_id == existing.ticket.ticket_id:
+        if seen.holder is not None:
+            if basket.finalized and basket.ticket_id == seen.holder.ticket.ticket_id:
                 return Finalized(
-                    receipt_of(existing.ticket, context.shop, context.pos, context.territory), replayed=True
+                    receipt_of(seen.holder.ticket, context.shop, context.pos, context.territory), replayed=True
                 )
-            raise TicketNumberConflictError(device.pos_id, request.number, existing.ticket.ticket_id)
+            raise TicketNumberConflictError(device.pos_id, request.number, seen.holder.ticket.ticket_id)
         if basket.finalized:
             raise BasketConflictError("basket", f"was already finalized as ticket {basket.ticket_id}")
         if request.version != basket.version:
             raise StaleVersionError("basket", basket_id, basket.version)
-        session = await work.sessions.of_pos(device.pos_id)
+        if request.content is not None:  # saved and finalized at once: the version a PUT would have made
+            basket = StoredBasket(basket.id, basket.pos_id, basket.version + 1, request.content, False, None, now)
+        session = seen.session
         if session is None or not session.is_open:
             raise BasketConflictError("session", "this till has no open cash session")
         content = basket.content
@@ -173,17 +179,13 @@ async def finalize_basket(device: Device, basket_id: UUID, request: FinalizeIn, 
                 left = await work.seats.take(line.product_id, line.seat_capacity, line.quantity)
                 if left is None:
                     raise SeatsFullError(f"lines[{i}].quantity", line.product_id, 0)
+        check_number_jump(seen.last_number, request.number)
         ticket = _ticket(device, basket, content, computed, priced, session.session_id, request.number, now, context)
         check_ticket(ticket)
         stored = StoredTicket(ticket=ticket, content_hash=content_hash(ticket), received_at=now)
-        await check_number_jump(work, device.pos_id, request.number)
-        if not await work.tickets.add(stored):
+        ended = StoredBasket(basket.id, basket.pos_id, basket.version, content, True, ticket.ticket_id, now)
+        if not await work.checkout.record(stored, ended, _event(ticket, services), topic=TICKETS.name):
             raise TicketNumberConflictError(device.pos_id, request.number, ticket.ticket_id)
-        await work.tickets.note_number(device.pos_id, request.number, now)
-        await _announce(work, ticket, services)
-        await work.baskets.put(
-            StoredBasket(basket.id, basket.pos_id, basket.version, content, True, ticket.ticket_id, now)
-        )
         await work.commit()
     return Finalized(receipt_of(ticket, context.shop, context.pos, context.territory), replayed=False)
 
@@ -231,9 +233,9 @@ def _ticket(
     )
 
 
-async def _announce(work: UnitOfWork, ticket: TicketFinalizedV1, services: ConfigServices) -> None:
+def _event(ticket: TicketFinalizedV1, services: ConfigServices) -> Envelope[TicketFinalizedV1]:
     traceparent, tracestate = current_traceparent()
-    envelope = Envelope[TicketFinalizedV1].wrap(
+    return Envelope[TicketFinalizedV1].wrap(
         ticket,
         event_id=services.new_id(),
         occurred_at=ticket.finalized_at,
@@ -244,19 +246,12 @@ async def _announce(work: UnitOfWork, ticket: TicketFinalizedV1, services: Confi
         traceparent=traceparent,
         tracestate=tracestate,
     )
-    await work.outbox.add(
-        envelope,
-        topic=TICKETS.name,
-        key=str(ticket.pos_id),
-        aggregate_type="ticket",
-        aggregate_id=str(ticket.ticket_id),
-    )
 
 
 async def credit_ticket(device: Device, ticket_id: UUID, request: CreditNoteIn, services: ConfigServices) -> Finalized:
     """A credit note on a sale of the till's shop: a new, immutable ticket with negative amounts."""
     now = services.clock()
-    async with services.uow() as work:
+    async with services.till_work() as work:
         original = await work.tickets.by_id(ticket_id, for_update=True)
         if original is None or original.ticket.shop_id != device.shop_id:
             raise NotFoundError("ticket", str(ticket_id))
@@ -306,11 +301,17 @@ async def credit_ticket(device: Device, ticket_id: UUID, request: CreditNoteIn, 
         )
         ticket = TicketFinalizedV1.model_validate(ticket.model_dump())
         check_ticket(ticket)
-        await check_number_jump(work, device.pos_id, request.number)
+        check_number_jump(await work.tickets.last_number(device.pos_id), request.number)
         if not await work.tickets.add(StoredTicket(ticket=ticket, content_hash=content_hash(ticket), received_at=now)):
             raise TicketNumberConflictError(device.pos_id, request.number, ticket.ticket_id)
         await work.tickets.note_number(device.pos_id, request.number, now)
-        await _announce(work, ticket, services)
+        await work.outbox.add(
+            _event(ticket, services),
+            topic=TICKETS.name,
+            key=str(ticket.pos_id),
+            aggregate_type="ticket",
+            aggregate_id=str(ticket.ticket_id),
+        )
         await work.commit()
     receipt = receipt_of(ticket, context.shop, context.pos, context.territory)
     return Finalized(receipt.model_copy(update={"original_number": sale.number}), replayed=False)

@@ -22,7 +22,15 @@ from caisse_contracts.topics import CONFIG
 from pos_api.domain.config import SPECS, Actor, Hierarchy, StoredItem, authorize, hierarchy_of, next_item, patch_from
 from pos_api.domain.errors import ForbiddenError, InvalidReferenceError, NotFoundError, UnauthenticatedError
 from pos_api.service_layer.cache import TillCache
-from pos_api.service_layer.ports import Clock, IdFactory, SecretBox, UnitOfWork, UnitOfWorkFactory
+from pos_api.service_layer.ports import (
+    Clock,
+    IdFactory,
+    SecretBox,
+    TillWork,
+    TillWorkFactory,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 
 SOURCE = "pos-api"
 
@@ -46,6 +54,11 @@ class ConfigServices:
     clock: Clock
     new_id: IdFactory
     cache: TillCache = field(default_factory=TillCache)
+    till_uow: TillWorkFactory | None = None
+    """The till's leaner unit of work, when the composition root has one; else `uow` serves the till too."""
+
+    def till_work(self) -> TillWork:
+        return self.till_uow() if self.till_uow is not None else self.uow()
 
 
 async def authenticate(token: str | None, services: ConfigServices) -> Actor:

@@ -191,6 +191,9 @@ class UnitOfWork(Protocol):
     @property
     def outbox(self) -> Outbox: ...
 
+    @property
+    def checkout(self) -> Checkout: ...
+
     async def __aenter__(self) -> Self: ...
 
     async def __aexit__(
@@ -202,3 +205,86 @@ class UnitOfWork(Protocol):
 
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutView:
+    """What finalize reads before it decides: the basket (locked until the unit of work ends), the ticket
+    already numbered `number` on this till if any, the till's session, and its highest number so far."""
+
+    basket: StoredBasket | None
+    holder: StoredTicket | None
+    session: SessionState | None
+    last_number: int | None
+
+
+class Checkout(Protocol):
+    """Finalize's reads and writes, each as one step: the hot path of every sale."""
+
+    async def read(self, basket_id: UUID, pos_id: UUID, number: int) -> CheckoutView: ...
+
+    async def record(self, stored: StoredTicket, basket: StoredBasket, event: Envelope[Any], *, topic: str) -> bool:
+        """Store the ticket, note the numbers it skips or fills, queue its event and end its basket.
+
+        False, with nothing written, when the till already used the number (or the basket's id is a ticket).
+        """
+
+
+class ConfigReader(Protocol):
+    """The configuration as a till request reads it: never written from a till."""
+
+    async def get(self, entity_id: UUID, *, for_update: bool = False) -> StoredItem | None: ...
+
+    async def list(
+        self, entity_type: EntityType, *, company_id: UUID | None = None, shop_id: UUID | None = None
+    ) -> list[StoredItem]: ...
+
+    async def generation(self) -> int: ...
+
+
+class DeviceCredentials(Protocol):
+    async def device(self, serial: str) -> DeviceCredential | None: ...
+
+
+class TillWork(Protocol):
+    """The unit of work of a till request: baskets, tickets, seats and their events, the configuration read-only.
+
+    It is the hot path of the product (every sale passes here), so its adapter may be leaner than the
+    back office's; any full `UnitOfWork` is also one.
+    """
+
+    @property
+    def tickets(self) -> Tickets: ...
+
+    @property
+    def config(self) -> ConfigReader: ...
+
+    @property
+    def credentials(self) -> DeviceCredentials: ...
+
+    @property
+    def sessions(self) -> Sessions: ...
+
+    @property
+    def baskets(self) -> Baskets: ...
+
+    @property
+    def seats(self) -> Seats: ...
+
+    @property
+    def outbox(self) -> Outbox: ...
+
+    @property
+    def checkout(self) -> Checkout: ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        """Roll back whatever was not committed."""
+
+    async def commit(self) -> None: ...
+
+
+TillWorkFactory = Callable[[], TillWork]

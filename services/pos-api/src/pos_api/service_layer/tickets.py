@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from uuid import UUID
 
 from caisse_contracts.envelope import Envelope, TenantKeys
 from caisse_contracts.events import TicketFinalizedV1
@@ -12,7 +11,7 @@ from caisse_contracts.runtime.telemetry import current_traceparent
 from caisse_contracts.topics import TICKETS
 from pos_api.domain.errors import FieldProblem, TicketInconsistentError, TicketNumberConflictError
 from pos_api.domain.tickets import check_ticket, content_hash
-from pos_api.service_layer.ports import Clock, IdFactory, StoredTicket, UnitOfWork, UnitOfWorkFactory
+from pos_api.service_layer.ports import Clock, IdFactory, StoredTicket, UnitOfWorkFactory
 
 SOURCE = "pos-api"
 
@@ -44,7 +43,7 @@ async def record_ticket(
             if existing is not None:
                 return _replay(existing, ticket, digest)
             stored = StoredTicket(ticket=ticket, content_hash=digest, received_at=clock())
-            await check_number_jump(work, ticket.pos_id, ticket.number)
+            check_number_jump(await work.tickets.last_number(ticket.pos_id), ticket.number)
             if not await work.tickets.add(stored):
                 continue  # another request stored this number meanwhile: read what it stored
             await work.tickets.note_number(ticket.pos_id, ticket.number, stored.received_at)
@@ -79,8 +78,8 @@ MAX_NUMBER_JUMP = 10_000
 """More numbers skipped at once than a till could have sold offline is a broken counter, not a gap."""
 
 
-async def check_number_jump(work: UnitOfWork, pos_id: UUID, number: int) -> None:
-    last = await work.tickets.last_number(pos_id) or 0
+def check_number_jump(last_number: int | None, number: int) -> None:
+    last = last_number or 0
     if number > last + MAX_NUMBER_JUMP:
         raise TicketInconsistentError(
             [FieldProblem("number", f"jumps from {last} to {number}: more than {MAX_NUMBER_JUMP} missing tickets")]

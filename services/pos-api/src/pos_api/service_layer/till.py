@@ -12,7 +12,7 @@ from pos_api.domain.catalogue import shop_catalogue
 from pos_api.domain.config import StoredItem
 from pos_api.domain.errors import UnauthenticatedError
 from pos_api.service_layer.config import ConfigServices, digest
-from pos_api.service_layer.ports import UnitOfWork
+from pos_api.service_layer.ports import TillWork
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +39,7 @@ async def authenticate_device(serial: str | None, secret: str | None, services: 
     cache = services.cache
     known = cache.devices.get(serial) if cache.supervised else None
     if known is None:
-        async with services.uow() as work:
+        async with services.till_work() as work:
             seen = cache.generation if cache.supervised else cache.at(await work.config.generation()).generation
             known = cache.devices.get(serial)
             if known is None:
@@ -56,7 +56,7 @@ async def authenticate_device(serial: str | None, secret: str | None, services: 
     return device
 
 
-async def _item(work: UnitOfWork, entity_id: UUID | None) -> dict[str, Any]:
+async def _item(work: TillWork, entity_id: UUID | None) -> dict[str, Any]:
     found = await work.config.get(entity_id) if entity_id else None
     if found is None:
         raise UnauthenticatedError("this till's hierarchy is incomplete")
@@ -66,7 +66,7 @@ async def _item(work: UnitOfWork, entity_id: UUID | None) -> dict[str, Any]:
 async def pos_data(device: Device, services: ConfigServices) -> dict[str, Any]:
     """Territory, company, shop, POS, the shop's catalogue, the open session and the last ticket number."""
     h = device.pos.hierarchy
-    async with services.uow() as work:
+    async with services.till_work() as work:
         territory = await _item(work, h.territory_id)
         company = await _item(work, h.company_id)
         shop = await _item(work, h.shop_id)

@@ -10,7 +10,7 @@ from fastapi import Depends, Header, Request
 from pos_api.domain.config import Actor
 from pos_api.service_layer.cache import TillCache
 from pos_api.service_layer.config import ConfigServices, authenticate
-from pos_api.service_layer.ports import Clock, IdFactory, SecretBox, UnitOfWorkFactory
+from pos_api.service_layer.ports import Clock, IdFactory, SecretBox, TillWorkFactory, UnitOfWorkFactory
 from pos_api.service_layer.till import Device, authenticate_device
 
 
@@ -23,10 +23,13 @@ class Services:
     new_id: IdFactory
     secret_box: SecretBox
     cache: TillCache = field(default_factory=TillCache)
+    till_uow: TillWorkFactory | None = None
 
     @property
     def config(self) -> ConfigServices:
-        return ConfigServices(uow=self.uow, clock=self.clock, new_id=self.new_id, cache=self.cache)
+        return ConfigServices(
+            uow=self.uow, clock=self.clock, new_id=self.new_id, cache=self.cache, till_uow=self.till_uow
+        )
 
 
 def get_services(request: Request) -> Services:

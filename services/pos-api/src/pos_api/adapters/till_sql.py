@@ -1,0 +1,483 @@
+"""The till's unit of work on a plain asyncpg pool: every sale passes here, so each statement is prepared once.
+
+The back office keeps SQLAlchemy (`sql.py`); the till's requests are a few fixed statements that asyncpg
+prepares once per connection and runs without a query builder in between. Both write the same tables.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Final, Self
+from uuid import UUID
+
+import asyncpg
+from asyncpg.transaction import Transaction
+
+from caisse_contracts.envelope import Envelope
+from caisse_contracts.events import EntityType, TicketFinalizedV1
+from caisse_contracts.runtime.outbox import enqueue_raw
+from caisse_contracts.tills import BasketContent
+from pos_api.domain.config import Hierarchy, StoredItem
+from pos_api.service_layer.ports import CheckoutView, DeviceCredential, SessionState, StoredBasket, StoredTicket
+
+
+def _ticket(row: asyncpg.Record) -> StoredTicket:
+    return StoredTicket(
+        ticket=TicketFinalizedV1.model_validate_json(row["body"], strict=False),
+        content_hash=row["content_hash"],
+        received_at=row["received_at"],
+    )
+
+
+class PgTickets:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def by_number(self, pos_id: UUID, number: int) -> StoredTicket | None:
+        row = await self._conn.fetchrow(
+            "select body, content_hash, received_at from tickets where pos_id = $1 and number = $2", pos_id, number
+        )
+        return _ticket(row) if row else None
+
+    async def by_id(self, ticket_id: UUID, *, for_update: bool = False) -> StoredTicket | None:
+        row = await self._conn.fetchrow(
+            "select body, content_hash, received_at from tickets where id = $1 for update"
+            if for_update
+            else "select body, content_hash, received_at from tickets where id = $1",
+            ticket_id,
+        )
+        return _ticket(row) if row else None
+
+    async def credit_notes_of(self, ticket_id: UUID) -> list[StoredTicket]:
+        rows = await self._conn.fetch(
+            "select body, content_hash, received_at from tickets where kind = 'credit_note' and body->>'original_ticket_id' = $1",
+            str(ticket_id),
+        )
+        return [_ticket(row) for row in rows]
+
+    async def last_number(self, pos_id: UUID) -> int | None:
+        found: int | None = await self._conn.fetchval("select max(number) from tickets where pos_id = $1", pos_id)
+        return found
+
+    async def note_number(self, pos_id: UUID, number: int, at: datetime) -> None:
+        await self._conn.execute(
+            """
+            with filled as (
+                update ticket_gaps set filled_at = $3
+                where pos_id = $1 and number = $2 and filled_at is null
+            )
+            insert into ticket_gaps (pos_id, number, detected_at)
+            select $1, missing, $3
+            from generate_series(
+                (select coalesce(max(number), 0) + 1 from tickets where pos_id = $1 and number < $2), $2 - 1
+            ) as missing
+            where not exists (select 1 from tickets where pos_id = $1 and number = missing)
+            on conflict do nothing
+            """,
+            pos_id,
+            number,
+            at,
+        )
+
+    async def open_gaps(self, pos_ids: list[UUID]) -> list[tuple[UUID, int, datetime]]:
+        rows = await self._conn.fetch(
+            "select pos_id, number, detected_at from ticket_gaps"
+            " where pos_id = any($1::uuid[]) and filled_at is null order by pos_id, number",
+            pos_ids,
+        )
+        return [(row["pos_id"], row["number"], row["detected_at"]) for row in rows]
+
+    async def add(self, stored: StoredTicket) -> bool:
+        try:
+            inserted = await self._add(stored)
+        except asyncpg.UniqueViolationError:  # its id is taken: the same basket finalized under another number
+            return False
+        return inserted is not None
+
+    async def _add(self, stored: StoredTicket) -> UUID | None:
+        t = stored.ticket
+        inserted: UUID | None = await self._conn.fetchval(
+            """
+            insert into tickets (id, pos_id, number, session_id, shop_id, kind, total_incl_tax, currency,
+                                 finalized_at, received_at, content_hash, body)
+            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb)
+            on conflict (pos_id, number) do nothing
+            returning id
+            """,
+            t.ticket_id,
+            t.pos_id,
+            t.number,
+            t.session_id,
+            t.shop_id,
+            t.kind.value,
+            t.total_incl_tax,
+            t.currency,
+            t.finalized_at,
+            stored.received_at,
+            stored.content_hash,
+            t.model_dump_json(),
+        )
+        return inserted
+
+
+class PgSessions:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def of_pos(self, pos_id: UUID) -> SessionState | None:
+        row = await self._conn.fetchrow(
+            "select pos_id, session_id, status, opened_at from pos_sessions where pos_id = $1", pos_id
+        )
+        return (
+            SessionState(row["pos_id"], row["session_id"], row["status"] == "open", row["opened_at"]) if row else None
+        )
+
+    async def opened(self, pos_id: UUID, session_id: UUID, opened_at: datetime) -> None:
+        await self._conn.execute(
+            """
+            insert into pos_sessions (pos_id, session_id, status, opened_at, closed_at, last_ticket_number)
+            values ($1, $2, 'open', $3, null, null)
+            on conflict (pos_id) do update
+            set session_id = excluded.session_id, status = 'open', opened_at = excluded.opened_at,
+                closed_at = null, last_ticket_number = null
+            where pos_sessions.opened_at <= excluded.opened_at
+            """,
+            pos_id,
+            session_id,
+            opened_at,
+        )
+
+    async def closed(self, pos_id: UUID, session_id: UUID, closed_at: datetime, last_ticket_number: int | None) -> None:
+        await self._conn.execute(
+            "update pos_sessions set status = 'closed', closed_at = $3, last_ticket_number = $4"
+            " where pos_id = $1 and session_id = $2",
+            pos_id,
+            session_id,
+            closed_at,
+            last_ticket_number,
+        )
+
+
+def _basket(row: asyncpg.Record) -> StoredBasket:
+    return StoredBasket(
+        id=row["id"],
+        pos_id=row["pos_id"],
+        version=row["version"],
+        content=BasketContent.model_validate_json(row["content"]),
+        finalized=row["status"] == "finalized",
+        ticket_id=row["ticket_id"],
+        updated_at=row["updated_at"],
+    )
+
+
+class PgBaskets:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def get(self, basket_id: UUID, *, for_update: bool = False) -> StoredBasket | None:
+        row = await self._conn.fetchrow(
+            "select id, pos_id, version, content, status, ticket_id, updated_at from baskets where id = $1 for update"
+            if for_update
+            else "select id, pos_id, version, content, status, ticket_id, updated_at from baskets where id = $1",
+            basket_id,
+        )
+        return _basket(row) if row else None
+
+    async def put(self, basket: StoredBasket) -> None:
+        await self._conn.execute(
+            """
+            insert into baskets (id, pos_id, version, content, status, ticket_id, updated_at)
+            values ($1, $2, $3, $4::jsonb, $5, $6, $7)
+            on conflict (id) do update
+            set pos_id = excluded.pos_id, version = excluded.version, content = excluded.content,
+                status = excluded.status, ticket_id = excluded.ticket_id, updated_at = excluded.updated_at
+            """,
+            basket.id,
+            basket.pos_id,
+            basket.version,
+            basket.content.model_dump_json(),
+            "finalized" if basket.finalized else "open",
+            basket.ticket_id,
+            basket.updated_at,
+        )
+
+    async def open_of_pos(self, pos_id: UUID) -> StoredBasket | None:
+        row = await self._conn.fetchrow(
+            "select id, pos_id, version, content, status, ticket_id, updated_at from baskets where pos_id = $1 and status = 'open'"
+            " order by updated_at desc limit 1",
+            pos_id,
+        )
+        return _basket(row) if row else None
+
+
+class PgSeats:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def take(self, product_id: UUID, capacity: int, quantity: int) -> int | None:
+        await self._conn.execute(
+            "insert into event_seats (product_id, capacity, sold) values ($1, $2, 0) on conflict do nothing",
+            product_id,
+            capacity,
+        )
+        left: int | None = await self._conn.fetchval(
+            "update event_seats set sold = sold + $3, capacity = $2"
+            " where product_id = $1 and sold + $3 <= $2 returning capacity - sold",
+            product_id,
+            capacity,
+            quantity,
+        )
+        return left
+
+
+class PgOutbox:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def add(
+        self, envelope: Envelope[Any], *, topic: str, key: str, aggregate_type: str, aggregate_id: str
+    ) -> None:
+        await enqueue_raw(
+            self._conn, envelope, topic=topic, key=key, aggregate_type=aggregate_type, aggregate_id=aggregate_id
+        )
+
+
+def _item(row: asyncpg.Record) -> StoredItem:
+    return StoredItem(
+        entity_type=EntityType(row["entity_type"]),
+        id=row["id"],
+        version=row["version"],
+        hierarchy=Hierarchy(row["territory_id"], row["company_id"], row["shop_id"], row["pos_id"]),
+        item=json.loads(row["item"]),
+        deleted=row["deleted"],
+    )
+
+
+class PgConfigReader:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def get(self, entity_id: UUID, *, for_update: bool = False) -> StoredItem | None:
+        row = await self._conn.fetchrow(
+            "select entity_type, id, version, territory_id, company_id, shop_id, pos_id, item, deleted from config_items where id = $1 for update"
+            if for_update
+            else "select entity_type, id, version, territory_id, company_id, shop_id, pos_id, item, deleted from config_items where id = $1",
+            entity_id,
+        )
+        return _item(row) if row else None
+
+    async def list(
+        self, entity_type: EntityType, *, company_id: UUID | None = None, shop_id: UUID | None = None
+    ) -> list[StoredItem]:
+        rows = await self._conn.fetch(
+            "select entity_type, id, version, territory_id, company_id, shop_id, pos_id, item, deleted from config_items"
+            " where entity_type = $1 and not deleted"
+            " and ($2::uuid is null or company_id = $2) and ($3::uuid is null or shop_id = $3)"
+            " order by updated_at",
+            entity_type.value,
+            company_id,
+            shop_id,
+        )
+        return [_item(row) for row in rows]
+
+    async def generation(self) -> int:
+        value: int = await self._conn.fetchval("select generation from config_generation where id = 1")
+        return value
+
+
+class PgDeviceCredentials:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def device(self, serial: str) -> DeviceCredential | None:
+        row = await self._conn.fetchrow(
+            "select pos_id, serial, secret_sha256 from device_credentials where serial = $1", serial
+        )
+        return DeviceCredential(row["pos_id"], row["serial"], row["secret_sha256"]) if row else None
+
+
+CHECKOUT_READ: Final = """
+select b.id, b.pos_id, b.version, b.content, b.status, b.ticket_id, b.updated_at,
+       t.body, t.content_hash, t.received_at,
+       s.session_id, s.status as session_status, s.opened_at,
+       (select max(number) from tickets where pos_id = $2) as last_number
+from (select 1) as one
+left join lateral (
+    select id, pos_id, version, content, status, ticket_id, updated_at from baskets where id = $1 for update
+) as b on true
+left join tickets as t on t.pos_id = $2 and t.number = $3
+left join pos_sessions as s on s.pos_id = $2
+"""
+
+CHECKOUT_RECORD: Final = """
+with ticket as (
+    insert into tickets (id, pos_id, number, session_id, shop_id, kind, total_incl_tax, currency,
+                         finalized_at, received_at, content_hash, body)
+    values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb)
+    on conflict (pos_id, number) do nothing
+    returning id
+), event as (
+    insert into outbox (id, aggregate_type, aggregate_id, type, topic, key, payload, headers, traceparent, tracestate)
+    select $13, 'ticket', $1::text, $14, $15, $2::text, $16::jsonb, $17::jsonb, $18, $19 from ticket
+), basket as (
+    insert into baskets (id, pos_id, version, content, status, ticket_id, updated_at)
+    select $20, $2, $21, $22::jsonb, 'finalized', $1, $10 from ticket
+    on conflict (id) do update
+    set version = excluded.version, content = excluded.content, status = 'finalized',
+        ticket_id = excluded.ticket_id, updated_at = excluded.updated_at
+), filled as (
+    update ticket_gaps set filled_at = $10
+    where pos_id = $2 and number = $3 and filled_at is null and exists (select 1 from ticket)
+), skipped as (
+    insert into ticket_gaps (pos_id, number, detected_at)
+    select $2, missing, $10
+    from generate_series(
+        (select coalesce(max(number), 0) + 1 from tickets where pos_id = $2 and number < $3), $3 - 1
+    ) as missing
+    where exists (select 1 from ticket) and not exists (select 1 from tickets where pos_id = $2 and number = missing)
+    on conflict do nothing
+)
+select count(*) from ticket
+"""
+
+
+class PgCheckout:
+    """Finalize's read in one statement (the basket locked) and its write in one statement (ticket, gaps,
+    event, basket), so that a sale costs two round trips between BEGIN and COMMIT."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def read(self, basket_id: UUID, pos_id: UUID, number: int) -> CheckoutView:
+        row = await self._conn.fetchrow(CHECKOUT_READ, basket_id, pos_id, number)
+        if row is None:  # pragma: no cover - the query always answers one row
+            raise RuntimeError("checkout read answered no row")
+        return CheckoutView(
+            basket=_basket(row) if row["id"] is not None else None,
+            holder=_ticket(row) if row["body"] is not None else None,
+            session=(
+                SessionState(pos_id, row["session_id"], row["session_status"] == "open", row["opened_at"])
+                if row["session_id"] is not None
+                else None
+            ),
+            last_number=row["last_number"],
+        )
+
+    async def record(self, stored: StoredTicket, basket: StoredBasket, event: Envelope[Any], *, topic: str) -> bool:
+        t = stored.ticket
+        try:
+            inserted: int = await self._conn.fetchval(
+                CHECKOUT_RECORD,
+                t.ticket_id,
+                t.pos_id,
+                t.number,
+                t.session_id,
+                t.shop_id,
+                t.kind.value,
+                t.total_incl_tax,
+                t.currency,
+                t.finalized_at,
+                stored.received_at,
+                stored.content_hash,
+                t.model_dump_json(),
+                event.id,
+                event.type,
+                topic,
+                event.model_dump_json(),
+                json.dumps(event.kafka_headers(), separators=(",", ":")),
+                event.traceparent,
+                event.tracestate,
+                basket.id,
+                basket.version,
+                basket.content.model_dump_json(),
+            )
+        except asyncpg.UniqueViolationError:  # the basket's id is already a ticket, under another number
+            return False
+        return inserted == 1
+
+
+class PgTillWork:
+    """One transaction on one connection of the pool; leaving without `commit()` rolls it back."""
+
+    tickets: PgTickets
+    sessions: PgSessions
+    baskets: PgBaskets
+    seats: PgSeats
+    outbox: PgOutbox
+    config: PgConfigReader
+    credentials: PgDeviceCredentials
+    checkout: PgCheckout
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self._conn: asyncpg.Connection | None = None
+        self._tx: Transaction | None = None
+        self._committed = False
+
+    async def __aenter__(self) -> Self:
+        conn: asyncpg.Connection = await self._pool.acquire()
+        try:
+            self._tx = conn.transaction()
+            await self._tx.start()
+        except BaseException:
+            await self._pool.release(conn)
+            raise
+        self._conn = conn
+        self.tickets = PgTickets(conn)
+        self.sessions = PgSessions(conn)
+        self.baskets = PgBaskets(conn)
+        self.seats = PgSeats(conn)
+        self.outbox = PgOutbox(conn)
+        self.config = PgConfigReader(conn)
+        self.credentials = PgDeviceCredentials(conn)
+        self.checkout = PgCheckout(conn)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        conn, tx = self._conn, self._tx
+        self._conn = self._tx = None
+        if conn is None:
+            return
+        try:
+            if tx is not None and not self._committed:
+                await tx.rollback()
+        finally:
+            await self._pool.release(conn)
+
+    async def commit(self) -> None:
+        if self._tx is None:
+            raise RuntimeError("commit outside of the unit of work")
+        await self._tx.commit()
+        self._committed = True
+
+
+class TillPool:
+    """The asyncpg pool of the till's units of work, opened when the service starts and closed when it stops."""
+
+    def __init__(self, dsn: str, *, size: int = 10) -> None:
+        self._dsn = dsn
+        self._size = size
+        self._pool: asyncpg.Pool | None = None
+
+    async def start(self) -> None:
+        self._pool = await asyncpg.create_pool(
+            self._dsn, min_size=1, max_size=self._size, reset=_nothing_to_reset, command_timeout=30
+        )
+
+    async def stop(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    def work(self) -> PgTillWork:
+        if self._pool is None:
+            raise RuntimeError("the till's database pool is not open (the service has not started)")
+        return PgTillWork(self._pool)
+
+
+async def _nothing_to_reset(conn: asyncpg.Connection) -> None:
+    """Every unit of work ends its transaction itself and none listens or locks by session: skip the reset query."""

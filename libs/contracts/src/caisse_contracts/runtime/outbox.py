@@ -32,12 +32,12 @@ from sqlalchemy import (
     Text,
     Uuid,
     bindparam,
+    cast,
     func,
     select,
     text,
-    update,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from caisse_contracts.envelope import Envelope
@@ -169,7 +169,8 @@ class PendingRow:
     topic: str
     key: str
     type: str
-    payload: dict[str, Any]
+    payload: str
+    """The event's JSON as PostgreSQL returns it: published as it is, never decoded and encoded again."""
     headers: dict[str, str]
     traceparent: str | None
     tracestate: str | None
@@ -184,12 +185,11 @@ class OutboxStore(Protocol):
 
 class SqlOutboxStore:
     async def mark_sent(self, conn: AsyncConnection, seqs: Sequence[int]) -> None:
-        stmt = (
-            update(outbox_table)
-            .where(outbox_table.c.seq == bindparam("s"))
-            .values(sent_at=func.now(), attempts=outbox_table.c.attempts + 1)
+        # One statement for the whole batch, whatever its size (one prepared statement, one round trip).
+        stmt = text("update outbox set sent_at = now(), attempts = attempts + 1 where seq = any(:seqs)").bindparams(
+            bindparam("seqs", type_=ARRAY(BigInteger))
         )
-        await conn.execute(stmt, [{"s": s} for s in seqs])
+        await conn.execute(stmt, {"seqs": list(seqs)})
 
 
 class OutboxRelay:
@@ -225,10 +225,22 @@ class OutboxRelay:
             ).scalar_one()
             if not locked:
                 return 0
+            columns = outbox_table.c
             result = await conn.execute(
-                select(outbox_table)
-                .where(outbox_table.c.sent_at.is_(None))
-                .order_by(outbox_table.c.seq)
+                select(
+                    columns.seq,
+                    columns.id,
+                    columns.topic,
+                    columns.key,
+                    columns.type,
+                    cast(columns.payload, Text).label("payload"),
+                    columns.headers,
+                    columns.traceparent,
+                    columns.tracestate,
+                    columns.created_at,
+                )
+                .where(columns.sent_at.is_(None))
+                .order_by(columns.seq)
                 .limit(self._batch_size)
             )
             rows = [
@@ -274,7 +286,7 @@ class OutboxRelay:
             inject_into(headers)
             return await self._producer.send(
                 row.topic,
-                value=json.dumps(row.payload, separators=(",", ":")).encode(),
+                value=row.payload.encode(),
                 key=row.key.encode(),
                 headers=[(k, v.encode()) for k, v in headers.items()],
             )

@@ -32,7 +32,8 @@ class Services:
         )
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    # async although it awaits nothing: FastAPI would run a plain function in a worker thread, per request.
     services: Services = request.app.state.services
     return services
 

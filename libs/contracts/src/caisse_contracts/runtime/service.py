@@ -179,15 +179,20 @@ class ServiceRuntime:
                 await self.stop()
                 log.info("%s stopped", self.service)
 
-        application = FastAPI(title=title, lifespan=lifespan)
+        exporting = self.settings.trace_exporter is not TraceExporter.NONE
+        # FastAPI's own telemetry would build spans, metrics and log records per request even when nothing
+        # exports them; the OpenTelemetry instrumentation below does the tracing when something does.
+        application = FastAPI(
+            title=title, lifespan=lifespan, telemetry={"tracing": False, "metrics": False, "logs": False}
+        )
         install_problem_handlers(application)
         install_health_routes(application, self.readiness)
         for router in routers:
             application.include_router(router)
-        if self.settings.trace_exporter is TraceExporter.NONE:
-            application.add_middleware(TraceContextMiddleware)
-        else:
+        if exporting:
             FastAPIInstrumentor.instrument_app(application, tracer_provider=self.tracer_provider)
+        else:
+            application.add_middleware(TraceContextMiddleware)
         return application
 
 

@@ -258,6 +258,8 @@ def serve(app: FastAPI | str, settings: ServiceSettings) -> None:
             log_level=settings.log_level.lower(),
             timeout_graceful_shutdown=15,
             access_log=False,
+            proxy_headers=False,
+            server_header=False,
         )
         return
     config = uvicorn.Config(
@@ -268,6 +270,9 @@ def serve(app: FastAPI | str, settings: ServiceSettings) -> None:
         lifespan="on",
         timeout_graceful_shutdown=15,
         access_log=False,
+        # Nothing reads the client's address, and the name of the server is nobody's business.
+        proxy_headers=False,
+        server_header=False,
         factory=isinstance(app, str),
     )
     _Server(config).run()

@@ -186,7 +186,7 @@ class Stack:
             },
         )
         for group in CONSUMER_GROUPS:
-            if group.service == name:
+            if group.service == name and not group.reads_whole_history:
                 asyncio.run(
                     start_group_at_end(self.infra.kafka_bootstrap, group.name + f".{self.suffix}{tag}", group.topics)
                 )

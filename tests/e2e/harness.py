@@ -173,6 +173,8 @@ class Stack:
         port = free_port()
         if name == "pos-api":
             extra = {"bootstrap_admin_token": self.admin_token(tag), **extra}
+            if (sessions := self.services.get("session-service" + tag)) is not None:
+                extra = {"session_service_url": sessions.url, **extra}
         env = service_env(
             definition,
             self.infra.instance,

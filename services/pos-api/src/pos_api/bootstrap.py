@@ -16,7 +16,7 @@ from pos_api.config import Settings
 from pos_api.entrypoints import consumers
 from pos_api.entrypoints.http import problems
 from pos_api.entrypoints.http.deps import Services
-from pos_api.entrypoints.http.routes import backoffice, baskets, operators, ops, tickets, till
+from pos_api.entrypoints.http.routes import backoffice, baskets, operators, ops, sessions, tickets, till
 from pos_api.service_layer.config import ensure_bootstrap_admin
 
 SERVICE = "pos-api"
@@ -45,7 +45,15 @@ def build_app(settings: Settings | None = None) -> FastAPI:
         on_start.append(bootstrap_admin)
     app = runtime.app(
         title="Caisse pos-api",
-        routers=[backoffice.router, operators.router, ops.router, till.router, baskets.router, tickets.router],
+        routers=[
+            backoffice.router,
+            operators.router,
+            ops.router,
+            till.router,
+            baskets.router,
+            tickets.router,
+            sessions.router,
+        ],
         on_start=on_start,
         on_stop=[listener.stop],
     )

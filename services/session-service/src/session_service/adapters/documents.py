@@ -51,7 +51,7 @@ _HTML: Final = """<!doctype html>
 td,th{padding:2px 8px;border-bottom:1px solid #ddd}</style></head><body>
 <h1>Rapport Z</h1>
 <p><strong>{{ r.company }}</strong> — {{ r.shop }}{% if r.shop_address %}, {{ r.shop_address }}{% endif %}<br>
-Caisse {{ r.pos }} · session {{ r.session_id }}<br>
+{{ r.pos }} · session {{ r.session_id }}<br>
 Ouverte le {{ local(r.opened_at) }} par {{ r.operators|join(", ") }} · fermée le {{ local(r.closed_at) }}
 par {{ r.closed_by }}</p>
 <h2>Ventes</h2>
@@ -119,7 +119,7 @@ class ReportDocuments:
         pdf.line_text(f"{report.company} - {report.shop}")
         if report.shop_address:
             pdf.line_text(report.shop_address)
-        pdf.line_text(f"Caisse {report.pos} - session {report.session_id}")
+        pdf.line_text(f"{report.pos} - session {report.session_id}")
         pdf.line_text(f"Ouverte le {local(report.opened_at, report)} par {', '.join(report.operators)}")
         pdf.line_text(f"Fermée le {local(report.closed_at, report)} par {report.closed_by}")
         pdf.section("Ventes")
@@ -176,7 +176,7 @@ class ReportDocuments:
         pdf.line_text(report.company)
         pdf.line_text(f"{report.shop}{' - ' + report.shop_address if report.shop_address else ''}")
         pdf.line_text(f"Compte : {report.bank_account or 'non renseigné'}")
-        pdf.line_text(f"Date : {local(report.closed_at, report)} - caisse {report.pos} - session {report.session_id}")
+        pdf.line_text(f"Date : {local(report.closed_at, report)} - {report.pos} - session {report.session_id}")
         pdf.section("Espèces")
         pdf.rows(
             ("Valeur", "Nombre", "Montant"),
@@ -242,7 +242,7 @@ def _count_rows(counts: tuple[CountLine, ...], report: ZReport) -> list[tuple[st
 
 def _report_lines(report: ZReport) -> list[str]:
     lines = [
-        f"Rapport Z - {report.company} - {report.shop} - caisse {report.pos}",
+        f"Rapport Z - {report.company} - {report.shop} - {report.pos}",
         f"Session {report.session_id}",
         f"Ouverte le {local(report.opened_at, report)} par {', '.join(report.operators)}",
         f"Fermée le {local(report.closed_at, report)} par {report.closed_by}",

@@ -173,6 +173,8 @@ class Stack:
         port = free_port()
         if name == "pos-api":
             extra = {"bootstrap_admin_token": self.admin_token(tag), **extra}
+            if (sessions := self.services.get("session-service" + tag)) is not None:
+                extra = {"session_service_url": sessions.url, **extra}
         env = service_env(
             definition,
             self.infra.instance,
@@ -186,7 +188,7 @@ class Stack:
             },
         )
         for group in CONSUMER_GROUPS:
-            if group.service == name:
+            if group.service == name and not group.reads_whole_history:
                 asyncio.run(
                     start_group_at_end(self.infra.kafka_bootstrap, group.name + f".{self.suffix}{tag}", group.topics)
                 )

@@ -1,7 +1,7 @@
 """A till's day over HTTP on the real stack: boot, baskets that survive a reboot, finalize once, bad input refused.
 
-Sessions are opened the way session-service announces them: a `session.opened` event on Kafka, which
-pos-api's read model consumes.
+Sessions are opened as a till opens them: through pos-api, which forwards to session-service, whose
+`session.opened` reaches pos-api's read model over Kafka.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from harness import ServiceProcess, Stack
 
 @pytest.fixture(scope="module")
 def pos_api(stack: Stack) -> ServiceProcess:
+    stack.service("session-service", tag="_till").start()
     service = stack.service("pos-api", tag="_till")
     service.start()
     return service
@@ -35,7 +36,7 @@ def demo(stack: Stack, pos_api: ServiceProcess) -> Demo:
 def open_tills(stack: Stack, pos_api: ServiceProcess, demo: Demo) -> dict[str, simulator.TillRun]:
     """Tills 0, 1 and 4 (New Caledonia, pickup number required) with an open session; till 2 without."""
     chosen = [demo.tills[0], demo.tills[1], demo.tills[4]]
-    runs = asyncio.run(simulator.prepare(pos_api.url, stack.infra.kafka_bootstrap, chosen))
+    runs = asyncio.run(simulator.prepare(pos_api.url, stack.infra.kafka_bootstrap, chosen, demo.cashiers))
     return {r.till.serial: r for r in runs}
 
 

@@ -39,6 +39,8 @@ class ConsumerGroup:
     name: str
     service: str
     topics: tuple[str, ...] = field(default_factory=tuple)
+    reads_whole_history: bool = False
+    """A view of a compacted topic: a new group starts at the beginning, never at the end."""
 
     def dlq(self, topic: str) -> str:
         return dlq_topic(topic, self.name)
@@ -69,7 +71,7 @@ CONFIG: Final = Topic(
     key="entity_type:entity_id",
     event_types=("config.changed",),
     producers=("pos-api",),
-    consumers=("notifier",),
+    consumers=("notifier", "session-service"),
     compacted=True,
 )
 STOCK: Final = Topic(
@@ -101,12 +103,16 @@ SESSION_SERVICE_TICKETS: Final = ConsumerGroup("session-service.tickets", "sessi
 POS_API_SESSIONS: Final = ConsumerGroup("pos-api.sessions", "pos-api", (SESSIONS.name,))
 PAHEKO_BRIDGE: Final = ConsumerGroup("paheko-bridge", "paheko-bridge", (TICKETS.name, SESSIONS.name))
 NOTIFIER_CONFIG: Final = ConsumerGroup("notifier.config", "notifier", (CONFIG.name,))
+SESSION_SERVICE_CONFIG: Final = ConsumerGroup(
+    "session-service.config", "session-service", (CONFIG.name,), reads_whole_history=True
+)
 
 CONSUMER_GROUPS: Final[tuple[ConsumerGroup, ...]] = (
     SESSION_SERVICE_TICKETS,
     POS_API_SESSIONS,
     PAHEKO_BRIDGE,
     NOTIFIER_CONFIG,
+    SESSION_SERVICE_CONFIG,
 )
 
 

@@ -17,7 +17,7 @@ from pos_api.config import Settings
 from pos_api.entrypoints import consumers
 from pos_api.entrypoints.http import problems
 from pos_api.entrypoints.http.deps import Services
-from pos_api.entrypoints.http.routes import backoffice, baskets, operators, ops, tickets, till
+from pos_api.entrypoints.http.routes import backoffice, baskets, operators, ops, sessions, tickets, till
 from pos_api.service_layer.config import ensure_bootstrap_admin
 
 SERVICE = "pos-api"
@@ -49,7 +49,15 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     app = runtime.app(
         title="Caisse pos-api",
         # The till's routes first: every sale is matched against them before the back office's many routes.
-        routers=[baskets.router, till.router, tickets.router, backoffice.router, operators.router, ops.router],
+        routers=[
+            baskets.router,
+            till.router,
+            tickets.router,
+            sessions.router,
+            backoffice.router,
+            operators.router,
+            ops.router,
+        ],
         on_start=on_start,
         on_stop=[listener.stop, till_pool.stop],
     )

@@ -17,6 +17,9 @@ class Settings(ServiceSettings):
         default=SecretStr("ZGV2ZWxvcG1lbnQtb25seS1rZXktY2hhbmdlLWl0ISE="),
         description="Fernet key encrypting stored Paheko credentials; the default is for development only.",
     )
+    session_service_url: str = Field(
+        default="http://127.0.0.1:8102", description="Where tills' sessions are forwarded."
+    )
     bootstrap_admin_token: SecretStr | None = Field(
         default=None, description="If set and unknown, a federation admin with this bearer token is created at start."
     )

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import uuid
+
 from fastapi import FastAPI
 
 import session_service
 from caisse_contracts.runtime.database import migrations_beside
 from caisse_contracts.runtime.service import ServiceRuntime, serve, utc_now
+from session_service.adapters.documents import ReportDocuments
+from session_service.adapters.smtp import SmtpMailSender
 from session_service.adapters.sql import SqlUnitOfWork
 from session_service.config import Settings
 from session_service.entrypoints import consumers
+from session_service.entrypoints.http import problems
 from session_service.entrypoints.http.deps import Services
-from session_service.entrypoints.http.routes import totals
+from session_service.entrypoints.http.routes import sessions, totals
+from session_service.entrypoints.mail_worker import MailWorker
+from session_service.service_layer.mail import MailRetry
+from session_service.service_layer.sessions import SessionRules, SessionServices
 
 SERVICE = "session-service"
 
@@ -23,13 +31,50 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     )
     runtime.instrument()
     engine = runtime.require_engine()
-    services = Services(uow=lambda: SqlUnitOfWork(engine), clock=utc_now)
-    consumers.register(
-        runtime.require_broker(), uow=services.uow, clock=services.clock, group_suffix=settings.consumer_group_suffix
+
+    def uow() -> SqlUnitOfWork:
+        return SqlUnitOfWork(engine)
+
+    rules = SessionRules(
+        comment_threshold=settings.variance_comment_threshold,
+        close_wait_s=settings.close_wait_s,
+        config_wait_s=settings.config_wait_s,
     )
-    app = runtime.app(title="Caisse session-service", routers=[totals.router])
+    session_services = SessionServices(uow=uow, clock=utc_now, new_id=uuid.uuid4, rules=rules)
+    documents = ReportDocuments()
+    sender = SmtpMailSender(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        sender=settings.smtp_sender,
+        username=settings.smtp_username,
+        password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+        starttls=settings.smtp_starttls,
+    )
+    mail_worker = MailWorker(
+        uow=uow,
+        clock=utc_now,
+        sender=sender,
+        documents=documents,
+        retry=MailRetry(settings.mail_retry_first_s, settings.mail_retry_max_s),
+        poll_s=settings.mail_poll_s,
+    )
+    readers = consumers.build(
+        session_services,
+        bootstrap=settings.kafka_bootstrap,
+        group_suffix=settings.consumer_group_suffix,
+        max_records=settings.consumer_batch_size,
+    )
+    app = runtime.app(
+        title="Caisse session-service",
+        routers=[sessions.router, totals.router],
+        on_start=[*(r.start for r in readers), mail_worker.start],
+        on_stop=[mail_worker.stop, *(r.stop for r in readers)],
+    )
+    problems.install(app)
     app.state.runtime = runtime
-    app.state.services = services
+    app.state.services = Services(
+        uow=uow, clock=utc_now, sessions=session_services, documents=documents, wake_mail=mail_worker.wake
+    )
     return app
 
 

@@ -68,7 +68,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     began = time.monotonic()
     runs = asyncio.run(
         simulator.simulate(
-            f"http://127.0.0.1:{services.BY_NAME['pos-api'].port(inst)}", inst.kafka_bootstrap, tills, args.tickets
+            f"http://127.0.0.1:{services.BY_NAME['pos-api'].port(inst)}",
+            inst.kafka_bootstrap,
+            tills,
+            args.tickets,
+            demo.cashiers,
         )
     )
     elapsed = time.monotonic() - began

@@ -83,6 +83,8 @@ class Demo:
     shops: dict[str, str] = field(default_factory=dict)
     tills: list[DemoTill] = field(default_factory=list)
     products: dict[str, dict[str, str]] = field(default_factory=dict)
+    cashiers: dict[str, str] = field(default_factory=dict)
+    """shop id → the id of the shop's demo cashier, who opens and closes its tills' sessions."""
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -186,6 +188,8 @@ def load(pos_api_url: str, admin_token: str) -> Demo:
             )
             shop_id = shop["item"]["id"]
             demo.shops[name] = shop_id
+            cashier = bo.create("operators", {"name": f"Caissier {n}", "role": "cashier", "shop_id": shop_id})
+            demo.cashiers[shop_id] = cashier["item"]["id"]
             for t in range(1, tills + 1):
                 serial = f"DEMO-{n}-{t}"
                 pos = bo.create(

@@ -1,4 +1,5 @@
-"""Installs what a fresh Debian machine lacks to run the stack: PostgreSQL's server, Java 17, Maven; then Kafka's jars."""
+"""Installs what a fresh Debian machine lacks to run the stack: PostgreSQL's server, Java 17, Maven, poppler's
+PDF tools (for the tests); then Kafka's jars."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ def missing_packages() -> list[str]:
         missing.append("maven")
     if shutil.which("runuser") is None:
         missing.append("util-linux")
+    if shutil.which("pdftoppm") is None or shutil.which("pdftotext") is None:
+        missing.append("poppler-utils")  # the tests read the PDFs of session-service as images and as text
     return missing
 
 

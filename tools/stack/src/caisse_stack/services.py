@@ -52,6 +52,7 @@ def service_env(
         env[f"{p}DATABASE_URL"] = postgres.dsn(inst, db).replace("postgresql://", "postgresql+asyncpg://", 1)
     if service.name == "pos-api":
         env[f"{p}BOOTSTRAP_ADMIN_TOKEN"] = admin_token(inst)
+        env[f"{p}SESSION_SERVICE_URL"] = f"http://127.0.0.1:{BY_NAME['session-service'].port(inst)}"
     if service.name == "hw-proxy":
         env[f"{p}STORE_PATH"] = str(inst.folder / "hw-proxy" / "till.sqlite3")
         env[f"{p}POS_API_URL"] = f"http://127.0.0.1:{BY_NAME['pos-api'].port(inst)}"

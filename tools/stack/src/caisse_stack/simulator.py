@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -78,8 +79,32 @@ def basket_body(run: TillRun, n: int) -> dict[str, Any]:
     return {"version": 0, "content": {"lines": lines, "payments": [payment], "pickup_number": "12"}}
 
 
+def opening_float(boot: dict[str, Any]) -> list[dict[str, int]]:
+    """A float of the till's own territory: ten of each coin and five of the smallest note."""
+    denominations = boot["territory"]["denominations"]
+    coins = [{"value": d["value"], "count": 10} for d in denominations if d["kind"] == "coin"]
+    notes = sorted(d["value"] for d in denominations if d["kind"] == "note")
+    return coins + ([{"value": notes[0], "count": 5}] if notes else [])
+
+
+async def open_through_pos_api(client: httpx.AsyncClient, runs: list[TillRun], cashiers: Mapping[str, str]) -> None:
+    """Each till without a session opens one as a till does: through pos-api, which forwards to session-service."""
+    for run in runs:
+        if run.boot["status"] == "READY_CONTINUE":
+            continue
+        body = {
+            "session_id": str(uuid.uuid4()),
+            "operator_ids": [cashiers[run.till.shop_id]],
+            "float_counts": opening_float(run.boot),
+        }
+        opened = await client.post("/v1/sessions", json=body, headers=run.headers)
+        if opened.status_code not in (200, 201):
+            raise RuntimeError(f"{run.till.serial}: open refused: {opened.status_code} {opened.text[:300]}")
+
+
 async def open_sessions(bootstrap: str, runs: list[TillRun]) -> None:
-    """Announce an open cash session for each till that has none (as session-service does when a till opens)."""
+    """Announce an open cash session on Kafka for each till that has none, for tills with no known cashier
+    (load-test tills registered apart): pos-api's read model lets them sell; session-service is not asked."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
     await producer.start()
     try:
@@ -154,18 +179,30 @@ async def sell(client: httpx.AsyncClient, run: TillRun, n: int, *, finalize_only
     run.next_number += 1
 
 
-async def prepare(pos_api: str, kafka_bootstrap: str, tills: list[DemoTill]) -> list[TillRun]:
+async def prepare(
+    pos_api: str, kafka_bootstrap: str, tills: list[DemoTill], cashiers: Mapping[str, str] | None = None
+) -> list[TillRun]:
+    """Boot the tills and open a session on those without one: through pos-api and session-service with the
+    shop's cashier (`cashiers`: shop id → operator id), or announced on Kafka for a shop without one."""
     runs = [TillRun(t) for t in tills]
+    known = cashiers or {}
     async with httpx.AsyncClient(base_url=pos_api, timeout=30) as client:
         await asyncio.gather(*(boot(client, r) for r in runs))
-        await open_sessions(kafka_bootstrap, runs)
+        await open_through_pos_api(client, [r for r in runs if r.till.shop_id in known], known)
+        await open_sessions(kafka_bootstrap, [r for r in runs if r.till.shop_id not in known])
         await wait_sessions_open(client, runs)
     return runs
 
 
-async def simulate(pos_api: str, kafka_bootstrap: str, tills: list[DemoTill], tickets: int) -> list[TillRun]:
+async def simulate(
+    pos_api: str,
+    kafka_bootstrap: str,
+    tills: list[DemoTill],
+    tickets: int,
+    cashiers: Mapping[str, str] | None = None,
+) -> list[TillRun]:
     """Every till sells `tickets` tickets, the tills concurrently, each till one ticket after the other."""
-    runs = await prepare(pos_api, kafka_bootstrap, tills)
+    runs = await prepare(pos_api, kafka_bootstrap, tills, cashiers)
     limits = httpx.Limits(max_connections=len(runs) * 2, max_keepalive_connections=len(runs) * 2)
     async with httpx.AsyncClient(base_url=pos_api, timeout=30, limits=limits) as client:
 

@@ -1,14 +1,23 @@
-"""In-memory fakes of session-service's ports, for unit tests of the use cases."""
+"""In-memory fakes of session-service's ports, for unit tests of the use cases.
+
+A unit of work stages its writes and applies them on `commit()` only, like a transaction: leaving without a
+commit leaves the state as it was.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 from uuid import UUID
 
+from caisse_contracts.envelope import Envelope
+from session_service.domain.report import ZReport
+from session_service.domain.sessions import CashMovement, CashSession, Cheque, SessionStatus
 from session_service.domain.totals import RunningTotals
-from session_service.service_layer.ports import AppliedTicket
+from session_service.service_layer.ports import AppliedTicket, Attachment, ConfigRecord, Mail, MailNotSentError
 
 
 @dataclass
@@ -16,27 +25,45 @@ class MemoryState:
     processed: set[UUID] = field(default_factory=set)
     totals: dict[UUID, RunningTotals] = field(default_factory=dict)
     applied: dict[UUID, AppliedTicket] = field(default_factory=dict)
+    cheques: dict[UUID, tuple[UUID, Cheque]] = field(default_factory=dict)
+    sessions: dict[UUID, CashSession] = field(default_factory=dict)
+    config: dict[UUID, ConfigRecord] = field(default_factory=dict)
+    reports: dict[UUID, ZReport] = field(default_factory=dict)
+    mail: dict[UUID, Mail] = field(default_factory=dict)
+    outbox: list[Envelope[Any]] = field(default_factory=list)
+    commits: int = 0
 
 
-class InMemoryInbox:
-    def __init__(self, state: MemoryState, claimed: set[UUID]) -> None:
+Change = Callable[[MemoryState], None]
+
+
+class _Staged:
+    def __init__(self, state: MemoryState, changes: list[Change]) -> None:
         self._state = state
-        self._claimed = claimed
+        self._changes = changes
+
+
+class InMemoryInbox(_Staged):
+    def __init__(self, state: MemoryState, changes: list[Change]) -> None:
+        super().__init__(state, changes)
+        self.claimed: set[UUID] = set()
 
     async def claim(self, event_id: UUID, event_type: str) -> bool:
-        if event_id in self._state.processed or event_id in self._claimed:
-            return False
-        self._claimed.add(event_id)
-        return True
+        return bool(await self.claim_many([(event_id, event_type)]))
+
+    async def claim_many(self, events: Sequence[tuple[UUID, str]]) -> set[UUID]:
+        fresh = {e for e, _ in events if e not in self._state.processed and e not in self.claimed}
+        self.claimed |= fresh
+        self._changes.append(lambda s: s.processed.update(fresh))
+        return fresh
 
 
-class InMemoryTotals:
-    def __init__(self, state: MemoryState) -> None:
-        self._state = state
-        self.pending: list[tuple[RunningTotals, AppliedTicket]] = []
-
+class InMemoryTotals(_Staged):
     async def for_update(self, session_id: UUID) -> RunningTotals | None:
         return self._state.totals.get(session_id)
+
+    async def for_update_many(self, session_ids: Sequence[UUID]) -> dict[UUID, RunningTotals]:
+        return {s: self._state.totals[s] for s in session_ids if s in self._state.totals}
 
     async def get(self, session_id: UUID) -> RunningTotals | None:
         return self._state.totals.get(session_id)
@@ -44,16 +71,183 @@ class InMemoryTotals:
     async def applied_ticket(self, ticket_id: UUID) -> AppliedTicket | None:
         return self._state.applied.get(ticket_id)
 
+    async def applied_among(self, ticket_ids: Sequence[UUID]) -> set[UUID]:
+        return {t for t in ticket_ids if t in self._state.applied}
+
     async def save(self, totals: RunningTotals, applied: AppliedTicket) -> None:
-        self.pending.append((totals, applied))
+        await self.save_many([totals], [applied], [])
+
+    async def save_many(
+        self, totals: Sequence[RunningTotals], applied: Sequence[AppliedTicket], cheques: Sequence[Cheque]
+    ) -> None:
+        session_of = {a.ticket_id: a.session_id for a in applied}
+
+        def apply(state: MemoryState) -> None:
+            for t in totals:
+                state.totals[t.session_id] = t
+            for a in applied:
+                state.applied[a.ticket_id] = a
+            for c in cheques:
+                state.cheques.setdefault(c.payment_id, (session_of[c.ticket_id], c))
+
+        self._changes.append(apply)
+
+    async def numbers_in(self, session_id: UUID, first: int, last: int) -> list[int]:
+        return sorted(
+            {a.number for a in self._state.applied.values() if a.session_id == session_id and first <= a.number <= last}
+        )
+
+    async def cheques(self, session_id: UUID) -> list[Cheque]:
+        return [c for s, c in self._state.cheques.values() if s == session_id]
+
+
+class InMemorySessions(_Staged):
+    async def get(self, session_id: UUID, *, for_update: bool = False) -> CashSession | None:
+        return self._state.sessions.get(session_id)
+
+    async def current_of_pos(self, pos_id: UUID, *, for_update: bool = False) -> CashSession | None:
+        return next(
+            (
+                s
+                for s in self._state.sessions.values()
+                if s.place.pos_id == pos_id and s.status is not SessionStatus.CLOSED
+            ),
+            None,
+        )
+
+    async def last_closed_number(self, pos_id: UUID) -> int | None:
+        numbers = [
+            s.close_request.last_ticket_number
+            for s in self._state.sessions.values()
+            if s.place.pos_id == pos_id
+            and s.status is SessionStatus.CLOSED
+            and s.close_request is not None
+            and s.close_request.last_ticket_number is not None
+        ]
+        return max(numbers) if numbers else None
+
+    async def add(self, session: CashSession) -> bool:
+        if session.session_id in self._state.sessions or await self.current_of_pos(session.place.pos_id):
+            return False
+        self._changes.append(lambda s: s.sessions.__setitem__(session.session_id, session))
+        return True
+
+    async def update(self, session: CashSession) -> None:
+        def apply(state: MemoryState) -> None:
+            movements = state.sessions[session.session_id].movements
+            state.sessions[session.session_id] = replace(session, movements=movements)
+
+        self._changes.append(apply)
+
+    async def add_movement(self, session_id: UUID, movement: CashMovement) -> None:
+        def apply(state: MemoryState) -> None:
+            current = state.sessions[session_id]
+            state.sessions[session_id] = replace(current, movements=(*current.movements, movement))
+
+        self._changes.append(apply)
+
+    async def closing(self, session_ids: Sequence[UUID] | None = None) -> list[UUID]:
+        return [
+            s.session_id
+            for s in self._state.sessions.values()
+            if s.status is SessionStatus.CLOSING and (session_ids is None or s.session_id in session_ids)
+        ]
+
+
+class InMemoryConfigView(_Staged):
+    async def upsert(self, records: Sequence[ConfigRecord]) -> int:
+        kept = [
+            r
+            for r in records
+            if r.entity_id not in self._state.config or self._state.config[r.entity_id].version < r.version
+        ]
+
+        def apply(state: MemoryState) -> None:
+            for r in kept:
+                state.config[r.entity_id] = r
+
+        self._changes.append(apply)
+        return len(kept)
+
+    async def get_many(self, entity_ids: Sequence[UUID]) -> dict[UUID, ConfigRecord]:
+        return {i: self._state.config[i] for i in entity_ids if i in self._state.config}
+
+    async def operators_of(self, shop_id: UUID) -> dict[UUID, ConfigRecord]:
+        return {
+            k: r
+            for k, r in self._state.config.items()
+            if r.entity_type == "operator" and not r.deleted and r.item.get("shop_id") in (None, str(shop_id))
+        }
+
+    async def categories_of(self, company_id: UUID) -> dict[UUID, ConfigRecord]:
+        return {
+            k: r
+            for k, r in self._state.config.items()
+            if r.entity_type == "category" and r.item.get("company_id") == str(company_id)
+        }
+
+
+class InMemoryReports(_Staged):
+    async def put(self, report: ZReport) -> None:
+        def apply(state: MemoryState) -> None:
+            state.reports.setdefault(report.session_id, report)
+
+        self._changes.append(apply)
+
+    async def get(self, session_id: UUID) -> ZReport | None:
+        return self._state.reports.get(session_id)
+
+
+class InMemoryMailQueue(_Staged):
+    async def add(self, mail: Mail) -> None:
+        self._changes.append(lambda s: s.mail.__setitem__(mail.mail_id, mail))
+
+    async def due(self, now: datetime, limit: int) -> list[Mail]:
+        due = [
+            m
+            for m in self._state.mail.values()
+            if m.sent_at is None and m.next_attempt_at is not None and m.next_attempt_at <= now
+        ]
+        return due[:limit]
+
+    async def sent(self, mail_id: UUID, at: datetime) -> None:
+        def apply(state: MemoryState) -> None:
+            mail = state.mail[mail_id]
+            state.mail[mail_id] = replace(mail, sent_at=at, attempts=mail.attempts + 1, last_error=None)
+
+        self._changes.append(apply)
+
+    async def failed(self, mail_id: UUID, error: str, next_attempt_at: datetime) -> None:
+        def apply(state: MemoryState) -> None:
+            mail = state.mail[mail_id]
+            state.mail[mail_id] = replace(
+                mail, attempts=mail.attempts + 1, last_error=error, next_attempt_at=next_attempt_at
+            )
+
+        self._changes.append(apply)
+
+    async def of_session(self, session_id: UUID) -> list[Mail]:
+        return [m for m in self._state.mail.values() if m.session_id == session_id]
+
+
+class InMemoryOutbox(_Staged):
+    async def add(
+        self, envelope: Envelope[Any], *, topic: str, key: str, aggregate_type: str, aggregate_id: str
+    ) -> None:
+        self._changes.append(lambda s: s.outbox.append(envelope))
 
 
 class InMemoryUnitOfWork:
     def __init__(self, state: MemoryState) -> None:
         self._state = state
-        self._claimed: set[UUID] = set()
-        self.inbox = InMemoryInbox(state, self._claimed)
-        self.totals = InMemoryTotals(state)
+        self._changes: list[Change] = []
+        self.inbox = InMemoryInbox(state, self._changes)
+        self.totals = InMemoryTotals(state, self._changes)
+        self.sessions = InMemorySessions(state, self._changes)
+        self.config = InMemoryConfigView(state, self._changes)
+        self.reports = InMemoryReports(state, self._changes)
+        self.mail = InMemoryMailQueue(state, self._changes)
+        self.outbox = InMemoryOutbox(state, self._changes)
 
     async def __aenter__(self) -> Self:
         return self
@@ -61,13 +255,29 @@ class InMemoryUnitOfWork:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self._claimed.clear()
-        self.totals.pending.clear()
+        self._changes.clear()
+        self.inbox.claimed.clear()
 
     async def commit(self) -> None:
-        self._state.processed |= self._claimed
-        for totals, applied in self.totals.pending:
-            self._state.totals[totals.session_id] = totals
-            self._state.applied[applied.ticket_id] = applied
-        self._claimed.clear()
-        self.totals.pending.clear()
+        for change in self._changes:
+            change(self._state)
+        self._changes.clear()
+        self.inbox.claimed.clear()
+        self._state.commits += 1
+
+
+@dataclass
+class RecordingMailSender:
+    """A mail server that keeps what it receives, or refuses everything while `down`."""
+
+    down: bool = False
+    sent: list[dict[str, Any]] = field(default_factory=list)
+
+    async def send(
+        self, *, recipients: Sequence[str], subject: str, text: str, html: str, attachments: Sequence[Attachment]
+    ) -> None:
+        if self.down:
+            raise MailNotSentError("connection refused")
+        self.sent.append(
+            {"recipients": list(recipients), "subject": subject, "text": text, "html": html, "attachments": attachments}
+        )

@@ -2,21 +2,53 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Final
 from uuid import UUID
 
-from sqlalchemy import select
+from pydantic import TypeAdapter
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from caisse_contracts.envelope import Envelope
 from caisse_contracts.runtime import database
-from caisse_contracts.runtime.inbox import SqlInbox
-from session_service.adapters.tables import session_tickets, session_totals
+from caisse_contracts.runtime.inbox import SqlInbox, inbox_table
+from caisse_contracts.runtime.outbox import enqueue
+from session_service.adapters.tables import (
+    cash_movements,
+    cash_sessions,
+    config_items,
+    mail_queue,
+    session_cheques,
+    session_reports,
+    session_tickets,
+    session_totals,
+)
+from session_service.domain.report import ZReport
+from session_service.domain.sessions import (
+    CashMovement,
+    CashSession,
+    Cheque,
+    CloseRequest,
+    Closing,
+    Count,
+    MovementKind,
+    SessionStatus,
+    TillPlace,
+)
 from session_service.domain.totals import CategoryTotal, RunningTotals
-from session_service.service_layer.ports import AppliedTicket
+from session_service.service_layer.ports import AppliedTicket, ConfigRecord, Mail
 
 GROUP = "session-service.tickets"
+
+COUNTS: Final = TypeAdapter(tuple[Count, ...])
+CLOSE_REQUEST: Final = TypeAdapter(CloseRequest)
+CLOSING: Final = TypeAdapter(Closing)
+REPORT: Final = TypeAdapter(ZReport)
+IDS: Final = TypeAdapter(tuple[UUID, ...])
 
 
 def _totals(row: Row[Any]) -> RunningTotals:
@@ -39,6 +71,30 @@ def _totals(row: Row[Any]) -> RunningTotals:
     )
 
 
+def _totals_values(totals: RunningTotals, at: datetime) -> dict[str, Any]:
+    return {
+        "session_id": totals.session_id,
+        "pos_id": totals.pos_id,
+        "currency": totals.currency,
+        "ticket_count": totals.ticket_count,
+        "credit_note_count": totals.credit_note_count,
+        "credit_note_total": totals.credit_note_total,
+        "first_number": totals.first_number,
+        "last_number": totals.last_number,
+        "total_incl_tax": totals.total_incl_tax,
+        "cash_received": totals.cash_received,
+        "change_given": totals.change_given,
+        "cash_rounding": totals.cash_rounding,
+        "weight_grams": totals.weight_grams,
+        "by_method": {k: list(v) for k, v in totals.by_method.items()},
+        "by_category": {
+            str(k): {"revenue_account": v.revenue_account, "amount": v.amount, "weight_grams": v.weight_grams}
+            for k, v in totals.by_category.items()
+        },
+        "updated_at": at,
+    }
+
+
 def _applied(row: Row[Any]) -> AppliedTicket:
     return AppliedTicket(
         ticket_id=row.ticket_id,
@@ -56,9 +112,16 @@ class SqlTotals:
         self._conn = conn
 
     async def for_update(self, session_id: UUID) -> RunningTotals | None:
-        stmt = select(session_totals).where(session_totals.c.session_id == session_id).with_for_update()
-        row = (await self._conn.execute(stmt)).first()
-        return _totals(row) if row else None
+        return (await self.for_update_many([session_id])).get(session_id)
+
+    async def for_update_many(self, session_ids: Sequence[UUID]) -> dict[UUID, RunningTotals]:
+        stmt = (
+            select(session_totals)
+            .where(session_totals.c.session_id.in_(sorted(session_ids)))
+            .order_by(session_totals.c.session_id)
+            .with_for_update()
+        )
+        return {row.session_id: _totals(row) for row in await self._conn.execute(stmt)}
 
     async def get(self, session_id: UUID) -> RunningTotals | None:
         stmt = select(session_totals).where(session_totals.c.session_id == session_id)
@@ -70,58 +133,375 @@ class SqlTotals:
         row = (await self._conn.execute(stmt)).first()
         return _applied(row) if row else None
 
+    async def applied_among(self, ticket_ids: Sequence[UUID]) -> set[UUID]:
+        if not ticket_ids:
+            return set()
+        stmt = select(session_tickets.c.ticket_id).where(session_tickets.c.ticket_id.in_(list(ticket_ids)))
+        return {row.ticket_id for row in await self._conn.execute(stmt)}
+
     async def save(self, totals: RunningTotals, applied: AppliedTicket) -> None:
-        values: dict[str, Any] = {
-            "session_id": totals.session_id,
-            "pos_id": totals.pos_id,
-            "currency": totals.currency,
-            "ticket_count": totals.ticket_count,
-            "credit_note_count": totals.credit_note_count,
-            "credit_note_total": totals.credit_note_total,
-            "first_number": totals.first_number,
-            "last_number": totals.last_number,
-            "total_incl_tax": totals.total_incl_tax,
-            "cash_received": totals.cash_received,
-            "change_given": totals.change_given,
-            "cash_rounding": totals.cash_rounding,
-            "weight_grams": totals.weight_grams,
-            "by_method": {k: list(v) for k, v in totals.by_method.items()},
-            "by_category": {
-                str(k): {
-                    "revenue_account": v.revenue_account,
-                    "amount": v.amount,
-                    "weight_grams": v.weight_grams,
-                }
-                for k, v in totals.by_category.items()
-            },
-            "updated_at": applied.applied_at,
-        }
-        upsert = insert(session_totals).values(**values)
-        upsert = upsert.on_conflict_do_update(
-            index_elements=["session_id"], set_={k: upsert.excluded[k] for k in values if k != "session_id"}
-        )
-        await self._conn.execute(upsert)
-        await self._conn.execute(
-            insert(session_tickets).values(
-                ticket_id=applied.ticket_id,
-                session_id=applied.session_id,
-                pos_id=applied.pos_id,
-                number=applied.number,
-                total_incl_tax=applied.total_incl_tax,
-                event_id=applied.event_id,
-                applied_at=applied.applied_at,
+        await self.save_many([totals], [applied], [])
+
+    async def save_many(
+        self, totals: Sequence[RunningTotals], applied: Sequence[AppliedTicket], cheques: Sequence[Cheque]
+    ) -> None:
+        if totals and applied:
+            rows = [_totals_values(t, applied[-1].applied_at) for t in totals]
+            upsert = insert(session_totals).values(rows)
+            upsert = upsert.on_conflict_do_update(
+                index_elements=["session_id"], set_={k: upsert.excluded[k] for k in rows[0] if k != "session_id"}
             )
+            await self._conn.execute(upsert)
+        if applied:
+            await self._conn.execute(
+                insert(session_tickets).values(
+                    [
+                        {
+                            "ticket_id": a.ticket_id,
+                            "session_id": a.session_id,
+                            "pos_id": a.pos_id,
+                            "number": a.number,
+                            "total_incl_tax": a.total_incl_tax,
+                            "event_id": a.event_id,
+                            "applied_at": a.applied_at,
+                        }
+                        for a in applied
+                    ]
+                )
+            )
+        if cheques:
+            rows = [
+                {
+                    "payment_id": c.payment_id,
+                    "session_id": a_session,
+                    "ticket_id": c.ticket_id,
+                    "number": c.number,
+                    "bank": c.bank,
+                    "amount": c.amount,
+                }
+                for c, a_session in _with_sessions(cheques, applied)
+            ]
+            await self._conn.execute(insert(session_cheques).values(rows).on_conflict_do_nothing())
+
+    async def numbers_in(self, session_id: UUID, first: int, last: int) -> list[int]:
+        stmt = select(session_tickets.c.number).where(
+            session_tickets.c.session_id == session_id, session_tickets.c.number.between(first, last)
+        )
+        return sorted({row.number for row in await self._conn.execute(stmt)})
+
+    async def cheques(self, session_id: UUID) -> list[Cheque]:
+        stmt = select(session_cheques).where(session_cheques.c.session_id == session_id)
+        return [Cheque(r.payment_id, r.ticket_id, r.number, r.bank, r.amount) for r in await self._conn.execute(stmt)]
+
+
+def _with_sessions(cheques: Sequence[Cheque], applied: Sequence[AppliedTicket]) -> list[tuple[Cheque, UUID]]:
+    session_of = {a.ticket_id: a.session_id for a in applied}
+    return [(c, session_of[c.ticket_id]) for c in cheques]
+
+
+class SqlInboxMany(SqlInbox):
+    def __init__(self, conn: AsyncConnection, group: str) -> None:
+        super().__init__(conn, group)
+        self._conn = conn
+        self._group = group
+
+    async def claim_many(self, events: Sequence[tuple[UUID, str]]) -> set[UUID]:
+        unique = dict(events)
+        if not unique:
+            return set()
+        stmt = (
+            insert(inbox_table)
+            .values([{"consumer_group": self._group, "event_id": k, "event_type": v} for k, v in unique.items()])
+            .on_conflict_do_nothing()
+            .returning(inbox_table.c.event_id)
+        )
+        return {row.event_id for row in await self._conn.execute(stmt)}
+
+
+def _session(row: Row[Any], movements: list[CashMovement]) -> CashSession:
+    return CashSession(
+        session_id=row.session_id,
+        place=TillPlace(
+            pos_id=row.pos_id,
+            pos_name=row.pos_name,
+            shop_id=row.shop_id,
+            company_id=row.company_id,
+            territory_id=row.territory_id,
+            currency=row.currency,
+            exponent=row.exponent,
+            denominations=tuple(row.denominations),
+        ),
+        opened_at=row.opened_at,
+        operator_ids=IDS.validate_python(row.operator_ids),
+        float_counts=COUNTS.validate_python(row.float_counts),
+        first_ticket_number=row.first_ticket_number,
+        status=SessionStatus(row.status),
+        movements=tuple(movements),
+        close_request=CLOSE_REQUEST.validate_python(row.close_request) if row.close_request is not None else None,
+        closing_since=row.closing_since,
+        closed_at=row.closed_at,
+        closing=CLOSING.validate_python(row.closing) if row.closing is not None else None,
+    )
+
+
+def _movement(row: Row[Any]) -> CashMovement:
+    return CashMovement(row.movement_id, MovementKind(row.kind), row.amount, row.reason, row.operator_id, row.at)
+
+
+class SqlSessions:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def _load(self, where: Any, *, for_update: bool) -> CashSession | None:
+        stmt = select(cash_sessions).where(where)
+        if for_update:
+            stmt = stmt.with_for_update()
+        row = (await self._conn.execute(stmt)).first()
+        if row is None:
+            return None
+        moves = (
+            select(cash_movements).where(cash_movements.c.session_id == row.session_id).order_by(cash_movements.c.at)
+        )
+        return _session(row, [_movement(m) for m in await self._conn.execute(moves)])
+
+    async def get(self, session_id: UUID, *, for_update: bool = False) -> CashSession | None:
+        return await self._load(cash_sessions.c.session_id == session_id, for_update=for_update)
+
+    async def current_of_pos(self, pos_id: UUID, *, for_update: bool = False) -> CashSession | None:
+        return await self._load(
+            and_(cash_sessions.c.pos_id == pos_id, cash_sessions.c.status != SessionStatus.CLOSED.value),
+            for_update=for_update,
+        )
+
+    async def last_closed_number(self, pos_id: UUID) -> int | None:
+        stmt = select(func.max(cash_sessions.c.last_ticket_number)).where(
+            cash_sessions.c.pos_id == pos_id, cash_sessions.c.status == SessionStatus.CLOSED.value
+        )
+        value: int | None = (await self._conn.execute(stmt)).scalar_one_or_none()
+        return value
+
+    async def add(self, session: CashSession) -> bool:
+        place = session.place
+        stmt = (
+            insert(cash_sessions)
+            .values(
+                session_id=session.session_id,
+                pos_id=place.pos_id,
+                pos_name=place.pos_name,
+                shop_id=place.shop_id,
+                company_id=place.company_id,
+                territory_id=place.territory_id,
+                currency=place.currency,
+                exponent=place.exponent,
+                denominations=list(place.denominations),
+                status=session.status.value,
+                opened_at=session.opened_at,
+                operator_ids=IDS.dump_python(session.operator_ids, mode="json"),
+                float_counts=COUNTS.dump_python(session.float_counts, mode="json"),
+                opening_float=session.opening_float,
+                first_ticket_number=session.first_ticket_number,
+            )
+            .on_conflict_do_nothing()
+            .returning(cash_sessions.c.session_id)
+        )
+        return (await self._conn.execute(stmt)).first() is not None
+
+    async def update(self, session: CashSession) -> None:
+        request = session.close_request
+        await self._conn.execute(
+            update(cash_sessions)
+            .where(cash_sessions.c.session_id == session.session_id)
+            .values(
+                status=session.status.value,
+                close_request=CLOSE_REQUEST.dump_python(request, mode="json") if request else None,
+                closing_since=session.closing_since,
+                closed_at=session.closed_at,
+                closing=CLOSING.dump_python(session.closing, mode="json") if session.closing else None,
+                last_ticket_number=request.last_ticket_number if request else None,
+            )
+        )
+
+    async def add_movement(self, session_id: UUID, movement: CashMovement) -> None:
+        await self._conn.execute(
+            insert(cash_movements)
+            .values(
+                movement_id=movement.movement_id,
+                session_id=session_id,
+                kind=movement.kind.value,
+                amount=movement.amount,
+                reason=movement.reason,
+                operator_id=movement.operator_id,
+                at=movement.at,
+            )
+            .on_conflict_do_nothing()
+        )
+
+    async def closing(self, session_ids: Sequence[UUID] | None = None) -> list[UUID]:
+        stmt = select(cash_sessions.c.session_id).where(cash_sessions.c.status == SessionStatus.CLOSING.value)
+        if session_ids is not None:
+            if not session_ids:
+                return []
+            stmt = stmt.where(cash_sessions.c.session_id.in_(list(session_ids)))
+        return [row.session_id for row in await self._conn.execute(stmt)]
+
+
+def _config(row: Row[Any]) -> ConfigRecord:
+    return ConfigRecord(row.entity_type, row.entity_id, row.version, row.deleted, row.item)
+
+
+def _uuid_or_none(value: Any) -> UUID | None:
+    return UUID(str(value)) if value else None
+
+
+class SqlConfigView:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def upsert(self, records: Sequence[ConfigRecord]) -> int:
+        if not records:
+            return 0
+        rows = [
+            {
+                "entity_id": r.entity_id,
+                "entity_type": r.entity_type,
+                "version": r.version,
+                "deleted": r.deleted,
+                "item": r.item,
+                "shop_id": _uuid_or_none(r.item.get("shop_id")),
+                "company_id": _uuid_or_none(r.item.get("company_id")),
+            }
+            for r in records
+        ]
+        stmt = insert(config_items).values(rows)
+        upsert = stmt.on_conflict_do_update(
+            index_elements=["entity_id"],
+            set_={k: stmt.excluded[k] for k in rows[0] if k != "entity_id"} | {"received_at": func.now()},
+            where=config_items.c.version < stmt.excluded.version,
+        ).returning(config_items.c.entity_id)
+        return len((await self._conn.execute(upsert)).all())
+
+    async def get_many(self, entity_ids: Sequence[UUID]) -> dict[UUID, ConfigRecord]:
+        stmt = select(config_items).where(config_items.c.entity_id.in_(list(entity_ids)))
+        return {row.entity_id: _config(row) for row in await self._conn.execute(stmt)}
+
+    async def operators_of(self, shop_id: UUID) -> dict[UUID, ConfigRecord]:
+        stmt = select(config_items).where(
+            config_items.c.entity_type == "operator",
+            config_items.c.deleted.is_(False),
+            or_(config_items.c.shop_id == shop_id, config_items.c.shop_id.is_(None)),
+        )
+        return {row.entity_id: _config(row) for row in await self._conn.execute(stmt)}
+
+    async def categories_of(self, company_id: UUID) -> dict[UUID, ConfigRecord]:
+        stmt = select(config_items).where(
+            config_items.c.entity_type == "category", config_items.c.company_id == company_id
+        )
+        return {row.entity_id: _config(row) for row in await self._conn.execute(stmt)}
+
+
+class SqlReports:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def put(self, report: ZReport) -> None:
+        await self._conn.execute(
+            insert(session_reports)
+            .values(session_id=report.session_id, report=REPORT.dump_python(report, mode="json"))
+            .on_conflict_do_nothing()
+        )
+
+    async def get(self, session_id: UUID) -> ZReport | None:
+        stmt = select(session_reports.c.report).where(session_reports.c.session_id == session_id)
+        row = (await self._conn.execute(stmt)).first()
+        return REPORT.validate_python(row.report) if row else None
+
+
+def _mail(row: Row[Any]) -> Mail:
+    return Mail(
+        mail_id=row.mail_id,
+        session_id=row.session_id,
+        recipients=tuple(row.recipients),
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at,
+        sent_at=row.sent_at,
+        last_error=row.last_error,
+    )
+
+
+class SqlMailQueue:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def add(self, mail: Mail) -> None:
+        await self._conn.execute(
+            insert(mail_queue).values(
+                mail_id=mail.mail_id,
+                session_id=mail.session_id,
+                recipients=list(mail.recipients),
+                attempts=mail.attempts,
+                next_attempt_at=mail.next_attempt_at,
+            )
+        )
+
+    async def due(self, now: datetime, limit: int) -> list[Mail]:
+        stmt = (
+            select(mail_queue)
+            .where(mail_queue.c.sent_at.is_(None), mail_queue.c.next_attempt_at <= now)
+            .order_by(mail_queue.c.next_attempt_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return [_mail(row) for row in await self._conn.execute(stmt)]
+
+    async def sent(self, mail_id: UUID, at: datetime) -> None:
+        await self._conn.execute(
+            update(mail_queue)
+            .where(mail_queue.c.mail_id == mail_id)
+            .values(sent_at=at, attempts=mail_queue.c.attempts + 1, last_error=None)
+        )
+
+    async def failed(self, mail_id: UUID, error: str, next_attempt_at: datetime) -> None:
+        await self._conn.execute(
+            update(mail_queue)
+            .where(mail_queue.c.mail_id == mail_id)
+            .values(attempts=mail_queue.c.attempts + 1, last_error=error, next_attempt_at=next_attempt_at)
+        )
+
+    async def of_session(self, session_id: UUID) -> list[Mail]:
+        stmt = select(mail_queue).where(mail_queue.c.session_id == session_id).order_by(mail_queue.c.created_at)
+        return [_mail(row) for row in await self._conn.execute(stmt)]
+
+
+class SqlOutbox:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def add(
+        self, envelope: Envelope[Any], *, topic: str, key: str, aggregate_type: str, aggregate_id: str
+    ) -> None:
+        await enqueue(
+            self._conn, envelope, topic=topic, key=key, aggregate_type=aggregate_type, aggregate_id=aggregate_id
         )
 
 
 class SqlUnitOfWork(database.SqlUnitOfWork):
-    inbox: SqlInbox
+    inbox: SqlInboxMany
     totals: SqlTotals
+    sessions: SqlSessions
+    config: SqlConfigView
+    reports: SqlReports
+    mail: SqlMailQueue
+    outbox: SqlOutbox
 
     def __init__(self, engine: AsyncEngine, group: str = GROUP) -> None:
         super().__init__(engine)
         self._group = group
 
     def bind(self, conn: AsyncConnection) -> None:
-        self.inbox = SqlInbox(conn, self._group)
+        self.inbox = SqlInboxMany(conn, self._group)
         self.totals = SqlTotals(conn)
+        self.sessions = SqlSessions(conn)
+        self.config = SqlConfigView(conn)
+        self.reports = SqlReports(conn)
+        self.mail = SqlMailQueue(conn)
+        self.outbox = SqlOutbox(conn)

@@ -43,6 +43,15 @@ class RunningTotals:
         return cls(session_id=ticket.session_id, pos_id=ticket.pos_id, currency=ticket.currency)
 
 
+def cheques_of(ticket: TicketFinalizedV1) -> list[tuple[UUID, str, str | None, int]]:
+    """The ticket's cheques: (payment id, number, bank, amount); a cheque without a number shows as "?"."""
+    return [
+        (p.payment_id, p.reference or "?", p.bank, p.amount)
+        for p in ticket.payments
+        if p.method is PaymentMethod.CHEQUE
+    ]
+
+
 def apply_ticket(totals: RunningTotals, ticket: TicketFinalizedV1) -> RunningTotals:
     """The totals with one more ticket counted in."""
     if ticket.session_id != totals.session_id:

@@ -1,27 +1,55 @@
-"""session-service's Kafka consumers: `ticket.finalized` into running totals, through the inbox."""
+"""session-service's Kafka consumers, a batch per transaction: `ticket.finalized` into running totals (then
+the closes that were waiting for those tickets), and `config.changed` into the configuration view."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from typing import Any
 
-from faststream.kafka import KafkaBroker
-
 from caisse_contracts.envelope import Envelope
-from caisse_contracts.events import TicketFinalizedV1
-from caisse_contracts.runtime.kafka import subscribe_envelopes
-from caisse_contracts.topics import SESSION_SERVICE_TICKETS, TICKETS
-from session_service.service_layer.ports import Clock, UnitOfWorkFactory
-from session_service.service_layer.totals import count_ticket
+from caisse_contracts.events import ConfigChangedV1, TicketFinalizedV1
+from caisse_contracts.runtime.batches import BatchConsumer
+from caisse_contracts.topics import CONFIG, SESSION_SERVICE_CONFIG, SESSION_SERVICE_TICKETS, TICKETS
+from session_service.domain.errors import SessionServiceError
+from session_service.service_layer.config import apply_config
+from session_service.service_layer.sessions import SessionServices, complete_closes
+from session_service.service_layer.totals import TicketEvent, count_tickets
+
+log = logging.getLogger(__name__)
 
 
-def register(broker: KafkaBroker, *, uow: UnitOfWorkFactory, clock: Clock, group_suffix: str = "") -> None:
-    async def on_ticket_finalized(envelope: Envelope[Any]) -> None:
-        await count_ticket(envelope.data, event_id=envelope.id, event_type=envelope.type, uow=uow, clock=clock)
+def build(
+    services: SessionServices, *, bootstrap: str, group_suffix: str = "", max_records: int = 500
+) -> list[BatchConsumer]:
+    async def on_tickets(envelopes: Sequence[Envelope[Any]]) -> None:
+        events = [TicketEvent(e.id, e.type, e.data) for e in envelopes]
+        changed = await count_tickets(events, uow=services.uow, clock=services.clock)
+        try:
+            await complete_closes(sorted(changed), services)
+        except SessionServiceError as exc:  # the close stays `closing` and its till hears why when it asks
+            log.warning("a waiting close could not complete: %s", exc)
 
-    subscribe_envelopes(
-        broker,
-        topic=TICKETS.name,
-        group=SESSION_SERVICE_TICKETS.name,
-        group_suffix=group_suffix,
-        handlers={TicketFinalizedV1.EVENT_TYPE: (TicketFinalizedV1, on_ticket_finalized)},
-    )
+    async def on_config(envelopes: Sequence[Envelope[Any]]) -> None:
+        await apply_config([e.data for e in envelopes], uow=services.uow)
+
+    return [
+        BatchConsumer(
+            bootstrap=bootstrap,
+            topic=TICKETS.name,
+            group=SESSION_SERVICE_TICKETS.name,
+            group_suffix=group_suffix,
+            payloads=[TicketFinalizedV1],
+            handle=on_tickets,
+            max_records=max_records,
+        ),
+        BatchConsumer(
+            bootstrap=bootstrap,
+            topic=CONFIG.name,
+            group=SESSION_SERVICE_CONFIG.name,
+            group_suffix=group_suffix,
+            payloads=[ConfigChangedV1],
+            handle=on_config,
+            max_records=max_records,
+        ),
+    ]

@@ -1,0 +1,99 @@
+"""Till routes of the cash session: pos-api authenticates the till and forwards to session-service (traced).
+
+The till opens, continues, moves cash, closes and fetches its reports here; session-service owns the
+session. pos-api adds what it alone knows (the POS, its next ticket number) and refuses a close while a
+basket is still open. session-service's answers, problems included, pass through unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Final
+from uuid import UUID
+
+import httpx
+from fastapi import APIRouter, Body, Request, Response
+
+from caisse_contracts.runtime.http import ProblemError
+from caisse_contracts.runtime.telemetry import inject_into
+from pos_api.entrypoints.http.deps import CurrentDevice, CurrentServices
+from pos_api.service_layer.cash_sessions import next_ticket_number, refuse_close_with_open_basket
+
+router = APIRouter(prefix="/v1/sessions", tags=["till"])
+
+PASSED_HEADERS: Final = ("content-type", "retry-after", "x-session-outcome", "content-disposition")
+TIMEOUT: Final = httpx.Timeout(5.0, read=60.0)
+"""A close may wait (bounded, in session-service) for the till's last tickets."""
+
+JsonBody = Annotated[dict[str, Any], Body()]
+
+
+def _client(request: Request) -> httpx.AsyncClient:
+    """One pooled client per application, made on first use."""
+    client: httpx.AsyncClient | None = getattr(request.app.state, "session_service_client", None)
+    if client is None:
+        base_url = str(getattr(request.app.state.runtime.settings, "session_service_url", "http://127.0.0.1:8102"))
+        client = httpx.AsyncClient(base_url=base_url, timeout=TIMEOUT)
+        request.app.state.session_service_client = client
+    return client
+
+
+async def _forward(
+    request: Request, method: str, path: str, *, json: dict[str, Any] | None = None, pos_id: UUID | None = None
+) -> Response:
+    headers: dict[str, str] = {}
+    inject_into(headers)  # the till's trace continues in session-service
+    params = {"pos_id": str(pos_id)} if pos_id is not None else None
+    try:
+        answer = await _client(request).request(method, path, json=json, params=params, headers=headers)
+    except httpx.HTTPError as exc:
+        raise ProblemError(
+            503, "Session service unreachable", detail=f"session-service did not answer: {type(exc).__name__}"
+        ) from exc
+    passed = {k: v for k, v in answer.headers.items() if k.lower() in PASSED_HEADERS}
+    return Response(answer.content, status_code=answer.status_code, headers=passed)
+
+
+@router.post("", summary="Open the till's cash session with its counted float (or continue it)", response_model=None)
+async def open_session(body: JsonBody, request: Request, device: CurrentDevice, services: CurrentServices) -> Response:
+    forwarded = {**body, "first_ticket_number": await next_ticket_number(device, services.config)}
+    return await _forward(request, "POST", f"/v1/pos/{device.pos_id}/sessions", json=forwarded)
+
+
+@router.get(
+    "/current", summary="The till's session that is not closed: what a rebooted till continues", response_model=None
+)
+async def current_session(request: Request, device: CurrentDevice) -> Response:
+    return await _forward(request, "GET", f"/v1/pos/{device.pos_id}/sessions/current")
+
+
+@router.get("/{session_id}", summary="One of the till's sessions, with its status", response_model=None)
+async def read_session(session_id: UUID, request: Request, device: CurrentDevice) -> Response:
+    return await _forward(request, "GET", f"/v1/sessions/{session_id}", pos_id=device.pos_id)
+
+
+@router.post("/{session_id}/movements", summary="Withdraw cash to the safe or add to the float", response_model=None)
+async def post_movement(session_id: UUID, body: JsonBody, request: Request, device: CurrentDevice) -> Response:
+    return await _forward(request, "POST", f"/v1/sessions/{session_id}/movements", json=body, pos_id=device.pos_id)
+
+
+@router.post(
+    "/{session_id}/close",
+    summary="Close with the counted cash and the last ticket number (refused while a basket is open)",
+    response_model=None,
+)
+async def post_close(
+    session_id: UUID, body: JsonBody, request: Request, device: CurrentDevice, services: CurrentServices
+) -> Response:
+    await refuse_close_with_open_basket(device, services.config)
+    return await _forward(request, "POST", f"/v1/sessions/{session_id}/close", json=body, pos_id=device.pos_id)
+
+
+@router.get(
+    "/{session_id}/{document}",
+    summary="The Z report (report, report.html, report.pdf) or the deposit slip (deposit-slip.pdf, .escpos)",
+    response_model=None,
+)
+async def get_document(session_id: UUID, document: str, request: Request, device: CurrentDevice) -> Response:
+    if document not in {"report", "report.html", "report.pdf", "deposit-slip.pdf", "deposit-slip.escpos"}:
+        raise ProblemError(404, "Not Found", detail=f"no document {document!r}")
+    return await _forward(request, "GET", f"/v1/sessions/{session_id}/{document}", pos_id=device.pos_id)

@@ -1,0 +1,290 @@
+"""Cash session routes: open (or continue), read, cash movements, close, Z report and bank deposit slip.
+
+pos-api reaches them on behalf of an authenticated till and passes `pos_id`, so that a till only ever
+reaches its own POS's sessions; ops and the shop's manager read reports by session id.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+from session_service.domain.errors import SessionNotFoundError, describe_ranges
+from session_service.domain.sessions import Count, MovementKind, SessionStatus, expected_cash
+from session_service.entrypoints.http.deps import CurrentServices
+from session_service.service_layer.sessions import (
+    CloseSession,
+    OpenSession,
+    RecordMovement,
+    SessionRead,
+    close_cash_session,
+    current_session,
+    open_cash_session,
+    read_session,
+    record_movement,
+)
+
+router = APIRouter(prefix="/v1", tags=["sessions"])
+
+PosScope = Annotated[UUID | None, Query(description="When given, the session must belong to this POS.")]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CountIn(_In):
+    """How many of one note or coin; the value is in minor units and must be one of the territory's."""
+
+    value: StrictInt
+    count: StrictInt
+
+
+class OpenIn(_In):
+    session_id: UUID = Field(description="Chosen by the till, so that a retried open is recognised.")
+    operator_ids: list[UUID] = Field(min_length=1, max_length=20)
+    float_counts: list[CountIn] = Field(max_length=50)
+    first_ticket_number: StrictInt | None = Field(
+        default=None, ge=1, description="The POS's next ticket number as pos-api knows it."
+    )
+
+
+class MovementIn(_In):
+    movement_id: UUID = Field(description="Chosen by the till: a retried movement is recorded once.")
+    kind: MovementKind
+    amount: StrictInt
+    reason: str = Field(max_length=500)
+    operator_id: UUID
+
+
+class CloseIn(_In):
+    closed_by: UUID
+    last_ticket_number: StrictInt | None = Field(description="The last ticket the till issued; null if none.")
+    counts: list[CountIn] = Field(max_length=50)
+    float_kept: list[CountIn] = Field(default_factory=list, max_length=50)
+    cheques_ticked: list[UUID] = Field(default_factory=list, max_length=10_000)
+    card_terminal_total: StrictInt | None = None
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+def _counts(counts: tuple[Count, ...]) -> list[dict[str, int]]:
+    return [{"value": c.value, "count": c.count, "amount": c.amount} for c in counts]
+
+
+def session_body(read: SessionRead) -> dict[str, Any]:
+    session, totals = read.session, read.totals
+    status_text = session.status.value
+    if read.waiting_for:
+        status_text = f"closing: waiting for tickets {describe_ranges(read.waiting_for)}"
+    place = session.place
+    body: dict[str, Any] = {
+        "session_id": str(session.session_id),
+        "pos_id": str(place.pos_id),
+        "shop_id": str(place.shop_id),
+        "company_id": str(place.company_id),
+        "territory_id": str(place.territory_id),
+        "currency": place.currency,
+        "status": session.status.value,
+        "status_text": status_text,
+        "waiting_for": [list(r) for r in read.waiting_for],
+        "opened_at": session.opened_at.isoformat(),
+        "operator_ids": [str(o) for o in session.operator_ids],
+        "denominations": list(place.denominations),
+        "float_counts": _counts(session.float_counts),
+        "opening_float": session.opening_float,
+        "first_ticket_number": session.first_ticket_number,
+        "movements": [
+            {
+                "movement_id": str(m.movement_id),
+                "kind": m.kind.value,
+                "amount": m.amount,
+                "reason": m.reason,
+                "operator_id": str(m.operator_id),
+                "at": m.at.isoformat(),
+            }
+            for m in session.movements
+        ],
+        "cash_added": session.cash_added,
+        "cash_withdrawn": session.cash_withdrawn,
+        "ticket_count": totals.ticket_count if totals else 0,
+        "last_counted_number": totals.last_number if totals else None,
+        "expected_cash": expected_cash(session, totals),
+        "closed_at": session.closed_at.isoformat() if session.closed_at else None,
+        "closing": None,
+    }
+    if session.closing is not None and session.close_request is not None:
+        figures, request = session.closing, session.close_request
+        body["closing"] = {
+            "last_ticket_number": request.last_ticket_number,
+            "expected_cash": figures.expected_cash,
+            "counted_cash": figures.counted_cash,
+            "variance": figures.variance,
+            "comment": request.comment,
+            "counts": _counts(request.counts),
+            "float_kept": figures.float_kept,
+            "deposit": _counts(figures.deposit),
+            "deposit_cash": figures.deposit_cash,
+            "cheques": [
+                {"payment_id": str(c.payment_id), "number": c.number, "bank": c.bank, "amount": c.amount}
+                for c in figures.cheques
+            ],
+            "cheque_total": figures.cheque_total,
+            "card_total": figures.card_total,
+            "card_terminal_total": request.card_terminal_total,
+            "card_difference": figures.card_difference,
+        }
+    return body
+
+
+@router.post("/pos/{pos_id}/sessions", status_code=201, summary="Open a session with its counted float")
+async def post_open(pos_id: UUID, body: OpenIn, services: CurrentServices, response: Response) -> dict[str, Any]:
+    opened = await open_cash_session(
+        OpenSession(
+            session_id=body.session_id,
+            pos_id=pos_id,
+            operator_ids=tuple(body.operator_ids),
+            float_counts=tuple((c.value, c.count) for c in body.float_counts),
+            first_ticket_number=body.first_ticket_number,
+        ),
+        services.sessions,
+    )
+    if not opened.created:
+        response.status_code = 200
+    response.headers["X-Session-Outcome"] = "created" if opened.created else "continued"
+    return session_body(await read_session(opened.session.session_id, services.sessions))
+
+
+@router.get(
+    "/pos/{pos_id}/sessions/current", summary="The POS's session that is not closed (a rebooted till continues it)"
+)
+async def get_current(pos_id: UUID, services: CurrentServices) -> dict[str, Any]:
+    return session_body(await current_session(pos_id, services.sessions))
+
+
+@router.get("/sessions/{session_id}", summary="A session, its status and its figures so far")
+async def get_session(session_id: UUID, services: CurrentServices, pos_id: PosScope = None) -> dict[str, Any]:
+    return session_body(await read_session(session_id, services.sessions, pos_id))
+
+
+@router.post(
+    "/sessions/{session_id}/movements", status_code=201, summary="Withdraw cash to the safe or add to the float"
+)
+async def post_movement(
+    session_id: UUID, body: MovementIn, services: CurrentServices, pos_id: PosScope = None
+) -> dict[str, Any]:
+    await record_movement(
+        RecordMovement(
+            session_id=session_id,
+            movement_id=body.movement_id,
+            kind=body.kind,
+            amount=body.amount,
+            reason=body.reason,
+            operator_id=body.operator_id,
+            pos_id=pos_id,
+        ),
+        services.sessions,
+    )
+    return session_body(await read_session(session_id, services.sessions))
+
+
+@router.post(
+    "/sessions/{session_id}/close",
+    summary="Close with the counts, once every ticket up to the last number is counted",
+    responses={409: {"description": "Closed already, or (Retry-After) still waiting for tickets"}},
+)
+async def post_close(
+    session_id: UUID, body: CloseIn, services: CurrentServices, pos_id: PosScope = None
+) -> dict[str, Any]:
+    closed = await close_cash_session(
+        CloseSession(
+            session_id=session_id,
+            closed_by=body.closed_by,
+            last_ticket_number=body.last_ticket_number,
+            counts=tuple((c.value, c.count) for c in body.counts),
+            float_kept=tuple((c.value, c.count) for c in body.float_kept),
+            cheques_ticked=frozenset(body.cheques_ticked),
+            card_terminal_total=body.card_terminal_total,
+            comment=body.comment,
+            pos_id=pos_id,
+        ),
+        services.sessions,
+    )
+    if closed.status is SessionStatus.CLOSED:
+        services.wake_mail()
+    return session_body(await read_session(closed.session_id, services.sessions))
+
+
+async def _report(session_id: UUID, services: CurrentServices, pos_id: UUID | None) -> Any:
+    async with services.uow() as work:
+        report = await work.reports.get(session_id)
+    if report is None or (pos_id is not None and report.pos_id != pos_id):
+        raise SessionNotFoundError(session_id=session_id)
+    return report
+
+
+@router.get("/sessions/{session_id}/report", summary="The Z report of a closed session (JSON)")
+async def get_report(session_id: UUID, services: CurrentServices, pos_id: PosScope = None) -> Response:
+    report = await _report(session_id, services, pos_id)
+    return Response(services.documents.report_json(report), media_type="application/json")
+
+
+@router.get("/sessions/{session_id}/report.html", summary="The Z report as a web page")
+async def get_report_html(session_id: UUID, services: CurrentServices, pos_id: PosScope = None) -> Response:
+    report = await _report(session_id, services, pos_id)
+    return Response(services.documents.report_html(report), media_type="text/html; charset=utf-8")
+
+
+@router.get("/sessions/{session_id}/report.pdf", summary="The Z report as a PDF")
+async def get_report_pdf(session_id: UUID, services: CurrentServices, pos_id: PosScope = None) -> Response:
+    report = await _report(session_id, services, pos_id)
+    return Response(
+        services.documents.report_pdf(report),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="rapport-z-{session_id}.pdf"'},
+    )
+
+
+@router.get("/sessions/{session_id}/deposit-slip.pdf", summary="The bank deposit slip as a PDF")
+async def get_deposit_slip_pdf(session_id: UUID, services: CurrentServices, pos_id: PosScope = None) -> Response:
+    report = await _report(session_id, services, pos_id)
+    return Response(
+        services.documents.deposit_slip_pdf(report),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="bordereau-{session_id}.pdf"'},
+    )
+
+
+@router.get("/sessions/{session_id}/deposit-slip.escpos", summary="The bank deposit slip for the till's printer")
+async def get_deposit_slip_escpos(session_id: UUID, services: CurrentServices, pos_id: PosScope = None) -> Response:
+    report = await _report(session_id, services, pos_id)
+    return Response(services.documents.deposit_slip_escpos(report), media_type="application/octet-stream")
+
+
+class MailOut(BaseModel):
+    mail_id: UUID
+    recipients: list[str]
+    attempts: int
+    next_attempt_at: datetime | None
+    sent_at: datetime | None
+    last_error: str | None
+
+
+@router.get("/sessions/{session_id}/mail", summary="Where the e-mail of the session's Z report stands")
+async def get_mail(session_id: UUID, services: CurrentServices) -> list[MailOut]:
+    async with services.uow() as work:
+        mails = await work.mail.of_session(session_id)
+    return [
+        MailOut(
+            mail_id=m.mail_id,
+            recipients=list(m.recipients),
+            attempts=m.attempts,
+            next_attempt_at=m.next_attempt_at,
+            sent_at=m.sent_at,
+            last_error=m.last_error,
+        )
+        for m in mails
+    ]

@@ -1,0 +1,449 @@
+"""Cash sessions through the use cases, on in-memory fakes: open, movements, close that waits for its
+tickets, bad input refused with nothing written, the Z report e-mailed (and retried while the server is down)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from caisse_contracts.events import PaymentMethod, PaymentV1, SessionClosedV1, SessionOpenedV1, TicketFinalizedV1
+from caisse_contracts.snapshots import load_example
+from session_service.adapters.documents import ReportDocuments
+from session_service.adapters.memory import InMemoryUnitOfWork, MemoryState, RecordingMailSender
+from session_service.domain.errors import (
+    CommentRequiredError,
+    ConfigurationMissingError,
+    InvalidFieldError,
+    SessionAlreadyOpenError,
+    SessionNotOpenError,
+    TicketsMissingError,
+    UnknownReferenceError,
+)
+from session_service.domain.sessions import CashSession, MovementKind, SessionStatus
+from session_service.service_layer.mail import MailRetry, send_due_mail
+from session_service.service_layer.ports import ConfigRecord
+from session_service.service_layer.sessions import (
+    CloseSession,
+    OpenSession,
+    RecordMovement,
+    SessionRules,
+    SessionServices,
+    close_cash_session,
+    complete_closes,
+    open_cash_session,
+    read_session,
+    record_movement,
+)
+from session_service.service_layer.totals import TicketEvent, count_tickets
+
+EXAMPLE = load_example(TicketFinalizedV1).data
+EUR_DENOMINATIONS = (50000, 20000, 10000, 5000, 2000, 1000, 500, 200, 100, 50, 20, 10, 5, 2, 1)
+START = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
+
+
+@dataclass
+class World:
+    """The example ticket's hierarchy (EUR), one cashier, one manager of another shop, and a moving clock."""
+
+    state: MemoryState = field(default_factory=MemoryState)
+    now: datetime = START
+    slept: float = 0.0
+    pos_id: uuid.UUID = EXAMPLE.pos_id
+    shop_id: uuid.UUID = EXAMPLE.shop_id
+    company_id: uuid.UUID = EXAMPLE.company_id
+    territory_id: uuid.UUID = EXAMPLE.territory_id
+    cashier: uuid.UUID = field(default_factory=uuid.uuid4)
+    stranger: uuid.UUID = field(default_factory=uuid.uuid4)
+    rules: SessionRules = field(default_factory=lambda: SessionRules(comment_threshold=500, close_wait_s=1.0))
+
+    def clock(self) -> datetime:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept += seconds
+        self.now += timedelta(seconds=seconds)
+
+    @property
+    def services(self) -> SessionServices:
+        return SessionServices(
+            uow=lambda: InMemoryUnitOfWork(self.state),
+            clock=self.clock,
+            new_id=uuid.uuid4,
+            rules=self.rules,
+            sleep=self.sleep,
+        )
+
+    def configure(self, entity_type: str, entity_id: uuid.UUID, item: dict[str, Any], version: int = 1) -> None:
+        self.state.config[entity_id] = ConfigRecord(
+            entity_type, entity_id, version, False, {"id": str(entity_id), **item}
+        )
+
+    def configure_hierarchy(self) -> None:
+        self.configure(
+            "territory",
+            self.territory_id,
+            {
+                "name": "France",
+                "currency": "EUR",
+                "currency_exponent": 2,
+                "timezone": "Europe/Paris",
+                "denominations": [{"value": v, "kind": "note" if v >= 500 else "coin"} for v in EUR_DENOMINATIONS],
+            },
+        )
+        self.configure(
+            "company", self.company_id, {"territory_id": str(self.territory_id), "name": "Ressourcerie du Bocage"}
+        )
+        self.configure(
+            "shop",
+            self.shop_id,
+            {
+                "company_id": str(self.company_id),
+                "name": "Bocage Centre",
+                "address": "3 rue des Lilas, 79000 Niort",
+                "report_emails": ["gerant@bocage.example"],
+                "bank_account": "FR76 1234 5678 9012 3456 7890 123",
+            },
+        )
+        self.configure("pos", self.pos_id, {"shop_id": str(self.shop_id), "name": "Caisse 1"})
+        self.configure("operator", self.cashier, {"name": "Alice", "role": "cashier", "shop_id": str(self.shop_id)})
+        self.configure("operator", self.stranger, {"name": "Bob", "role": "cashier", "shop_id": str(uuid.uuid4())})
+        for line in EXAMPLE.lines:
+            self.configure(
+                "category",
+                line.category_id,
+                {
+                    "company_id": str(self.company_id),
+                    "name": line.category_label,
+                    "revenue_account": line.revenue_account,
+                },
+            )
+
+    def ticket(
+        self, session_id: uuid.UUID, number: int, *, payments: tuple[PaymentV1, ...] | None = None
+    ) -> TicketFinalizedV1:
+        """The committed example (10.00 €: 8.00 € textile 1250 g + 2.00 € books 180 g, 20 € tendered, 10 € change)."""
+        update: dict[str, Any] = {"ticket_id": uuid.uuid4(), "session_id": session_id, "number": number}
+        if payments is not None:
+            update |= {"payments": payments, "change_given": 0}
+        return EXAMPLE.model_copy(update=update)
+
+    async def count(self, *tickets: TicketFinalizedV1) -> set[uuid.UUID]:
+        events = [TicketEvent(uuid.uuid4(), "ticket.finalized", t) for t in tickets]
+        return await count_tickets(events, uow=lambda: InMemoryUnitOfWork(self.state), clock=self.clock)
+
+
+def cheque(amount: int, number: str, bank: str = "Crédit Agricole") -> PaymentV1:
+    return PaymentV1(payment_id=uuid.uuid4(), method=PaymentMethod.CHEQUE, amount=amount, reference=number, bank=bank)
+
+
+@pytest.fixture
+def world() -> World:
+    w = World()
+    w.configure_hierarchy()
+    return w
+
+
+FLOAT = ((5000, 2), (1000, 3), (200, 5), (50, 10))
+"""2 × 50 € + 3 × 10 € + 5 × 2 € + 10 × 0.50 € = 145.00 €."""
+
+
+async def open_session(world: World, session_id: uuid.UUID | None = None, **changes: Any) -> CashSession:
+    command = OpenSession(
+        session_id=session_id or uuid.uuid4(),
+        pos_id=world.pos_id,
+        operator_ids=(world.cashier,),
+        float_counts=FLOAT,
+        first_ticket_number=1,
+    )
+    opened = await open_cash_session(replace(command, **changes), world.services)
+    return opened.session
+
+
+def close(world: World, session: CashSession, counts: tuple[tuple[int, int], ...], **changes: Any) -> CloseSession:
+    base = CloseSession(session_id=session.session_id, closed_by=world.cashier, last_ticket_number=None, counts=counts)
+    return replace(base, **changes)
+
+
+def events(world: World, kind: type[Any]) -> list[Any]:
+    return [e.data for e in world.state.outbox if isinstance(e.data, kind)]
+
+
+async def test_a_session_opens_with_its_float_counted_per_denomination_and_is_announced(world: World) -> None:
+    session = await open_session(world)
+    assert session.opening_float == 14500
+    assert session.status is SessionStatus.OPEN
+    [opened] = events(world, SessionOpenedV1)
+    assert (opened.session_id, opened.pos_id, opened.shop_id) == (session.session_id, world.pos_id, world.shop_id)
+    assert opened.opening_float == 14500
+    assert [(c.value, c.count) for c in opened.float_counts] == [(5000, 2), (1000, 3), (200, 5), (50, 10)]
+    assert opened.operator_ids == (world.cashier,)
+
+
+async def test_a_rebooted_till_that_opens_its_session_again_continues_it(world: World) -> None:
+    session = await open_session(world)
+    again = await open_cash_session(
+        OpenSession(session.session_id, world.pos_id, (world.cashier,), FLOAT, 1), world.services
+    )
+    assert again.created is False
+    assert again.session.session_id == session.session_id
+    assert len(events(world, SessionOpenedV1)) == 1
+
+
+async def test_a_second_open_on_the_same_pos_is_refused_and_writes_nothing(world: World) -> None:
+    session = await open_session(world)
+    before = (len(world.state.sessions), len(world.state.outbox))
+    with pytest.raises(SessionAlreadyOpenError) as refused:
+        await open_session(world)
+    assert refused.value.session_id == session.session_id
+    assert (len(world.state.sessions), len(world.state.outbox)) == before
+
+
+async def test_an_unknown_denomination_is_refused_naming_the_field_and_writes_nothing(world: World) -> None:
+    with pytest.raises(InvalidFieldError) as refused:
+        await open_session(world, float_counts=((5000, 1), (300, 2)))
+    assert refused.value.field == "float_counts[1].value"
+    assert "300 is not a denomination" in refused.value.reason
+    assert world.state.sessions == {}
+    assert world.state.outbox == []
+
+
+async def test_a_negative_count_is_refused_naming_the_field_and_writes_nothing(world: World) -> None:
+    with pytest.raises(InvalidFieldError) as refused:
+        await open_session(world, float_counts=((5000, -1),))
+    assert refused.value.field == "float_counts[0].count"
+    assert world.state.sessions == {}
+
+
+async def test_an_operator_of_another_shop_cannot_open_the_till(world: World) -> None:
+    world.rules = SessionRules(config_wait_s=0.2)
+    with pytest.raises(UnknownReferenceError) as refused:
+        await open_session(world, operator_ids=(world.stranger,))
+    assert refused.value.field == "operator_ids[0]"
+    assert world.state.sessions == {}
+
+
+async def test_an_open_waits_for_the_pos_configuration_then_says_it_has_not_arrived(world: World) -> None:
+    world.rules = SessionRules(config_wait_s=0.5, poll_s=0.1)
+    del world.state.config[world.pos_id]
+    with pytest.raises(ConfigurationMissingError) as missing:
+        await open_session(world)
+    assert missing.value.what == "POS"
+    assert world.slept == pytest.approx(0.5)
+
+
+async def test_movements_change_the_expected_cash_and_a_replay_counts_once(world: World) -> None:
+    session = await open_session(world)
+    withdrawal = RecordMovement(
+        session.session_id, uuid.uuid4(), MovementKind.WITHDRAWAL, 5000, "au coffre", world.cashier
+    )
+    await record_movement(withdrawal, world.services)
+    await record_movement(withdrawal, world.services)
+    await record_movement(
+        RecordMovement(session.session_id, uuid.uuid4(), MovementKind.ADDITION, 1000, "monnaie", world.cashier),
+        world.services,
+    )
+    current = world.state.sessions[session.session_id]
+    assert (current.cash_withdrawn, current.cash_added) == (5000, 1000)
+
+
+async def test_a_movement_needs_a_positive_amount_and_a_reason(world: World) -> None:
+    session = await open_session(world)
+    with pytest.raises(InvalidFieldError) as refused:
+        await record_movement(
+            RecordMovement(session.session_id, uuid.uuid4(), MovementKind.WITHDRAWAL, -5, "x", world.cashier),
+            world.services,
+        )
+    assert refused.value.field == "amount"
+    with pytest.raises(InvalidFieldError) as no_reason:
+        await record_movement(
+            RecordMovement(session.session_id, uuid.uuid4(), MovementKind.WITHDRAWAL, 5, "  ", world.cashier),
+            world.services,
+        )
+    assert no_reason.value.field == "reason"
+
+
+async def test_the_close_computes_expected_cash_variance_and_announces_every_figure(world: World) -> None:
+    session = await open_session(world)
+    await world.count(world.ticket(session.session_id, 1), world.ticket(session.session_id, 2))
+    await record_movement(
+        RecordMovement(session.session_id, uuid.uuid4(), MovementKind.WITHDRAWAL, 5000, "au coffre", world.cashier),
+        world.services,
+    )
+    await record_movement(
+        RecordMovement(session.session_id, uuid.uuid4(), MovementKind.ADDITION, 1000, "monnaie", world.cashier),
+        world.services,
+    )
+    # expected = 145.00 float + 40.00 received − 20.00 change + 10.00 added − 50.00 withdrawn = 125.00 (PRODUCT.md §2)
+    counts = ((5000, 1), (2000, 3), (1000, 1), (200, 2), (50, 1))  # 50 + 60 + 10 + 4 + 0.50 = 124.50: 0.50 short
+    closed = await close_cash_session(
+        close(world, session, counts, last_ticket_number=2, float_kept=((1000, 1), (200, 2))), world.services
+    )
+    assert closed.status is SessionStatus.CLOSED
+    figures = closed.closing
+    assert figures is not None
+    assert (figures.expected_cash, figures.counted_cash, figures.variance) == (12500, 12450, -50)
+    assert figures.float_kept == 1400
+    assert [(c.value, c.count) for c in figures.deposit] == [(5000, 1), (2000, 3), (50, 1)]
+    assert figures.deposit_cash == 11050
+    [announced] = events(world, SessionClosedV1)
+    assert (announced.last_ticket_number, announced.first_ticket_number, announced.ticket_count) == (2, 1, 2)
+    assert (announced.expected_cash, announced.counted_cash, announced.variance) == (12500, 12450, -50)
+    assert (announced.cash_added, announced.cash_withdrawn, announced.opening_float) == (1000, 5000, 14500)
+    assert announced.total_weight_grams == 2 * (1250 + 180)
+    assert sorted(c.amount for c in announced.totals_by_category) == [400, 1600]
+    assert [(c.value, c.count) for c in announced.counted] == list(counts)
+    report = world.state.reports[session.session_id]
+    assert (report.shop, report.pos, report.operators) == ("Bocage Centre", "Caisse 1", ("Alice",))
+    assert {c.name for c in report.by_category} == {"Textile", "Livres"}
+    [mail] = world.state.mail.values()
+    assert mail.recipients == ("gerant@bocage.example",)
+
+
+async def test_a_variance_beyond_the_threshold_needs_a_comment_and_nothing_is_written_without_it(world: World) -> None:
+    session = await open_session(world)
+    short = close(world, session, ((5000, 2), (1000, 3)))  # 130.00 counted for 145.00 expected
+    with pytest.raises(CommentRequiredError) as refused:
+        await close_cash_session(short, world.services)
+    assert (refused.value.variance, refused.value.threshold) == (-1500, 500)
+    assert world.state.sessions[session.session_id].status is SessionStatus.OPEN
+    assert events(world, SessionClosedV1) == []
+    closed = await close_cash_session(replace(short, comment="billet de 10 € rendu en trop"), world.services)
+    assert closed.closing is not None
+    assert closed.closing.variance == -1500
+
+
+async def test_every_cheque_is_listed_and_must_be_ticked(world: World) -> None:
+    session = await open_session(world)
+    first, second = cheque(1000, "0001234"), cheque(1000, "0005678", "La Poste")
+    await world.count(
+        world.ticket(session.session_id, 1, payments=(first,)), world.ticket(session.session_id, 2, payments=(second,))
+    )
+    counts = FLOAT
+    with pytest.raises(InvalidFieldError) as refused:
+        await close_cash_session(
+            close(world, session, counts, last_ticket_number=2, cheques_ticked=frozenset({first.payment_id})),
+            world.services,
+        )
+    assert refused.value.field == "cheques_ticked"
+    assert "0005678" in refused.value.reason
+    closed = await close_cash_session(
+        close(
+            world,
+            session,
+            counts,
+            last_ticket_number=2,
+            cheques_ticked=frozenset({first.payment_id, second.payment_id}),
+            card_terminal_total=500,
+        ),
+        world.services,
+    )
+    assert closed.closing is not None
+    assert [(c.number, c.bank, c.amount) for c in closed.closing.cheques] == [
+        ("0001234", "Crédit Agricole", 1000),
+        ("0005678", "La Poste", 1000),
+    ]
+    assert closed.closing.cheque_total == 2000
+    assert closed.closing.card_difference == -500  # no card sale, the terminal says 5.00
+
+
+async def test_the_close_waits_for_the_last_tickets_then_says_which_are_missing(world: World) -> None:
+    session = await open_session(world)
+    await world.count(world.ticket(session.session_id, 1))
+    with pytest.raises(TicketsMissingError) as missing:
+        await close_cash_session(close(world, session, FLOAT, last_ticket_number=3, comment="ok"), world.services)
+    assert missing.value.missing == ((2, 3),)
+    assert str(missing.value) == "closing: waiting for tickets 2..3"
+    assert world.slept == pytest.approx(world.rules.close_wait_s)
+    read = await read_session(session.session_id, world.services)
+    assert read.session.status is SessionStatus.CLOSING
+    assert read.waiting_for == ((2, 3),)
+    assert events(world, SessionClosedV1) == []
+
+    changed = await world.count(world.ticket(session.session_id, 3), world.ticket(session.session_id, 2))
+    assert await complete_closes(sorted(changed), world.services) == [session.session_id]
+    [announced] = events(world, SessionClosedV1)
+    assert (announced.ticket_count, announced.last_ticket_number) == (3, 3)
+
+
+async def test_a_close_of_a_closed_session_is_refused_but_an_identical_retry_answers_the_close(world: World) -> None:
+    session = await open_session(world)
+    request = close(world, session, FLOAT)
+    await close_cash_session(request, world.services)
+    again = await close_cash_session(request, world.services)
+    assert again.status is SessionStatus.CLOSED
+    with pytest.raises(SessionNotOpenError) as refused:
+        await close_cash_session(replace(request, counts=((5000, 3),), comment="recompté"), world.services)
+    assert refused.value.status == "closed"
+    assert len(events(world, SessionClosedV1)) == 1
+
+
+async def test_a_float_kept_beyond_what_was_counted_is_refused(world: World) -> None:
+    session = await open_session(world)
+    with pytest.raises(InvalidFieldError) as refused:
+        await close_cash_session(close(world, session, FLOAT, float_kept=((5000, 3),)), world.services)
+    assert refused.value.field == "float_kept[0].count"
+    assert world.state.sessions[session.session_id].status is SessionStatus.OPEN
+
+
+async def test_the_next_session_numbers_its_tickets_after_the_last_close(world: World) -> None:
+    session = await open_session(world)
+    await world.count(world.ticket(session.session_id, 1))
+    await close_cash_session(close(world, session, FLOAT, last_ticket_number=1, comment="ok"), world.services)
+    following = await open_session(world, first_ticket_number=None)
+    assert following.first_ticket_number == 2
+
+
+async def test_a_report_is_emailed_and_retried_with_a_growing_pause_while_the_server_is_down(world: World) -> None:
+    session = await open_session(world)
+    await close_cash_session(close(world, session, FLOAT), world.services)
+    sender = RecordingMailSender(down=True)
+    retry = MailRetry(first_s=30, max_s=3600)
+    uow = world.services.uow
+
+    async def send() -> int:
+        return await send_due_mail(uow=uow, clock=world.clock, sender=sender, documents=ReportDocuments(), retry=retry)
+
+    assert await send() == 0
+    [mail] = world.state.mail.values()
+    assert (mail.attempts, mail.next_attempt_at, mail.last_error) == (
+        1,
+        world.now + timedelta(seconds=30),
+        "connection refused",
+    )
+    world.now += timedelta(seconds=31)
+    assert await send() == 0
+    [mail] = world.state.mail.values()
+    assert mail.next_attempt_at == world.now + timedelta(seconds=60)
+    sender.down = False
+    assert await send() == 0, "not due yet: the pause doubled"
+    world.now += timedelta(seconds=61)
+    assert await send() == 1
+    assert await send() == 0, "sent once"
+    [message] = sender.sent
+    assert message["recipients"] == ["gerant@bocage.example"]
+    assert message["subject"].startswith("Rapport Z Bocage Centre Caisse 1")
+    assert [a.filename.split("-")[0] for a in message["attachments"]] == ["rapport", "bordereau"]
+    assert message["attachments"][0].data.startswith(b"%PDF")
+
+
+async def test_a_batch_with_a_redelivered_event_and_a_ticket_seen_under_another_id_counts_each_ticket_once(
+    world: World,
+) -> None:
+    session_id = uuid.uuid4()
+    first, second = world.ticket(session_id, 1), world.ticket(session_id, 2)
+    event = TicketEvent(uuid.uuid4(), "ticket.finalized", first)
+    batch = [
+        event,
+        event,
+        TicketEvent(uuid.uuid4(), "ticket.finalized", first),
+        TicketEvent(uuid.uuid4(), "ticket.finalized", second),
+    ]
+    uow = world.services.uow
+    assert await count_tickets(batch, uow=uow, clock=world.clock) == {session_id}
+    assert await count_tickets(batch, uow=uow, clock=world.clock) == set()
+    totals = world.state.totals[session_id]
+    assert (totals.ticket_count, totals.total_incl_tax) == (2, 2000)

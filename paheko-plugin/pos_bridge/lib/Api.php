@@ -16,6 +16,7 @@ class Api
 
 	static public function serve(Plugin $plugin): void
 	{
+		$started = microtime(true);
 		ini_set('display_errors', '0');
 		register_shutdown_function([self::class, 'onShutdown']);
 		$http = new Http($plugin->name);
@@ -35,6 +36,9 @@ class Api
 			[$status, $body, $headers] = self::unexpected($e);
 		}
 
+		// How long Paheko took to reach the plugin, and the plugin's own work: where a slow push spends its time.
+		$boot = isset($_SERVER['REQUEST_TIME_FLOAT']) ? max(0, $started - $_SERVER['REQUEST_TIME_FLOAT']) : 0;
+		$headers['Server-Timing'] = sprintf('paheko;dur=%.1f, bridge;dur=%.1f', $boot * 1000, (microtime(true) - $started) * 1000);
 		self::$answered = true;
 		Http::send($status, $body, $headers);
 	}

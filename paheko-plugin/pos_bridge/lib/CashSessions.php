@@ -86,10 +86,10 @@ class CashSessions
 
 		try {
 			[$row, $session, $created] = self::ensureOpen($uuid, $request['label'], $request['cash'], $mappings);
-			$db->commit();
+			Store::commit($db);
 		}
 		catch (\Throwable $e) {
-			$db->rollback();
+			Store::rollback($db);
 			throw $e;
 		}
 
@@ -273,10 +273,10 @@ class CashSessions
 			$result = self::describe($row, $session, $mappings, self::transaction($session));
 			$db->preparedQuery(sprintf('UPDATE %s SET status = \'closed\', close_hash = ?, result = ?, updated = datetime(\'now\') WHERE uuid = ?;', Store::SESSIONS),
 				$hash, Store::encode($result), $uuid);
-			$db->commit();
+			Store::commit($db);
 		}
 		catch (\Throwable $e) {
-			$db->rollback();
+			Store::rollback($db);
 			throw $e;
 		}
 

@@ -97,17 +97,32 @@ class Http
 
 	static public function send(int $status, $body, array $headers = []): void
 	{
+		$json = json_encode($body, JSON_UNESCAPED_UNICODE | JSON_UNESCAPED_SLASHES | JSON_PARTIAL_OUTPUT_ON_ERROR);
+
 		if (!headers_sent()) {
 			http_response_code($status);
 			$type = $status >= 400 ? 'application/problem+json' : 'application/json';
 			header('Content-Type: ' . $type . '; charset=utf-8', true);
 			header('Cache-Control: no-store', true);
+			// With a length the client has the whole answer without waiting for the connection to close, which
+			// comes only after PHP's shutdown (closing SQLite may checkpoint the WAL then).
+			header('Content-Length: ' . strlen($json), true);
 
 			foreach ($headers as $name => $value) {
 				header($name . ': ' . $value, true);
 			}
 		}
 
-		echo json_encode($body, JSON_UNESCAPED_UNICODE | JSON_UNESCAPED_SLASHES | JSON_PARTIAL_OUTPUT_ON_ERROR);
+		echo $json;
+
+		while (ob_get_level()) {
+			ob_end_flush();
+		}
+
+		flush();
+
+		if (function_exists('fastcgi_finish_request')) {
+			fastcgi_finish_request();
+		}
 	}
 }

@@ -120,10 +120,10 @@ class Provisioning
 				}
 			}
 
-			$db->commit();
+			Store::commit($db);
 		}
 		catch (\Throwable $e) {
-			$db->rollback();
+			Store::rollback($db);
 			throw $e;
 		}
 

@@ -11,17 +11,59 @@ class Store
 	const SESSIONS = 'plugin_pos_bridge_sessions';
 	const MAPPINGS = 'plugin_pos_bridge_mappings';
 
+	/** @var resource|null */
+	static protected $lock = null;
+
 	/**
 	 * Opens a DB transaction whose first statement is a write, so that it takes SQLite's write lock at once and
 	 * waits for a concurrent writer through the busy timeout, instead of failing later when a read lock would
-	 * have to be upgraded.
+	 * have to be upgraded. The bridge's own writers first queue on a file lock: the kernel wakes the next one as
+	 * soon as the lock is free, where SQLite's busy handler would poll with sleeps of up to 100 ms.
 	 */
 	static public function begin(): DB
 	{
+		$path = (defined('Paheko\CACHE_ROOT') ? \Paheko\CACHE_ROOT : sys_get_temp_dir()) . '/pos_bridge.lock';
+		$lock = @fopen($path, 'c');
+
+		if ($lock && flock($lock, LOCK_EX)) {
+			self::$lock = $lock;
+		}
+
 		$db = DB::getInstance();
 		$db->begin();
 		$db->exec(sprintf('UPDATE %s SET updated = updated WHERE 0;', self::SESSIONS));
 		return $db;
+	}
+
+	static public function commit(DB $db): void
+	{
+		try {
+			$db->commit();
+		}
+		finally {
+			self::release();
+		}
+	}
+
+	static public function rollback(DB $db): void
+	{
+		try {
+			if ($db->inTransaction()) {
+				$db->rollback();
+			}
+		}
+		finally {
+			self::release();
+		}
+	}
+
+	static protected function release(): void
+	{
+		if (self::$lock) {
+			flock(self::$lock, LOCK_UN);
+			fclose(self::$lock);
+			self::$lock = null;
+		}
 	}
 
 	static public function ticket(string $uuid): ?\stdClass

@@ -66,16 +66,15 @@ class Tickets
 		$mappings = Store::mappings();
 		self::check($ticket, $mappings);
 
-		$db = DB::getInstance();
-		$db->begin();
+		$db = Store::begin();
 
 		try {
-			// First statement a write on our own key: a concurrent push of the same UUID waits, then fails here.
+			// A concurrent push of the same UUID waits for the lock, then fails here on the primary key.
 			$db->preparedQuery(sprintf('INSERT INTO %s (uuid, hash, session_uuid, id_session, result) VALUES (?, ?, ?, 0, \'{}\');', Store::TICKETS),
 				$uuid, $hash, $ticket['session']);
 		}
 		catch (\KD2\DB\DB_Exception $e) {
-			$db->rollback();
+			Store::rollback($db);
 
 			if ($row = Store::ticket($uuid)) {
 				return self::replay($row, $hash);
@@ -150,10 +149,10 @@ class Tickets
 
 			$db->preparedQuery(sprintf('UPDATE %s SET id_session = ?, id_tab = ?, result = ? WHERE uuid = ?;', Store::TICKETS),
 				$session->id(), $tab->id(), Store::encode($result), $uuid);
-			$db->commit();
+			Store::commit($db);
 		}
 		catch (\Throwable $e) {
-			$db->rollback();
+			Store::rollback($db);
 			throw $e;
 		}
 

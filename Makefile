@@ -64,10 +64,11 @@ plugin-lint: php
 	@echo "php -l: $$(find paheko-plugin -name '*.php' | wc -l) files of paheko-plugin/ parse"
 
 # Paheko 1.3 reads a plugin from data/plugins/<name>/ or from data/plugins/<name>.tar.gz through phar://,
-# with plugin.ini at the archive's root (Plugins::getPath).
+# with plugin.ini at the archive's root (Plugins::getPath). Files keep their own modification times: OPcache
+# keys phar'd scripts on them, and a fixed date would keep serving the old code after an upgrade.
 plugin:
 	@mkdir -p $(PLUGIN_DIST)
-	@tar -C $(PLUGIN_SRC) --sort=name --owner=0 --group=0 --numeric-owner --mtime='2026-01-01 00:00Z' \
+	@tar -C $(PLUGIN_SRC) --sort=name --owner=0 --group=0 --numeric-owner \
 	  -cf - $$(cd $(PLUGIN_SRC) && ls -A) | gzip -n9 > $(PLUGIN_DIST)/pos_bridge.tar.gz
 	@echo "$(PLUGIN_DIST)/pos_bridge.tar.gz (version $$(sed -n 's/^version="\(.*\)"/\1/p' $(PLUGIN_SRC)/plugin.ini))"
 

@@ -7,6 +7,7 @@ use Paheko\DB;
 use Paheko\Accounting\Years;
 use Paheko\Entities\Accounting\Year;
 use Paheko\Plugin\Caisse\POS;
+use KD2\DB\Date;
 
 class Accounts
 {
@@ -15,7 +16,9 @@ class Accounts
 	 */
 	static public function year(?\DateTimeInterface $date = null): ?Year
 	{
-		$id = Years::getMatchingOpenYearId($date ?? new \DateTime);
+		// A date without time: bound as "Y-m-d", so that the year's last day still matches end_date.
+		$day = Date::createFromInterface($date ?? new \DateTime);
+		$id = Years::getMatchingOpenYearId($day);
 
 		if ($id) {
 			return Years::get((int) $id);

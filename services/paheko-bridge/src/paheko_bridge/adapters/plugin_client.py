@@ -39,7 +39,7 @@ class PahekoPluginError(Exception):
 
 
 class PahekoUnavailableError(PahekoPluginError):
-    """Paheko did not answer, or answered 5xx or 429: retry later with backoff, nothing was written twice."""
+    """Paheko did not answer, or answered 5xx, 408 or 429: retry later with backoff; a replay is safe."""
 
     retryable = True
 
@@ -154,11 +154,13 @@ class PahekoPluginClient:
         api_password: SecretStr,
         *,
         timeout_s: float = 10.0,
+        close_timeout_s: float = 60.0,
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._credentials = (api_user, api_password)
         self._clock = clock
+        self._close_timeout = httpx.Timeout(close_timeout_s)
         self._token: str | None = None
         self._token_renew_at = 0.0
         self._token_lock = asyncio.Lock()
@@ -205,7 +207,9 @@ class PahekoPluginClient:
 
     async def close_session(self, session_id: UUID, request: SessionCloseRequest) -> SessionState:
         """Close and sync; idempotent. `TicketsMissingError` when some ticket has not been pushed yet."""
-        return await self._call("POST", f"sessions/{session_id}/close", SessionState, request)
+        return await self._call(
+            "POST", f"sessions/{session_id}/close", SessionState, request, http_timeout=self._close_timeout
+        )
 
     async def push_ticket(self, ticket_id: UUID, ticket: TicketPush) -> TicketResult:
         """Idempotent PUT: a replay answers the first result (`replayed`); other content is `TicketConflictError`."""
@@ -221,7 +225,7 @@ class PahekoPluginClient:
             response = await self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
             raise PahekoUnavailableError(f"{type(exc).__name__}: {exc}") from exc
-        if response.status_code >= 500 or response.status_code == 429:
+        if response.status_code >= 500 or response.status_code in {408, 429}:
             raise PahekoUnavailableError(
                 f"Paheko answered {response.status_code} to {method} {path}", status=response.status_code
             )
@@ -244,17 +248,26 @@ class PahekoPluginClient:
             self._token_renew_at = self._clock() + max(issued.expires_in - RENEW_BEFORE_S, issued.expires_in / 2)
             return issued.token
 
-    async def _call(self, method: str, path: str, answer: type[Answer], body: BaseModel | None = None) -> Answer:
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        answer: type[Answer],
+        body: BaseModel | None = None,
+        *,
+        http_timeout: httpx.Timeout | None = None,
+    ) -> Answer:
         content = body.model_dump_json().encode() if body is not None else None
         headers = {"Content-Type": "application/json"} if content is not None else {}
+        extra: dict[str, Any] = {"timeout": http_timeout} if http_timeout is not None else {}
         token = await self._bearer()
         response = await self._send(
-            method, path, content=content, headers={**headers, "Authorization": f"Bearer {token}"}
+            method, path, content=content, headers={**headers, "Authorization": f"Bearer {token}"}, **extra
         )
         if response.status_code == 401:
             token = await self._bearer(stale=token)
             response = await self._send(
-                method, path, content=content, headers={**headers, "Authorization": f"Bearer {token}"}
+                method, path, content=content, headers={**headers, "Authorization": f"Bearer {token}"}, **extra
             )
         if response.status_code >= 400:
             raise _rejection(response)

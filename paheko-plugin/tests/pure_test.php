@@ -7,7 +7,7 @@ declare(strict_types=1);
 namespace Paheko\Plugin\Pos_Bridge;
 
 $lib = dirname(__DIR__) . '/pos_bridge/lib/';
-foreach (['Problem', 'PayloadHash', 'Tokens', 'Requests'] as $class) {
+foreach (['Problem', 'PayloadHash', 'Tokens', 'Requests', 'Http'] as $class) {
 	require $lib . $class . '.php';
 }
 
@@ -201,6 +201,27 @@ $test('a problem has the stable shape: type, title, status, detail, field', func
 	same(['type', 'title', 'status', 'detail', 'field'], array_keys($body));
 	same('https://caisse.example/problems/invalid-request', $body['type']);
 	same(422, $body['status']);
+});
+
+$test('the path under the plugin is split, whatever Paheko is mounted under, query string aside', function () {
+	$_SERVER['REQUEST_METHOD'] = 'put';
+	$_SERVER['REQUEST_URI'] = '/asso/p/pos_bridge/v1/tickets/ab-cd/?x=1';
+	$http = new Http('pos_bridge');
+	same('PUT', $http->method);
+	same(['v1', 'tickets', 'ab-cd'], $http->path);
+});
+
+$test('Basic credentials are read from PHP or from the Authorization header, the token from either header', function () {
+	$_SERVER = ['REQUEST_URI' => '/p/pos_bridge/v1/token', 'HTTP_AUTHORIZATION' => 'Basic ' . base64_encode('key:se:cret')];
+	$http = new Http('pos_bridge');
+	same(['key', 'se:cret'], $http->basic());
+	same(null, $http->bearer());
+	$_SERVER = ['PHP_AUTH_USER' => 'k', 'PHP_AUTH_PW' => 'p', 'HTTP_AUTHORIZATION' => 'Bearer v1.a.b'];
+	same(['k', 'p'], (new Http('pos_bridge'))->basic());
+	same('v1.a.b', (new Http('pos_bridge'))->bearer());
+	$_SERVER = ['HTTP_X_POS_BRIDGE_TOKEN' => ' v1.c.d '];
+	same('v1.c.d', (new Http('pos_bridge'))->bearer());
+	same(null, (new Http('pos_bridge'))->basic());
 });
 
 $failed = 0;

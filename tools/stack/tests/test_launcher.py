@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 from pathlib import Path
 
 import asyncpg
@@ -82,3 +83,11 @@ def test_a_database_created_for_a_test_can_be_dropped_again() -> None:
             await conn.close()
 
     assert asyncio.run(exists()) is False
+
+
+def test_php_cli_is_installed_when_missing_for_the_paheko_plugins_checks(monkeypatch: pytest.MonkeyPatch) -> None:
+    installer = importlib.import_module("caisse_stack.install")  # the module, not the function of that name
+    found = installer.shutil.which
+    monkeypatch.setattr(installer.shutil, "which", lambda name: None if name == "php" else found(name))
+    assert installer.missing_php() == ["php-cli"]
+    assert "php-cli" in installer.missing_packages()

@@ -84,9 +84,13 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0 if all(not r.failures for r in runs) else 1
 
 
-def cmd_install(_: argparse.Namespace) -> int:
-    install()
-    _say("installed: PostgreSQL, Java, Maven and Kafka's jars are here")
+def cmd_install(args: argparse.Namespace) -> int:
+    install(php_only=args.php_only)
+    _say(
+        "installed: php-cli is here"
+        if args.php_only
+        else "installed: PostgreSQL, Java, Maven, php-cli and Kafka's jars are here"
+    )
     return 0
 
 
@@ -110,7 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     simulate.add_argument("--tills", type=int, default=5)
     simulate.add_argument("--tickets", type=int, default=10)
     simulate.set_defaults(run=cmd_simulate)
-    sub.add_parser("install", help="install the missing Debian packages and Kafka's jars").set_defaults(run=cmd_install)
+    install_cmd = sub.add_parser("install", help="install the missing Debian packages and Kafka's jars")
+    install_cmd.add_argument("--php-only", action="store_true", help="only php-cli, for the Paheko plugin's checks")
+    install_cmd.set_defaults(run=cmd_install)
     args = parser.parse_args(argv)
     try:
         code: int = args.run(args)

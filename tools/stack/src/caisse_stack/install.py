@@ -1,5 +1,5 @@
 """Installs what a fresh Debian machine lacks to run the stack: PostgreSQL's server, Java 17, Maven, poppler's
-PDF tools (for the tests); then Kafka's jars."""
+PDF tools (for the tests), php-cli (the Paheko plugin's checks); then Kafka's jars."""
 
 from __future__ import annotations
 
@@ -24,11 +24,16 @@ def missing_packages() -> list[str]:
         missing.append("util-linux")
     if shutil.which("pdftoppm") is None or shutil.which("pdftotext") is None:
         missing.append("poppler-utils")  # the tests read the PDFs of session-service as images and as text
-    return missing
+    return missing + missing_php()
 
 
-def install() -> None:
-    packages = missing_packages()
+def missing_php() -> list[str]:
+    """php-cli lints the Paheko plugin and runs its pure tests; nothing else of PHP is needed outside Paheko."""
+    return [] if shutil.which("php") else ["php-cli"]
+
+
+def install(*, php_only: bool = False) -> None:
+    packages = missing_php() if php_only else missing_packages()
     if packages:
         apt = shutil.which("apt-get")
         if apt is None:
@@ -43,4 +48,5 @@ def install() -> None:
             env=env,
             stdout=subprocess.DEVNULL,
         )
-    ensure_jars()
+    if not php_only:
+        ensure_jars()

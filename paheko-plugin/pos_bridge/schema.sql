@@ -1,0 +1,38 @@
+-- The bridge's own tables. Caisse's tables (plugin_pos_*) are only written through Caisse's classes.
+
+-- One row per ticket pushed: our ticket UUID, the hash of the payload first accepted, and the result answered,
+-- so that a replay answers the same result and writes nothing, and other content under the same UUID is refused.
+CREATE TABLE IF NOT EXISTS plugin_pos_bridge_tickets (
+	uuid TEXT NOT NULL PRIMARY KEY,
+	hash TEXT NOT NULL,
+	session_uuid TEXT NOT NULL,
+	id_session INTEGER NOT NULL,
+	id_tab INTEGER NULL,
+	result TEXT NOT NULL,
+	created TEXT NOT NULL DEFAULT (datetime('now'))
+);
+
+CREATE INDEX IF NOT EXISTS plugin_pos_bridge_tickets_session ON plugin_pos_bridge_tickets (session_uuid);
+
+-- Our cash session → the Caisse session; the close request's hash and result once closed and synced.
+CREATE TABLE IF NOT EXISTS plugin_pos_bridge_sessions (
+	uuid TEXT NOT NULL PRIMARY KEY,
+	id_session INTEGER NOT NULL UNIQUE,
+	status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'closed')),
+	close_hash TEXT NULL,
+	result TEXT NULL,
+	created TEXT NOT NULL DEFAULT (datetime('now')),
+	updated TEXT NOT NULL DEFAULT (datetime('now'))
+);
+
+-- Our categories and payment methods → the Caisse category (with its one free-priced product) or method.
+CREATE TABLE IF NOT EXISTS plugin_pos_bridge_mappings (
+	kind TEXT NOT NULL CHECK (kind IN ('category', 'method')),
+	key TEXT NOT NULL,
+	id_category INTEGER NULL,
+	id_product INTEGER NULL,
+	id_method INTEGER NULL,
+	method_kind TEXT NULL CHECK (method_kind IS NULL OR method_kind IN ('cash', 'tracked')),
+	account TEXT NOT NULL,
+	PRIMARY KEY (kind, key)
+);

@@ -1,0 +1,10 @@
+<?php
+// Drops the bridge's own tables; Caisse's tables and what was written into them stay.
+
+namespace Paheko;
+
+$db = DB::getInstance();
+
+foreach (['plugin_pos_bridge_tickets', 'plugin_pos_bridge_sessions', 'plugin_pos_bridge_mappings'] as $table) {
+	$db->exec(sprintf('DROP TABLE IF EXISTS %s;', $table));
+}

@@ -1,0 +1,150 @@
+"""What the plugin is sent for our events: the committed example ticket and session close, other currencies,
+cash rounding, references, prices before tax; every payload also passes the written contract."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from pos_bridge_fake import contract_errors
+
+from caisse_contracts.config import AccountMapping, Category
+from caisse_contracts.events import (
+    PaymentMethod,
+    PaymentV1,
+    SessionClosedV1,
+    TicketFinalizedV1,
+    TicketKind,
+)
+from caisse_contracts.snapshots import load_example
+from paheko_bridge.adapters.plugin_payloads import (
+    ROUNDING_CATEGORY,
+    paheko_scale,
+    provisioning_request,
+    session_close,
+    ticket_push,
+)
+
+
+def example_ticket(**changes: object) -> TicketFinalizedV1:
+    """The committed example: an 8.00 € coat (1,250 g) and a 2.00 € book (180 g), 10.00 € paid in cash."""
+    return load_example(TicketFinalizedV1).data.model_copy(update=changes)
+
+
+def example_close(**changes: object) -> SessionClosedV1:
+    """The committed example: tickets 101 to 142, float 150.00 €, 533.50 € counted for 534.50 € expected."""
+    return load_example(SessionClosedV1).data.model_copy(update=changes)
+
+
+def test_the_example_ticket_becomes_one_line_per_line_and_one_payment_per_tender() -> None:
+    ticket = example_ticket()
+    push = ticket_push(ticket, label="Caisse 1")
+    assert push.session == ticket.session_id
+    assert push.number == 127
+    assert push.kind == "sale"
+    assert [(line.category, line.quantity, line.unit_price, line.total, line.weight_grams) for line in push.lines] == [
+        ("4e5f6a7b-8c9d-4e0f-a1b2-c3d4e5f6a708", 1, 800, 800, 1250),
+        ("6a7b8c9d-0e1f-4a2b-b3c4-d5e6f7a8b909", 1, 200, 200, 180),
+    ]
+    assert [(p.method, p.amount, p.reference) for p in push.payments] == [("cash", 1000, None)]
+    assert contract_errors("TicketPush", push.model_dump(mode="json")) == []
+
+
+def test_amounts_of_a_currency_without_decimals_are_sent_in_hundredths() -> None:
+    assert paheko_scale("EUR") == 1
+    assert paheko_scale("XPF") == 100
+    push = ticket_push(example_ticket(currency="XPF"))
+    assert [line.total for line in push.lines] == [80_000, 20_000]
+    assert push.payments[0].amount == 100_000
+
+
+def test_cash_rounding_travels_as_a_line_of_the_rounding_category_so_payments_add_up() -> None:
+    """XPF rounds cash to 5 francs: 998 F due, 1,000 F paid, rounding +2 F (PRODUCT.md, cash rounding)."""
+    base = example_ticket(currency="XPF")
+    lines = (base.lines[0].model_copy(update={"unit_price": 798, "total_incl_tax": 798}), base.lines[1])
+    ticket = base.model_copy(update={"lines": lines, "total_incl_tax": 998, "cash_rounding": 2})
+    push = ticket_push(ticket)
+    rounding = push.lines[-1]
+    assert (rounding.category, rounding.total) == (ROUNDING_CATEGORY, 200)
+    assert sum(line.total for line in push.lines) == sum(p.amount for p in push.payments) == 100_000
+
+
+def test_a_reference_is_kept_on_a_cheque_and_dropped_on_cash() -> None:
+    payments = (
+        PaymentV1(payment_id=uuid.uuid4(), method=PaymentMethod.CASH, amount=400, reference="ignored"),
+        PaymentV1(payment_id=uuid.uuid4(), method=PaymentMethod.CHEQUE, amount=600, reference="CHQ-0042"),
+    )
+    push = ticket_push(example_ticket(payments=payments))
+    assert [(p.method, p.reference) for p in push.payments] == [("cash", None), ("cheque", "CHQ-0042")]
+
+
+def test_a_credit_note_is_pushed_as_such_with_negative_quantities_and_refund() -> None:
+    sale = example_ticket()
+    lines = tuple(
+        line.model_copy(update={"quantity": -1, "total_incl_tax": -line.total_incl_tax, "weight_grams": None})
+        for line in sale.lines
+    )
+    refund = (PaymentV1(payment_id=uuid.uuid4(), method=PaymentMethod.CASH, amount=-1000),)
+    push = ticket_push(sale.model_copy(update={"kind": TicketKind.CREDIT_NOTE, "lines": lines, "payments": refund}))
+    assert push.kind == "credit_note"
+    assert [(line.quantity, line.total) for line in push.lines] == [(-1, -800), (-1, -200)]
+    assert contract_errors("TicketPush", push.model_dump(mode="json")) == []
+
+
+def test_a_line_priced_before_tax_is_sent_with_what_the_customer_paid() -> None:
+    ticket = example_ticket(prices_include_tax=False)
+    coat = ticket.lines[0].model_copy(update={"unit_price": 667, "quantity": 1})
+    plates = ticket.lines[1].model_copy(update={"unit_price": 63, "quantity": 3, "total_incl_tax": 200})
+    push = ticket_push(ticket.model_copy(update={"lines": (coat, plates)}))
+    assert [(line.quantity, line.unit_price, line.total) for line in push.lines] == [(1, 800, 800), (1, 200, 200)]
+    assert push.lines[1].label == "Livre de poche (× 3)"
+
+
+def test_the_example_close_counts_every_numbered_ticket_and_the_counted_cash() -> None:
+    close = session_close(example_close(), closed_by="Camille")
+    assert close.ticket_count == 42
+    [cash] = close.cash
+    assert (cash.method, cash.counted, cash.opening) == ("cash", 53_350, 15_000)
+    assert contract_errors("SessionCloseRequest", close.model_dump(mode="json")) == []
+
+
+def test_cash_added_or_withdrawn_during_the_session_shifts_the_count_so_caisse_finds_our_variance() -> None:
+    """Caisse expects float + cash payments; ours also has 20.00 € added and 5.00 € withdrawn."""
+    closed = example_close(cash_added=2000, cash_withdrawn=500, counted_cash=53_350 + 2000 - 500)
+    [cash] = session_close(closed).cash
+    assert cash.counted == 53_350
+
+
+def test_a_session_without_ticket_closes_with_a_count_of_zero() -> None:
+    assert session_close(example_close(first_ticket_number=None, last_ticket_number=None)).ticket_count == 0
+
+
+def test_provisioning_maps_every_category_and_our_four_methods_to_the_company_accounts() -> None:
+    now = datetime(2026, 11, 23, tzinfo=UTC)
+    category = Category(
+        id=uuid.UUID("4e5f6a7b-8c9d-4e0f-a1b2-c3d4e5f6a708"),
+        version=1,
+        updated_at=now,
+        company_id=uuid.uuid4(),
+        name="Textile",
+        revenue_account="707",
+        default_tax_code="TVA20",
+    )
+    request = provisioning_request([category], AccountMapping())
+    assert [(c.key, c.account) for c in request.categories] == [
+        ("4e5f6a7b-8c9d-4e0f-a1b2-c3d4e5f6a708", "707"),
+        (ROUNDING_CATEGORY, "658"),
+    ]
+    assert [(m.key, m.kind, m.account) for m in request.methods] == [
+        ("cash", "cash", "530"),
+        ("cheque", "tracked", "5112"),
+        ("card", "tracked", "5115"),
+        ("voucher", "tracked", "4191"),
+    ]
+    assert contract_errors("ProvisioningRequest", request.model_dump(mode="json")) == []
+
+
+def test_a_currency_with_more_than_two_decimals_is_refused() -> None:
+    with pytest.raises(KeyError):
+        paheko_scale("BHD")

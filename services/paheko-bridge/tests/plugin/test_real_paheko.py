@@ -1,0 +1,306 @@
+"""The plugin client against a real Paheko 1.3 with Caisse 0.8 and our plugin installed (PAHEKO.md §6, steps in
+paheko-plugin/README.md). Selected by CAISSE_PAHEKO_URL, CAISSE_PAHEKO_API_USER and CAISSE_PAHEKO_API_PASSWORD (an
+API credential of write level); without them this module reports that it did not run. Every answer is also checked
+against the written contract; every run uses fresh ids, so it can run again on the same Paheko."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from pos_bridge_fake import ContractCheckingTransport
+from pydantic import SecretStr
+
+from paheko_bridge.adapters.plugin_client import (
+    MissingAccountsError,
+    PahekoPluginClient,
+    PahekoRejectedError,
+    TicketConflictError,
+    TicketsMissingError,
+)
+from paheko_bridge.adapters.plugin_models import (
+    CashCount,
+    CashOpening,
+    CategoryMapping,
+    MethodMapping,
+    ProvisioningRequest,
+    SessionCloseRequest,
+    SessionOpenRequest,
+    TicketLine,
+    TicketPayment,
+    TicketPush,
+)
+
+URL = os.environ.get("CAISSE_PAHEKO_URL", "")
+USER = os.environ.get("CAISSE_PAHEKO_API_USER", "")
+PASSWORD = os.environ.get("CAISSE_PAHEKO_API_PASSWORD", "")
+
+pytestmark = [
+    pytest.mark.paheko,
+    pytest.mark.skipif(
+        not (URL and USER and PASSWORD),
+        reason="DID NOT RUN: no real Paheko; set CAISSE_PAHEKO_URL, CAISSE_PAHEKO_API_USER, CAISSE_PAHEKO_API_PASSWORD "
+        "(paheko-plugin/README.md says how to run one)",
+    ),
+]
+
+BOOKS, CLOTHES = "it-books", "it-clothes"
+PROVISIONING = ProvisioningRequest(
+    categories=(
+        CategoryMapping(key=BOOKS, name="Livres (tests)", account="707"),
+        CategoryMapping(key=CLOTHES, name="Textile (tests)", account="706"),
+    ),
+    methods=(
+        MethodMapping(key="it-cash", name="Espèces (tests)", kind="cash", account="530"),
+        MethodMapping(key="it-cheque", name="Chèque (tests)", kind="tracked", account="5112"),
+        MethodMapping(key="it-card", name="Carte (tests)", kind="tracked", account="5115"),
+    ),
+)
+
+
+@pytest.fixture
+async def checked() -> AsyncIterator[ContractCheckingTransport]:
+    transport = ContractCheckingTransport(httpx.AsyncHTTPTransport())
+    yield transport
+    assert transport.violations == [], "the real plugin answered outside the contract"
+
+
+@pytest.fixture
+async def plugin(checked: ContractCheckingTransport) -> AsyncIterator[PahekoPluginClient]:
+    async with PahekoPluginClient(URL, USER, SecretStr(PASSWORD), transport=checked) as client:
+        await client.provision(PROVISIONING)
+        yield client
+
+
+async def paheko_sql(sql: str, *ids: int) -> list[dict[str, Any]]:
+    """Read Paheko back through its own read-only API, as the bridge's reconciliation will. /api/sql binds no
+    parameters: each `?` takes one of `ids`, integers only."""
+    statement = sql
+    for value in ids:
+        statement = statement.replace("?", str(int(value)), 1)
+    async with httpx.AsyncClient(auth=(USER, PASSWORD), timeout=30) as http:
+        response = await http.post(URL.rstrip("/") + "/api/sql", json={"sql": statement})
+    response.raise_for_status()
+    results: list[dict[str, Any]] = response.json()["results"]
+    return results
+
+
+def ticket(session: uuid.UUID, number: int, *, cash: int = 0, cheque: int = 0, card: int = 0) -> TicketPush:
+    """Two books at 1.50 € (300 g each) and a coat at 8.00 € with 0.50 € off (1,250 g): 10.50 €."""
+    payments = [
+        TicketPayment(method=m, amount=a, reference=r)
+        for m, a, r in (("it-cash", cash, None), ("it-cheque", cheque, f"CHQ-{number:04}"), ("it-card", card, None))
+        if a
+    ]
+    return TicketPush(
+        session=session,
+        number=number,
+        label="Caisse test",
+        finalized_at=datetime.now(UTC),
+        lines=(
+            TicketLine(label="Roman", category=BOOKS, quantity=2, unit_price=150, total=300, weight_grams=600),
+            TicketLine(
+                label="Manteau", category=CLOTHES, quantity=1, unit_price=800, discount=50, total=750, weight_grams=1250
+            ),
+        ),
+        payments=tuple(payments),
+    )
+
+
+async def test_health_reports_the_versions_the_year_and_the_chart(plugin: PahekoPluginClient) -> None:
+    health = await plugin.health()
+    assert health.paheko_version.startswith("1.3.")
+    assert health.caisse_version is not None
+    assert health.caisse_version.startswith("0.8.")
+    assert health.caisse_enabled
+    assert health.year is not None
+    assert health.chart is not None
+    assert health.provisioned
+    assert health.missing_accounts == ()
+    assert health.ready, health.problems
+
+
+async def test_provisioning_is_stable_and_names_an_account_missing_from_the_chart(plugin: PahekoPluginClient) -> None:
+    first = await plugin.provisioning()
+    again = await plugin.provision(PROVISIONING)
+    assert [c.caisse_category_id for c in again.categories] == [c.caisse_category_id for c in first.categories]
+    assert {m.key: m.caisse_method_id for m in again.methods} == {m.key: m.caisse_method_id for m in first.methods}
+    wrong = ProvisioningRequest(
+        categories=(CategoryMapping(key="it-nowhere", name="Nulle part", account="7999"),), methods=PROVISIONING.methods
+    )
+    with pytest.raises(MissingAccountsError) as raised:
+        await plugin.provision(wrong)
+    assert raised.value.missing_accounts == ("7999",)
+    assert raised.value.field == "categories[0].account"
+    assert "7999" in raised.value.detail
+
+
+async def test_a_ticket_becomes_one_closed_tab_with_free_prices_weights_and_references(
+    plugin: PahekoPluginClient,
+) -> None:
+    session, ticket_id = uuid.uuid4(), uuid.uuid4()
+    result = await plugin.push_ticket(ticket_id, ticket(session, 1, cash=550, cheque=500))
+    assert (result.total, result.items, result.payments, result.replayed) == (1050, 2, 2, False)
+    assert await plugin.ticket(ticket_id) == result
+    items = await paheko_sql(
+        "SELECT qty, price, total, weight, account, name FROM plugin_pos_tabs_items WHERE tab = ? ORDER BY id;",
+        result.caisse_tab_id,
+    )
+    assert [(i["qty"], i["price"], i["total"], i["weight"], i["account"]) for i in items] == [
+        (2, 150, 300, 300, "707"),
+        (1, 750, 750, 1250, "706"),
+    ]
+    payments = await paheko_sql(
+        "SELECT amount, reference, account FROM plugin_pos_tabs_payments WHERE tab = ? ORDER BY id;",
+        result.caisse_tab_id,
+    )
+    assert [(p["amount"], p["reference"], p["account"]) for p in payments] == [
+        (550, None, "530"),
+        (500, "CHQ-0001", "5112"),
+    ]
+    [tab] = await paheko_sql(
+        "SELECT closed IS NOT NULL AS closed, name FROM plugin_pos_tabs WHERE id = ?;", result.caisse_tab_id
+    )
+    assert tab["closed"] == 1
+    assert tab["name"] == "Caisse test n°1"
+
+
+async def test_a_replay_answers_the_first_result_and_writes_nothing(plugin: PahekoPluginClient) -> None:
+    session, ticket_id = uuid.uuid4(), uuid.uuid4()
+    push = ticket(session, 1, cash=1050)
+    first = await plugin.push_ticket(ticket_id, push)
+    again = await plugin.push_ticket(ticket_id, push)
+    assert again.replayed
+    assert again.model_copy(update={"replayed": False}) == first
+    [count] = await paheko_sql("SELECT COUNT(*) AS n FROM plugin_pos_tabs WHERE session = ?;", first.caisse_session_id)
+    assert count["n"] == 1
+
+
+async def test_the_same_ticket_id_with_other_content_is_a_409_and_the_first_stands(plugin: PahekoPluginClient) -> None:
+    session, ticket_id = uuid.uuid4(), uuid.uuid4()
+    first = await plugin.push_ticket(ticket_id, ticket(session, 1, cash=1050))
+    with pytest.raises(TicketConflictError) as raised:
+        await plugin.push_ticket(ticket_id, ticket(session, 1, card=1050))
+    assert raised.value.status == 409
+    assert raised.value.stored == first
+
+
+async def test_the_same_ticket_pushed_concurrently_is_written_once(plugin: PahekoPluginClient) -> None:
+    session, ticket_id = uuid.uuid4(), uuid.uuid4()
+    push = ticket(session, 1, cash=1050)
+    results = await asyncio.gather(*(plugin.push_ticket(ticket_id, push) for _ in range(6)), return_exceptions=True)
+    written = [r for r in results if not isinstance(r, BaseException)]
+    assert written, results
+    assert len({r.caisse_tab_id for r in written}) == 1
+    assert sum(1 for r in written if not r.replayed) == 1
+    [count] = await paheko_sql(
+        "SELECT COUNT(*) AS n FROM plugin_pos_tabs WHERE session = ?;", written[0].caisse_session_id
+    )
+    assert count["n"] == 1
+
+
+async def test_close_ticks_payments_syncs_and_answers_the_balanced_pos_session_entry(
+    plugin: PahekoPluginClient,
+) -> None:
+    session = uuid.uuid4()
+    opened = await plugin.open_session(
+        session, SessionOpenRequest(label="Caisse test", cash=(CashOpening(method="it-cash", opening=5000),))
+    )
+    assert opened.status == "open"
+    await plugin.push_ticket(uuid.uuid4(), ticket(session, 1, cash=1050))
+    await plugin.push_ticket(uuid.uuid4(), ticket(session, 2, cheque=1050))
+    await plugin.push_ticket(uuid.uuid4(), ticket(session, 3, card=550, cash=500))
+    # Expected in the drawer: 50.00 float + 15.50 cash = 65.50; counted 64.50, 1.00 short.
+    close = SessionCloseRequest(ticket_count=3, closed_by="Camille", cash=(CashCount(method="it-cash", counted=6450),))
+    closed = await plugin.close_session(session, close)
+    assert closed.status == "closed"
+    assert closed.result == 3150
+    [cash] = [b for b in closed.balances if b.method == "it-cash"]
+    assert (cash.opening, cash.counted, cash.variance) == (5000, 6450, -100)
+    entry = closed.transaction
+    assert entry is not None
+    assert entry.reference == f"POS-SESSION-{closed.caisse_session_id}"
+    assert entry.balanced
+    by_account: dict[str, tuple[int, int]] = {}
+    for line in entry.lines:
+        debit, credit = by_account.get(line.account, (0, 0))
+        by_account[line.account] = (debit + line.debit, credit + line.credit)
+    assert by_account == {
+        "530": (1550, 100),
+        "5112": (1050, 0),
+        "5115": (550, 0),
+        "707": (0, 900),
+        "706": (0, 2250),
+        "678": (100, 0),
+    }
+    [stored] = await paheko_sql(
+        "SELECT t.id, t.reference, SUM(l.debit) AS debit, SUM(l.credit) AS credit FROM acc_transactions t "
+        "INNER JOIN acc_transactions_lines l ON l.id_transaction = t.id WHERE t.id = ? GROUP BY t.id;",
+        entry.id,
+    )
+    assert (stored["reference"], stored["debit"], stored["credit"]) == (entry.reference, 3250, 3250)
+    again = await plugin.close_session(session, close)
+    assert again.replayed
+    assert again.transaction == entry
+    with pytest.raises(PahekoRejectedError) as other:
+        await plugin.close_session(
+            session, close.model_copy(update={"cash": (CashCount(method="it-cash", counted=6550),)})
+        )
+    assert (other.value.status, other.value.slug) == (409, "session-already-closed")
+    with pytest.raises(PahekoRejectedError) as late:
+        await plugin.push_ticket(uuid.uuid4(), ticket(session, 4, cash=1050))
+    assert (late.value.status, late.value.slug) == (409, "session-closed")
+
+
+async def test_a_close_before_every_ticket_arrived_is_refused_and_closes_nothing(plugin: PahekoPluginClient) -> None:
+    session = uuid.uuid4()
+    await plugin.push_ticket(uuid.uuid4(), ticket(session, 1, cash=1050))
+    with pytest.raises(TicketsMissingError) as raised:
+        await plugin.close_session(
+            session, SessionCloseRequest(ticket_count=2, cash=(CashCount(method="it-cash", counted=1050),))
+        )
+    assert (raised.value.expected, raised.value.received) == (2, 1)
+    assert (await plugin.session(session)).status == "open"
+
+
+async def test_caisse_refusing_a_payment_rolls_the_whole_ticket_back(plugin: PahekoPluginClient) -> None:
+    """A reference on a cash payment is refused before Caisse; an unprovisioned method names its field."""
+    session, ticket_id = uuid.uuid4(), uuid.uuid4()
+    push = ticket(session, 1, cash=1050)
+    bad = push.model_copy(update={"payments": (TicketPayment(method="it-cash", amount=1050, reference="X"),)})
+    with pytest.raises(PahekoRejectedError) as raised:
+        await plugin.push_ticket(ticket_id, bad)
+    assert (raised.value.status, raised.value.field) == (422, "payments[0].reference")
+    with pytest.raises(PahekoRejectedError):
+        await plugin.ticket(ticket_id)
+    assert (await plugin.push_ticket(ticket_id, push)).replayed is False
+
+
+async def test_errors_are_problem_documents_never_pages_or_traces(checked: ContractCheckingTransport) -> None:
+    base = URL.rstrip("/") + "/p/pos_bridge/v1/"
+    async with httpx.AsyncClient(transport=checked) as http:
+        token = (await http.post(base + "token", auth=(USER, PASSWORD))).json()["token"]
+        bearer = {"Authorization": f"Bearer {token}"}
+        answers = [
+            await http.put(base + f"tickets/{uuid.uuid4()}", content=b"{not json", headers=bearer),
+            await http.put(base + "tickets/not-a-uuid", json={}, headers=bearer),
+            await http.get(base + "health"),
+            await http.get(base + "health", headers={"Authorization": "Bearer v1.forged.token"}),
+            await http.post(base + "token", auth=(USER, PASSWORD + "x")),
+            await http.delete(base + "provisioning", headers=bearer),
+            await http.get(base + "nowhere", headers=bearer),
+        ]
+    assert [a.status_code for a in answers] == [400, 422, 401, 401, 401, 405, 404]
+    for answer in answers:
+        assert answer.headers["content-type"].startswith("application/problem+json")
+        body = answer.json()
+        assert set(body) >= {"type", "title", "status", "detail", "field"}
+        assert "Stack trace" not in answer.text
+        assert "#0 " not in answer.text
+        assert PASSWORD not in answer.text

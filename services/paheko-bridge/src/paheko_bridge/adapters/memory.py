@@ -1,0 +1,178 @@
+"""In-memory fakes of the bridge's ports, for unit tests of the use cases (no server, milliseconds)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Self
+from uuid import UUID
+
+from caisse_contracts.envelope import Envelope
+from caisse_contracts.events import SessionClosedV1, TicketFinalizedV1
+from paheko_bridge.domain.pushes import CloseStatus, PushStatus
+from paheko_bridge.service_layer.ports import CloseRow, PendingPush, PushRow
+
+
+@dataclass
+class MemoryState:
+    pushes: dict[UUID, tuple[PushRow, TicketFinalizedV1]] = field(default_factory=dict)
+    closes: dict[UUID, CloseRow] = field(default_factory=dict)
+    claimed: set[UUID] = field(default_factory=set)
+    events: list[tuple[str, Envelope[Any]]] = field(default_factory=list)
+
+
+class InMemoryPushes:
+    def __init__(self, state: MemoryState) -> None:
+        self._state = state
+
+    async def add(self, ticket: TicketFinalizedV1, received_at: datetime) -> bool:
+        if ticket.ticket_id in self._state.pushes:
+            return False
+        row = PushRow(
+            ticket_id=ticket.ticket_id,
+            company_id=ticket.company_id,
+            pos_id=ticket.pos_id,
+            session_id=ticket.session_id,
+            number=ticket.number,
+            status=PushStatus.PENDING,
+            attempts=0,
+            next_attempt_at=received_at,
+            last_error=None,
+            received_at=received_at,
+            pushed_at=None,
+        )
+        self._state.pushes[ticket.ticket_id] = (row, ticket)
+        return True
+
+    def _update(self, ticket_id: UUID, **changes: Any) -> None:
+        row, ticket = self._state.pushes[ticket_id]
+        self._state.pushes[ticket_id] = (replace(row, **changes), ticket)
+
+    async def due(self, now: datetime, limit: int) -> list[PendingPush]:
+        rows = sorted(
+            (
+                (row, ticket)
+                for row, ticket in self._state.pushes.values()
+                if row.status is PushStatus.PENDING and row.next_attempt_at <= now
+            ),
+            key=lambda pair: (str(pair[0].pos_id), pair[0].number),
+        )
+        return [PendingPush(ticket, row.attempts) for row, ticket in rows[:limit]]
+
+    async def pushed(self, ticket_id: UUID, at: datetime) -> None:
+        row = self._state.pushes[ticket_id][0]
+        self._update(ticket_id, status=PushStatus.PUSHED, pushed_at=at, attempts=row.attempts + 1, last_error=None)
+
+    async def failed(self, ticket_id: UUID, *, attempts: int, next_attempt_at: datetime, reason: str) -> None:
+        self._update(ticket_id, attempts=attempts, next_attempt_at=next_attempt_at, last_error=reason)
+
+    async def rejected(self, ticket_id: UUID, *, attempts: int, reason: str) -> None:
+        self._update(ticket_id, status=PushStatus.REJECTED, attempts=attempts, last_error=reason)
+
+    async def replay(self, ticket_id: UUID | None, now: datetime) -> int:
+        chosen = [
+            t
+            for t, (row, _) in self._state.pushes.items()
+            if row.status is PushStatus.REJECTED and ticket_id in (None, t)
+        ]
+        for t in chosen:
+            self._update(t, status=PushStatus.PENDING, next_attempt_at=now)
+        return len(chosen)
+
+    async def pushed_numbers(self, session_id: UUID) -> list[int]:
+        return [
+            row.number
+            for row, _ in self._state.pushes.values()
+            if row.session_id == session_id and row.status is PushStatus.PUSHED
+        ]
+
+    async def of_session(self, session_id: UUID) -> list[PushRow]:
+        return sorted((r for r, _ in self._state.pushes.values() if r.session_id == session_id), key=lambda r: r.number)
+
+    async def rejected_ones(self) -> list[PushRow]:
+        return [r for r, _ in self._state.pushes.values() if r.status is PushStatus.REJECTED]
+
+    async def get(self, ticket_id: UUID) -> tuple[PushRow, TicketFinalizedV1] | None:
+        return self._state.pushes.get(ticket_id)
+
+
+class InMemoryCloses:
+    def __init__(self, state: MemoryState) -> None:
+        self._state = state
+
+    async def add(self, closed: SessionClosedV1, received_at: datetime) -> bool:
+        if closed.session_id in self._state.closes:
+            return False
+        self._state.closes[closed.session_id] = CloseRow(closed, CloseStatus.WAITING, 0, received_at, None, ())
+        return True
+
+    async def waiting(self, now: datetime) -> list[CloseRow]:
+        return [r for r in self._state.closes.values() if r.status is CloseStatus.WAITING and r.next_attempt_at <= now]
+
+    async def settle(
+        self,
+        session_id: UUID,
+        status: CloseStatus,
+        *,
+        at: datetime,
+        differences: Sequence[dict[str, Any]] = (),
+        reason: str | None = None,
+    ) -> None:
+        row = self._state.closes[session_id]
+        self._state.closes[session_id] = replace(row, status=status, differences=tuple(differences), last_error=reason)
+
+    async def failed(self, session_id: UUID, *, attempts: int, next_attempt_at: datetime, reason: str) -> None:
+        row = self._state.closes[session_id]
+        self._state.closes[session_id] = replace(
+            row, attempts=attempts, next_attempt_at=next_attempt_at, last_error=reason
+        )
+
+    async def get(self, session_id: UUID) -> CloseRow | None:
+        return self._state.closes.get(session_id)
+
+
+class InMemoryInbox:
+    def __init__(self, state: MemoryState) -> None:
+        self._state = state
+
+    async def claim(self, event_id: UUID, event_type: str) -> bool:
+        if event_id in self._state.claimed:
+            return False
+        self._state.claimed.add(event_id)
+        return True
+
+
+class InMemoryOutbox:
+    def __init__(self, pending: list[tuple[str, Envelope[Any]]]) -> None:
+        self._pending = pending
+
+    async def add(
+        self, envelope: Envelope[Any], *, topic: str, key: str, aggregate_type: str, aggregate_id: str
+    ) -> None:
+        self._pending.append((topic, envelope))
+
+
+class InMemoryUnitOfWork:
+    """Writes land in the state at once (the fakes' tables), events only at commit."""
+
+    def __init__(self, state: MemoryState) -> None:
+        self._state = state
+        self._events: list[tuple[str, Envelope[Any]]] = []
+        self.pushes = InMemoryPushes(state)
+        self.closes = InMemoryCloses(state)
+        self.inbox = InMemoryInbox(state)
+        self.outbox = InMemoryOutbox(self._events)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._events.clear()
+
+    async def commit(self) -> None:
+        self._state.events.extend(self._events)
+        self._events.clear()

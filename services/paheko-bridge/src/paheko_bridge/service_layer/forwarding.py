@@ -1,0 +1,266 @@
+"""Use cases of the bridge: keep every ticket and close that arrives, forward them to the company's accounting
+(Paheko, or the FEC file without one), close sessions once complete, and reconcile what Paheko wrote.
+
+Arrival and forwarding are two steps. What Kafka delivers is stored first, in one transaction with the inbox
+(a redelivery adds nothing), and only then acknowledged: a Paheko that is down loses nothing, and it does not
+hold back the topic. Forwarding then takes the stored tickets in number order per POS, many POS at once: the
+first ticket of a POS that Paheko cannot take now stops that POS's chain until its backoff expires, a ticket
+Paheko refuses is dead-lettered with the reason and the chain goes on. A session is closed in Paheko only once
+every number from its first to its last ticket is there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from caisse_contracts.envelope import Envelope, Payload, TenantKeys
+from caisse_contracts.events import (
+    PahekoReconciliationFailedV1,
+    PahekoSessionSyncedV1,
+    PahekoTicketPushedV1,
+    ReconciledAmountV1,
+    SessionClosedV1,
+    TicketFinalizedV1,
+)
+from caisse_contracts.runtime.telemetry import current_traceparent
+from caisse_contracts.topics import PAHEKO
+from paheko_bridge.domain.pushes import Backoff, CloseStatus, missing_numbers
+from paheko_bridge.domain.reconciliation import actual_ledger, differences, expected_ledger
+from paheko_bridge.service_layer.ports import (
+    Clock,
+    CloseRow,
+    FecBooks,
+    IdFactory,
+    PendingPush,
+    Pushed,
+    TargetRejectedError,
+    Targets,
+    TargetUnavailableError,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
+
+SOURCE = "paheko-bridge"
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeServices:
+    uow: UnitOfWorkFactory
+    targets: Targets
+    fec: FecBooks
+    clock: Clock
+    new_id: IdFactory
+    backoff: Backoff = field(default_factory=Backoff)
+    concurrency: int = 8
+    """How many POS are pushed at the same time (each one in its own number order)."""
+
+
+async def accept(envelopes: Sequence[Envelope[Any]], services: BridgeServices) -> int:
+    """Store the tickets and closes that arrived, each once; the number new."""
+    now = services.clock()
+    added = 0
+    async with services.uow() as work:
+        for envelope in envelopes:
+            if not await work.inbox.claim(envelope.id, envelope.type):
+                continue
+            data = envelope.data
+            if isinstance(data, TicketFinalizedV1):
+                added += await work.pushes.add(data, now)
+            elif isinstance(data, SessionClosedV1):
+                added += await work.closes.add(data, now)
+        await work.commit()
+    return added
+
+
+async def push_due(services: BridgeServices, *, limit: int = 500) -> int:
+    """Forward the tickets whose time has come; the number that reached their target."""
+    async with services.uow() as work:
+        due = await work.pushes.due(services.clock(), limit)
+    chains: dict[Any, list[PendingPush]] = {}
+    for pending in due:
+        chains.setdefault(pending.ticket.pos_id, []).append(pending)
+    gate = asyncio.Semaphore(services.concurrency)
+
+    async def run(chain: list[PendingPush]) -> int:
+        async with gate:
+            return await _push_chain(chain, services)
+
+    return sum(await asyncio.gather(*(run(chain) for chain in chains.values())))
+
+
+async def _push_chain(chain: list[PendingPush], services: BridgeServices) -> int:
+    done = 0
+    for pending in chain:
+        ticket = pending.ticket
+        attempts = pending.attempts + 1
+        try:
+            target = await services.targets.paheko(ticket.company_id)
+            if target is None:
+                await services.fec.book_ticket(ticket)
+                pushed, where = Pushed(None, None), "fec"
+            else:
+                pushed, where = await target.push_ticket(ticket), "paheko"
+        except TargetUnavailableError as exc:
+            async with services.uow() as work:
+                await work.pushes.failed(
+                    ticket.ticket_id,
+                    attempts=attempts,
+                    next_attempt_at=services.backoff.next_attempt(attempts, services.clock()),
+                    reason=exc.reason,
+                )
+                await work.commit()
+            return done  # the rest of this POS waits: its tickets go in number order
+        except TargetRejectedError as exc:
+            async with services.uow() as work:
+                await work.pushes.rejected(ticket.ticket_id, attempts=attempts, reason=exc.reason)
+                await work.commit()
+            continue
+        now = services.clock()
+        async with services.uow() as work:
+            await work.pushes.pushed(ticket.ticket_id, now)
+            event = PahekoTicketPushedV1(
+                ticket_id=ticket.ticket_id,
+                pos_id=ticket.pos_id,
+                session_id=ticket.session_id,
+                number=ticket.number,
+                target=where,
+                paheko_session_id=pushed.paheko_session_id,
+                paheko_tab_id=pushed.paheko_tab_id,
+                attempts=attempts,
+                replayed=pushed.replayed,
+                pushed_at=now,
+            )
+            await _announce(work, event, services, ticket.company_id, ticket.shop_id, str(ticket.ticket_id))
+            await work.commit()
+        done += 1
+    return done
+
+
+@dataclass(frozen=True, slots=True)
+class CloseProgress:
+    """Where a session's close stands: settled, or waiting for these ticket numbers (ops shows them)."""
+
+    session_id: Any
+    status: CloseStatus
+    missing: tuple[int, ...] = ()
+
+
+async def close_ready(services: BridgeServices) -> list[CloseProgress]:
+    """Close, sync and reconcile every waiting session whose tickets are all in; what happened to each."""
+    async with services.uow() as work:
+        waiting = await work.closes.waiting(services.clock())
+    return [await _close(row, services) for row in waiting]
+
+
+async def _close(row: CloseRow, services: BridgeServices) -> CloseProgress:
+    closed = row.closed
+    async with services.uow() as work:
+        pushed = await work.pushes.pushed_numbers(closed.session_id)
+    missing = missing_numbers(closed.first_ticket_number, closed.last_ticket_number, pushed)
+    if missing:
+        return CloseProgress(closed.session_id, CloseStatus.WAITING, tuple(missing))
+    attempts = row.attempts + 1
+    try:
+        target = await services.targets.paheko(closed.company_id)
+        if target is None:
+            await services.fec.book_close(closed)
+            return await _settle_fec(closed, services)
+        await target.close_session(closed)
+        ledger = await target.ledger(closed)
+    except TargetUnavailableError as exc:
+        async with services.uow() as work:
+            await work.closes.failed(
+                closed.session_id,
+                attempts=attempts,
+                next_attempt_at=services.backoff.next_attempt(attempts, services.clock()),
+                reason=exc.reason,
+            )
+            await work.commit()
+        return CloseProgress(closed.session_id, CloseStatus.WAITING)
+    except TargetRejectedError as exc:
+        async with services.uow() as work:
+            await work.closes.settle(closed.session_id, CloseStatus.REJECTED, at=services.clock(), reason=exc.reason)
+            await work.commit()
+        return CloseProgress(closed.session_id, CloseStatus.REJECTED)
+    ours_tickets = _ticket_count(closed)
+    expected = expected_ledger(closed, services.targets.accounts(closed.company_id), target.scale)
+    actual = actual_ledger(ledger.lines)
+    found = differences(expected, actual, tickets_ours=ours_tickets, tickets_theirs=ledger.tickets)
+    now = services.clock()
+    checked = tuple(
+        ReconciledAmountV1(what=f"account:{a}", ours=v, theirs=actual.get(a, 0)) for a, v in expected.items()
+    )
+    event: Payload
+    if found:
+        status = CloseStatus.MISMATCH
+        event = PahekoReconciliationFailedV1(
+            session_id=closed.session_id,
+            pos_id=closed.pos_id,
+            paheko_session_id=ledger.paheko_session_id,
+            transaction_reference=ledger.transaction_reference,
+            differences=tuple(ReconciledAmountV1(what=d.what, ours=d.ours, theirs=d.theirs) for d in found),
+            checked_at=now,
+        )
+    else:
+        status = CloseStatus.SYNCED
+        event = PahekoSessionSyncedV1(
+            session_id=closed.session_id,
+            pos_id=closed.pos_id,
+            target="paheko",
+            paheko_session_id=ledger.paheko_session_id,
+            transaction_reference=ledger.transaction_reference,
+            transaction_id=ledger.transaction_id,
+            checked=(*checked, ReconciledAmountV1(what="ticket_count", ours=ours_tickets, theirs=ledger.tickets)),
+            synced_at=now,
+        )
+    async with services.uow() as work:
+        await work.closes.settle(closed.session_id, status, at=now, differences=[d.as_dict() for d in found])
+        await _announce(work, event, services, closed.company_id, closed.shop_id, str(closed.session_id))
+        await work.commit()
+    return CloseProgress(closed.session_id, status)
+
+
+async def _settle_fec(closed: SessionClosedV1, services: BridgeServices) -> CloseProgress:
+    now = services.clock()
+    async with services.uow() as work:
+        await work.closes.settle(closed.session_id, CloseStatus.BOOKED, at=now)
+        event = PahekoSessionSyncedV1(session_id=closed.session_id, pos_id=closed.pos_id, target="fec", synced_at=now)
+        await _announce(work, event, services, closed.company_id, closed.shop_id, str(closed.session_id))
+        await work.commit()
+    return CloseProgress(closed.session_id, CloseStatus.BOOKED)
+
+
+def _ticket_count(closed: SessionClosedV1) -> int:
+    if closed.first_ticket_number is None or closed.last_ticket_number is None:
+        return 0
+    return closed.last_ticket_number - closed.first_ticket_number + 1
+
+
+async def replay(ticket_id: Any, services: BridgeServices) -> int:
+    """Put a dead-lettered ticket (or all of them, with None) back in the queue."""
+    async with services.uow() as work:
+        count = await work.pushes.replay(ticket_id, services.clock())
+        await work.commit()
+    return count
+
+
+async def _announce(
+    work: UnitOfWork, event: Payload, services: BridgeServices, company_id: Any, shop_id: Any, aggregate_id: str
+) -> None:
+    traceparent, tracestate = current_traceparent()
+    pos_id = getattr(event, "pos_id", None)
+    envelope = Envelope[type(event)].wrap(  # type: ignore[misc]
+        event,
+        event_id=services.new_id(),
+        occurred_at=services.clock(),
+        source=SOURCE,
+        tenant=TenantKeys(company_id=company_id, shop_id=shop_id, pos_id=pos_id),
+        traceparent=traceparent,
+        tracestate=tracestate,
+    )
+    await work.outbox.add(
+        envelope, topic=PAHEKO.name, key=str(pos_id), aggregate_type="paheko", aggregate_id=aggregate_id
+    )

@@ -1,0 +1,196 @@
+"""What the bridge's use cases need from the outside: its own tables, the accounting targets, a clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Protocol, Self
+from uuid import UUID
+
+from caisse_contracts.envelope import Envelope
+from caisse_contracts.events import SessionClosedV1, TicketFinalizedV1
+from paheko_bridge.domain.pushes import CloseStatus, PushStatus
+from paheko_bridge.domain.reconciliation import LedgerLine
+
+Clock = Callable[[], datetime]
+IdFactory = Callable[[], UUID]
+
+
+class TargetUnavailableError(Exception):
+    """The accounting target could not take it now (down, 5xx, timeout, circuit open): try again later."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class TargetRejectedError(Exception):
+    """The accounting target refused it (4xx): the same request will be refused again until someone fixes it."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Pushed:
+    """A ticket in Paheko: Caisse's session and tab, and whether the plugin answered an earlier push's result."""
+
+    paheko_session_id: int | None
+    paheko_tab_id: int | None
+    replayed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PahekoLedger:
+    """What Paheko holds for a closed session, read back through its read-only SQL API."""
+
+    paheko_session_id: int | None
+    transaction_reference: str | None
+    transaction_id: int | None
+    lines: tuple[LedgerLine, ...]
+    tickets: int
+
+
+class PahekoTarget(Protocol):
+    """One company's Paheko, through the pos_bridge plugin (writes) and Paheko's `/api/sql` (reads)."""
+
+    async def push_ticket(self, ticket: TicketFinalizedV1) -> Pushed: ...
+
+    async def close_session(self, closed: SessionClosedV1) -> None:
+        """Close the session in Caisse with the counted cash and run Caisse's accounting sync; idempotent."""
+
+    async def ledger(self, closed: SessionClosedV1) -> PahekoLedger: ...
+
+    @property
+    def scale(self) -> int:
+        """Paheko's hundredths per minor unit of the company's currency."""
+
+
+class FecBooks(Protocol):
+    """The FEC file of a company without Paheko: entries appended once per ticket and per session close."""
+
+    async def book_ticket(self, ticket: TicketFinalizedV1) -> None: ...
+
+    async def book_close(self, closed: SessionClosedV1) -> None: ...
+
+
+class Targets(Protocol):
+    async def paheko(self, company_id: UUID) -> PahekoTarget | None:
+        """The company's Paheko, or None when it has none configured (its accounting goes to the FEC file)."""
+
+    def accounts(self, company_id: UUID) -> Any:
+        """The company's account mapping (`caisse_contracts.config.AccountMapping`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PendingPush:
+    ticket: TicketFinalizedV1
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class PushRow:
+    ticket_id: UUID
+    company_id: UUID
+    pos_id: UUID
+    session_id: UUID
+    number: int
+    status: PushStatus
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    received_at: datetime
+    pushed_at: datetime | None
+
+
+class Pushes(Protocol):
+    async def add(self, ticket: TicketFinalizedV1, received_at: datetime) -> bool:
+        """Queue the ticket; False when it is already known (a redelivered event)."""
+
+    async def due(self, now: datetime, limit: int) -> list[PendingPush]:
+        """Pending tickets whose time has come, in order of POS then number."""
+
+    async def pushed(self, ticket_id: UUID, at: datetime) -> None: ...
+
+    async def failed(self, ticket_id: UUID, *, attempts: int, next_attempt_at: datetime, reason: str) -> None: ...
+
+    async def rejected(self, ticket_id: UUID, *, attempts: int, reason: str) -> None: ...
+
+    async def replay(self, ticket_id: UUID | None, now: datetime) -> int:
+        """Put a rejected ticket (or every one, with None) back in the queue; how many were."""
+
+    async def pushed_numbers(self, session_id: UUID) -> list[int]: ...
+
+    async def of_session(self, session_id: UUID) -> list[PushRow]: ...
+
+    async def rejected_ones(self) -> list[PushRow]: ...
+
+    async def get(self, ticket_id: UUID) -> tuple[PushRow, TicketFinalizedV1] | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CloseRow:
+    closed: SessionClosedV1
+    status: CloseStatus
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    differences: tuple[dict[str, Any], ...]
+
+
+class Closes(Protocol):
+    async def add(self, closed: SessionClosedV1, received_at: datetime) -> bool: ...
+
+    async def waiting(self, now: datetime) -> list[CloseRow]: ...
+
+    async def settle(
+        self,
+        session_id: UUID,
+        status: CloseStatus,
+        *,
+        at: datetime,
+        differences: Sequence[dict[str, Any]] = (),
+        reason: str | None = None,
+    ) -> None: ...
+
+    async def failed(self, session_id: UUID, *, attempts: int, next_attempt_at: datetime, reason: str) -> None: ...
+
+    async def get(self, session_id: UUID) -> CloseRow | None: ...
+
+
+class Inbox(Protocol):
+    async def claim(self, event_id: UUID, event_type: str) -> bool: ...
+
+
+class Outbox(Protocol):
+    async def add(
+        self, envelope: Envelope[Any], *, topic: str, key: str, aggregate_type: str, aggregate_id: str
+    ) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    @property
+    def pushes(self) -> Pushes: ...
+
+    @property
+    def closes(self) -> Closes: ...
+
+    @property
+    def inbox(self) -> Inbox: ...
+
+    @property
+    def outbox(self) -> Outbox: ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+
+    async def commit(self) -> None: ...
+
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]

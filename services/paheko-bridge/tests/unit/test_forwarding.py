@@ -1,0 +1,286 @@
+"""The bridge's use cases on fakes: every ticket stored once, pushed in order per POS, nothing lost while Paheko is
+down, refusals dead-lettered, sessions closed only when complete and reconciled against what Paheko wrote."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from caisse_contracts.config import AccountMapping
+from caisse_contracts.envelope import Envelope, Payload
+from caisse_contracts.events import (
+    CategoryTotalV1,
+    MethodTotalV1,
+    PahekoReconciliationFailedV1,
+    PahekoSessionSyncedV1,
+    PahekoTicketPushedV1,
+    PaymentMethod,
+    SessionClosedV1,
+    TicketFinalizedV1,
+)
+from caisse_contracts.snapshots import load_example
+from paheko_bridge.adapters.memory import InMemoryUnitOfWork, MemoryState
+from paheko_bridge.domain.pushes import Backoff, CloseStatus, PushStatus
+from paheko_bridge.domain.reconciliation import LedgerLine
+from paheko_bridge.service_layer.forwarding import BridgeServices, accept, close_ready, push_due, replay
+from paheko_bridge.service_layer.ports import (
+    PahekoLedger,
+    Pushed,
+    TargetRejectedError,
+    TargetUnavailableError,
+    UnitOfWork,
+)
+
+NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+PAHEKO_COMPANY = uuid.UUID("5c2f8e1a-3b6d-4c9e-8f7a-1d2e3f4a5b02")
+FEC_COMPANY = uuid.UUID("00000000-0000-4000-8000-00000000fec0")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class FakePaheko:
+    """A Paheko that takes tickets, can be down, can refuse one, and answers a ledger for a closed session."""
+
+    down: bool = False
+    refuse: dict[UUID, str] = field(default_factory=dict)
+    tickets: list[tuple[UUID, int]] = field(default_factory=list)
+    closed: list[UUID] = field(default_factory=list)
+    lines: tuple[LedgerLine, ...] = ()
+    tabs: int = 0
+
+    scale = 1
+
+    async def push_ticket(self, ticket: TicketFinalizedV1) -> Pushed:
+        if self.down:
+            raise TargetUnavailableError("connection refused")
+        if ticket.ticket_id in self.refuse:
+            raise TargetRejectedError(self.refuse[ticket.ticket_id])
+        self.tickets.append((ticket.pos_id, ticket.number))
+        return Pushed(paheko_session_id=7, paheko_tab_id=len(self.tickets))
+
+    async def close_session(self, closed: SessionClosedV1) -> None:
+        if self.down:
+            raise TargetUnavailableError("connection refused")
+        self.closed.append(closed.session_id)
+
+    async def ledger(self, closed: SessionClosedV1) -> PahekoLedger:
+        return PahekoLedger(7, "POS-SESSION-7", 31, self.lines, self.tabs)
+
+
+@dataclass
+class FakeTargets:
+    paheko_target: FakePaheko
+
+    async def paheko(self, company_id: UUID) -> FakePaheko | None:
+        return self.paheko_target if company_id == PAHEKO_COMPANY else None
+
+    def accounts(self, company_id: UUID) -> AccountMapping:
+        return AccountMapping()
+
+
+@dataclass
+class FakeFec:
+    tickets: list[UUID] = field(default_factory=list)
+    closes: list[UUID] = field(default_factory=list)
+
+    async def book_ticket(self, ticket: TicketFinalizedV1) -> None:
+        self.tickets.append(ticket.ticket_id)
+
+    async def book_close(self, closed: SessionClosedV1) -> None:
+        self.closes.append(closed.session_id)
+
+
+@dataclass
+class World:
+    state: MemoryState
+    paheko: FakePaheko
+    fec: FakeFec
+    clock: Clock
+    services: BridgeServices
+
+    def events(self, kind: type[Payload]) -> list[Any]:
+        return [env.data for _, env in self.state.events if isinstance(env.data, kind)]
+
+
+@pytest.fixture
+def world() -> World:
+    state, paheko, fec, clock = MemoryState(), FakePaheko(), FakeFec(), Clock()
+
+    def uow() -> UnitOfWork:
+        return InMemoryUnitOfWork(state)
+
+    services = BridgeServices(
+        uow=uow,
+        targets=FakeTargets(paheko),
+        fec=fec,
+        clock=clock,
+        new_id=uuid.uuid4,
+        backoff=Backoff(first_s=1.0, max_s=60.0),
+    )
+    return World(state, paheko, fec, clock, services)
+
+
+SESSION = uuid.UUID("7f6e5d4c-3b2a-4190-8f7e-6d5c4b3a2905")
+
+
+def ticket(pos: UUID, number: int, company: UUID = PAHEKO_COMPANY) -> Envelope[TicketFinalizedV1]:
+    data = load_example(TicketFinalizedV1).data.model_copy(
+        update={
+            "ticket_id": uuid.uuid4(),
+            "pos_id": pos,
+            "number": number,
+            "company_id": company,
+            "session_id": SESSION,
+        }
+    )
+    return Envelope[TicketFinalizedV1].wrap(data, event_id=uuid.uuid4(), occurred_at=NOW, source="test")
+
+
+def spec_session(pos: UUID, company: UUID = PAHEKO_COMPANY) -> Envelope[SessionClosedV1]:
+    """PAHEKO.md §3's verified example: tab 1 = 10.75 € in cash, tab 2 = 5.00 € by cheque, cash counted 1.00 € short."""
+    data = load_example(SessionClosedV1).data.model_copy(
+        update={
+            "session_id": SESSION,
+            "company_id": company,
+            "pos_id": pos,
+            "first_ticket_number": 1,
+            "last_ticket_number": 2,
+            "ticket_count": 2,
+            "totals_by_method": (
+                MethodTotalV1(method=PaymentMethod.CASH, amount=1075, count=1),
+                MethodTotalV1(method=PaymentMethod.CHEQUE, amount=500, count=1),
+            ),
+            "totals_by_category": (CategoryTotalV1(category_id=uuid.uuid4(), revenue_account="707", amount=1575),),
+            "cash_rounding": 0,
+            "variance": -100,
+        }
+    )
+    return Envelope[SessionClosedV1].wrap(data, event_id=uuid.uuid4(), occurred_at=NOW, source="test")
+
+
+# The lines Caisse's sync wrote for that session (PAHEKO.md §3), in cents.
+SPEC_LINES = (
+    LedgerLine("5112", 500, 0),
+    LedgerLine("530", 1075, 0),
+    LedgerLine("707", 0, 1575),
+    LedgerLine("530", 0, 100),
+    LedgerLine("678", 100, 0),
+)
+
+
+async def test_a_redelivered_event_is_stored_once(world: World) -> None:
+    envelope = ticket(uuid.uuid4(), 1)
+    assert await accept([envelope], world.services) == 1
+    assert await accept([envelope, envelope], world.services) == 0
+    assert len(world.state.pushes) == 1
+
+
+async def test_tickets_reach_paheko_in_number_order_per_pos_and_each_is_announced(world: World) -> None:
+    pos_a, pos_b = uuid.uuid4(), uuid.uuid4()
+    await accept([ticket(pos_a, 2), ticket(pos_b, 1), ticket(pos_a, 1), ticket(pos_a, 3)], world.services)
+    assert await push_due(world.services) == 4
+    assert [n for pos, n in world.paheko.tickets if pos == pos_a] == [1, 2, 3]
+    pushed = world.events(PahekoTicketPushedV1)
+    assert sorted((e.pos_id == pos_a, e.number) for e in pushed) == [(False, 1), (True, 1), (True, 2), (True, 3)]
+    assert all(e.target == "paheko" and e.attempts == 1 for e in pushed)
+    assert await push_due(world.services) == 0  # nothing twice
+
+
+async def test_paheko_down_loses_nothing_backs_off_and_everything_arrives_once_when_it_is_back(world: World) -> None:
+    pos = uuid.uuid4()
+    await accept([ticket(pos, n) for n in (1, 2, 3)], world.services)
+    world.paheko.down = True
+    assert await push_due(world.services) == 0
+    rows = sorted((row for row, _ in world.state.pushes.values()), key=lambda r: r.number)
+    assert rows[0].attempts == 1
+    assert rows[0].last_error == "connection refused"
+    assert rows[0].next_attempt_at > NOW  # backed off
+    assert [r.attempts for r in rows[1:]] == [0, 0]  # the chain stopped at the first: order is kept
+    assert await push_due(world.services) == 0  # still backing off: not even tried
+    world.paheko.down = False
+    world.clock.now = NOW + timedelta(minutes=5)
+    assert await push_due(world.services) == 3
+    assert world.paheko.tickets == [(pos, 1), (pos, 2), (pos, 3)]
+
+
+async def test_a_refused_ticket_is_dead_lettered_with_its_reason_and_replayed_on_demand(world: World) -> None:
+    pos = uuid.uuid4()
+    envelopes = [ticket(pos, n) for n in (1, 2)]
+    world.paheko.refuse[envelopes[0].data.ticket_id] = "422 invalid: lines[0].category unknown"
+    await accept(envelopes, world.services)
+    assert await push_due(world.services) == 1  # the next ticket of the POS still goes
+    dead = [row for row, _ in world.state.pushes.values() if row.status is PushStatus.REJECTED]
+    assert [(r.number, r.last_error) for r in dead] == [(1, "422 invalid: lines[0].category unknown")]
+    world.paheko.refuse.clear()
+    assert await replay(None, world.services) == 1
+    assert await push_due(world.services) == 1
+    assert sorted(n for _, n in world.paheko.tickets) == [1, 2]
+
+
+async def test_a_session_closes_only_once_all_its_tickets_are_in_then_reconciles_equal(world: World) -> None:
+    pos = uuid.uuid4()
+    world.paheko.lines, world.paheko.tabs = SPEC_LINES, 2
+    await accept([ticket(pos, 1), spec_session(pos)], world.services)
+    await push_due(world.services)
+    progress = await close_ready(world.services)
+    assert [(p.status, p.missing) for p in progress] == [(CloseStatus.WAITING, (2,))]
+    assert world.paheko.closed == []
+    await accept([ticket(pos, 2)], world.services)
+    await push_due(world.services)
+    assert [p.status for p in await close_ready(world.services)] == [CloseStatus.SYNCED]
+    assert world.paheko.closed == [SESSION]
+    synced = world.events(PahekoSessionSyncedV1)
+    assert [(s.transaction_reference, s.target) for s in synced] == [("POS-SESSION-7", "paheko")]
+    assert await close_ready(world.services) == []  # settled: never closed twice
+
+
+async def test_a_mismatch_in_paheko_is_reported_with_each_difference(world: World) -> None:
+    pos = uuid.uuid4()
+    altered = (*SPEC_LINES[:2], LedgerLine("707", 0, 1570), *SPEC_LINES[3:])
+    world.paheko.lines, world.paheko.tabs = altered, 1
+    await accept([ticket(pos, 1), ticket(pos, 2), spec_session(pos)], world.services)
+    await push_due(world.services)
+    assert [p.status for p in await close_ready(world.services)] == [CloseStatus.MISMATCH]
+    (failed,) = world.events(PahekoReconciliationFailedV1)
+    assert [(d.what, d.ours, d.theirs) for d in failed.differences] == [
+        ("account:707", -1575, -1570),
+        ("ticket_count", 2, 1),
+    ]
+    assert world.state.closes[SESSION].status is CloseStatus.MISMATCH
+
+
+async def test_paheko_down_at_close_retries_later(world: World) -> None:
+    pos = uuid.uuid4()
+    world.paheko.lines, world.paheko.tabs = SPEC_LINES, 2
+    await accept([ticket(pos, 1), ticket(pos, 2), spec_session(pos)], world.services)
+    await push_due(world.services)
+    world.paheko.down = True
+    assert [p.status for p in await close_ready(world.services)] == [CloseStatus.WAITING]
+    assert world.state.closes[SESSION].last_error == "connection refused"
+    world.paheko.down = False
+    world.clock.now = NOW + timedelta(minutes=5)
+    assert [p.status for p in await close_ready(world.services)] == [CloseStatus.SYNCED]
+
+
+async def test_a_company_without_paheko_books_to_the_fec_file(world: World) -> None:
+    pos = uuid.uuid4()
+    envelopes = [ticket(pos, 1, FEC_COMPANY), ticket(pos, 2, FEC_COMPANY)]
+    await accept([*envelopes, spec_session(pos, FEC_COMPANY)], world.services)
+    assert await push_due(world.services) == 2
+    assert world.fec.tickets == [e.data.ticket_id for e in envelopes]
+    assert [p.status for p in await close_ready(world.services)] == [CloseStatus.BOOKED]
+    assert world.fec.closes == [SESSION]
+    assert {e.target for e in world.events(PahekoTicketPushedV1)} == {"fec"}
+    assert world.paheko.tickets == []

@@ -4,14 +4,13 @@ down, refusals dead-lettered, sessions closed only when complete and reconciled 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 import pytest
 
-from caisse_contracts.config import AccountMapping
 from caisse_contracts.envelope import Envelope, Payload
 from caisse_contracts.events import (
     CategoryTotalV1,
@@ -24,15 +23,11 @@ from caisse_contracts.events import (
     TicketFinalizedV1,
 )
 from caisse_contracts.snapshots import load_example
-from paheko_bridge.adapters.memory import InMemoryUnitOfWork, MemoryState
+from paheko_bridge.adapters.memory import FakeFec, FakePaheko, FakeTargets, InMemoryUnitOfWork, MemoryState
 from paheko_bridge.domain.pushes import Backoff, CloseStatus, PushStatus
 from paheko_bridge.domain.reconciliation import LedgerLine
 from paheko_bridge.service_layer.forwarding import BridgeServices, accept, close_ready, push_due, replay
 from paheko_bridge.service_layer.ports import (
-    PahekoLedger,
-    Pushed,
-    TargetRejectedError,
-    TargetUnavailableError,
     UnitOfWork,
 )
 
@@ -47,59 +42,6 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-@dataclass
-class FakePaheko:
-    """A Paheko that takes tickets, can be down, can refuse one, and answers a ledger for a closed session."""
-
-    down: bool = False
-    refuse: dict[UUID, str] = field(default_factory=dict)
-    tickets: list[tuple[UUID, int]] = field(default_factory=list)
-    closed: list[UUID] = field(default_factory=list)
-    lines: tuple[LedgerLine, ...] = ()
-    tabs: int = 0
-
-    scale = 1
-
-    async def push_ticket(self, ticket: TicketFinalizedV1) -> Pushed:
-        if self.down:
-            raise TargetUnavailableError("connection refused")
-        if ticket.ticket_id in self.refuse:
-            raise TargetRejectedError(self.refuse[ticket.ticket_id])
-        self.tickets.append((ticket.pos_id, ticket.number))
-        return Pushed(paheko_session_id=7, paheko_tab_id=len(self.tickets))
-
-    async def close_session(self, closed: SessionClosedV1) -> None:
-        if self.down:
-            raise TargetUnavailableError("connection refused")
-        self.closed.append(closed.session_id)
-
-    async def ledger(self, closed: SessionClosedV1) -> PahekoLedger:
-        return PahekoLedger(7, "POS-SESSION-7", 31, self.lines, self.tabs)
-
-
-@dataclass
-class FakeTargets:
-    paheko_target: FakePaheko
-
-    async def paheko(self, company_id: UUID) -> FakePaheko | None:
-        return self.paheko_target if company_id == PAHEKO_COMPANY else None
-
-    def accounts(self, company_id: UUID) -> AccountMapping:
-        return AccountMapping()
-
-
-@dataclass
-class FakeFec:
-    tickets: list[UUID] = field(default_factory=list)
-    closes: list[UUID] = field(default_factory=list)
-
-    async def book_ticket(self, ticket: TicketFinalizedV1) -> None:
-        self.tickets.append(ticket.ticket_id)
-
-    async def book_close(self, closed: SessionClosedV1) -> None:
-        self.closes.append(closed.session_id)
 
 
 @dataclass
@@ -123,7 +65,7 @@ def world() -> World:
 
     services = BridgeServices(
         uow=uow,
-        targets=FakeTargets(paheko),
+        targets=FakeTargets(paheko, paheko_companies={PAHEKO_COMPANY}),
         fec=fec,
         clock=clock,
         new_id=uuid.uuid4,

@@ -36,6 +36,7 @@ def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
 def _upgrade(connection: Connection, versions_dir: Path) -> None:
     config = Config()
     config.set_main_option("script_location", str(ALEMBIC_DIR))
+    config.set_main_option("path_separator", "os")
     config.set_main_option("version_locations", str(versions_dir))
     config.attributes["connection"] = connection
     command.upgrade(config, "head")

@@ -9,10 +9,20 @@ from types import TracebackType
 from typing import Any, Self
 from uuid import UUID
 
+from caisse_contracts.config import AccountMapping
 from caisse_contracts.envelope import Envelope
 from caisse_contracts.events import SessionClosedV1, TicketFinalizedV1
 from paheko_bridge.domain.pushes import CloseStatus, PushStatus
-from paheko_bridge.service_layer.ports import CloseRow, PendingPush, PushRow
+from paheko_bridge.domain.reconciliation import LedgerLine
+from paheko_bridge.service_layer.ports import (
+    CloseRow,
+    PahekoLedger,
+    PendingPush,
+    Pushed,
+    PushRow,
+    TargetRejectedError,
+    TargetUnavailableError,
+)
 
 
 @dataclass
@@ -176,3 +186,59 @@ class InMemoryUnitOfWork:
     async def commit(self) -> None:
         self._state.events.extend(self._events)
         self._events.clear()
+
+
+@dataclass
+class FakePaheko:
+    """A Paheko that takes tickets, can be down, can refuse one, and answers a ledger for a closed session."""
+
+    down: bool = False
+    refuse: dict[UUID, str] = field(default_factory=dict)
+    tickets: list[tuple[UUID, int]] = field(default_factory=list)
+    closed: list[UUID] = field(default_factory=list)
+    lines: tuple[LedgerLine, ...] = ()
+    tabs: int = 0
+
+    scale = 1
+
+    async def push_ticket(self, ticket: TicketFinalizedV1) -> Pushed:
+        if self.down:
+            raise TargetUnavailableError("connection refused")
+        if ticket.ticket_id in self.refuse:
+            raise TargetRejectedError(self.refuse[ticket.ticket_id])
+        self.tickets.append((ticket.pos_id, ticket.number))
+        return Pushed(paheko_session_id=7, paheko_tab_id=len(self.tickets))
+
+    async def close_session(self, closed: SessionClosedV1) -> None:
+        if self.down:
+            raise TargetUnavailableError("connection refused")
+        self.closed.append(closed.session_id)
+
+    async def ledger(self, closed: SessionClosedV1) -> PahekoLedger:
+        return PahekoLedger(7, "POS-SESSION-7", 31, self.lines, self.tabs)
+
+
+@dataclass
+class FakeTargets:
+    """The companies in `paheko_companies` book to `paheko_target`; the others have no Paheko (FEC)."""
+
+    paheko_target: FakePaheko
+    paheko_companies: set[UUID] = field(default_factory=set)
+
+    async def paheko(self, company_id: UUID) -> FakePaheko | None:
+        return self.paheko_target if company_id in self.paheko_companies else None
+
+    def accounts(self, company_id: UUID) -> AccountMapping:
+        return AccountMapping()
+
+
+@dataclass
+class FakeFec:
+    tickets: list[UUID] = field(default_factory=list)
+    closes: list[UUID] = field(default_factory=list)
+
+    async def book_ticket(self, ticket: TicketFinalizedV1) -> None:
+        self.tickets.append(ticket.ticket_id)
+
+    async def book_close(self, closed: SessionClosedV1) -> None:
+        self.closes.append(closed.session_id)

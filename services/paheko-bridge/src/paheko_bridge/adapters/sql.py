@@ -1,0 +1,256 @@
+"""PostgreSQL implementations of the bridge's ports: one connection and transaction per unit of work."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import text
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from caisse_contracts.envelope import Envelope
+from caisse_contracts.events import SessionClosedV1, TicketFinalizedV1
+from caisse_contracts.runtime import database
+from caisse_contracts.runtime.inbox import SqlInbox
+from caisse_contracts.runtime.outbox import enqueue
+from caisse_contracts.topics import PAHEKO_BRIDGE
+from paheko_bridge.domain.pushes import CloseStatus, PushStatus
+from paheko_bridge.service_layer.ports import CloseRow, PendingPush, PushRow
+
+PUSH_COLUMNS = (
+    "ticket_id, company_id, pos_id, session_id, number, status, attempts, next_attempt_at, last_error,"
+    " received_at, pushed_at"
+)
+
+
+def _push(row: Row[Any]) -> PushRow:
+    return PushRow(
+        ticket_id=row.ticket_id,
+        company_id=row.company_id,
+        pos_id=row.pos_id,
+        session_id=row.session_id,
+        number=row.number,
+        status=PushStatus(row.status),
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at,
+        last_error=row.last_error,
+        received_at=row.received_at,
+        pushed_at=row.pushed_at,
+    )
+
+
+class SqlPushes:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def add(self, ticket: TicketFinalizedV1, received_at: datetime) -> bool:
+        result = await self._conn.execute(
+            text(
+                "insert into pushes (ticket_id, company_id, pos_id, session_id, number, ticket, next_attempt_at,"
+                " received_at) values (:id, :company, :pos, :session, :number, cast(:ticket as jsonb), :at, :at)"
+                " on conflict do nothing returning ticket_id"
+            ),
+            {
+                "id": ticket.ticket_id,
+                "company": ticket.company_id,
+                "pos": ticket.pos_id,
+                "session": ticket.session_id,
+                "number": ticket.number,
+                "ticket": ticket.model_dump_json(),
+                "at": received_at,
+            },
+        )
+        return result.first() is not None
+
+    async def due(self, now: datetime, limit: int) -> list[PendingPush]:
+        rows = await self._conn.execute(
+            text(
+                "select ticket::text as ticket, attempts from pushes"
+                " where status = 'pending' and next_attempt_at <= :now order by pos_id, number limit :limit"
+            ),
+            {"now": now, "limit": limit},
+        )
+        return [PendingPush(TicketFinalizedV1.model_validate_json(r.ticket), r.attempts) for r in rows]
+
+    async def pushed(self, ticket_id: UUID, at: datetime) -> None:
+        await self._conn.execute(
+            text(
+                "update pushes set status = 'pushed', pushed_at = :at, attempts = attempts + 1, last_error = null"
+                " where ticket_id = :id"
+            ),
+            {"id": ticket_id, "at": at},
+        )
+
+    async def failed(self, ticket_id: UUID, *, attempts: int, next_attempt_at: datetime, reason: str) -> None:
+        await self._conn.execute(
+            text(
+                "update pushes set attempts = :attempts, next_attempt_at = :next, last_error = :reason"
+                " where ticket_id = :id"
+            ),
+            {"id": ticket_id, "attempts": attempts, "next": next_attempt_at, "reason": reason[:2000]},
+        )
+
+    async def rejected(self, ticket_id: UUID, *, attempts: int, reason: str) -> None:
+        await self._conn.execute(
+            text(
+                "update pushes set status = 'rejected', attempts = :attempts, last_error = :reason"
+                " where ticket_id = :id"
+            ),
+            {"id": ticket_id, "attempts": attempts, "reason": reason[:2000]},
+        )
+
+    async def replay(self, ticket_id: UUID | None, now: datetime) -> int:
+        result = await self._conn.execute(
+            text(
+                "update pushes set status = 'pending', next_attempt_at = :now"
+                " where status = 'rejected' and (cast(:id as uuid) is null or ticket_id = :id) returning ticket_id"
+            ),
+            {"id": ticket_id, "now": now},
+        )
+        return len(result.all())
+
+    async def pushed_numbers(self, session_id: UUID) -> list[int]:
+        rows = await self._conn.execute(
+            text("select number from pushes where session_id = :s and status = 'pushed'"), {"s": session_id}
+        )
+        return [r.number for r in rows]
+
+    async def of_session(self, session_id: UUID) -> list[PushRow]:
+        rows = await self._conn.execute(
+            text(f"select {PUSH_COLUMNS} from pushes where session_id = :s order by number"),  # noqa: S608 - constant
+            {"s": session_id},
+        )
+        return [_push(r) for r in rows]
+
+    async def rejected_ones(self) -> list[PushRow]:
+        rows = await self._conn.execute(
+            text(f"select {PUSH_COLUMNS} from pushes where status = 'rejected' order by received_at"),  # noqa: S608
+        )
+        return [_push(r) for r in rows]
+
+    async def get(self, ticket_id: UUID) -> tuple[PushRow, TicketFinalizedV1] | None:
+        row = (
+            await self._conn.execute(
+                text(f"select {PUSH_COLUMNS}, ticket::text as ticket from pushes where ticket_id = :id"),  # noqa: S608
+                {"id": ticket_id},
+            )
+        ).first()
+        return (_push(row), TicketFinalizedV1.model_validate_json(row.ticket)) if row else None
+
+
+def _close(row: Row[Any]) -> CloseRow:
+    return CloseRow(
+        closed=SessionClosedV1.model_validate_json(row.closed),
+        status=CloseStatus(row.status),
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at,
+        last_error=row.last_error,
+        differences=tuple(json.loads(row.differences)),
+    )
+
+
+CLOSE_COLUMNS = (
+    "closed::text as closed, status, attempts, next_attempt_at, last_error, differences::text as differences"
+)
+
+
+class SqlCloses:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def add(self, closed: SessionClosedV1, received_at: datetime) -> bool:
+        result = await self._conn.execute(
+            text(
+                "insert into closes (session_id, company_id, pos_id, closed, next_attempt_at, received_at)"
+                " values (:s, :company, :pos, cast(:closed as jsonb), :at, :at) on conflict do nothing"
+                " returning session_id"
+            ),
+            {
+                "s": closed.session_id,
+                "company": closed.company_id,
+                "pos": closed.pos_id,
+                "closed": closed.model_dump_json(),
+                "at": received_at,
+            },
+        )
+        return result.first() is not None
+
+    async def waiting(self, now: datetime) -> list[CloseRow]:
+        rows = await self._conn.execute(
+            text(
+                f"select {CLOSE_COLUMNS} from closes"  # noqa: S608 - constant columns
+                " where status = 'waiting' and next_attempt_at <= :now order by received_at"
+            ),
+            {"now": now},
+        )
+        return [_close(r) for r in rows]
+
+    async def settle(
+        self,
+        session_id: UUID,
+        status: CloseStatus,
+        *,
+        at: datetime,
+        differences: Sequence[dict[str, Any]] = (),
+        reason: str | None = None,
+    ) -> None:
+        await self._conn.execute(
+            text(
+                "update closes set status = :status, settled_at = :at, differences = cast(:diffs as jsonb),"
+                " last_error = :reason where session_id = :s"
+            ),
+            {
+                "s": session_id,
+                "status": status.value,
+                "at": at,
+                "diffs": json.dumps(list(differences)),
+                "reason": reason,
+            },
+        )
+
+    async def failed(self, session_id: UUID, *, attempts: int, next_attempt_at: datetime, reason: str) -> None:
+        await self._conn.execute(
+            text(
+                "update closes set attempts = :attempts, next_attempt_at = :next, last_error = :reason"
+                " where session_id = :s"
+            ),
+            {"s": session_id, "attempts": attempts, "next": next_attempt_at, "reason": reason[:2000]},
+        )
+
+    async def get(self, session_id: UUID) -> CloseRow | None:
+        row = (
+            await self._conn.execute(
+                text(f"select {CLOSE_COLUMNS} from closes where session_id = :s"),  # noqa: S608 - constant columns
+                {"s": session_id},
+            )
+        ).first()
+        return _close(row) if row else None
+
+
+class SqlOutbox:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def add(
+        self, envelope: Envelope[Any], *, topic: str, key: str, aggregate_type: str, aggregate_id: str
+    ) -> None:
+        await enqueue(
+            self._conn, envelope, topic=topic, key=key, aggregate_type=aggregate_type, aggregate_id=aggregate_id
+        )
+
+
+class SqlUnitOfWork(database.SqlUnitOfWork):
+    pushes: SqlPushes
+    closes: SqlCloses
+    inbox: SqlInbox
+    outbox: SqlOutbox
+
+    def bind(self, conn: AsyncConnection) -> None:
+        self.pushes = SqlPushes(conn)
+        self.closes = SqlCloses(conn)
+        self.inbox = SqlInbox(conn, PAHEKO_BRIDGE.name)
+        self.outbox = SqlOutbox(conn)

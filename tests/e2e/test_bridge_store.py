@@ -1,0 +1,148 @@
+"""The bridge's store on the real PostgreSQL: every ticket kept once, pushed in order per POS, backed off while
+Paheko is down, dead-lettered when refused and replayed, and a session closed only when complete."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+import paheko_bridge
+from caisse_contracts.envelope import Envelope
+from caisse_contracts.events import PahekoTicketPushedV1, SessionClosedV1, TicketFinalizedV1
+from caisse_contracts.runtime.database import create_engine, migrate, migrations_beside
+from caisse_contracts.snapshots import load_example
+from harness import Stack
+from paheko_bridge.adapters.memory import FakeFec, FakePaheko, FakeTargets
+from paheko_bridge.adapters.sql import SqlUnitOfWork
+from paheko_bridge.domain.pushes import CloseStatus, PushStatus
+from paheko_bridge.service_layer.forwarding import BridgeServices, accept, close_ready, push_due, replay
+from paheko_bridge.service_layer.ports import UnitOfWork
+
+NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+COMPANY = uuid.uuid4()
+
+
+@pytest.fixture
+async def engine(stack: Stack) -> AsyncIterator[AsyncEngine]:
+    name = f"caisse_paheko_bridge_{uuid.uuid4().hex[:8]}"
+    await asyncio.to_thread(stack.infra.create_database, name)
+    engine = create_engine(stack.infra.database_url(name), pool_size=2)
+    await migrate(engine, migrations_beside(paheko_bridge.__file__))
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+        await asyncio.to_thread(stack.infra.drop_database, name)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def ticket(pos: uuid.UUID, session: uuid.UUID, number: int) -> Envelope[TicketFinalizedV1]:
+    data = load_example(TicketFinalizedV1).data.model_copy(
+        update={
+            "ticket_id": uuid.uuid4(),
+            "pos_id": pos,
+            "number": number,
+            "company_id": COMPANY,
+            "session_id": session,
+        }
+    )
+    return Envelope[TicketFinalizedV1].wrap(data, event_id=uuid.uuid4(), occurred_at=NOW, source="test")
+
+
+async def test_the_store_keeps_order_backs_off_dead_letters_and_replays_on_postgresql(engine: AsyncEngine) -> None:
+    paheko, clock = FakePaheko(), Clock()
+
+    def uow() -> UnitOfWork:
+        return SqlUnitOfWork(engine)
+
+    services = BridgeServices(
+        uow=uow, targets=FakeTargets(paheko, {COMPANY}), fec=FakeFec(), clock=clock, new_id=uuid.uuid4
+    )
+    pos, session = uuid.uuid4(), uuid.uuid4()
+    envelopes = [ticket(pos, session, n) for n in (3, 1, 2)]
+    assert await accept(envelopes, services) == 3
+    assert await accept(envelopes, services) == 0  # redelivered: claimed by the inbox, nothing added
+
+    paheko.down = True
+    assert await push_due(services) == 0
+    async with uow() as work:
+        rows = await work.pushes.of_session(session)
+    assert [(r.number, r.attempts) for r in rows] == [(1, 1), (2, 0), (3, 0)]
+    assert rows[0].next_attempt_at > NOW
+    assert rows[0].last_error == "connection refused"
+
+    paheko.down = False
+    paheko.refuse[envelopes[2].data.ticket_id] = "422 invalid: number 2 refused"
+    clock.now = NOW + timedelta(minutes=10)
+    assert await push_due(services) == 2
+    assert paheko.tickets == [(pos, 1), (pos, 3)]
+    async with uow() as work:
+        dead = await work.pushes.rejected_ones()
+        numbers = sorted(await work.pushes.pushed_numbers(session))
+    assert [(d.number, d.status, d.last_error) for d in dead] == [
+        (2, PushStatus.REJECTED, "422 invalid: number 2 refused")
+    ]
+    assert numbers == [1, 3]
+
+    paheko.refuse.clear()
+    assert await replay(None, services) == 1
+    assert await push_due(services) == 1
+    async with engine.connect() as conn:
+        announced = (
+            await conn.execute(
+                text("select count(*) from outbox where type = :t"), {"t": PahekoTicketPushedV1.EVENT_TYPE}
+            )
+        ).scalar_one()
+    assert announced == 3
+
+
+async def test_a_close_waits_in_postgresql_for_its_last_ticket(engine: AsyncEngine) -> None:
+    paheko, clock = FakePaheko(), Clock()
+
+    def uow() -> UnitOfWork:
+        return SqlUnitOfWork(engine)
+
+    services = BridgeServices(
+        uow=uow, targets=FakeTargets(paheko, {COMPANY}), fec=FakeFec(), clock=clock, new_id=uuid.uuid4
+    )
+    pos, session = uuid.uuid4(), uuid.uuid4()
+    first = ticket(pos, session, 1)
+    example = load_example(SessionClosedV1).data.model_copy(
+        update={
+            "session_id": session,
+            "company_id": COMPANY,
+            "pos_id": pos,
+            "first_ticket_number": 1,
+            "last_ticket_number": 2,
+            "totals_by_method": (),
+            "totals_by_category": (),
+            "variance": 0,
+        }
+    )
+    paheko.tabs = 2
+    await accept(
+        [first, Envelope[SessionClosedV1].wrap(example, event_id=uuid.uuid4(), occurred_at=NOW, source="t")], services
+    )
+    await push_due(services)
+    assert [(p.status, p.missing) for p in await close_ready(services)] == [(CloseStatus.WAITING, (2,))]
+    await accept([ticket(pos, session, 2)], services)
+    await push_due(services)
+    assert [p.status for p in await close_ready(services)] == [CloseStatus.SYNCED]
+    async with uow() as work:
+        row = await work.closes.get(session)
+    assert row is not None
+    assert row.status is CloseStatus.SYNCED
+    assert paheko.closed == [session]

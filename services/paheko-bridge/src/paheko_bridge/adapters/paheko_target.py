@@ -1,0 +1,143 @@
+"""One company's Paheko as the use cases see it: writes through the pos_bridge plugin behind a circuit breaker,
+reads back through Paheko's own read-only `/api/sql`, errors translated to "try later" or "refused".
+
+The breaker (purgatory) opens after a run of failures of the same Paheko and lets one probe through after its
+time-to-live: while it is open no request leaves, so a Paheko that is down is not hammered by every POS of the
+company, and its tickets simply wait (they are stored). Refusals (4xx) do not count as failures: Paheko answered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Final
+
+import httpx
+from purgatory import AsyncCircuitBreakerFactory
+from purgatory.domain.model import OpenedState
+from pydantic import SecretStr
+
+from caisse_contracts.config import AccountMapping, Category
+from caisse_contracts.events import SessionClosedV1, TicketFinalizedV1
+from paheko_bridge.adapters.plugin_client import (
+    PahekoPluginClient,
+    PahekoPluginError,
+    PahekoRejectedError,
+    PahekoUnavailableError,
+)
+from paheko_bridge.adapters.plugin_payloads import paheko_scale, provisioning_request, session_close, ticket_push
+from paheko_bridge.domain.reconciliation import LedgerLine
+from paheko_bridge.service_layer.ports import PahekoLedger, Pushed, TargetRejectedError, TargetUnavailableError
+
+SQL_PATH: Final = "api/sql"
+
+LEDGER_SQL: Final = """
+SELECT a.code AS account, SUM(l.debit) AS debit, SUM(l.credit) AS credit
+FROM acc_transactions_lines l
+JOIN acc_transactions t ON t.id = l.id_transaction
+JOIN acc_accounts a ON a.id = l.id_account
+WHERE t.reference = '{reference}'
+GROUP BY a.code
+"""
+TRANSACTION_SQL: Final = "SELECT id FROM acc_transactions WHERE reference = '{reference}'"
+TABS_SQL: Final = "SELECT COUNT(*) AS tabs FROM plugin_pos_tabs WHERE session = {caisse_session}"
+
+
+class PahekoSqlReader:
+    """Paheko's `/api/sql`: SELECT only, HTTP Basic on every call (a bcrypt check: used once per session close)."""
+
+    def __init__(
+        self, paheko_url: str, api_user: str, api_password: SecretStr, *, transport: httpx.AsyncBaseTransport | None
+    ) -> None:
+        self._http = httpx.AsyncClient(
+            base_url=paheko_url.rstrip("/") + "/",
+            auth=(api_user, api_password.get_secret_value()),
+            timeout=httpx.Timeout(15.0),
+            transport=transport,
+        )
+
+    async def rows(self, sql: str) -> list[dict[str, Any]]:
+        try:
+            response = await self._http.post(SQL_PATH, data={"sql": sql})
+        except httpx.HTTPError as exc:
+            raise TargetUnavailableError(f"Paheko's SQL API did not answer: {exc.__class__.__name__}") from exc
+        if response.status_code >= 500 or response.status_code == 429:
+            raise TargetUnavailableError(f"Paheko's SQL API answered {response.status_code}")
+        if response.status_code >= 400:
+            raise TargetRejectedError(f"Paheko's SQL API refused the reconciliation query: {response.status_code}")
+        results: list[dict[str, Any]] = response.json().get("results", [])
+        return results
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+
+class PluginTarget:
+    """A company's Paheko: its plugin client, its SQL reader and its circuit."""
+
+    def __init__(
+        self,
+        client: PahekoPluginClient,
+        reader: PahekoSqlReader,
+        breakers: AsyncCircuitBreakerFactory,
+        *,
+        circuit: str,
+        currency: str,
+        label: str | None = None,
+    ) -> None:
+        self._client = client
+        self._reader = reader
+        self._breakers = breakers
+        self._circuit = circuit
+        self._label = label
+        self.scale = paheko_scale(currency)
+
+    async def provision(self, categories: Iterable[Category], accounts: AccountMapping) -> None:
+        """Map the company's categories and our payment methods to Caisse's, with their accounts: before any push."""
+        await self._guarded(self._client.provision(provisioning_request(categories, accounts)))
+
+    async def push_ticket(self, ticket: TicketFinalizedV1) -> Pushed:
+        result = await self._guarded(self._client.push_ticket(ticket.ticket_id, ticket_push(ticket, label=self._label)))
+        return Pushed(result.caisse_session_id, result.caisse_tab_id, result.replayed)
+
+    async def close_session(self, closed: SessionClosedV1) -> None:
+        await self._guarded(self._client.close_session(closed.session_id, session_close(closed)))
+
+    async def ledger(self, closed: SessionClosedV1) -> PahekoLedger:
+        state = await self._guarded(self._client.session(closed.session_id))
+        caisse_session = int(state.caisse_session_id)
+        reference = f"POS-SESSION-{caisse_session}"
+        lines = await self._reader.rows(LEDGER_SQL.format(reference=reference))
+        transaction = await self._reader.rows(TRANSACTION_SQL.format(reference=reference))
+        tabs = await self._reader.rows(TABS_SQL.format(caisse_session=caisse_session))
+        return PahekoLedger(
+            paheko_session_id=caisse_session,
+            transaction_reference=reference if transaction else None,
+            transaction_id=int(transaction[0]["id"]) if transaction else None,
+            lines=tuple(LedgerLine(str(r["account"]), int(r["debit"] or 0), int(r["credit"] or 0)) for r in lines),
+            tickets=int(tabs[0]["tabs"]) if tabs else 0,
+        )
+
+    async def _guarded(self, call: Any) -> Any:
+        try:
+            async with await self._breakers.get_breaker(self._circuit):
+                return await call
+        except OpenedState as exc:
+            call.close()
+            raise TargetUnavailableError(
+                f"Paheko is failing: circuit {self._circuit} open, trying again later"
+            ) from exc
+        except PahekoUnavailableError as exc:
+            raise TargetUnavailableError(exc.reason) from exc
+        except PahekoRejectedError as exc:
+            raise TargetRejectedError(str(exc)) from exc
+        except PahekoPluginError as exc:
+            raise TargetRejectedError(str(exc)) from exc
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+        await self._reader.aclose()
+
+
+def breakers(*, threshold: int = 5, ttl_s: float = 30.0) -> AsyncCircuitBreakerFactory:
+    """One circuit per Paheko; refusals are answers, not failures."""
+    return AsyncCircuitBreakerFactory(default_threshold=threshold, default_ttl=ttl_s, exclude=[PahekoRejectedError])

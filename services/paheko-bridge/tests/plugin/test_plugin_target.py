@@ -1,0 +1,140 @@
+"""A company's Paheko as the use cases see it, over the contract-checking fake plugin: pushes answered with Caisse's
+ids, failures translated to "try later", refusals to "refused", a circuit that opens on a failing Paheko, and the
+session's entry read back through `/api/sql`."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from pos_bridge_fake import BASE, PASSWORD, USER, FakePlugin
+from pydantic import SecretStr
+
+from caisse_contracts.config import AccountMapping, Category
+from caisse_contracts.events import SessionClosedV1, TicketFinalizedV1
+from caisse_contracts.snapshots import load_example
+from paheko_bridge.adapters.paheko_target import PahekoSqlReader, PluginTarget, breakers
+from paheko_bridge.adapters.plugin_client import PahekoPluginClient
+from paheko_bridge.domain.reconciliation import LedgerLine
+from paheko_bridge.service_layer.ports import TargetRejectedError, TargetUnavailableError
+
+
+class FakeSql:
+    """Paheko's `/api/sql` for one session: the lines of its entry, its transaction and its number of tabs."""
+
+    def __init__(self) -> None:
+        self.queries: list[str] = []
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        sql = dict(httpx.QueryParams(request.content.decode()))["sql"]
+        self.queries.append(sql)
+        if "acc_transactions_lines" in sql:
+            rows: list[dict[str, Any]] = [
+                {"account": "530", "debit": 1075, "credit": 100},
+                {"account": "707", "debit": 0, "credit": 1575},
+            ]
+        elif "FROM acc_transactions" in sql:
+            rows = [{"id": 31}]
+        else:
+            rows = [{"tabs": 2}]
+        return httpx.Response(200, json={"count": len(rows), "results": rows})
+
+
+@pytest.fixture
+def fake() -> FakePlugin:
+    return FakePlugin()
+
+
+@pytest.fixture
+async def target(fake: FakePlugin) -> AsyncIterator[tuple[PluginTarget, FakeSql]]:
+    sql = FakeSql()
+    client = PahekoPluginClient(BASE, USER, SecretStr(PASSWORD), transport=httpx.MockTransport(fake.handle))
+    reader = PahekoSqlReader(BASE, USER, SecretStr(PASSWORD), transport=httpx.MockTransport(sql.handle))
+    plugin = PluginTarget(client, reader, breakers(threshold=3, ttl_s=60), circuit="paheko:test", currency="EUR")
+    await plugin.provision(example_categories(), AccountMapping())
+    yield plugin, sql
+    await plugin.aclose()
+
+
+def example_categories() -> list[Category]:
+    """The categories of the example ticket's lines, with the fake Paheko's chart accounts."""
+    seen = {line.category_id: line.category_label for line in load_example(TicketFinalizedV1).data.lines}
+    return [
+        Category(
+            id=category_id,
+            version=1,
+            updated_at=datetime(2026, 11, 1, tzinfo=UTC),
+            company_id=uuid.uuid4(),
+            name=label,
+            revenue_account="707",
+            default_tax_code="TVA20",
+        )
+        for category_id, label in seen.items()
+    ]
+
+
+def a_ticket(number: int = 1, session: uuid.UUID | None = None) -> TicketFinalizedV1:
+    return load_example(TicketFinalizedV1).data.model_copy(
+        update={"ticket_id": uuid.uuid4(), "number": number, "session_id": session or uuid.uuid4()}
+    )
+
+
+async def test_a_pushed_ticket_answers_caisses_session_and_tab_and_a_replay_says_so(
+    target: tuple[PluginTarget, FakeSql], fake: FakePlugin
+) -> None:
+    plugin, _ = target
+    ticket = a_ticket()
+    first = await plugin.push_ticket(ticket)
+    assert (first.paheko_tab_id, first.replayed) == (1, False)
+    again = await plugin.push_ticket(ticket)
+    assert (again.paheko_tab_id, again.replayed) == (1, True)
+    assert fake.violations == []
+
+
+async def test_a_failing_paheko_is_try_later_and_opens_the_circuit(
+    target: tuple[PluginTarget, FakeSql], fake: FakePlugin
+) -> None:
+    plugin, _ = target
+    await plugin.push_ticket(a_ticket())  # a token first, so that the failures below are pushes
+    for _ in range(3):
+        fake.fail_next(503)
+        with pytest.raises(TargetUnavailableError):
+            await plugin.push_ticket(a_ticket())
+    sent = len(fake.requests)
+    with pytest.raises(TargetUnavailableError, match="circuit paheko:test open"):
+        await plugin.push_ticket(a_ticket())
+    assert len(fake.requests) == sent  # nothing left while the circuit is open
+
+
+async def test_a_refusal_is_refused_and_does_not_open_the_circuit(
+    target: tuple[PluginTarget, FakeSql], fake: FakePlugin
+) -> None:
+    plugin, _ = target
+    ticket = a_ticket()
+    await plugin.push_ticket(ticket)
+    other = ticket.model_copy(update={"number": 99})
+    for _ in range(4):
+        with pytest.raises(TargetRejectedError, match="409"):
+            await plugin.push_ticket(other)  # same UUID, other content
+    assert (await plugin.push_ticket(a_ticket())).replayed is False  # the circuit stayed closed
+
+
+async def test_the_sessions_entry_is_read_back_through_the_sql_api(
+    target: tuple[PluginTarget, FakeSql], fake: FakePlugin
+) -> None:
+    plugin, sql = target
+    session = uuid.uuid4()
+    await plugin.push_ticket(a_ticket(1, session))
+    closed = load_example(SessionClosedV1).data.model_copy(
+        update={"session_id": session, "first_ticket_number": 1, "last_ticket_number": 1}
+    )
+    await plugin.close_session(closed)
+    ledger = await plugin.ledger(closed)
+    assert ledger.transaction_reference == "POS-SESSION-1"
+    assert (ledger.transaction_id, ledger.tickets) == (31, 2)
+    assert ledger.lines == (LedgerLine("530", 1075, 100), LedgerLine("707", 0, 1575))
+    assert all("POS-SESSION-1" in q or "session = 1" in q for q in sql.queries)

@@ -13,10 +13,12 @@ import pytest
 from caisse_stack.demo_data import FRANCE, Demo
 from harness import ServiceProcess, Stack
 
+BRIDGE_TOKEN = "bridge-token-for-tests"
+
 
 @pytest.fixture(scope="module")
 def pos_api(stack: Stack) -> ServiceProcess:
-    service = stack.service("pos-api", tag="_bo", run_relay="false")
+    service = stack.service("pos-api", tag="_bo", run_relay="false", bridge_token=BRIDGE_TOKEN)
     service.start()
     return service
 
@@ -148,6 +150,21 @@ def test_paheko_credentials_are_encrypted_and_never_returned(admin: httpx.Client
     )
     assert "s3cret-paheko" not in row[0]
     assert "s3cret-paheko" not in admin.get(f"/v1/companies/{company_id}").text
+
+
+def test_only_the_bridge_reads_a_companys_paheko_credentials(admin: httpx.Client, demo: Demo) -> None:
+    company_id = demo.companies["NC"]
+    admin.put(f"/v1/companies/{company_id}/paheko-credentials", json={"api_user": "nc", "api_password": "pw-nc"})
+    url = f"/v1/internal/companies/{company_id}/paheko-credentials"
+    bridge = {"Authorization": f"Bearer {BRIDGE_TOKEN}"}
+    assert admin.get(url, headers=bridge).json() == {"api_user": "nc", "api_password": "pw-nc"}
+    for who in ({}, {"Authorization": "Bearer not-the-bridge"}, {"Authorization": admin.headers["Authorization"]}):
+        refused = admin.get(url, headers={"Authorization": "", **who})
+        assert refused.status_code == 401
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert "pw-nc" not in refused.text
+    unknown = admin.get(f"/v1/internal/companies/{demo.tills[0].pos_id}/paheko-credentials", headers=bridge)
+    assert unknown.status_code == 404
 
 
 def test_a_shop_manager_changes_their_own_shop_only(admin: httpx.Client, demo: Demo, pos_api: ServiceProcess) -> None:

@@ -17,8 +17,8 @@ from pos_api.config import Settings
 from pos_api.entrypoints import consumers
 from pos_api.entrypoints.http import problems
 from pos_api.entrypoints.http.deps import Services
-from pos_api.entrypoints.http.routes import backoffice, baskets, operators, ops, sessions, tickets, till
-from pos_api.service_layer.config import ensure_bootstrap_admin
+from pos_api.entrypoints.http.routes import backoffice, baskets, internal, operators, ops, sessions, tickets, till
+from pos_api.service_layer.config import digest, ensure_bootstrap_admin
 
 SERVICE = "pos-api"
 
@@ -35,6 +35,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
         clock=utc_now,
         new_id=uuid.uuid4,
         secret_box=FernetSecretBox(settings.secrets_key.get_secret_value()),
+        bridge_token_sha256=digest(settings.bridge_token.get_secret_value()) if settings.bridge_token else None,
     )
     consumers.register(runtime.require_broker(), uow=services.uow, group_suffix=settings.consumer_group_suffix)
     listener = ConfigGenerationListener(plain_dsn(settings.database_url.get_secret_value()), services.cache)
@@ -57,6 +58,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
             backoffice.router,
             operators.router,
             ops.router,
+            internal.router,
         ],
         on_start=on_start,
         on_stop=[listener.stop, till_pool.stop],

@@ -20,6 +20,10 @@ class Settings(ServiceSettings):
     session_service_url: str = Field(
         default="http://127.0.0.1:8102", description="Where tills' sessions are forwarded."
     )
+    bridge_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token of paheko-bridge, the only caller of the internal credentials route (unset: 404).",
+    )
     bootstrap_admin_token: SecretStr | None = Field(
         default=None, description="If set and unknown, a federation admin with this bearer token is created at start."
     )

@@ -161,6 +161,9 @@ class InMemoryCredentials:
     async def has_paheko(self, company_id: UUID) -> bool:
         return company_id in self._state.paheko
 
+    async def paheko(self, company_id: UUID) -> tuple[str, str] | None:
+        return self._state.paheko.get(company_id)
+
 
 class InMemorySessions:
     def __init__(self, state: MemoryState) -> None:

@@ -363,6 +363,13 @@ class SqlCredentials:
             .values(failed_pins=failed_pins, locked_until=locked_until)
         )
 
+    async def paheko(self, company_id: UUID) -> tuple[str, str] | None:
+        stmt = select(company_secrets.c.paheko_api_user, company_secrets.c.paheko_api_password_encrypted).where(
+            company_secrets.c.company_id == company_id
+        )
+        row = (await self._conn.execute(stmt)).first()
+        return (row.paheko_api_user, row.paheko_api_password_encrypted) if row else None
+
     async def has_paheko(self, company_id: UUID) -> bool:
         stmt = select(company_secrets.c.company_id).where(company_secrets.c.company_id == company_id)
         return (await self._conn.execute(stmt)).first() is not None

@@ -291,6 +291,16 @@ async def rotate_device_secret(pos_id: UUID, actor: Actor, services: ConfigServi
     return secret
 
 
+async def paheko_credentials_for_bridge(company_id: UUID, services: ConfigServices, box: SecretBox) -> tuple[str, str]:
+    """The company's Paheko API user and password in clear, for paheko-bridge only (the route checks who asks)."""
+    async with services.uow() as work:
+        stored = await work.credentials.paheko(company_id)
+    if stored is None:
+        raise NotFoundError("Paheko credentials of the company", str(company_id))
+    user, sealed = stored
+    return user, box.open(sealed)
+
+
 async def set_paheko_credentials(
     company_id: UUID, user: str, password: str, actor: Actor, services: ConfigServices, box: SecretBox
 ) -> StoredItem:

@@ -157,6 +157,9 @@ class Credentials(Protocol):
 
     async def has_paheko(self, company_id: UUID) -> bool: ...
 
+    async def paheko(self, company_id: UUID) -> tuple[str, str] | None:
+        """The company's Paheko API user and its password as sealed by the `SecretBox`."""
+
 
 class SecretBox(Protocol):
     """Encrypts secrets kept in the database (Paheko credentials)."""

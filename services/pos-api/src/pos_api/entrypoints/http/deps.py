@@ -24,6 +24,8 @@ class Services:
     secret_box: SecretBox
     cache: TillCache = field(default_factory=TillCache)
     till_uow: TillWorkFactory | None = None
+    bridge_token_sha256: str | None = None
+    """Digest of paheko-bridge's bearer token, for the internal credentials route."""
 
     @property
     def config(self) -> ConfigServices:

@@ -54,7 +54,7 @@ async def target(fake: FakePlugin) -> AsyncIterator[tuple[PluginTarget, FakeSql]
     sql = FakeSql()
     client = PahekoPluginClient(BASE, USER, SecretStr(PASSWORD), transport=httpx.MockTransport(fake.handle))
     reader = PahekoSqlReader(BASE, USER, SecretStr(PASSWORD), transport=httpx.MockTransport(sql.handle))
-    plugin = PluginTarget(client, reader, breakers(threshold=3, ttl_s=60), circuit="paheko:test", currency="EUR")
+    plugin = PluginTarget(client, reader, breakers(threshold=3, ttl_s=60), circuit="paheko:test")
     await plugin.provision(example_categories(), AccountMapping())
     yield plugin, sql
     await plugin.aclose()

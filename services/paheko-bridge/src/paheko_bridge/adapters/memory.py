@@ -199,8 +199,6 @@ class FakePaheko:
     lines: tuple[LedgerLine, ...] = ()
     tabs: int = 0
 
-    scale = 1
-
     async def push_ticket(self, ticket: TicketFinalizedV1) -> Pushed:
         if self.down:
             raise TargetUnavailableError("connection refused")
@@ -228,7 +226,7 @@ class FakeTargets:
     async def paheko(self, company_id: UUID) -> FakePaheko | None:
         return self.paheko_target if company_id in self.paheko_companies else None
 
-    def accounts(self, company_id: UUID) -> AccountMapping:
+    async def accounts(self, company_id: UUID) -> AccountMapping:
         return AccountMapping()
 
 

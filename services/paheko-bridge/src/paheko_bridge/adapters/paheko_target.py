@@ -24,7 +24,7 @@ from paheko_bridge.adapters.plugin_client import (
     PahekoRejectedError,
     PahekoUnavailableError,
 )
-from paheko_bridge.adapters.plugin_payloads import paheko_scale, provisioning_request, session_close, ticket_push
+from paheko_bridge.adapters.plugin_payloads import provisioning_request, session_close, ticket_push
 from paheko_bridge.domain.reconciliation import LedgerLine
 from paheko_bridge.service_layer.ports import PahekoLedger, Pushed, TargetRejectedError, TargetUnavailableError
 
@@ -81,7 +81,6 @@ class PluginTarget:
         breakers: AsyncCircuitBreakerFactory,
         *,
         circuit: str,
-        currency: str,
         label: str | None = None,
     ) -> None:
         self._client = client
@@ -89,7 +88,6 @@ class PluginTarget:
         self._breakers = breakers
         self._circuit = circuit
         self._label = label
-        self.scale = paheko_scale(currency)
 
     async def provision(self, categories: Iterable[Category], accounts: AccountMapping) -> None:
         """Map the company's categories and our payment methods to Caisse's, with their accounts: before any push."""

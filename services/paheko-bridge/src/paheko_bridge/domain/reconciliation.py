@@ -17,6 +17,7 @@ from typing import Final
 
 from caisse_contracts.config import AccountMapping
 from caisse_contracts.events import PaymentMethod, SessionClosedV1
+from caisse_contracts.money import currency
 
 CAISSE_SHORTAGE_ACCOUNT: Final = "678"
 CAISSE_SURPLUS_ACCOUNT: Final = "778"
@@ -44,6 +45,14 @@ class Difference:
         return {"what": self.what, "ours": self.ours, "theirs": self.theirs}
 
 
+def hundredths_per_unit(currency_code: str) -> int:
+    """Paheko keeps every amount in hundredths: 1 per EUR cent, 100 per XPF franc."""
+    exponent = currency(currency_code).exponent
+    if exponent > 2:
+        raise ValueError(f"{currency_code} has {exponent} decimals: Paheko keeps two")
+    return int(10 ** (2 - exponent))
+
+
 def method_account(method: PaymentMethod, accounts: AccountMapping) -> str:
     return {
         PaymentMethod.CASH: accounts.cash,
@@ -53,8 +62,9 @@ def method_account(method: PaymentMethod, accounts: AccountMapping) -> str:
     }[method]
 
 
-def expected_ledger(closed: SessionClosedV1, accounts: AccountMapping, scale: int) -> dict[str, int]:
+def expected_ledger(closed: SessionClosedV1, accounts: AccountMapping) -> dict[str, int]:
     """Net amount (debit − credit, hundredths) per account of the entry Caisse books for this session."""
+    scale = hundredths_per_unit(closed.currency)
     net: dict[str, int] = defaultdict(int)
     for total in closed.totals_by_method:
         net[method_account(total.method, accounts)] += total.amount * scale

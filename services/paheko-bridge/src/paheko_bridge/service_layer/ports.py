@@ -9,6 +9,7 @@ from types import TracebackType
 from typing import Any, Protocol, Self
 from uuid import UUID
 
+from caisse_contracts.config import AccountMapping
 from caisse_contracts.envelope import Envelope
 from caisse_contracts.events import SessionClosedV1, TicketFinalizedV1
 from paheko_bridge.domain.pushes import CloseStatus, PushStatus
@@ -64,10 +65,6 @@ class PahekoTarget(Protocol):
 
     async def ledger(self, closed: SessionClosedV1) -> PahekoLedger: ...
 
-    @property
-    def scale(self) -> int:
-        """Paheko's hundredths per minor unit of the company's currency."""
-
 
 class FecBooks(Protocol):
     """The FEC file of a company without Paheko: entries appended once per ticket and per session close."""
@@ -81,8 +78,7 @@ class Targets(Protocol):
     async def paheko(self, company_id: UUID) -> PahekoTarget | None:
         """The company's Paheko, or None when it has none configured (its accounting goes to the FEC file)."""
 
-    def accounts(self, company_id: UUID) -> Any:
-        """The company's account mapping (`caisse_contracts.config.AccountMapping`)."""
+    async def accounts(self, company_id: UUID) -> AccountMapping: ...
 
 
 @dataclass(frozen=True, slots=True)

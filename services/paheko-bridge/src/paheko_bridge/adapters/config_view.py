@@ -1,0 +1,86 @@
+"""The bridge's view of the configuration: the newest version of each company and category, from `config.changed`.
+
+The topic is compacted and keyed by entity, so a view rebuilt from the beginning sees each entity's latest
+version; an older or equal version never overwrites a newer one, so a replay changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from uuid import UUID
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from caisse_contracts.config import Category, Company
+from caisse_contracts.events import ConfigChangedV1, EntityType
+
+KEPT = (EntityType.COMPANY, EntityType.CATEGORY)
+
+
+class SqlConfigView:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self.generation = 0
+        """Bumped on every change kept: what was derived from the view (a provisioned Paheko) is stale."""
+
+    async def apply(self, changes: Sequence[ConfigChangedV1]) -> int:
+        newest: dict[UUID, ConfigChangedV1] = {}
+        for change in changes:
+            if change.entity_type not in KEPT:
+                continue
+            known = newest.get(change.entity_id)
+            if known is None or change.version > known.version:
+                newest[change.entity_id] = change
+        kept = 0
+        async with self._engine.begin() as conn:
+            for change in newest.values():
+                company = (
+                    change.entity_id if change.entity_type is EntityType.COMPANY else change.item.get("company_id")
+                )
+                result = await conn.execute(
+                    text(
+                        "insert into config_items (entity_id, entity_type, version, deleted, company_id, item)"
+                        " values (:id, :type, :version, :deleted, :company, cast(:item as jsonb))"
+                        " on conflict (entity_id) do update set version = excluded.version,"
+                        " deleted = excluded.deleted, company_id = excluded.company_id, item = excluded.item,"
+                        " received_at = now() where config_items.version < excluded.version returning entity_id"
+                    ),
+                    {
+                        "id": change.entity_id,
+                        "type": change.entity_type.value,
+                        "version": change.version,
+                        "deleted": change.deleted,
+                        "company": company,
+                        "item": json.dumps(change.item),
+                    },
+                )
+                kept += len(result.all())
+        if kept:
+            self.generation += 1
+        return kept
+
+    async def company(self, company_id: UUID) -> Company | None:
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    text(
+                        "select item::text as item from config_items"
+                        " where entity_id = :id and entity_type = 'company' and not deleted"
+                    ),
+                    {"id": company_id},
+                )
+            ).first()
+        return Company.model_validate_json(row.item) if row else None
+
+    async def categories(self, company_id: UUID) -> list[Category]:
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(
+                text(
+                    "select item::text as item from config_items"
+                    " where company_id = :id and entity_type = 'category' and not deleted order by entity_id"
+                ),
+                {"id": company_id},
+            )
+            return [Category.model_validate_json(r.item) for r in rows]

@@ -71,7 +71,7 @@ CONFIG: Final = Topic(
     key="entity_type:entity_id",
     event_types=("config.changed",),
     producers=("pos-api",),
-    consumers=("notifier", "session-service"),
+    consumers=("notifier", "session-service", "paheko-bridge"),
     compacted=True,
 )
 STOCK: Final = Topic(
@@ -106,6 +106,9 @@ NOTIFIER_CONFIG: Final = ConsumerGroup("notifier.config", "notifier", (CONFIG.na
 SESSION_SERVICE_CONFIG: Final = ConsumerGroup(
     "session-service.config", "session-service", (CONFIG.name,), reads_whole_history=True
 )
+PAHEKO_BRIDGE_CONFIG: Final = ConsumerGroup(
+    "paheko-bridge.config", "paheko-bridge", (CONFIG.name,), reads_whole_history=True
+)
 
 CONSUMER_GROUPS: Final[tuple[ConsumerGroup, ...]] = (
     SESSION_SERVICE_TICKETS,
@@ -113,6 +116,7 @@ CONSUMER_GROUPS: Final[tuple[ConsumerGroup, ...]] = (
     PAHEKO_BRIDGE,
     NOTIFIER_CONFIG,
     SESSION_SERVICE_CONFIG,
+    PAHEKO_BRIDGE_CONFIG,
 )
 
 

@@ -32,7 +32,7 @@ from paheko_bridge.domain.reconciliation import actual_ledger, differences, expe
 from paheko_bridge.service_layer.ports import (
     Clock,
     CloseRow,
-    FecBooks,
+    FecWriter,
     IdFactory,
     PendingPush,
     Pushed,
@@ -50,7 +50,7 @@ SOURCE = "paheko-bridge"
 class BridgeServices:
     uow: UnitOfWorkFactory
     targets: Targets
-    fec: FecBooks
+    fec: FecWriter
     clock: Clock
     new_id: IdFactory
     backoff: Backoff = field(default_factory=Backoff)
@@ -262,5 +262,5 @@ async def _announce(
         tracestate=tracestate,
     )
     await work.outbox.add(
-        envelope, topic=PAHEKO.name, key=str(pos_id), aggregate_type="paheko", aggregate_id=aggregate_id
+        envelope, topic=PAHEKO.name, key=str(company_id), aggregate_type="paheko", aggregate_id=aggregate_id
     )

@@ -66,7 +66,7 @@ class PahekoTarget(Protocol):
     async def ledger(self, closed: SessionClosedV1) -> PahekoLedger: ...
 
 
-class FecBooks(Protocol):
+class FecWriter(Protocol):
     """The FEC file of a company without Paheko: entries appended once per ticket and per session close."""
 
     async def book_ticket(self, ticket: TicketFinalizedV1) -> None: ...

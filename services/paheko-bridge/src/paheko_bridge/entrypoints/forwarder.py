@@ -1,0 +1,52 @@
+"""The forwarding loop: pushes what is due and closes what is complete, woken by arrivals, else every second.
+
+The second matters: it is how a ticket whose backoff expired, or a circuit that closed again, gets its turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from paheko_bridge.service_layer.forwarding import BridgeServices, close_ready, push_due
+
+log = logging.getLogger(__name__)
+
+
+class Forwarder:
+    def __init__(self, services: BridgeServices, *, idle_s: float = 1.0) -> None:
+        self._services = services
+        self._idle_s = idle_s
+        self._wake = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        self._stop.clear()
+        self._task = asyncio.create_task(self._run(), name="paheko-bridge forwarder")
+
+    async def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(self._task, timeout=15)
+            self._task = None
+
+    async def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                busy = await push_due(self._services)
+                await close_ready(self._services)
+            except Exception:  # a failing round (database away, say) leaves everything stored; the next one retries
+                log.exception("paheko-bridge: forwarding round failed; retrying")
+                busy = 0
+            if busy:
+                continue  # more may be due right away
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self._idle_s)

@@ -60,6 +60,12 @@ class _Entry:
     day: str
     debit: Decimal = Decimal(0)
     credit: Decimal = Decimal(0)
+    unreadable: bool = False
+    """A line of it could not be read: its balance would only repeat that problem, so it is not reported."""
+
+
+def _written(amount: Decimal) -> str:
+    return str(amount).replace(".", ",")
 
 
 def validate_fec(text: str, fiscal_year: FiscalYear | None = None, exponent: int | None = None) -> list[FecProblem]:
@@ -79,10 +85,15 @@ def validate_fec(text: str, fiscal_year: FiscalYear | None = None, exponent: int
 
     entries: list[_Entry] = []
     seen: set[int] = set()
+    # A line whose entry cannot be told may belong to the entry before it or to the next one.
+    lost_line = False
     for index, line in enumerate(lines[1:], start=2):
         fields = line.split(FEC_SEPARATOR)
         if len(fields) != len(FEC_COLUMNS):
             problems.append(FecProblem(index, f"{len(fields)} fields instead of {len(FEC_COLUMNS)}"))
+            lost_line = True
+            if entries:
+                entries[-1].unreadable = True
             continue
 
         def get(name: str, row: list[str] = fields) -> str:
@@ -120,6 +131,9 @@ def validate_fec(text: str, fiscal_year: FiscalYear | None = None, exponent: int
         number_text = get("EcritureNum")
         if not number_text.isdigit():
             problems.append(FecProblem(index, f"EcritureNum {number_text!r} is not a number"))
+            lost_line = True
+            if entries:
+                entries[-1].unreadable = True
             continue
         number = int(number_text)
         current = entries[-1] if entries else None
@@ -130,19 +144,21 @@ def validate_fec(text: str, fiscal_year: FiscalYear | None = None, exponent: int
             elif number != expected:
                 problems.append(FecProblem(index, f"EcritureNum {number} where {expected} was expected (a gap)"))
             seen.add(number)
-            current = _Entry(number, index, get("EcritureDate"))
+            current = _Entry(number, index, get("EcritureDate"), unreadable=lost_line)
             entries.append(current)
+            lost_line = False
         elif get("EcritureDate") != current.day:
             problems.append(FecProblem(index, f"entry {number} has lines on two dates"))
         current.debit += amounts.get("Debit", Decimal(0))
         current.credit += amounts.get("Credit", Decimal(0))
+        current.unreadable = current.unreadable or len(amounts) < 2
 
     for entry in entries:
-        if entry.debit != entry.credit:
+        if entry.debit != entry.credit and not entry.unreadable:
             problems.append(
                 FecProblem(
                     entry.first_line,
-                    f"entry {entry.number} does not balance: debits {entry.debit} ≠ credits {entry.credit}",
+                    f"entry {entry.number} does not balance: debits {_written(entry.debit)} ≠ credits {_written(entry.credit)}",
                 )
             )
     return sorted(problems, key=lambda problem: problem.line)

@@ -40,6 +40,7 @@ EXAMPLE_TICKET = load_example(TicketFinalizedV1).data
 EXAMPLE_CLOSE = load_example(SessionClosedV1).data
 """Closed 2026-11-21 18:05 UTC, 1.00 € short."""
 YEAR_2026 = FiscalYear(date(2026, 1, 1), date(2026, 12, 31))
+NOW = datetime(2026, 11, 21, 19, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="session")
@@ -93,9 +94,9 @@ async def test_tickets_and_a_variance_are_numbered_1_2_3_in_a_file_the_validator
     close = EXAMPLE_CLOSE.model_copy(update={"company_id": books.company_id})
 
     bookings = [
-        await book_ticket_to_fec(ticket(books, 1), books, journal),
-        await book_ticket_to_fec(ticket(books, 2), books, journal),
-        await book_session_close_to_fec(close, books, journal),
+        await book_ticket_to_fec(ticket(books, 1), books, journal, NOW),
+        await book_ticket_to_fec(ticket(books, 2), books, journal, NOW),
+        await book_session_close_to_fec(close, books, journal, NOW),
     ]
 
     assert [b.number for b in bookings] == [1, 2, 3]
@@ -114,12 +115,12 @@ async def test_a_replayed_ticket_adds_nothing_and_answers_its_first_number(
 ) -> None:
     journal = FecFileJournal(engine, tmp_path)
     first, second = ticket(books, 1), ticket(books, 2)
-    await book_ticket_to_fec(first, books, journal)
-    await book_ticket_to_fec(second, books, journal)
+    await book_ticket_to_fec(first, books, journal, NOW)
+    await book_ticket_to_fec(second, books, journal, NOW)
     path = journal.path_of(books, YEAR_2026)
     before = path.read_bytes()
 
-    replay = await book_ticket_to_fec(first, books, journal)
+    replay = await book_ticket_to_fec(first, books, journal, NOW)
 
     assert replay == FecBooking(FecBookingStatus.ALREADY_BOOKED, 1, "123456789FEC20261231.txt")
     assert path.read_bytes() == before
@@ -133,12 +134,12 @@ async def test_a_replayed_ticket_adds_nothing_and_answers_its_first_number(
 async def test_numbering_goes_on_after_a_restart(
     engine: AsyncEngine, database_url: str, tmp_path: Path, books: FecBooks
 ) -> None:
-    await book_ticket_to_fec(ticket(books, 1), books, FecFileJournal(engine, tmp_path))
+    await book_ticket_to_fec(ticket(books, 1), books, FecFileJournal(engine, tmp_path), NOW)
     await engine.dispose()
 
     restarted = create_engine(database_url, pool_size=2)
     try:
-        booking = await book_ticket_to_fec(ticket(books, 2), books, FecFileJournal(restarted, tmp_path))
+        booking = await book_ticket_to_fec(ticket(books, 2), books, FecFileJournal(restarted, tmp_path), NOW)
     finally:
         await restarted.dispose()
 
@@ -151,8 +152,8 @@ async def test_an_entry_cut_short_by_a_crash_is_cut_off_and_written_again_whole(
     engine: AsyncEngine, tmp_path: Path, books: FecBooks
 ) -> None:
     journal = FecFileJournal(engine, tmp_path)
-    await book_ticket_to_fec(ticket(books, 1), books, journal)
-    await book_ticket_to_fec(ticket(books, 2), books, journal)
+    await book_ticket_to_fec(ticket(books, 1), books, journal, NOW)
+    await book_ticket_to_fec(ticket(books, 2), books, journal, NOW)
     path = journal.path_of(books, YEAR_2026)
     whole = path.read_bytes()
     # The crash: entry 2's first line made it to disk, its second line only in part.
@@ -168,15 +169,15 @@ async def test_an_entry_committed_but_not_yet_written_is_written_by_the_replay(
     engine: AsyncEngine, tmp_path: Path, books: FecBooks
 ) -> None:
     journal = FecFileJournal(engine, tmp_path)
-    await book_ticket_to_fec(ticket(books, 1), books, journal)
+    await book_ticket_to_fec(ticket(books, 1), books, journal, NOW)
     path = journal.path_of(books, YEAR_2026)
     after_first = path.read_bytes()
     second = ticket(books, 2)
-    await book_ticket_to_fec(second, books, journal)
+    await book_ticket_to_fec(second, books, journal, NOW)
     whole = path.read_bytes()
     path.write_bytes(after_first)  # the crash came between the commit and the file
 
-    replay = await book_ticket_to_fec(second, books, journal)
+    replay = await book_ticket_to_fec(second, books, journal, NOW)
 
     assert replay.status is FecBookingStatus.ALREADY_BOOKED
     assert path.read_bytes() == whole
@@ -188,7 +189,7 @@ async def test_concurrent_bookings_of_one_company_are_numbered_without_a_gap_or_
     journal = FecFileJournal(engine, tmp_path)
     tickets = [ticket(books, n) for n in range(1, 21)]
 
-    bookings = await asyncio.gather(*(book_ticket_to_fec(t, books, journal) for t in tickets + tickets[:5]))
+    bookings = await asyncio.gather(*(book_ticket_to_fec(t, books, journal, NOW) for t in tickets + tickets[:5]))
 
     assert sorted(b.number or 0 for b in bookings[:20]) == list(range(1, 21))
     assert [b.status for b in bookings].count(FecBookingStatus.BOOKED) == 20
@@ -202,8 +203,9 @@ async def test_each_fiscal_year_has_its_own_file_numbered_from_1(
 ) -> None:
     journal = FecFileJournal(engine, tmp_path)
 
-    last_of_2026 = await book_ticket_to_fec(ticket(books, 1, date(2026, 12, 31)), books, journal)
-    first_of_2027 = await book_ticket_to_fec(ticket(books, 2, date(2027, 1, 1)), books, journal)
+    new_year = datetime(2027, 1, 1, 20, 0, tzinfo=UTC)
+    last_of_2026 = await book_ticket_to_fec(ticket(books, 1, date(2026, 12, 31)), books, journal, new_year)
+    first_of_2027 = await book_ticket_to_fec(ticket(books, 2, date(2027, 1, 1)), books, journal, new_year)
 
     assert (last_of_2026.number, last_of_2026.file_name) == (1, "123456789FEC20261231.txt")
     assert (first_of_2027.number, first_of_2027.file_name) == (1, "123456789FEC20271231.txt")
@@ -215,7 +217,7 @@ async def test_the_file_is_written_in_iso_8859_15(engine: AsyncEngine, tmp_path:
     journal = FecFileJournal(engine, tmp_path)
     close = EXAMPLE_CLOSE.model_copy(update={"company_id": books.company_id})
 
-    await book_session_close_to_fec(close, books, journal)
+    await book_session_close_to_fec(close, books, journal, NOW)
 
     assert "Espèces".encode(FEC_ENCODING) in journal.path_of(books, YEAR_2026).read_bytes()
     assert b"Esp\xe8ces" in journal.path_of(books, YEAR_2026).read_bytes()
@@ -225,13 +227,13 @@ async def test_a_file_whose_last_entry_is_not_the_database_s_is_refused(
     engine: AsyncEngine, tmp_path: Path, books: FecBooks
 ) -> None:
     journal = FecFileJournal(engine, tmp_path)
-    await book_ticket_to_fec(ticket(books, 1), books, journal)
+    await book_ticket_to_fec(ticket(books, 1), books, journal, NOW)
     path = journal.path_of(books, YEAR_2026)
     lines = read(path).splitlines(keepends=True)
     path.write_bytes((read(path) + "".join(line.replace("\t1\t", "\t2\t", 1) for line in lines[1:])).encode())
 
     with pytest.raises(FecFileMismatchError) as refused:
-        await book_ticket_to_fec(ticket(books, 2), books, journal)
+        await book_ticket_to_fec(ticket(books, 2), books, journal, NOW)
     assert refused.value.number == 2
 
 

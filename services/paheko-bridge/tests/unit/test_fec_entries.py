@@ -43,6 +43,8 @@ COMPANY = UUID("5c2f8e1a-3b6d-4c9e-8f7a-1d2e3f4a5b02")
 POS = UUID("1a2b3c4d-5e6f-4a8b-9c0d-e1f2a3b4c504")
 SESSION = UUID("7f6e5d4c-3b2a-4190-8f7e-6d5c4b3a2905")
 NEAREST_5 = CashRoundingRule.NEAREST_5
+NOW = datetime(2026, 11, 21, 18, 30, tzinfo=UTC)
+"""When the bridge books the tickets: 19:30 in Paris, the day they were sold."""
 
 
 @dataclass(frozen=True)
@@ -245,9 +247,9 @@ def test_the_paheko_example_session_books_the_same_accounts_and_amounts_as_caiss
     tab1 = sale([Item("707", 500), Item("707", 375), Item("707", 200)], [Tender(PaymentMethod.CASH, 1075)], number=1)
     tab2 = sale([Item("707", 500)], [Tender(PaymentMethod.CHEQUE, 500, reference="CHQ-0001")], number=2)
     entries = (
-        ticket_entry(tab1, caisse),
-        ticket_entry(tab2, caisse),
-        session_variance_entry(session_closed(-100), caisse),
+        ticket_entry(tab1, caisse, NOW),
+        ticket_entry(tab2, caisse, NOW),
+        session_variance_entry(session_closed(-100), caisse, NOW),
     )
 
     assert by_side(*entries) == {
@@ -263,7 +265,7 @@ async def test_a_cheque_ticket_is_written_as_these_two_fec_lines() -> None:
     tab2 = sale([Item("707", 500)], [Tender(PaymentMethod.CHEQUE, 500, reference="CHQ-0001")], number=2)
     journal = InMemoryFecJournal()
 
-    booking = await book_ticket_to_fec(tab2, books(), journal)
+    booking = await book_ticket_to_fec(tab2, books(), journal, NOW)
 
     assert booking == FecBooking(FecBookingStatus.BOOKED, 1, f"{COMPANY.hex}FEC20261231.txt")
     assert journal.text(f"{COMPANY.hex}FEC20261231.txt") == (
@@ -280,7 +282,7 @@ def test_cash_is_debited_by_what_it_settles_the_change_left_out() -> None:
     # 8.00 € coat + 2.00 € book paid with a 20 € note: 10 € change, 10 € in the till.
     ticket = sale([Item("7071", 800, 2000), Item("7072", 200, 550)], [Tender(PaymentMethod.CASH, 1000, tendered=2000)])
 
-    assert by_side(ticket_entry(ticket, books())) == {("530", "D"): 1000, ("7071", "C"): 800, ("7072", "C"): 200}
+    assert by_side(ticket_entry(ticket, books(), NOW)) == {("530", "D"): 1000, ("7071", "C"): 800, ("7072", "C"): 200}
 
 
 def test_a_vat_subject_company_credits_revenue_tax_excluded_and_the_vat_of_each_rate() -> None:
@@ -288,7 +290,7 @@ def test_a_vat_subject_company_credits_revenue_tax_excluded_and_the_vat_of_each_
     # → 0.10, HT 1.90.
     ticket = sale([Item("7071", 800, 2000), Item("7072", 200, 550)], [Tender(PaymentMethod.CARD, 1000)])
 
-    entry = ticket_entry(ticket, books(vat_subject=True))
+    entry = ticket_entry(ticket, books(vat_subject=True), NOW)
 
     assert [(line.account, line.amount, line.label) for line in entry.lines] == [
         ("5115", 1000, "Ticket n°1 - Carte bancaire"),
@@ -303,7 +305,7 @@ def test_a_credit_note_puts_the_refund_on_the_credit_side_and_the_revenue_on_the
     original = sale([Item("7071", 800), Item("7072", 200)], [Tender(PaymentMethod.CASH, 1000)])
     note = credit_note(original, [PaymentMethod.CASH])
 
-    entry = ticket_entry(note, books())
+    entry = ticket_entry(note, books(), NOW)
 
     assert by_side(entry) == {("530", "C"): 1000, ("7071", "D"): 800, ("7072", "D"): 200}
     assert entry.lines[0].label == "Avoir n°2 - Espèces"
@@ -313,7 +315,7 @@ def test_an_xpf_cash_ticket_rounded_up_credits_the_rounding_account() -> None:
     # 1003 XPF due, paid in cash: the last digit 3 goes +2 → 1005 paid, 2 XPF of rounding (PRODUCT.md §4).
     ticket = sale([Item("707", 1003)], [Tender(PaymentMethod.CASH, 1005)], currency="XPF", rounding=NEAREST_5)
 
-    entry = ticket_entry(ticket, books())
+    entry = ticket_entry(ticket, books(), NOW)
 
     assert by_side(entry) == {("530", "D"): 1005, ("707", "C"): 1003, ("658", "C"): 2}
     assert entry.currency_exponent == 0
@@ -324,19 +326,32 @@ def test_an_xpf_cash_ticket_rounded_down_debits_the_rounding_account() -> None:
     # 1001 XPF: the last digit 1 goes −1 → 1000 paid in cash, 1 XPF given up.
     ticket = sale([Item("707", 1001)], [Tender(PaymentMethod.CASH, 1000)], currency="XPF", rounding=NEAREST_5)
 
-    assert by_side(ticket_entry(ticket, books())) == {("530", "D"): 1000, ("707", "C"): 1001, ("658", "D"): 1}
+    assert by_side(ticket_entry(ticket, books(), NOW)) == {("530", "D"): 1000, ("707", "C"): 1001, ("658", "D"): 1}
 
 
 def test_the_ticket_s_own_rounding_account_wins_over_the_company_s() -> None:
     ticket = sale([Item("707", 1003)], [Tender(PaymentMethod.CASH, 1005)], currency="XPF", rounding=NEAREST_5)
 
-    entry = ticket_entry(ticket.model_copy(update={"rounding_account": "758"}), books())
+    entry = ticket_entry(ticket.model_copy(update={"rounding_account": "758"}), books(), NOW)
 
     assert ("758", "C") in by_side(entry)
 
 
+def test_a_ticket_sold_offline_yesterday_keeps_its_day_and_is_validated_the_day_it_is_booked() -> None:
+    ticket = sale([Item("707", 500)], [Tender(PaymentMethod.CASH, 500)], on=date(2026, 11, 20))
+
+    entry = ticket_entry(ticket, books(), NOW)
+
+    assert (entry.entry_date, entry.piece_date, entry.valid_date) == (
+        date(2026, 11, 20),
+        date(2026, 11, 20),
+        date(2026, 11, 21),
+    )
+    assert [line.split("\t")[3::12] for line in render_entry(entry, 1).splitlines()] == [["20261120", "20261121"]] * 2
+
+
 def test_a_cash_surplus_is_debited_to_cash_and_credited_to_the_surplus_account() -> None:
-    entry = session_variance_entry(session_closed(250), books())
+    entry = session_variance_entry(session_closed(250), books(), NOW)
 
     assert by_side(entry) == {("530", "D"): 250, ("758", "C"): 250}
     assert entry.piece_ref == f"POS-SESSION-{SESSION}"
@@ -344,13 +359,13 @@ def test_a_cash_surplus_is_debited_to_cash_and_credited_to_the_surplus_account()
 
 
 def test_a_cash_shortage_is_debited_to_the_shortage_account_and_credited_to_cash() -> None:
-    assert by_side(session_variance_entry(session_closed(-100), books())) == {("658", "D"): 100, ("530", "C"): 100}
+    assert by_side(session_variance_entry(session_closed(-100), books(), NOW)) == {("658", "D"): 100, ("530", "C"): 100}
 
 
 async def test_a_session_whose_count_matched_books_nothing() -> None:
     journal = InMemoryFecJournal()
 
-    booking = await book_session_close_to_fec(session_closed(0), books(), journal)
+    booking = await book_session_close_to_fec(session_closed(0), books(), journal, NOW)
 
     assert booking.status is FecBookingStatus.NOTHING_TO_BOOK
     assert journal.files == {}
@@ -359,7 +374,7 @@ async def test_a_session_whose_count_matched_books_nothing() -> None:
 def test_a_session_closed_late_on_new_year_s_eve_utc_is_booked_on_the_local_day_in_the_next_year() -> None:
     closed = session_closed(-100, closed_at=datetime(2026, 12, 31, 23, 30, tzinfo=UTC))
 
-    entry = session_variance_entry(closed, books(timezone="Europe/Paris"))
+    entry = session_variance_entry(closed, books(timezone="Europe/Paris"), NOW)
 
     assert entry.entry_date == date(2027, 1, 1)
     assert entry.fiscal_year() == FiscalYear(date(2027, 1, 1), date(2027, 12, 31))
@@ -369,12 +384,12 @@ async def test_replaying_a_ticket_books_nothing_more_and_answers_its_first_numbe
     journal = InMemoryFecJournal()
     first = sale([Item("707", 500)], [Tender(PaymentMethod.CASH, 500)], number=1)
     second = sale([Item("707", 700)], [Tender(PaymentMethod.CARD, 700)], number=2)
-    await book_ticket_to_fec(first, books(), journal)
-    await book_ticket_to_fec(second, books(), journal)
+    await book_ticket_to_fec(first, books(), journal, NOW)
+    await book_ticket_to_fec(second, books(), journal, NOW)
     name = f"{COMPANY.hex}FEC20261231.txt"
     before = journal.text(name)
 
-    replay = await book_ticket_to_fec(first, books(), journal)
+    replay = await book_ticket_to_fec(first, books(), journal, NOW)
 
     assert replay == FecBooking(FecBookingStatus.ALREADY_BOOKED, 1, name)
     assert journal.text(name) == before
@@ -385,7 +400,7 @@ def test_a_ticket_whose_payments_do_not_cover_its_lines_is_refused() -> None:
     short = ticket.model_copy(update={"payments": (ticket.payments[0].model_copy(update={"amount": 450}),)})
 
     with pytest.raises(UnbalancedEntryError) as refused:
-        ticket_entry(short, books())
+        ticket_entry(short, books(), NOW)
     assert refused.value.difference == -50
 
 
@@ -393,7 +408,7 @@ def test_a_ticket_of_another_company_is_refused() -> None:
     ticket = sale([Item("707", 500)], [Tender(PaymentMethod.CASH, 500)])
 
     with pytest.raises(OtherCompanyError):
-        ticket_entry(ticket, books(company_id=uuid4()))
+        ticket_entry(ticket, books(company_id=uuid4()), NOW)
 
 
 def test_a_fiscal_year_ending_in_june_runs_from_july_to_june_and_names_the_file() -> None:
@@ -407,7 +422,7 @@ def test_a_fiscal_year_ending_in_june_runs_from_july_to_june_and_names_the_file(
 def test_a_tab_or_line_break_in_a_label_never_splits_a_field() -> None:
     ticket = sale([Item("707", 500)], [Tender(PaymentMethod.CHEQUE, 500, reference="12\t34", bank="Banque\nPostale")])
 
-    text = render_entry(ticket_entry(ticket, books()), 1)
+    text = render_entry(ticket_entry(ticket, books(), NOW), 1)
 
     assert [len(line.split("\t")) for line in text.splitlines()] == [18, 18]
     assert "Chèque n°12 34 (Banque Postale)" in text
@@ -474,7 +489,7 @@ def tickets(draw: st.DrawFn) -> tuple[TicketFinalizedV1, int]:
 def test_every_valid_ticket_books_a_balanced_entry(drawn: tuple[TicketFinalizedV1, int], vat_subject: bool) -> None:
     ticket, exponent = drawn
 
-    entry = ticket_entry(ticket, books(vat_subject=vat_subject))
+    entry = ticket_entry(ticket, books(vat_subject=vat_subject), NOW)
 
     assert entry.debit == entry.credit
     assert entry.currency_exponent == exponent
@@ -490,7 +505,9 @@ async def test_a_file_of_arbitrary_tickets_passes_the_validator(
 ) -> None:
     journal = InMemoryFecJournal()
     for ticket, _ in drawn:
-        await book_ticket_to_fec(ticket.model_copy(update={"currency": "EUR"}), books(vat_subject=vat_subject), journal)
+        await book_ticket_to_fec(
+            ticket.model_copy(update={"currency": "EUR"}), books(vat_subject=vat_subject), journal, NOW
+        )
 
     for name in journal.files:
         assert validate_fec(journal.text(name), FiscalYear(date(2026, 1, 1), date(2026, 12, 31)), exponent=2) == []

@@ -172,6 +172,18 @@ def broken(line_index: int, replacement: str) -> str:
             id="number-not-a-number",
         ),
         pytest.param(
+            GOOD.replace("\t20261121\t\t\n", "\t20261122\t\t\n", 2),
+            [
+                FecProblem(
+                    line,
+                    f"entry {number} was validated on 20261121, before an entry numbered earlier (20261122): "
+                    "numbers follow the order of validation",
+                )
+                for line, number in ((4, 2), (6, 3))
+            ],
+            id="validated-out-of-order",
+        ),
+        pytest.param(
             broken(0, row("1", "", "10,75", "0,00")),
             [FecProblem(2, "CompteNum is empty")],
             id="no-account",

@@ -24,9 +24,11 @@ fixed order separated by tabs, a header line naming them. What this module follo
   session entry therefore leaves them on 5112, which is where Paheko leaves them too.
 - **Numbering**: EcritureNum is sequential from 1 without gaps over the whole file, which is one journal; the
   text asks for chronological, gap-free numbering within each journal, so one counter per file satisfies it.
-- **Dates**: EcritureDate, PieceDate and ValidDate are the business date in the shop's time zone (a ticket's
-  `local_date`; a session's close converted with the company's time zone). A finalized ticket never changes,
-  so it is validated when it is booked: ValidDate = EcritureDate.
+- **Dates**: EcritureDate and PieceDate are the business date in the shop's time zone (a ticket's
+  `local_date`; a session's close converted with the company's time zone). ValidDate is the local day the entry
+  was booked: a finalized ticket never changes, so booking it validates it, and the text wants entries numbered
+  in the order of their validation — a ticket sold offline yesterday and booked today gets today's ValidDate
+  and the next number, while its EcritureDate stays yesterday.
 - **Amounts**: Debit and Credit are both written, in major units with a comma and the currency's own number of
   decimals (EUR `10,75`, XPF `1005`), no thousands separator, `0,00` (or `0`) on the side not used.
   Montantdevise and Idevise stay empty: the books are kept in the ticket's currency.
@@ -39,7 +41,7 @@ from __future__ import annotations
 import calendar
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Final
 from uuid import UUID
@@ -229,6 +231,8 @@ class FecEntry:
     entry_date: date
     piece_ref: str
     piece_date: date
+    valid_date: date
+    """When the entry was booked (validated): the order of the numbering."""
     currency_exponent: int
     lines: tuple[FecLine, ...]
 
@@ -282,8 +286,15 @@ def _balanced(entry: FecEntry) -> FecEntry:
     return entry
 
 
-def ticket_entry(ticket: TicketFinalizedV1, books: FecBooks) -> FecEntry:
-    """The entry of one finalized ticket (sale or credit note); no lines when it moves no money at all."""
+def _local_day(moment: datetime, books: FecBooks) -> date:
+    if moment.tzinfo is None:
+        raise ValueError("an aware datetime is needed to find the local day")
+    return moment.astimezone(ZoneInfo(books.timezone)).date()
+
+
+def ticket_entry(ticket: TicketFinalizedV1, books: FecBooks, booked_at: datetime) -> FecEntry:
+    """The entry of one finalized ticket (sale or credit note), booked at `booked_at`; no lines when it moves no
+    money at all."""
     if ticket.company_id != books.company_id:
         raise OtherCompanyError(books.company_id, ticket.company_id)
     exponent = _exponent(ticket.currency)
@@ -326,18 +337,19 @@ def ticket_entry(ticket: TicketFinalizedV1, books: FecBooks) -> FecEntry:
             entry_date=ticket.local_date,
             piece_ref=f"T{ticket.number}-{ticket.pos_id.hex[:8]}",
             piece_date=ticket.local_date,
+            valid_date=_local_day(booked_at, books),
             currency_exponent=exponent,
             lines=tuple(line for line in lines if line.amount),
         )
     )
 
 
-def session_variance_entry(closed: SessionClosedV1, books: FecBooks) -> FecEntry:
+def session_variance_entry(closed: SessionClosedV1, books: FecBooks, booked_at: datetime) -> FecEntry:
     """The entry of a session's cash variance (no lines when the count matched), dated on its local close day."""
     if closed.company_id != books.company_id:
         raise OtherCompanyError(books.company_id, closed.company_id)
     exponent = _exponent(closed.currency)
-    closing_day = closed.closed_at.astimezone(ZoneInfo(books.timezone)).date()
+    closing_day = _local_day(closed.closed_at, books)
     accounts = books.accounts
     label = f"Session de caisse - {_METHOD_LABELS[PaymentMethod.CASH]} - Erreur de caisse"
     lines: tuple[FecLine, ...] = ()
@@ -357,6 +369,7 @@ def session_variance_entry(closed: SessionClosedV1, books: FecBooks) -> FecEntry
             entry_date=closing_day,
             piece_ref=f"POS-SESSION-{closed.session_id}",
             piece_date=closing_day,
+            valid_date=_local_day(booked_at, books),
             currency_exponent=exponent,
             lines=lines,
         )
@@ -399,7 +412,7 @@ def render_entry(entry: FecEntry, number: int) -> str:
             format_amount(max(-line.amount, 0), entry.currency_exponent),
             "",
             "",
-            day,
+            f"{entry.valid_date:%Y%m%d}",
             "",
             "",
         )

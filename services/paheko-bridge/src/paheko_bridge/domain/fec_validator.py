@@ -4,8 +4,8 @@ Checked: the header names the 18 fields of A47 A-1 in order; every line has 18 t
 with a line feed; EcritureDate, PieceDate and ValidDate are real `YYYYMMDD` dates (DateLet too when filled);
 Debit and Credit are both filled, non-negative, with a comma as decimal separator, no thousands separator and,
 when the currency's exponent is given, exactly its number of decimals; an entry's lines are contiguous, share
-one date and balance; EcritureNum runs 1, 2, 3… without a gap; every EcritureDate falls in the fiscal year
-when one is given. Line numbers count the header as line 1, as an editor shows them.
+one date and balance; EcritureNum runs 1, 2, 3… without a gap, in the order of validation (ValidDate never
+goes back as the numbers grow); every EcritureDate falls in the fiscal year when one is given. Line numbers count the header as line 1, as an editor shows them.
 """
 
 from __future__ import annotations
@@ -87,6 +87,7 @@ def validate_fec(text: str, fiscal_year: FiscalYear | None = None, exponent: int
     seen: set[int] = set()
     # A line whose entry cannot be told may belong to the entry before it or to the next one.
     lost_line = False
+    latest_validation: date | None = None
     for index, line in enumerate(lines[1:], start=2):
         fields = line.split(FEC_SEPARATOR)
         if len(fields) != len(FEC_COLUMNS):
@@ -147,6 +148,17 @@ def validate_fec(text: str, fiscal_year: FiscalYear | None = None, exponent: int
             current = _Entry(number, index, get("EcritureDate"), unreadable=lost_line)
             entries.append(current)
             lost_line = False
+            validated = _parse_date(get("ValidDate"))
+            if validated is not None:
+                if latest_validation is not None and validated < latest_validation:
+                    problems.append(
+                        FecProblem(
+                            index,
+                            f"entry {number} was validated on {get('ValidDate')}, before an entry numbered "
+                            f"earlier ({latest_validation:%Y%m%d}): numbers follow the order of validation",
+                        )
+                    )
+                latest_validation = max(validated, latest_validation or validated)
         elif get("EcritureDate") != current.day:
             problems.append(FecProblem(index, f"entry {number} has lines on two dates"))
         current.debit += amounts.get("Debit", Decimal(0))

@@ -8,6 +8,7 @@ answers `ALREADY_BOOKED` with the entry's number and writes nothing. A `FecError
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
@@ -44,17 +45,21 @@ class FecJournal(Protocol):
         ...
 
 
-async def book_ticket_to_fec(ticket: TicketFinalizedV1, books: FecBooks, journal: FecJournal) -> FecBooking:
-    """Book one finalized ticket (sale or credit note) as one balanced FEC entry."""
-    entry = ticket_entry(ticket, books)
+async def book_ticket_to_fec(
+    ticket: TicketFinalizedV1, books: FecBooks, journal: FecJournal, now: datetime
+) -> FecBooking:
+    """Book one finalized ticket (sale or credit note) as one balanced FEC entry, validated `now` (aware)."""
+    entry = ticket_entry(ticket, books, now)
     if not entry.lines:
         return FecBooking(FecBookingStatus.NOTHING_TO_BOOK)
     return await journal.append(entry, books)
 
 
-async def book_session_close_to_fec(closed: SessionClosedV1, books: FecBooks, journal: FecJournal) -> FecBooking:
-    """Book a closed session's cash variance; the session's tickets were booked one by one already."""
-    entry = session_variance_entry(closed, books)
+async def book_session_close_to_fec(
+    closed: SessionClosedV1, books: FecBooks, journal: FecJournal, now: datetime
+) -> FecBooking:
+    """Book a closed session's cash variance, validated `now` (aware); its tickets are booked one by one."""
+    entry = session_variance_entry(closed, books, now)
     if not entry.lines:
         return FecBooking(FecBookingStatus.NOTHING_TO_BOOK)
     return await journal.append(entry, books)

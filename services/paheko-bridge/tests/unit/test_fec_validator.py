@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 
 from paheko_bridge.domain.fec import FiscalYear
 from paheko_bridge.domain.fec_validator import FecProblem, validate_fec
+from paheko_bridge.entrypoints import fec_check
 
 HEADER = (
     "JournalCode\tJournalLib\tEcritureNum\tEcritureDate\tCompteNum\tCompteLib\tCompAuxNum\tCompAuxLib\tPieceRef\t"
@@ -192,3 +194,20 @@ def broken(line_index: int, replacement: str) -> str:
 )
 def test_a_broken_file_is_reported_with_the_line_and_the_reason(text: str, expected: list[FecProblem]) -> None:
     assert validate_fec(text, YEAR_2026, exponent=2) == expected
+
+
+def test_the_command_line_checks_a_file_against_the_year_its_name_gives(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = tmp_path / "123456789FEC20261231.txt"
+    good.write_bytes(GOOD.encode("iso-8859-15"))
+    late = tmp_path / "123456789FEC20251231.txt"
+    late.write_bytes(GOOD.encode("iso-8859-15"))
+
+    assert fec_check.main([str(good)]) == 0
+    assert fec_check.main([str(late)]) == 1
+    assert fec_check.main([str(tmp_path / "missing.txt")]) == 2
+
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == f"{good}: OK"
+    assert printed[1] == f"{late}:line 2: EcritureDate 20261121 is outside the fiscal year 20250101-20251231"

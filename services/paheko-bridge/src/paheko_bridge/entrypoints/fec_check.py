@@ -1,4 +1,4 @@
-"""`paheko-bridge-fec-check FILE`: checks a FEC file with the validator and prints each problem with its line.
+"""`python -m paheko_bridge.entrypoints.fec_check FILE`: the FEC validator on a file, each problem with its line.
 
 The fiscal year comes from the file's name (`<SIREN>FEC<YYYYMMDD>.txt`, the day the year ends, a year of twelve
 months) unless `--year-start` and `--year-end` say it; `--exponent` is the currency's number of decimals (2 for
@@ -39,7 +39,7 @@ def _year_of(path: Path, start: str | None, end: str | None) -> FiscalYear | Non
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="paheko-bridge-fec-check", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m paheko_bridge.entrypoints.fec_check", description=__doc__)
     parser.add_argument("file", type=Path)
     parser.add_argument("--exponent", type=int, default=2, help="decimals of the currency (EUR 2, XPF 0)")
     parser.add_argument("--year-start", help="YYYYMMDD, first day of the fiscal year")

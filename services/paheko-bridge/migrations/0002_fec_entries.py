@@ -22,6 +22,7 @@ create table fec_entries (
     source_kind text not null,
     source_id uuid not null,
     entry_date date not null,
+    valid_date date not null,
     lines text not null,
     booked_at timestamptz not null default now(),
     primary key (company_id, fiscal_year_end, number),

@@ -213,6 +213,19 @@ async def test_each_fiscal_year_has_its_own_file_numbered_from_1(
     assert validate_fec(read(journal.path_of(books, year_2027)), year_2027, exponent=2) == []
 
 
+async def test_an_entry_booked_by_a_writer_whose_clock_is_behind_keeps_the_validation_order(
+    engine: AsyncEngine, tmp_path: Path, books: FecBooks
+) -> None:
+    journal = FecFileJournal(engine, tmp_path)
+    await book_ticket_to_fec(ticket(books, 1), books, journal, datetime(2026, 11, 21, 23, 0, 5, tzinfo=UTC))
+
+    await book_ticket_to_fec(ticket(books, 2), books, journal, datetime(2026, 11, 21, 22, 59, 58, tzinfo=UTC))
+
+    text_of_file = read(journal.path_of(books, YEAR_2026))
+    assert {line.split("\t")[15] for line in text_of_file.splitlines()[1:]} == {"20261122"}
+    assert validate_fec(text_of_file, YEAR_2026, exponent=2) == []
+
+
 async def test_the_file_is_written_in_iso_8859_15(engine: AsyncEngine, tmp_path: Path, books: FecBooks) -> None:
     journal = FecFileJournal(engine, tmp_path)
     close = EXAMPLE_CLOSE.model_copy(update={"company_id": books.company_id})

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from caisse_contracts.basket import BasketIn, BasketLineIn, PaymentIn, compute_basket
-from caisse_contracts.config import AccountMapping
+from caisse_contracts.config import AccountMapping, Company
 from caisse_contracts.events.sessions import SessionClosedV1
 from caisse_contracts.events.tickets import LineKind, PaymentMethod, PaymentV1, TicketFinalizedV1, TicketKind
 from caisse_contracts.money import CashRoundingRule, round_cash
@@ -348,6 +348,41 @@ def test_a_ticket_sold_offline_yesterday_keeps_its_day_and_is_validated_the_day_
         date(2026, 11, 21),
     )
     assert [line.split("\t")[3::12] for line in render_entry(entry, 1).splitlines()] == [["20261120", "20261121"]] * 2
+
+
+async def test_a_writer_whose_clock_is_behind_never_validates_before_the_entry_numbered_earlier() -> None:
+    journal = InMemoryFecJournal()
+    first = sale([Item("707", 500)], [Tender(PaymentMethod.CASH, 500)], number=1)
+    second = sale([Item("707", 700)], [Tender(PaymentMethod.CASH, 700)], number=2)
+    await book_ticket_to_fec(first, books(), journal, datetime(2026, 11, 21, 23, 0, 5, tzinfo=UTC))  # 00:00:05 Paris
+
+    await book_ticket_to_fec(second, books(), journal, datetime(2026, 11, 21, 22, 59, 58, tzinfo=UTC))
+
+    valid_dates = [line.split("\t")[15] for line in journal.text(f"{COMPANY.hex}FEC20261231.txt").splitlines()[1:]]
+    assert valid_dates == ["20261122"] * 4
+
+
+def test_the_books_of_a_configured_company_take_its_accounts_vat_status_and_siren() -> None:
+    company = Company(
+        id=COMPANY,
+        version=1,
+        updated_at=NOW,
+        territory_id=uuid4(),
+        name="Ressourcerie du Lagon",
+        vat_subject=True,
+        siren="552100554",
+        accounts=CAISSE_ACCOUNTS,
+    )
+
+    made = FecBooks.of_company(company, timezone="Pacific/Noumea")
+
+    assert (made.company_id, made.vat_subject, made.siren, made.timezone) == (
+        COMPANY,
+        True,
+        "552100554",
+        "Pacific/Noumea",
+    )
+    assert made.accounts.variance_shortage == "678"
 
 
 def test_a_cash_surplus_is_debited_to_cash_and_credited_to_the_surplus_account() -> None:

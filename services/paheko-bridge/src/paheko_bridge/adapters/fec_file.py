@@ -36,6 +36,7 @@ from paheko_bridge.domain.fec import (
     fec_file_name,
     fiscal_year_containing,
     render_entry,
+    validated_after,
 )
 from paheko_bridge.service_layer.fec import FecBooking, FecBookingStatus
 
@@ -154,20 +155,22 @@ class FecFileJournal:
                 )
             ).first()
             if earlier is None:
-                number: int = (
+                next_number = (
                     await conn.execute(
                         text(
-                            "select coalesce(max(number), 0) + 1 from fec_entries"
-                            " where company_id = :company and fiscal_year_end = :year_end"
+                            "select coalesce(max(number), 0) + 1 as number, max(valid_date) as latest"
+                            " from fec_entries where company_id = :company and fiscal_year_end = :year_end"
                         ),
                         {"company": entry.company_id, "year_end": year.end},
                     )
-                ).scalar_one()
+                ).one()
+                number: int = next_number.number
+                entry = validated_after(entry, next_number.latest)
                 await conn.execute(
                     text(
                         "insert into fec_entries"
-                        " (company_id, fiscal_year_end, number, source_kind, source_id, entry_date, lines)"
-                        " values (:company, :year_end, :number, :kind, :source, :entry_date, :lines)"
+                        " (company_id, fiscal_year_end, number, source_kind, source_id, entry_date, valid_date, lines)"
+                        " values (:company, :year_end, :number, :kind, :source, :entry_date, :valid_date, :lines)"
                     ),
                     {
                         "company": entry.company_id,
@@ -176,6 +179,7 @@ class FecFileJournal:
                         "kind": entry.source_kind.value,
                         "source": entry.source_id,
                         "entry_date": entry.entry_date,
+                        "valid_date": entry.valid_date,
                         "lines": render_entry(entry, number),
                     },
                 )

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Final
@@ -374,6 +374,14 @@ def session_variance_entry(closed: SessionClosedV1, books: FecBooks, booked_at: 
             lines=lines,
         )
     )
+
+
+def validated_after(entry: FecEntry, latest: date | None) -> FecEntry:
+    """`entry`, validated no earlier than the `latest` ValidDate of its file: numbers follow validation even when
+    two writers' clocks straddle midnight."""
+    if latest is None or entry.valid_date >= latest:
+        return entry
+    return replace(entry, valid_date=latest)
 
 
 def format_amount(minor: int, exponent: int) -> str:

@@ -186,6 +186,11 @@ def broken(line_index: int, replacement: str) -> str:
             id="validated-out-of-order",
         ),
         pytest.param(
+            broken(5, row("3", "530", "0,00", "1,00").replace("\tCaisse\t\t", "\tEspèces\t\t")),
+            [FecProblem(7, "CompteNum 530 is named 'Espèces' here and 'Caisse' on line 2")],
+            id="account-renamed",
+        ),
+        pytest.param(
             broken(0, row("1", "", "10,75", "0,00")),
             [FecProblem(2, "CompteNum is empty")],
             id="no-account",

@@ -5,7 +5,8 @@ with a line feed; EcritureDate, PieceDate and ValidDate are real `YYYYMMDD` date
 Debit and Credit are both filled, non-negative, with a comma as decimal separator, no thousands separator and,
 when the currency's exponent is given, exactly its number of decimals; an entry's lines are contiguous, share
 one date and balance; EcritureNum runs 1, 2, 3… without a gap, in the order of validation (ValidDate never
-goes back as the numbers grow); every EcritureDate falls in the fiscal year when one is given. Line numbers count the header as line 1, as an editor shows them.
+goes back as the numbers grow); an account keeps one CompteLib throughout; every EcritureDate falls in the fiscal
+year when one is given. Line numbers count the header as line 1, as an editor shows them.
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ def validate_fec(text: str, fiscal_year: FiscalYear | None = None, exponent: int
     # A line whose entry cannot be told may belong to the entry before it or to the next one.
     lost_line = False
     latest_validation: date | None = None
+    account_names: dict[str, tuple[str, int]] = {}
     for index, line in enumerate(lines[1:], start=2):
         fields = line.split(FEC_SEPARATOR)
         if len(fields) != len(FEC_COLUMNS):
@@ -108,6 +110,14 @@ def validate_fec(text: str, fiscal_year: FiscalYear | None = None, exponent: int
         for name in ("JournalCode", "JournalLib", "CompteNum", "CompteLib", "PieceRef", "EcritureLib"):
             if not get(name).strip():
                 problems.append(FecProblem(index, f"{name} is empty"))
+        named = account_names.setdefault(get("CompteNum"), (get("CompteLib"), index))
+        if named[0] != get("CompteLib"):
+            problems.append(
+                FecProblem(
+                    index,
+                    f"CompteNum {get('CompteNum')} is named {get('CompteLib')!r} here and {named[0]!r} on line {named[1]}",
+                )
+            )
         entry_day = _parse_date(get("EcritureDate"))
         if fiscal_year is not None and entry_day is not None and entry_day not in fiscal_year:
             problems.append(

@@ -89,6 +89,7 @@ class AccountMapping(BaseModel):
     cash_rounding: Account = "658"
     variance_surplus: Account = "758"
     variance_shortage: Account = "658"
+    vat_collected: Account = Field(default="44571", description="VAT collected, credited per rate when VAT-subject.")
 
 
 class CompanyFields(BaseModel):
@@ -97,6 +98,9 @@ class CompanyFields(BaseModel):
     territory_id: UUID
     name: Name
     vat_subject: bool = False
+    siren: Annotated[str, Field(pattern=r"^[0-9]{9}$")] | None = Field(
+        default=None, description="SIREN of the legal entity: names its FEC file (`<SIREN>FEC<year end>.txt`)."
+    )
     paheko_url: Annotated[str, Field(pattern=r"^https?://")] | None = None
     accounts: AccountMapping = AccountMapping()
     member_discount_bp: StrictInt = Field(default=0, ge=0, le=10_000, description="Member card discount, 5 % = 500.")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
 
@@ -13,3 +15,5 @@ class Settings(ServiceSettings):
 
     port: int = 8103
     database_url: SecretStr = SecretStr("postgresql+asyncpg://caisse:caisse@127.0.0.1:15432/caisse_paheko_bridge")
+    fec_directory: Path = Path("fec")
+    """Where the FEC files of the companies without Paheko go: `<dir>/<company id>/<SIREN>FEC<year end>.txt`."""

@@ -1,13 +1,13 @@
 """Tickets and session closes as the bridge keeps them until they are in Paheko (or the FEC file).
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 """
 
 from caisse_contracts.runtime.database import execute_script
 
-revision = "0002"
-down_revision = "0001"
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 

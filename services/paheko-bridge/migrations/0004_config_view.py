@@ -1,13 +1,13 @@
 """The bridge's view of the back office's configuration (companies and their Paheko, categories), from `config.changed`.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 """
 
 from caisse_contracts.runtime.database import execute_script
 
-revision = "0003"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,223 @@
+"""The FEC journal on disk: entries numbered and indexed in PostgreSQL, appended to one file per company and year.
+
+Why a table and a file rather than the file alone: the number of an entry and the record that its source (a
+ticket, a session's variance) was booked must change together, or a crash between them would either skip a
+number or book a ticket twice. PostgreSQL gives that in one transaction (`fec_entries`, migration 0002), under
+an advisory lock per company and fiscal year that also serialises every writer of that year — other coroutines,
+other replicas. The file is then written from the table, in number order: it is always a prefix of the table,
+so whatever a crash interrupts, the next append (or `write_out`) completes it.
+
+Crash safety of the file: each entry is written with one `write` and then `fsync`ed. On opening, a trailing
+partial line is cut off, and the last entry is compared byte for byte with the table: if a crash left only its
+first lines, its other lines are appended. Nothing complete is ever rewritten, so the file only grows; a file
+whose last entry is not the table's is refused (`FecFileMismatchError`) rather than patched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Final
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from paheko_bridge.domain.fec import (
+    FEC_ENCODING,
+    FEC_HEADER,
+    FEC_SEPARATOR,
+    FecBooks,
+    FecEntry,
+    FecError,
+    FiscalYear,
+    fec_file_name,
+    fiscal_year_containing,
+    render_entry,
+    validated_after,
+)
+from paheko_bridge.service_layer.fec import FecBooking, FecBookingStatus
+
+_TAIL_BYTES: Final = 1 << 20
+"""How far back from the end the last entry is looked for: far more than the few lines of one ticket."""
+_NUMBER_FIELD: Final = 2
+
+
+class FecFileMismatchError(FecError):
+    """The file's last entry is not (the beginning of) the one the database holds under its number: the file
+    belongs to another database (a restored backup?) or was edited. Nothing is written to it."""
+
+    def __init__(self, path: Path, number: int) -> None:
+        super().__init__(f"entry {number} of {path} differs from the database's")
+        self.path = path
+        self.number = number
+
+
+@dataclass(frozen=True, slots=True)
+class _Tail:
+    last_number: int
+    """EcritureNum of the file's last entry; 0 when the file has only its header."""
+    last_entry: bytes
+    """The complete lines of that entry, as on disk."""
+
+
+def _encode(lines: str) -> bytes:
+    return lines.encode(FEC_ENCODING, errors="replace")
+
+
+def _sync_directory(directory: Path) -> None:
+    # A new file's name survives a power cut only once its directory is on disk too.
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _open_tail(path: Path) -> _Tail:
+    """Make `path` exist with its header, cut a trailing partial line, and find its last entry."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    created = not path.exists()
+    with path.open("a+b") as file:
+        size = file.seek(0, os.SEEK_END)
+        start = max(0, size - _TAIL_BYTES)
+        file.seek(start)
+        tail = file.read()
+        complete = tail.rfind(b"\n") + 1
+        if start + complete != size:
+            file.truncate(start + complete)
+            size = start + complete
+            tail = tail[:complete]
+        if size == 0:
+            # A new file, or one cut short inside its header: the header again, alone.
+            tail = _encode(FEC_HEADER)
+            file.write(tail)
+        file.flush()
+        os.fsync(file.fileno())
+    if created:
+        _sync_directory(path.parent)
+
+    lines = tail.splitlines(keepends=True)
+    if start > 0:
+        lines = lines[1:]  # the chunk may start inside a line
+    last_number = 0
+    entry_start = len(lines)
+    for index in range(len(lines) - 1, -1, -1):
+        fields = lines[index].decode(FEC_ENCODING).split(FEC_SEPARATOR)
+        number_field = fields[_NUMBER_FIELD] if len(fields) > _NUMBER_FIELD else ""
+        if not number_field.isdigit():
+            break  # the header
+        if last_number and int(number_field) != last_number:
+            break
+        last_number = int(number_field)
+        entry_start = index
+    return _Tail(last_number, b"".join(lines[entry_start:]))
+
+
+def _append(path: Path, entries: list[bytes]) -> None:
+    with path.open("ab") as file:
+        for entry in entries:
+            file.write(entry)
+            file.flush()
+            os.fsync(file.fileno())
+
+
+class FecFileJournal:
+    """`FecJournal` on PostgreSQL (numbers, index) and files under `directory/<company id>/<SIREN>FEC<end>.txt`."""
+
+    def __init__(self, engine: AsyncEngine, directory: Path) -> None:
+        self._engine = engine
+        self._directory = directory
+
+    def path_of(self, books: FecBooks, year: FiscalYear) -> Path:
+        return self._directory / str(books.company_id) / fec_file_name(books, year)
+
+    @staticmethod
+    async def _lock(conn: AsyncConnection, books: FecBooks, year_end: date) -> None:
+        await conn.execute(
+            text("select pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+            {"key": f"fec:{books.company_id}:{year_end.isoformat()}"},
+        )
+
+    async def append(self, entry: FecEntry, books: FecBooks) -> FecBooking:
+        year = entry.fiscal_year(books.fiscal_year_end_month)
+        async with self._engine.begin() as conn:
+            await self._lock(conn, books, year.end)
+            earlier = (
+                await conn.execute(
+                    text(
+                        "select number, entry_date from fec_entries"
+                        " where company_id = :company and source_kind = :kind and source_id = :source"
+                    ),
+                    {"company": entry.company_id, "kind": entry.source_kind.value, "source": entry.source_id},
+                )
+            ).first()
+            if earlier is None:
+                next_number = (
+                    await conn.execute(
+                        text(
+                            "select coalesce(max(number), 0) + 1 as number, max(valid_date) as latest"
+                            " from fec_entries where company_id = :company and fiscal_year_end = :year_end"
+                        ),
+                        {"company": entry.company_id, "year_end": year.end},
+                    )
+                ).one()
+                number: int = next_number.number
+                entry = validated_after(entry, next_number.latest)
+                await conn.execute(
+                    text(
+                        "insert into fec_entries"
+                        " (company_id, fiscal_year_end, number, source_kind, source_id, entry_date, valid_date, lines)"
+                        " values (:company, :year_end, :number, :kind, :source, :entry_date, :valid_date, :lines)"
+                    ),
+                    {
+                        "company": entry.company_id,
+                        "year_end": year.end,
+                        "number": number,
+                        "kind": entry.source_kind.value,
+                        "source": entry.source_id,
+                        "entry_date": entry.entry_date,
+                        "valid_date": entry.valid_date,
+                        "lines": render_entry(entry, number),
+                    },
+                )
+                status = FecBookingStatus.BOOKED
+            else:
+                number = earlier.number
+                year = fiscal_year_containing(earlier.entry_date, books.fiscal_year_end_month)
+                status = FecBookingStatus.ALREADY_BOOKED
+        # Written after the commit, on a replay too: a crash between the two is completed by the next call.
+        await self.write_out(books, year)
+        return FecBooking(status, number, self.path_of(books, year).name)
+
+    async def write_out(self, books: FecBooks, year: FiscalYear) -> Path:
+        """Bring the company's file of `year` up to date with the table; returns its path."""
+        path = self.path_of(books, year)
+        async with self._engine.begin() as conn:
+            await self._lock(conn, books, year.end)
+            tail = await asyncio.to_thread(_open_tail, path)
+            rows = (
+                await conn.execute(
+                    text(
+                        "select number, lines from fec_entries"
+                        " where company_id = :company and fiscal_year_end = :year_end and number >= :from_number"
+                        " order by number"
+                    ),
+                    {"company": books.company_id, "year_end": year.end, "from_number": max(tail.last_number, 1)},
+                )
+            ).all()
+            stored = {row.number: _encode(row.lines) for row in rows}
+            missing = [stored[number] for number in sorted(stored) if number > tail.last_number]
+            if tail.last_number:
+                last = stored.get(tail.last_number, b"")
+                if not last.startswith(tail.last_entry):
+                    raise FecFileMismatchError(path, tail.last_number)
+                # A crash cut the entry after one of its lines: its other lines follow, nothing is rewritten.
+                rest = last[len(tail.last_entry) :]
+                if rest:
+                    missing.insert(0, rest)
+            if missing:
+                await asyncio.to_thread(_append, path, missing)
+        return path

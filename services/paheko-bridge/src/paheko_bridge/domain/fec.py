@@ -1,0 +1,428 @@
+"""The FEC entries of a company without Paheko: one balanced entry per ticket, one per cash variance, as FEC text.
+
+The *fichier des écritures comptables* (article A47 A-1 of the Livre des procédures fiscales, commented in
+BOI-CF-IOR-60-40-20) is one flat file per company and fiscal year, one line per accounting line, 18 fields in a
+fixed order separated by tabs, a header line naming them. What this module follows, and why:
+
+- **Same bookings as Paheko's Caisse** (PAHEKO.md §3), so that a company moving between FEC and Paheko sees the
+  same accounts and amounts: each tender is a debit on its method's account (530 cash, 5112 cheques, 5115 cards,
+  4191 gift vouchers) for what it settles — for cash that is the payment's `amount`, the change already out of
+  it; each revenue account of the lines is a credit; a cash variance is booked against the cash account, a
+  shortage as a debit on the shortage account (658 seed, 678 Caisse), a surplus as a credit on the surplus
+  account (758 seed, 778 Caisse). Caisse books one entry per session summing its tickets; the FEC books one
+  entry per ticket plus one per variance (issue 6 asks for one entry per ticket, and a ticket booked as it is
+  finalized never waits for its session's close): summed per account over a session, both give the same lines.
+- **Signs**: a line is an `int` of minor units, positive for a debit and negative for a credit, so an entry
+  balances when its amounts add up to zero. A credit note's amounts are negative (its lines and its refund
+  tenders), so the same rules put the refunded cash on the credit side and the revenue on the debit side.
+- **VAT**: a VAT-subject company credits revenue tax excluded and the VAT of each rate to the VAT-collected
+  account (44571); a company that is not VAT-subject credits revenue tax included, as Caisse always does.
+- **Cash rounding** (XPF, CHF): the payments add up to the amount due plus `cash_rounding`, so the rounding is
+  booked on the rounding account on the opposite side of its sign (a customer paying 2 more: credit 2).
+- **Cheque deposit** (512 / 511x) is *not* booked at a session's close: the cheques reach the bank when the
+  manager takes them there, on a date no event of ours carries yet, and Caisse books no deposit either; the
+  session entry therefore leaves them on 5112, which is where Paheko leaves them too.
+- **Numbering**: EcritureNum is sequential from 1 without gaps over the whole file, which is one journal; the
+  text asks for chronological, gap-free numbering within each journal, so one counter per file satisfies it.
+- **Dates**: EcritureDate and PieceDate are the business date in the shop's time zone (a ticket's
+  `local_date`; a session's close converted with the company's time zone). ValidDate is the local day the entry
+  was booked: a finalized ticket never changes, so booking it validates it, and the text wants entries numbered
+  in the order of their validation — a ticket sold offline yesterday and booked today gets today's ValidDate
+  and the next number, while its EcritureDate stays yesterday.
+- **Amounts**: Debit and Credit are both written, in major units with a comma and the currency's own number of
+  decimals (EUR `10,75`, XPF `1005`), no thousands separator, `0,00` (or `0`) on the side not used.
+  Montantdevise and Idevise stay empty: the books are kept in the ticket's currency.
+- **Fiscal year**: the calendar year unless the company's year ends another month (`fiscal_year_end_month`);
+  the file is named `<SIREN>FEC<year end YYYYMMDD>.txt`.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from typing import Final
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from caisse_contracts.config import AccountMapping, Company
+from caisse_contracts.events.sessions import SessionClosedV1
+from caisse_contracts.events.tickets import PaymentMethod, PaymentV1, TicketFinalizedV1, TicketKind
+from caisse_contracts.money import CURRENCIES
+
+FEC_COLUMNS: Final = (
+    "JournalCode",
+    "JournalLib",
+    "EcritureNum",
+    "EcritureDate",
+    "CompteNum",
+    "CompteLib",
+    "CompAuxNum",
+    "CompAuxLib",
+    "PieceRef",
+    "PieceDate",
+    "EcritureLib",
+    "Debit",
+    "Credit",
+    "EcritureLet",
+    "DateLet",
+    "ValidDate",
+    "Montantdevise",
+    "Idevise",
+)
+"""The 18 fields of A47 A-1, in their order; the header line names them so."""
+
+FEC_SEPARATOR: Final = "\t"
+FEC_ENCODING: Final = "iso-8859-15"
+"""A47 A-1 names ASCII, ISO 8859-15 or EBCDIC for the characters of the file; ISO 8859-15 holds French accents
+and the euro sign. A character it lacks is written as `?` rather than refusing the entry."""
+
+FEC_HEADER: Final = FEC_SEPARATOR.join(FEC_COLUMNS) + "\n"
+
+ACCOUNT_LABELS: Final[Mapping[str, str]] = {
+    "44571": "TVA collectée",
+    "4191": "Clients - avances reçues",
+    "411": "Clients",
+    "512": "Banque",
+    "5112": "Chèques à encaisser",
+    "5115": "Cartes bancaires à encaisser",
+    "511": "Valeurs à l'encaissement",
+    "53": "Caisse",
+    "658": "Charges diverses de gestion courante",
+    "678": "Autres charges exceptionnelles",
+    "706": "Prestations de services",
+    "707": "Ventes de marchandises",
+    "708": "Produits des activités annexes",
+    "70": "Ventes",
+    "756": "Cotisations",
+    "758": "Produits divers de gestion courante",
+    "778": "Autres produits exceptionnels",
+}
+"""Labels of the associative chart (PCA 2025) by account prefix; the longest known prefix names an account, so a
+CompteNum keeps one CompteLib throughout the file."""
+
+_METHOD_LABELS: Final = {
+    PaymentMethod.CASH: "Espèces",
+    PaymentMethod.CHEQUE: "Chèque",
+    PaymentMethod.CARD: "Carte bancaire",
+    PaymentMethod.VOUCHER: "Bon d'achat",
+}
+
+
+class FecError(Exception):
+    """Root of the FEC writer's errors: none of them is worth a retry, the event goes to the dead letters."""
+
+
+class UnbalancedEntryError(FecError):
+    """The lines of an entry do not add up to zero: the event's own totals disagree with each other."""
+
+    def __init__(self, source_id: UUID, difference: int) -> None:
+        super().__init__(f"entry of {source_id} is off by {difference} minor units (debits - credits)")
+        self.source_id = source_id
+        self.difference = difference
+
+
+class UnknownCurrencyError(FecError):
+    """The event's currency is not one whose number of decimals we know, so its amounts cannot be written."""
+
+    def __init__(self, currency: str) -> None:
+        super().__init__(f"unknown currency {currency!r}")
+        self.currency = currency
+
+
+class OtherCompanyError(FecError):
+    """The event belongs to another company than the books it was given."""
+
+    def __init__(self, expected: UUID, actual: UUID) -> None:
+        super().__init__(f"event of company {actual} booked into the books of {expected}")
+        self.expected = expected
+        self.actual = actual
+
+
+class SourceKind(StrEnum):
+    """What an entry books: idempotency is per source (a ticket, a session's variance)."""
+
+    TICKET = "ticket"
+    SESSION_VARIANCE = "session_variance"
+
+
+@dataclass(frozen=True, slots=True)
+class FecBooks:
+    """What the FEC writer needs of a company: its accounts, VAT status, SIREN, year and journal."""
+
+    company_id: UUID
+    accounts: AccountMapping = field(default_factory=AccountMapping)
+    vat_subject: bool = False
+    siren: str | None = None
+    timezone: str = "Europe/Paris"
+    fiscal_year_end_month: int = 12
+    journal_code: str = "CA"
+    journal_label: str = "Caisse"
+    account_labels: Mapping[str, str] = field(default_factory=dict)
+    """Labels that override or complete `ACCOUNT_LABELS`, by exact account."""
+
+    @classmethod
+    def of_company(cls, company: Company, timezone: str = "Europe/Paris") -> FecBooks:
+        """The books of a configured company; `timezone` is its territory's."""
+        return cls(
+            company_id=company.id,
+            accounts=company.accounts,
+            vat_subject=company.vat_subject,
+            siren=company.siren,
+            timezone=timezone,
+        )
+
+    def account_label(self, account: str) -> str:
+        if account in self.account_labels:
+            return self.account_labels[account]
+        for length in range(len(account), 0, -1):
+            known = ACCOUNT_LABELS.get(account[:length])
+            if known is not None:
+                return known
+        return f"Compte {account}"
+
+
+@dataclass(frozen=True, slots=True)
+class FiscalYear:
+    start: date
+    end: date
+
+    def __contains__(self, day: object) -> bool:
+        return isinstance(day, date) and self.start <= day <= self.end
+
+
+def fiscal_year_containing(day: date, end_month: int = 12) -> FiscalYear:
+    """The twelve months ending on the last day of `end_month` that contain `day`."""
+    if not 1 <= end_month <= 12:
+        raise ValueError(f"a fiscal year ends in a month 1..12, not {end_month}")
+    year = day.year if day.month <= end_month else day.year + 1
+    end = date(year, end_month, calendar.monthrange(year, end_month)[1])
+    before = date(year - 1, end_month, calendar.monthrange(year - 1, end_month)[1])
+    return FiscalYear(before + timedelta(days=1), end)
+
+
+def fec_file_name(books: FecBooks, year: FiscalYear) -> str:
+    """`<SIREN>FEC<YYYYMMDD>.txt`; without a SIREN the company id stands in, to be renamed before filing."""
+    who = books.siren or books.company_id.hex
+    return f"{who}FEC{year.end:%Y%m%d}.txt"
+
+
+@dataclass(frozen=True, slots=True)
+class FecLine:
+    """One accounting line: `amount` in minor units, > 0 a debit, < 0 a credit."""
+
+    account: str
+    account_label: str
+    label: str
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class FecEntry:
+    """One balanced entry, not numbered yet: the journal numbers it when it appends it."""
+
+    company_id: UUID
+    source_kind: SourceKind
+    source_id: UUID
+    journal_code: str
+    journal_label: str
+    entry_date: date
+    piece_ref: str
+    piece_date: date
+    valid_date: date
+    """When the entry was booked (validated): the order of the numbering."""
+    currency_exponent: int
+    lines: tuple[FecLine, ...]
+
+    @property
+    def debit(self) -> int:
+        return sum(line.amount for line in self.lines if line.amount > 0)
+
+    @property
+    def credit(self) -> int:
+        return -sum(line.amount for line in self.lines if line.amount < 0)
+
+    def fiscal_year(self, end_month: int = 12) -> FiscalYear:
+        return fiscal_year_containing(self.entry_date, end_month)
+
+
+def _exponent(currency: str) -> int:
+    known = CURRENCIES.get(currency)
+    if known is None:
+        raise UnknownCurrencyError(currency)
+    return known.exponent
+
+
+def _rate_label(rate_bp: int) -> str:
+    whole, part = divmod(rate_bp, 100)
+    return f"{whole} %" if not part else f"{whole},{part:02d}".rstrip("0") + " %"
+
+
+def _payment_label(payment: PaymentV1) -> str:
+    label = _METHOD_LABELS[payment.method]
+    if payment.reference:
+        label += f" n°{payment.reference}"
+    if payment.bank:
+        label += f" ({payment.bank})"
+    return label
+
+
+def _payment_account(accounts: AccountMapping, method: PaymentMethod) -> str:
+    by_method = {
+        PaymentMethod.CASH: accounts.cash,
+        PaymentMethod.CHEQUE: accounts.cheque,
+        PaymentMethod.CARD: accounts.card,
+        PaymentMethod.VOUCHER: accounts.voucher,
+    }
+    return by_method[method]
+
+
+def _balanced(entry: FecEntry) -> FecEntry:
+    difference = sum(line.amount for line in entry.lines)
+    if difference:
+        raise UnbalancedEntryError(entry.source_id, difference)
+    return entry
+
+
+def _local_day(moment: datetime, books: FecBooks) -> date:
+    if moment.tzinfo is None:
+        raise ValueError("an aware datetime is needed to find the local day")
+    return moment.astimezone(ZoneInfo(books.timezone)).date()
+
+
+def ticket_entry(ticket: TicketFinalizedV1, books: FecBooks, booked_at: datetime) -> FecEntry:
+    """The entry of one finalized ticket (sale or credit note), booked at `booked_at`; no lines when it moves no
+    money at all."""
+    if ticket.company_id != books.company_id:
+        raise OtherCompanyError(books.company_id, ticket.company_id)
+    exponent = _exponent(ticket.currency)
+    what = "Avoir" if ticket.kind is TicketKind.CREDIT_NOTE else "Ticket"
+    title = f"{what} n°{ticket.number}"
+    accounts = books.accounts
+    lines: list[FecLine] = []
+
+    for payment in ticket.payments:
+        account = _payment_account(accounts, payment.method)
+        lines.append(
+            FecLine(account, books.account_label(account), f"{title} - {_payment_label(payment)}", payment.amount)
+        )
+
+    # Revenue per account in the order the lines first name it, so a ticket's entry reads like its receipt.
+    revenue: dict[str, int] = {}
+    for line in ticket.lines:
+        amount = line.total_excl_tax if books.vat_subject else line.total_incl_tax
+        revenue[line.revenue_account] = revenue.get(line.revenue_account, 0) + amount
+    for account, amount in revenue.items():
+        lines.append(FecLine(account, books.account_label(account), f"{title} - Ventes", -amount))
+    if books.vat_subject:
+        for tax in sorted(ticket.taxes, key=lambda t: t.rate_bp):
+            vat = accounts.vat_collected
+            lines.append(FecLine(vat, books.account_label(vat), f"{title} - TVA {_rate_label(tax.rate_bp)}", -tax.tax))
+
+    if ticket.cash_rounding:
+        account = ticket.rounding_account or accounts.cash_rounding
+        lines.append(
+            FecLine(account, books.account_label(account), f"{title} - Arrondi espèces", -ticket.cash_rounding)
+        )
+
+    return _balanced(
+        FecEntry(
+            company_id=ticket.company_id,
+            source_kind=SourceKind.TICKET,
+            source_id=ticket.ticket_id,
+            journal_code=books.journal_code,
+            journal_label=books.journal_label,
+            entry_date=ticket.local_date,
+            piece_ref=f"T{ticket.number}-{ticket.pos_id.hex[:8]}",
+            piece_date=ticket.local_date,
+            valid_date=_local_day(booked_at, books),
+            currency_exponent=exponent,
+            lines=tuple(line for line in lines if line.amount),
+        )
+    )
+
+
+def session_variance_entry(closed: SessionClosedV1, books: FecBooks, booked_at: datetime) -> FecEntry:
+    """The entry of a session's cash variance (no lines when the count matched), dated on its local close day."""
+    if closed.company_id != books.company_id:
+        raise OtherCompanyError(books.company_id, closed.company_id)
+    exponent = _exponent(closed.currency)
+    closing_day = _local_day(closed.closed_at, books)
+    accounts = books.accounts
+    label = f"Session de caisse - {_METHOD_LABELS[PaymentMethod.CASH]} - Erreur de caisse"
+    lines: tuple[FecLine, ...] = ()
+    if closed.variance:
+        other = accounts.variance_surplus if closed.variance > 0 else accounts.variance_shortage
+        lines = (
+            FecLine(accounts.cash, books.account_label(accounts.cash), label, closed.variance),
+            FecLine(other, books.account_label(other), label, -closed.variance),
+        )
+    return _balanced(
+        FecEntry(
+            company_id=closed.company_id,
+            source_kind=SourceKind.SESSION_VARIANCE,
+            source_id=closed.session_id,
+            journal_code=books.journal_code,
+            journal_label=books.journal_label,
+            entry_date=closing_day,
+            piece_ref=f"POS-SESSION-{closed.session_id}",
+            piece_date=closing_day,
+            valid_date=_local_day(booked_at, books),
+            currency_exponent=exponent,
+            lines=lines,
+        )
+    )
+
+
+def validated_after(entry: FecEntry, latest: date | None) -> FecEntry:
+    """`entry`, validated no earlier than the `latest` ValidDate of its file: numbers follow validation even when
+    two writers' clocks straddle midnight."""
+    if latest is None or entry.valid_date >= latest:
+        return entry
+    return replace(entry, valid_date=latest)
+
+
+def format_amount(minor: int, exponent: int) -> str:
+    """Minor units as FEC writes them: major units, comma, the currency's decimals, no thousands separator."""
+    if minor < 0:
+        raise ValueError("Debit and Credit are written as magnitudes")
+    if exponent == 0:
+        return str(minor)
+    major, rest = divmod(minor, 10**exponent)
+    return f"{major},{rest:0{exponent}d}"
+
+
+def _field(text: str) -> str:
+    # A tab or a line break inside a label would shift every field after it or split the line.
+    return " ".join(text.replace("\t", " ").splitlines()).strip()
+
+
+def render_entry(entry: FecEntry, number: int) -> str:
+    """The entry's lines as FEC text, numbered `number`, each ending with a line feed."""
+    day = f"{entry.entry_date:%Y%m%d}"
+    out = []
+    for line in entry.lines:
+        fields = (
+            entry.journal_code,
+            entry.journal_label,
+            str(number),
+            day,
+            line.account,
+            line.account_label,
+            "",
+            "",
+            entry.piece_ref,
+            f"{entry.piece_date:%Y%m%d}",
+            line.label,
+            format_amount(max(line.amount, 0), entry.currency_exponent),
+            format_amount(max(-line.amount, 0), entry.currency_exponent),
+            "",
+            "",
+            f"{entry.valid_date:%Y%m%d}",
+            "",
+            "",
+        )
+        out.append(FEC_SEPARATOR.join(_field(f) for f in fields) + "\n")
+    return "".join(out)

@@ -1,0 +1,250 @@
+"""The FEC journal on real PostgreSQL and a real disk: numbered without gaps, idempotent, whole after a crash.
+
+Each test module gets a new database of the bridge's schema on the launcher's `test` PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+import paheko_bridge
+from caisse_contracts.config import AccountMapping
+from caisse_contracts.events.sessions import SessionClosedV1
+from caisse_contracts.events.tickets import TicketFinalizedV1
+from caisse_contracts.runtime.database import create_engine, migrate, migrations_beside
+from caisse_contracts.snapshots import load_example
+from caisse_stack import Infra, ensure_up
+from paheko_bridge.adapters.fec_file import FecFileJournal, FecFileMismatchError
+from paheko_bridge.domain.fec import FEC_ENCODING, FecBooks, FiscalYear
+from paheko_bridge.domain.fec_validator import validate_fec
+from paheko_bridge.service_layer.fec import (
+    FecBooking,
+    FecBookingStatus,
+    book_session_close_to_fec,
+    book_ticket_to_fec,
+)
+
+pytestmark = pytest.mark.integration
+
+EXAMPLE_TICKET = load_example(TicketFinalizedV1).data
+"""8.00 € coat (7071) and 2.00 € book (7072) paid 10.00 € in cash, on 2026-11-21 (the contracts' example)."""
+EXAMPLE_CLOSE = load_example(SessionClosedV1).data
+"""Closed 2026-11-21 18:05 UTC, 1.00 € short."""
+YEAR_2026 = FiscalYear(date(2026, 1, 1), date(2026, 12, 31))
+NOW = datetime(2026, 11, 21, 19, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="session")
+def infra() -> Infra:
+    """Real Kafka and PostgreSQL (the launcher's `test` instance), started if they do not run yet."""
+    return ensure_up("test")
+
+
+@pytest_asyncio.fixture(scope="module")
+async def database_url(infra: Infra) -> AsyncIterator[str]:
+    """A new database with every migration of the bridge applied; dropped at the end of the module."""
+    name = f"caisse_paheko_bridge_it_{uuid.uuid4().hex[:12]}"
+    infra.create_database(name)
+    url = infra.database_url(name)
+    engine = create_engine(url, pool_size=2)
+    try:
+        await migrate(engine, migrations_beside(paheko_bridge.__file__))
+    finally:
+        await engine.dispose()
+    yield url
+    infra.drop_database(name)
+
+
+@pytest_asyncio.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    created = create_engine(database_url, pool_size=5)
+    yield created
+    await created.dispose()
+
+
+@pytest.fixture
+def books() -> FecBooks:
+    """The books of a company of its own, so that the tests of the module share a database and nothing else."""
+    return FecBooks(company_id=uuid.uuid4(), siren="123456789", accounts=AccountMapping(variance_shortage="678"))
+
+
+def ticket(books: FecBooks, number: int, on: date = date(2026, 11, 21)) -> TicketFinalizedV1:
+    return EXAMPLE_TICKET.model_copy(
+        update={"ticket_id": uuid.uuid4(), "number": number, "company_id": books.company_id, "local_date": on}
+    )
+
+
+def read(path: Path) -> str:
+    return path.read_bytes().decode(FEC_ENCODING)
+
+
+async def test_tickets_and_a_variance_are_numbered_1_2_3_in_a_file_the_validator_accepts(
+    engine: AsyncEngine, tmp_path: Path, books: FecBooks
+) -> None:
+    journal = FecFileJournal(engine, tmp_path)
+    close = EXAMPLE_CLOSE.model_copy(update={"company_id": books.company_id})
+
+    bookings = [
+        await book_ticket_to_fec(ticket(books, 1), books, journal, NOW),
+        await book_ticket_to_fec(ticket(books, 2), books, journal, NOW),
+        await book_session_close_to_fec(close, books, journal, NOW),
+    ]
+
+    assert [b.number for b in bookings] == [1, 2, 3]
+    assert {b.file_name for b in bookings} == {"123456789FEC20261231.txt"}
+    path = journal.path_of(books, YEAR_2026)
+    assert validate_fec(read(path), YEAR_2026, exponent=2) == []
+    lines = read(path).splitlines()
+    assert len(lines) == 1 + 3 + 3 + 2
+    # 1.00 € short (PAHEKO.md §3): 678 debit, cash credit.
+    account_debit_credit = [tuple(line.split("\t")[i] for i in (4, 11, 12)) for line in lines[-2:]]
+    assert account_debit_credit == [("530", "0,00", "1,00"), ("678", "1,00", "0,00")]
+
+
+async def test_a_replayed_ticket_adds_nothing_and_answers_its_first_number(
+    engine: AsyncEngine, tmp_path: Path, books: FecBooks
+) -> None:
+    journal = FecFileJournal(engine, tmp_path)
+    first, second = ticket(books, 1), ticket(books, 2)
+    await book_ticket_to_fec(first, books, journal, NOW)
+    await book_ticket_to_fec(second, books, journal, NOW)
+    path = journal.path_of(books, YEAR_2026)
+    before = path.read_bytes()
+
+    replay = await book_ticket_to_fec(first, books, journal, NOW)
+
+    assert replay == FecBooking(FecBookingStatus.ALREADY_BOOKED, 1, "123456789FEC20261231.txt")
+    assert path.read_bytes() == before
+    async with engine.connect() as conn:
+        count = (
+            await conn.execute(text("select count(*) from fec_entries where company_id = :c"), {"c": books.company_id})
+        ).scalar_one()
+    assert count == 2
+
+
+async def test_numbering_goes_on_after_a_restart(
+    engine: AsyncEngine, database_url: str, tmp_path: Path, books: FecBooks
+) -> None:
+    await book_ticket_to_fec(ticket(books, 1), books, FecFileJournal(engine, tmp_path), NOW)
+    await engine.dispose()
+
+    restarted = create_engine(database_url, pool_size=2)
+    try:
+        booking = await book_ticket_to_fec(ticket(books, 2), books, FecFileJournal(restarted, tmp_path), NOW)
+    finally:
+        await restarted.dispose()
+
+    assert booking.number == 2
+    path = FecFileJournal(engine, tmp_path).path_of(books, YEAR_2026)
+    assert validate_fec(read(path), YEAR_2026, exponent=2) == []
+
+
+async def test_an_entry_cut_short_by_a_crash_is_completed_without_rewriting_what_is_on_disk(
+    engine: AsyncEngine, tmp_path: Path, books: FecBooks
+) -> None:
+    journal = FecFileJournal(engine, tmp_path)
+    await book_ticket_to_fec(ticket(books, 1), books, journal, NOW)
+    await book_ticket_to_fec(ticket(books, 2), books, journal, NOW)
+    path = journal.path_of(books, YEAR_2026)
+    whole = path.read_bytes()
+    # The crash: entry 2's first line made it to disk, its second line only in part.
+    last_line_start = whole.rstrip(b"\n").rfind(b"\n") + 1
+    path.write_bytes(whole[: last_line_start + 20])
+
+    await journal.write_out(books, YEAR_2026)
+
+    assert path.read_bytes() == whole
+
+
+async def test_an_entry_committed_but_not_yet_written_is_written_by_the_replay(
+    engine: AsyncEngine, tmp_path: Path, books: FecBooks
+) -> None:
+    journal = FecFileJournal(engine, tmp_path)
+    await book_ticket_to_fec(ticket(books, 1), books, journal, NOW)
+    path = journal.path_of(books, YEAR_2026)
+    after_first = path.read_bytes()
+    second = ticket(books, 2)
+    await book_ticket_to_fec(second, books, journal, NOW)
+    whole = path.read_bytes()
+    path.write_bytes(after_first)  # the crash came between the commit and the file
+
+    replay = await book_ticket_to_fec(second, books, journal, NOW)
+
+    assert replay.status is FecBookingStatus.ALREADY_BOOKED
+    assert path.read_bytes() == whole
+
+
+async def test_concurrent_bookings_of_one_company_are_numbered_without_a_gap_or_a_double(
+    engine: AsyncEngine, tmp_path: Path, books: FecBooks
+) -> None:
+    journal = FecFileJournal(engine, tmp_path)
+    tickets = [ticket(books, n) for n in range(1, 21)]
+
+    bookings = await asyncio.gather(*(book_ticket_to_fec(t, books, journal, NOW) for t in tickets + tickets[:5]))
+
+    assert sorted(b.number or 0 for b in bookings[:20]) == list(range(1, 21))
+    assert [b.status for b in bookings].count(FecBookingStatus.BOOKED) == 20
+    path = journal.path_of(books, YEAR_2026)
+    assert validate_fec(read(path), YEAR_2026, exponent=2) == []
+    assert len(read(path).splitlines()) == 1 + 20 * 3
+
+
+async def test_each_fiscal_year_has_its_own_file_numbered_from_1(
+    engine: AsyncEngine, tmp_path: Path, books: FecBooks
+) -> None:
+    journal = FecFileJournal(engine, tmp_path)
+
+    new_year = datetime(2027, 1, 1, 20, 0, tzinfo=UTC)
+    last_of_2026 = await book_ticket_to_fec(ticket(books, 1, date(2026, 12, 31)), books, journal, new_year)
+    first_of_2027 = await book_ticket_to_fec(ticket(books, 2, date(2027, 1, 1)), books, journal, new_year)
+
+    assert (last_of_2026.number, last_of_2026.file_name) == (1, "123456789FEC20261231.txt")
+    assert (first_of_2027.number, first_of_2027.file_name) == (1, "123456789FEC20271231.txt")
+    year_2027 = FiscalYear(date(2027, 1, 1), date(2027, 12, 31))
+    assert validate_fec(read(journal.path_of(books, year_2027)), year_2027, exponent=2) == []
+
+
+async def test_an_entry_booked_by_a_writer_whose_clock_is_behind_keeps_the_validation_order(
+    engine: AsyncEngine, tmp_path: Path, books: FecBooks
+) -> None:
+    journal = FecFileJournal(engine, tmp_path)
+    await book_ticket_to_fec(ticket(books, 1), books, journal, datetime(2026, 11, 21, 23, 0, 5, tzinfo=UTC))
+
+    await book_ticket_to_fec(ticket(books, 2), books, journal, datetime(2026, 11, 21, 22, 59, 58, tzinfo=UTC))
+
+    text_of_file = read(journal.path_of(books, YEAR_2026))
+    assert {line.split("\t")[15] for line in text_of_file.splitlines()[1:]} == {"20261122"}
+    assert validate_fec(text_of_file, YEAR_2026, exponent=2) == []
+
+
+async def test_the_file_is_written_in_iso_8859_15(engine: AsyncEngine, tmp_path: Path, books: FecBooks) -> None:
+    journal = FecFileJournal(engine, tmp_path)
+    close = EXAMPLE_CLOSE.model_copy(update={"company_id": books.company_id})
+
+    await book_session_close_to_fec(close, books, journal, NOW)
+
+    assert "Espèces".encode(FEC_ENCODING) in journal.path_of(books, YEAR_2026).read_bytes()
+    assert b"Esp\xe8ces" in journal.path_of(books, YEAR_2026).read_bytes()
+
+
+async def test_a_file_whose_last_entry_is_not_the_database_s_is_refused(
+    engine: AsyncEngine, tmp_path: Path, books: FecBooks
+) -> None:
+    journal = FecFileJournal(engine, tmp_path)
+    await book_ticket_to_fec(ticket(books, 1), books, journal, NOW)
+    path = journal.path_of(books, YEAR_2026)
+    lines = read(path).splitlines(keepends=True)
+    path.write_bytes((read(path) + "".join(line.replace("\t1\t", "\t2\t", 1) for line in lines[1:])).encode())
+
+    with pytest.raises(FecFileMismatchError) as refused:
+        await book_ticket_to_fec(ticket(books, 2), books, journal, NOW)
+    assert refused.value.number == 2

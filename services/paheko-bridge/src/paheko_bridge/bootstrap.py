@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import uuid
+
 from fastapi import FastAPI
+from pydantic import SecretStr
 
 import paheko_bridge
 from caisse_contracts.runtime.database import migrations_beside
-from caisse_contracts.runtime.service import ServiceRuntime, serve
+from caisse_contracts.runtime.service import ServiceRuntime, serve, utc_now
+from paheko_bridge.adapters.config_view import SqlConfigView
+from paheko_bridge.adapters.fec_file import FecFileJournal
+from paheko_bridge.adapters.sql import SqlUnitOfWork
+from paheko_bridge.adapters.targets import ConfiguredTargets, FecJournalWriter, PosApiCredentials
 from paheko_bridge.config import Settings
+from paheko_bridge.entrypoints import consumers
+from paheko_bridge.entrypoints.forwarder import Forwarder
+from paheko_bridge.entrypoints.http.routes import ops
+from paheko_bridge.service_layer.forwarding import BridgeServices
+from paheko_bridge.service_layer.ports import UnitOfWork
 
 SERVICE = "paheko-bridge"
 
@@ -16,8 +28,39 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     runtime = ServiceRuntime(SERVICE, settings, versions_dir=migrations_beside(paheko_bridge.__file__), has_outbox=True)
     runtime.instrument()
-    app = runtime.app(title="Caisse paheko-bridge")
+    engine = runtime.require_engine()
+
+    def uow() -> UnitOfWork:
+        return SqlUnitOfWork(engine)
+
+    view = SqlConfigView(engine)
+    targets = ConfiguredTargets(
+        view,
+        PosApiCredentials(settings.pos_api_url, settings.pos_api_token or SecretStr("")),
+        breaker_threshold=settings.breaker_threshold,
+        breaker_ttl_s=settings.breaker_ttl_s,
+    )
+    fec = FecJournalWriter(FecFileJournal(engine, settings.fec_directory), view, utc_now)
+    services = BridgeServices(uow=uow, targets=targets, fec=fec, clock=utc_now, new_id=uuid.uuid4)
+    forwarder = Forwarder(services)
+    readers = consumers.build(
+        services,
+        view,
+        wake=forwarder.wake,
+        bootstrap=settings.kafka_bootstrap,
+        group_suffix=settings.consumer_group_suffix,
+        max_records=settings.consumer_batch_size,
+    )
+    app = runtime.app(
+        title="Caisse paheko-bridge",
+        routers=[ops.router],
+        on_start=[forwarder.start, *(r.start for r in readers)],
+        on_stop=[*(r.stop for r in readers), forwarder.stop, targets.aclose],
+    )
     app.state.runtime = runtime
+    app.state.services = services
+    app.state.ops_token = settings.ops_token.get_secret_value() if settings.ops_token else None
+    app.state.wake = forwarder.wake
     return app
 
 

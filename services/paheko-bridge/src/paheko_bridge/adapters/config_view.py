@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from caisse_contracts.config import Category, Company
 from caisse_contracts.events import ConfigChangedV1, EntityType
 
-KEPT = (EntityType.COMPANY, EntityType.CATEGORY)
+KEPT = (EntityType.TERRITORY, EntityType.COMPANY, EntityType.CATEGORY)
 
 
 class SqlConfigView:
@@ -73,6 +73,19 @@ class SqlConfigView:
                 )
             ).first()
         return Company.model_validate_json(row.item) if row else None
+
+    async def timezone_of(self, company: Company) -> str:
+        """The time zone of the company's territory (its business days), Europe/Paris until the territory is known."""
+        async with self._engine.connect() as conn:
+            found = (
+                await conn.execute(
+                    text(
+                        "select item->>'timezone' from config_items where entity_id = :id and entity_type = 'territory'"
+                    ),
+                    {"id": company.territory_id},
+                )
+            ).scalar_one_or_none()
+        return str(found) if found else "Europe/Paris"
 
     async def categories(self, company_id: UUID) -> list[Category]:
         async with self._engine.connect() as conn:

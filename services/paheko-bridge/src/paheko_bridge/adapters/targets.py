@@ -13,10 +13,13 @@ import httpx
 from pydantic import SecretStr
 
 from caisse_contracts.config import AccountMapping
+from caisse_contracts.events import SessionClosedV1, TicketFinalizedV1
 from paheko_bridge.adapters.config_view import SqlConfigView
 from paheko_bridge.adapters.paheko_target import PahekoSqlReader, PluginTarget, breakers
 from paheko_bridge.adapters.plugin_client import PahekoPluginClient
-from paheko_bridge.service_layer.ports import TargetUnavailableError
+from paheko_bridge.domain.fec import FecBooks, FecError
+from paheko_bridge.service_layer.fec import FecJournal, book_session_close_to_fec, book_ticket_to_fec
+from paheko_bridge.service_layer.ports import Clock, TargetRejectedError, TargetUnavailableError
 
 
 class PosApiCredentials:
@@ -117,3 +120,32 @@ class ConfiguredTargets:
             if known.target is not None:
                 await known.target.aclose()
         await self._credentials.aclose()
+
+
+class FecJournalWriter:
+    """The `FecWriter` port on the FEC journal: the company's books from the configuration view."""
+
+    def __init__(self, journal: FecJournal, view: SqlConfigView, clock: Clock) -> None:
+        self._journal = journal
+        self._view = view
+        self._clock = clock
+
+    async def _books(self, company_id: UUID) -> FecBooks:
+        company = await self._view.company(company_id)
+        if company is None:
+            raise TargetUnavailableError(f"company {company_id} is not known to the bridge yet")
+        return FecBooks.of_company(company, timezone=await self._view.timezone_of(company))
+
+    async def book_ticket(self, ticket: TicketFinalizedV1) -> None:
+        books = await self._books(ticket.company_id)
+        try:
+            await book_ticket_to_fec(ticket, books, self._journal, self._clock())
+        except FecError as exc:
+            raise TargetRejectedError(f"FEC: {exc}") from exc
+
+    async def book_close(self, closed: SessionClosedV1) -> None:
+        books = await self._books(closed.company_id)
+        try:
+            await book_session_close_to_fec(closed, books, self._journal, self._clock())
+        except FecError as exc:
+            raise TargetRejectedError(f"FEC: {exc}") from exc

@@ -1,0 +1,96 @@
+"""A day of a company without Paheko through the real stack: the till opens, sells, closes; paheko-bridge books each
+ticket and the cash variance into the company's FEC file, which the validator accepts; ops see the session settled.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from test_session_day import EUR_FLOAT, TillDriver
+
+from caisse_stack.demo_data import Demo
+from harness import ServiceProcess, Stack
+from paheko_bridge.domain.fec_validator import validate_fec
+
+BRIDGE_TOKEN = "bridge-token-e2e"
+OPS_TOKEN = "ops-token-e2e"
+
+
+@pytest.fixture(scope="module")
+def stack_of_three(stack: Stack) -> tuple[ServiceProcess, ServiceProcess, ServiceProcess]:
+    sessions = stack.service("session-service", tag="_br", close_wait_s="5")
+    sessions.start()
+    pos_api = stack.service("pos-api", tag="_br", bridge_token=BRIDGE_TOKEN)
+    pos_api.start()
+    bridge = stack.service(
+        "paheko-bridge",
+        tag="_br",
+        fec_directory=str(stack.workdir / "fec"),
+        pos_api_url=pos_api.url,
+        pos_api_token=BRIDGE_TOKEN,
+        ops_token=OPS_TOKEN,
+    )
+    bridge.start()
+    return pos_api, sessions, bridge
+
+
+@pytest.fixture(scope="module")
+def demo(stack: Stack, stack_of_three: tuple[ServiceProcess, ServiceProcess, ServiceProcess]) -> Demo:
+    return stack.demo(stack_of_three[0])
+
+
+def wait_for(fetch: Any, ready: Any, timeout_s: float = 45.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout_s
+    last = None
+    while time.monotonic() < deadline:
+        last = fetch()
+        if ready(last):
+            return last
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}; last seen: {last}")
+
+
+def test_a_day_without_paheko_lands_once_in_a_valid_fec_file(
+    stack: Stack, stack_of_three: tuple[ServiceProcess, ServiceProcess, ServiceProcess], demo: Demo
+) -> None:
+    pos_api, _, bridge = stack_of_three
+    till = TillDriver(pos_api, demo, 0)  # Ressourcerie du Bocage: no Paheko configured
+    session_id = str(uuid.uuid4())
+    assert till.open(EUR_FLOAT, session_id).status_code == 201
+    till.sell({"method": "cash", "amount": 900, "tendered": 1000})
+    cheque = str(uuid.uuid4())
+    till.sell({"payment_id": cheque, "method": "cheque", "amount": 900, "reference": "0004567", "bank": "La Poste"})
+    # 70.00 of float + 9.00 in cash; 78.00 counted: 1.00 short.
+    counts = [{"value": 1000, "count": 7}, {"value": 200, "count": 4}]
+    closed = till.close(session_id, counts, comment="un euro manquant", cheques_ticked=[cheque])
+    assert closed.status_code in (200, 201), closed.text
+
+    ops = httpx.Client(base_url=bridge.url, headers={"Authorization": f"Bearer {OPS_TOKEN}"}, timeout=10)
+    state = wait_for(
+        lambda: ops.get(f"/v1/ops/sessions/{session_id}"),
+        lambda r: r.status_code == 200 and r.json()["close"] == "booked",
+        what="the bridge to book the session",
+    ).json()
+    assert [(t["number"], t["status"]) for t in state["tickets"]] == [(1, "pushed"), (2, "pushed")]
+    assert state["waiting_for"] == []
+
+    company = demo.companies["FR"]
+    [fec] = list((Path(stack.workdir) / "fec" / company).glob("*FEC*.txt"))
+    text = fec.read_bytes().decode("iso8859_15")
+    assert validate_fec(text) == []
+    rows = [line.split("\t") for line in text.splitlines()[1:]]
+    assert sorted({r[2] for r in rows}) == ["1", "2", "3"]  # two tickets, then the variance
+    cash = [r for r in rows if r[4] == "530"]
+    assert ("9,00", "0,00") in [(r[11], r[12]) for r in cash]  # the cash sale, net of change
+    assert ("0,00", "1,00") in [(r[11], r[12]) for r in cash]  # the shortage leaves the drawer
+    assert any(r[4] == "5112" and r[11] == "9,00" for r in rows)
+
+    refused = ops.get(f"/v1/ops/sessions/{session_id}", headers={"Authorization": "Bearer nope"})
+    assert refused.status_code == 401
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert ops.get("/v1/ops/dead-letters").json() == []

@@ -226,3 +226,19 @@ async def test_a_company_without_paheko_books_to_the_fec_file(world: World) -> N
     assert world.fec.closes == [SESSION]
     assert {e.target for e in world.events(PahekoTicketPushedV1)} == {"fec"}
     assert world.paheko.tickets == []
+
+
+async def test_a_category_remapped_since_the_sale_is_reconciled_under_its_account_of_today(world: World) -> None:
+    pos = uuid.uuid4()
+    session = spec_session(pos)
+    [category] = session.data.totals_by_category
+    sold_under_7071 = session.data.model_copy(
+        update={"totals_by_category": (category.model_copy(update={"revenue_account": "7071"}),)}
+    )
+    remapped = Envelope[SessionClosedV1].wrap(sold_under_7071, event_id=uuid.uuid4(), occurred_at=NOW, source="t")
+    assert isinstance(world.services.targets, FakeTargets)
+    world.services.targets.category_account[category.category_id] = "707"  # as Caisse books it after the remap
+    world.paheko.lines, world.paheko.tabs = SPEC_LINES, 2
+    await accept([ticket(pos, 1), ticket(pos, 2), remapped], world.services)
+    await push_due(world.services)
+    assert [p.status for p in await close_ready(world.services)] == [CloseStatus.SYNCED]

@@ -222,12 +222,16 @@ class FakeTargets:
 
     paheko_target: FakePaheko
     paheko_companies: set[UUID] = field(default_factory=set)
+    category_account: dict[UUID, str] = field(default_factory=dict)
 
     async def paheko(self, company_id: UUID) -> FakePaheko | None:
         return self.paheko_target if company_id in self.paheko_companies else None
 
     async def accounts(self, company_id: UUID) -> AccountMapping:
         return AccountMapping()
+
+    async def category_accounts(self, company_id: UUID) -> dict[UUID, str]:
+        return dict(self.category_account)
 
 
 @dataclass

@@ -115,6 +115,9 @@ class ConfiguredTargets:
         company = await self._view.company(company_id)
         return company.accounts if company is not None else AccountMapping()
 
+    async def category_accounts(self, company_id: UUID) -> dict[UUID, str]:
+        return {c.id: c.revenue_account for c in await self._view.categories(company_id)}
+
     async def aclose(self) -> None:
         for known in self._known.values():
             if known.target is not None:

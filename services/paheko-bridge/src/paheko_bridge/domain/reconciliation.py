@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final
+from uuid import UUID
 
 from caisse_contracts.config import AccountMapping
 from caisse_contracts.events import PaymentMethod, SessionClosedV1
@@ -62,14 +63,22 @@ def method_account(method: PaymentMethod, accounts: AccountMapping) -> str:
     }[method]
 
 
-def expected_ledger(closed: SessionClosedV1, accounts: AccountMapping) -> dict[str, int]:
-    """Net amount (debit − credit, hundredths) per account of the entry Caisse books for this session."""
+def expected_ledger(
+    closed: SessionClosedV1, accounts: AccountMapping, category_accounts: Mapping[UUID, str] | None = None
+) -> dict[str, int]:
+    """Net amount (debit − credit, hundredths) per account of the entry Caisse books for this session.
+
+    Caisse books a category's sales to the account the category has at sync time (its triggers rewrite past
+    items when a category's account changes), so `category_accounts` — the company's categories as configured
+    now — wins over the account a ticket line was sold under.
+    """
+    current = category_accounts or {}
     scale = hundredths_per_unit(closed.currency)
     net: dict[str, int] = defaultdict(int)
     for total in closed.totals_by_method:
         net[method_account(total.method, accounts)] += total.amount * scale
     for category in closed.totals_by_category:
-        net[category.revenue_account] -= category.amount * scale
+        net[current.get(category.category_id, category.revenue_account)] -= category.amount * scale
     if closed.cash_rounding:
         net[accounts.cash_rounding] -= closed.cash_rounding * scale
     if closed.variance:

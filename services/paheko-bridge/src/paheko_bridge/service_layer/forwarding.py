@@ -186,7 +186,11 @@ async def _close(row: CloseRow, services: BridgeServices) -> CloseProgress:
             await work.commit()
         return CloseProgress(closed.session_id, CloseStatus.REJECTED)
     ours_tickets = _ticket_count(closed)
-    expected = expected_ledger(closed, await services.targets.accounts(closed.company_id))
+    expected = expected_ledger(
+        closed,
+        await services.targets.accounts(closed.company_id),
+        await services.targets.category_accounts(closed.company_id),
+    )
     actual = actual_ledger(ledger.lines)
     found = differences(expected, actual, tickets_ours=ours_tickets, tickets_theirs=ledger.tickets)
     now = services.clock()

@@ -80,6 +80,9 @@ class Targets(Protocol):
 
     async def accounts(self, company_id: UUID) -> AccountMapping: ...
 
+    async def category_accounts(self, company_id: UUID) -> dict[UUID, str]:
+        """The revenue account of each of the company's categories, as configured now."""
+
 
 @dataclass(frozen=True, slots=True)
 class PendingPush:

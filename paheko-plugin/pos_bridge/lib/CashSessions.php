@@ -7,7 +7,11 @@ namespace Paheko\Plugin\Pos_Bridge;
 use Paheko\DB;
 use Paheko\Plugins;
 use Paheko\UserException;
+use Paheko\Accounting\Years;
+use Paheko\Entities\Accounting\Year;
+use Paheko\Plugin\Caisse\POS;
 use Paheko\Plugin\Caisse\Sessions;
+use KD2\DB\Date;
 use Paheko\Plugin\Caisse\Entities\Method;
 use Paheko\Plugin\Caisse\Entities\Session;
 
@@ -192,6 +196,22 @@ class CashSessions
 		}
 	}
 
+	/**
+	 * Caisse's own sync (POS::syncAccounting) of this session. Given the year as it is, Caisse re-derives the lines of
+	 * every session closed in the year to find this one, so its cost grows all year long; given an in-memory copy of
+	 * the year narrowed to the session's closing day (never saved), it looks at that day only. The entry still belongs
+	 * to the real year (same id, same chart), with the POS-SESSION-<id> reference Caisse uses to know it is synced.
+	 */
+	static protected function sync(Session $session, Year $year): void
+	{
+		$day = Date::createFromInterface($session->closed);
+		// A fresh copy (cloning an entity drops its id): this one is never saved.
+		$narrowed = Years::get($year->id());
+		$narrowed->set('start_date', $day);
+		$narrowed->set('end_date', $day);
+		POS::syncAccounting(null, $narrowed, $session->id());
+	}
+
 	static public function close(string $uuid, array $request, string $hash): array
 	{
 		$row = Store::session($uuid);
@@ -268,7 +288,7 @@ class CashSessions
 
 			self::preparePluginRoot();
 			$session = Sessions::get($session->id());
-			$session->syncWithYearId($year->id(), null);
+			self::sync($session, $year);
 
 			$result = self::describe($row, $session, $mappings, self::transaction($session));
 			$db->preparedQuery(sprintf('UPDATE %s SET status = \'closed\', close_hash = ?, result = ?, updated = datetime(\'now\') WHERE uuid = ?;', Store::SESSIONS),

@@ -212,18 +212,30 @@ class CashSessions
 		POS::syncAccounting(null, $narrowed, $session->id());
 	}
 
-	static public function close(string $uuid, array $request, string $hash): array
+	/**
+	 * The stored answer when this session was already closed by the same request, a 409 when by another one.
+	 */
+	static protected function closedAlready(string $uuid, string $hash): ?array
 	{
 		$row = Store::session($uuid);
 
-		if ($row && $row->status === 'closed') {
-			if (hash_equals((string) $row->close_hash, $hash)) {
-				return [200, array_merge(Store::decode($row->result), ['replayed' => true])];
-			}
+		if (!$row || $row->status !== 'closed') {
+			return null;
+		}
 
-			throw new Problem(409, 'session-already-closed', 'Session already closed',
-				'This session was closed with other figures; the first close stands.', null,
-				['stored' => Store::decode($row->result)]);
+		if (hash_equals((string) $row->close_hash, $hash)) {
+			return [200, array_merge(Store::decode($row->result), ['replayed' => true])];
+		}
+
+		throw new Problem(409, 'session-already-closed', 'Session already closed',
+			'This session was closed with other figures; the first close stands.', null,
+			['stored' => Store::decode($row->result)]);
+	}
+
+	static public function close(string $uuid, array $request, string $hash): array
+	{
+		if ($closed = self::closedAlready($uuid, $hash)) {
+			return $closed;
 		}
 
 		$received = Store::countTickets($uuid);
@@ -262,7 +274,18 @@ class CashSessions
 		$db = Store::begin();
 
 		try {
+			// A concurrent close of the same session may have won the lock: answer as its replay.
+			if ($closed = self::closedAlready($uuid, $hash)) {
+				Store::rollback($db);
+				return $closed;
+			}
+
 			[$row, $session] = self::ensureOpen($uuid, null, [], $mappings);
+
+			if ($session->closed) {
+				throw new Problem(409, 'session-closed-in-caisse', 'Session closed in Caisse',
+					sprintf('Caisse session n°%d was closed in Paheko itself; close it there or reopen it.', $session->id()));
+			}
 
 			foreach ($openings as $id_method => $amount) {
 				$balance = $session->balance($id_method);

@@ -238,14 +238,6 @@ class CashSessions
 			return $closed;
 		}
 
-		$received = Store::countTickets($uuid);
-
-		if ($received !== $request['ticket_count']) {
-			throw new Problem(409, 'tickets-missing', 'Tickets missing',
-				sprintf('The session has %d ticket(s) here but the close says %d: push every ticket first.', $received, $request['ticket_count']),
-				'ticket_count', ['expected' => $request['ticket_count'], 'received' => $received]);
-		}
-
 		$year = Accounts::year(new \DateTime);
 
 		if (!$year) {
@@ -278,6 +270,15 @@ class CashSessions
 			if ($closed = self::closedAlready($uuid, $hash)) {
 				Store::rollback($db);
 				return $closed;
+			}
+
+			// Counted under the lock: no push of this session can land between the count and the close.
+			$received = Store::countTickets($uuid);
+
+			if ($received !== $request['ticket_count']) {
+				throw new Problem(409, 'tickets-missing', 'Tickets missing',
+					sprintf('The session has %d ticket(s) here but the close says %d: push every ticket first.', $received, $request['ticket_count']),
+					'ticket_count', ['expected' => $request['ticket_count'], 'received' => $received]);
 			}
 
 			[$row, $session] = self::ensureOpen($uuid, null, [], $mappings);

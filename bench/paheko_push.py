@@ -161,14 +161,6 @@ async def measure(url: str, user: str, password: str) -> list[Figure]:
             higher_is_better=True,
             spread=f"p99 {percentile(latencies, 99) * 1000:.0f} ms",
         ),
-        Figure(
-            "Paheko push, token auth, 1 till",
-            len(sequential) / sum(sequential),
-            "tickets/s",
-            200,
-            higher_is_better=True,
-            spread=f"p99 {percentile(sequential, 99) * 1000:.0f} ms",
-        ),
         Figure(f"Paheko close + sync, {TICKETS} tickets", close_s * 1000, "ms", 1000),
     ]
 

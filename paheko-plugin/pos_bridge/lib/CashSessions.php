@@ -7,7 +7,11 @@ namespace Paheko\Plugin\Pos_Bridge;
 use Paheko\DB;
 use Paheko\Plugins;
 use Paheko\UserException;
+use Paheko\Accounting\Years;
+use Paheko\Entities\Accounting\Year;
+use Paheko\Plugin\Caisse\POS;
 use Paheko\Plugin\Caisse\Sessions;
+use KD2\DB\Date;
 use Paheko\Plugin\Caisse\Entities\Method;
 use Paheko\Plugin\Caisse\Entities\Session;
 
@@ -192,26 +196,46 @@ class CashSessions
 		}
 	}
 
-	static public function close(string $uuid, array $request, string $hash): array
+	/**
+	 * Caisse's own sync (POS::syncAccounting) of this session. Given the year as it is, Caisse re-derives the lines of
+	 * every session closed in the year to find this one, so its cost grows all year long; given an in-memory copy of
+	 * the year narrowed to the session's closing day (never saved), it looks at that day only. The entry still belongs
+	 * to the real year (same id, same chart), with the POS-SESSION-<id> reference Caisse uses to know it is synced.
+	 */
+	static protected function sync(Session $session, Year $year): void
+	{
+		$day = Date::createFromInterface($session->closed);
+		// A fresh copy (cloning an entity drops its id): this one is never saved.
+		$narrowed = Years::get($year->id());
+		$narrowed->set('start_date', $day);
+		$narrowed->set('end_date', $day);
+		POS::syncAccounting(null, $narrowed, $session->id());
+	}
+
+	/**
+	 * The stored answer when this session was already closed by the same request, a 409 when by another one.
+	 */
+	static protected function closedAlready(string $uuid, string $hash): ?array
 	{
 		$row = Store::session($uuid);
 
-		if ($row && $row->status === 'closed') {
-			if (hash_equals((string) $row->close_hash, $hash)) {
-				return [200, array_merge(Store::decode($row->result), ['replayed' => true])];
-			}
-
-			throw new Problem(409, 'session-already-closed', 'Session already closed',
-				'This session was closed with other figures; the first close stands.', null,
-				['stored' => Store::decode($row->result)]);
+		if (!$row || $row->status !== 'closed') {
+			return null;
 		}
 
-		$received = Store::countTickets($uuid);
+		if (hash_equals((string) $row->close_hash, $hash)) {
+			return [200, array_merge(Store::decode($row->result), ['replayed' => true])];
+		}
 
-		if ($received !== $request['ticket_count']) {
-			throw new Problem(409, 'tickets-missing', 'Tickets missing',
-				sprintf('The session has %d ticket(s) here but the close says %d: push every ticket first.', $received, $request['ticket_count']),
-				'ticket_count', ['expected' => $request['ticket_count'], 'received' => $received]);
+		throw new Problem(409, 'session-already-closed', 'Session already closed',
+			'This session was closed with other figures; the first close stands.', null,
+			['stored' => Store::decode($row->result)]);
+	}
+
+	static public function close(string $uuid, array $request, string $hash): array
+	{
+		if ($closed = self::closedAlready($uuid, $hash)) {
+			return $closed;
 		}
 
 		$year = Accounts::year(new \DateTime);
@@ -242,7 +266,27 @@ class CashSessions
 		$db = Store::begin();
 
 		try {
+			// A concurrent close of the same session may have won the lock: answer as its replay.
+			if ($closed = self::closedAlready($uuid, $hash)) {
+				Store::rollback($db);
+				return $closed;
+			}
+
+			// Counted under the lock: no push of this session can land between the count and the close.
+			$received = Store::countTickets($uuid);
+
+			if ($received !== $request['ticket_count']) {
+				throw new Problem(409, 'tickets-missing', 'Tickets missing',
+					sprintf('The session has %d ticket(s) here but the close says %d: push every ticket first.', $received, $request['ticket_count']),
+					'ticket_count', ['expected' => $request['ticket_count'], 'received' => $received]);
+			}
+
 			[$row, $session] = self::ensureOpen($uuid, null, [], $mappings);
+
+			if ($session->closed) {
+				throw new Problem(409, 'session-closed-in-caisse', 'Session closed in Caisse',
+					sprintf('Caisse session n°%d was closed in Paheko itself; close it there or reopen it.', $session->id()));
+			}
 
 			foreach ($openings as $id_method => $amount) {
 				$balance = $session->balance($id_method);
@@ -268,7 +312,7 @@ class CashSessions
 
 			self::preparePluginRoot();
 			$session = Sessions::get($session->id());
-			$session->syncWithYearId($year->id(), null);
+			self::sync($session, $year);
 
 			$result = self::describe($row, $session, $mappings, self::transaction($session));
 			$db->preparedQuery(sprintf('UPDATE %s SET status = \'closed\', close_hash = ?, result = ?, updated = datetime(\'now\') WHERE uuid = ?;', Store::SESSIONS),

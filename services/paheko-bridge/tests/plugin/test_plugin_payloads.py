@@ -7,7 +7,9 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from pos_bridge_fake import contract_errors
+from jsonschema import Draft202012Validator
+from pos_bridge_fake import contract, contract_errors
+from pydantic import BaseModel
 
 from caisse_contracts.config import AccountMapping, Category
 from caisse_contracts.events import (
@@ -18,6 +20,14 @@ from caisse_contracts.events import (
     TicketKind,
 )
 from caisse_contracts.snapshots import load_example
+from paheko_bridge.adapters.plugin_models import (
+    ProvisioningRequest,
+    SessionCloseRequest,
+    SessionOpenRequest,
+    TicketLine,
+    TicketPayment,
+    TicketPush,
+)
 from paheko_bridge.adapters.plugin_payloads import (
     ROUNDING_CATEGORY,
     paheko_scale,
@@ -148,3 +158,26 @@ def test_provisioning_maps_every_category_and_our_four_methods_to_the_company_ac
 def test_a_currency_with_more_than_two_decimals_is_refused() -> None:
     with pytest.raises(KeyError):
         paheko_scale("BHD")
+
+
+def test_every_schema_of_the_written_contract_is_valid_json_schema() -> None:
+    schemas = contract()["components"]["schemas"]
+    assert {"TicketPush", "TicketResult", "SessionCloseRequest", "SessionState", "Health", "Problem"} <= set(schemas)
+    for name, schema in schemas.items():
+        Draft202012Validator.check_schema(schema)
+        assert schema, name
+
+
+def test_the_python_models_and_the_contract_name_the_same_request_fields() -> None:
+    """A field added on one side only would be refused by the other: the plugin forbids unknown fields."""
+    pairs: dict[str, type[BaseModel]] = {
+        "TicketPush": TicketPush,
+        "TicketLine": TicketLine,
+        "TicketPayment": TicketPayment,
+        "SessionCloseRequest": SessionCloseRequest,
+        "SessionOpenRequest": SessionOpenRequest,
+        "ProvisioningRequest": ProvisioningRequest,
+    }
+    schemas = contract()["components"]["schemas"]
+    for name, model in pairs.items():
+        assert set(schemas[name]["properties"]) == set(model.model_fields), name

@@ -304,3 +304,23 @@ async def test_errors_are_problem_documents_never_pages_or_traces(checked: Contr
         assert "Stack trace" not in answer.text
         assert "#0 " not in answer.text
         assert PASSWORD not in answer.text
+
+
+async def test_the_same_close_sent_concurrently_closes_and_syncs_once(plugin: PahekoPluginClient) -> None:
+    session = uuid.uuid4()
+    await plugin.push_ticket(uuid.uuid4(), ticket(session, 1, cash=1050))
+    close = SessionCloseRequest(ticket_count=1, cash=(CashCount(method="it-cash", counted=1050),))
+    results = await asyncio.gather(*(plugin.close_session(session, close) for _ in range(4)))
+    assert sum(1 for r in results if not r.replayed) == 1
+    assert len({r.transaction.id for r in results if r.transaction}) == 1
+    [count] = await paheko_sql(
+        "SELECT COUNT(*) AS n FROM acc_transactions WHERE id = ? AND reference LIKE 'POS-SESSION-%';",
+        results[0].transaction.id if results[0].transaction else 0,
+    )
+    assert count["n"] == 1
+    [history] = await paheko_sql(
+        "SELECT COUNT(*) AS n FROM plugin_pos_categories_weight_history h INNER JOIN plugin_pos_tabs_items i ON i.id = h.item "
+        "INNER JOIN plugin_pos_tabs t ON t.id = i.tab WHERE t.session = ?;",
+        results[0].caisse_session_id,
+    )
+    assert history["n"] == 2, "the weight sold is recorded once per item, not once per close"

@@ -6,13 +6,14 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from bench import basket_math, finalize, idle_rss, paheko_push
+from bench import basket_math, finalize, idle_rss, paheko_push, sessions
 from bench.report import Figure, print_table
 
 BENCHMARKS: dict[str, Callable[[], list[Figure]]] = {
     "basket_math": basket_math.run,
     "finalize": finalize.run,
     "idle_rss": idle_rss.run,
+    "sessions": sessions.run,
     "paheko_push": paheko_push.run,
 }
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import email
+import json
 import subprocess
 import time
 import uuid
@@ -420,3 +421,29 @@ def test_the_z_report_is_emailed_once_the_mail_server_is_back_and_the_close_did_
     assert "Rapport Z" in text
     assert "70,00 EUR" in text  # the float, counted back
     assert any(name.startswith("bordereau-remise") for name in attachments)
+
+
+def test_the_open_of_a_till_is_one_trace_from_pos_api_through_session_service_to_kafka(
+    services: tuple[ServiceProcess, ServiceProcess], demo: Demo
+) -> None:
+    pos_api, sessions = services
+    till = TillDriver(pos_api, demo, 4)  # New Caledonia: francs, no cents
+    trace_id = uuid.uuid4().hex
+    body = {
+        "session_id": str(uuid.uuid4()),
+        "operator_ids": [till.cashier],
+        "float_counts": [{"value": 1000, "count": 5}, {"value": 5, "count": 20}],
+    }
+    opened = till.client.post(
+        "/v1/sessions", json=body, headers={"traceparent": f"00-{trace_id}-{uuid.uuid4().hex[:16]}-01"}
+    )
+    assert opened.status_code == 201, opened.text
+    assert (opened.json()["currency"], opened.json()["opening_float"]) == ("XPF", 5100)
+
+    def spans(proc: ServiceProcess) -> list[dict[str, Any]]:
+        lines = proc.trace_path.read_text().splitlines() if proc.trace_path.exists() else []
+        return [s for s in map(json.loads, lines) if s["context"]["trace_id"] == f"0x{trace_id}"]
+
+    wait_until(lambda: any(s["kind"] == "SpanKind.PRODUCER" for s in spans(sessions)), what="the publish span")
+    assert any(s["kind"] == "SpanKind.SERVER" for s in spans(pos_api)), "pos-api's span joined the till's trace"
+    assert any(s["kind"] == "SpanKind.SERVER" for s in spans(sessions)), "session-service continued it"

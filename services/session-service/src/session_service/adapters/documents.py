@@ -1,5 +1,8 @@
 """The Z report and the bank deposit slip for people: HTML (jinja2), plain text, PDF (fpdf2), ESC/POS bytes.
 
+The PDF, template and printer libraries load on the first document rendered, not at the service's start:
+most of a day the service renders nothing, and idle memory counts.
+
 Amounts print in major units with a decimal comma and the currency code (the PDF core fonts have no euro
 sign); times print in the territory's time zone. Every renderer reads the same stored `ZReport`.
 """
@@ -7,16 +10,17 @@ sign); times print in the territory's time zone. Every renderer reads the same s
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Final
+from functools import cached_property
+from typing import TYPE_CHECKING, Final
 from zoneinfo import ZoneInfo
 
-from escpos.printer import Dummy
-from fpdf import FPDF
-from jinja2 import Environment, select_autoescape
 from pydantic import TypeAdapter
 
 from caisse_contracts.money import Currency, format_major
 from session_service.domain.report import CountLine, ZReport
+
+if TYPE_CHECKING:
+    from jinja2 import Template
 
 REPORT_JSON: Final = TypeAdapter(ZReport)
 METHODS: Final = {"cash": "Espèces", "cheque": "Chèques", "card": "Carte", "voucher": "Bons d'achat"}
@@ -93,9 +97,11 @@ fond conservé {{ money(r.float_kept) }}.</p>
 class ReportDocuments:
     """Renders a stored Z report; stateless, so one instance serves every request."""
 
-    def __init__(self) -> None:
-        self._env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
-        self._html = self._env.from_string(_HTML)
+    @cached_property
+    def _html(self) -> Template:
+        from jinja2 import Environment, select_autoescape  # noqa: PLC0415  loaded on first use (see above)
+
+        return Environment(autoescape=select_autoescape(default=True, default_for_string=True)).from_string(_HTML)
 
     def report_json(self, report: ZReport) -> bytes:
         return REPORT_JSON.dump_json(report)
@@ -193,6 +199,8 @@ class ReportDocuments:
         return pdf.bytes()
 
     def deposit_slip_escpos(self, report: ZReport) -> bytes:
+        from escpos.printer import Dummy  # noqa: PLC0415  loaded on first use (see above)
+
         printer = Dummy()
         printer.set(align="center", bold=True, double_height=True)
         printer.textln("BORDEREAU DE REMISE")
@@ -274,6 +282,8 @@ class _Pdf:
     """A4 portrait pages with a title, sections, three-column tables and signature boxes."""
 
     def __init__(self, title: str) -> None:
+        from fpdf import FPDF  # noqa: PLC0415  loaded on first use (see above)
+
         self._pdf = FPDF(orientation="portrait", unit="mm", format="A4")
         self._pdf.set_title(_latin1(title))
         self._pdf.set_creator("Caisse session-service")

@@ -8,14 +8,14 @@ from typing import Any, Final
 from uuid import UUID
 
 from pydantic import TypeAdapter
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from caisse_contracts.envelope import Envelope
 from caisse_contracts.runtime import database
-from caisse_contracts.runtime.inbox import SqlInbox, inbox_table
+from caisse_contracts.runtime.inbox import SqlInbox
 from caisse_contracts.runtime.outbox import enqueue
 from session_service.adapters.tables import (
     cash_movements,
@@ -107,6 +107,32 @@ def _applied(row: Row[Any]) -> AppliedTicket:
     )
 
 
+_UPSERT_TOTALS: Final = insert(session_totals).on_conflict_do_update(
+    index_elements=["session_id"],
+    set_={c.name: insert(session_totals).excluded[c.name] for c in session_totals.c if c.name != "session_id"},
+)
+_INSERT_APPLIED: Final = text(
+    """
+    insert into session_tickets (ticket_id, session_id, pos_id, number, total_incl_tax, event_id, applied_at)
+    select t.ticket_id, t.session_id, t.pos_id, t.number, t.total_incl_tax, t.event_id, :at
+    from unnest(
+        cast(:ticket_ids as uuid[]), cast(:session_ids as uuid[]), cast(:pos_ids as uuid[]),
+        cast(:numbers as integer[]), cast(:totals as bigint[]), cast(:event_ids as uuid[])
+    ) as t (ticket_id, session_id, pos_id, number, total_incl_tax, event_id)
+    """
+)
+_APPLIED_AMONG: Final = text("select ticket_id from session_tickets where ticket_id = any(cast(:ids as uuid[]))")
+_CLAIM: Final = text(
+    """
+    insert into inbox (consumer_group, event_id, event_type)
+    select :group, e.event_id, e.event_type
+    from unnest(cast(:event_ids as uuid[]), cast(:event_types as text[])) as e (event_id, event_type)
+    on conflict do nothing
+    returning event_id
+    """
+)
+
+
 class SqlTotals:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
@@ -136,8 +162,8 @@ class SqlTotals:
     async def applied_among(self, ticket_ids: Sequence[UUID]) -> set[UUID]:
         if not ticket_ids:
             return set()
-        stmt = select(session_tickets.c.ticket_id).where(session_tickets.c.ticket_id.in_(list(ticket_ids)))
-        return {row.ticket_id for row in await self._conn.execute(stmt)}
+        result = await self._conn.execute(_APPLIED_AMONG, {"ids": list(ticket_ids)})
+        return {row.ticket_id for row in result}
 
     async def save(self, totals: RunningTotals, applied: AppliedTicket) -> None:
         await self.save_many([totals], [applied], [])
@@ -145,29 +171,22 @@ class SqlTotals:
     async def save_many(
         self, totals: Sequence[RunningTotals], applied: Sequence[AppliedTicket], cheques: Sequence[Cheque]
     ) -> None:
+        # Executemany of one cached statement, and arrays unnested by PostgreSQL: a batch of 500 tickets costs
+        # a few statements, not the compilation of a 3,500-parameter VALUES list.
         if totals and applied:
-            rows = [_totals_values(t, applied[-1].applied_at) for t in totals]
-            upsert = insert(session_totals).values(rows)
-            upsert = upsert.on_conflict_do_update(
-                index_elements=["session_id"], set_={k: upsert.excluded[k] for k in rows[0] if k != "session_id"}
-            )
-            await self._conn.execute(upsert)
+            await self._conn.execute(_UPSERT_TOTALS, [_totals_values(t, applied[-1].applied_at) for t in totals])
         if applied:
             await self._conn.execute(
-                insert(session_tickets).values(
-                    [
-                        {
-                            "ticket_id": a.ticket_id,
-                            "session_id": a.session_id,
-                            "pos_id": a.pos_id,
-                            "number": a.number,
-                            "total_incl_tax": a.total_incl_tax,
-                            "event_id": a.event_id,
-                            "applied_at": a.applied_at,
-                        }
-                        for a in applied
-                    ]
-                )
+                _INSERT_APPLIED,
+                {
+                    "ticket_ids": [a.ticket_id for a in applied],
+                    "session_ids": [a.session_id for a in applied],
+                    "pos_ids": [a.pos_id for a in applied],
+                    "numbers": [a.number for a in applied],
+                    "totals": [a.total_incl_tax for a in applied],
+                    "event_ids": [a.event_id for a in applied],
+                    "at": applied[-1].applied_at,
+                },
             )
         if cheques:
             rows = [
@@ -181,7 +200,7 @@ class SqlTotals:
                 }
                 for c, a_session in _with_sessions(cheques, applied)
             ]
-            await self._conn.execute(insert(session_cheques).values(rows).on_conflict_do_nothing())
+            await self._conn.execute(insert(session_cheques).on_conflict_do_nothing(), rows)
 
     async def numbers_in(self, session_id: UUID, first: int, last: int) -> list[int]:
         stmt = select(session_tickets.c.number).where(
@@ -209,13 +228,10 @@ class SqlInboxMany(SqlInbox):
         unique = dict(events)
         if not unique:
             return set()
-        stmt = (
-            insert(inbox_table)
-            .values([{"consumer_group": self._group, "event_id": k, "event_type": v} for k, v in unique.items()])
-            .on_conflict_do_nothing()
-            .returning(inbox_table.c.event_id)
+        result = await self._conn.execute(
+            _CLAIM, {"group": self._group, "event_ids": list(unique), "event_types": list(unique.values())}
         )
-        return {row.event_id for row in await self._conn.execute(stmt)}
+        return {row.event_id for row in result}
 
 
 def _session(row: Row[Any], movements: list[CashMovement]) -> CashSession:

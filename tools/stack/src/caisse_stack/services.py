@@ -53,6 +53,12 @@ def service_env(
     if service.name == "pos-api":
         env[f"{p}BOOTSTRAP_ADMIN_TOKEN"] = admin_token(inst)
         env[f"{p}SESSION_SERVICE_URL"] = f"http://127.0.0.1:{BY_NAME['session-service'].port(inst)}"
+        env[f"{p}BRIDGE_TOKEN"] = instance_token(inst, "bridge-token")
+    if service.name == "paheko-bridge":
+        env[f"{p}POS_API_URL"] = f"http://127.0.0.1:{BY_NAME['pos-api'].port(inst)}"
+        env[f"{p}POS_API_TOKEN"] = instance_token(inst, "bridge-token")
+        env[f"{p}OPS_TOKEN"] = instance_token(inst, "bridge-ops-token")
+        env[f"{p}FEC_DIRECTORY"] = str(inst.folder / "fec")
     if service.name == "hw-proxy":
         env[f"{p}STORE_PATH"] = str(inst.folder / "hw-proxy" / "till.sqlite3")
         env[f"{p}POS_API_URL"] = f"http://127.0.0.1:{BY_NAME['pos-api'].port(inst)}"
@@ -62,7 +68,12 @@ def service_env(
 
 def admin_token(inst: Instance) -> str:
     """The instance's first federation-admin token: random, made once, kept in `.stack/<instance>/admin-token`."""
-    path = inst.folder / "admin-token"
+    return instance_token(inst, "admin-token")
+
+
+def instance_token(inst: Instance, name: str) -> str:
+    """A random token of the instance, made once and kept in `.stack/<instance>/<name>` (readable by its owner)."""
+    path = inst.folder / name
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(secrets.token_urlsafe(32))

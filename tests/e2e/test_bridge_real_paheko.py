@@ -10,6 +10,7 @@ for the altered row, CAISSE_PAHEKO_ROOT (its `src/` folder) for stopping and res
 from __future__ import annotations
 
 import os
+import signal
 import sqlite3
 import subprocess
 import time
@@ -59,6 +60,7 @@ class OwnPaheko:
             env={**os.environ, "PHP_CLI_SERVER_WORKERS": "4"},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,  # its workers are children: stopping it stops the whole group
         )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -71,7 +73,7 @@ class OwnPaheko:
 
     def stop(self) -> None:
         if self.process is not None:
-            self.process.terminate()
+            os.killpg(self.process.pid, signal.SIGTERM)
             self.process.wait(timeout=10)
             self.process = None
 

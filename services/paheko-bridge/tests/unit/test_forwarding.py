@@ -242,3 +242,14 @@ async def test_a_category_remapped_since_the_sale_is_reconciled_under_its_accoun
     await accept([ticket(pos, 1), ticket(pos, 2), remapped], world.services)
     await push_due(world.services)
     assert [p.status for p in await close_ready(world.services)] == [CloseStatus.SYNCED]
+
+
+async def test_a_fec_batch_with_a_refused_ticket_books_the_others_and_dead_letters_that_one(world: World) -> None:
+    pos = uuid.uuid4()
+    envelopes = [ticket(pos, n, FEC_COMPANY) for n in (1, 2, 3)]
+    world.fec.refuse[envelopes[1].data.ticket_id] = "FEC: the entry does not balance"
+    await accept(envelopes, world.services)
+    assert await push_due(world.services) == 2
+    assert world.fec.tickets == [envelopes[0].data.ticket_id, envelopes[2].data.ticket_id]
+    dead = [row for row, _ in world.state.pushes.values() if row.status is PushStatus.REJECTED]
+    assert [(d.number, d.last_error) for d in dead] == [(2, "FEC: the entry does not balance")]

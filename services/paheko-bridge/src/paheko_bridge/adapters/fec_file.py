@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -117,11 +118,11 @@ def _open_tail(path: Path) -> _Tail:
 
 
 def _append(path: Path, entries: list[bytes]) -> None:
+    # One write and one fsync for the lot: a crash can only cut the last entry, which the next open completes.
     with path.open("ab") as file:
-        for entry in entries:
-            file.write(entry)
-            file.flush()
-            os.fsync(file.fileno())
+        file.write(b"".join(entries))
+        file.flush()
+        os.fsync(file.fileno())
 
 
 class FecFileJournal:
@@ -142,55 +143,74 @@ class FecFileJournal:
         )
 
     async def append(self, entry: FecEntry, books: FecBooks) -> FecBooking:
-        year = entry.fiscal_year(books.fiscal_year_end_month)
-        async with self._engine.begin() as conn:
-            await self._lock(conn, books, year.end)
-            earlier = (
-                await conn.execute(
-                    text(
-                        "select number, entry_date from fec_entries"
-                        " where company_id = :company and source_kind = :kind and source_id = :source"
-                    ),
-                    {"company": entry.company_id, "kind": entry.source_kind.value, "source": entry.source_id},
-                )
-            ).first()
-            if earlier is None:
-                next_number = (
-                    await conn.execute(
-                        text(
-                            "select coalesce(max(number), 0) + 1 as number, max(valid_date) as latest"
-                            " from fec_entries where company_id = :company and fiscal_year_end = :year_end"
-                        ),
-                        {"company": entry.company_id, "year_end": year.end},
-                    )
-                ).one()
-                number: int = next_number.number
-                entry = validated_after(entry, next_number.latest)
-                await conn.execute(
-                    text(
-                        "insert into fec_entries"
-                        " (company_id, fiscal_year_end, number, source_kind, source_id, entry_date, valid_date, lines)"
-                        " values (:company, :year_end, :number, :kind, :source, :entry_date, :valid_date, :lines)"
-                    ),
-                    {
-                        "company": entry.company_id,
-                        "year_end": year.end,
-                        "number": number,
-                        "kind": entry.source_kind.value,
-                        "source": entry.source_id,
-                        "entry_date": entry.entry_date,
-                        "valid_date": entry.valid_date,
-                        "lines": render_entry(entry, number),
-                    },
-                )
-                status = FecBookingStatus.BOOKED
-            else:
-                number = earlier.number
-                year = fiscal_year_containing(earlier.entry_date, books.fiscal_year_end_month)
-                status = FecBookingStatus.ALREADY_BOOKED
+        [booking] = await self.append_many([entry], books)
+        return booking
+
+    async def append_many(self, entries: Sequence[FecEntry], books: FecBooks) -> list[FecBooking]:
+        """`append` for several entries of one company: one transaction per fiscal year, one write of the file."""
+        bookings: dict[int, FecBooking] = {}
+        by_year: dict[FiscalYear, list[tuple[int, FecEntry]]] = {}
+        for i, entry in enumerate(entries):
+            by_year.setdefault(entry.fiscal_year(books.fiscal_year_end_month), []).append((i, entry))
+        touched: set[FiscalYear] = set()
+        for year, numbered in by_year.items():
+            async with self._engine.begin() as conn:
+                await self._lock(conn, books, year.end)
+                for i, entry in numbered:
+                    booking, booked_year = await self._book(conn, entry, books, year)
+                    bookings[i] = booking
+                    touched.add(booked_year)
         # Written after the commit, on a replay too: a crash between the two is completed by the next call.
-        await self.write_out(books, year)
-        return FecBooking(status, number, self.path_of(books, year).name)
+        for year in touched:
+            await self.write_out(books, year)
+        return [bookings[i] for i in range(len(entries))]
+
+    async def _book(
+        self, conn: AsyncConnection, entry: FecEntry, books: FecBooks, year: FiscalYear
+    ) -> tuple[FecBooking, FiscalYear]:
+        earlier = (
+            await conn.execute(
+                text(
+                    "select number, entry_date from fec_entries"
+                    " where company_id = :company and source_kind = :kind and source_id = :source"
+                ),
+                {"company": entry.company_id, "kind": entry.source_kind.value, "source": entry.source_id},
+            )
+        ).first()
+        if earlier is not None:
+            booked_year = fiscal_year_containing(earlier.entry_date, books.fiscal_year_end_month)
+            return FecBooking(
+                FecBookingStatus.ALREADY_BOOKED, earlier.number, self.path_of(books, booked_year).name
+            ), booked_year
+        next_number = (
+            await conn.execute(
+                text(
+                    "select coalesce(max(number), 0) + 1 as number, max(valid_date) as latest"
+                    " from fec_entries where company_id = :company and fiscal_year_end = :year_end"
+                ),
+                {"company": entry.company_id, "year_end": year.end},
+            )
+        ).one()
+        number: int = next_number.number
+        entry = validated_after(entry, next_number.latest)
+        await conn.execute(
+            text(
+                "insert into fec_entries"
+                " (company_id, fiscal_year_end, number, source_kind, source_id, entry_date, valid_date, lines)"
+                " values (:company, :year_end, :number, :kind, :source, :entry_date, :valid_date, :lines)"
+            ),
+            {
+                "company": entry.company_id,
+                "year_end": year.end,
+                "number": number,
+                "kind": entry.source_kind.value,
+                "source": entry.source_id,
+                "entry_date": entry.entry_date,
+                "valid_date": entry.valid_date,
+                "lines": render_entry(entry, number),
+            },
+        )
+        return FecBooking(FecBookingStatus.BOOKED, number, self.path_of(books, year).name), year
 
     async def write_out(self, books: FecBooks, year: FiscalYear) -> Path:
         """Bring the company's file of `year` up to date with the table; returns its path."""

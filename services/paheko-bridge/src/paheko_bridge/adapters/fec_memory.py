@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from uuid import UUID
 
@@ -39,6 +40,9 @@ class InMemoryFecJournal:
         booking = FecBooking(FecBookingStatus.BOOKED, number, name)
         self._booked[key] = booking
         return booking
+
+    async def append_many(self, entries: Sequence[FecEntry], books: FecBooks) -> list[FecBooking]:
+        return [await self.append(entry, books) for entry in entries]
 
     def text(self, file_name: str) -> str:
         return FEC_HEADER + "".join(self.files.get(file_name, []))

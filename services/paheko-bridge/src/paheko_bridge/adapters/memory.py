@@ -238,9 +238,13 @@ class FakeTargets:
 class FakeFec:
     tickets: list[UUID] = field(default_factory=list)
     closes: list[UUID] = field(default_factory=list)
+    refuse: dict[UUID, str] = field(default_factory=dict)
 
-    async def book_ticket(self, ticket: TicketFinalizedV1) -> None:
-        self.tickets.append(ticket.ticket_id)
+    async def book_tickets(self, tickets: Sequence[TicketFinalizedV1]) -> None:
+        for ticket in tickets:
+            if ticket.ticket_id in self.refuse:
+                raise TargetRejectedError(self.refuse[ticket.ticket_id])
+        self.tickets.extend(t.ticket_id for t in tickets)
 
     async def book_close(self, closed: SessionClosedV1) -> None:
         self.closes.append(closed.session_id)

@@ -6,6 +6,7 @@ and again whenever the configuration changes; its credentials come from pos-api,
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -18,7 +19,7 @@ from paheko_bridge.adapters.config_view import SqlConfigView
 from paheko_bridge.adapters.paheko_target import PahekoSqlReader, PluginTarget, breakers
 from paheko_bridge.adapters.plugin_client import PahekoPluginClient
 from paheko_bridge.domain.fec import FecBooks, FecError
-from paheko_bridge.service_layer.fec import FecJournal, book_session_close_to_fec, book_ticket_to_fec
+from paheko_bridge.service_layer.fec import FecJournal, book_session_close_to_fec, book_tickets_to_fec
 from paheko_bridge.service_layer.ports import Clock, TargetRejectedError, TargetUnavailableError
 
 
@@ -139,10 +140,12 @@ class FecJournalWriter:
             raise TargetUnavailableError(f"company {company_id} is not known to the bridge yet")
         return FecBooks.of_company(company, timezone=await self._view.timezone_of(company))
 
-    async def book_ticket(self, ticket: TicketFinalizedV1) -> None:
-        books = await self._books(ticket.company_id)
+    async def book_tickets(self, tickets: Sequence[TicketFinalizedV1]) -> None:
+        if not tickets:
+            return
+        books = await self._books(tickets[0].company_id)
         try:
-            await book_ticket_to_fec(ticket, books, self._journal, self._clock())
+            await book_tickets_to_fec(tickets, books, self._journal, self._clock())
         except FecError as exc:
             raise TargetRejectedError(f"FEC: {exc}") from exc
 

@@ -7,6 +7,7 @@ answers `ALREADY_BOOKED` with the entry's number and writes nothing. A `FecError
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -43,6 +44,20 @@ class FecJournal(Protocol):
         nothing and answer `ALREADY_BOOKED` with that entry's number. Once this returns, the entry is durable.
         """
         ...
+
+    async def append_many(self, entries: Sequence[FecEntry], books: FecBooks) -> list[FecBooking]:
+        """`append` for several entries of one company, in order, at the cost of one."""
+        ...
+
+
+async def book_tickets_to_fec(
+    tickets: Sequence[TicketFinalizedV1], books: FecBooks, journal: FecJournal, now: datetime
+) -> list[FecBooking]:
+    """Book several finalized tickets of one company, in order: one entry each, written together."""
+    entries = [ticket_entry(ticket, books, now) for ticket in tickets]
+    kept = [entry for entry in entries if entry.lines]
+    booked = iter(await journal.append_many(kept, books) if kept else [])
+    return [next(booked) if entry.lines else FecBooking(FecBookingStatus.NOTHING_TO_BOOK) for entry in entries]
 
 
 async def book_ticket_to_fec(

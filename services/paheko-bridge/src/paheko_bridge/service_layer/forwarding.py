@@ -34,6 +34,7 @@ from paheko_bridge.service_layer.ports import (
     CloseRow,
     FecWriter,
     IdFactory,
+    PahekoTarget,
     PendingPush,
     Pushed,
     TargetRejectedError,
@@ -91,35 +92,67 @@ async def push_due(services: BridgeServices, *, limit: int = 500) -> int:
     return sum(await asyncio.gather(*(run(chain) for chain in chains.values())))
 
 
+@dataclass
+class _ChainOutcome:
+    """What became of a POS's chain, written in one transaction once the chain stops."""
+
+    pushed: list[tuple[PendingPush, Pushed, str]] = field(default_factory=list)
+    rejected: list[tuple[PendingPush, str]] = field(default_factory=list)
+    failed: tuple[PendingPush, str] | None = None
+
+
 async def _push_chain(chain: list[PendingPush], services: BridgeServices) -> int:
-    done = 0
+    outcome = _ChainOutcome()
+    try:
+        target = await services.targets.paheko(chain[0].ticket.company_id)  # a POS belongs to one company
+    except TargetUnavailableError as exc:
+        outcome.failed = (chain[0], exc.reason)
+    else:
+        if target is None:
+            await _book_to_fec(chain, services, outcome)
+        else:
+            await _push_to_paheko(chain, target, outcome)
+    await _record(outcome, services)
+    return len(outcome.pushed)
+
+
+async def _push_to_paheko(chain: list[PendingPush], target: PahekoTarget, outcome: _ChainOutcome) -> None:
     for pending in chain:
-        ticket = pending.ticket
-        attempts = pending.attempts + 1
         try:
-            target = await services.targets.paheko(ticket.company_id)
-            if target is None:
-                await services.fec.book_ticket(ticket)
-                pushed, where = Pushed(None, None), "fec"
-            else:
-                pushed, where = await target.push_ticket(ticket), "paheko"
+            outcome.pushed.append((pending, await target.push_ticket(pending.ticket), "paheko"))
         except TargetUnavailableError as exc:
-            async with services.uow() as work:
-                await work.pushes.failed(
-                    ticket.ticket_id,
-                    attempts=attempts,
-                    next_attempt_at=services.backoff.next_attempt(attempts, services.clock()),
-                    reason=exc.reason,
-                )
-                await work.commit()
-            return done  # the rest of this POS waits: its tickets go in number order
+            outcome.failed = (pending, exc.reason)
+            return  # the rest of this POS waits: its tickets go in number order
         except TargetRejectedError as exc:
-            async with services.uow() as work:
-                await work.pushes.rejected(ticket.ticket_id, attempts=attempts, reason=exc.reason)
-                await work.commit()
-            continue
-        now = services.clock()
-        async with services.uow() as work:
+            outcome.rejected.append((pending, exc.reason))
+
+
+async def _book_to_fec(chain: list[PendingPush], services: BridgeServices, outcome: _ChainOutcome) -> None:
+    try:
+        await services.fec.book_tickets([p.ticket for p in chain])
+    except TargetUnavailableError as exc:
+        outcome.failed = (chain[0], exc.reason)
+        return
+    except TargetRejectedError:
+        for pending in chain:  # one of them is refused: book them one by one to set it apart
+            try:
+                await services.fec.book_tickets([pending.ticket])
+            except TargetUnavailableError as exc:
+                outcome.failed = (pending, exc.reason)
+                return
+            except TargetRejectedError as exc:
+                outcome.rejected.append((pending, exc.reason))
+            else:
+                outcome.pushed.append((pending, Pushed(None, None), "fec"))
+        return
+    outcome.pushed.extend((pending, Pushed(None, None), "fec") for pending in chain)
+
+
+async def _record(outcome: _ChainOutcome, services: BridgeServices) -> None:
+    now = services.clock()
+    async with services.uow() as work:
+        for pending, pushed, where in outcome.pushed:
+            ticket = pending.ticket
             await work.pushes.pushed(ticket.ticket_id, now)
             event = PahekoTicketPushedV1(
                 ticket_id=ticket.ticket_id,
@@ -129,14 +162,23 @@ async def _push_chain(chain: list[PendingPush], services: BridgeServices) -> int
                 target=where,
                 paheko_session_id=pushed.paheko_session_id,
                 paheko_tab_id=pushed.paheko_tab_id,
-                attempts=attempts,
+                attempts=pending.attempts + 1,
                 replayed=pushed.replayed,
                 pushed_at=now,
             )
             await _announce(work, event, services, ticket.company_id, ticket.shop_id, str(ticket.ticket_id))
-            await work.commit()
-        done += 1
-    return done
+        for pending, reason in outcome.rejected:
+            await work.pushes.rejected(pending.ticket.ticket_id, attempts=pending.attempts + 1, reason=reason)
+        if outcome.failed is not None:
+            pending, reason = outcome.failed
+            attempts = pending.attempts + 1
+            await work.pushes.failed(
+                pending.ticket.ticket_id,
+                attempts=attempts,
+                next_attempt_at=services.backoff.next_attempt(attempts, now),
+                reason=reason,
+            )
+        await work.commit()
 
 
 @dataclass(frozen=True, slots=True)

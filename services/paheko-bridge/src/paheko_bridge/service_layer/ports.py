@@ -69,7 +69,8 @@ class PahekoTarget(Protocol):
 class FecWriter(Protocol):
     """The FEC file of a company without Paheko: entries appended once per ticket and per session close."""
 
-    async def book_ticket(self, ticket: TicketFinalizedV1) -> None: ...
+    async def book_tickets(self, tickets: Sequence[TicketFinalizedV1]) -> None:
+        """Book tickets of one company, in order, each once; written together (one transaction, one file write)."""
 
     async def book_close(self, closed: SessionClosedV1) -> None: ...
 

@@ -14,15 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from caisse_contracts.topics import CONSUMER_GROUPS, TOPICS
+from caisse_contracts.topics import CONSUMER_GROUPS
 from caisse_stack import Infra, demo_data
 from caisse_stack.demo_data import Demo, DemoTill
+from caisse_stack.kafka import start_group_at_end
 from caisse_stack.services import BY_NAME, service_env
 
 BIN = Path(sys.executable).parent
-TOPICS_BY_NAME = {t.name: t for t in TOPICS}
 
 
 def free_port() -> int:
@@ -30,23 +29,6 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-async def start_group_at_end(bootstrap: str, group_id: str, topics: tuple[str, ...]) -> None:
-    """Commit a new consumer group's offsets at the current end of its topics, so a fresh stack does not
-    replay the broker's history; a group that already has offsets keeps them."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(t, p) for t in topics for p in range(TOPICS_BY_NAME[t].partitions)]
-        consumer.assign(partitions)
-        committed = [await consumer.committed(tp) for tp in partitions]
-        if any(offset is not None for offset in committed):
-            return
-        ends = await consumer.end_offsets(partitions)
-        await consumer.commit({tp: ends[tp] for tp in partitions})
-    finally:
-        await consumer.stop()
 
 
 @dataclass

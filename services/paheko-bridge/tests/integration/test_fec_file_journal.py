@@ -31,6 +31,7 @@ from paheko_bridge.service_layer.fec import (
     FecBookingStatus,
     book_session_close_to_fec,
     book_ticket_to_fec,
+    book_tickets_to_fec,
 )
 
 pytestmark = pytest.mark.integration
@@ -248,3 +249,24 @@ async def test_a_file_whose_last_entry_is_not_the_database_s_is_refused(
     with pytest.raises(FecFileMismatchError) as refused:
         await book_ticket_to_fec(ticket(books, 2), books, journal, NOW)
     assert refused.value.number == 2
+
+
+async def test_a_batch_is_numbered_in_order_books_a_replayed_ticket_once_and_writes_a_valid_file(
+    engine: AsyncEngine, tmp_path: Path, books: FecBooks
+) -> None:
+    journal = FecFileJournal(engine, tmp_path)
+    first = ticket(books, 1)
+    await book_ticket_to_fec(first, books, journal, NOW)
+    batch = [ticket(books, 2), first, ticket(books, 3), ticket(books, 4)]
+
+    bookings = await book_tickets_to_fec(batch, books, journal, NOW)
+
+    assert [(b.status, b.number) for b in bookings] == [
+        (FecBookingStatus.BOOKED, 2),
+        (FecBookingStatus.ALREADY_BOOKED, 1),
+        (FecBookingStatus.BOOKED, 3),
+        (FecBookingStatus.BOOKED, 4),
+    ]
+    path = journal.path_of(books, YEAR_2026)
+    assert validate_fec(read(path), YEAR_2026, exponent=2) == []
+    assert sorted({line.split("\t")[2] for line in read(path).splitlines()[1:]}) == ["1", "2", "3", "4"]

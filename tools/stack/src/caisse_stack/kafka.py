@@ -10,10 +10,11 @@ import time
 import uuid
 from pathlib import Path
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 
-from caisse_contracts.topics import all_topics
+from caisse_contracts.topics import TOPICS, all_topics
 from caisse_stack import blocking
 from caisse_stack.layout import KAFKA_VERSION, Instance, kafka_jars, pom_path
 from caisse_stack.lock import folder_lock
@@ -227,3 +228,21 @@ def topic_configs(inst: Instance) -> dict[str, dict[str, str]]:
 
 def stop(inst: Instance) -> bool:
     return stop_pid(pid_file(inst), timeout_s=60)
+
+
+async def start_group_at_end(bootstrap: str, group_id: str, topics: tuple[str, ...]) -> None:
+    """Commit a new consumer group's offsets at the current end of its topics, so a fresh stack does not
+    replay the broker's history; a group that already has offsets keeps them."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        by_name = {t.name: t for t in TOPICS}
+        partitions = [TopicPartition(t, p) for t in topics for p in range(by_name[t].partitions)]
+        consumer.assign(partitions)
+        committed = [await consumer.committed(tp) for tp in partitions]
+        if any(offset is not None for offset in committed):
+            return
+        ends = await consumer.end_offsets(partitions)
+        await consumer.commit({tp: ends[tp] for tp in partitions})
+    finally:
+        await consumer.stop()

@@ -101,8 +101,8 @@ def log_file(inst: Instance, name: str) -> Path:
     return folder(inst) / f"{name}.log"
 
 
-def start_all(inst: Instance) -> dict[str, int]:
-    """Start every service that does not run yet; wait until each answers /readyz."""
+def start_all(inst: Instance, settings: dict[str, dict[str, str]] | None = None) -> dict[str, int]:
+    """Start every service that does not run yet (`settings`: more of them, by service); wait for each /readyz."""
     folder(inst).mkdir(parents=True, exist_ok=True)
     pids: dict[str, int] = {}
     for service in SERVICES:
@@ -110,7 +110,8 @@ def start_all(inst: Instance) -> dict[str, int]:
             pids[service.name] = running
             continue
         require_free(service.port(inst), service.name)
-        env = {**os.environ, **service_env(service, inst, port=service.port(inst))}
+        extra = (settings or {}).get(service.name)
+        env = {**os.environ, **service_env(service, inst, port=service.port(inst), extra=extra)}
         pids[service.name] = start_detached(
             [executable(service.name)],
             log_file=log_file(inst, service.name),

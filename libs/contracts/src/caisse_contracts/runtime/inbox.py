@@ -6,10 +6,11 @@ the same event serialize on PostgreSQL, and the loser sees a duplicate.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final
 from uuid import UUID
 
-from sqlalchemy import Column, DateTime, MetaData, Table, Text, Uuid, func
+from sqlalchemy import Column, DateTime, MetaData, Table, Text, Uuid, func, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -46,6 +47,17 @@ async def claim(conn: AsyncConnection, group: str, event_id: UUID, event_type: s
     return (await conn.execute(stmt)).first() is not None
 
 
+CLAIM_MANY: Final = text(
+    """
+    insert into inbox (consumer_group, event_id, event_type)
+    select :group, e.event_id, e.event_type
+    from unnest(cast(:event_ids as uuid[]), cast(:event_types as text[])) as e (event_id, event_type)
+    on conflict do nothing
+    returning event_id
+    """
+)
+
+
 class SqlInbox:
     """The inbox of one consumer group, bound to the connection of a unit of work."""
 
@@ -55,3 +67,13 @@ class SqlInbox:
 
     async def claim(self, event_id: UUID, event_type: str) -> bool:
         return await claim(self._conn, self._group, event_id, event_type)
+
+    async def claim_many(self, events: Sequence[tuple[UUID, str]]) -> set[UUID]:
+        """The ids among `events` that are new for the group (claimed now), in one statement."""
+        unique = dict(events)
+        if not unique:
+            return set()
+        result = await self._conn.execute(
+            CLAIM_MANY, {"group": self._group, "event_ids": list(unique), "event_types": list(unique.values())}
+        )
+        return {row.event_id for row in result}

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -156,8 +156,11 @@ class FecFileJournal:
         for year, numbered in by_year.items():
             async with self._engine.begin() as conn:
                 await self._lock(conn, books, year.end)
-                for i, entry in numbered:
-                    booking, booked_year = await self._book(conn, entry, books, year)
+                for i, (booking, booked_year) in zip(
+                    (i for i, _ in numbered),
+                    await self._book_many(conn, [e for _, e in numbered], books, year),
+                    strict=True,
+                ):
                     bookings[i] = booking
                     touched.add(booked_year)
         # Written after the commit, on a replay too: a crash between the two is completed by the next call.
@@ -165,52 +168,74 @@ class FecFileJournal:
             await self.write_out(books, year)
         return [bookings[i] for i in range(len(entries))]
 
-    async def _book(
-        self, conn: AsyncConnection, entry: FecEntry, books: FecBooks, year: FiscalYear
-    ) -> tuple[FecBooking, FiscalYear]:
-        earlier = (
-            await conn.execute(
+    async def _book_many(
+        self, conn: AsyncConnection, entries: list[FecEntry], books: FecBooks, year: FiscalYear
+    ) -> list[tuple[FecBooking, FiscalYear]]:
+        """Number the entries not booked yet after the year's last one and insert them: three statements in all."""
+        earlier = {
+            (row.source_kind, row.source_id): row
+            for row in await conn.execute(
                 text(
-                    "select number, entry_date from fec_entries"
-                    " where company_id = :company and source_kind = :kind and source_id = :source"
+                    "select source_kind, source_id, number, entry_date from fec_entries"
+                    " where company_id = :company and source_id = any(:sources)"
                 ),
-                {"company": entry.company_id, "kind": entry.source_kind.value, "source": entry.source_id},
+                {"company": books.company_id, "sources": [e.source_id for e in entries]},
             )
-        ).first()
-        if earlier is not None:
-            booked_year = fiscal_year_containing(earlier.entry_date, books.fiscal_year_end_month)
-            return FecBooking(
-                FecBookingStatus.ALREADY_BOOKED, earlier.number, self.path_of(books, booked_year).name
-            ), booked_year
-        next_number = (
+        }
+        head = (
             await conn.execute(
                 text(
                     "select coalesce(max(number), 0) + 1 as number, max(valid_date) as latest"
                     " from fec_entries where company_id = :company and fiscal_year_end = :year_end"
                 ),
-                {"company": entry.company_id, "year_end": year.end},
+                {"company": books.company_id, "year_end": year.end},
             )
         ).one()
-        number: int = next_number.number
-        entry = validated_after(entry, next_number.latest)
-        await conn.execute(
-            text(
-                "insert into fec_entries"
-                " (company_id, fiscal_year_end, number, source_kind, source_id, entry_date, valid_date, lines)"
-                " values (:company, :year_end, :number, :kind, :source, :entry_date, :valid_date, :lines)"
-            ),
-            {
-                "company": entry.company_id,
-                "year_end": year.end,
-                "number": number,
-                "kind": entry.source_kind.value,
-                "source": entry.source_id,
-                "entry_date": entry.entry_date,
-                "valid_date": entry.valid_date,
-                "lines": render_entry(entry, number),
-            },
-        )
-        return FecBooking(FecBookingStatus.BOOKED, number, self.path_of(books, year).name), year
+        number, latest = int(head.number), head.latest
+        done: list[tuple[FecBooking, FiscalYear]] = []
+        rows: list[dict[str, Any]] = []
+        seen: dict[tuple[str, Any], tuple[FecBooking, FiscalYear]] = {}
+        for entry in entries:
+            key = (entry.source_kind.value, entry.source_id)
+            if (known := earlier.get(key)) is not None:
+                booked_year = fiscal_year_containing(known.entry_date, books.fiscal_year_end_month)
+                done.append(
+                    (
+                        FecBooking(
+                            FecBookingStatus.ALREADY_BOOKED, known.number, self.path_of(books, booked_year).name
+                        ),
+                        booked_year,
+                    )
+                )
+                continue
+            if key in seen:  # the same source twice in one batch: booked once
+                done.append(seen[key])
+                continue
+            validated = validated_after(entry, latest)
+            latest = validated.valid_date
+            rows.append(
+                {
+                    "number": number,
+                    "kind": validated.source_kind.value,
+                    "source": validated.source_id,
+                    "entry_date": validated.entry_date,
+                    "valid_date": validated.valid_date,
+                    "lines": render_entry(validated, number),
+                }
+            )
+            seen[key] = (FecBooking(FecBookingStatus.BOOKED, number, self.path_of(books, year).name), year)
+            done.append(seen[key])
+            number += 1
+        if rows:
+            await conn.execute(
+                text(
+                    "insert into fec_entries"
+                    " (company_id, fiscal_year_end, number, source_kind, source_id, entry_date, valid_date, lines)"
+                    " values (:company, :year_end, :number, :kind, :source, :entry_date, :valid_date, :lines)"
+                ),
+                [{"company": books.company_id, "year_end": year.end, **row} for row in rows],
+            )
+        return done
 
     async def write_out(self, books: FecBooks, year: FiscalYear) -> Path:
         """Bring the company's file of `year` up to date with the table; returns its path."""

@@ -37,7 +37,10 @@ class InMemoryPushes:
     def __init__(self, state: MemoryState) -> None:
         self._state = state
 
-    async def add(self, ticket: TicketFinalizedV1, received_at: datetime) -> bool:
+    async def add_many(self, tickets: Sequence[TicketFinalizedV1], received_at: datetime) -> int:
+        return sum([await self._add(ticket, received_at) for ticket in tickets])
+
+    async def _add(self, ticket: TicketFinalizedV1, received_at: datetime) -> bool:
         if ticket.ticket_id in self._state.pushes:
             return False
         row = PushRow(
@@ -147,11 +150,10 @@ class InMemoryInbox:
     def __init__(self, state: MemoryState) -> None:
         self._state = state
 
-    async def claim(self, event_id: UUID, event_type: str) -> bool:
-        if event_id in self._state.claimed:
-            return False
-        self._state.claimed.add(event_id)
-        return True
+    async def claim_many(self, events: Sequence[tuple[UUID, str]]) -> set[UUID]:
+        fresh = {event_id for event_id, _ in events if event_id not in self._state.claimed}
+        self._state.claimed |= fresh
+        return fresh
 
 
 class InMemoryOutbox:

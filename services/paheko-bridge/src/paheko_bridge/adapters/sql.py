@@ -47,24 +47,28 @@ class SqlPushes:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
 
-    async def add(self, ticket: TicketFinalizedV1, received_at: datetime) -> bool:
+    async def add_many(self, tickets: Sequence[TicketFinalizedV1], received_at: datetime) -> int:
         result = await self._conn.execute(
             text(
                 "insert into pushes (ticket_id, company_id, pos_id, session_id, number, ticket, next_attempt_at,"
-                " received_at) values (:id, :company, :pos, :session, :number, cast(:ticket as jsonb), :at, :at)"
+                " received_at)"
+                " select t.id, t.company, t.pos, t.session, t.number, t.ticket, :at, :at"
+                " from unnest(cast(:ids as uuid[]), cast(:companies as uuid[]), cast(:poses as uuid[]),"
+                " cast(:sessions as uuid[]), cast(:numbers as integer[]), cast(:tickets as jsonb[]))"
+                " as t (id, company, pos, session, number, ticket)"
                 " on conflict do nothing returning ticket_id"
             ),
             {
-                "id": ticket.ticket_id,
-                "company": ticket.company_id,
-                "pos": ticket.pos_id,
-                "session": ticket.session_id,
-                "number": ticket.number,
-                "ticket": ticket.model_dump_json(),
+                "ids": [t.ticket_id for t in tickets],
+                "companies": [t.company_id for t in tickets],
+                "poses": [t.pos_id for t in tickets],
+                "sessions": [t.session_id for t in tickets],
+                "numbers": [t.number for t in tickets],
+                "tickets": [t.model_dump_json() for t in tickets],
                 "at": received_at,
             },
         )
-        return result.first() is not None
+        return len(result.all())
 
     async def due(self, now: datetime, limit: int) -> list[PendingPush]:
         rows = await self._conn.execute(

@@ -62,15 +62,13 @@ class BridgeServices:
 async def accept(envelopes: Sequence[Envelope[Any]], services: BridgeServices) -> int:
     """Store the tickets and closes that arrived, each once; the number new."""
     now = services.clock()
-    added = 0
     async with services.uow() as work:
-        for envelope in envelopes:
-            if not await work.inbox.claim(envelope.id, envelope.type):
-                continue
-            data = envelope.data
-            if isinstance(data, TicketFinalizedV1):
-                added += await work.pushes.add(data, now)
-            elif isinstance(data, SessionClosedV1):
+        fresh = await work.inbox.claim_many([(e.id, e.type) for e in envelopes])
+        new = [e.data for e in envelopes if e.id in fresh]
+        tickets = [data for data in new if isinstance(data, TicketFinalizedV1)]
+        added = await work.pushes.add_many(tickets, now) if tickets else 0
+        for data in new:
+            if isinstance(data, SessionClosedV1):
                 added += await work.closes.add(data, now)
         await work.commit()
     return added

@@ -107,8 +107,8 @@ class PushRow:
 
 
 class Pushes(Protocol):
-    async def add(self, ticket: TicketFinalizedV1, received_at: datetime) -> bool:
-        """Queue the ticket; False when it is already known (a redelivered event)."""
+    async def add_many(self, tickets: Sequence[TicketFinalizedV1], received_at: datetime) -> int:
+        """Queue the tickets not known yet; how many were."""
 
     async def due(self, now: datetime, limit: int) -> list[PendingPush]:
         """Pending tickets whose time has come, in order of POS then number."""
@@ -162,7 +162,8 @@ class Closes(Protocol):
 
 
 class Inbox(Protocol):
-    async def claim(self, event_id: UUID, event_type: str) -> bool: ...
+    async def claim_many(self, events: Sequence[tuple[UUID, str]]) -> set[UUID]:
+        """The ids among `events` new for the bridge (claimed now); the others were seen before."""
 
 
 class Outbox(Protocol):

@@ -152,6 +152,8 @@ async def test_paheko_down_loses_nothing_backs_off_and_everything_arrives_once_w
     assert [r.attempts for r in rows[1:]] == [0, 0]  # the chain stopped at the first: order is kept
     assert await push_due(world.services) == 0  # still backing off: not even tried
     world.paheko.down = False
+    assert await push_due(world.services) == 0  # Paheko is back, but 2 and 3 never overtake 1
+    assert world.paheko.tickets == []
     world.clock.now = NOW + timedelta(minutes=5)
     assert await push_due(world.services) == 3
     assert world.paheko.tickets == [(pos, 1), (pos, 2), (pos, 3)]

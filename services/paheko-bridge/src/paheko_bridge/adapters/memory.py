@@ -64,11 +64,16 @@ class InMemoryPushes:
         self._state.pushes[ticket_id] = (replace(row, **changes), ticket)
 
     async def due(self, now: datetime, limit: int) -> list[PendingPush]:
+        waiting = [
+            r for r, _ in self._state.pushes.values() if r.status is PushStatus.PENDING and r.next_attempt_at > now
+        ]
         rows = sorted(
             (
                 (row, ticket)
                 for row, ticket in self._state.pushes.values()
-                if row.status is PushStatus.PENDING and row.next_attempt_at <= now
+                if row.status is PushStatus.PENDING
+                and row.next_attempt_at <= now
+                and not any(w.pos_id == row.pos_id and w.number < row.number for w in waiting)
             ),
             key=lambda pair: (str(pair[0].pos_id), pair[0].number),
         )

@@ -73,8 +73,12 @@ class SqlPushes:
     async def due(self, now: datetime, limit: int) -> list[PendingPush]:
         rows = await self._conn.execute(
             text(
-                "select ticket::text as ticket, attempts from pushes"
-                " where status = 'pending' and next_attempt_at <= :now order by pos_id, number limit :limit"
+                "select ticket::text as ticket, attempts from pushes as p"
+                " where status = 'pending' and next_attempt_at <= :now"
+                # a ticket never overtakes an earlier one of its POS that is waiting for its backoff
+                " and not exists (select 1 from pushes as q where q.pos_id = p.pos_id and q.status = 'pending'"
+                " and q.number < p.number and q.next_attempt_at > :now)"
+                " order by pos_id, number limit :limit"
             ),
             {"now": now, "limit": limit},
         )

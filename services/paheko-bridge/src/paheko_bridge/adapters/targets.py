@@ -133,12 +133,20 @@ class FecJournalWriter:
         self._journal = journal
         self._view = view
         self._clock = clock
+        self._books_known: dict[UUID, tuple[int, FecBooks]] = {}
 
     async def _books(self, company_id: UUID) -> FecBooks:
+        """The company's books, read again only when the configuration view moved."""
+        known = self._books_known.get(company_id)
+        if known is not None and known[0] == self._view.generation:
+            return known[1]
+        generation = self._view.generation
         company = await self._view.company(company_id)
         if company is None:
             raise TargetUnavailableError(f"company {company_id} is not known to the bridge yet")
-        return FecBooks.of_company(company, timezone=await self._view.timezone_of(company))
+        books = FecBooks.of_company(company, timezone=await self._view.timezone_of(company))
+        self._books_known[company_id] = (generation, books)
+        return books
 
     async def book_tickets(self, tickets: Sequence[TicketFinalizedV1]) -> None:
         if not tickets:

@@ -75,19 +75,50 @@ async def accept(envelopes: Sequence[Envelope[Any]], services: BridgeServices) -
 
 
 async def push_due(services: BridgeServices, *, limit: int = 500) -> int:
-    """Forward the tickets whose time has come; the number that reached their target."""
+    """Forward the tickets whose time has come; the number that reached their target.
+
+    A company without Paheko books all its due tickets in one go; a company's Paheko takes each POS's tickets
+    in number order, several POS at a time.
+    """
     async with services.uow() as work:
         due = await work.pushes.due(services.clock(), limit)
+    by_company: dict[Any, list[PendingPush]] = {}
+    for pending in due:
+        by_company.setdefault(pending.ticket.company_id, []).append(pending)
+    gate = asyncio.Semaphore(services.concurrency)
+
+    async def run(company_id: Any, pending: list[PendingPush]) -> int:
+        async with gate:
+            return await _push_company(company_id, pending, services)
+
+    return sum(await asyncio.gather(*(run(c, p) for c, p in by_company.items())))
+
+
+async def _push_company(company_id: Any, due: list[PendingPush], services: BridgeServices) -> int:
     chains: dict[Any, list[PendingPush]] = {}
     for pending in due:
         chains.setdefault(pending.ticket.pos_id, []).append(pending)
-    gate = asyncio.Semaphore(services.concurrency)
+    try:
+        target = await services.targets.paheko(company_id)
+    except TargetUnavailableError as exc:  # each POS's first ticket waits, the others after it
+        outcome = _ChainOutcome()
+        for chain in chains.values():
+            outcome.delayed.append((chain[0], exc.reason))
+        await _record(outcome, services)
+        return 0
+    if target is None:
+        outcome = _ChainOutcome()
+        await _book_to_fec(due, services, outcome)
+        await _record(outcome, services)
+        return len(outcome.pushed)
 
-    async def run(chain: list[PendingPush]) -> int:
-        async with gate:
-            return await _push_chain(chain, services)
+    async def chain_to_paheko(chain: list[PendingPush]) -> int:
+        outcome = _ChainOutcome()
+        await _push_to_paheko(chain, target, outcome)
+        await _record(outcome, services)
+        return len(outcome.pushed)
 
-    return sum(await asyncio.gather(*(run(chain) for chain in chains.values())))
+    return sum(await asyncio.gather(*(chain_to_paheko(chain) for chain in chains.values())))
 
 
 @dataclass
@@ -96,22 +127,8 @@ class _ChainOutcome:
 
     pushed: list[tuple[PendingPush, Pushed, str]] = field(default_factory=list)
     rejected: list[tuple[PendingPush, str]] = field(default_factory=list)
-    failed: tuple[PendingPush, str] | None = None
-
-
-async def _push_chain(chain: list[PendingPush], services: BridgeServices) -> int:
-    outcome = _ChainOutcome()
-    try:
-        target = await services.targets.paheko(chain[0].ticket.company_id)  # a POS belongs to one company
-    except TargetUnavailableError as exc:
-        outcome.failed = (chain[0], exc.reason)
-    else:
-        if target is None:
-            await _book_to_fec(chain, services, outcome)
-        else:
-            await _push_to_paheko(chain, target, outcome)
-    await _record(outcome, services)
-    return len(outcome.pushed)
+    delayed: list[tuple[PendingPush, str]] = field(default_factory=list)
+    """The first ticket of a POS that could not go now: it backs off, and its POS's later tickets wait."""
 
 
 async def _push_to_paheko(chain: list[PendingPush], target: PahekoTarget, outcome: _ChainOutcome) -> None:
@@ -119,34 +136,42 @@ async def _push_to_paheko(chain: list[PendingPush], target: PahekoTarget, outcom
         try:
             outcome.pushed.append((pending, await target.push_ticket(pending.ticket), "paheko"))
         except TargetUnavailableError as exc:
-            outcome.failed = (pending, exc.reason)
+            outcome.delayed.append((pending, exc.reason))
             return  # the rest of this POS waits: its tickets go in number order
         except TargetRejectedError as exc:
             outcome.rejected.append((pending, exc.reason))
 
 
-async def _book_to_fec(chain: list[PendingPush], services: BridgeServices, outcome: _ChainOutcome) -> None:
+async def _book_to_fec(due: list[PendingPush], services: BridgeServices, outcome: _ChainOutcome) -> None:
     try:
-        await services.fec.book_tickets([p.ticket for p in chain])
+        await services.fec.book_tickets([p.ticket for p in due])
     except TargetUnavailableError as exc:
-        outcome.failed = (chain[0], exc.reason)
+        firsts: dict[Any, PendingPush] = {}
+        for pending in due:
+            firsts.setdefault(pending.ticket.pos_id, pending)
+        outcome.delayed.extend((pending, exc.reason) for pending in firsts.values())
         return
     except TargetRejectedError:
-        for pending in chain:  # one of them is refused: book them one by one to set it apart
+        blocked: set[Any] = set()
+        for pending in due:  # one of them is refused: book them one by one to set it apart
+            if pending.ticket.pos_id in blocked:
+                continue
             try:
                 await services.fec.book_tickets([pending.ticket])
             except TargetUnavailableError as exc:
-                outcome.failed = (pending, exc.reason)
-                return
+                outcome.delayed.append((pending, exc.reason))
+                blocked.add(pending.ticket.pos_id)
             except TargetRejectedError as exc:
                 outcome.rejected.append((pending, exc.reason))
             else:
                 outcome.pushed.append((pending, Pushed(None, None), "fec"))
         return
-    outcome.pushed.extend((pending, Pushed(None, None), "fec") for pending in chain)
+    outcome.pushed.extend((pending, Pushed(None, None), "fec") for pending in due)
 
 
 async def _record(outcome: _ChainOutcome, services: BridgeServices) -> None:
+    if not (outcome.pushed or outcome.rejected or outcome.delayed):
+        return
     now = services.clock()
     async with services.uow() as work:
         for pending, pushed, where in outcome.pushed:
@@ -167,8 +192,7 @@ async def _record(outcome: _ChainOutcome, services: BridgeServices) -> None:
             await _announce(work, event, services, ticket.company_id, ticket.shop_id, str(ticket.ticket_id))
         for pending, reason in outcome.rejected:
             await work.pushes.rejected(pending.ticket.ticket_id, attempts=pending.attempts + 1, reason=reason)
-        if outcome.failed is not None:
-            pending, reason = outcome.failed
+        for pending, reason in outcome.delayed:
             attempts = pending.attempts + 1
             await work.pushes.failed(
                 pending.ticket.ticket_id,

@@ -135,7 +135,7 @@ class BatchConsumer:
         decoded: list[tuple[Record, Envelope[Any]]] = []
         for record in records:
             try:
-                envelope = self._decode(record)
+                envelope = self.decode(record)
             except (ValidationError, PoisonMessageError) as exc:
                 reason = exc.reason if isinstance(exc, PoisonMessageError) else f"undecodable: {exc}"
                 await self._dead_letter(producer, record, reason)
@@ -167,7 +167,8 @@ class BatchConsumer:
         except PoisonMessageError as exc:
             await self._dead_letter(producer, record, exc.reason)
 
-    def _decode(self, record: Record) -> Envelope[Any] | None:
+    def decode(self, record: Record) -> Envelope[Any] | None:
+        """The record's envelope, None for a type this group does not read; poison raises (to the DLQ)."""
         event_type, version = _routing(record)
         payload_cls = self._payloads.get(event_type)
         if payload_cls is None:

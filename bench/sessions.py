@@ -38,9 +38,9 @@ from caisse_stack import Infra, ensure_up
 from caisse_stack.services import BY_NAME, executable, service_env
 
 CONSUMER_EVENTS = 20_000
-CONSUMER_ROUNDS = 2
+CONSUMER_ROUNDS = 3
 CLOSE_TICKETS = 1_000
-CLOSE_ROUNDS = 3
+CLOSE_ROUNDS = 5
 EUR = [50000, 20000, 10000, 5000, 2000, 1000, 500, 200, 100, 50, 20, 10, 5, 2, 1]
 
 
@@ -258,7 +258,8 @@ def config_events(
     return events, {"territory_id": territory, "company_id": company, "shop_id": shop}
 
 
-def close_round(infra: Infra, service: Service) -> float:
+def close_round(infra: Infra, service: Service) -> tuple[float, float]:
+    """The close's time and the close's with both PDFs (ms)."""
     pos_id, cashier = uuid.uuid4(), uuid.uuid4()
     configuration, ids = config_events(pos_id, cashier)
     asyncio.run(publish(infra.kafka_bootstrap, CONFIG.name, configuration))
@@ -300,6 +301,7 @@ def close_round(infra: Infra, service: Service) -> float:
                 "cheques_ticked": cheques,
             },
         )
+        close_ms = (time.perf_counter() - started) * 1000
         report = client.get(f"/v1/sessions/{session_id}/report.pdf")
         slip = client.get(f"/v1/sessions/{session_id}/deposit-slip.pdf")
         elapsed = time.perf_counter() - started
@@ -307,7 +309,7 @@ def close_round(infra: Infra, service: Service) -> float:
         raise RuntimeError(f"close: {closed.status_code} {closed.text[:300]}")
     if not (report.content.startswith(b"%PDF") and slip.content.startswith(b"%PDF")):
         raise RuntimeError("no PDF")
-    return elapsed * 1000
+    return close_ms, elapsed * 1000
 
 
 def run() -> list[Figure]:
@@ -321,7 +323,8 @@ def run() -> list[Figure]:
     asyncio.run(groups_at_end(infra.kafka_bootstrap, tag))
     service = start_service(infra, tag)
     try:
-        closes = [close_round(infra, service) for _ in range(CLOSE_ROUNDS)]
+        first_close, first_total = close_round(infra, service)  # the first PDF of a process loads the library
+        rounds = [close_round(infra, service) for _ in range(CLOSE_ROUNDS)]
     finally:
         stop_service(infra, service)
     return [
@@ -336,10 +339,14 @@ def run() -> list[Figure]:
         ),
         Figure(
             what=f"close of a {CLOSE_TICKETS:,}-ticket session + Z report PDF + deposit slip PDF",
-            measured=statistics.median(closes),
+            measured=statistics.median(total for _, total in rounds),
             unit="ms",
             target=1000,
-            runs=len(closes),
-            spread=f"{min(closes):.0f}–{max(closes):.0f} ms",
+            runs=len(rounds),
+            spread=(
+                f"{min(t for _, t in rounds):.0f}–{max(t for _, t in rounds):.0f} ms, of which the close"
+                f" {statistics.median(c for c, _ in rounds):.0f} ms; first after start {first_total:.0f} ms"
+                f" (close {first_close:.0f} ms; loads the PDF library)"
+            ),
         ),
     ]

@@ -10,7 +10,15 @@ from typing import Any
 
 import pytest
 
-from caisse_contracts.events import PaymentMethod, PaymentV1, SessionClosedV1, SessionOpenedV1, TicketFinalizedV1
+from caisse_contracts.events import (
+    ConfigChangedV1,
+    EntityType,
+    PaymentMethod,
+    PaymentV1,
+    SessionClosedV1,
+    SessionOpenedV1,
+    TicketFinalizedV1,
+)
 from caisse_contracts.snapshots import load_example
 from session_service.adapters.documents import ReportDocuments
 from session_service.adapters.memory import InMemoryUnitOfWork, MemoryState, RecordingMailSender
@@ -24,6 +32,7 @@ from session_service.domain.errors import (
     UnknownReferenceError,
 )
 from session_service.domain.sessions import CashSession, MovementKind, SessionStatus
+from session_service.service_layer.config import apply_config
 from session_service.service_layer.mail import MailRetry, send_due_mail
 from session_service.service_layer.ports import ConfigRecord
 from session_service.service_layer.sessions import (
@@ -447,3 +456,17 @@ async def test_a_batch_with_a_redelivered_event_and_a_ticket_seen_under_another_
     assert await count_tickets(batch, uow=uow, clock=world.clock) == set()
     totals = world.state.totals[session_id]
     assert (totals.ticket_count, totals.total_incl_tax) == (2, 2000)
+
+
+async def test_the_configuration_view_keeps_the_newest_version_whatever_order_it_reads(world: World) -> None:
+    def change(version: int, name: str) -> ConfigChangedV1:
+        item = {"id": str(world.shop_id), "company_id": str(world.company_id), "name": name}
+        return ConfigChangedV1(
+            entity_type=EntityType.SHOP, entity_id=world.shop_id, version=version, item=item, patch=()
+        )
+
+    uow = world.services.uow
+    assert await apply_config([change(3, "Bocage Nord"), change(2, "Bocage Sud")], uow=uow) == 1
+    assert await apply_config([change(2, "Bocage Sud")], uow=uow) == 0, "a replay of an older version changes nothing"
+    kept = world.state.config[world.shop_id]
+    assert (kept.version, kept.item["name"]) == (3, "Bocage Nord")

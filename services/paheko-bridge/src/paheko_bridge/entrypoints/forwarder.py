@@ -1,6 +1,9 @@
 """The forwarding loop: pushes what is due and closes what is complete, woken by arrivals, else every second.
 
 The second matters: it is how a ticket whose backoff expired, or a circuit that closed again, gets its turn.
+Rounds are at least `gather_s` apart while tickets flow in: a ticket waits that much longer (the target is an
+entry in Paheko within 2 s), and each round carries many tickets, so that a company without Paheko writes and
+flushes its FEC file a few times a second rather than once per ticket.
 """
 
 from __future__ import annotations
@@ -13,11 +16,15 @@ from paheko_bridge.service_layer.forwarding import BridgeServices, close_ready, 
 
 log = logging.getLogger(__name__)
 
+ROUND_LIMIT = 500
+"""Tickets taken per round at most."""
+
 
 class Forwarder:
-    def __init__(self, services: BridgeServices, *, idle_s: float = 1.0) -> None:
+    def __init__(self, services: BridgeServices, *, idle_s: float = 1.0, gather_s: float = 0.25) -> None:
         self._services = services
         self._idle_s = idle_s
+        self._gather_s = gather_s
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -38,15 +45,20 @@ class Forwarder:
             self._task = None
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
         while not self._stop.is_set():
             self._wake.clear()
+            started = loop.time()
             try:
-                busy = await push_due(self._services)
+                busy = await push_due(self._services, limit=ROUND_LIMIT)
                 await close_ready(self._services)
             except Exception:  # a failing round (database away, say) leaves everything stored; the next one retries
                 log.exception("paheko-bridge: forwarding round failed; retrying")
                 busy = 0
+            if busy >= ROUND_LIMIT:
+                continue  # a backlog: the next round right away
             if busy:
-                continue  # more may be due right away
+                await asyncio.sleep(max(0.0, started + self._gather_s - loop.time()))
+                continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self._idle_s)

@@ -6,6 +6,7 @@ import statistics
 import time
 from pathlib import Path
 
+from bench.finalize import fresh_bridge
 from bench.report import Figure
 from caisse_stack import ensure_up
 from caisse_stack.processes import read_pid
@@ -25,7 +26,7 @@ def rss_mb(pid: int) -> float:
 def run(samples: int = 5, settle_s: float = 10.0) -> list[Figure]:
     inst = ensure_up("test").instance
     stop_all(inst)
-    start_all(inst)
+    start_all(inst, fresh_bridge(inst))  # idle: not catching up on what earlier runs left in the test instance
     try:
         time.sleep(settle_s)
         readings: dict[str, list[float]] = {s.name: [] for s in SERVICES}

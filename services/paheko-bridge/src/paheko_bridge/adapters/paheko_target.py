@@ -31,15 +31,18 @@ from paheko_bridge.service_layer.ports import PahekoLedger, Pushed, TargetReject
 SQL_PATH: Final = "api/sql"
 
 LEDGER_SQL: Final = """
-SELECT a.code AS account, SUM(l.debit) AS debit, SUM(l.credit) AS credit
+SELECT 'line' AS kind, a.code AS account, SUM(l.debit) AS debit, SUM(l.credit) AS credit, NULL AS n
 FROM acc_transactions_lines l
 JOIN acc_transactions t ON t.id = l.id_transaction
 JOIN acc_accounts a ON a.id = l.id_account
 WHERE t.reference = '{reference}'
 GROUP BY a.code
+UNION ALL
+SELECT 'transaction', NULL, NULL, NULL, id FROM acc_transactions WHERE reference = '{reference}'
+UNION ALL
+SELECT 'tabs', NULL, NULL, NULL, COUNT(*) FROM plugin_pos_tabs WHERE session = {caisse_session}
 """
-TRANSACTION_SQL: Final = "SELECT id FROM acc_transactions WHERE reference = '{reference}'"
-TABS_SQL: Final = "SELECT COUNT(*) AS tabs FROM plugin_pos_tabs WHERE session = {caisse_session}"
+"""One query, so that Paheko checks the API credential (a bcrypt) once per reconciliation."""
 
 
 class PahekoSqlReader:
@@ -104,15 +107,16 @@ class PluginTarget:
         state = await self._guarded(self._client.session(closed.session_id))
         caisse_session = int(state.caisse_session_id)
         reference = f"POS-SESSION-{caisse_session}"
-        lines = await self._reader.rows(LEDGER_SQL.format(reference=reference))
-        transaction = await self._reader.rows(TRANSACTION_SQL.format(reference=reference))
-        tabs = await self._reader.rows(TABS_SQL.format(caisse_session=caisse_session))
+        rows = await self._reader.rows(LEDGER_SQL.format(reference=reference, caisse_session=caisse_session))
+        lines = [r for r in rows if r["kind"] == "line"]
+        transaction = [int(r["n"]) for r in rows if r["kind"] == "transaction"]
+        tabs = [int(r["n"]) for r in rows if r["kind"] == "tabs"]
         return PahekoLedger(
             paheko_session_id=caisse_session,
             transaction_reference=reference if transaction else None,
-            transaction_id=int(transaction[0]["id"]) if transaction else None,
+            transaction_id=transaction[0] if transaction else None,
             lines=tuple(LedgerLine(str(r["account"]), int(r["debit"] or 0), int(r["credit"] or 0)) for r in lines),
-            tickets=int(tabs[0]["tabs"]) if tabs else 0,
+            tickets=tabs[0] if tabs else 0,
         )
 
     async def _guarded(self, call: Any) -> Any:

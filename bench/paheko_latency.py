@@ -1,0 +1,133 @@
+"""From finalize to an entry in a real Paheko, through the whole chain: pos-api, Kafka, paheko-bridge, the plugin.
+
+A company of its own is created for the run, with the Paheko of CAISSE_PAHEKO_URL (API credential of
+CAISSE_PAHEKO_API_USER / _PASSWORD) and accounts that Paheko's chart has. Its tills sell at a steady pace; for
+each ticket the delay is the bridge's `pushed_at` (Paheko answered that the tab is written) minus pos-api's
+`received_at` (the finalize), both read from the databases of the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import sys
+import time
+import uuid
+from typing import Any
+
+import asyncpg
+import httpx
+
+from bench.finalize import drive, fresh_bridge, loadgen, percentile, tills_config
+from bench.report import Figure
+from caisse_stack import ensure_up, postgres, simulator
+from caisse_stack.demo import ensure_demo_data
+from caisse_stack.demo_data import BackOffice, add_tills
+from caisse_stack.layout import Instance
+from caisse_stack.services import BY_NAME, admin_token, start_all, stop_all
+
+TILLS = 4
+RATE = 20.0
+DURATION_S = 30.0
+
+
+def paheko_company(inst: Instance, pos_api: str, url: str, user: str, password: str) -> tuple[str, str]:
+    """A company booking to that Paheko, one shop, a cashier and a catalogue on accounts of its chart."""
+    demo = ensure_demo_data(inst)
+    token = admin_token(inst)
+    tag = uuid.uuid4().hex[:6]
+    bo = BackOffice(pos_api, token)
+    try:
+        company = bo.create(
+            "companies",
+            {
+                "territory_id": demo.territories["FR"],
+                "name": f"Banc Paheko {tag}",
+                "paheko_url": url,
+                "accounts": {"cash_rounding": "678", "variance_shortage": "678", "variance_surplus": "778"},
+            },
+        )["item"]["id"]
+        httpx.put(
+            f"{pos_api}/v1/companies/{company}/paheko-credentials",
+            json={"api_user": user, "api_password": password},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        ).raise_for_status()
+        shop = bo.create("shops", {"company_id": company, "name": f"Banc {tag}", "address": "1 rue du Banc"})["item"][
+            "id"
+        ]
+        for name in ("Textile", "Livres"):
+            category = {"company_id": company, "name": name, "revenue_account": "707", "default_tax_code": "TVA20"}
+            bo.create("categories", {**category, "sold_by_weight": True})
+        goods = bo.create(
+            "categories",
+            {"company_id": company, "name": "Produits neufs", "revenue_account": "707", "default_tax_code": "TVA20"},
+        )["item"]["id"]
+        bo.create("products", {"company_id": company, "category_id": goods, "name": "Sac cabas", "price": 100})
+    finally:
+        bo.close()
+    return shop, tag
+
+
+async def delays(inst: Instance, pos_ids: list[uuid.UUID], expected: int, timeout_s: float = 120.0) -> list[float]:
+    """Seconds from finalize to Paheko for each ticket of these tills, once the bridge pushed them all."""
+    pos_db = await asyncpg.connect(postgres.dsn(inst, "caisse_pos_api"))
+    bridge_db = await asyncpg.connect(postgres.dsn(inst, "caisse_paheko_bridge_bench"))
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            pushed = await bridge_db.fetch(
+                "select ticket_id, pushed_at from pushes where pos_id = any($1::uuid[]) and status = 'pushed'",
+                pos_ids,
+            )
+            if len(pushed) >= expected or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.5)
+        received = {
+            r["id"]: r["received_at"]
+            for r in await pos_db.fetch("select id, received_at from tickets where pos_id = any($1::uuid[])", pos_ids)
+        }
+    finally:
+        await pos_db.close()
+        await bridge_db.close()
+    if len(pushed) < expected:
+        raise SystemExit(f"only {len(pushed)} of {expected} tickets reached Paheko in {timeout_s:.0f} s")
+    return [(r["pushed_at"] - received[r["ticket_id"]]).total_seconds() for r in pushed]
+
+
+def run() -> list[Figure]:
+    url = os.environ.get("CAISSE_PAHEKO_URL", "")
+    user = os.environ.get("CAISSE_PAHEKO_API_USER", "")
+    password = os.environ.get("CAISSE_PAHEKO_API_PASSWORD", "")
+    if not (url and user and password):
+        sys.stdout.write(
+            "  paheko_latency DID NOT RUN: set CAISSE_PAHEKO_URL, CAISSE_PAHEKO_API_USER, CAISSE_PAHEKO_API_PASSWORD\n"
+        )
+        return []
+    inst = ensure_up("test").instance
+    binary = loadgen(inst)
+    stop_all(inst)
+    start_all(inst, fresh_bridge(inst))
+    pos_api = f"http://127.0.0.1:{BY_NAME['pos-api'].port(inst)}"
+    try:
+        shop, tag = paheko_company(inst, pos_api, url, user, password)
+        tills = add_tills(pos_api, admin_token(inst), shop, "EUR", TILLS, f"PAHEKO-{tag}")
+        runs = asyncio.run(simulator.prepare(pos_api, inst.kafka_bootstrap, tills))
+        result: dict[str, Any] = drive(
+            binary, pos_api, tills_config(runs), mode="paced", duration_s=DURATION_S, rate=RATE
+        )
+        seconds = asyncio.run(delays(inst, [uuid.UUID(t.pos_id) for t in tills], int(result["sold"])))
+    finally:
+        stop_all(inst)
+    ms = [s * 1000 for s in seconds]
+    return [
+        Figure(
+            what=f"finalize → entry in Paheko, {RATE:.0f} tickets/s",
+            measured=percentile(ms, 0.99),
+            unit="ms",
+            target=2000,
+            runs=len(ms),
+            spread=f"p50 {statistics.median(ms):.0f} ms, max {max(ms):.0f} ms, {result['failed']} failed",
+        )
+    ]

@@ -84,11 +84,13 @@ def test_a_day_without_paheko_lands_once_in_a_valid_fec_file(
     text = fec.read_bytes().decode("iso8859_15")
     assert validate_fec(text) == []
     rows = [line.split("\t") for line in text.splitlines()[1:]]
-    assert sorted({r[2] for r in rows}) == ["1", "2", "3"]  # two tickets, then the variance
+    assert sorted({r[2] for r in rows}) == ["1", "2", "3", "4"]  # two tickets, the variance, the cheques to the bank
     cash = [r for r in rows if r[4] == "530"]
     assert ("9,00", "0,00") in [(r[11], r[12]) for r in cash]  # the cash sale, net of change
     assert ("0,00", "1,00") in [(r[11], r[12]) for r in cash]  # the shortage leaves the drawer
     assert any(r[4] == "5112" and r[11] == "9,00" for r in rows)
+    deposit = [(r[4], r[11], r[12]) for r in rows if r[2] == "4"]
+    assert deposit == [("512", "9,00", "0,00"), ("5112", "0,00", "9,00")]
 
     refused = ops.get(f"/v1/ops/sessions/{session_id}", headers={"Authorization": "Bearer nope"})
     assert refused.status_code == 401

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from caisse_contracts.basket import BasketIn, BasketLineIn, PaymentIn, compute_basket
 from caisse_contracts.config import AccountMapping, Company
-from caisse_contracts.events.sessions import SessionClosedV1
+from caisse_contracts.events.sessions import ChequeV1, SessionClosedV1
 from caisse_contracts.events.tickets import LineKind, PaymentMethod, PaymentV1, TicketFinalizedV1, TicketKind
 from caisse_contracts.money import CashRoundingRule, round_cash
 from paheko_bridge.adapters.fec_memory import InMemoryFecJournal
@@ -24,6 +24,7 @@ from paheko_bridge.domain.fec import (
     FiscalYear,
     OtherCompanyError,
     UnbalancedEntryError,
+    cheque_deposit_entry,
     fec_file_name,
     fiscal_year_containing,
     format_amount,
@@ -395,6 +396,20 @@ def test_a_cash_surplus_is_debited_to_cash_and_credited_to_the_surplus_account()
 
 def test_a_cash_shortage_is_debited_to_the_shortage_account_and_credited_to_cash() -> None:
     assert by_side(session_variance_entry(session_closed(-100), books(), NOW)) == {("658", "D"): 100, ("530", "C"): 100}
+
+
+def test_a_sessions_cheques_leave_for_the_bank_with_its_deposit_slip() -> None:
+    cheques = (
+        ChequeV1(ticket_id=uuid4(), number="0001234", bank="Crédit Mutuel", amount=2500),
+        ChequeV1(ticket_id=uuid4(), number="0005678", bank=None, amount=2000),
+    )
+    closed = session_closed(0).model_copy(update={"cheques": cheques})
+    entry = cheque_deposit_entry(closed, books(), NOW)
+
+    assert by_side(entry) == {("512", "D"): 4500, ("5112", "C"): 4500}
+    assert entry.piece_ref == f"REMISE-{SESSION}"
+    assert entry.entry_date == date(2026, 11, 21)
+    assert cheque_deposit_entry(closed.model_copy(update={"cheques": ()}), books(), NOW).lines == ()
 
 
 async def test_a_session_whose_count_matched_books_nothing() -> None:

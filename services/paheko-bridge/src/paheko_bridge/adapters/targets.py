@@ -19,7 +19,12 @@ from paheko_bridge.adapters.config_view import SqlConfigView
 from paheko_bridge.adapters.paheko_target import PahekoSqlReader, PluginTarget, breakers
 from paheko_bridge.adapters.plugin_client import PahekoPluginClient
 from paheko_bridge.domain.fec import FecBooks, FecError
-from paheko_bridge.service_layer.fec import FecJournal, book_session_close_to_fec, book_tickets_to_fec
+from paheko_bridge.service_layer.fec import (
+    FecJournal,
+    book_cheque_deposit_to_fec,
+    book_session_close_to_fec,
+    book_tickets_to_fec,
+)
 from paheko_bridge.service_layer.ports import Clock, TargetRejectedError, TargetUnavailableError
 
 
@@ -161,5 +166,6 @@ class FecJournalWriter:
         books = await self._books(closed.company_id)
         try:
             await book_session_close_to_fec(closed, books, self._journal, self._clock())
+            await book_cheque_deposit_to_fec(closed, books, self._journal, self._clock())
         except FecError as exc:
             raise TargetRejectedError(f"FEC: {exc}") from exc

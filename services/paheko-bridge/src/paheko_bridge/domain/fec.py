@@ -19,9 +19,11 @@ fixed order separated by tabs, a header line naming them. What this module follo
   account (44571); a company that is not VAT-subject credits revenue tax included, as Caisse always does.
 - **Cash rounding** (XPF, CHF): the payments add up to the amount due plus `cash_rounding`, so the rounding is
   booked on the rounding account on the opposite side of its sign (a customer paying 2 more: credit 2).
-- **Cheque deposit** (512 / 511x) is *not* booked at a session's close: the cheques reach the bank when the
-  manager takes them there, on a date no event of ours carries yet, and Caisse books no deposit either; the
-  session entry therefore leaves them on 5112, which is where Paheko leaves them too.
+- **Cheque deposit** (512 / 511x): the session's close prints the bank deposit slip listing its cheques, so the
+  close is when they leave the till for the bank: one more entry, dated the close's local day, debits the bank
+  account and credits the cheques account with their total (Caisse books no deposit: in Paheko the treasurer
+  books it by hand when the bank statement shows it). Cash goes to the bank by the same slip, but how much of
+  it stays as tomorrow's float is not in `session.closed`, so cash stays on 530 until the treasurer books it.
 - **Numbering**: EcritureNum is sequential from 1 without gaps over the whole file, which is one journal; the
   text asks for chronological, gap-free numbering within each journal, so one counter per file satisfies it.
 - **Dates**: EcritureDate and PieceDate are the business date in the shop's time zone (a ticket's
@@ -146,6 +148,7 @@ class SourceKind(StrEnum):
 
     TICKET = "ticket"
     SESSION_VARIANCE = "session_variance"
+    CHEQUE_DEPOSIT = "cheque_deposit"
 
 
 @dataclass(frozen=True, slots=True)
@@ -340,6 +343,37 @@ def ticket_entry(ticket: TicketFinalizedV1, books: FecBooks, booked_at: datetime
             valid_date=_local_day(booked_at, books),
             currency_exponent=exponent,
             lines=tuple(line for line in lines if line.amount),
+        )
+    )
+
+
+def cheque_deposit_entry(closed: SessionClosedV1, books: FecBooks, booked_at: datetime) -> FecEntry:
+    """The entry of the session's cheques going to the bank with its deposit slip (no lines without cheques)."""
+    if closed.company_id != books.company_id:
+        raise OtherCompanyError(books.company_id, closed.company_id)
+    closing_day = _local_day(closed.closed_at, books)
+    accounts = books.accounts
+    total = sum(cheque.amount for cheque in closed.cheques)
+    label = f"Remise de chèques - {len(closed.cheques)} chèque(s)"
+    lines: tuple[FecLine, ...] = ()
+    if total:
+        lines = (
+            FecLine(accounts.bank, books.account_label(accounts.bank), label, total),
+            FecLine(accounts.cheque, books.account_label(accounts.cheque), label, -total),
+        )
+    return _balanced(
+        FecEntry(
+            company_id=closed.company_id,
+            source_kind=SourceKind.CHEQUE_DEPOSIT,
+            source_id=closed.session_id,
+            journal_code=books.journal_code,
+            journal_label=books.journal_label,
+            entry_date=closing_day,
+            piece_ref=f"REMISE-{closed.session_id}",
+            piece_date=closing_day,
+            valid_date=_local_day(booked_at, books),
+            currency_exponent=_exponent(closed.currency),
+            lines=lines,
         )
     )
 

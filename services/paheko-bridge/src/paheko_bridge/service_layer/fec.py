@@ -15,7 +15,7 @@ from typing import Protocol
 
 from caisse_contracts.events.sessions import SessionClosedV1
 from caisse_contracts.events.tickets import TicketFinalizedV1
-from paheko_bridge.domain.fec import FecBooks, FecEntry, session_variance_entry, ticket_entry
+from paheko_bridge.domain.fec import FecBooks, FecEntry, cheque_deposit_entry, session_variance_entry, ticket_entry
 
 
 class FecBookingStatus(StrEnum):
@@ -75,6 +75,16 @@ async def book_session_close_to_fec(
 ) -> FecBooking:
     """Book a closed session's cash variance, validated `now` (aware); its tickets are booked one by one."""
     entry = session_variance_entry(closed, books, now)
+    if not entry.lines:
+        return FecBooking(FecBookingStatus.NOTHING_TO_BOOK)
+    return await journal.append(entry, books)
+
+
+async def book_cheque_deposit_to_fec(
+    closed: SessionClosedV1, books: FecBooks, journal: FecJournal, now: datetime
+) -> FecBooking:
+    """Book the closed session's cheques leaving for the bank with its deposit slip (bank debit, cheques credit)."""
+    entry = cheque_deposit_entry(closed, books, now)
     if not entry.lines:
         return FecBooking(FecBookingStatus.NOTHING_TO_BOOK)
     return await journal.append(entry, books)

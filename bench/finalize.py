@@ -13,9 +13,12 @@ import json
 import shutil
 import statistics
 import subprocess
+import time
 import uuid
 from pathlib import Path
 from typing import Any
+
+import asyncpg
 
 from bench.report import Figure
 from caisse_contracts.topics import CONSUMER_GROUPS
@@ -30,6 +33,7 @@ TILLS = 32
 SUSTAIN_S = 60.0
 PACED_RATE = 100.0
 PACED_S = 30.0
+BRIDGE_DATABASE = "caisse_paheko_bridge_bench"
 
 
 def bench_tills(inst: Instance, pos_api: str) -> list[DemoTill]:
@@ -98,7 +102,7 @@ def percentile(values: list[float], q: float) -> float:
 def fresh_bridge(inst: Instance) -> dict[str, dict[str, str]]:
     """paheko-bridge on an empty store whose consumers start at the topics' end: it works on this run's tickets
     only, in steady state, not on the backlog that earlier runs and tests left in the test instance."""
-    database = "caisse_paheko_bridge_bench"
+    database = BRIDGE_DATABASE
     postgres.drop_database(inst, database)
     postgres.ensure_databases(inst, (database,))
     suffix = f".bench-{uuid.uuid4().hex[:8]}"
@@ -115,6 +119,23 @@ def fresh_bridge(inst: Instance) -> dict[str, dict[str, str]]:
     }
 
 
+def settle(inst: Instance, timeout_s: float = 120.0) -> None:
+    """Wait until the bench's bridge has no ticket left to forward (or `timeout_s`)."""
+
+    async def pending() -> int:
+        conn = await asyncpg.connect(postgres.dsn(inst, BRIDGE_DATABASE))
+        try:
+            count: int = await conn.fetchval("select count(*) from pushes where status = 'pending'")
+            return count
+        finally:
+            await conn.close()
+
+    deadline = time.monotonic() + timeout_s
+    while asyncio.run(pending()) and time.monotonic() < deadline:
+        time.sleep(1.0)
+    time.sleep(2.0)
+
+
 def run() -> list[Figure]:
     inst = ensure_up("test").instance
     binary = loadgen(inst)
@@ -125,8 +146,12 @@ def run() -> list[Figure]:
         runs = asyncio.run(simulator.prepare(pos_api, inst.kafka_bootstrap, bench_tills(inst, pos_api)))
         tills = tills_config(runs)
         drive(binary, pos_api, tills, mode="sustain", duration_s=5.0)  # warm-up
-        sustained = drive(binary, pos_api, tills, mode="sustain", duration_s=SUSTAIN_S)
+        # Each phase starts once the bridge has forwarded what the one before sold: the latency at 100 tickets/s
+        # is that of a stack keeping up, not of one still catching up on a minute at full load.
+        settle(inst)
         paced = drive(binary, pos_api, tills, mode="paced", duration_s=PACED_S, rate=PACED_RATE)
+        settle(inst)
+        sustained = drive(binary, pos_api, tills, mode="sustain", duration_s=SUSTAIN_S)
     finally:
         stop_all(inst)
     latencies = paced["latencies_ms"]

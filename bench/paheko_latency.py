@@ -19,7 +19,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from bench.finalize import drive, fresh_bridge, loadgen, percentile, tills_config
+from bench.finalize import BRIDGE_DATABASE, drive, fresh_bridge, loadgen, percentile, tills_config
 from bench.report import Figure
 from caisse_stack import ensure_up, postgres, simulator
 from caisse_stack.demo import ensure_demo_data
@@ -73,7 +73,7 @@ def paheko_company(inst: Instance, pos_api: str, url: str, user: str, password: 
 async def delays(inst: Instance, pos_ids: list[uuid.UUID], expected: int, timeout_s: float = 120.0) -> list[float]:
     """Seconds from finalize to Paheko for each ticket of these tills, once the bridge pushed them all."""
     pos_db = await asyncpg.connect(postgres.dsn(inst, "caisse_pos_api"))
-    bridge_db = await asyncpg.connect(postgres.dsn(inst, "caisse_paheko_bridge_bench"))
+    bridge_db = await asyncpg.connect(postgres.dsn(inst, BRIDGE_DATABASE))
     try:
         deadline = time.monotonic() + timeout_s
         while True:

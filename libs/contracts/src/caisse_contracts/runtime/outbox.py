@@ -108,6 +108,26 @@ async def enqueue(
     await conn.execute(outbox_table.insert(), [outbox_row(envelope, topic, key, aggregate_type, aggregate_id)])
 
 
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """One event to queue, with where it goes and what it is about."""
+
+    envelope: Envelope[Any]
+    topic: str
+    key: str
+    aggregate_type: str
+    aggregate_id: str
+
+
+async def enqueue_many(conn: AsyncConnection, items: Sequence[OutboxItem]) -> None:
+    """`enqueue` for several events at once: one statement (SQLAlchemy sends the rows as one multi-row insert)."""
+    if items:
+        await conn.execute(
+            outbox_table.insert(),
+            [outbox_row(i.envelope, i.topic, i.key, i.aggregate_type, i.aggregate_id) for i in items],
+        )
+
+
 ENQUEUE_SQL: Final = """
 insert into outbox (id, aggregate_type, aggregate_id, type, topic, key, payload, headers, traceparent, tracestate)
 values ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9, $10)

@@ -12,6 +12,7 @@ from uuid import UUID
 from caisse_contracts.config import AccountMapping
 from caisse_contracts.envelope import Envelope
 from caisse_contracts.events import SessionClosedV1, TicketFinalizedV1
+from caisse_contracts.runtime.outbox import OutboxItem
 from paheko_bridge.domain.pushes import CloseStatus, PushStatus
 from paheko_bridge.domain.reconciliation import LedgerLine
 from paheko_bridge.service_layer.ports import (
@@ -79,9 +80,10 @@ class InMemoryPushes:
         )
         return [PendingPush(ticket, row.attempts) for row, ticket in rows[:limit]]
 
-    async def pushed(self, ticket_id: UUID, at: datetime) -> None:
-        row = self._state.pushes[ticket_id][0]
-        self._update(ticket_id, status=PushStatus.PUSHED, pushed_at=at, attempts=row.attempts + 1, last_error=None)
+    async def pushed_many(self, ticket_ids: Sequence[UUID], at: datetime) -> None:
+        for ticket_id in ticket_ids:
+            row = self._state.pushes[ticket_id][0]
+            self._update(ticket_id, status=PushStatus.PUSHED, pushed_at=at, attempts=row.attempts + 1, last_error=None)
 
     async def failed(self, ticket_id: UUID, *, attempts: int, next_attempt_at: datetime, reason: str) -> None:
         self._update(ticket_id, attempts=attempts, next_attempt_at=next_attempt_at, last_error=reason)
@@ -169,6 +171,9 @@ class InMemoryOutbox:
         self, envelope: Envelope[Any], *, topic: str, key: str, aggregate_type: str, aggregate_id: str
     ) -> None:
         self._pending.append((topic, envelope))
+
+    async def add_many(self, items: Sequence[OutboxItem]) -> None:
+        self._pending.extend((i.topic, i.envelope) for i in items)
 
 
 class InMemoryUnitOfWork:

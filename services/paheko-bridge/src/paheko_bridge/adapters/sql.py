@@ -16,7 +16,7 @@ from caisse_contracts.envelope import Envelope
 from caisse_contracts.events import SessionClosedV1, TicketFinalizedV1
 from caisse_contracts.runtime import database
 from caisse_contracts.runtime.inbox import SqlInbox
-from caisse_contracts.runtime.outbox import enqueue
+from caisse_contracts.runtime.outbox import OutboxItem, enqueue, enqueue_many
 from caisse_contracts.topics import PAHEKO_BRIDGE
 from paheko_bridge.domain.pushes import CloseStatus, PushStatus
 from paheko_bridge.service_layer.ports import CloseRow, PendingPush, PushRow
@@ -84,14 +84,15 @@ class SqlPushes:
         )
         return [PendingPush(TicketFinalizedV1.model_validate_json(r.ticket), r.attempts) for r in rows]
 
-    async def pushed(self, ticket_id: UUID, at: datetime) -> None:
-        await self._conn.execute(
-            text(
-                "update pushes set status = 'pushed', pushed_at = :at, attempts = attempts + 1, last_error = null"
-                " where ticket_id = :id"
-            ),
-            {"id": ticket_id, "at": at},
-        )
+    async def pushed_many(self, ticket_ids: Sequence[UUID], at: datetime) -> None:
+        if ticket_ids:
+            await self._conn.execute(
+                text(
+                    "update pushes set status = 'pushed', pushed_at = :at, attempts = attempts + 1, last_error = null"
+                    " where ticket_id = any(:ids)"
+                ),
+                {"ids": list(ticket_ids), "at": at},
+            )
 
     async def failed(self, ticket_id: UUID, *, attempts: int, next_attempt_at: datetime, reason: str) -> None:
         await self._conn.execute(
@@ -249,6 +250,9 @@ class SqlOutbox:
         await enqueue(
             self._conn, envelope, topic=topic, key=key, aggregate_type=aggregate_type, aggregate_id=aggregate_id
         )
+
+    async def add_many(self, items: Sequence[OutboxItem]) -> None:
+        await enqueue_many(self._conn, items)
 
 
 class SqlUnitOfWork(database.SqlUnitOfWork):

@@ -25,6 +25,7 @@ from caisse_contracts.events import (
     SessionClosedV1,
     TicketFinalizedV1,
 )
+from caisse_contracts.runtime.outbox import OutboxItem
 from caisse_contracts.runtime.telemetry import current_traceparent
 from caisse_contracts.topics import PAHEKO
 from paheko_bridge.domain.pushes import Backoff, CloseStatus, missing_numbers
@@ -174,22 +175,30 @@ async def _record(outcome: _ChainOutcome, services: BridgeServices) -> None:
         return
     now = services.clock()
     async with services.uow() as work:
-        for pending, pushed, where in outcome.pushed:
-            ticket = pending.ticket
-            await work.pushes.pushed(ticket.ticket_id, now)
-            event = PahekoTicketPushedV1(
-                ticket_id=ticket.ticket_id,
-                pos_id=ticket.pos_id,
-                session_id=ticket.session_id,
-                number=ticket.number,
-                target=where,
-                paheko_session_id=pushed.paheko_session_id,
-                paheko_tab_id=pushed.paheko_tab_id,
-                attempts=pending.attempts + 1,
-                replayed=pushed.replayed,
-                pushed_at=now,
-            )
-            await _announce(work, event, services, ticket.company_id, ticket.shop_id, str(ticket.ticket_id))
+        await work.pushes.pushed_many([pending.ticket.ticket_id for pending, _, _ in outcome.pushed], now)
+        await work.outbox.add_many(
+            [
+                _item(
+                    PahekoTicketPushedV1(
+                        ticket_id=pending.ticket.ticket_id,
+                        pos_id=pending.ticket.pos_id,
+                        session_id=pending.ticket.session_id,
+                        number=pending.ticket.number,
+                        target=where,
+                        paheko_session_id=pushed.paheko_session_id,
+                        paheko_tab_id=pushed.paheko_tab_id,
+                        attempts=pending.attempts + 1,
+                        replayed=pushed.replayed,
+                        pushed_at=now,
+                    ),
+                    services,
+                    pending.ticket.company_id,
+                    pending.ticket.shop_id,
+                    str(pending.ticket.ticket_id),
+                )
+                for pending, pushed, where in outcome.pushed
+            ]
+        )
         for pending, reason in outcome.rejected:
             await work.pushes.rejected(pending.ticket.ticket_id, attempts=pending.attempts + 1, reason=reason)
         for pending, reason in outcome.delayed:
@@ -318,6 +327,10 @@ async def replay(ticket_id: Any, services: BridgeServices) -> int:
 async def _announce(
     work: UnitOfWork, event: Payload, services: BridgeServices, company_id: Any, shop_id: Any, aggregate_id: str
 ) -> None:
+    await work.outbox.add_many([_item(event, services, company_id, shop_id, aggregate_id)])
+
+
+def _item(event: Payload, services: BridgeServices, company_id: Any, shop_id: Any, aggregate_id: str) -> OutboxItem:
     traceparent, tracestate = current_traceparent()
     pos_id = getattr(event, "pos_id", None)
     envelope = Envelope[type(event)].wrap(  # type: ignore[misc]
@@ -329,6 +342,4 @@ async def _announce(
         traceparent=traceparent,
         tracestate=tracestate,
     )
-    await work.outbox.add(
-        envelope, topic=PAHEKO.name, key=str(company_id), aggregate_type="paheko", aggregate_id=aggregate_id
-    )
+    return OutboxItem(envelope, PAHEKO.name, str(company_id), "paheko", aggregate_id)

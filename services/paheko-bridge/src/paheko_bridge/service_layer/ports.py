@@ -12,6 +12,7 @@ from uuid import UUID
 from caisse_contracts.config import AccountMapping
 from caisse_contracts.envelope import Envelope
 from caisse_contracts.events import SessionClosedV1, TicketFinalizedV1
+from caisse_contracts.runtime.outbox import OutboxItem
 from paheko_bridge.domain.pushes import CloseStatus, PushStatus
 from paheko_bridge.domain.reconciliation import LedgerLine
 
@@ -113,7 +114,7 @@ class Pushes(Protocol):
     async def due(self, now: datetime, limit: int) -> list[PendingPush]:
         """Pending tickets whose time has come, in order of POS then number."""
 
-    async def pushed(self, ticket_id: UUID, at: datetime) -> None: ...
+    async def pushed_many(self, ticket_ids: Sequence[UUID], at: datetime) -> None: ...
 
     async def failed(self, ticket_id: UUID, *, attempts: int, next_attempt_at: datetime, reason: str) -> None: ...
 
@@ -170,6 +171,8 @@ class Outbox(Protocol):
     async def add(
         self, envelope: Envelope[Any], *, topic: str, key: str, aggregate_type: str, aggregate_id: str
     ) -> None: ...
+
+    async def add_many(self, items: Sequence[OutboxItem]) -> None: ...
 
 
 class UnitOfWork(Protocol):

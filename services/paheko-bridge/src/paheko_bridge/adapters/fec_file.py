@@ -177,9 +177,15 @@ class FecFileJournal:
             for row in await conn.execute(
                 text(
                     "select source_kind, source_id, number, entry_date from fec_entries"
-                    " where company_id = :company and source_id = any(:sources)"
+                    # all three columns of the unique index, so that PostgreSQL looks each source up
+                    " where company_id = :company and (source_kind, source_id) in"
+                    " (select * from unnest(cast(:kinds as text[]), cast(:sources as uuid[])))"
                 ),
-                {"company": books.company_id, "sources": [e.source_id for e in entries]},
+                {
+                    "company": books.company_id,
+                    "kinds": [e.source_kind.value for e in entries],
+                    "sources": [e.source_id for e in entries],
+                },
             )
         }
         head = (

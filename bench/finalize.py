@@ -110,11 +110,13 @@ def fresh_bridge(inst: Instance) -> dict[str, dict[str, str]]:
         if group.service == "paheko-bridge" and not group.reads_whole_history:
             blocking.run(start_group_at_end(inst.kafka_bootstrap, group.name + suffix, group.topics))
     url = postgres.dsn(inst, database).replace("postgresql://", "postgresql+asyncpg://", 1)
+    fec = inst.folder / "fec-bench"
+    shutil.rmtree(fec, ignore_errors=True)  # its files belong to the database just dropped
     return {
         "paheko-bridge": {
             "database_url": url,
             "consumer_group_suffix": suffix,
-            "fec_directory": str(inst.folder / "fec-bench"),
+            "fec_directory": str(fec),
         }
     }
 

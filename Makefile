@@ -74,3 +74,4 @@ plugin:
 
 snapshots: sync
 	$(RUN) caisse-contracts snapshot
+	$(RUN) caisse-contracts asyncapi

@@ -148,7 +148,7 @@ class BatchConsumer:
         try:
             try:
                 await self._handle([e for _, e in decoded])
-            except Exception:
+            except Exception:  # not swallowed: the batch is applied again message by message, and a lone one re-raises
                 if len(decoded) == 1:
                     raise
                 log.warning("%s: a batch of %d failed; applying its messages one by one", self._group_id, len(decoded))

@@ -61,6 +61,65 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
 
 
+PROBLEM_TYPE_BASE: Final = "https://caisse.example/problems/"
+
+
+def no_params(_: Any) -> list[InvalidParam]:
+    return []
+
+
+def no_members(_: Any) -> dict[str, Any]:
+    return {}
+
+
+def field_reason(exc: Any) -> list[InvalidParam]:
+    """The invalid param of an error that carries `field` and `reason`."""
+    return [InvalidParam(exc.field, exc.reason)]
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """How one kind of a service's rule errors is rendered: status, title, type slug, fields and members."""
+
+    status: int
+    title: str
+    slug: str
+    params: Callable[[Any], list[InvalidParam]] = no_params
+    members: Callable[[Any], dict[str, Any]] = no_members
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+REFUSED: Final = Problem(400, "Request refused", "refused")
+
+
+def problem_from_table(table: dict[type[Exception], Problem], exc: Exception, instance: str) -> JSONResponse:
+    """The problem+json of `exc` after the first row of `table` it is an instance of (400 "refused" if none)."""
+    problem = next((p for kind, p in table.items() if isinstance(exc, kind)), REFUSED)
+    response = problem_response(
+        problem.status,
+        problem.title,
+        detail=str(exc),
+        type_=PROBLEM_TYPE_BASE + problem.slug,
+        instance=instance,
+        invalid_params=problem.params(exc),
+        extra=problem.members(exc) or None,
+    )
+    response.headers.update(problem.headers)
+    return response
+
+
+def install_problem_table(
+    app: FastAPI, table: dict[type[Exception], Problem], roots: Sequence[type[Exception]]
+) -> None:
+    """Render every error under `roots` (a service's error roots) through its problem table."""
+
+    async def on_rule_error(request: Request, exc: Exception) -> JSONResponse:
+        return problem_from_table(table, exc, request.url.path)
+
+    for root in roots:
+        app.add_exception_handler(root, on_rule_error)
+
+
 def _location(loc: Sequence[Any]) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
     return ".".join(parts) or "body"

@@ -110,11 +110,14 @@ class ConfiguredTargets:
         target = PluginTarget(client, reader, self._breakers, circuit=f"paheko:{company_id}", label=company.name)
         try:
             await target.provision(await self._view.categories(company_id), company.accounts)
-        except Exception as exc:
+        except (TargetRejectedError, TargetUnavailableError) as exc:
             await target.aclose()
             # A chart without an account, say: the tickets wait (nothing is dead-lettered for a setting) and ops
             # read why on each of them until the configuration is fixed.
             raise TargetUnavailableError(f"Paheko of company {company_id} cannot be provisioned: {exc}") from exc
+        except BaseException:
+            await target.aclose()
+            raise
         return target
 
     async def accounts(self, company_id: UUID) -> AccountMapping:

@@ -122,15 +122,6 @@ _INSERT_APPLIED: Final = text(
     """
 )
 _APPLIED_AMONG: Final = text("select ticket_id from session_tickets where ticket_id = any(cast(:ids as uuid[]))")
-_CLAIM: Final = text(
-    """
-    insert into inbox (consumer_group, event_id, event_type)
-    select :group, e.event_id, e.event_type
-    from unnest(cast(:event_ids as uuid[]), cast(:event_types as text[])) as e (event_id, event_type)
-    on conflict do nothing
-    returning event_id
-    """
-)
 
 
 class SqlTotals:
@@ -216,22 +207,6 @@ class SqlTotals:
 def _with_sessions(cheques: Sequence[Cheque], applied: Sequence[AppliedTicket]) -> list[tuple[Cheque, UUID]]:
     session_of = {a.ticket_id: a.session_id for a in applied}
     return [(c, session_of[c.ticket_id]) for c in cheques]
-
-
-class SqlInboxMany(SqlInbox):
-    def __init__(self, conn: AsyncConnection, group: str) -> None:
-        super().__init__(conn, group)
-        self._conn = conn
-        self._group = group
-
-    async def claim_many(self, events: Sequence[tuple[UUID, str]]) -> set[UUID]:
-        unique = dict(events)
-        if not unique:
-            return set()
-        result = await self._conn.execute(
-            _CLAIM, {"group": self._group, "event_ids": list(unique), "event_types": list(unique.values())}
-        )
-        return {row.event_id for row in result}
 
 
 def _session(row: Row[Any], movements: list[CashMovement]) -> CashSession:
@@ -501,7 +476,7 @@ class SqlOutbox:
 
 
 class SqlUnitOfWork(database.SqlUnitOfWork):
-    inbox: SqlInboxMany
+    inbox: SqlInbox
     totals: SqlTotals
     sessions: SqlSessions
     config: SqlConfigView
@@ -514,7 +489,7 @@ class SqlUnitOfWork(database.SqlUnitOfWork):
         self._group = group
 
     def bind(self, conn: AsyncConnection) -> None:
-        self.inbox = SqlInboxMany(conn, self._group)
+        self.inbox = SqlInbox(conn, self._group)
         self.totals = SqlTotals(conn)
         self.sessions = SqlSessions(conn)
         self.config = SqlConfigView(conn)

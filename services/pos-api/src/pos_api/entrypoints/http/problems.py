@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
 from caisse_contracts.basket import BasketError
-from caisse_contracts.runtime.http import InvalidParam, problem_response
+from caisse_contracts.runtime.http import InvalidParam, Problem, field_reason, install_problem_table
 from pos_api.domain.errors import (
     BasketConflictError,
     ForbiddenError,
@@ -24,31 +21,6 @@ from pos_api.domain.errors import (
     TicketNumberConflictError,
     UnauthenticatedError,
 )
-
-TYPE_BASE = "https://caisse.example/problems/"
-
-
-def _none(_: Any) -> list[InvalidParam]:
-    return []
-
-
-def _nothing(_: Any) -> dict[str, Any]:
-    return {}
-
-
-def _field_reason(exc: Any) -> list[InvalidParam]:
-    return [InvalidParam(exc.field, exc.reason)]
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    status: int
-    title: str
-    slug: str
-    params: Callable[[Any], list[InvalidParam]] = _none
-    members: Callable[[Any], dict[str, Any]] = _nothing
-    headers: dict[str, str] = field(default_factory=dict)
-
 
 PROBLEMS: Final[dict[type[Exception], Problem]] = {
     TicketInconsistentError: Problem(
@@ -64,7 +36,7 @@ PROBLEMS: Final[dict[type[Exception], Problem]] = {
         lambda _: [InvalidParam("number", "already holds another ticket of this POS")],
         lambda e: {"existing_ticket_id": str(e.existing_ticket_id)},
     ),
-    BasketConflictError: Problem(409, "Basket conflict", "basket-conflict", _field_reason),
+    BasketConflictError: Problem(409, "Basket conflict", "basket-conflict", field_reason),
     SeatsFullError: Problem(
         409,
         "Event full",
@@ -90,30 +62,10 @@ PROBLEMS: Final[dict[type[Exception], Problem]] = {
         lambda e: [InvalidParam("version", f"the current version is {e.current_version}")],
         lambda e: {"current_version": e.current_version},
     ),
-    InvalidReferenceError: Problem(422, "Invalid reference", "invalid-reference", _field_reason),
-    BasketError: Problem(422, "Basket refused", "basket-refused", _field_reason),
+    InvalidReferenceError: Problem(422, "Invalid reference", "invalid-reference", field_reason),
+    BasketError: Problem(422, "Basket refused", "basket-refused", field_reason),
 }
-REFUSED: Final = Problem(400, "Request refused", "refused")
-
-
-def problem_for(exc: Exception, instance: str) -> JSONResponse:
-    problem = next((p for kind, p in PROBLEMS.items() if isinstance(exc, kind)), REFUSED)
-    response = problem_response(
-        problem.status,
-        problem.title,
-        detail=str(exc),
-        type_=TYPE_BASE + problem.slug,
-        instance=instance,
-        invalid_params=problem.params(exc),
-        extra=problem.members(exc) or None,
-    )
-    response.headers.update(problem.headers)
-    return response
 
 
 def install(app: FastAPI) -> None:
-    async def on_rule_error(request: Request, exc: Exception) -> JSONResponse:
-        return problem_for(exc, request.url.path)
-
-    app.add_exception_handler(PosApiError, on_rule_error)
-    app.add_exception_handler(BasketError, on_rule_error)
+    install_problem_table(app, PROBLEMS, (PosApiError, BasketError))

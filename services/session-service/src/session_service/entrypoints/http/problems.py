@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
-from caisse_contracts.runtime.http import InvalidParam, problem_response
+from caisse_contracts.runtime.http import InvalidParam, Problem, field_reason, install_problem_table
 from session_service.domain.errors import (
     CommentRequiredError,
     ConfigurationMissingError,
@@ -23,34 +20,9 @@ from session_service.domain.errors import (
     describe_ranges,
 )
 
-TYPE_BASE = "https://caisse.example/problems/"
-
-
-def _none(_: Any) -> list[InvalidParam]:
-    return []
-
-
-def _nothing(_: Any) -> dict[str, Any]:
-    return {}
-
-
-def _field_reason(exc: Any) -> list[InvalidParam]:
-    return [InvalidParam(exc.field, exc.reason)]
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    status: int
-    title: str
-    slug: str
-    params: Callable[[Any], list[InvalidParam]] = _none
-    members: Callable[[Any], dict[str, Any]] = _nothing
-    headers: dict[str, str] = field(default_factory=dict)
-
-
 PROBLEMS: Final[dict[type[Exception], Problem]] = {
-    UnknownReferenceError: Problem(422, "Unknown reference", "unknown-reference", _field_reason),
-    InvalidFieldError: Problem(422, "Invalid field", "invalid-field", _field_reason),
+    UnknownReferenceError: Problem(422, "Unknown reference", "unknown-reference", field_reason),
+    InvalidFieldError: Problem(422, "Invalid field", "invalid-field", field_reason),
     CommentRequiredError: Problem(
         422,
         "Comment required",
@@ -97,26 +69,7 @@ PROBLEMS: Final[dict[type[Exception], Problem]] = {
         {"Retry-After": "2"},
     ),
 }
-REFUSED: Final = Problem(400, "Request refused", "refused")
-
-
-def problem_for(exc: Exception, instance: str) -> JSONResponse:
-    problem = next((p for kind, p in PROBLEMS.items() if isinstance(exc, kind)), REFUSED)
-    response = problem_response(
-        problem.status,
-        problem.title,
-        detail=str(exc),
-        type_=TYPE_BASE + problem.slug,
-        instance=instance,
-        invalid_params=problem.params(exc),
-        extra=problem.members(exc) or None,
-    )
-    response.headers.update(problem.headers)
-    return response
 
 
 def install(app: FastAPI) -> None:
-    async def on_rule_error(request: Request, exc: Exception) -> JSONResponse:
-        return problem_for(exc, request.url.path)
-
-    app.add_exception_handler(SessionServiceError, on_rule_error)
+    install_problem_table(app, PROBLEMS, (SessionServiceError,))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -165,3 +166,16 @@ def test_the_html_report_escapes_what_people_typed() -> None:
     assert "<script>" not in html
     assert "Écart" in html
     assert "-0,50 EUR" in html
+
+
+def test_the_document_libraries_load_on_warm_up_not_at_import() -> None:
+    """Idle memory stays low (nothing loaded at import); a session's open warms them up before its close."""
+    probe = (
+        "import sys\n"
+        "from session_service.adapters.documents import ReportDocuments\n"
+        "assert 'fpdf' not in sys.modules and 'jinja2' not in sys.modules, 'loaded at import'\n"
+        "ReportDocuments().warm_up()\n"
+        "assert 'fpdf' in sys.modules and 'jinja2' in sys.modules, 'not loaded by warm_up'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr

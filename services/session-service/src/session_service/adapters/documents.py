@@ -97,6 +97,12 @@ fond conservé {{ money(r.float_kept) }}.</p>
 class ReportDocuments:
     """Renders a stored Z report; stateless, so one instance serves every request."""
 
+    def warm_up(self) -> None:
+        """Load the template and PDF libraries now (in a worker thread, when a session opens) rather than during
+        the close: idle memory stays low while no session is open, and no close pays for the first load."""
+        self._html  # noqa: B018 - building the cached template is the point
+        _Pdf("warm-up").bytes()
+
     @cached_property
     def _html(self) -> Template:
         from jinja2 import Environment, select_autoescape  # noqa: PLC0415  loaded on first use (see above)

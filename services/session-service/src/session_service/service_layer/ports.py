@@ -204,6 +204,9 @@ class MailNotSentError(Exception):
 class Documents(Protocol):
     """Renders a Z report (and its deposit slip) for people: HTML, PDF, plain text, the till printer's bytes."""
 
+    def warm_up(self) -> None:
+        """Load what rendering needs ahead of the first close (it may block: call it from a worker thread)."""
+
     def report_json(self, report: ZReport) -> bytes: ...
 
     def report_html(self, report: ZReport) -> str: ...

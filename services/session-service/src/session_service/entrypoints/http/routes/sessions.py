@@ -6,6 +6,7 @@ reaches its own POS's sessions; ops and the shop's manager read reports by sessi
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -152,6 +153,8 @@ async def post_open(pos_id: UUID, body: OpenIn, services: CurrentServices, respo
         ),
         services.sessions,
     )
+    if opened.created:  # the close will render documents: load their libraries now, beside the request
+        asyncio.get_running_loop().run_in_executor(None, services.documents.warm_up)
     if not opened.created:
         response.status_code = 200
     response.headers["X-Session-Outcome"] = "created" if opened.created else "continued"

@@ -101,7 +101,13 @@ class ReportDocuments:
         """Load the template and PDF libraries now (in a worker thread, when a session opens) rather than during
         the close: idle memory stays low while no session is open, and no close pays for the first load."""
         self._html  # noqa: B018 - building the cached template is the point
-        _Pdf("warm-up").bytes()
+        pdf = _Pdf("warm-up")  # every style the documents use: fpdf loads each font's metrics once
+        pdf.heading("Z")
+        pdf.section("Z")
+        pdf.line_text("Z")
+        pdf.rows(("a", "b", "c"), [("1", "2", "3")])
+        pdf.signatures(("a", "b"))
+        pdf.bytes()
 
     @cached_property
     def _html(self) -> Template:

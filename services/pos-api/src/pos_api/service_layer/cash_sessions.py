@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from uuid import UUID
+
 from pos_api.domain.errors import BasketConflictError
 from pos_api.service_layer.config import ConfigServices
 from pos_api.service_layer.till import Device
@@ -13,6 +16,14 @@ async def next_ticket_number(device: Device, services: ConfigServices) -> int:
     async with services.uow() as work:
         last = await work.tickets.last_number(device.pos_id)
     return (last or 0) + 1
+
+
+async def note_session_opened(device: Device, session_id: UUID, opened_at: datetime, services: ConfigServices) -> None:
+    """Record at once the session that session-service just opened for this till, so the till's first sale is not
+    refused while `session.opened` is on its way; the event, when it comes, finds it there and changes nothing."""
+    async with services.uow() as work:
+        await work.sessions.opened(device.pos_id, session_id, opened_at)
+        await work.commit()
 
 
 async def refuse_close_with_open_basket(device: Device, services: ConfigServices) -> None:

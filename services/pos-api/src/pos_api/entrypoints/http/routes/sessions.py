@@ -7,6 +7,8 @@ basket is still open. session-service's answers, problems included, pass through
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
 from typing import Annotated, Any, Final
 from uuid import UUID
 
@@ -16,7 +18,7 @@ from fastapi import APIRouter, Body, Request, Response
 from caisse_contracts.runtime.http import ProblemError
 from caisse_contracts.runtime.telemetry import inject_into
 from pos_api.entrypoints.http.deps import CurrentDevice, CurrentServices
-from pos_api.service_layer.cash_sessions import next_ticket_number, refuse_close_with_open_basket
+from pos_api.service_layer.cash_sessions import next_ticket_number, note_session_opened, refuse_close_with_open_basket
 
 router = APIRouter(prefix="/v1/sessions", tags=["till"])
 
@@ -56,7 +58,13 @@ async def _forward(
 @router.post("", summary="Open the till's cash session with its counted float (or continue it)", response_model=None)
 async def open_session(body: JsonBody, request: Request, device: CurrentDevice, services: CurrentServices) -> Response:
     forwarded = {**body, "first_ticket_number": await next_ticket_number(device, services.config)}
-    return await _forward(request, "POST", f"/v1/pos/{device.pos_id}/sessions", json=forwarded)
+    answer = await _forward(request, "POST", f"/v1/pos/{device.pos_id}/sessions", json=forwarded)
+    if answer.status_code in (200, 201):
+        opened = json.loads(bytes(answer.body))
+        await note_session_opened(
+            device, UUID(opened["session_id"]), datetime.fromisoformat(opened["opened_at"]), services.config
+        )
+    return answer
 
 
 @router.get(

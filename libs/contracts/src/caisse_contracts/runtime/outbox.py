@@ -2,8 +2,8 @@
 
 A row is shaped like Debezium's outbox (aggregate type and id, event type, payload) plus the topic, key
 and the W3C trace context of the request that wrote it. The relay publishes with an idempotent producer
-(`acks=all`) and marks rows sent; a crash between publish and mark republishes, and consumers' inboxes
-make that harmless. One relay publishes at a time per database (a transaction-scoped advisory lock), so
+(`acks=all`) and then deletes the rows it published (Kafka keeps the events; the outbox keeps only what is
+still to send); a crash between publish and delete republishes, and consumers' inboxes make that harmless. One relay publishes at a time per database (a transaction-scoped advisory lock), so
 events leave in the order they were written.
 """
 
@@ -37,7 +37,7 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSON
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from caisse_contracts.envelope import Envelope
@@ -59,8 +59,8 @@ outbox_table = Table(
     Column("type", Text, nullable=False),
     Column("topic", Text, nullable=False),
     Column("key", Text, nullable=False),
-    Column("payload", JSONB, nullable=False),
-    Column("headers", JSONB, nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("headers", JSON, nullable=False),
     Column("traceparent", Text),
     Column("tracestate", Text),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
@@ -93,6 +93,17 @@ begin
 end $$;
 create trigger outbox_notify after insert on outbox for each statement execute function outbox_notify();
 """
+
+OUTBOX_PLAIN_JSON_DDL: Final = """
+delete from outbox where sent_at is not null;
+alter table outbox alter column payload type json using payload::json,
+                   alter column headers type json using headers::json;
+alter table outbox alter column payload set compression lz4;
+"""
+"""The outbox's documents as `json`, not `jsonb`: nothing queries inside them, the relay publishes their text
+as it is, and `jsonb` made PostgreSQL parse every event into its binary form on insert and print it back on
+publish. Rows already published go (the relay now deletes what it publishes). Each service with an outbox
+runs this in a migration of its own after `OUTBOX_DDL`."""
 
 
 async def enqueue(
@@ -130,7 +141,7 @@ async def enqueue_many(conn: AsyncConnection, items: Sequence[OutboxItem]) -> No
 
 ENQUEUE_SQL: Final = """
 insert into outbox (id, aggregate_type, aggregate_id, type, topic, key, payload, headers, traceparent, tracestate)
-values ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9, $10)
+values ($1, $2, $3, $4, $5, $6, $7::json, $8::json, $9, $10)
 """
 
 
@@ -198,17 +209,16 @@ class PendingRow:
 
 
 class OutboxStore(Protocol):
-    """Where the relay reads pending rows and marks them sent; `SqlOutboxStore` is the real one."""
+    """Where the relay reads pending rows and removes the published ones; `SqlOutboxStore` is the real one."""
 
-    async def mark_sent(self, conn: AsyncConnection, seqs: Sequence[int]) -> None: ...
+    async def remove_sent(self, conn: AsyncConnection, seqs: Sequence[int]) -> None: ...
 
 
 class SqlOutboxStore:
-    async def mark_sent(self, conn: AsyncConnection, seqs: Sequence[int]) -> None:
-        # One statement for the whole batch, whatever its size (one prepared statement, one round trip).
-        stmt = text("update outbox set sent_at = now(), attempts = attempts + 1 where seq = any(:seqs)").bindparams(
-            bindparam("seqs", type_=ARRAY(BigInteger))
-        )
+    async def remove_sent(self, conn: AsyncConnection, seqs: Sequence[int]) -> None:
+        # One statement for the whole batch, whatever its size (one prepared statement, one round trip). A delete
+        # writes no new row version, where marking rows sent rewrote each row and its index entries.
+        stmt = text("delete from outbox where seq = any(:seqs)").bindparams(bindparam("seqs", type_=ARRAY(BigInteger)))
         await conn.execute(stmt, {"seqs": list(seqs)})
 
 
@@ -282,7 +292,7 @@ class OutboxRelay:
                 return 0
             futures = [await self._send(row) for row in rows]
             await asyncio.gather(*futures)
-            await self._store.mark_sent(conn, [row.seq for row in rows])
+            await self._store.remove_sent(conn, [row.seq for row in rows])
         self.published += len(rows)
         return len(rows)
 

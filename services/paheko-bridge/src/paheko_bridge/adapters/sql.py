@@ -54,7 +54,7 @@ class SqlPushes:
                 " received_at)"
                 " select t.id, t.company, t.pos, t.session, t.number, t.ticket, :at, :at"
                 " from unnest(cast(:ids as uuid[]), cast(:companies as uuid[]), cast(:poses as uuid[]),"
-                " cast(:sessions as uuid[]), cast(:numbers as integer[]), cast(:tickets as jsonb[]))"
+                " cast(:sessions as uuid[]), cast(:numbers as integer[]), cast(:tickets as json[]))"
                 " as t (id, company, pos, session, number, ticket)"
                 " on conflict do nothing returning ticket_id"
             ),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import BigInteger, Boolean, Column, DateTime, Integer, MetaData, Table, Text, UniqueConstraint, Uuid
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSON, JSONB
 
 metadata = MetaData()
 
@@ -21,7 +21,7 @@ tickets = Table(
     Column("finalized_at", DateTime(timezone=True), nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("content_hash", Text, nullable=False),
-    Column("body", JSONB, nullable=False),
+    Column("body", JSON, nullable=False),  # stored and read whole: plain json (migration 0010)
     Column("basket_id", Uuid),
     Column("source_hash", Text),
     UniqueConstraint("pos_id", "number", name="tickets_pos_number"),
@@ -102,7 +102,7 @@ baskets = Table(
     Column("id", Uuid, primary_key=True),
     Column("pos_id", Uuid, nullable=False),
     Column("version", Integer, nullable=False),
-    Column("content", JSONB, nullable=False),
+    Column("content", JSON, nullable=False),
     Column("status", Text, nullable=False),
     Column("ticket_id", Uuid),
     Column("updated_at", DateTime(timezone=True), nullable=False),

@@ -11,6 +11,7 @@ import json
 import signal
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -129,12 +130,59 @@ def test_an_event_published_twice_by_a_relay_killed_before_marking_it_sent_is_ap
 
 
 class RelayCrashedError(Exception):
-    """Stands for the relay process dying after Kafka acknowledged, before the outbox row was removed."""
+    """Stands for the relay process dying after Kafka acknowledged, before the outbox row was marked."""
 
 
-class CrashBeforeRemoving(SqlOutboxStore):
-    async def remove_sent(self, conn: AsyncConnection, seqs: Any) -> None:
+class CrashBeforeMarking(SqlOutboxStore):
+    async def mark_sent(self, conn: AsyncConnection, seqs: Any) -> None:
         raise RelayCrashedError
+
+
+class NoProducer:
+    """Pruning publishes nothing."""
+
+    async def send(
+        self, topic: str, value: bytes | None = None, key: bytes | None = None, *, headers: Any = None
+    ) -> Any:
+        raise AssertionError("a prune must not publish")
+
+
+def test_the_relay_prunes_rows_sent_longer_ago_than_the_retention_and_keeps_the_rest(stack: Stack) -> None:
+    relay_less = stack.service("pos-api", tag="_prune", run_relay="false")
+    relay_less.start()  # its migrations make the outbox
+    relay_less.stop()
+    now = datetime.now(UTC)
+    rows = {"old-sent": now - timedelta(days=8), "recent-sent": now - timedelta(days=6), "old-unsent": None}
+    dsn = stack.infra.dsn(stack.database("pos-api", "_prune"))
+    pruned, kept = asyncio.run(_prune(stack, dsn, rows, now))
+    assert pruned == 1
+    assert sorted(kept) == ["old-unsent", "recent-sent"]
+
+
+async def _prune(stack: Stack, dsn: str, rows: dict[str, datetime | None], now: datetime) -> tuple[int, list[str]]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        for name, sent_at in rows.items():
+            await conn.execute(
+                "insert into outbox (id, aggregate_type, aggregate_id, type, topic, key, payload, headers, created_at,"
+                " sent_at) values ($1, 'test', $2, 'test.event', 'test', 'k', '{}', '{}', $3, $4)",
+                uuid.uuid4(),
+                name,
+                now - timedelta(days=9),
+                sent_at,
+            )
+        engine = create_engine(stack.infra.database_url(stack.database("pos-api", "_prune")))
+        try:
+            relay = OutboxRelay(engine, NoProducer(), service="pos-api", retention=timedelta(days=7))
+            pruned = await relay.prune_sent()
+        finally:
+            await engine.dispose()
+        kept = [
+            r["aggregate_id"] for r in await conn.fetch("select aggregate_id from outbox where type = 'test.event'")
+        ]
+    finally:
+        await conn.close()
+    return pruned, kept
 
 
 async def _publish_and_crash_then_publish_again(stack: Stack, ticket_id: str) -> dict[str, Any]:
@@ -142,14 +190,16 @@ async def _publish_and_crash_then_publish_again(stack: Stack, ticket_id: str) ->
     producer = AIOKafkaProducer(bootstrap_servers=stack.infra.kafka_bootstrap, enable_idempotence=True, acks="all")
     await producer.start()
     try:
-        crashing = OutboxRelay(engine, producer, service="pos-api", store=CrashBeforeRemoving())
+        crashing = OutboxRelay(engine, producer, service="pos-api", store=CrashBeforeMarking())
         with pytest.raises(RelayCrashedError):
             await crashing.publish_pending()
         dsn = stack.infra.dsn(stack.database("pos-api", "_norelay"))
-        [row] = await fetch(dsn, "select id from outbox where aggregate_id = $1", ticket_id)
-        event_id: uuid.UUID = row["id"]  # the crash left the row to send again
+        [row] = await fetch(dsn, "select id, sent_at from outbox where aggregate_id = $1", ticket_id)
+        assert row["sent_at"] is None, "the crash left the row unsent"
         assert await OutboxRelay(engine, producer, service="pos-api").publish_pending() >= 1
-        assert await fetch(dsn, "select id from outbox where aggregate_id = $1", ticket_id) == [], "published, gone"
+        [row] = await fetch(dsn, "select id, sent_at from outbox where aggregate_id = $1", ticket_id)
+        assert row["sent_at"] is not None
+        event_id: uuid.UUID = row["id"]
     finally:
         await producer.stop()
         await engine.dispose()

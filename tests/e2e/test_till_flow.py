@@ -8,15 +8,22 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 
+from caisse_contracts.envelope import Envelope
+from caisse_contracts.events import TicketFinalizedV1
+from caisse_contracts.snapshots import load_example
+from caisse_contracts.tills import BasketContent
 from caisse_stack import simulator
 from caisse_stack.demo_data import Demo, DemoTill
 from harness import ServiceProcess, Stack
+from pos_api.adapters.till_sql import TillPool
+from pos_api.service_layer.ports import StoredBasket, StoredTicket
 
 
 @pytest.fixture(scope="module")
@@ -399,3 +406,127 @@ def test_a_sale_is_credited_in_parts_never_beyond_what_was_sold_and_the_original
     assert credit(2, 700, n=number + 2).status_code == 201
     assert count(stack, "select count(*) from tickets where body->>'original_ticket_id' = $1", sale_id) == 2
     assert count(stack, "select (body->>'total_incl_tax')::int from tickets where id = $1", uuid.UUID(sale_id)) == 1050
+
+
+def test_concurrent_replays_of_one_sale_store_it_once_and_all_answer_its_receipt(
+    pos_api: ServiceProcess, demo: Demo, stack: Stack, open_tills: dict[str, simulator.TillRun]
+) -> None:
+    """A till that retries a finalize while the first call is still in flight: no lock is held while finalize
+    computes, so the retries race the original to the write, and the losers read again and answer a replay."""
+    till = open_tills[demo.tills[1].serial].till
+    boot = catalogue_of(pos_api, till)
+    number = (boot["last_ticket_number"] or 0) + 1
+    basket_id = str(uuid.uuid4())
+    body = {"number": number, "version": 0, "content": coat_and_bag(boot, [cash(900, 1000)])}
+
+    async def send_all() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=pos_api.url, headers=headers(till), timeout=30) as client:
+            url = f"/v1/baskets/{basket_id}/finalize"
+            return list(await asyncio.gather(*(client.post(url, json=body) for _ in range(8))))
+
+    answers = asyncio.run(send_all())
+    assert sorted(a.status_code for a in answers) == [200] * 7 + [201], [a.text for a in answers]
+    assert len({a.text for a in answers}) == 1, "every call answers the same receipt"
+    assert count(stack, "select count(*) from tickets where id = $1", uuid.UUID(basket_id)) == 1
+    assert count(stack, "select count(*) from outbox where aggregate_id = $1", basket_id) == 1
+
+
+def test_concurrent_sales_on_one_number_store_one_and_refuse_the_others(
+    pos_api: ServiceProcess, demo: Demo, stack: Stack, open_tills: dict[str, simulator.TillRun]
+) -> None:
+    till = open_tills[demo.tills[1].serial].till
+    boot = catalogue_of(pos_api, till)
+    number = (boot["last_ticket_number"] or 0) + 1
+    baskets = [str(uuid.uuid4()) for _ in range(6)]
+
+    async def send_all() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=pos_api.url, headers=headers(till), timeout=30) as client:
+            return list(
+                await asyncio.gather(
+                    *(
+                        client.post(
+                            f"/v1/baskets/{b}/finalize",
+                            json={"number": number, "version": 0, "content": coat_and_bag(boot, [cash(900)])},
+                        )
+                        for b in baskets
+                    )
+                )
+            )
+
+    answers = asyncio.run(send_all())
+    assert sorted(a.status_code for a in answers) == [201] + [409] * 5, [a.text for a in answers]
+    winner = baskets[[a.status_code for a in answers].index(201)]
+    for answer in answers:
+        if answer.status_code == 409:
+            assert problem(answer, 409)["existing_ticket_id"] == winner
+    pos = uuid.UUID(till.pos_id)
+    assert count(stack, "select count(*) from tickets where pos_id = $1 and number = $2", pos, number) == 1
+    assert count(stack, "select count(*) from outbox where aggregate_id = any($1::text[])", baskets) == 1
+    assert count(stack, "select count(*) from baskets where id = any($1::uuid[])", baskets) == 1
+
+
+def test_finalize_write_lands_only_while_basket_session_and_number_are_as_read(
+    pos_api: ServiceProcess, demo: Demo, stack: Stack, open_tills: dict[str, simulator.TillRun]
+) -> None:
+    """The guarded write itself, on the real database: each guard that fails leaves nothing behind."""
+    run = open_tills[demo.tills[0].serial]
+    boot = catalogue_of(pos_api, run.till)
+    session_id = uuid.UUID(boot["session"]["session_id"])
+    number = (boot["last_ticket_number"] or 0) + 1
+    outcomes = asyncio.run(_record_under_guards(stack, run.till, boot, session_id, number))
+    assert outcomes == {
+        "basket saved meanwhile (read as new, now at version 1)": False,
+        "session no longer the till's open one": False,
+        "as read": True,
+        "number taken meanwhile": False,
+    }
+    pos = uuid.UUID(run.till.pos_id)
+    assert count(stack, "select count(*) from tickets where pos_id = $1 and number = $2", pos, number) == 1
+    landed = "select count(*) from baskets as b join tickets as t on t.id = b.id"
+    assert count(stack, landed + " where t.pos_id = $1 and t.number = $2 and b.status = 'finalized'", pos, number) == 1
+
+
+async def _record_under_guards(
+    stack: Stack, till: DemoTill, boot: dict[str, Any], session_id: uuid.UUID, number: int
+) -> dict[str, bool]:
+    pool = TillPool(stack.infra.dsn(stack.database("pos-api", "_till")))
+    await pool.start()
+    now = datetime.now(UTC)
+    content = BasketContent.model_validate(coat_and_bag(boot, [cash(900)]))
+
+    def sale(basket_id: uuid.UUID, session: uuid.UUID) -> tuple[StoredTicket, StoredBasket, Envelope[Any]]:
+        ticket = load_example(TicketFinalizedV1).data.model_copy(
+            update={"ticket_id": basket_id, "pos_id": uuid.UUID(till.pos_id), "session_id": session, "number": number}
+        )
+        stored = StoredTicket(ticket, "hash", now)
+        ended = StoredBasket(basket_id, ticket.pos_id, 1, content, True, basket_id, now)
+        event = Envelope[TicketFinalizedV1].wrap(ticket, event_id=uuid.uuid4(), occurred_at=now, source="test")
+        return stored, ended, event
+
+    outcomes: dict[str, bool] = {}
+    try:
+        async with pool.steps() as work:
+            saved = uuid.uuid4()
+            await work.baskets.put(StoredBasket(saved, uuid.UUID(till.pos_id), 1, content, False, None, now))
+            stored, ended, event = sale(saved, session_id)
+            outcomes["basket saved meanwhile (read as new, now at version 1)"] = await work.checkout.record(
+                stored, ended, event, topic="caisse.ticket.v1", expected_version=0
+            )
+            stored, ended, event = sale(uuid.uuid4(), uuid.uuid4())
+            outcomes["session no longer the till's open one"] = await work.checkout.record(
+                stored, ended, event, topic="caisse.ticket.v1", expected_version=0
+            )
+            stored, ended, event = sale(uuid.uuid4(), session_id)
+            outcomes["as read"] = await work.checkout.record(
+                stored, ended, event, topic="caisse.ticket.v1", expected_version=0
+            )
+            stored, ended, event = sale(uuid.uuid4(), session_id)
+            outcomes["number taken meanwhile"] = await work.checkout.record(
+                stored, ended, event, topic="caisse.ticket.v1", expected_version=0
+            )
+            left_open = await work.baskets.get(saved)
+            assert left_open is not None
+            assert (left_open.finalized, left_open.version) == (False, 1)
+    finally:
+        await pool.stop()
+    return outcomes

@@ -15,10 +15,13 @@ depends_on = None
 
 
 def upgrade() -> None:
-    execute_script(OUTBOX_PLAIN_JSON_DDL + """
+    execute_script(
+        OUTBOX_PLAIN_JSON_DDL
+        + """
         alter table pushes alter column ticket type json using ticket::json;
         alter table pushes alter column ticket set compression lz4;
-        """)
+        """
+    )
 
 
 def downgrade() -> None:

@@ -19,7 +19,9 @@ depends_on = None
 
 
 def upgrade() -> None:
-    execute_script(OUTBOX_PLAIN_JSON_DDL + """
+    execute_script(
+        OUTBOX_PLAIN_JSON_DDL
+        + """
         drop index tickets_original;
         alter table tickets alter column body type json using body::json;
         alter table baskets alter column content type json using content::json;
@@ -27,7 +29,8 @@ def upgrade() -> None:
         alter table baskets alter column content set compression lz4;
         create index tickets_original on tickets ((body ->> 'original_ticket_id')) where kind = 'credit_note';
         drop index tickets_pos_number_desc;
-        """)
+        """
+    )
 
 
 def downgrade() -> None:

@@ -32,6 +32,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     services = Services(
         uow=lambda: SqlUnitOfWork(engine),
         till_uow=till_pool.work,
+        till_steps_uow=till_pool.steps,
         clock=utc_now,
         new_id=uuid.uuid4,
         secret_box=FernetSecretBox(settings.secrets_key.get_secret_value()),

@@ -2,9 +2,10 @@
 
 A row is shaped like Debezium's outbox (aggregate type and id, event type, payload) plus the topic, key
 and the W3C trace context of the request that wrote it. The relay publishes with an idempotent producer
-(`acks=all`) and then deletes the rows it published (Kafka keeps the events; the outbox keeps only what is
-still to send); a crash between publish and delete republishes, and consumers' inboxes make that harmless. One relay publishes at a time per database (a transaction-scoped advisory lock), so
-events leave in the order they were written.
+(`acks=all`) and marks rows sent; a crash between publish and mark republishes, and consumers' inboxes
+make that harmless. One relay publishes at a time per database (a transaction-scoped advisory lock), so
+events leave in the order they were written. Sent rows stay `retention` (seven days by default) for whoever
+needs to see what left, then the relay prunes them: Kafka keeps the events themselves.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Protocol
 from uuid import UUID
 
@@ -102,8 +104,8 @@ alter table outbox alter column payload set compression lz4;
 """
 """The outbox's documents as `json`, not `jsonb`: nothing queries inside them, the relay publishes their text
 as it is, and `jsonb` made PostgreSQL parse every event into its binary form on insert and print it back on
-publish. Rows already published go (the relay now deletes what it publishes). Each service with an outbox
-runs this in a migration of its own after `OUTBOX_DDL`."""
+publish. Rows already published go first (the relay now prunes them after a retention), so that the
+rewrite is quick. Each service with an outbox runs this in a migration of its own after `OUTBOX_DDL`."""
 
 
 async def enqueue(
@@ -185,6 +187,16 @@ def outbox_row(envelope: Envelope[Any], topic: str, key: str, aggregate_type: st
     }
 
 
+PRUNE_SQL: Final = text(
+    """
+    with oldest as (select seq, sent_at, created_at from outbox order by seq limit :limit)
+    delete from outbox as o using oldest
+    where o.seq = oldest.seq and oldest.sent_at is not null and oldest.sent_at < :cutoff
+    """
+)
+"""The oldest rows first (the primary key's order), so a prune never scans the table."""
+
+
 class Producer(Protocol):
     """What the relay needs of a Kafka producer (aiokafka's `AIOKafkaProducer` has it)."""
 
@@ -209,16 +221,17 @@ class PendingRow:
 
 
 class OutboxStore(Protocol):
-    """Where the relay reads pending rows and removes the published ones; `SqlOutboxStore` is the real one."""
+    """Where the relay reads pending rows and marks them sent; `SqlOutboxStore` is the real one."""
 
-    async def remove_sent(self, conn: AsyncConnection, seqs: Sequence[int]) -> None: ...
+    async def mark_sent(self, conn: AsyncConnection, seqs: Sequence[int]) -> None: ...
 
 
 class SqlOutboxStore:
-    async def remove_sent(self, conn: AsyncConnection, seqs: Sequence[int]) -> None:
-        # One statement for the whole batch, whatever its size (one prepared statement, one round trip). A delete
-        # writes no new row version, where marking rows sent rewrote each row and its index entries.
-        stmt = text("delete from outbox where seq = any(:seqs)").bindparams(bindparam("seqs", type_=ARRAY(BigInteger)))
+    async def mark_sent(self, conn: AsyncConnection, seqs: Sequence[int]) -> None:
+        # One statement for the whole batch, whatever its size (one prepared statement, one round trip).
+        stmt = text("update outbox set sent_at = now(), attempts = attempts + 1 where seq = any(:seqs)").bindparams(
+            bindparam("seqs", type_=ARRAY(BigInteger))
+        )
         await conn.execute(stmt, {"seqs": list(seqs)})
 
 
@@ -235,6 +248,8 @@ class OutboxRelay:
         batch_size: int = 500,
         idle_wait_s: float = 0.5,
         listen_dsn: str | None = None,
+        retention: timedelta = timedelta(days=7),
+        prune_every_s: float = 600.0,
     ) -> None:
         self._engine = engine
         self._producer = producer
@@ -242,6 +257,8 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._idle_wait_s = idle_wait_s
         self._listen_dsn = listen_dsn
+        self._retention = retention
+        self._prune_every_s = prune_every_s
         self._wake = asyncio.Event()
         self._tracer = trace.get_tracer(f"{service}.outbox")
         self._lock_key = zlib.crc32(f"outbox-relay:{service}".encode())
@@ -292,9 +309,15 @@ class OutboxRelay:
                 return 0
             futures = [await self._send(row) for row in rows]
             await asyncio.gather(*futures)
-            await self._store.remove_sent(conn, [row.seq for row in rows])
+            await self._store.mark_sent(conn, [row.seq for row in rows])
         self.published += len(rows)
         return len(rows)
+
+    async def prune_sent(self, *, limit: int = 5000) -> int:
+        """Delete up to `limit` of the oldest rows sent more than `retention` ago; how many went."""
+        async with self._engine.begin() as conn:
+            result = await conn.execute(PRUNE_SQL, {"cutoff": datetime.now(UTC) - self._retention, "limit": limit})
+        return result.rowcount
 
     async def _send(self, row: PendingRow) -> asyncio.Future[Any]:
         parent = context_from(row.traceparent, row.tracestate)
@@ -327,9 +350,14 @@ class OutboxRelay:
     async def run(self, stop: asyncio.Event) -> None:
         """Publish until `stop` is set; wakes on the outbox's NOTIFY, or every `idle_wait_s` at the latest."""
         listener = await self._listen()
+        next_prune = time.monotonic()
         try:
             while not stop.is_set():
                 try:
+                    if time.monotonic() >= next_prune:
+                        while await self.prune_sent() > 0 and not stop.is_set():
+                            pass
+                        next_prune = time.monotonic() + self._prune_every_s
                     if await self.publish_pending() == self._batch_size:
                         continue
                 except Exception:  # any failed batch: its rows stay unsent and the relay retries them

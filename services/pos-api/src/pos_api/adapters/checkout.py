@@ -33,8 +33,18 @@ class ComposedCheckout:
             last_number=await self._tickets.last_number(pos_id),
         )
 
-    async def record(self, stored: StoredTicket, basket: StoredBasket, event: Envelope[Any], *, topic: str) -> bool:
+    async def record(
+        self, stored: StoredTicket, basket: StoredBasket, event: Envelope[Any], *, topic: str, expected_version: int
+    ) -> bool:
         ticket = stored.ticket
+        current = await self._baskets.get(basket.id)
+        if current is not None and (current.finalized or current.pos_id != ticket.pos_id):
+            return False
+        if (current.version if current else 0) != expected_version:
+            return False
+        session = await self._sessions.of_pos(ticket.pos_id)
+        if session is None or not session.is_open or session.session_id != ticket.session_id:
+            return False
         if await self._tickets.by_id(ticket.ticket_id) is not None or not await self._tickets.add(stored):
             return False
         await self._tickets.note_number(ticket.pos_id, ticket.number, stored.received_at)

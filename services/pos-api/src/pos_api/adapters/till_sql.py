@@ -305,28 +305,30 @@ select b.id, b.pos_id, b.version, b.content, b.status, b.ticket_id, b.updated_at
        (select max(number) from tickets where pos_id = $2) as last_number
 from (select 1) as one
 left join lateral (
-    select id, pos_id, version, content, status, ticket_id, updated_at from baskets where id = $1 for update
+    select id, pos_id, version, content, status, ticket_id, updated_at from baskets where id = $1 {lock}
 ) as b on true
 left join tickets as t on t.pos_id = $2 and t.number = $3
 left join pos_sessions as s on s.pos_id = $2
 """
 
 CHECKOUT_RECORD: Final = """
-with ticket as (
+with basket as (
+    insert into baskets as b (id, pos_id, version, content, status, ticket_id, updated_at)
+    select $20, $2, $21, $22::json, 'finalized', $1, $10
+    where exists (select 1 from pos_sessions where pos_id = $2 and session_id = $4 and status = 'open')
+    on conflict (id) do update
+    set version = excluded.version, content = excluded.content, status = 'finalized',
+        ticket_id = excluded.ticket_id, updated_at = excluded.updated_at
+    where b.pos_id = excluded.pos_id and b.status = 'open' and b.version = $23
+    returning id
+), ticket as (
     insert into tickets (id, pos_id, number, session_id, shop_id, kind, total_incl_tax, currency,
                          finalized_at, received_at, content_hash, body)
-    values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::json)
-    on conflict (pos_id, number) do nothing
+    select $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::json from basket
     returning id
 ), event as (
     insert into outbox (id, aggregate_type, aggregate_id, type, topic, key, payload, headers, traceparent, tracestate)
     select $13, 'ticket', $1::text, $14, $15, $2::text, $16::json, $17::json, $18, $19 from ticket
-), basket as (
-    insert into baskets (id, pos_id, version, content, status, ticket_id, updated_at)
-    select $20, $2, $21, $22::json, 'finalized', $1, $10 from ticket
-    on conflict (id) do update
-    set version = excluded.version, content = excluded.content, status = 'finalized',
-        ticket_id = excluded.ticket_id, updated_at = excluded.updated_at
 ), filled as (
     update ticket_gaps set filled_at = $10
     where pos_id = $2 and number = $3 and filled_at is null and exists (select 1 from ticket)
@@ -341,17 +343,24 @@ with ticket as (
 )
 select count(*) from ticket
 """
+"""Finalize's write, guarded: the basket ends only if it is still open at the version finalize read (a new one
+only if nobody created it meanwhile) and the ticket's session is still the till's open one; the ticket only
+if the basket ended. A number or a ticket id already taken raises, and the statement leaves nothing behind."""
 
 
 class PgCheckout:
-    """Finalize's read in one statement (the basket locked) and its write in one statement (ticket, gaps,
-    event, basket), so that a sale costs two round trips between BEGIN and COMMIT."""
+    """Finalize's read in one statement and its write in one statement (ticket, gaps, event, basket).
 
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    In a transaction the read locks the basket. Without one (`PgTillWork(steps=True)`) each statement is atomic
+    on its own and the write's guards stand in for the lock: a sale costs two round trips in all.
+    """
+
+    def __init__(self, conn: asyncpg.Connection, *, lock: bool) -> None:
         self._conn = conn
+        self._read = CHECKOUT_READ.format(lock="for update" if lock else "")
 
     async def read(self, basket_id: UUID, pos_id: UUID, number: int) -> CheckoutView:
-        row = await self._conn.fetchrow(CHECKOUT_READ, basket_id, pos_id, number)
+        row = await self._conn.fetchrow(self._read, basket_id, pos_id, number)
         if row is None:  # pragma: no cover - the query always answers one row
             raise RuntimeError("checkout read answered no row")
         return CheckoutView(
@@ -365,7 +374,9 @@ class PgCheckout:
             last_number=row["last_number"],
         )
 
-    async def record(self, stored: StoredTicket, basket: StoredBasket, event: Envelope[Any], *, topic: str) -> bool:
+    async def record(
+        self, stored: StoredTicket, basket: StoredBasket, event: Envelope[Any], *, topic: str, expected_version: int
+    ) -> bool:
         t = stored.ticket
         try:
             inserted: int = await self._conn.fetchval(
@@ -392,14 +403,20 @@ class PgCheckout:
                 basket.id,
                 basket.version,
                 basket.content.model_dump_json(),
+                expected_version,
             )
-        except asyncpg.UniqueViolationError:  # the basket's id is already a ticket, under another number
+        except asyncpg.UniqueViolationError:  # the number is taken, or the basket's id is already a ticket
             return False
         return inserted == 1
 
 
 class PgTillWork:
-    """One transaction on one connection of the pool; leaving without `commit()` rolls it back."""
+    """One transaction on one connection of the pool; leaving without `commit()` rolls it back.
+
+    With `steps=True` there is no transaction: each statement commits on its own and `commit()` has nothing
+    left to do. For use cases whose writes are each one guarded statement (finalize), that saves the BEGIN
+    and COMMIT round trips and holds no lock while Python computes.
+    """
 
     tickets: PgTickets
     sessions: PgSessions
@@ -410,20 +427,22 @@ class PgTillWork:
     credentials: PgDeviceCredentials
     checkout: PgCheckout
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, *, steps: bool = False) -> None:
         self._pool = pool
+        self._steps = steps
         self._conn: asyncpg.Connection | None = None
         self._tx: Transaction | None = None
         self._committed = False
 
     async def __aenter__(self) -> Self:
         conn: asyncpg.Connection = await self._pool.acquire()
-        try:
-            self._tx = conn.transaction()
-            await self._tx.start()
-        except BaseException:
-            await self._pool.release(conn)
-            raise
+        if not self._steps:
+            try:
+                self._tx = conn.transaction()
+                await self._tx.start()
+            except BaseException:
+                await self._pool.release(conn)
+                raise
         self._conn = conn
         self.tickets = PgTickets(conn)
         self.sessions = PgSessions(conn)
@@ -432,7 +451,7 @@ class PgTillWork:
         self.outbox = PgOutbox(conn)
         self.config = PgConfigReader(conn)
         self.credentials = PgDeviceCredentials(conn)
-        self.checkout = PgCheckout(conn)
+        self.checkout = PgCheckout(conn, lock=not self._steps)
         return self
 
     async def __aexit__(
@@ -449,9 +468,10 @@ class PgTillWork:
             await self._pool.release(conn)
 
     async def commit(self) -> None:
-        if self._tx is None:
+        if self._conn is None:
             raise RuntimeError("commit outside of the unit of work")
-        await self._tx.commit()
+        if self._tx is not None:
+            await self._tx.commit()
         self._committed = True
 
 
@@ -482,9 +502,15 @@ class TillPool:
             self._pool = None
 
     def work(self) -> PgTillWork:
+        return PgTillWork(self._open())
+
+    def steps(self) -> PgTillWork:
+        return PgTillWork(self._open(), steps=True)
+
+    def _open(self) -> asyncpg.Pool:
         if self._pool is None:
             raise RuntimeError("the till's database pool is not open (the service has not started)")
-        return PgTillWork(self._pool)
+        return self._pool
 
 
 async def _nothing_to_reset(conn: asyncpg.Connection) -> None:

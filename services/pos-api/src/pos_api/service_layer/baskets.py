@@ -1,7 +1,7 @@
 """Use cases of a basket: save it as the cashier works (optimistic versions), compute it, finalize it once.
 
 Finalize checks everything first — the version, the open session, the pickup number, the number, every
-line, full payment after cash rounding, the seats left — then writes in ONE transaction the immutable
+line, full payment after cash rounding, the seats left — then writes in ONE atomic step the immutable
 ticket, its `ticket.finalized` event and the basket's end. A replay of the same number for the same basket
 answers the original receipt; the same number for other content is a conflict.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -136,9 +137,38 @@ class Finalized:
     replayed: bool
 
 
+FINALIZE_ATTEMPTS = 3
+"""A write that finds what it decided on has moved reads again; the second read sees why and answers it."""
+
+
+class _Again(Enum):
+    READ_AGAIN = "read again"
+    LOCK = "read again, in a transaction"
+
+
 async def finalize_basket(device: Device, basket_id: UUID, request: FinalizeIn, services: ConfigServices) -> Finalized:
+    """Finalize optimistically: read, decide and compute with no lock held, then one guarded write.
+
+    A basket handed over with its finalize goes without a transaction (`till_steps`): the read and the write
+    are each atomic, and the write lands only if the basket, the session and the number are as read. When it
+    does not (a replay racing its original, a save racing the finalize), finalize reads again and answers
+    from what it finds. A basket saved earlier, or one with event seats (whose counts are taken in the sale's
+    transaction), goes in one transaction with the basket locked.
+    """
+    locked = request.content is None
+    for _ in range(FINALIZE_ATTEMPTS):
+        outcome = await _finalize_once(device, basket_id, request, services, locked=locked)
+        if isinstance(outcome, Finalized):
+            return outcome
+        locked = locked or outcome is _Again.LOCK
+    raise TicketNumberConflictError(device.pos_id, request.number, basket_id)
+
+
+async def _finalize_once(
+    device: Device, basket_id: UUID, request: FinalizeIn, services: ConfigServices, *, locked: bool
+) -> Finalized | _Again:
     now = services.clock()
-    async with services.till_work() as work:
+    async with services.till_work() if locked else services.till_steps() as work:
         seen = await work.checkout.read(basket_id, device.pos_id, request.number)
         basket = seen.basket
         if basket is not None and basket.pos_id != device.pos_id:
@@ -158,6 +188,7 @@ async def finalize_basket(device: Device, basket_id: UUID, request: FinalizeIn, 
             raise BasketConflictError("basket", f"was already finalized as ticket {basket.ticket_id}")
         if request.version != basket.version:
             raise StaleVersionError("basket", basket_id, basket.version)
+        read_version = basket.version
         if request.content is not None:  # saved and finalized at once: the version a PUT would have made
             basket = StoredBasket(basket.id, basket.pos_id, basket.version + 1, request.content, False, None, now)
         session = seen.session
@@ -174,18 +205,24 @@ async def finalize_basket(device: Device, basket_id: UUID, request: FinalizeIn, 
             raise TicketInconsistentError(
                 [FieldProblem("payments", f"{computed.remaining} still due after cash rounding")]
             )
-        for i, line in enumerate(priced):
-            if line.seat_capacity is not None and line.product_id is not None:
-                left = await work.seats.take(line.product_id, line.seat_capacity, line.quantity)
-                if left is None:
-                    raise SeatsFullError(f"lines[{i}].quantity", line.product_id, 0)
+        seats = [
+            (i, line.product_id, line.seat_capacity, line.quantity)
+            for i, line in enumerate(priced)
+            if line.seat_capacity is not None and line.product_id is not None
+        ]
+        if seats and not locked:
+            return _Again.LOCK
+        for i, product_id, capacity, quantity in seats:
+            if await work.seats.take(product_id, capacity, quantity) is None:
+                raise SeatsFullError(f"lines[{i}].quantity", product_id, 0)
         check_number_jump(seen.last_number, request.number)
         ticket = _ticket(device, basket, content, computed, priced, session.session_id, request.number, now, context)
         check_ticket(ticket)
         stored = StoredTicket(ticket=ticket, content_hash=content_hash(ticket), received_at=now)
         ended = StoredBasket(basket.id, basket.pos_id, basket.version, content, True, ticket.ticket_id, now)
-        if not await work.checkout.record(stored, ended, _event(ticket, services), topic=TICKETS.name):
-            raise TicketNumberConflictError(device.pos_id, request.number, ticket.ticket_id)
+        event = _event(ticket, services)
+        if not await work.checkout.record(stored, ended, event, topic=TICKETS.name, expected_version=read_version):
+            return _Again.READ_AGAIN
         await work.commit()
     return Finalized(receipt_of(ticket, context.shop, context.pos, context.territory), replayed=False)
 

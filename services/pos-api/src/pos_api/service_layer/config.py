@@ -56,9 +56,16 @@ class ConfigServices:
     cache: TillCache = field(default_factory=TillCache)
     till_uow: TillWorkFactory | None = None
     """The till's leaner unit of work, when the composition root has one; else `uow` serves the till too."""
+    till_steps_uow: TillWorkFactory | None = None
+    """The till's work without a transaction around it, each statement atomic on its own; else `till_work`."""
 
     def till_work(self) -> TillWork:
         return self.till_uow() if self.till_uow is not None else self.uow()
+
+    def till_steps(self) -> TillWork:
+        """For a use case whose every write is one guarded statement: no BEGIN and COMMIT round trips, no lock
+        held while it computes. A transaction serves the same purpose where there is no leaner one."""
+        return self.till_steps_uow() if self.till_steps_uow is not None else self.till_work()
 
 
 async def authenticate(token: str | None, services: ConfigServices) -> Actor:

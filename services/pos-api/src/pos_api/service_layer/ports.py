@@ -212,8 +212,8 @@ UnitOfWorkFactory = Callable[[], UnitOfWork]
 
 @dataclass(frozen=True, slots=True)
 class CheckoutView:
-    """What finalize reads before it decides: the basket (locked until the unit of work ends), the ticket
-    already numbered `number` on this till if any, the till's session, and its highest number so far."""
+    """What finalize reads before it decides: the basket (locked until the unit of work ends, in a transaction),
+    the ticket already numbered `number` on this till if any, the till's session, and its highest number."""
 
     basket: StoredBasket | None
     holder: StoredTicket | None
@@ -226,10 +226,14 @@ class Checkout(Protocol):
 
     async def read(self, basket_id: UUID, pos_id: UUID, number: int) -> CheckoutView: ...
 
-    async def record(self, stored: StoredTicket, basket: StoredBasket, event: Envelope[Any], *, topic: str) -> bool:
-        """Store the ticket, note the numbers it skips or fills, queue its event and end its basket.
+    async def record(
+        self, stored: StoredTicket, basket: StoredBasket, event: Envelope[Any], *, topic: str, expected_version: int
+    ) -> bool:
+        """Store the ticket, note the numbers it skips or fills, queue its event and end its basket, at once.
 
-        False, with nothing written, when the till already used the number (or the basket's id is a ticket).
+        False, with nothing written, when what finalize decided on has moved since it read: the till already
+        used the number, the basket's id is already a ticket, the basket is no longer open at
+        `expected_version` (0: never saved), or the ticket's session is no longer the till's open one.
         """
 
 
@@ -291,3 +295,4 @@ class TillWork(Protocol):
 
 
 TillWorkFactory = Callable[[], TillWork]
+"""A till unit of work: one transaction, or (`ConfigServices.till_steps`) statements each atomic on its own."""

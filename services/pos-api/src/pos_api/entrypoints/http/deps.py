@@ -24,13 +24,19 @@ class Services:
     secret_box: SecretBox
     cache: TillCache = field(default_factory=TillCache)
     till_uow: TillWorkFactory | None = None
+    till_steps_uow: TillWorkFactory | None = None
     bridge_token_sha256: str | None = None
     """Digest of paheko-bridge's bearer token, for the internal credentials route."""
 
     @property
     def config(self) -> ConfigServices:
         return ConfigServices(
-            uow=self.uow, clock=self.clock, new_id=self.new_id, cache=self.cache, till_uow=self.till_uow
+            uow=self.uow,
+            clock=self.clock,
+            new_id=self.new_id,
+            cache=self.cache,
+            till_uow=self.till_uow,
+            till_steps_uow=self.till_steps_uow,
         )
 
 

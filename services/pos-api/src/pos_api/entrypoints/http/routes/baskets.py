@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from caisse_contracts.tills import BasketPut, FinalizeIn, Receipt
-from pos_api.entrypoints.http.deps import CurrentDevice, CurrentServices
+from pos_api.entrypoints.http.deps import CurrentDevice, CurrentServices, get_device, get_services
+from pos_api.entrypoints.http.lean import LeanRoute, is_json, served_lean
 from pos_api.service_layer.baskets import (
     BasketView,
     Finalized,
@@ -18,7 +21,27 @@ from pos_api.service_layer.baskets import (
     save_basket,
 )
 
-router = APIRouter(prefix="/v1/baskets", tags=["till"])
+router = APIRouter(prefix="/v1/baskets", tags=["till"], route_class=LeanRoute)
+
+
+def _lean_body(model: type[BaseModel]) -> Any:
+    """Arguments of a basket route with a JSON body of `model`, read in one pass (`lean`), or None."""
+
+    async def arguments(request: Request) -> dict[str, Any] | None:
+        raw_id = request.path_params["basket_id"]
+        if len(raw_id) != 36 or not is_json(request):  # only the canonical form: any other goes to FastAPI
+            return None
+        try:
+            basket_id = UUID(raw_id)
+            body = model.model_validate_json(await request.body())
+        except ValueError:  # pydantic's ValidationError is one: FastAPI reads the request again and names the field
+            return None
+        services = await get_services(request)
+        serial, secret = request.headers.get("x-device-serial"), request.headers.get("x-device-secret")
+        device = await get_device(services, serial, secret)
+        return {"basket_id": basket_id, "body": body, "device": device, "services": services}
+
+    return arguments
 
 
 def _view(view: BasketView) -> JSONResponse:
@@ -41,6 +64,7 @@ async def get_current_basket(device: CurrentDevice, services: CurrentServices) -
 @router.put(
     "/{basket_id}", summary="Save the basket (optimistic: the version read, 0 for a new one)", response_model=None
 )
+@served_lean(_lean_body(BasketPut))
 async def put_basket(
     basket_id: UUID, body: BasketPut, device: CurrentDevice, services: CurrentServices
 ) -> JSONResponse:
@@ -59,6 +83,7 @@ async def get_basket(basket_id: UUID, device: CurrentDevice, services: CurrentSe
     responses={201: {"model": Receipt}, 200: {"model": Receipt, "description": "Identical replay: the original"}},
     response_model=None,
 )
+@served_lean(_lean_body(FinalizeIn))
 async def post_finalize(
     basket_id: UUID, body: FinalizeIn, device: CurrentDevice, services: CurrentServices
 ) -> Response:

@@ -19,7 +19,7 @@ from caisse_contracts.runtime.database import create_engine, migrate, migrations
 from caisse_contracts.snapshots import load_example
 from harness import Stack
 from paheko_bridge.adapters.memory import FakeFec, FakePaheko, FakeTargets
-from paheko_bridge.adapters.sql import SqlUnitOfWork
+from paheko_bridge.adapters.sql import SqlUnitOfWork, TicketMemo
 from paheko_bridge.domain.pushes import CloseStatus, PushStatus
 from paheko_bridge.service_layer.forwarding import BridgeServices, accept, close_ready, push_due, replay
 from paheko_bridge.service_layer.ports import UnitOfWork
@@ -107,6 +107,24 @@ async def test_the_store_keeps_order_backs_off_dead_letters_and_replays_on_postg
             )
         ).scalar_one()
     assert announced == 3
+
+
+async def test_due_tickets_come_from_the_memo_or_the_table_whole_and_in_order(engine: AsyncEngine) -> None:
+    """The forwarder's tickets are the stored ones whether the memo still holds them (here: the last one
+    stored) or they are read back from the table (the others, beyond the memo's capacity)."""
+    memo = TicketMemo(capacity=1)
+    pos, session = uuid.uuid4(), uuid.uuid4()
+    stored = [ticket(pos, session, n).data for n in (1, 2, 3)]
+    async with SqlUnitOfWork(engine, memo) as work:
+        assert await work.pushes.add_many(stored, NOW) == 3
+        await work.commit()
+    assert [memo.get(t.ticket_id) is not None for t in stored] == [False, False, True]
+    async with SqlUnitOfWork(engine, memo) as work:
+        due = [p for p in await work.pushes.due(NOW + timedelta(seconds=1), 500) if p.ticket.pos_id == pos]
+        await work.pushes.pushed_many([t.ticket_id for t in stored], NOW)
+        await work.commit()
+    assert [p.ticket for p in due] == stored
+    assert memo.get(stored[2].ticket_id) is None, "a pushed ticket leaves the memo"
 
 
 async def test_a_close_waits_in_postgresql_for_its_last_ticket(engine: AsyncEngine) -> None:

@@ -12,7 +12,7 @@ from caisse_contracts.runtime.database import migrations_beside
 from caisse_contracts.runtime.service import ServiceRuntime, serve, utc_now
 from paheko_bridge.adapters.config_view import SqlConfigView
 from paheko_bridge.adapters.fec_file import FecFileJournal
-from paheko_bridge.adapters.sql import SqlUnitOfWork
+from paheko_bridge.adapters.sql import SqlUnitOfWork, TicketMemo
 from paheko_bridge.adapters.targets import ConfiguredTargets, FecJournalWriter, PosApiCredentials
 from paheko_bridge.config import Settings
 from paheko_bridge.entrypoints import consumers
@@ -30,8 +30,10 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     runtime.instrument()
     engine = runtime.require_engine()
 
+    memo = TicketMemo()
+
     def uow() -> UnitOfWork:
-        return SqlUnitOfWork(engine)
+        return SqlUnitOfWork(engine, memo)
 
     view = SqlConfigView(engine)
     targets = ConfiguredTargets(

@@ -125,6 +125,17 @@ def _append(path: Path, entries: list[bytes]) -> None:
         os.fsync(file.fileno())
 
 
+_UNNESTED: Final = {
+    "numbers": "number",
+    "kinds": "kind",
+    "sources": "source",
+    "entry_dates": "entry_date",
+    "valid_dates": "valid_date",
+    "lines": "lines",
+}
+"""The array parameter of each column of a batch of `fec_entries` rows, in the table's column order."""
+
+
 class FecFileJournal:
     """`FecJournal` on PostgreSQL (numbers, index) and files under `directory/<company id>/<SIREN>FEC<end>.txt`."""
 
@@ -232,14 +243,20 @@ class FecFileJournal:
             seen[key] = (FecBooking(FecBookingStatus.BOOKED, number, self.path_of(books, year).name), year)
             done.append(seen[key])
             number += 1
-        if rows:
+        if rows:  # one statement for the batch, whatever its size
             await conn.execute(
                 text(
                     "insert into fec_entries"
                     " (company_id, fiscal_year_end, number, source_kind, source_id, entry_date, valid_date, lines)"
-                    " values (:company, :year_end, :number, :kind, :source, :entry_date, :valid_date, :lines)"
+                    " select :company, :year_end, r.* from unnest(cast(:numbers as integer[]), cast(:kinds as text[]),"
+                    " cast(:sources as uuid[]), cast(:entry_dates as date[]), cast(:valid_dates as date[]),"
+                    " cast(:lines as text[])) as r"
                 ),
-                [{"company": books.company_id, "year_end": year.end, **row} for row in rows],
+                {
+                    "company": books.company_id,
+                    "year_end": year.end,
+                    **{column: [row[key] for row in rows] for column, key in _UNNESTED.items()},
+                },
             )
         return done
 

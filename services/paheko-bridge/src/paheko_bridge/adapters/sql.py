@@ -10,7 +10,7 @@ from uuid import UUID
 
 from sqlalchemy import text
 from sqlalchemy.engine import Row
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from caisse_contracts.envelope import Envelope
 from caisse_contracts.events import SessionClosedV1, TicketFinalizedV1
@@ -43,9 +43,33 @@ def _push(row: Row[Any]) -> PushRow:
     )
 
 
+class TicketMemo:
+    """The tickets the bridge stored last, decoded, by id: the forwarder takes them from here rather than
+    fetch and parse again the JSON it stored a moment before. A finalized ticket never changes, so an entry is
+    never stale; beyond `capacity` the oldest go, and the forwarder reads those from the table."""
+
+    def __init__(self, capacity: int = 20_000) -> None:
+        self._capacity = capacity
+        self._tickets: dict[UUID, TicketFinalizedV1] = {}
+
+    def remember(self, tickets: Sequence[TicketFinalizedV1]) -> None:
+        for ticket in tickets:
+            self._tickets[ticket.ticket_id] = ticket
+        for oldest in list(self._tickets)[: max(0, len(self._tickets) - self._capacity)]:
+            del self._tickets[oldest]
+
+    def get(self, ticket_id: UUID) -> TicketFinalizedV1 | None:
+        return self._tickets.get(ticket_id)
+
+    def forget(self, ticket_ids: Sequence[UUID]) -> None:
+        for ticket_id in ticket_ids:
+            self._tickets.pop(ticket_id, None)
+
+
 class SqlPushes:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection, memo: TicketMemo | None = None) -> None:
         self._conn = conn
+        self._memo = memo or TicketMemo(capacity=0)
 
     async def add_many(self, tickets: Sequence[TicketFinalizedV1], received_at: datetime) -> int:
         result = await self._conn.execute(
@@ -68,12 +92,14 @@ class SqlPushes:
                 "at": received_at,
             },
         )
-        return len(result.all())
+        inserted = {row.ticket_id for row in result}
+        self._memo.remember([t for t in tickets if t.ticket_id in inserted])  # as stored: the first of an id stays
+        return len(inserted)
 
     async def due(self, now: datetime, limit: int) -> list[PendingPush]:
         rows = await self._conn.execute(
             text(
-                "select ticket::text as ticket, attempts from pushes as p"
+                "select ticket_id, attempts from pushes as p"
                 " where status = 'pending' and next_attempt_at <= :now"
                 # a ticket never overtakes an earlier one of its POS that is waiting for its backoff
                 " and not exists (select 1 from pushes as q where q.pos_id = p.pos_id and q.status = 'pending'"
@@ -82,9 +108,18 @@ class SqlPushes:
             ),
             {"now": now, "limit": limit},
         )
-        return [PendingPush(TicketFinalizedV1.model_validate_json(r.ticket), r.attempts) for r in rows]
+        due = [(row.ticket_id, row.attempts) for row in rows]
+        known = {ticket_id: ticket for ticket_id, _ in due if (ticket := self._memo.get(ticket_id)) is not None}
+        if missing := [ticket_id for ticket_id, _ in due if ticket_id not in known]:
+            stored = await self._conn.execute(
+                text("select ticket_id, ticket::text as ticket from pushes where ticket_id = any(:ids)"),
+                {"ids": missing},
+            )
+            known.update((row.ticket_id, TicketFinalizedV1.model_validate_json(row.ticket)) for row in stored)
+        return [PendingPush(known[ticket_id], attempts) for ticket_id, attempts in due]
 
     async def pushed_many(self, ticket_ids: Sequence[UUID], at: datetime) -> None:
+        self._memo.forget(ticket_ids)
         if ticket_ids:
             await self._conn.execute(
                 text(
@@ -261,8 +296,12 @@ class SqlUnitOfWork(database.SqlUnitOfWork):
     inbox: SqlInbox
     outbox: SqlOutbox
 
+    def __init__(self, engine: AsyncEngine, memo: TicketMemo | None = None) -> None:
+        super().__init__(engine)
+        self._memo = memo
+
     def bind(self, conn: AsyncConnection) -> None:
-        self.pushes = SqlPushes(conn)
+        self.pushes = SqlPushes(conn, self._memo)
         self.closes = SqlCloses(conn)
         self.inbox = SqlInbox(conn, PAHEKO_BRIDGE.name)
         self.outbox = SqlOutbox(conn)

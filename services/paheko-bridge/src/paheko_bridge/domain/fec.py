@@ -429,34 +429,35 @@ def format_amount(minor: int, exponent: int) -> str:
 
 
 def _field(text: str) -> str:
-    # A tab or a line break inside a label would shift every field after it or split the line.
+    # A tab or a line break inside a label would shift every field after it or split the line. Both are
+    # unprintable, as is every line boundary: a printable text only needs its ends trimmed.
+    if text.isprintable():
+        return text.strip()
     return " ".join(text.replace("\t", " ").splitlines()).strip()
 
 
 def render_entry(entry: FecEntry, number: int) -> str:
     """The entry's lines as FEC text, numbered `number`, each ending with a line feed."""
-    day = f"{entry.entry_date:%Y%m%d}"
+    exponent = entry.currency_exponent
+    # The fields every line of the entry shares, written once: journal, number and date, then piece.
+    head = FEC_SEPARATOR.join(
+        (_field(entry.journal_code), _field(entry.journal_label), str(number), f"{entry.entry_date:%Y%m%d}")
+    )
+    piece = FEC_SEPARATOR.join((_field(entry.piece_ref), f"{entry.piece_date:%Y%m%d}"))
+    tail = FEC_SEPARATOR.join(("", "", f"{entry.valid_date:%Y%m%d}", "", ""))
     out = []
     for line in entry.lines:
         fields = (
-            entry.journal_code,
-            entry.journal_label,
-            str(number),
-            day,
-            line.account,
-            line.account_label,
+            head,
+            _field(line.account),
+            _field(line.account_label),
             "",
             "",
-            entry.piece_ref,
-            f"{entry.piece_date:%Y%m%d}",
-            line.label,
-            format_amount(max(line.amount, 0), entry.currency_exponent),
-            format_amount(max(-line.amount, 0), entry.currency_exponent),
-            "",
-            "",
-            f"{entry.valid_date:%Y%m%d}",
-            "",
-            "",
+            piece,
+            _field(line.label),
+            format_amount(max(line.amount, 0), exponent),
+            format_amount(max(-line.amount, 0), exponent),
+            tail,
         )
-        out.append(FEC_SEPARATOR.join(_field(f) for f in fields) + "\n")
+        out.append(FEC_SEPARATOR.join(fields) + "\n")
     return "".join(out)

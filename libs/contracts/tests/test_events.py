@@ -17,6 +17,7 @@ from caisse_contracts.snapshots import (
     EXAMPLE_DIR,
     SCHEMA_DIR,
     compatibility_problems,
+    load_example,
     render,
     schema_of,
     snapshot_name,
@@ -107,6 +108,14 @@ def test_the_example_message_decodes_and_round_trips(cls: type[Payload]) -> None
     again = Envelope[cls].model_validate_json(envelope.model_dump_json())  # type: ignore[valid-type]
     assert again == envelope
     assert json.loads(envelope.model_dump_json()) == json.loads(raw)
+
+
+@pytest.mark.parametrize("cls", PAYLOADS, ids=PAYLOAD_IDS)
+def test_an_envelope_dumped_around_its_payloads_json_is_the_envelopes_own_json(cls: type[Payload]) -> None:
+    envelope = load_example(cls)
+    assert envelope.dump_json_with_data(envelope.data.model_dump_json()) == envelope.model_dump_json()
+    bare = envelope.model_copy(update={"traceparent": None, "tracestate": None})
+    assert bare.dump_json_with_data(bare.data.model_dump_json()) == bare.model_dump_json()
 
 
 def test_money_on_the_wire_refuses_floats_and_strings() -> None:

@@ -89,6 +89,12 @@ class Envelope(BaseModel, Generic[PayloadT]):
     def kafka_headers(self) -> dict[str, str]:
         return kafka_headers(self)
 
+    def dump_json_with_data(self, data_json: str) -> str:
+        """`model_dump_json()` when the caller already holds `data.model_dump_json()`: the payload (most of the
+        message) is not serialized twice. `data` is the envelope's last field, so the text is the same."""
+        head = self.model_dump_json(exclude={"data"})
+        return f'{head[:-1]},"data":{data_json}}}'
+
 
 def kafka_headers(envelope: Envelope[Any]) -> dict[str, str]:
     """CloudEvents Kafka binding headers (`ce_*`) for an envelope, plus W3C trace context."""

@@ -17,7 +17,12 @@ from pos_api.domain.errors import FieldProblem, TicketInconsistentError
 
 def content_hash(ticket: TicketFinalizedV1) -> str:
     """A stable fingerprint of the ticket's content: an identical replay has the same one."""
-    return hashlib.sha256(ticket.model_dump_json().encode()).hexdigest()
+    return json_digest(ticket.model_dump_json())
+
+
+def json_digest(ticket_json: str) -> str:
+    """`content_hash` of a ticket whose JSON (`model_dump_json()`) is already made."""
+    return hashlib.sha256(ticket_json.encode()).hexdigest()
 
 
 def check_ticket(ticket: TicketFinalizedV1) -> None:

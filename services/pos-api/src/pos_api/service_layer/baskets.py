@@ -218,7 +218,7 @@ async def _finalize_once(
         check_number_jump(seen.last_number, request.number)
         ticket = _ticket(device, basket, content, computed, priced, session.session_id, request.number, now, context)
         check_ticket(ticket)
-        stored = StoredTicket(ticket=ticket, content_hash=content_hash(ticket), received_at=now)
+        stored = StoredTicket.new(ticket, now)
         ended = StoredBasket(basket.id, basket.pos_id, basket.version, content, True, ticket.ticket_id, now)
         event = _event(ticket, services)
         if not await work.checkout.record(stored, ended, event, topic=TICKETS.name, expected_version=read_version):

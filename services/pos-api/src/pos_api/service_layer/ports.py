@@ -13,6 +13,7 @@ from caisse_contracts.envelope import Envelope
 from caisse_contracts.events import EntityType, TicketFinalizedV1
 from caisse_contracts.tills import BasketContent
 from pos_api.domain.config import StoredItem
+from pos_api.domain.tickets import json_digest
 
 Clock = Callable[[], datetime]
 """Aware UTC now."""
@@ -27,6 +28,13 @@ class StoredTicket:
     ticket: TicketFinalizedV1
     content_hash: str
     received_at: datetime
+    body: str = ""
+    """The ticket's JSON when it is at hand: made once for its hash, its row and its event."""
+
+    @classmethod
+    def new(cls, ticket: TicketFinalizedV1, received_at: datetime) -> StoredTicket:
+        body = ticket.model_dump_json()
+        return cls(ticket, json_digest(body), received_at, body)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ import json
 import shutil
 import statistics
 import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any
 
 import asyncpg
 
+from bench.cpu import CpuShares
 from bench.report import Figure
 from caisse_contracts.topics import CONSUMER_GROUPS
 from caisse_stack import blocking, ensure_up, postgres, simulator
@@ -145,7 +147,10 @@ def run() -> list[Figure]:
     start_all(inst, fresh_bridge(inst))
     pos_api = f"http://127.0.0.1:{BY_NAME['pos-api'].port(inst)}"
     try:
-        runs = asyncio.run(simulator.prepare(pos_api, inst.kafka_bootstrap, bench_tills(inst, pos_api)))
+        tills_of_shop = bench_tills(inst, pos_api)
+        # The tills open their sessions as a till does, with the shop's cashier, through pos-api and session-service.
+        cashiers = ensure_demo_data(inst).cashiers
+        runs = asyncio.run(simulator.prepare(pos_api, inst.kafka_bootstrap, tills_of_shop, cashiers))
         tills = tills_config(runs)
         drive(binary, pos_api, tills, mode="sustain", duration_s=5.0)  # warm-up
         # Each phase starts once the bridge has forwarded what the one before sold: the latency at 100 tickets/s
@@ -153,9 +158,13 @@ def run() -> list[Figure]:
         settle(inst)
         paced = drive(binary, pos_api, tills, mode="paced", duration_s=PACED_S, rate=PACED_RATE)
         settle(inst)
+        shares = CpuShares(inst)
+        shares.start()
         sustained = drive(binary, pos_api, tills, mode="sustain", duration_s=SUSTAIN_S)
+        shares.stop()
     finally:
         stop_all(inst)
+    sys.stdout.write(f"finalize, {SUSTAIN_S:.0f} s at full load: {shares.describe(sustained['sold'])}\n")
     latencies = paced["latencies_ms"]
     return [
         Figure(

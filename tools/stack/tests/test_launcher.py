@@ -58,6 +58,24 @@ def test_every_service_database_answers_for_the_caisse_role() -> None:
 
 
 @pytest.mark.integration
+def test_the_cluster_runs_with_the_launchers_settings_and_listens_on_loopback_only() -> None:
+    infra = ensure_up("test")
+
+    async def settings() -> dict[str, str]:
+        conn = await asyncpg.connect(infra.dsn(postgres.SERVICE_DATABASES[0]))
+        try:
+            names = ("listen_addresses", "max_wal_size", "checkpoint_timeout", "wal_compression", "synchronous_commit")
+            return {name: await conn.fetchval(f"show {name}") for name in names}
+        finally:
+            await conn.close()
+
+    shown = asyncio.run(settings())
+    assert shown["listen_addresses"] == "127.0.0.1"
+    assert (shown["max_wal_size"], shown["checkpoint_timeout"], shown["synchronous_commit"]) == ("4GB", "15min", "on")
+    assert shown["wal_compression"] in {"lz4", "pglz", "on"}
+
+
+@pytest.mark.integration
 def test_a_second_start_reuses_the_running_processes() -> None:
     inst = ensure_up("test").instance
     kafka_pid, pg_pid = read_pid(kafka.pid_file(inst)), postgres.pid(inst)

@@ -61,21 +61,40 @@ def pid(inst: Instance) -> int | None:
     return read_pid(data_dir(inst) / "postmaster.pid", remove_stale=False)
 
 
-def _settings(inst: Instance) -> str:
-    return f"""
-# Caisse launcher ({inst.name})
+SETTINGS_FILE = "caisse.conf"
+"""Written anew at every start and included by postgresql.conf, so a changed setting reaches old clusters."""
+
+
+def _settings(inst: Instance, version: int) -> str:
+    return f"""# Caisse launcher ({inst.name}): rewritten at every start
 listen_addresses = '127.0.0.1'
 port = {inst.pg_port}
 unix_socket_directories = '{folder(inst) / "run"}'
 max_connections = 300
-shared_buffers = 128MB
+shared_buffers = 256MB
 work_mem = 8MB
 wal_level = minimal
 max_wal_senders = 0
 synchronous_commit = on
+# Every sale writes a few kilobytes of WAL: checkpoints far enough apart that full-page images stay rare,
+# and those compressed.
+max_wal_size = 4GB
+checkpoint_timeout = 15min
+wal_compression = {"lz4" if version >= 15 else "on"}
 log_min_duration_statement = 1000
 log_line_prefix = '%m [%p] %d '
 """
+
+
+def _write_settings(inst: Instance, data: Path) -> None:
+    conf = data / "postgresql.conf"
+    include = f"include_if_exists = '{SETTINGS_FILE}'"
+    if include not in conf.read_text():
+        with conf.open("a") as out:
+            out.write(f"\n{include}\n")
+    version = int((data / "PG_VERSION").read_text().strip().split(".")[0])
+    (data / SETTINGS_FILE).write_text(_settings(inst, version))
+    _chown_to_postgres(data / SETTINGS_FILE)
 
 
 def start(inst: Instance) -> int:
@@ -108,8 +127,7 @@ def start(inst: Instance) -> int:
             check=True,
             stdout=subprocess.DEVNULL,
         )
-        with (data / "postgresql.conf").open("a") as conf:
-            conf.write(_settings(inst))
+    _write_settings(inst, data)
     log = log_file(inst)
     log.touch()
     _chown_to_postgres(log)

@@ -8,10 +8,11 @@ from fastapi import FastAPI
 
 import session_service
 from caisse_contracts.runtime.database import migrations_beside
-from caisse_contracts.runtime.service import ServiceRuntime, serve, utc_now
+from caisse_contracts.runtime.service import ServiceRuntime, plain_dsn, serve, utc_now
+from session_service.adapters.counting_sql import CountingPool
 from session_service.adapters.documents import ReportDocuments
 from session_service.adapters.smtp import SmtpMailSender
-from session_service.adapters.sql import SqlUnitOfWork
+from session_service.adapters.sql import GROUP, SqlUnitOfWork
 from session_service.config import Settings
 from session_service.entrypoints import consumers
 from session_service.entrypoints.http import problems
@@ -58,8 +59,10 @@ def build_app(settings: Settings | None = None) -> FastAPI:
         retry=MailRetry(settings.mail_retry_first_s, settings.mail_retry_max_s),
         poll_s=settings.mail_poll_s,
     )
+    counting = CountingPool(plain_dsn(settings.database_url.get_secret_value()), GROUP)
     readers = consumers.build(
         session_services,
+        counting=counting.work,
         bootstrap=settings.kafka_bootstrap,
         group_suffix=settings.consumer_group_suffix,
         max_records=settings.consumer_batch_size,
@@ -67,8 +70,8 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     app = runtime.app(
         title="Caisse session-service",
         routers=[sessions.router, totals.router],
-        on_start=[*(r.start for r in readers), mail_worker.start],
-        on_stop=[mail_worker.stop, *(r.stop for r in readers)],
+        on_start=[counting.start, *(r.start for r in readers), mail_worker.start],
+        on_stop=[mail_worker.stop, *(r.stop for r in readers), counting.stop],
     )
     problems.install(app)
     app.state.runtime = runtime

@@ -378,6 +378,26 @@ async def test_the_close_waits_for_the_last_tickets_then_says_which_are_missing(
     assert (announced.ticket_count, announced.last_ticket_number) == (3, 3)
 
 
+async def test_the_consumer_asks_its_own_unit_of_work_which_closes_wait_and_none_for_no_session(world: World) -> None:
+    session = await open_session(world)
+    await world.count(world.ticket(session.session_id, 1))
+    with pytest.raises(TicketsMissingError):
+        await close_cash_session(close(world, session, FLOAT, last_ticket_number=2, comment="ok"), world.services)
+    asked: list[InMemoryUnitOfWork] = []
+
+    def counting() -> InMemoryUnitOfWork:
+        asked.append(InMemoryUnitOfWork(world.state))
+        return asked[-1]
+
+    assert await complete_closes([], world.services, counting=counting) == []
+    assert asked == []
+    changed = await world.count(world.ticket(session.session_id, 2))
+    assert await complete_closes(sorted(changed), world.services, counting=counting) == [session.session_id]
+    assert len(asked) == 1
+    [announced] = events(world, SessionClosedV1)
+    assert (announced.ticket_count, announced.last_ticket_number) == (2, 2)
+
+
 async def test_a_close_of_a_closed_session_is_refused_but_an_identical_retry_answers_the_close(world: World) -> None:
     session = await open_session(world)
     request = close(world, session, FLOAT)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from caisse_contracts.events import TicketFinalizedV1
+from caisse_contracts.events import PaymentMethod, PaymentV1, TicketFinalizedV1, TicketKind
 from caisse_contracts.snapshots import load_example
 from session_service.adapters.memory import InMemoryUnitOfWork, MemoryState
-from session_service.domain.totals import RunningTotals, apply_ticket
+from session_service.domain.totals import CategoryTotal, RunningTotals, apply_ticket, apply_tickets
 from session_service.service_layer.totals import count_ticket
 
 NOW = datetime(2026, 11, 21, 14, 32, 7, tzinfo=UTC)
@@ -68,3 +68,28 @@ async def test_the_same_ticket_under_another_event_id_is_not_counted_twice() -> 
     await count(state, t)
     assert await count(state, t) is False
     assert state.totals[t.session_id].ticket_count == 1
+
+
+def test_a_batch_folded_at_once_gives_the_totals_of_its_tickets_counted_one_by_one() -> None:
+    first = ticket(7)
+    cheque = PaymentV1(payment_id=uuid.uuid4(), method=PaymentMethod.CHEQUE, amount=1000, reference="12", bank="LBP")
+    moved = first.lines[0].model_copy(update={"category_id": uuid.uuid4(), "revenue_account": "7078"})
+    batch = [
+        ticket(9).model_copy(update={"payments": (cheque,), "change_given": 0}),
+        ticket(3).model_copy(update={"kind": TicketKind.CREDIT_NOTE, "total_incl_tax": -1000, "cash_rounding": 2}),
+        ticket(8).model_copy(update={"lines": (moved,)}),
+    ]
+    start = apply_ticket(RunningTotals.empty_for(first), first)
+    one_by_one = start
+    for t in batch:
+        one_by_one = apply_ticket(one_by_one, t)
+    at_once = apply_tickets(start, batch)
+    assert at_once == one_by_one
+    assert (at_once.ticket_count, at_once.credit_note_count, at_once.credit_note_total) == (4, 1, -1000)
+    assert (at_once.first_number, at_once.last_number, at_once.cash_rounding) == (3, 9, 2)
+    assert at_once.by_method == {"cash": (3000, 3), "cheque": (1000, 1)}
+    assert at_once.by_category[moved.category_id] == CategoryTotal(
+        "7078", moved.total_incl_tax, moved.weight_grams or 0
+    )
+    assert apply_tickets(start, []) == start
+    assert start.ticket_count == 1  # the totals folded into are left as they were

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeAlias
+from typing import Any, Final, TypeAlias
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 BatchHandler = Callable[[Sequence[Envelope[Any]]], Awaitable[None]]
 Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
+_SPAN_HEADERS: Final = frozenset({"traceparent", "tracestate", "ce_id"})
+"""The headers a message's span reads: only these are decoded."""
 
 
 def _routing(record: Record) -> tuple[str, int]:
@@ -66,6 +68,8 @@ class BatchConsumer:
         self._group = group
         self._group_id = group + group_suffix
         self._payloads = {p.EVENT_TYPE: p for p in payloads}
+        # Each payload's envelope class, parametrized once rather than looked up again for every message.
+        self._envelopes: dict[str, type[Envelope[Any]]] = {p.EVENT_TYPE: Envelope[p] for p in payloads}  # type: ignore[valid-type]
         self._handle = handle
         self._max_records = max_records
         self._gather_bytes = gather_bytes
@@ -185,7 +189,7 @@ class BatchConsumer:
             return None  # another type on the same topic: not this group's business
         if version != payload_cls.VERSION:
             raise PoisonMessageError(f"{event_type} v{version} is not v{payload_cls.VERSION}")
-        envelope: Envelope[Any] = Envelope[payload_cls].model_validate_json(record.value or b"")  # type: ignore[valid-type]
+        envelope: Envelope[Any] = self._envelopes[event_type].model_validate_json(record.value or b"")
         if (envelope.type, envelope.version) != (event_type, version):
             raise PoisonMessageError(
                 f"headers say {event_type} v{version}, the envelope {envelope.type} v{envelope.version}"
@@ -193,7 +197,7 @@ class BatchConsumer:
         return envelope
 
     def _span(self, record: Record) -> Span:
-        headers = {k: v.decode(errors="replace") for k, v in (record.headers or ())}
+        headers = {k: v.decode(errors="replace") for k, v in (record.headers or ()) if k in _SPAN_HEADERS}
         return self._tracer.start_span(
             f"{record.topic} process",
             context=context_from(headers.get("traceparent"), headers.get("tracestate")),

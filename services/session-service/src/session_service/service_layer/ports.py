@@ -40,26 +40,31 @@ class Inbox(Protocol):
         """The ids among `events` this consumer has not processed yet, now claimed."""
 
 
-class Totals(Protocol):
-    async def for_update(self, session_id: UUID) -> RunningTotals | None:
-        """The session's totals, locked until the unit of work ends."""
+class CountedTotals(Protocol):
+    """What counting a batch of tickets needs of the totals, and no more: the consumer's hot path may have an
+    implementation of its own."""
+
+    async def applied_among(self, ticket_ids: Sequence[UUID]) -> set[UUID]:
+        """The ids among `ticket_ids` already counted."""
 
     async def for_update_many(self, session_ids: Sequence[UUID]) -> dict[UUID, RunningTotals]:
         """The sessions' totals that exist, locked (in id order, so two batches never deadlock)."""
-
-    async def save(self, totals: RunningTotals, applied: AppliedTicket) -> None: ...
 
     async def save_many(
         self, totals: Sequence[RunningTotals], applied: Sequence[AppliedTicket], cheques: Sequence[Cheque]
     ) -> None:
         """Upsert the totals, record the applied tickets and their cheques."""
 
+
+class Totals(CountedTotals, Protocol):
+    async def for_update(self, session_id: UUID) -> RunningTotals | None:
+        """The session's totals, locked until the unit of work ends."""
+
+    async def save(self, totals: RunningTotals, applied: AppliedTicket) -> None: ...
+
     async def get(self, session_id: UUID) -> RunningTotals | None: ...
 
     async def applied_ticket(self, ticket_id: UUID) -> AppliedTicket | None: ...
-
-    async def applied_among(self, ticket_ids: Sequence[UUID]) -> set[UUID]:
-        """The ids among `ticket_ids` already counted."""
 
     async def numbers_in(self, session_id: UUID, first: int, last: int) -> list[int]:
         """The ticket numbers counted into the session within [first, last]."""
@@ -67,7 +72,12 @@ class Totals(Protocol):
     async def cheques(self, session_id: UUID) -> list[Cheque]: ...
 
 
-class Sessions(Protocol):
+class ClosingSessions(Protocol):
+    async def closing(self, session_ids: Sequence[UUID] | None = None) -> list[UUID]:
+        """Sessions waiting for tickets to close (among `session_ids`, or all)."""
+
+
+class Sessions(ClosingSessions, Protocol):
     async def get(self, session_id: UUID, *, for_update: bool = False) -> CashSession | None: ...
 
     async def current_of_pos(self, pos_id: UUID, *, for_update: bool = False) -> CashSession | None:
@@ -83,9 +93,6 @@ class Sessions(Protocol):
         """Store the session's status and close figures (movements are added apart)."""
 
     async def add_movement(self, session_id: UUID, movement: CashMovement) -> None: ...
-
-    async def closing(self, session_ids: Sequence[UUID] | None = None) -> list[UUID]:
-        """Sessions waiting for tickets to close (among `session_ids`, or all)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +188,31 @@ class UnitOfWork(Protocol):
 
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
+
+
+class CountingWork(Protocol):
+    """The unit of work of counting a batch of tickets: the inbox and the totals, in one transaction (and which
+    sessions wait for tickets to close)."""
+
+    @property
+    def inbox(self) -> Inbox: ...
+
+    @property
+    def totals(self) -> CountedTotals: ...
+
+    @property
+    def sessions(self) -> ClosingSessions: ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+
+    async def commit(self) -> None: ...
+
+
+CountingWorkFactory = Callable[[], CountingWork]
 
 
 @dataclass(frozen=True, slots=True)

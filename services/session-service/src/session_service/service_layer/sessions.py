@@ -53,7 +53,14 @@ from session_service.domain.sessions import (
 )
 from session_service.domain.totals import RunningTotals
 from session_service.service_layer.places import PlaceItems, names_of, operator_shops, place_of, report_recipients
-from session_service.service_layer.ports import Clock, IdFactory, Mail, UnitOfWork, UnitOfWorkFactory
+from session_service.service_layer.ports import (
+    Clock,
+    CountingWorkFactory,
+    IdFactory,
+    Mail,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 
 SOURCE = "session-service"
 
@@ -275,9 +282,15 @@ async def complete_close(session_id: UUID, services: SessionServices) -> CashSes
     return closed
 
 
-async def complete_closes(session_ids: Sequence[UUID], services: SessionServices) -> list[UUID]:
-    """After tickets were counted: close those of their sessions that were waiting for them."""
-    async with services.uow() as work:
+async def complete_closes(
+    session_ids: Sequence[UUID], services: SessionServices, *, counting: CountingWorkFactory | None = None
+) -> list[UUID]:
+    """After tickets were counted: close those of their sessions that were waiting for them. Which are waiting is
+    asked in `counting`'s unit of work when given (the one the tickets were counted in: after every batch, and
+    most often none is)."""
+    if not session_ids:
+        return []
+    async with (counting or services.uow)() as work:
         waiting = await work.sessions.closing(session_ids)
     done = []
     for session_id in waiting:

@@ -13,8 +13,8 @@ from uuid import UUID
 
 from caisse_contracts.events import TicketFinalizedV1
 from session_service.domain.sessions import Cheque
-from session_service.domain.totals import RunningTotals, apply_ticket, cheques_of
-from session_service.service_layer.ports import AppliedTicket, Clock, UnitOfWorkFactory
+from session_service.domain.totals import RunningTotals, apply_tickets, cheques_of
+from session_service.service_layer.ports import AppliedTicket, Clock, CountingWorkFactory
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +24,7 @@ class TicketEvent:
     ticket: TicketFinalizedV1
 
 
-async def count_tickets(events: Sequence[TicketEvent], *, uow: UnitOfWorkFactory, clock: Clock) -> set[UUID]:
+async def count_tickets(events: Sequence[TicketEvent], *, uow: CountingWorkFactory, clock: Clock) -> set[UUID]:
     """Apply the batch; the sessions whose totals changed."""
     if not events:
         return set()
@@ -41,38 +41,39 @@ async def count_tickets(events: Sequence[TicketEvent], *, uow: UnitOfWorkFactory
         if not todo:
             await work.commit()  # remember the events, count nothing
             return set()
-        sessions = sorted({e.ticket.session_id for e in todo})
-        totals = await work.totals.for_update_many(sessions)
-        now = clock()
-        applied: list[AppliedTicket] = []
-        cheques: list[Cheque] = []
+        by_session: dict[UUID, list[TicketFinalizedV1]] = {}
         for event in todo:
-            ticket = event.ticket
-            current = totals.get(ticket.session_id) or RunningTotals.empty_for(ticket)
-            totals[ticket.session_id] = apply_ticket(current, ticket)
-            applied.append(
-                AppliedTicket(
-                    ticket_id=ticket.ticket_id,
-                    session_id=ticket.session_id,
-                    pos_id=ticket.pos_id,
-                    number=ticket.number,
-                    total_incl_tax=ticket.total_incl_tax,
-                    event_id=event.event_id,
-                    applied_at=now,
-                )
+            by_session.setdefault(event.ticket.session_id, []).append(event.ticket)
+        changed = sorted(by_session)
+        totals = await work.totals.for_update_many(changed)
+        now = clock()
+        applied = [
+            AppliedTicket(
+                ticket_id=e.ticket.ticket_id,
+                session_id=e.ticket.session_id,
+                pos_id=e.ticket.pos_id,
+                number=e.ticket.number,
+                total_incl_tax=e.ticket.total_incl_tax,
+                event_id=e.event_id,
+                applied_at=now,
             )
-            cheques.extend(
-                Cheque(payment_id, ticket.ticket_id, number, bank, amount)
-                for payment_id, number, bank, amount in cheques_of(ticket)
-            )
-        changed = {e.ticket.session_id for e in todo}
-        await work.totals.save_many([totals[s] for s in sorted(changed)], applied, cheques)
+            for e in todo
+        ]
+        cheques = [
+            Cheque(payment_id, e.ticket.ticket_id, number, bank, amount)
+            for e in todo
+            for payment_id, number, bank, amount in cheques_of(e.ticket)
+        ]
+        folded = [
+            apply_tickets(totals.get(s) or RunningTotals.empty_for(by_session[s][0]), by_session[s]) for s in changed
+        ]
+        await work.totals.save_many(folded, applied, cheques)
         await work.commit()
-    return changed
+    return set(changed)
 
 
 async def count_ticket(
-    ticket: TicketFinalizedV1, *, event_id: UUID, event_type: str, uow: UnitOfWorkFactory, clock: Clock
+    ticket: TicketFinalizedV1, *, event_id: UUID, event_type: str, uow: CountingWorkFactory, clock: Clock
 ) -> bool:
     """Apply one ticket; False when this event (or this ticket under another event id) was already applied."""
     changed = await count_tickets([TicketEvent(event_id, event_type, ticket)], uow=uow, clock=clock)

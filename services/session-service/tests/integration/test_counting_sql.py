@@ -1,0 +1,211 @@
+"""Counting tickets on real PostgreSQL through the consumer's asyncpg unit of work: the same rows, in the same
+format, as the rest of the service reads them (SQLAlchemy), each ticket once, and nothing kept of a batch that
+fails.
+
+The module gets a new database of session-service's schema on the launcher's `test` PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import pytest
+import pytest_asyncio
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+import session_service
+from caisse_contracts.events import PaymentMethod, PaymentV1, TicketFinalizedV1, TicketKind
+from caisse_contracts.runtime.database import create_engine, migrate, migrations_beside
+from caisse_contracts.snapshots import load_example
+from caisse_stack import Infra, ensure_up
+from session_service.adapters.counting_sql import CountingPool
+from session_service.adapters.sql import GROUP, SqlUnitOfWork
+from session_service.domain.sessions import Cheque
+from session_service.domain.totals import RunningTotals, apply_tickets
+from session_service.service_layer.ports import AppliedTicket
+from session_service.service_layer.totals import TicketEvent, count_tickets
+
+pytestmark = pytest.mark.integration
+
+EXAMPLE = load_example(TicketFinalizedV1).data
+"""10.00 €: 8.00 € textile 1250 g + 2.00 € books 180 g, 20 € cash tendered, 10 € change."""
+NOW = datetime(2026, 11, 21, 14, 32, 7, tzinfo=UTC)
+
+
+@pytest.fixture(scope="session")
+def infra() -> Infra:
+    """Real Kafka and PostgreSQL (the launcher's `test` instance), started if they do not run yet."""
+    return ensure_up("test")
+
+
+@pytest_asyncio.fixture(scope="module")
+async def database(infra: Infra) -> AsyncIterator[str]:
+    """A new database with every migration of session-service applied; dropped at the end of the module."""
+    name = f"caisse_session_service_it_{uuid.uuid4().hex[:12]}"
+    infra.create_database(name)
+    engine = create_engine(infra.database_url(name), pool_size=2)
+    try:
+        await migrate(engine, migrations_beside(session_service.__file__))
+    finally:
+        await engine.dispose()
+    yield name
+    infra.drop_database(name)
+
+
+@pytest_asyncio.fixture
+async def pool(infra: Infra, database: str) -> AsyncIterator[CountingPool]:
+    created = CountingPool(infra.dsn(database), GROUP)
+    await created.start()
+    yield created
+    await created.stop()
+
+
+@pytest_asyncio.fixture
+async def engine(infra: Infra, database: str) -> AsyncIterator[AsyncEngine]:
+    created = create_engine(infra.database_url(database), pool_size=2)
+    yield created
+    await created.dispose()
+
+
+def ticket(session_id: uuid.UUID, number: int, **update: Any) -> TicketFinalizedV1:
+    return EXAMPLE.model_copy(update={"ticket_id": uuid.uuid4(), "session_id": session_id, "number": number} | update)
+
+
+def cheque(amount: int, number: str) -> PaymentV1:
+    return PaymentV1(payment_id=uuid.uuid4(), method=PaymentMethod.CHEQUE, amount=amount, reference=number, bank="LBP")
+
+
+def event(t: TicketFinalizedV1) -> TicketEvent:
+    return TicketEvent(uuid.uuid4(), "ticket.finalized", t)
+
+
+async def stored(engine: AsyncEngine, session_id: uuid.UUID) -> RunningTotals | None:
+    async with SqlUnitOfWork(engine) as work:
+        return await work.totals.get(session_id)
+
+
+async def test_batches_counted_through_asyncpg_read_back_as_the_domain_folds_them(
+    pool: CountingPool, engine: AsyncEngine
+) -> None:
+    session_id = uuid.uuid4()
+    first = [ticket(session_id, 1), ticket(session_id, 2, payments=(cheque(1000, "0000123"),), change_given=0)]
+    second = [
+        ticket(session_id, 4, kind=TicketKind.CREDIT_NOTE, total_incl_tax=-1000, change_given=0),
+        ticket(session_id, 3),
+    ]
+    assert await count_tickets([event(t) for t in first], uow=pool.work, clock=lambda: NOW) == {session_id}
+    assert await count_tickets([event(t) for t in second], uow=pool.work, clock=lambda: NOW) == {session_id}
+
+    expected = apply_tickets(RunningTotals.empty_for(first[0]), first + second)
+    assert await stored(engine, session_id) == expected
+    async with SqlUnitOfWork(engine) as work:
+        assert await work.totals.numbers_in(session_id, 1, 10) == [1, 2, 3, 4]
+        applied = await work.totals.applied_ticket(first[1].ticket_id)
+        cheques = await work.totals.cheques(session_id)
+    assert applied is not None
+    assert (applied.session_id, applied.number, applied.applied_at) == (session_id, 2, NOW)
+    payment = first[1].payments[0]
+    assert cheques == [Cheque(payment.payment_id, first[1].ticket_id, "0000123", "LBP", 1000)]
+
+
+async def test_a_redelivered_batch_and_a_ticket_under_another_event_id_count_once(
+    pool: CountingPool, engine: AsyncEngine
+) -> None:
+    session_id = uuid.uuid4()
+    one, two = ticket(session_id, 1), ticket(session_id, 2)
+    batch = [event(one), event(one), event(two)]
+    assert await count_tickets(batch, uow=pool.work, clock=lambda: NOW) == {session_id}
+    assert await count_tickets(batch, uow=pool.work, clock=lambda: NOW) == set()
+    assert await count_tickets([event(two)], uow=pool.work, clock=lambda: NOW) == set()
+    totals = await stored(engine, session_id)
+    assert totals is not None
+    assert (totals.ticket_count, totals.total_incl_tax) == (2, 2000)
+
+
+async def test_totals_of_a_batch_whose_ticket_was_recorded_meanwhile_are_not_kept(
+    pool: CountingPool, engine: AsyncEngine
+) -> None:
+    session_id = uuid.uuid4()
+    counted = ticket(session_id, 1)
+    assert await count_tickets([event(counted)], uow=pool.work, clock=lambda: NOW) == {session_id}
+    before = await stored(engine, session_id)
+    assert before is not None
+    late_event = uuid.uuid4()
+    again = AppliedTicket(counted.ticket_id, session_id, counted.pos_id, 1, 1000, late_event, NOW)
+    async with pool.work() as work:
+        assert await work.inbox.claim_many([(late_event, "ticket.finalized")]) == {late_event}
+        with pytest.raises(asyncpg.UniqueViolationError):
+            await work.totals.save_many([apply_tickets(before, [counted])], [again], [])
+    assert await stored(engine, session_id) == before
+    async with pool.work() as work:
+        assert await work.inbox.claim_many([(late_event, "ticket.finalized")]) == {late_event}
+
+
+async def test_a_cheque_already_recorded_is_skipped_by_the_batch_insert(
+    pool: CountingPool, engine: AsyncEngine
+) -> None:
+    session_id = uuid.uuid4()
+    paid = ticket(session_id, 1, payments=(cheque(1000, "0000777"),), change_given=0)
+    assert await count_tickets([event(paid)], uow=pool.work, clock=lambda: NOW) == {session_id}
+    payment = paid.payments[0]
+    other = ticket(session_id, 2)
+    applied = AppliedTicket(other.ticket_id, session_id, other.pos_id, 2, 1000, uuid.uuid4(), NOW)
+    async with pool.work() as work:
+        await work.totals.save_many(
+            [], [applied], [Cheque(payment.payment_id, other.ticket_id, "0000888", "Autre", 5000)]
+        )
+        await work.commit()
+    async with SqlUnitOfWork(engine) as work:
+        assert await work.totals.cheques(session_id) == [
+            Cheque(payment.payment_id, paid.ticket_id, "0000777", "LBP", 1000)
+        ]
+        assert await work.totals.numbers_in(session_id, 1, 2) == [1, 2]
+
+
+async def test_the_sessions_waiting_to_close_are_the_same_for_both_units_of_work(
+    pool: CountingPool, engine: AsyncEngine, infra: Infra, database: str
+) -> None:
+    statuses = {uuid.uuid4(): status for status in ("open", "closing", "closed", "closing")}
+    conn = await asyncpg.connect(infra.dsn(database))
+    try:
+        await conn.execute("delete from cash_sessions")
+        for session_id, status in statuses.items():
+            await conn.execute(
+                """
+                insert into cash_sessions (session_id, pos_id, pos_name, shop_id, company_id, territory_id, currency,
+                    exponent, denominations, status, opened_at, operator_ids, float_counts, opening_float,
+                    first_ticket_number)
+                values ($1, $2, 'Caisse', $2, $2, $2, 'EUR', 2, '[]', $3, now(), '[]', '[]', 0, 1)
+                """,
+                session_id,
+                uuid.uuid4(),
+                status,
+            )
+    finally:
+        await conn.close()
+    closing = {s for s, status in statuses.items() if status == "closing"}
+    some = list(statuses)[:2]
+    async with pool.work() as counting, SqlUnitOfWork(engine) as work:
+        assert set(await counting.sessions.closing()) == set(await work.sessions.closing()) == closing
+        assert await counting.sessions.closing(some) == await work.sessions.closing(some) == [some[1]]
+        assert await counting.sessions.closing([]) == await work.sessions.closing([]) == []
+
+
+async def test_a_unit_of_work_left_without_commit_keeps_nothing_and_one_that_only_reads_commits_nothing(
+    pool: CountingPool,
+) -> None:
+    event_id = uuid.uuid4()
+    async with pool.work() as work:
+        assert await work.inbox.claim_many([(event_id, "ticket.finalized")]) == {event_id}
+    async with pool.work() as work:
+        assert await work.sessions.closing([uuid.uuid4()]) == []
+        await work.commit()
+    async with pool.work() as work:
+        assert await work.inbox.claim_many([(event_id, "ticket.finalized")]) == {event_id}
+        await work.commit()
+    async with pool.work() as work:
+        assert await work.inbox.claim_many([(event_id, "ticket.finalized")]) == set()

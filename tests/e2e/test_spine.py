@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from caisse_contracts.events import TicketFinalizedV1
 from caisse_contracts.runtime.database import create_engine
-from caisse_contracts.runtime.outbox import OutboxRelay, SqlOutboxStore
+from caisse_contracts.runtime.outbox import NOTIFY_CHANNEL, OutboxRelay, SqlOutboxStore
 from caisse_contracts.snapshots import load_example
 from caisse_contracts.topics import TICKETS
 from harness import ServiceProcess, Stack, Till
@@ -183,6 +183,104 @@ async def _prune(stack: Stack, dsn: str, rows: dict[str, datetime | None], now: 
     finally:
         await conn.close()
     return pruned, kept
+
+
+def test_only_an_event_that_finds_none_waiting_wakes_the_relay(stack: Stack) -> None:
+    """NOTIFY holds a database-wide lock through the commit of the transaction that sends it: an event that
+    arrives while others wait must not send one (the relay, at work, polls again by itself)."""
+    relay_less = stack.service("pos-api", tag="_notify", run_relay="false")
+    relay_less.start()  # its migrations make the outbox
+    relay_less.stop()
+    heard = asyncio.run(_notifications(stack.infra.dsn(stack.database("pos-api", "_notify"))))
+    assert heard == {"first, none waiting": 1, "second, the first waiting": 0, "third, after both were sent": 1}
+
+
+async def _notifications(dsn: str) -> dict[str, int]:
+    listener, writer = await asyncpg.connect(dsn), await asyncpg.connect(dsn)
+    heard: list[str] = []
+    await listener.add_listener(NOTIFY_CHANNEL, lambda *_: heard.append("notified"))
+    await writer.execute("update outbox set sent_at = now() where sent_at is null")
+    counts: dict[str, int] = {}
+    try:
+        for step in ("first, none waiting", "second, the first waiting", "third, after both were sent"):
+            if step.startswith("third"):
+                await writer.execute("update outbox set sent_at = now() where sent_at is null")
+            before = len(heard)
+            await writer.execute(
+                "insert into outbox (id, aggregate_type, aggregate_id, type, topic, key, payload, headers)"
+                " values ($1, 'test', 'a', 'test.event', 'test', 'k', '{}', '{}')",
+                uuid.uuid4(),
+            )
+            await asyncio.sleep(0.5)
+            counts[step] = len(heard) - before
+    finally:
+        await listener.close()
+        await writer.close()
+    return counts
+
+
+def test_a_busy_relay_publishes_events_that_sent_no_notify_without_waiting_for_its_idle_poll(stack: Stack) -> None:
+    relay_less = stack.service("pos-api", tag="_busy", run_relay="false")
+    relay_less.start()
+    relay_less.stop()
+    waits = asyncio.run(_publish_while_busy(stack))
+    assert max(waits) < 1.0, waits  # the idle poll is 30 s here: only the busy poll can have found them
+
+
+async def _publish_while_busy(stack: Stack) -> list[float]:
+    dsn = stack.infra.dsn(stack.database("pos-api", "_busy"))
+    engine = create_engine(stack.infra.database_url(stack.database("pos-api", "_busy")))
+    producer = RecordingProducer()
+    relay = OutboxRelay(engine, producer, service="pos-api", idle_wait_s=30.0, busy_wait_s=0.01, listen_dsn=dsn)
+    stop = asyncio.Event()
+    running = asyncio.create_task(relay.run(stop))
+    conn = await asyncpg.connect(dsn)
+    written: dict[str, float] = {}
+    try:
+        await asyncio.sleep(0.5)  # listening
+        for n in range(20):  # one every 5 ms: most arrive while another waits, and send no NOTIFY
+            key = f"busy-{n}"
+            await conn.execute(
+                "insert into outbox (id, aggregate_type, aggregate_id, type, topic, key, payload, headers)"
+                " values ($1, 'test', $2, 'test.event', 'test', $2, '{}', '{}')",
+                uuid.uuid4(),
+                key,
+            )
+            written[key] = time.monotonic()
+            await asyncio.sleep(0.005)
+        producer.expect(set(written))
+        await asyncio.wait_for(producer.all_sent.wait(), timeout=10)
+    finally:
+        stop.set()
+        await running
+        await conn.close()
+        await engine.dispose()
+    assert set(written) <= set(producer.sent), sorted(set(written) - set(producer.sent))
+    return [producer.sent[key] - written[key] for key in written]
+
+
+class RecordingProducer:
+    """Kafka's producer as the relay sees it, noting when each key was sent."""
+
+    def __init__(self) -> None:
+        self.sent: dict[str, float] = {}
+        self.expected: set[str] = set()
+        self.all_sent = asyncio.Event()
+
+    def expect(self, keys: set[str]) -> None:
+        self.expected = keys
+        if keys <= set(self.sent):
+            self.all_sent.set()
+
+    async def send(
+        self, topic: str, value: bytes | None = None, key: bytes | None = None, *, headers: Any = None
+    ) -> Any:
+        self.sent[(key or b"").decode()] = time.monotonic()
+        if self.expected and self.expected <= set(self.sent):
+            self.all_sent.set()
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
 
 
 async def _publish_and_crash_then_publish_again(stack: Stack, ticket_id: str) -> dict[str, Any]:

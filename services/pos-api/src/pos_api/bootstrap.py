@@ -28,7 +28,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     runtime = ServiceRuntime(SERVICE, settings, versions_dir=migrations_beside(pos_api.__file__), has_outbox=True)
     runtime.instrument()
     engine = runtime.require_engine()
-    till_pool = TillPool(plain_dsn(settings.database_url.get_secret_value()))
+    till_pool = TillPool(plain_dsn(settings.database_url.get_secret_value()), size=settings.till_pool_size)
     services = Services(
         uow=lambda: SqlUnitOfWork(engine),
         till_uow=till_pool.work,

@@ -24,6 +24,13 @@ class Settings(ServiceSettings):
         default=None,
         description="Bearer token of paheko-bridge, the only caller of the internal credentials route (unset: 404).",
     )
+    till_pool_size: int = Field(
+        default=20,
+        ge=1,
+        le=200,
+        description="Database connections of the tills' requests. A sale holds one for its two statements only; "
+        "about one per two tills selling at once keeps them from queueing for one.",
+    )
     bootstrap_admin_token: SecretStr | None = Field(
         default=None, description="If set and unknown, a federation admin with this bearer token is created at start."
     )

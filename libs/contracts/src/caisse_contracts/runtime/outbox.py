@@ -96,16 +96,42 @@ end $$;
 create trigger outbox_notify after insert on outbox for each statement execute function outbox_notify();
 """
 
-OUTBOX_PLAIN_JSON_DDL: Final = """
+OUTBOX_LEAN_DDL: Final = f"""
+drop trigger outbox_notify on outbox;
+create or replace function outbox_notify() returns trigger language plpgsql as $$
+begin
+    if not exists (select 1 from outbox where sent_at is null and seq < new.seq) then
+        perform pg_notify('{NOTIFY_CHANNEL}', '');
+    end if;
+    return null;
+end $$;
+create trigger outbox_notify after insert on outbox for each row execute function outbox_notify();
 delete from outbox where sent_at is not null;
 alter table outbox alter column payload type json using payload::json,
                    alter column headers type json using headers::json;
 alter table outbox alter column payload set compression lz4;
+"""  # noqa: S608 - the one value spliced in is the channel's constant name
+"""The outbox after its first revision; each service with an outbox runs it in a migration after `OUTBOX_DDL`.
+
+- Its documents are `json`, not `jsonb`: nothing queries inside them, the relay publishes their text as it
+  is, and `jsonb` made PostgreSQL parse every event into its binary form on insert and print it back on
+  publish. Rows already published go first (the relay prunes them after a retention), so the rewrite is quick.
+- Only an event that finds no other waiting wakes the relay. A transaction that sends a NOTIFY holds a
+  database-wide lock from its commit's start to its end, so that notifying on every event made every sale's
+  commit wait for the one before it. While events wait, the relay is at work and polls again by itself.
 """
-"""The outbox's documents as `json`, not `jsonb`: nothing queries inside them, the relay publishes their text
-as it is, and `jsonb` made PostgreSQL parse every event into its binary form on insert and print it back on
-publish. Rows already published go first (the relay now prunes them after a retention), so that the
-rewrite is quick. Each service with an outbox runs this in a migration of its own after `OUTBOX_DDL`."""
+
+OUTBOX_LEAN_UNDO_DDL: Final = f"""
+alter table outbox alter column payload type jsonb using payload::jsonb,
+                   alter column headers type jsonb using headers::jsonb;
+drop trigger outbox_notify on outbox;
+create or replace function outbox_notify() returns trigger language plpgsql as $$
+begin
+    perform pg_notify('{NOTIFY_CHANNEL}', '');
+    return null;
+end $$;
+create trigger outbox_notify after insert on outbox for each statement execute function outbox_notify();
+"""
 
 
 async def enqueue(
@@ -269,6 +295,7 @@ class OutboxRelay:
         store: OutboxStore | None = None,
         batch_size: int = 500,
         idle_wait_s: float = 0.5,
+        busy_wait_s: float = 0.01,
         listen_dsn: str | None = None,
         retention: timedelta = timedelta(days=7),
         prune_every_s: float = 600.0,
@@ -278,6 +305,7 @@ class OutboxRelay:
         self._store = store or SqlOutboxStore()
         self._batch_size = batch_size
         self._idle_wait_s = idle_wait_s
+        self._busy_wait_s = busy_wait_s
         self._listen_dsn = listen_dsn
         self._retention = retention
         self._prune_every_s = prune_every_s
@@ -370,7 +398,8 @@ class OutboxRelay:
         self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Publish until `stop` is set; wakes on the outbox's NOTIFY, or every `idle_wait_s` at the latest."""
+        """Publish until `stop` is set; wakes on the outbox's NOTIFY, `busy_wait_s` after a batch, and every
+        `idle_wait_s` at the latest."""
         listener = await self._listen()
         next_prune = time.monotonic()
         try:
@@ -380,15 +409,19 @@ class OutboxRelay:
                         while await self.prune_sent() > 0 and not stop.is_set():
                             pass
                         next_prune = time.monotonic() + self._prune_every_s
-                    if await self.publish_pending() == self._batch_size:
-                        continue
+                    published = await self.publish_pending()
                 except Exception:  # any failed batch: its rows stay unsent and the relay retries them
                     log.exception("outbox relay: publish failed; retrying")
                     await asyncio.sleep(1.0)
                     continue
+                if published == self._batch_size:
+                    continue
+                # Events that arrive while others wait send no NOTIFY (`OUTBOX_LEAN_DDL`): after a batch the
+                # relay looks again soon, and only an empty look lets it wait for the next NOTIFY.
                 self._wake.clear()
+                wait_s = self._busy_wait_s if published else self._idle_wait_s
                 waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
-                _, pending = await asyncio.wait(waiters, timeout=self._idle_wait_s, return_when=asyncio.FIRST_COMPLETED)
+                _, pending = await asyncio.wait(waiters, timeout=wait_s, return_when=asyncio.FIRST_COMPLETED)
                 for waiter in pending:
                     waiter.cancel()
         finally:

@@ -478,7 +478,7 @@ class PgTillWork:
 class TillPool:
     """The asyncpg pool of the till's units of work, opened when the service starts and closed when it stops."""
 
-    def __init__(self, dsn: str, *, size: int = 10) -> None:
+    def __init__(self, dsn: str, *, size: int = 20) -> None:
         self._dsn = dsn
         self._size = size
         self._pool: asyncpg.Pool | None = None

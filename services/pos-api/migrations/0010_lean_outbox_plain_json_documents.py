@@ -1,4 +1,5 @@
-"""The documents written with every sale (ticket body, event, basket) as plain `json`.
+"""The documents written with every sale (ticket body, event, basket) as plain `json`; the outbox's first
+revision (`OUTBOX_LEAN_DDL`).
 
 They are stored and read whole: as `jsonb`, PostgreSQL parsed each into its binary form on insert and printed
 it back on every read and on the outbox's publish. The one lookup inside a ticket (a sale's credit notes)
@@ -10,7 +11,7 @@ Revises: 0009
 """
 
 from caisse_contracts.runtime.database import execute_script
-from caisse_contracts.runtime.outbox import OUTBOX_PLAIN_JSON_DDL
+from caisse_contracts.runtime.outbox import OUTBOX_LEAN_DDL, OUTBOX_LEAN_UNDO_DDL
 
 revision = "0010"
 down_revision = "0009"
@@ -20,7 +21,7 @@ depends_on = None
 
 def upgrade() -> None:
     execute_script(
-        OUTBOX_PLAIN_JSON_DDL
+        OUTBOX_LEAN_DDL
         + """
         drop index tickets_original;
         alter table tickets alter column body type json using body::json;
@@ -35,9 +36,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     execute_script(
-        """
-        alter table outbox alter column payload type jsonb using payload::jsonb,
-                           alter column headers type jsonb using headers::jsonb;
+        OUTBOX_LEAN_UNDO_DDL
+        + """
         drop index tickets_original;
         alter table tickets alter column body type jsonb using body::jsonb;
         alter table baskets alter column content type jsonb using content::jsonb;

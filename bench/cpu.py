@@ -42,11 +42,21 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def _tree(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(_children(current))
+    return found
+
+
 def _sample(inst: Instance) -> dict[str, float]:
     seconds: dict[str, float] = defaultdict(float)
     for service in SERVICES:
         if (pid := read_pid(inst.folder / "services" / f"{service.name}.pid")) is not None:
-            seconds[service.name] += _cpu_seconds(pid)
+            # a service run with several server processes: its supervisor and their workers
+            seconds[service.name] += sum(_cpu_seconds(p) for p in _tree(pid))
     if (pid := read_pid(kafka.pid_file(inst))) is not None:
         seconds["kafka"] += _cpu_seconds(pid)
     if (pid := postgres.pid(inst)) is not None:

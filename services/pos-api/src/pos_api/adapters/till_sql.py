@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, Final
 from uuid import UUID
 
 import asyncpg
-from asyncpg.transaction import Transaction
 
 from caisse_contracts.envelope import Envelope
 from caisse_contracts.events import EntityType, TicketFinalizedV1
 from caisse_contracts.runtime.outbox import enqueue_raw
+from caisse_contracts.runtime.pg import HotPool, PooledWork
 from caisse_contracts.tills import BasketContent
 from pos_api.domain.config import Hierarchy, StoredItem
 from pos_api.service_layer.ports import CheckoutView, DeviceCredential, SessionState, StoredBasket, StoredTicket
@@ -410,7 +409,7 @@ class PgCheckout:
         return inserted == 1
 
 
-class PgTillWork:
+class PgTillWork(PooledWork):
     """One transaction on one connection of the pool; leaving without `commit()` rolls it back.
 
     With `steps=True` there is no transaction: each statement commits on its own and `commit()` has nothing
@@ -428,22 +427,10 @@ class PgTillWork:
     checkout: PgCheckout
 
     def __init__(self, pool: asyncpg.Pool, *, steps: bool = False) -> None:
-        self._pool = pool
+        super().__init__(pool, begin_on_entry=not steps)
         self._steps = steps
-        self._conn: asyncpg.Connection | None = None
-        self._tx: Transaction | None = None
-        self._committed = False
 
-    async def __aenter__(self) -> Self:
-        conn: asyncpg.Connection = await self._pool.acquire()
-        if not self._steps:
-            try:
-                self._tx = conn.transaction()
-                await self._tx.start()
-            except BaseException:
-                await self._pool.release(conn)
-                raise
-        self._conn = conn
+    def bind(self, conn: asyncpg.Connection) -> None:
         self.tickets = PgTickets(conn)
         self.sessions = PgSessions(conn)
         self.baskets = PgBaskets(conn)
@@ -452,66 +439,16 @@ class PgTillWork:
         self.config = PgConfigReader(conn)
         self.credentials = PgDeviceCredentials(conn)
         self.checkout = PgCheckout(conn, lock=not self._steps)
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        conn, tx = self._conn, self._tx
-        self._conn = self._tx = None
-        if conn is None:
-            return
-        try:
-            if tx is not None and not self._committed:
-                await tx.rollback()
-        finally:
-            await self._pool.release(conn)
-
-    async def commit(self) -> None:
-        if self._conn is None:
-            raise RuntimeError("commit outside of the unit of work")
-        if self._tx is not None:
-            await self._tx.commit()
-        self._committed = True
 
 
-class TillPool:
+class TillPool(HotPool):
     """The asyncpg pool of the till's units of work, opened when the service starts and closed when it stops."""
 
     def __init__(self, dsn: str, *, size: int = 20) -> None:
-        self._dsn = dsn
-        self._size = size
-        self._pool: asyncpg.Pool | None = None
-
-    async def start(self) -> None:
-        self._pool = await asyncpg.create_pool(
-            self._dsn,
-            min_size=1,
-            max_size=self._size,
-            reset=_nothing_to_reset,
-            command_timeout=30,
-            # The till's statements are few, prepared once per connection and keyed on ids: their generic plan
-            # is the plan. PostgreSQL's default would plan finalize's write anew on every sale (its custom
-            # plans look cheaper than the generic one), which cost more than running it.
-            server_settings={"plan_cache_mode": "force_generic_plan"},
-        )
-
-    async def stop(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
+        super().__init__(dsn, size=size, what="till's")
 
     def work(self) -> PgTillWork:
-        return PgTillWork(self._open())
+        return PgTillWork(self.opened())
 
     def steps(self) -> PgTillWork:
-        return PgTillWork(self._open(), steps=True)
-
-    def _open(self) -> asyncpg.Pool:
-        if self._pool is None:
-            raise RuntimeError("the till's database pool is not open (the service has not started)")
-        return self._pool
-
-
-async def _nothing_to_reset(conn: asyncpg.Connection) -> None:
-    """Every unit of work ends its transaction itself and none listens or locks by session: skip the reset query."""
+        return PgTillWork(self.opened(), steps=True)

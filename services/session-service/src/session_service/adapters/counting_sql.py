@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Sequence
-from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, Final
 from uuid import UUID
 
 import asyncpg
-from asyncpg.transaction import Transaction
 
+from caisse_contracts.runtime.pg import HotPool, PooledWork
 from session_service.domain.sessions import Cheque
 from session_service.domain.totals import CategoryTotal, RunningTotals
 from session_service.service_layer.ports import AppliedTicket
@@ -240,7 +239,7 @@ class PgClosingSessions:
         return [row[0] for row in await self._conn.fetch(CLOSING_AMONG, list(session_ids))]
 
 
-class PgCountingWork:
+class PgCountingWork(PooledWork):
     """One transaction on one pooled connection, begun by the first statement of the inbox or the totals;
     leaving without `commit()` rolls it back."""
 
@@ -249,81 +248,21 @@ class PgCountingWork:
     sessions: PgClosingSessions
 
     def __init__(self, pool: asyncpg.Pool, group: str) -> None:
-        self._pool = pool
+        super().__init__(pool, begin_on_entry=False)
         self._group = group
-        self._conn: asyncpg.Connection | None = None
-        self._tx: Transaction | None = None
-        self._committed = False
 
-    async def __aenter__(self) -> Self:
-        conn: asyncpg.Connection = await self._pool.acquire()
-        self._conn = conn
-        self.inbox = PgCountingInbox(self._in_transaction, self._group)
-        self.totals = PgCountedTotals(self._in_transaction)
+    def bind(self, conn: asyncpg.Connection) -> None:
+        self.inbox = PgCountingInbox(self.begin, self._group)
+        self.totals = PgCountedTotals(self.begin)
         self.sessions = PgClosingSessions(conn)
-        return self
-
-    async def _in_transaction(self) -> asyncpg.Connection:
-        if self._conn is None or self._committed:
-            raise RuntimeError("statement outside of the unit of work")
-        if self._tx is None:
-            self._tx = self._conn.transaction()
-            await self._tx.start()
-        return self._conn
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        conn, tx = self._conn, self._tx
-        self._conn = self._tx = None
-        if conn is None:
-            return
-        try:
-            if tx is not None and not self._committed:
-                await tx.rollback()
-        finally:
-            await self._pool.release(conn)
-
-    async def commit(self) -> None:
-        if self._conn is None:
-            raise RuntimeError("commit outside of the unit of work")
-        if self._tx is not None:
-            await self._tx.commit()
-        self._committed = True
 
 
-class CountingPool:
+class CountingPool(HotPool):
     """The asyncpg pool of the counting units of work, opened when the service starts and closed when it stops."""
 
     def __init__(self, dsn: str, group: str, *, size: int = 2) -> None:
-        self._dsn = dsn
+        super().__init__(dsn, size=size, what="counting")
         self._group = group
-        self._size = size
-        self._pool: asyncpg.Pool | None = None
-
-    async def start(self) -> None:
-        self._pool = await asyncpg.create_pool(
-            self._dsn,
-            min_size=1,
-            max_size=self._size,
-            reset=_nothing_to_reset,
-            command_timeout=30,
-            # Each statement is prepared once per connection and takes arrays whose sizes the planner cannot
-            # see anyway: its generic plan is the plan, and PostgreSQL need not plan it anew on every batch.
-            server_settings={"plan_cache_mode": "force_generic_plan"},
-        )
-
-    async def stop(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
 
     def work(self) -> PgCountingWork:
-        if self._pool is None:
-            raise RuntimeError("the counting database pool is not open (the service has not started)")
-        return PgCountingWork(self._pool, self._group)
-
-
-async def _nothing_to_reset(conn: asyncpg.Connection) -> None:
-    """Every counting unit of work ends its transaction itself and none listens or locks by session: skip the
-    reset query."""
+        return PgCountingWork(self.opened(), self._group)

@@ -20,13 +20,17 @@ from caisse_stack.services import SERVICES
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of `pid` (0 when it is gone)."""
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of `pid` so far; None once it is gone."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
+    except (OSError, IndexError):
+        return None
     return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def _cpu_seconds(pid: int) -> float:
+    return cpu_seconds(pid) or 0.0
 
 
 def _children(pid: int) -> list[int]:

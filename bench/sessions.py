@@ -36,6 +36,7 @@ import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from bench.cpu import cpu_seconds
 from bench.report import Figure
 from caisse_contracts.envelope import Envelope, TenantKeys
 from caisse_contracts.events import ConfigChangedV1, EntityType, PaymentMethod, PaymentV1, TicketFinalizedV1
@@ -175,18 +176,6 @@ def wrap(payload: Any, tenant: TenantKeys) -> Envelope[Any]:
         payload, event_id=uuid.uuid4(), occurred_at=datetime.now(UTC), source="bench", tenant=tenant
     )
     return envelope
-
-
-TICKS_PER_S = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of a process so far; None once it is gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (FileNotFoundError, ProcessLookupError, IndexError):
-        return None
-    return (int(fields[11]) + int(fields[12])) / TICKS_PER_S
 
 
 def backends_of(database: str, exclude: set[int]) -> set[int]:

@@ -235,6 +235,8 @@ def outbox_row(envelope: Envelope[Any], topic: str, key: str, aggregate_type: st
     }
 
 
+PRUNE_BATCH: Final = 5000
+
 PRUNE_SQL: Final = text(
     """
     with oldest as (select seq, sent_at, created_at from outbox order by seq limit :limit)
@@ -363,7 +365,7 @@ class OutboxRelay:
         self.published += len(rows)
         return len(rows)
 
-    async def prune_sent(self, *, limit: int = 5000) -> int:
+    async def prune_sent(self, *, limit: int = PRUNE_BATCH) -> int:
         """Delete up to `limit` of the oldest rows sent more than `retention` ago; how many went."""
         async with self._engine.begin() as conn:
             result = await conn.execute(PRUNE_SQL, {"cutoff": datetime.now(UTC) - self._retention, "limit": limit})
@@ -405,10 +407,9 @@ class OutboxRelay:
         try:
             while not stop.is_set():
                 try:
-                    if time.monotonic() >= next_prune:
-                        while await self.prune_sent() > 0 and not stop.is_set():
-                            pass
-                        next_prune = time.monotonic() + self._prune_every_s
+                    if time.monotonic() >= next_prune:  # a batch at a time, between publishes
+                        full = await self.prune_sent() == PRUNE_BATCH
+                        next_prune = time.monotonic() + (1.0 if full else self._prune_every_s)
                     published = await self.publish_pending()
                 except Exception:  # any failed batch: its rows stay unsent and the relay retries them
                     log.exception("outbox relay: publish failed; retrying")

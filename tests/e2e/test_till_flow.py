@@ -475,6 +475,7 @@ def test_finalize_write_lands_only_while_basket_session_and_number_are_as_read(
     number = (boot["last_ticket_number"] or 0) + 1
     outcomes = asyncio.run(_record_under_guards(stack, run.till, boot, session_id, number))
     assert outcomes == {
+        "basket named at a version it never had": False,
         "basket saved meanwhile (read as new, now at version 1)": False,
         "session no longer the till's open one": False,
         "as read": True,
@@ -506,6 +507,11 @@ async def _record_under_guards(
     outcomes: dict[str, bool] = {}
     try:
         async with pool.steps() as work:
+            stored, ended, event = sale(never_saved := uuid.uuid4(), session_id)
+            outcomes["basket named at a version it never had"] = await work.checkout.record(
+                stored, ended, event, topic="caisse.ticket.v1", expected_version=2
+            )
+            assert await work.baskets.get(never_saved) is None
             saved = uuid.uuid4()
             await work.baskets.put(StoredBasket(saved, uuid.UUID(till.pos_id), 1, content, False, None, now))
             stored, ended, event = sale(saved, session_id)

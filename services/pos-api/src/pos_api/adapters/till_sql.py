@@ -315,6 +315,7 @@ with basket as (
     insert into baskets as b (id, pos_id, version, content, status, ticket_id, updated_at)
     select $20, $2, $21, $22::json, 'finalized', $1, $10
     where exists (select 1 from pos_sessions where pos_id = $2 and session_id = $4 and status = 'open')
+      and ($23 = 0 or exists (select 1 from baskets where id = $20))
     on conflict (id) do update
     set version = excluded.version, content = excluded.content, status = 'finalized',
         ticket_id = excluded.ticket_id, updated_at = excluded.updated_at
@@ -343,7 +344,7 @@ with basket as (
 select count(*) from ticket
 """
 """Finalize's write, guarded: the basket ends only if it is still open at the version finalize read (a new one
-only if nobody created it meanwhile) and the ticket's session is still the till's open one; the ticket only
+only if finalize expects none and nobody created it meanwhile) and the ticket's session is still the till's open one; the ticket only
 if the basket ended. A number or a ticket id already taken raises, and the statement leaves nothing behind."""
 
 

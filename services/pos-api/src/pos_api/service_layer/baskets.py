@@ -29,6 +29,7 @@ from pos_api.domain.errors import (
     BasketConflictError,
     FieldProblem,
     NotFoundError,
+    PosApiError,
     SeatsFullError,
     StaleVersionError,
     TicketInconsistentError,
@@ -38,7 +39,7 @@ from pos_api.domain.pricing import Catalogue, price_lines
 from pos_api.domain.tickets import check_ticket, content_hash
 from pos_api.service_layer.cache import TillCache
 from pos_api.service_layer.config import ConfigServices
-from pos_api.service_layer.ports import StoredBasket, StoredTicket, TillWork
+from pos_api.service_layer.ports import CheckoutView, StoredBasket, StoredTicket, TillWork
 from pos_api.service_layer.tickets import check_number_jump
 from pos_api.service_layer.till import Device
 
@@ -154,8 +155,21 @@ async def finalize_basket(device: Device, basket_id: UUID, request: FinalizeIn, 
     does not (a replay racing its original, a save racing the finalize), finalize reads again and answers
     from what it finds. A basket saved earlier, or one with event seats (whose counts are taken in the sale's
     transaction), goes in one transaction with the basket locked.
+
+    A till whose last sale this process saw skips the read: its session and highest number come from the
+    `SaleMemo` and the sale is one round trip. If anything differs from the memo, the guarded write leaves
+    nothing and finalize takes the path above, which answers as if the memo had never been used.
     """
     locked = request.content is None
+    if not locked and (seen := _guess(device, basket_id, request, services)) is not None:
+        try:
+            outcome = await _finalize_once(device, basket_id, request, services, locked=False, guessed=seen)
+        except PosApiError:  # decided on the memo: the read below decides, with what the database holds
+            outcome = _Again.READ_AGAIN
+        if isinstance(outcome, Finalized):
+            return outcome
+        services.sales.forget(device.pos_id)
+        locked = outcome is _Again.LOCK
     for _ in range(FINALIZE_ATTEMPTS):
         outcome = await _finalize_once(device, basket_id, request, services, locked=locked)
         if isinstance(outcome, Finalized):
@@ -164,12 +178,36 @@ async def finalize_basket(device: Device, basket_id: UUID, request: FinalizeIn, 
     raise TicketNumberConflictError(device.pos_id, request.number, basket_id)
 
 
+def _guess(device: Device, basket_id: UUID, request: FinalizeIn, services: ConfigServices) -> CheckoutView | None:
+    """What finalize's read would find if nothing moved since this till's last sale here, or None."""
+    known = services.sales.of(device.pos_id)
+    if known is None or request.content is None:
+        return None
+    session, last_number = known
+    basket = (
+        StoredBasket(basket_id, device.pos_id, request.version, request.content, False, None, services.clock())
+        if request.version
+        else None
+    )
+    return CheckoutView(basket=basket, holder=None, session=session, last_number=last_number)
+
+
 async def _finalize_once(
-    device: Device, basket_id: UUID, request: FinalizeIn, services: ConfigServices, *, locked: bool
+    device: Device,
+    basket_id: UUID,
+    request: FinalizeIn,
+    services: ConfigServices,
+    *,
+    locked: bool,
+    guessed: CheckoutView | None = None,
 ) -> Finalized | _Again:
     now = services.clock()
     async with services.till_work() if locked else services.till_steps() as work:
-        seen = await work.checkout.read(basket_id, device.pos_id, request.number)
+        if guessed is None:
+            seen = await work.checkout.read(basket_id, device.pos_id, request.number)
+            services.sales.saw(device.pos_id, seen.session, seen.last_number)
+        else:
+            seen = guessed
         basket = seen.basket
         if basket is not None and basket.pos_id != device.pos_id:
             raise NotFoundError("basket", str(basket_id))
@@ -224,6 +262,7 @@ async def _finalize_once(
         if not await work.checkout.record(stored, ended, event, topic=TICKETS.name, expected_version=read_version):
             return _Again.READ_AGAIN
         await work.commit()
+    services.sales.sold(device.pos_id, request.number)
     return Finalized(receipt_of(ticket, context.shop, context.pos, context.territory), replayed=False)
 
 

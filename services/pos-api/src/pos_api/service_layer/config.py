@@ -21,7 +21,7 @@ from caisse_contracts.runtime.telemetry import current_traceparent
 from caisse_contracts.topics import CONFIG
 from pos_api.domain.config import SPECS, Actor, Hierarchy, StoredItem, authorize, hierarchy_of, next_item, patch_from
 from pos_api.domain.errors import ForbiddenError, InvalidReferenceError, NotFoundError, UnauthenticatedError
-from pos_api.service_layer.cache import TillCache
+from pos_api.service_layer.cache import SaleMemo, TillCache
 from pos_api.service_layer.ports import (
     Clock,
     IdFactory,
@@ -54,6 +54,7 @@ class ConfigServices:
     clock: Clock
     new_id: IdFactory
     cache: TillCache = field(default_factory=TillCache)
+    sales: SaleMemo = field(default_factory=SaleMemo)
     till_uow: TillWorkFactory | None = None
     """The till's leaner unit of work, when the composition root has one; else `uow` serves the till too."""
     till_steps_uow: TillWorkFactory | None = None

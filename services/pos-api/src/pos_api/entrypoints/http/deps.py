@@ -28,9 +28,11 @@ class Services:
     bridge_token_sha256: str | None = None
     """Digest of paheko-bridge's bearer token, for the internal credentials route."""
 
-    @property
-    def config(self) -> ConfigServices:
-        return ConfigServices(
+    _config: ConfigServices = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Built once: the use cases keep per-process memory in it (the till cache, each till's last sale).
+        config = ConfigServices(
             uow=self.uow,
             clock=self.clock,
             new_id=self.new_id,
@@ -38,6 +40,11 @@ class Services:
             till_uow=self.till_uow,
             till_steps_uow=self.till_steps_uow,
         )
+        object.__setattr__(self, "_config", config)
+
+    @property
+    def config(self) -> ConfigServices:
+        return self._config
 
 
 async def get_services(request: Request) -> Services:

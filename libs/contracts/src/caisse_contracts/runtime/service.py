@@ -25,6 +25,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from caisse_contracts.runtime.http import ReadinessCheck, install_health_routes, install_problem_handlers
+from caisse_contracts.runtime.one_write import OneWriteHttpToolsProtocol
 from caisse_contracts.runtime.settings import ServiceSettings, TraceExporter
 from caisse_contracts.runtime.telemetry import build_tracer_provider, context_from
 
@@ -260,6 +261,7 @@ def serve(app: FastAPI | str, settings: ServiceSettings) -> None:
             access_log=False,
             proxy_headers=False,
             server_header=False,
+            http=OneWriteHttpToolsProtocol,
         )
         return
     config = uvicorn.Config(
@@ -273,6 +275,7 @@ def serve(app: FastAPI | str, settings: ServiceSettings) -> None:
         # Nothing reads the client's address, and the name of the server is nobody's business.
         proxy_headers=False,
         server_header=False,
+        http=OneWriteHttpToolsProtocol,
         factory=isinstance(app, str),
     )
     _Server(config).run()

@@ -219,6 +219,56 @@ async def _notifications(dsn: str) -> dict[str, int]:
     return counts
 
 
+def test_a_new_event_finds_the_one_waiting_without_stepping_over_those_published_since_the_last_vacuum(
+    stack: Stack,
+) -> None:
+    """Published rows leave their entries in the index of waiting rows until a vacuum: every sale's insert
+    looks for an event waiting before it, and must find it at the newest end, whatever lies below."""
+    relay_less = stack.service("pos-api", tag="_probe", run_relay="false")
+    relay_less.start()
+    relay_less.stop()
+    pages = asyncio.run(_index_pages_of_one_insert(stack.infra.dsn(stack.database("pos-api", "_probe"))))
+    assert pages["published below, none waiting"] > 40, pages  # the one look that must step over them all
+    assert pages["published below, one waiting"] <= 8, pages
+
+
+async def _index_pages_of_one_insert(dsn: str) -> dict[str, int]:
+    conn = await asyncpg.connect(dsn)
+
+    async def pages_read() -> int:
+        await conn.execute("select pg_stat_force_next_flush()")
+        await conn.execute("select 1")  # the flush happens as this session goes idle
+        found: int = await conn.fetchval(
+            "select coalesce(idx_blks_hit, 0) + coalesce(idx_blks_read, 0) from pg_statio_user_indexes"
+            " where indexrelname = 'outbox_unsent'"
+        )
+        return found
+
+    async def insert_one() -> int:
+        before = await pages_read()
+        await conn.execute(
+            "insert into outbox (id, aggregate_type, aggregate_id, type, topic, key, payload, headers)"
+            " values ($1, 'test', 'probe', 'test.event', 'test', 'k', '{}', '{}')",
+            uuid.uuid4(),
+        )
+        return await pages_read() - before
+
+    try:
+        await conn.execute("alter table outbox set (autovacuum_enabled = false)")  # keeps the published entries
+        await conn.execute(
+            "insert into outbox (id, aggregate_type, aggregate_id, type, topic, key, payload, headers)"
+            " select gen_random_uuid(), 'test', 'published', 'test.event', 'test', 'k', '{}', '{}'"
+            " from generate_series(1, 20000)"
+        )
+        await conn.execute("update outbox set sent_at = now() where sent_at is null")
+        return {
+            "published below, none waiting": await insert_one(),
+            "published below, one waiting": await insert_one(),
+        }
+    finally:
+        await conn.close()
+
+
 def test_a_busy_relay_publishes_events_that_sent_no_notify_without_waiting_for_its_idle_poll(stack: Stack) -> None:
     relay_less = stack.service("pos-api", tag="_busy", run_relay="false")
     relay_less.start()

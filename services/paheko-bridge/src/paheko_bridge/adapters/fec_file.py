@@ -199,16 +199,18 @@ class FecFileJournal:
                 },
             )
         }
-        head = (
+        # The year's last entry, read down its primary key: numbers follow validation (`validated_after`), so
+        # the last entry also holds the latest ValidDate, and the read costs the same on the year's last day.
+        last = (
             await conn.execute(
                 text(
-                    "select coalesce(max(number), 0) + 1 as number, max(valid_date) as latest"
-                    " from fec_entries where company_id = :company and fiscal_year_end = :year_end"
+                    "select number, valid_date from fec_entries"
+                    " where company_id = :company and fiscal_year_end = :year_end order by number desc limit 1"
                 ),
                 {"company": books.company_id, "year_end": year.end},
             )
-        ).one()
-        number, latest = int(head.number), head.latest
+        ).one_or_none()
+        number, latest = (int(last.number) + 1, last.valid_date) if last is not None else (1, None)
         done: list[tuple[FecBooking, FiscalYear]] = []
         rows: list[dict[str, Any]] = []
         seen: dict[tuple[str, Any], tuple[FecBooking, FiscalYear]] = {}

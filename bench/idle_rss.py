@@ -26,8 +26,8 @@ def rss_mb(pid: int) -> float:
 def run(samples: int = 5, settle_s: float = 10.0) -> list[Figure]:
     inst = ensure_up("test").instance
     stop_all(inst)
-    start_all(inst, fresh_bridge(inst))  # idle: not catching up on what earlier runs left in the test instance
-    try:
+    try:  # a service that does not start stops the others with it
+        start_all(inst, fresh_bridge(inst))  # idle: not catching up on what earlier runs left in the test instance
         time.sleep(settle_s)
         readings: dict[str, list[float]] = {s.name: [] for s in SERVICES}
         for _ in range(samples):

@@ -108,9 +108,9 @@ def run() -> list[Figure]:
     inst = ensure_up("test").instance
     binary = loadgen(inst)
     stop_all(inst)
-    start_all(inst, fresh_bridge(inst))
     pos_api = f"http://127.0.0.1:{BY_NAME['pos-api'].port(inst)}"
-    try:
+    try:  # a service that does not start stops the others with it
+        start_all(inst, fresh_bridge(inst))
         shop, tag = paheko_company(inst, pos_api, url, user, password)
         tills = add_tills(pos_api, admin_token(inst), shop, "EUR", TILLS, f"PAHEKO-{tag}")
         runs = asyncio.run(simulator.prepare(pos_api, inst.kafka_bootstrap, tills))

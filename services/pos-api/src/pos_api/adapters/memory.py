@@ -145,6 +145,9 @@ class InMemoryCredentials:
     async def set_operator_token(self, operator_id: UUID, token_sha256: str, at: datetime) -> None:
         self._state.operator_tokens[token_sha256] = operator_id
 
+    async def hold_bootstrap(self) -> None:
+        """The fakes never yield to the event loop between a check and a write: nothing to hold."""
+
     async def set_paheko(self, company_id: UUID, user: str, password_encrypted: str, at: datetime) -> None:
         self._state.paheko[company_id] = (user, password_encrypted)
 

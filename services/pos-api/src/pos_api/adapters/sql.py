@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import zlib
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 from uuid import UUID
 
 from sqlalchemy import func, select, text, update
@@ -33,6 +34,9 @@ from pos_api.adapters.tables import (
 )
 from pos_api.domain.config import Hierarchy, StoredItem
 from pos_api.service_layer.ports import DeviceCredential, PinState, SessionState, StoredBasket, StoredTicket
+
+BOOTSTRAP_LOCK: Final = zlib.crc32(b"pos-api:bootstrap-admin")
+"""The advisory lock under which a starting process creates the bootstrap admin."""
 
 
 def _stored(row: Row[Any]) -> StoredTicket:
@@ -340,6 +344,9 @@ class SqlCredentials:
         stmt = insert(operator_credentials).values(operator_id=operator_id, token_sha256=token_sha256, created_at=at)
         stmt = stmt.on_conflict_do_update(index_elements=["operator_id"], set_={"token_sha256": token_sha256})
         await self._conn.execute(stmt)
+
+    async def hold_bootstrap(self) -> None:
+        await self._conn.execute(select(func.pg_advisory_xact_lock(BOOTSTRAP_LOCK)))
 
     async def set_paheko(self, company_id: UUID, user: str, password_encrypted: str, at: datetime) -> None:
         values = {"paheko_api_user": user, "paheko_api_password_encrypted": password_encrypted, "updated_at": at}

@@ -346,8 +346,10 @@ SYSTEM = Actor(operator_id=UUID(int=0), role=Role.FEDERATION_ADMIN)
 
 
 async def ensure_bootstrap_admin(token: str, services: ConfigServices) -> UUID:
-    """Create the first federation admin with a token chosen by the deployment, once."""
+    """Create the first federation admin with a token chosen by the deployment, once, however many processes
+    start together on an empty database: the first creates it while the others wait, then find it."""
     async with services.uow() as work:
+        await work.credentials.hold_bootstrap()
         existing = await work.credentials.operator_for_token(digest(token))
         if existing is not None:
             return existing

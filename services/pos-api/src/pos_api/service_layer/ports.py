@@ -155,6 +155,9 @@ class Credentials(Protocol):
 
     async def set_operator_token(self, operator_id: UUID, token_sha256: str, at: datetime) -> None: ...
 
+    async def hold_bootstrap(self) -> None:
+        """Until the unit of work ends, be the only one creating the bootstrap admin (several processes start)."""
+
     async def set_paheko(self, company_id: UUID, user: str, password_encrypted: str, at: datetime) -> None: ...
 
     async def set_pin(self, operator_id: UUID, pin_hash: str, at: datetime) -> None: ...

@@ -1,0 +1,49 @@
+"""pos-api's processes starting together on an empty database (two replicas, or one with several workers) make
+one bootstrap admin between them, and every one of them starts."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import uuid
+
+import asyncpg
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from caisse_contracts.runtime.database import create_engine
+from caisse_contracts.runtime.service import utc_now
+from harness import Stack
+from pos_api.adapters.sql import SqlUnitOfWork
+from pos_api.service_layer.config import ConfigServices, digest, ensure_bootstrap_admin
+
+
+def test_processes_starting_together_make_one_bootstrap_admin(stack: Stack) -> None:
+    relay_less = stack.service("pos-api", tag="_bootstrap", run_relay="false")
+    relay_less.start()  # its migrations make the tables
+    relay_less.stop()
+    token = secrets.token_urlsafe(32)
+    admins, rows = asyncio.run(_start_together(stack, token, processes=4))
+    assert len(set(admins)) == 1, admins
+    assert rows == 1
+
+
+def _services(engine: AsyncEngine) -> ConfigServices:
+    return ConfigServices(uow=lambda: SqlUnitOfWork(engine), clock=utc_now, new_id=uuid.uuid4)
+
+
+async def _start_together(stack: Stack, token: str, processes: int) -> tuple[list[uuid.UUID], int]:
+    database = stack.database("pos-api", "_bootstrap")
+    engines = [create_engine(stack.infra.database_url(database)) for _ in range(processes)]
+    try:
+        admins = await asyncio.gather(*(ensure_bootstrap_admin(token, _services(engine)) for engine in engines))
+    finally:
+        for engine in engines:
+            await engine.dispose()
+    conn = await asyncpg.connect(stack.infra.dsn(database))
+    try:
+        rows: int = await conn.fetchval(
+            "select count(*) from operator_credentials where token_sha256 = $1", digest(token)
+        )
+    finally:
+        await conn.close()
+    return list(admins), rows

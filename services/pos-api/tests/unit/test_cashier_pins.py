@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pos_api_setting import a_shop_with_a_till
 
 from caisse_contracts.events import EntityType
 from pos_api.adapters.memory import InMemoryUnitOfWork, MemoryState
@@ -38,33 +39,11 @@ async def setting() -> tuple[ConfigServices, Clock, uuid.UUID, str, str]:
     state = MemoryState()
     clock = Clock()
     services = ConfigServices(uow=lambda: InMemoryUnitOfWork(state), clock=clock, new_id=uuid.uuid4)
-    territory = await create_item(
-        EntityType.TERRITORY,
-        {
-            "name": "France",
-            "currency": "EUR",
-            "currency_exponent": 2,
-            "tax_rates": [{"code": "TVA20", "label": "TVA 20 %", "rate_bp": 2000}],
-            "denominations": [{"value": 500, "kind": "note"}],
-        },
-        SYSTEM,
-        services,
-    )
-    company = await create_item(
-        EntityType.COMPANY, {"territory_id": str(territory.stored.id), "name": "R"}, SYSTEM, services
-    )
-    shop = await create_item(EntityType.SHOP, {"company_id": str(company.stored.id), "name": "S"}, SYSTEM, services)
-    pos = await create_item(
-        EntityType.POS,
-        {"shop_id": str(shop.stored.id), "name": "C1", "hostname": "c1", "device_serial": "SER-1"},
-        SYSTEM,
-        services,
-    )
+    setting = await a_shop_with_a_till(services)
     cashier = await create_item(
-        EntityType.OPERATOR, {"name": "Lou", "role": "cashier", "shop_id": str(shop.stored.id)}, SYSTEM, services
+        EntityType.OPERATOR, {"name": "Lou", "role": "cashier", "shop_id": str(setting.shop_id)}, SYSTEM, services
     )
-    assert pos.secret is not None
-    return services, clock, cashier.stored.id, "SER-1", pos.secret
+    return services, clock, cashier.stored.id, setting.serial, setting.secret
 
 
 async def test_the_right_pin_logs_the_cashier_in_on_a_till_of_their_shop() -> None:

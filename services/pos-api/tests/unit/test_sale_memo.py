@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
+from pos_api_setting import a_shop_with_a_till
 
 from caisse_contracts.events import EntityType
 from caisse_contracts.tills import BasketContent, FinalizeIn
@@ -44,32 +45,11 @@ class CountedWork(InMemoryUnitOfWork):
 
 
 async def a_till(services: ConfigServices) -> tuple[Device, str]:
-    territory = await create_item(
-        EntityType.TERRITORY,
-        {
-            "name": "France",
-            "currency": "EUR",
-            "currency_exponent": 2,
-            "tax_rates": [{"code": "TVA20", "label": "TVA 20 %", "rate_bp": 2000}],
-            "denominations": [{"value": 500, "kind": "note"}],
-        },
-        SYSTEM,
-        services,
-    )
-    company = await create_item(
-        EntityType.COMPANY, {"territory_id": str(territory.stored.id), "name": "R"}, SYSTEM, services
-    )
-    shop = await create_item(EntityType.SHOP, {"company_id": str(company.stored.id), "name": "S"}, SYSTEM, services)
-    pos = await create_item(
-        EntityType.POS,
-        {"shop_id": str(shop.stored.id), "name": "Caisse 1", "hostname": "c1", "device_serial": "SER-1"},
-        SYSTEM,
-        services,
-    )
+    setting = await a_shop_with_a_till(services)
     category = await create_item(
         EntityType.CATEGORY,
         {
-            "company_id": str(company.stored.id),
+            "company_id": str(setting.company_id),
             "name": "Textile",
             "revenue_account": "7071",
             "default_tax_code": "TVA20",
@@ -78,8 +58,7 @@ async def a_till(services: ConfigServices) -> tuple[Device, str]:
         SYSTEM,
         services,
     )
-    assert pos.secret is not None
-    return await authenticate_device("SER-1", pos.secret, services), str(category.stored.id)
+    return await authenticate_device(setting.serial, setting.secret, services), str(category.stored.id)
 
 
 def sale(category_id: str, number: int, *, version: int = 0, price: int = 900) -> FinalizeIn:

@@ -6,42 +6,20 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+from pos_api_setting import a_shop_with_a_till
 
-from caisse_contracts.events import EntityType
 from pos_api.adapters.memory import InMemoryUnitOfWork, MemoryState
 from pos_api.domain.errors import UnauthenticatedError
 from pos_api.service_layer.cache import TillCache
-from pos_api.service_layer.config import SYSTEM, ConfigServices, create_item, rotate_device_secret
+from pos_api.service_layer.config import SYSTEM, ConfigServices, rotate_device_secret
 from pos_api.service_layer.till import authenticate_device
 
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 
 
 async def a_till(services: ConfigServices) -> tuple[uuid.UUID, str]:
-    territory = await create_item(
-        EntityType.TERRITORY,
-        {
-            "name": "France",
-            "currency": "EUR",
-            "currency_exponent": 2,
-            "tax_rates": [{"code": "TVA20", "label": "TVA 20 %", "rate_bp": 2000}],
-            "denominations": [{"value": 500, "kind": "note"}],
-        },
-        SYSTEM,
-        services,
-    )
-    company = await create_item(
-        EntityType.COMPANY, {"territory_id": str(territory.stored.id), "name": "R"}, SYSTEM, services
-    )
-    shop = await create_item(EntityType.SHOP, {"company_id": str(company.stored.id), "name": "S"}, SYSTEM, services)
-    pos = await create_item(
-        EntityType.POS,
-        {"shop_id": str(shop.stored.id), "name": "Caisse 1", "hostname": "c1", "device_serial": "SER-1"},
-        SYSTEM,
-        services,
-    )
-    assert pos.secret is not None
-    return pos.stored.id, pos.secret
+    setting = await a_shop_with_a_till(services)
+    return setting.pos_id, setting.secret
 
 
 @pytest.mark.parametrize("supervised", [False, True])

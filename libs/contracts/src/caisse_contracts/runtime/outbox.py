@@ -96,8 +96,7 @@ end $$;
 create trigger outbox_notify after insert on outbox for each statement execute function outbox_notify();
 """
 
-OUTBOX_LEAN_DDL: Final = f"""
-drop trigger outbox_notify on outbox;
+_NOTIFY_WHEN_NONE_WAITING: Final = f"""
 create or replace function outbox_notify() returns trigger language plpgsql as $$
 begin
     if not exists (select 1 from outbox where sent_at is null and seq < new.seq) then
@@ -105,7 +104,11 @@ begin
     end if;
     return null;
 end $$;
-create trigger outbox_notify after insert on outbox for each row execute function outbox_notify();
+"""  # noqa: S608 - the one value spliced in is the channel's constant name
+
+OUTBOX_LEAN_DDL: Final = f"""
+drop trigger outbox_notify on outbox;
+{_NOTIFY_WHEN_NONE_WAITING}create trigger outbox_notify after insert on outbox for each row execute function outbox_notify();
 delete from outbox where sent_at is not null;
 alter table outbox alter column payload type json using payload::json,
                    alter column headers type json using headers::json;
@@ -140,15 +143,7 @@ every sale until the next vacuum. From the newest down, a busy outbox answers at
 event after a quiet spell steps over the published ones, once.
 """
 
-OUTBOX_NOTIFY_NEWEST_UNDO_DDL: Final = f"""
-create or replace function outbox_notify() returns trigger language plpgsql as $$
-begin
-    if not exists (select 1 from outbox where sent_at is null and seq < new.seq) then
-        perform pg_notify('{NOTIFY_CHANNEL}', '');
-    end if;
-    return null;
-end $$;
-"""  # noqa: S608 - the one value spliced in is the channel's constant name
+OUTBOX_NOTIFY_NEWEST_UNDO_DDL: Final = _NOTIFY_WHEN_NONE_WAITING
 
 OUTBOX_LEAN_UNDO_DDL: Final = f"""
 alter table outbox alter column payload type jsonb using payload::jsonb,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -135,7 +136,13 @@ def fresh_bridge(inst: Instance) -> dict[str, dict[str, str]]:
 
 
 def settle(inst: Instance, timeout_s: float = 120.0) -> None:
-    """Wait until the bench's bridge has no ticket left to forward (or `timeout_s`)."""
+    """Wait until the bench's bridge has no ticket left to forward (or `timeout_s`), then until the disk has
+    what the phase before wrote.
+
+    A minute at full load leaves the kernel with tens of megabytes of Kafka's and PostgreSQL's pages still to
+    write, which it writes some thirty seconds later in bursts; every commit's WAL flush then waits behind
+    them. The next phase measures the load it drives, not the writes of the one before.
+    """
 
     async def pending() -> int:
         conn = await asyncpg.connect(postgres.dsn(inst, BRIDGE_DATABASE))
@@ -148,6 +155,7 @@ def settle(inst: Instance, timeout_s: float = 120.0) -> None:
     deadline = time.monotonic() + timeout_s
     while asyncio.run(pending()) and time.monotonic() < deadline:
         time.sleep(1.0)
+    os.sync()
     time.sleep(2.0)
 
 
@@ -191,6 +199,9 @@ def run() -> list[Figure]:
             f"finalize, {SUSTAIN_S:.0f} s at full load, pos-api in {POS_API_PROCESSES} processes, run {i}:"
             f" {rates[i - 1]:.1f} tickets/s; {shares.describe(result['sold'])}\n"
         )
+    for i, run in enumerate(paced, 1):
+        slowest = ", ".join(f"{ms:.0f} ms at {at:.1f} s" for at, ms in sorted(run["slowest"][:8]))
+        sys.stdout.write(f"finalize at {PACED_RATE:.0f} tickets/s, run {i}, slowest calls: {slowest}\n")
     sys.stdout.write(
         f"finalize, {REFERENCE_S:.0f} s at full load, pos-api in one process:"
         f" {single['sold'] / single['elapsed_s']:.0f} tickets/s\n"

@@ -40,6 +40,9 @@ type result struct {
 	Failed      int64     `json:"failed"`
 	ElapsedS    float64   `json:"elapsed_s"`
 	LatenciesMs []float64 `json:"latencies_ms"`
+	// The slowest calls, each as [seconds from the start of the run when it was sent, latency in ms]: when a
+	// tail happens says more about its cause (a stall of everything, or calls spread over the run) than its size.
+	Slowest [][2]float64 `json:"slowest"`
 	Errors      []string  `json:"errors"`
 	NextNumbers []int     `json:"next_numbers"`
 }
@@ -56,7 +59,9 @@ type seller struct {
 	client *http.Client
 	api    string
 	mu     sync.Mutex
+	began  time.Time
 	lat    []float64
+	sent   [][2]float64
 	errors []string
 	sold   atomic.Int64
 	failed atomic.Int64
@@ -116,6 +121,7 @@ func (s *seller) sell(t *till, n int) {
 	s.sold.Add(1)
 	s.mu.Lock()
 	s.lat = append(s.lat, elapsed)
+	s.sent = append(s.sent, [2]float64{started.Sub(s.began).Seconds(), elapsed})
 	s.mu.Unlock()
 }
 
@@ -129,6 +135,7 @@ func main() {
 	s := &seller{client: &http.Client{Transport: transport, Timeout: 30 * time.Second}, api: cfg.PosAPI}
 	duration := time.Duration(cfg.DurationS * float64(time.Second))
 	began := time.Now()
+	s.began = began
 	var wg sync.WaitGroup
 	switch cfg.Mode {
 	case "sustain":
@@ -159,7 +166,9 @@ func main() {
 	}
 	wg.Wait()
 	sort.Float64s(s.lat)
-	out := result{Sold: s.sold.Load(), Failed: s.failed.Load(), ElapsedS: time.Since(began).Seconds(), LatenciesMs: s.lat, Errors: s.errors}
+	sort.Slice(s.sent, func(i, j int) bool { return s.sent[i][1] > s.sent[j][1] })
+	slowest := s.sent[:min(len(s.sent), 20)]
+	out := result{Sold: s.sold.Load(), Failed: s.failed.Load(), ElapsedS: time.Since(began).Seconds(), LatenciesMs: s.lat, Slowest: slowest, Errors: s.errors}
 	for _, t := range cfg.Tills {
 		out.NextNumbers = append(out.NextNumbers, t.NextNumber)
 	}

@@ -344,8 +344,9 @@ with basket as (
 select count(*) from ticket
 """
 """Finalize's write, guarded: the basket ends only if it is still open at the version finalize read (a new one
-only if finalize expects none and nobody created it meanwhile) and the ticket's session is still the till's open one; the ticket only
-if the basket ended. A number or a ticket id already taken raises, and the statement leaves nothing behind."""
+only if finalize expects none and nobody created it meanwhile) and the ticket's session is still the till's
+open one; the ticket only if the basket ended. A number or a ticket id already taken raises, and the statement
+leaves nothing behind."""
 
 
 class PgCheckout:

@@ -122,22 +122,30 @@ def _totals(row: asyncpg.Record) -> RunningTotals:
     )
 
 
+def _columns(items: Sequence[Any], *fields: str) -> list[list[Any]]:
+    """One array per named field of `items`, for an `unnest` insert."""
+    return [[getattr(item, name) for item in items] for name in fields]
+
+
 def _totals_columns(totals: Sequence[RunningTotals]) -> list[list[Any]]:
     """The totals as one array per column of `session_totals` (JSON columns as text), in SAVE's order."""
     return [
-        [t.session_id for t in totals],
-        [t.pos_id for t in totals],
-        [t.currency for t in totals],
-        [t.ticket_count for t in totals],
-        [t.credit_note_count for t in totals],
-        [t.credit_note_total for t in totals],
-        [t.first_number for t in totals],
-        [t.last_number for t in totals],
-        [t.total_incl_tax for t in totals],
-        [t.cash_received for t in totals],
-        [t.change_given for t in totals],
-        [t.cash_rounding for t in totals],
-        [t.weight_grams for t in totals],
+        *_columns(
+            totals,
+            "session_id",
+            "pos_id",
+            "currency",
+            "ticket_count",
+            "credit_note_count",
+            "credit_note_total",
+            "first_number",
+            "last_number",
+            "total_incl_tax",
+            "cash_received",
+            "change_given",
+            "cash_rounding",
+            "weight_grams",
+        ),
         [_compact({k: list(v) for k, v in t.by_method.items()}) for t in totals],
         [
             _compact(
@@ -152,26 +160,15 @@ def _totals_columns(totals: Sequence[RunningTotals]) -> list[list[Any]]:
 
 
 def _applied_columns(applied: Sequence[AppliedTicket]) -> list[list[Any]]:
-    return [
-        [a.ticket_id for a in applied],
-        [a.session_id for a in applied],
-        [a.pos_id for a in applied],
-        [a.number for a in applied],
-        [a.total_incl_tax for a in applied],
-        [a.event_id for a in applied],
-    ]
+    return _columns(applied, "ticket_id", "session_id", "pos_id", "number", "total_incl_tax", "event_id")
 
 
 def _cheque_columns(cheques: Sequence[Cheque], applied: Sequence[AppliedTicket]) -> list[list[Any]]:
     session_of = {a.ticket_id: a.session_id for a in applied}
-    return [
-        [c.payment_id for c in cheques],
-        [session_of[c.ticket_id] for c in cheques],
-        [c.ticket_id for c in cheques],
-        [c.number for c in cheques],
-        [c.bank for c in cheques],
-        [c.amount for c in cheques],
-    ]
+    payment_ids, ticket_ids, numbers, banks, amounts = _columns(
+        cheques, "payment_id", "ticket_id", "number", "bank", "amount"
+    )
+    return [payment_ids, [session_of[t] for t in ticket_ids], ticket_ids, numbers, banks, amounts]
 
 
 Connect = Callable[[], Awaitable[asyncpg.Connection]]

@@ -5,7 +5,6 @@ package main
 
 import (
 	"bytes"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 type till struct {
@@ -42,17 +43,15 @@ type result struct {
 	LatenciesMs []float64 `json:"latencies_ms"`
 	// The slowest calls, each as [seconds from the start of the run when it was sent, latency in ms]: when a
 	// tail happens says more about its cause (a stall of everything, or calls spread over the run) than its size.
-	Slowest [][2]float64 `json:"slowest"`
-	Errors      []string  `json:"errors"`
-	NextNumbers []int     `json:"next_numbers"`
+	Slowest     [][2]float64 `json:"slowest"`
+	Errors      []string     `json:"errors"`
+	NextNumbers []int        `json:"next_numbers"`
 }
 
-func uuid4() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	b[6] = (b[6] & 0x0f) | 0x40
-	b[8] = (b[8] & 0x3f) | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+// newID is the id a till gives what it creates: time-ordered (UUIDv7), as Caisse's tills and services make
+// them, so that the keys of a day's sales sit side by side in the database's indexes.
+func newID() string {
+	return uuid.Must(uuid.NewV7()).String()
 }
 
 type seller struct {
@@ -96,16 +95,16 @@ func (s *seller) do(method, url string, t *till, body any) (int, []byte, error) 
 func (s *seller) sell(t *till, n int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	basket := uuid4()
+	basket := newID()
 	total := 350 + 200 + t.Price
 	content := map[string]any{
 		"lines": []map[string]any{
-			{"line_id": uuid4(), "category_id": t.Categories[n%len(t.Categories)], "price": 350, "weight_grams": 1250},
-			{"line_id": uuid4(), "category_id": t.Categories[(n+1)%len(t.Categories)], "price": 200, "weight_grams": 180},
-			{"line_id": uuid4(), "product_id": t.ProductID, "quantity": 1},
+			{"line_id": newID(), "category_id": t.Categories[n%len(t.Categories)], "price": 350, "weight_grams": 1250},
+			{"line_id": newID(), "category_id": t.Categories[(n+1)%len(t.Categories)], "price": 200, "weight_grams": 180},
+			{"line_id": newID(), "product_id": t.ProductID, "quantity": 1},
 		},
 		"payments": []map[string]any{
-			{"payment_id": uuid4(), "method": "cash", "amount": total, "tendered": total + (1000 - total%1000)},
+			{"payment_id": newID(), "method": "cash", "amount": total, "tendered": total + (1000 - total%1000)},
 		},
 		"pickup_number": "12",
 	}

@@ -4,11 +4,13 @@ ticket and the cash variance into the company's FEC file, which the validator ac
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from test_session_day import EUR_FLOAT, TillDriver
@@ -96,3 +98,38 @@ def test_a_day_without_paheko_lands_once_in_a_valid_fec_file(
     assert refused.status_code == 401
     assert refused.headers["content-type"] == "application/problem+json"
     assert ops.get("/v1/ops/dead-letters").json() == []
+
+
+def test_the_events_and_items_the_services_make_have_time_ordered_ids(
+    stack: Stack, stack_of_three: tuple[ServiceProcess, ServiceProcess, ServiceProcess], demo: Demo
+) -> None:
+    """Every id a service makes itself (events, back-office items) is a UUIDv7, so that a day's keys sit side by
+    side in the indexes (`caisse_contracts.ids`)."""
+    pos_api, _, _ = stack_of_three
+    till = TillDriver(pos_api, demo, 1)
+    assert till.open(EUR_FLOAT, str(uuid.uuid4())).status_code == 201
+    till.sell({"method": "cash", "amount": 900, "tendered": 1000})
+    bridge_db = stack.infra.dsn(stack.database("paheko-bridge", "_br"))
+    wait_for(lambda: asyncio.run(_ids(bridge_db)), bool, what="the bridge to book the sale")
+    made = {
+        service: asyncio.run(_ids(stack.infra.dsn(stack.database(service, "_br"))))
+        for service in ("pos-api", "session-service", "paheko-bridge")
+    }
+    for service, ids in made.items():
+        assert ids, f"{service} wrote no event"
+        assert {i.version for i in ids} == {7}, service
+    items = asyncio.run(
+        _ids(
+            stack.infra.dsn(stack.database("pos-api", "_br")), "select id from config_items where entity_type = 'shop'"
+        )
+    )
+    assert items
+    assert {i.version for i in items} == {7}
+
+
+async def _ids(dsn: str, query: str = "select id from outbox") -> list[uuid.UUID]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return [r["id"] for r in await conn.fetch(query)]
+    finally:
+        await conn.close()

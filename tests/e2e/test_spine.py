@@ -18,6 +18,7 @@ import asyncpg
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from caisse_contracts.events import TicketFinalizedV1
@@ -183,6 +184,54 @@ async def _prune(stack: Stack, dsn: str, rows: dict[str, datetime | None], now: 
     finally:
         await conn.close()
     return pruned, kept
+
+
+class NotingCommitWait(SqlOutboxStore):
+    """Notes, inside the relay's transaction, whether its commit will wait for the WAL flush."""
+
+    def __init__(self) -> None:
+        self.synchronous_commit: list[str] = []
+
+    async def mark_sent(self, conn: AsyncConnection, seqs: Any) -> None:
+        self.synchronous_commit.append((await conn.execute(text("show synchronous_commit"))).scalar_one())
+        await super().mark_sent(conn, seqs)
+
+
+def test_the_relay_marks_rows_sent_without_waiting_for_the_flush_and_other_transactions_still_wait(
+    stack: Stack,
+) -> None:
+    relay_less = stack.service("pos-api", tag="_flush", run_relay="false")
+    relay_less.start()  # its migrations make the outbox
+    relay_less.stop()
+    store = NotingCommitWait()
+    after = asyncio.run(_publish_one_noting(stack, store))
+    assert store.synchronous_commit == ["off"], "the relay's mark waits for no flush"
+    assert after == {"sent": True, "synchronous_commit": "on"}, "the setting ends with the relay's transaction"
+
+
+async def _publish_one_noting(stack: Stack, store: NotingCommitWait) -> dict[str, Any]:
+    dsn = stack.infra.dsn(stack.database("pos-api", "_flush"))
+    key = f"flush-{uuid.uuid4().hex[:8]}"
+    await fetch(
+        dsn,
+        "insert into outbox (id, aggregate_type, aggregate_id, type, topic, key, payload, headers)"
+        " values ($1, 'test', $2, 'test.event', 'test', $2, '{}', '{}')",
+        uuid.uuid4(),
+        key,
+    )
+    engine = create_engine(stack.infra.database_url(stack.database("pos-api", "_flush")), pool_size=1)
+    try:
+        producer = RecordingProducer()
+        assert await OutboxRelay(engine, producer, service="pos-api", store=store).publish_pending() >= 1
+        assert key in producer.sent
+        async with engine.begin() as conn:  # the pool's one connection, the relay's own
+            setting = (await conn.execute(text("show synchronous_commit"))).scalar_one()
+            sent = (
+                await conn.execute(text("select sent_at is not null from outbox where key = :k"), {"k": key})
+            ).scalar_one()
+    finally:
+        await engine.dispose()
+    return {"sent": sent, "synchronous_commit": setting}
 
 
 def test_only_an_event_that_finds_none_waiting_wakes_the_relay(stack: Stack) -> None:

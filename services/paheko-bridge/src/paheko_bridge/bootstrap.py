@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
-
 from fastapi import FastAPI
 from pydantic import SecretStr
 
 import paheko_bridge
+from caisse_contracts.ids import new_id
 from caisse_contracts.runtime.database import migrations_beside
 from caisse_contracts.runtime.service import ServiceRuntime, serve, utc_now
 from paheko_bridge.adapters.config_view import SqlConfigView
@@ -43,7 +42,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
         breaker_ttl_s=settings.breaker_ttl_s,
     )
     fec = FecJournalWriter(FecFileJournal(engine, settings.fec_directory), view, utc_now)
-    services = BridgeServices(uow=uow, targets=targets, fec=fec, clock=utc_now, new_id=uuid.uuid4)
+    services = BridgeServices(uow=uow, targets=targets, fec=fec, clock=utc_now, new_id=new_id)
     forwarder = Forwarder(services)
     readers = consumers.build(
         services,

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
-
 from fastapi import FastAPI
 
 import pos_api
+from caisse_contracts.ids import new_id
 from caisse_contracts.runtime.database import migrations_beside
 from caisse_contracts.runtime.service import ServiceRuntime, plain_dsn, serve, utc_now
 from pos_api.adapters.config_listener import ConfigGenerationListener
@@ -34,7 +33,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
         till_uow=till_pool.work,
         till_steps_uow=till_pool.steps,
         clock=utc_now,
-        new_id=uuid.uuid4,
+        new_id=new_id,
         secret_box=FernetSecretBox(settings.secrets_key.get_secret_value()),
         bridge_token_sha256=digest(settings.bridge_token.get_secret_value()) if settings.bridge_token else None,
     )

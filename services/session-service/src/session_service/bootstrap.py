@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
-
 from fastapi import FastAPI
 
 import session_service
+from caisse_contracts.ids import new_id
 from caisse_contracts.runtime.database import migrations_beside
 from caisse_contracts.runtime.service import ServiceRuntime, plain_dsn, serve, utc_now
 from session_service.adapters.counting_sql import CountingPool
@@ -41,7 +40,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
         close_wait_s=settings.close_wait_s,
         config_wait_s=settings.config_wait_s,
     )
-    session_services = SessionServices(uow=uow, clock=utc_now, new_id=uuid.uuid4, rules=rules)
+    session_services = SessionServices(uow=uow, clock=utc_now, new_id=new_id, rules=rules)
     documents = ReportDocuments()
     sender = SmtpMailSender(
         host=settings.smtp_host,

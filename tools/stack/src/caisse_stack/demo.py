@@ -9,6 +9,7 @@ import uuid
 import httpx
 
 from caisse_contracts.events import TicketFinalizedV1
+from caisse_contracts.ids import new_id
 from caisse_contracts.snapshots import load_example
 from caisse_stack import demo_data
 from caisse_stack.demo_data import Demo
@@ -40,8 +41,8 @@ def run(inst: Instance, timeout_s: float = 30.0) -> dict[str, object]:
     boot = httpx.get(f"{pos_api}/v1/pos-data", headers=headers, timeout=10).raise_for_status().json()
     ticket = load_example(TicketFinalizedV1).data.model_copy(
         update={
-            "ticket_id": uuid.uuid4(),
-            "session_id": uuid.uuid4(),
+            "ticket_id": new_id(),
+            "session_id": new_id(),
             "pos_id": uuid.UUID(till.pos_id),
             "shop_id": uuid.UUID(till.shop_id),
             "company_id": uuid.UUID(boot["company"]["id"]),

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ from aiokafka import AIOKafkaProducer
 
 from caisse_contracts.envelope import Envelope, TenantKeys
 from caisse_contracts.events import SessionOpenedV1
+from caisse_contracts.ids import new_id
 from caisse_contracts.topics import SESSIONS
 from caisse_stack.demo_data import DemoTill
 
@@ -49,29 +49,29 @@ def basket_body(run: TillRun, n: int) -> dict[str, Any]:
     scale = 1  # the same figures read as cents in EUR and francs in XPF: both are realistic second-hand prices
     lines = [
         {
-            "line_id": str(uuid.uuid4()),
+            "line_id": str(new_id()),
             "category_id": weighed[n % len(weighed)]["id"],
             "price": 350 * scale,
             "weight_grams": 1250,
         },
         {
-            "line_id": str(uuid.uuid4()),
+            "line_id": str(new_id()),
             "category_id": weighed[(n + 1) % len(weighed)]["id"],
             "price": 200 * scale,
             "weight_grams": 180,
         },
-        {"line_id": str(uuid.uuid4()), "product_id": products[n % len(products)]["id"], "quantity": 1},
+        {"line_id": str(new_id()), "product_id": products[n % len(products)]["id"], "quantity": 1},
     ]
     prices = {p["id"]: p["price"] for p in products}
     total = 350 * scale + 200 * scale + prices[lines[2]["product_id"]]
     if n % 3 == 2:
-        payment = {"payment_id": str(uuid.uuid4()), "method": "card", "amount": total, "reference": f"AUTH{n:06d}"}
+        payment = {"payment_id": str(new_id()), "method": "card", "amount": total, "reference": f"AUTH{n:06d}"}
     else:
         rounded = total
         if run.boot["territory"]["cash_rounding"] == "nearest_5":
             rounded = total - total % 5 if total % 5 < 3 else total + 5 - total % 5
         payment = {
-            "payment_id": str(uuid.uuid4()),
+            "payment_id": str(new_id()),
             "method": "cash",
             "amount": rounded,
             "tendered": rounded + (1000 - rounded % 1000),
@@ -93,7 +93,7 @@ async def open_through_pos_api(client: httpx.AsyncClient, runs: list[TillRun], c
         if run.boot["status"] == "READY_CONTINUE":
             continue
         body = {
-            "session_id": str(uuid.uuid4()),
+            "session_id": str(new_id()),
             "operator_ids": [cashiers[run.till.shop_id]],
             "float_counts": opening_float(run.boot),
         }
@@ -112,19 +112,19 @@ async def open_sessions(bootstrap: str, runs: list[TillRun]) -> None:
             if run.boot["status"] == "READY_CONTINUE":
                 continue
             payload = SessionOpenedV1(
-                session_id=uuid.uuid4(),
+                session_id=new_id(),
                 territory_id=run.boot["territory"]["id"],
                 company_id=run.boot["company"]["id"],
                 shop_id=run.boot["shop"]["id"],
                 pos_id=run.boot["pos"]["id"],
                 opened_at=datetime.now(UTC),
-                operator_ids=(uuid.uuid4(),),
+                operator_ids=(new_id(),),
                 currency=run.boot["territory"]["currency"],
                 opening_float=15000,
             )
             envelope = Envelope[SessionOpenedV1].wrap(
                 payload,
-                event_id=uuid.uuid4(),
+                event_id=new_id(),
                 occurred_at=payload.opened_at,
                 source="session-service",
                 tenant=TenantKeys(
@@ -160,7 +160,7 @@ async def wait_sessions_open(client: httpx.AsyncClient, runs: list[TillRun], tim
 
 
 async def sell(client: httpx.AsyncClient, run: TillRun, n: int, *, finalize_only_timing: bool = True) -> None:
-    basket_id = str(uuid.uuid4())
+    basket_id = str(new_id())
     saved = await client.put(f"/v1/baskets/{basket_id}", json=basket_body(run, n), headers=run.headers)
     if saved.status_code != 200:
         run.failures.append(f"PUT {saved.status_code} {saved.text[:200]}")

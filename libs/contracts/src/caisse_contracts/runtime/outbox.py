@@ -270,6 +270,18 @@ PRUNE_SQL: Final = text(
 )
 """The oldest rows first (the primary key's order), so a prune never scans the table."""
 
+RELAY_BEGIN_SQL: Final = text(
+    "select pg_try_advisory_xact_lock(:k) from set_config('synchronous_commit', 'off', true) as not_waiting"
+)
+"""The relay's batch starts by taking the relay lock; its commit does not wait for the WAL flush.
+
+What the batch commits is only "these rows were sent". If a crash of PostgreSQL loses that mark (at most a few
+hundred milliseconds of commits), the rows go out again and the consumers' inboxes drop them: the same outcome as
+a relay that dies between publish and mark. The sale itself was committed, and flushed, by its own transaction.
+Not waiting spares the disk one flush per batch: a flush that waits behind everything else being written, and
+that the next sale's commit would otherwise queue behind.
+"""
+
 
 class Producer(Protocol):
     """What the relay needs of a Kafka producer (aiokafka's `AIOKafkaProducer` has it)."""
@@ -343,9 +355,7 @@ class OutboxRelay:
     async def publish_pending(self) -> int:
         """Publish one batch of pending rows; the number published (0 when none, or another relay holds the lock)."""
         async with self._engine.begin() as conn:
-            locked = (
-                await conn.execute(text("select pg_try_advisory_xact_lock(:k)"), {"k": self._lock_key})
-            ).scalar_one()
+            locked = (await conn.execute(RELAY_BEGIN_SQL, {"k": self._lock_key})).scalar_one()
             if not locked:
                 return 0
             columns = outbox_table.c

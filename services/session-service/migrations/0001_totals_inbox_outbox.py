@@ -52,4 +52,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    execute_script("drop table session_tickets; drop table session_totals; drop table inbox; drop table outbox")
+    execute_script(
+        "drop table session_tickets; drop table session_totals; drop table inbox; drop table outbox;"
+        " drop function outbox_notify"
+    )

@@ -62,7 +62,14 @@ async def get_current_basket(device: CurrentDevice, services: CurrentServices) -
 
 
 @router.put(
-    "/{basket_id}", summary="Save the basket (optimistic: the version read, 0 for a new one)", response_model=None
+    "/{basket_id}",
+    summary="Save the basket (optimistic: the version read, 0 for a new one)",
+    description=(
+        "The till makes the basket's id, which becomes its ticket's id. Any UUID is accepted; a time-ordered one"
+        " (UUIDv7, as `caisse_contracts.ids.new_id` makes them) keeps a day's tickets side by side in the"
+        " database's indexes, which is what the simulator and Caisse's tills send."
+    ),
+    response_model=None,
 )
 @served_lean(_lean_body(BasketPut))
 async def put_basket(

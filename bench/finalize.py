@@ -114,14 +114,16 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def fresh_bridge(inst: Instance) -> dict[str, dict[str, str]]:
-    """paheko-bridge on an empty store whose consumers start at the topics' end: it works on this run's tickets
-    only, in steady state, not on the backlog that earlier runs and tests left in the test instance."""
+    """paheko-bridge on an empty store and session-service, both with consumers that start at the topics' end:
+    they work on this run's tickets only, in steady state, not on the backlog that earlier runs and tests (a
+    `make test` before `make bench`) left in the test instance. session-service keeps its store: the tills'
+    sessions live there."""
     database = BRIDGE_DATABASE
     postgres.drop_database(inst, database)
     postgres.ensure_databases(inst, (database,))
     suffix = f".bench-{uuid.uuid4().hex[:8]}"
     for group in CONSUMER_GROUPS:
-        if group.service == "paheko-bridge" and not group.reads_whole_history:
+        if group.service in ("paheko-bridge", "session-service") and not group.reads_whole_history:
             blocking.run(start_group_at_end(inst.kafka_bootstrap, group.name + suffix, group.topics))
     url = postgres.dsn(inst, database).replace("postgresql://", "postgresql+asyncpg://", 1)
     fec = inst.folder / "fec-bench"
@@ -131,7 +133,8 @@ def fresh_bridge(inst: Instance) -> dict[str, dict[str, str]]:
             "database_url": url,
             "consumer_group_suffix": suffix,
             "fec_directory": str(fec),
-        }
+        },
+        "session-service": {"consumer_group_suffix": suffix},
     }
 
 

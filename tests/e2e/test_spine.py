@@ -358,6 +358,71 @@ async def _publish_while_busy(stack: Stack) -> list[float]:
     return [producer.sent[key] - written[key] for key in written]
 
 
+class CountingRelay(OutboxRelay):
+    """Counts the relay's looks at the outbox."""
+
+    looks = 0
+
+    async def publish_pending(self) -> int:
+        self.looks += 1
+        return await super().publish_pending()
+
+
+def test_a_listening_relay_looks_when_woken_and_polls_again_once_its_listen_connection_is_lost(
+    stack: Stack,
+) -> None:
+    relay_less = stack.service("pos-api", tag="_listen", run_relay="false")
+    relay_less.start()
+    relay_less.stop()
+    seen = asyncio.run(_looks_while_listening_then_not(stack))
+    assert seen["looks_listening_idle"] <= 2, seen  # the idle poll would have looked ~20 times
+    assert seen["sent_after_s"] < 2.0, seen  # woken by the NOTIFY, not by its 30 s wait
+    assert seen["listening_after_loss"] is False
+    assert seen["looks_after_loss"] >= 5, seen  # back to its idle poll, every 50 ms
+
+
+async def _looks_while_listening_then_not(stack: Stack) -> dict[str, Any]:
+    database = stack.database("pos-api", "_listen")
+    dsn = stack.infra.dsn(database)
+    engine = create_engine(stack.infra.database_url(database))
+    producer = RecordingProducer()
+    relay = CountingRelay(engine, producer, service="pos-api", idle_wait_s=0.05, listening_wait_s=30.0, listen_dsn=dsn)
+    stop = asyncio.Event()
+    running = asyncio.create_task(relay.run(stop))
+    conn = await asyncpg.connect(dsn)
+    seen: dict[str, Any] = {}
+    try:
+        await asyncio.sleep(0.3)  # listening, first look done
+        before = relay.looks
+        await asyncio.sleep(1.0)
+        seen["looks_listening_idle"] = relay.looks - before
+        await conn.execute(
+            "insert into outbox (id, aggregate_type, aggregate_id, type, topic, key, payload, headers)"
+            " values ($1, 'test', 'woken', 'test.event', 'test', 'woken', '{}', '{}')",
+            uuid.uuid4(),
+        )
+        written = time.monotonic()
+        producer.expect({"woken"})
+        await asyncio.wait_for(producer.all_sent.wait(), timeout=10)
+        seen["sent_after_s"] = producer.sent["woken"] - written
+        await conn.execute(
+            "select pg_terminate_backend(pid) from pg_stat_activity"
+            " where datname = $1 and query ilike 'listen%' and pid <> pg_backend_pid()",
+            database,
+        )
+        await asyncio.sleep(0.3)
+        seen["listening_after_loss"] = relay.listening
+        before = relay.looks
+        await asyncio.sleep(1.0)
+        seen["looks_after_loss"] = relay.looks - before
+    finally:
+        stop.set()
+        await running
+        await conn.close()
+        await engine.dispose()
+    return seen
+
+
 class RecordingProducer:
     """Kafka's producer as the relay sees it, noting when each key was sent."""
 

@@ -335,6 +335,7 @@ class OutboxRelay:
         idle_wait_s: float = 0.5,
         busy_wait_s: float = 0.01,
         listen_dsn: str | None = None,
+        listening_wait_s: float = 5.0,
         retention: timedelta = timedelta(days=7),
         prune_every_s: float = 600.0,
     ) -> None:
@@ -345,6 +346,10 @@ class OutboxRelay:
         self._idle_wait_s = idle_wait_s
         self._busy_wait_s = busy_wait_s
         self._listen_dsn = listen_dsn
+        self._listening_wait_s = listening_wait_s
+        self.listening = False
+        """Whether the relay's LISTEN connection is up: it then looks every `listening_wait_s` at the latest, since
+        a NOTIFY wakes it, and every `idle_wait_s` otherwise."""
         self._retention = retention
         self._prune_every_s = prune_every_s
         self._wake = asyncio.Event()
@@ -434,12 +439,16 @@ class OutboxRelay:
         self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Publish until `stop` is set; wakes on the outbox's NOTIFY, `busy_wait_s` after a batch, and every
-        `idle_wait_s` at the latest."""
+        """Publish until `stop` is set; wakes on the outbox's NOTIFY, `busy_wait_s` after a batch, and at the latest
+        every `listening_wait_s` while LISTEN is up (a lost notification costs that much), every `idle_wait_s`
+        without it."""
         listener = await self._listen()
         next_prune = time.monotonic()
         try:
             while not stop.is_set():
+                # Cleared before the look, not after: a NOTIFY that comes while the relay looks is for a row the
+                # look may have missed, and it must cut the wait that follows.
+                self._wake.clear()
                 try:
                     if time.monotonic() >= next_prune:  # a batch at a time, between publishes
                         full = await self.prune_sent() == PRUNE_BATCH
@@ -453,13 +462,16 @@ class OutboxRelay:
                     continue
                 # Events that arrive while others wait send no NOTIFY (`OUTBOX_LEAN_DDL`): after a batch the
                 # relay looks again soon, and only an empty look lets it wait for the next NOTIFY.
-                self._wake.clear()
-                wait_s = self._busy_wait_s if published else self._idle_wait_s
+                if published:
+                    wait_s = self._busy_wait_s
+                else:
+                    wait_s = self._listening_wait_s if self.listening else self._idle_wait_s
                 waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
                 _, pending = await asyncio.wait(waiters, timeout=wait_s, return_when=asyncio.FIRST_COMPLETED)
                 for waiter in pending:
                     waiter.cancel()
         finally:
+            self.listening = False
             if listener is not None:
                 await listener.close()
 
@@ -472,4 +484,12 @@ class OutboxRelay:
             log.warning("outbox relay: LISTEN unavailable, polling every %.2fs", self._idle_wait_s)
             return None
         await conn.add_listener(NOTIFY_CHANNEL, lambda *_: self._wake.set())
+        conn.add_termination_listener(self._listener_lost)
+        self.listening = True
         return conn
+
+    def _listener_lost(self, _: object) -> None:
+        if self.listening:
+            log.warning("outbox relay: LISTEN connection lost, polling every %.2fs", self._idle_wait_s)
+        self.listening = False
+        self._wake.set()  # look now: a NOTIFY may have been lost with the connection

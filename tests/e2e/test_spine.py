@@ -7,10 +7,12 @@ launcher's test instance, and drives them over HTTP like a till would.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
 import time
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -326,16 +328,32 @@ def test_a_busy_relay_publishes_events_that_sent_no_notify_without_waiting_for_i
     assert max(waits) < 1.0, waits  # the idle poll is 30 s here: only the busy poll can have found them
 
 
-async def _publish_while_busy(stack: Stack) -> list[float]:
-    dsn = stack.infra.dsn(stack.database("pos-api", "_busy"))
-    engine = create_engine(stack.infra.database_url(stack.database("pos-api", "_busy")))
+@contextlib.asynccontextmanager
+async def relay_running(
+    stack: Stack, tag: str, relay_type: type[OutboxRelay] = OutboxRelay, **options: Any
+) -> AsyncIterator[tuple[Any, RecordingProducer, asyncpg.Connection]]:
+    """A listening relay at work on the outbox of pos-api's database `tag`, publishing to a recording producer,
+    and a connection to write rows with; both stopped and closed on leaving."""
+    database = stack.database("pos-api", tag)
+    dsn = stack.infra.dsn(database)
+    engine = create_engine(stack.infra.database_url(database))
     producer = RecordingProducer()
-    relay = OutboxRelay(engine, producer, service="pos-api", idle_wait_s=30.0, busy_wait_s=0.01, listen_dsn=dsn)
+    relay = relay_type(engine, producer, service="pos-api", listen_dsn=dsn, **options)
     stop = asyncio.Event()
     running = asyncio.create_task(relay.run(stop))
     conn = await asyncpg.connect(dsn)
-    written: dict[str, float] = {}
     try:
+        yield relay, producer, conn
+    finally:
+        stop.set()
+        await running
+        await conn.close()
+        await engine.dispose()
+
+
+async def _publish_while_busy(stack: Stack) -> list[float]:
+    written: dict[str, float] = {}
+    async with relay_running(stack, "_busy", idle_wait_s=30.0, busy_wait_s=0.01) as (_, producer, conn):
         await asyncio.sleep(0.5)  # listening
         for n in range(20):  # one every 5 ms: most arrive while another waits, and send no NOTIFY
             key = f"busy-{n}"
@@ -349,11 +367,6 @@ async def _publish_while_busy(stack: Stack) -> list[float]:
             await asyncio.sleep(0.005)
         producer.expect(set(written))
         await asyncio.wait_for(producer.all_sent.wait(), timeout=10)
-    finally:
-        stop.set()
-        await running
-        await conn.close()
-        await engine.dispose()
     assert set(written) <= set(producer.sent), sorted(set(written) - set(producer.sent))
     return [producer.sent[key] - written[key] for key in written]
 
@@ -382,16 +395,9 @@ def test_a_listening_relay_looks_when_woken_and_polls_again_once_its_listen_conn
 
 
 async def _looks_while_listening_then_not(stack: Stack) -> dict[str, Any]:
-    database = stack.database("pos-api", "_listen")
-    dsn = stack.infra.dsn(database)
-    engine = create_engine(stack.infra.database_url(database))
-    producer = RecordingProducer()
-    relay = CountingRelay(engine, producer, service="pos-api", idle_wait_s=0.05, listening_wait_s=30.0, listen_dsn=dsn)
-    stop = asyncio.Event()
-    running = asyncio.create_task(relay.run(stop))
-    conn = await asyncpg.connect(dsn)
     seen: dict[str, Any] = {}
-    try:
+    options = {"idle_wait_s": 0.05, "listening_wait_s": 30.0}
+    async with relay_running(stack, "_listen", CountingRelay, **options) as (relay, producer, conn):
         await asyncio.sleep(0.3)  # listening, first look done
         before = relay.looks
         await asyncio.sleep(1.0)
@@ -408,18 +414,13 @@ async def _looks_while_listening_then_not(stack: Stack) -> dict[str, Any]:
         await conn.execute(
             "select pg_terminate_backend(pid) from pg_stat_activity"
             " where datname = $1 and query ilike 'listen%' and pid <> pg_backend_pid()",
-            database,
+            stack.database("pos-api", "_listen"),
         )
         await asyncio.sleep(0.3)
         seen["listening_after_loss"] = relay.listening
         before = relay.looks
         await asyncio.sleep(1.0)
         seen["looks_after_loss"] = relay.looks - before
-    finally:
-        stop.set()
-        await running
-        await conn.close()
-        await engine.dispose()
     return seen
 
 

@@ -113,7 +113,7 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-def fresh_bridge(inst: Instance) -> dict[str, dict[str, str]]:
+def fresh_consumers(inst: Instance) -> dict[str, dict[str, str]]:
     """paheko-bridge on an empty store and session-service, both with consumers that start at the topics' end:
     they work on this run's tickets only, in steady state, not on the backlog that earlier runs and tests (a
     `make test` before `make bench`) left in the test instance. session-service keeps its store: the tills'
@@ -168,7 +168,7 @@ def run() -> list[Figure]:
     stop_all(inst)
     pos_api = f"http://127.0.0.1:{BY_NAME['pos-api'].port(inst)}"
     try:  # a service that does not start stops the others with it
-        start_all(inst, {**fresh_bridge(inst), "pos-api": {"workers": str(POS_API_PROCESSES)}})
+        start_all(inst, {**fresh_consumers(inst), "pos-api": {"workers": str(POS_API_PROCESSES)}})
         tills_of_shop = bench_tills(inst, pos_api)
         # The tills open their sessions as a till does, with the shop's cashier, through pos-api and session-service.
         cashiers = ensure_demo_data(inst).cashiers
@@ -191,7 +191,7 @@ def run() -> list[Figure]:
         settle(inst)
         # For reference: the same load on a single pos-api process.
         stop_all(inst)
-        start_all(inst, fresh_bridge(inst))
+        start_all(inst, fresh_consumers(inst))
         drive(binary, pos_api, tills, mode="sustain", duration_s=5.0)
         single = drive(binary, pos_api, tills, mode="sustain", duration_s=REFERENCE_S)
     finally:

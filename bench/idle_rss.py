@@ -6,7 +6,7 @@ import statistics
 import time
 from pathlib import Path
 
-from bench.finalize import fresh_bridge
+from bench.finalize import fresh_consumers
 from bench.report import Figure
 from caisse_stack import ensure_up
 from caisse_stack.processes import read_pid
@@ -27,7 +27,7 @@ def run(samples: int = 5, settle_s: float = 10.0) -> list[Figure]:
     inst = ensure_up("test").instance
     stop_all(inst)
     try:  # a service that does not start stops the others with it
-        start_all(inst, fresh_bridge(inst))  # idle: not catching up on what earlier runs left in the test instance
+        start_all(inst, fresh_consumers(inst))  # idle: not catching up on what earlier runs left in the test instance
         time.sleep(settle_s)
         readings: dict[str, list[float]] = {s.name: [] for s in SERVICES}
         for _ in range(samples):

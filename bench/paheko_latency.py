@@ -19,7 +19,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from bench.finalize import BRIDGE_DATABASE, drive, fresh_bridge, loadgen, percentile, tills_config
+from bench.finalize import BRIDGE_DATABASE, drive, fresh_consumers, loadgen, percentile, tills_config
 from bench.report import Figure
 from caisse_stack import ensure_up, postgres, simulator
 from caisse_stack.demo import ensure_demo_data
@@ -110,7 +110,7 @@ def run() -> list[Figure]:
     stop_all(inst)
     pos_api = f"http://127.0.0.1:{BY_NAME['pos-api'].port(inst)}"
     try:  # a service that does not start stops the others with it
-        start_all(inst, fresh_bridge(inst))
+        start_all(inst, fresh_consumers(inst))
         shop, tag = paheko_company(inst, pos_api, url, user, password)
         tills = add_tills(pos_api, admin_token(inst), shop, "EUR", TILLS, f"PAHEKO-{tag}")
         runs = asyncio.run(simulator.prepare(pos_api, inst.kafka_bootstrap, tills))

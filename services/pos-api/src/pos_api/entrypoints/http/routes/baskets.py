@@ -67,7 +67,7 @@ async def get_current_basket(device: CurrentDevice, services: CurrentServices) -
     description=(
         "The till makes the basket's id, which becomes its ticket's id. Any UUID is accepted; a time-ordered one"
         " (UUIDv7, as `caisse_contracts.ids.new_id` makes them) keeps a day's tickets side by side in the"
-        " database's indexes, which is what the simulator and Caisse's tills send."
+        " database's indexes. The till simulator sends those."
     ),
     response_model=None,
 )

@@ -26,6 +26,7 @@ from caisse_stack import Infra, ensure_up
 from paheko_bridge.adapters.fec_file import FecFileJournal, FecFileMismatchError
 from paheko_bridge.domain.fec import FEC_ENCODING, FecBooks, FiscalYear
 from paheko_bridge.domain.fec_validator import validate_fec
+from paheko_bridge.entrypoints import fec_check
 from paheko_bridge.service_layer.fec import (
     FecBooking,
     FecBookingStatus,
@@ -270,3 +271,29 @@ async def test_a_batch_is_numbered_in_order_books_a_replayed_ticket_once_and_wri
     path = journal.path_of(books, YEAR_2026)
     assert validate_fec(read(path), YEAR_2026, exponent=2) == []
     assert sorted({line.split("\t")[2] for line in read(path).splitlines()[1:]}) == ["1", "2", "3", "4"]
+
+
+async def test_an_xpf_file_written_by_the_journal_passes_the_checker_as_a_eur_file_does(
+    engine: AsyncEngine, tmp_path: Path, books: FecBooks
+) -> None:
+    journal = FecFileJournal(engine, tmp_path)
+    noumea = FecBooks(company_id=uuid.uuid4(), siren="552100554", timezone="Pacific/Noumea")
+    # The example's amounts as CFP francs: a 1000 XPF ticket in cash, then a session 100 XPF short.
+    for number in (1, 2):
+        sold = ticket(noumea, number).model_copy(update={"currency": "XPF"})
+        await book_ticket_to_fec(sold, noumea, journal, NOW)
+    close = EXAMPLE_CLOSE.model_copy(update={"company_id": noumea.company_id, "currency": "XPF"})
+    await book_session_close_to_fec(close, noumea, journal, NOW)
+    await book_ticket_to_fec(ticket(books, 1), books, journal, NOW)
+    xpf, eur = journal.path_of(noumea, YEAR_2026), journal.path_of(books, YEAR_2026)
+
+    assert [line.split("\t")[11:13] for line in read(xpf).splitlines()[-2:]] == [["0", "100"], ["100", "0"]]
+    assert fec_check.main([str(xpf)]) == 0
+    assert fec_check.main([str(xpf), "--currency", "XPF"]) == 0
+    assert fec_check.main([str(eur)]) == 0
+    assert fec_check.main([str(eur), "--currency", "EUR"]) == 0
+    malformed = tmp_path / "edited" / xpf.name
+    malformed.parent.mkdir()
+    malformed.write_bytes(read(xpf).replace("\t100\t0\t", "\t100,00\t0\t").encode(FEC_ENCODING))
+    assert fec_check.main([str(malformed)]) == 1
+    assert fec_check.main([str(malformed), "--currency", "XPF"]) == 1

@@ -419,7 +419,10 @@ def test_every_label_names_the_shop_the_till_and_the_day() -> None:
     assert labels == [
         [f"{WHERE} - Ticket n°1 - Chèque n°0004567 (La Poste)", f"{WHERE} - Ticket n°1 - Ventes"],
         [f"{new_year} - Session de caisse - Espèces - Erreur de caisse"] * 2,
-        [f"{new_year} - Remise de chèques - 1 chèque(s)"] * 2,
+        [
+            f"{new_year} - Remise de chèques - 1 chèque(s)",
+            f"{new_year} - Remise de chèques - Chèque n°0004567 (La Poste)",
+        ],
     ]
 
 
@@ -489,6 +492,11 @@ def test_a_sessions_cheques_leave_for_the_bank_with_its_deposit_slip() -> None:
     entry = cheque_deposit_entry(closed, books(), NOW)
 
     assert by_side(entry) == {("512", "D"): 4500, ("5112", "C"): 4500}
+    assert [(line.account, line.amount, line.label) for line in entry.lines] == [
+        ("512", 4500, f"{WHERE} - Remise de chèques - 2 chèque(s)"),
+        ("5112", -2500, f"{WHERE} - Remise de chèques - Chèque n°0001234 (Crédit Mutuel)"),
+        ("5112", -2000, f"{WHERE} - Remise de chèques - Chèque n°0005678"),
+    ]
     assert entry.piece_ref == f"REMISE-{SESSION}"
     assert entry.entry_date == date(2026, 11, 21)
     assert cheque_deposit_entry(closed.model_copy(update={"cheques": ()}), books(), NOW).lines == ()

@@ -21,7 +21,7 @@ fixed order separated by tabs, a header line naming them. What this module follo
   booked on the rounding account on the opposite side of its sign (a customer paying 2 more: credit 2).
 - **Cheque deposit** (512 / 511x): the session's close prints the bank deposit slip listing its cheques, so the
   close is when they leave the till for the bank: one more entry, dated the close's local day, debits the bank
-  account and credits the cheques account with their total (Caisse books no deposit: in Paheko the treasurer
+  account with their total and credits the cheques account with each cheque, its number and bank in the label (Caisse books no deposit: in Paheko the treasurer
   books it by hand when the bank statement shows it). Cash goes to the bank by the same slip, but how much of
   it stays as tomorrow's float is not in `session.closed`, so cash stays on 530 until the treasurer books it.
 - **Numbering**: EcritureNum is sequential from 1 without gaps over the whole file, which is one journal; the
@@ -296,13 +296,17 @@ def _rate_label(rate_bp: int) -> str:
     return f"{whole} %" if not part else f"{whole},{part:02d}".rstrip("0") + " %"
 
 
-def _payment_label(payment: PaymentV1) -> str:
-    label = _METHOD_LABELS[payment.method]
-    if payment.reference:
-        label += f" n°{payment.reference}"
-    if payment.bank:
-        label += f" ({payment.bank})"
+def _tender_label(method: PaymentMethod, reference: str | None, bank: str | None) -> str:
+    label = _METHOD_LABELS[method]
+    if reference:
+        label += f" n°{reference}"
+    if bank:
+        label += f" ({bank})"
     return label
+
+
+def _payment_label(payment: PaymentV1) -> str:
+    return _tender_label(payment.method, payment.reference, payment.bank)
 
 
 def _payment_account(accounts: AccountMapping, method: PaymentMethod) -> str:
@@ -387,13 +391,25 @@ def cheque_deposit_entry(closed: SessionClosedV1, books: FecBooks, booked_at: da
     closing_day = _local_day(closed.closed_at, books)
     accounts = books.accounts
     total = sum(cheque.amount for cheque in closed.cheques)
-    where = books.where(closed.shop_id, closed.pos_id, closing_day)
-    label = f"{where} - Remise de chèques - {len(closed.cheques)} chèque(s)"
+    slip = f"{books.where(closed.shop_id, closed.pos_id, closing_day)} - Remise de chèques"
     lines: tuple[FecLine, ...] = ()
     if total:
+        # The bank gets the slip's total; the cheques account gives up each cheque on a line of its own, with its
+        # number and bank, so that each can be matched with the ticket line that received it.
+        cheque_label = books.account_label(accounts.cheque)
         lines = (
-            FecLine(accounts.bank, books.account_label(accounts.bank), label, total),
-            FecLine(accounts.cheque, books.account_label(accounts.cheque), label, -total),
+            FecLine(
+                accounts.bank, books.account_label(accounts.bank), f"{slip} - {len(closed.cheques)} chèque(s)", total
+            ),
+            *(
+                FecLine(
+                    accounts.cheque,
+                    cheque_label,
+                    f"{slip} - {_tender_label(PaymentMethod.CHEQUE, cheque.number, cheque.bank)}",
+                    -cheque.amount,
+                )
+                for cheque in closed.cheques
+            ),
         )
     return _balanced(
         FecEntry(
@@ -407,7 +423,7 @@ def cheque_deposit_entry(closed: SessionClosedV1, books: FecBooks, booked_at: da
             piece_date=closing_day,
             valid_date=_local_day(booked_at, books),
             currency_exponent=_exponent(closed.currency),
-            lines=lines,
+            lines=tuple(line for line in lines if line.amount),
         )
     )
 

@@ -76,6 +76,11 @@ class SqlConfigView:
 
     async def timezone_of(self, company: Company) -> str:
         """The time zone of the company's territory (its business days), Europe/Paris until the territory is known."""
+        return await self.territory_timezone(company) or "Europe/Paris"
+
+    async def territory_timezone(self, company: Company) -> str | None:
+        """The time zone of the company's territory, None while the view has not seen the territory: each entity
+        has its own key, so a company's change can arrive before its territory's."""
         async with self._engine.connect() as conn:
             found = (
                 await conn.execute(
@@ -85,7 +90,7 @@ class SqlConfigView:
                     {"id": company.territory_id},
                 )
             ).scalar_one_or_none()
-        return str(found) if found else "Europe/Paris"
+        return str(found) if found else None
 
     async def categories(self, company_id: UUID) -> list[Category]:
         async with self._engine.connect() as conn:

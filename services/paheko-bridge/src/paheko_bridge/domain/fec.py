@@ -21,9 +21,10 @@ fixed order separated by tabs, a header line naming them. What this module follo
   booked on the rounding account on the opposite side of its sign (a customer paying 2 more: credit 2).
 - **Cheque deposit** (512 / 511x): the session's close prints the bank deposit slip listing its cheques, so the
   close is when they leave the till for the bank: one more entry, dated the close's local day, debits the bank
-  account with their total and credits the cheques account with each cheque, its number and bank in the label (Caisse books no deposit: in Paheko the treasurer
-  books it by hand when the bank statement shows it). Cash goes to the bank by the same slip, but how much of
-  it stays as tomorrow's float is not in `session.closed`, so cash stays on 530 until the treasurer books it.
+  account with their total and credits the cheques account with each cheque, its number and bank in the label
+  (Caisse books no deposit: in Paheko the treasurer books it by hand when the bank statement shows it). Cash
+  goes to the bank by the same slip, but how much of it stays as tomorrow's float is not in `session.closed`, so
+  cash stays on 530 until the treasurer books it.
 - **Numbering**: EcritureNum is sequential from 1 without gaps over the whole file, which is one journal; the
   text asks for chronological, gap-free numbering within each journal, so one counter per file satisfies it.
 - **Dates**: EcritureDate and PieceDate are the business date in the shop's time zone (a ticket's

@@ -93,6 +93,14 @@ def test_a_day_without_paheko_lands_once_in_a_valid_fec_file(
     assert any(r[4] == "5112" and r[11] == "9,00" for r in rows)
     deposit = [(r[4], r[11], r[12]) for r in rows if r[2] == "4"]
     assert deposit == [("512", "9,00", "0,00"), ("5112", "0,00", "9,00")]
+    # Each ticket's piece names its till whole; each label the shop, the till and the day, as the back office
+    # names them ("Bocage — Bressuire" in plain ISO 8859-15), and a cheque its number and bank.
+    pieces = {(r[2], r[8]) for r in rows if r[2] in ("1", "2")}
+    assert pieces == {("1", f"T1-{till.till.pos_id}"), ("2", f"T2-{till.till.pos_id}")}
+    day = rows[0][3]
+    where = f"Bocage - Bressuire, Caisse 1, {day[6:]}/{day[4:6]}/{day[:4]} - "
+    assert all(r[10].startswith(where) for r in rows), [r[10] for r in rows]
+    assert f"{where}Ticket n°2 - Chèque n°0004567 (La Poste)" in [r[10] for r in rows]
 
     refused = ops.get(f"/v1/ops/sessions/{session_id}", headers={"Authorization": "Bearer nope"})
     assert refused.status_code == 401

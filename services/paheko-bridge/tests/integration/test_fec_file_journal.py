@@ -17,15 +17,28 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import paheko_bridge
-from caisse_contracts.config import AccountMapping
+from caisse_contracts.config import (
+    AccountMapping,
+    Company,
+    Denomination,
+    DenominationKind,
+    Pos,
+    Shop,
+    TaxRate,
+    Territory,
+)
+from caisse_contracts.events.config import ConfigChangedV1, EntityType
 from caisse_contracts.events.sessions import SessionClosedV1
 from caisse_contracts.events.tickets import TicketFinalizedV1
 from caisse_contracts.runtime.database import create_engine, migrate, migrations_beside
 from caisse_contracts.snapshots import load_example
 from caisse_stack import Infra, ensure_up
+from paheko_bridge.adapters.config_view import SqlConfigView
 from paheko_bridge.adapters.fec_file import FecFileJournal, FecFileMismatchError
+from paheko_bridge.adapters.targets import FecJournalWriter
 from paheko_bridge.domain.fec import FEC_ENCODING, FecBooks, FiscalYear
 from paheko_bridge.domain.fec_validator import validate_fec
+from paheko_bridge.entrypoints import fec_check
 from paheko_bridge.service_layer.fec import (
     FecBooking,
     FecBookingStatus,
@@ -33,6 +46,7 @@ from paheko_bridge.service_layer.fec import (
     book_ticket_to_fec,
     book_tickets_to_fec,
 )
+from paheko_bridge.service_layer.ports import TargetUnavailableError
 
 pytestmark = pytest.mark.integration
 
@@ -270,3 +284,90 @@ async def test_a_batch_is_numbered_in_order_books_a_replayed_ticket_once_and_wri
     path = journal.path_of(books, YEAR_2026)
     assert validate_fec(read(path), YEAR_2026, exponent=2) == []
     assert sorted({line.split("\t")[2] for line in read(path).splitlines()[1:]}) == ["1", "2", "3", "4"]
+
+
+async def test_an_xpf_file_written_by_the_journal_passes_the_checker_as_a_eur_file_does(
+    engine: AsyncEngine, tmp_path: Path, books: FecBooks
+) -> None:
+    journal = FecFileJournal(engine, tmp_path)
+    noumea = FecBooks(company_id=uuid.uuid4(), siren="552100554", timezone="Pacific/Noumea")
+    # The example's amounts as CFP francs: a 1000 XPF ticket in cash, then a session 100 XPF short.
+    for number in (1, 2):
+        sold = ticket(noumea, number).model_copy(update={"currency": "XPF"})
+        await book_ticket_to_fec(sold, noumea, journal, NOW)
+    close = EXAMPLE_CLOSE.model_copy(update={"company_id": noumea.company_id, "currency": "XPF"})
+    await book_session_close_to_fec(close, noumea, journal, NOW)
+    await book_ticket_to_fec(ticket(books, 1), books, journal, NOW)
+    xpf, eur = journal.path_of(noumea, YEAR_2026), journal.path_of(books, YEAR_2026)
+
+    assert [line.split("\t")[11:13] for line in read(xpf).splitlines()[-2:]] == [["0", "100"], ["100", "0"]]
+    assert fec_check.main([str(xpf)]) == 0
+    assert fec_check.main([str(xpf), "--currency", "XPF"]) == 0
+    assert fec_check.main([str(eur)]) == 0
+    assert fec_check.main([str(eur), "--currency", "EUR"]) == 0
+    malformed = tmp_path / "edited" / xpf.name
+    malformed.parent.mkdir()
+    malformed.write_bytes(read(xpf).replace("\t100\t0\t", "\t100,00\t0\t").encode(FEC_ENCODING))
+    assert fec_check.main([str(malformed)]) == 1
+    assert fec_check.main([str(malformed), "--currency", "XPF"]) == 1
+
+
+def changed(entity_type: EntityType, item: Territory | Company | Shop | Pos) -> ConfigChangedV1:
+    return ConfigChangedV1(
+        entity_type=entity_type, entity_id=item.id, version=1, item=item.model_dump(mode="json"), patch=()
+    )
+
+
+async def test_the_writer_names_the_shop_and_the_till_and_waits_for_the_territory_s_time_zone(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    view = SqlConfigView(engine)
+    territory = Territory(
+        id=uuid.uuid4(),
+        version=1,
+        updated_at=NOW,
+        name="Nouvelle-Calédonie",
+        currency="XPF",
+        currency_exponent=0,
+        tax_rates=(TaxRate(code="TGC22", label="TGC 22 %", rate_bp=2200),),
+        denominations=(Denomination(value=100, kind=DenominationKind.COIN),),
+        timezone="Pacific/Noumea",
+    )
+    company = Company(id=uuid.uuid4(), version=1, updated_at=NOW, territory_id=territory.id, name="Ressourcerie")
+    shop = Shop(id=uuid.uuid4(), version=1, updated_at=NOW, company_id=company.id, name="Nouméa — Ducos")
+    till = Pos(
+        id=uuid.uuid4(),
+        version=1,
+        updated_at=NOW,
+        shop_id=shop.id,
+        name="Caisse 1",
+        hostname="c1",
+        device_serial="NC-1",
+    )
+    await view.apply(
+        [changed(EntityType.COMPANY, company), changed(EntityType.SHOP, shop), changed(EntityType.POS, till)]
+    )
+    writer = FecJournalWriter(FecFileJournal(engine, tmp_path), view, lambda: NOW)
+    # Closed at 00:30 on 22 November in Nouméa, 13:30 UTC the day before.
+    closed = EXAMPLE_CLOSE.model_copy(
+        update={
+            "company_id": company.id,
+            "shop_id": shop.id,
+            "pos_id": till.id,
+            "currency": "XPF",
+            "closed_at": datetime(2026, 11, 21, 13, 30, tzinfo=UTC),
+        }
+    )
+
+    with pytest.raises(TargetUnavailableError, match="territory"):
+        await writer.book_close(closed)  # Paris's day would be the 21st
+    await view.apply([changed(EntityType.TERRITORY, territory)])
+    await writer.book_close(closed)
+
+    [path] = (tmp_path / str(company.id)).glob("*FEC20261231.txt")
+    rows = [line.split("\t") for line in read(path).splitlines()[1:]]
+    assert {row[3] for row in rows} == {"20261122"}
+    assert all(row[10].startswith("Nouméa - Ducos, Caisse 1, 22/11/2026 - ") for row in rows)
+    assert "Nouméa - Ducos, Caisse 1, 22/11/2026 - Remise de chèques - Chèque n°7654321 (La Banque Postale)" in {
+        row[10] for row in rows
+    }

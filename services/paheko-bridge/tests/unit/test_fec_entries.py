@@ -11,9 +11,10 @@ from uuid import UUID, uuid4
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from uuid_utils.compat import uuid7
 
 from caisse_contracts.basket import BasketIn, BasketLineIn, PaymentIn, compute_basket
-from caisse_contracts.config import AccountMapping, Company
+from caisse_contracts.config import AccountMapping, Company, Pos, Shop
 from caisse_contracts.events.sessions import ChequeV1, SessionClosedV1
 from caisse_contracts.events.tickets import LineKind, PaymentMethod, PaymentV1, TicketFinalizedV1, TicketKind
 from caisse_contracts.money import CashRoundingRule, round_cash
@@ -41,6 +42,7 @@ from paheko_bridge.service_layer.fec import (
 )
 
 COMPANY = UUID("5c2f8e1a-3b6d-4c9e-8f7a-1d2e3f4a5b02")
+SHOP = UUID("0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d03")
 POS = UUID("1a2b3c4d-5e6f-4a8b-9c0d-e1f2a3b4c504")
 SESSION = UUID("7f6e5d4c-3b2a-4190-8f7e-6d5c4b3a2905")
 NEAREST_5 = CashRoundingRule.NEAREST_5
@@ -117,7 +119,7 @@ def sale(
         kind=TicketKind.SALE,
         territory_id=uuid4(),
         company_id=COMPANY,
-        shop_id=uuid4(),
+        shop_id=SHOP,
         pos_id=POS,
         session_id=SESSION,
         finalized_at=datetime.combine(on, datetime.min.time(), tzinfo=UTC),
@@ -206,7 +208,7 @@ def session_closed(variance: int, *, closed_at: datetime | None = None, currency
         session_id=SESSION,
         territory_id=uuid4(),
         company_id=COMPANY,
-        shop_id=uuid4(),
+        shop_id=SHOP,
         pos_id=POS,
         opened_at=datetime(2026, 11, 21, 8, 0, tzinfo=UTC),
         closed_at=closed_at or datetime(2026, 11, 21, 18, 5, tzinfo=UTC),
@@ -228,8 +230,13 @@ CAISSE_ACCOUNTS = AccountMapping(variance_surplus="778", variance_shortage="678"
 """Caisse's own variance accounts (PAHEKO.md §3), the others as the seed."""
 
 
+WHERE = "Boutique du Port, Caisse 1, 21/11/2026"
+"""The shop, the till and the day of the tickets and sessions below, as their labels name them."""
+
+
 def books(**changes: object) -> FecBooks:
-    return replace(FecBooks(company_id=COMPANY), **changes)  # type: ignore[arg-type]
+    named = FecBooks(company_id=COMPANY, shop_names={SHOP: "Boutique du Port"}, till_names={POS: "Caisse 1"})
+    return replace(named, **changes)  # type: ignore[arg-type]
 
 
 def by_side(*entries: FecEntry) -> dict[tuple[str, str], int]:
@@ -272,10 +279,10 @@ async def test_a_cheque_ticket_is_written_as_these_two_fec_lines() -> None:
     assert journal.text(f"{COMPANY.hex}FEC20261231.txt") == (
         "JournalCode\tJournalLib\tEcritureNum\tEcritureDate\tCompteNum\tCompteLib\tCompAuxNum\tCompAuxLib\t"
         "PieceRef\tPieceDate\tEcritureLib\tDebit\tCredit\tEcritureLet\tDateLet\tValidDate\tMontantdevise\tIdevise\n"
-        "CA\tCaisse\t1\t20261121\t5112\tChèques à encaisser\t\t\tT2-1a2b3c4d\t20261121\t"
-        "Ticket n°2 - Chèque n°CHQ-0001\t5,00\t0,00\t\t\t20261121\t\t\n"
-        "CA\tCaisse\t1\t20261121\t707\tVentes de marchandises\t\t\tT2-1a2b3c4d\t20261121\t"
-        "Ticket n°2 - Ventes\t0,00\t5,00\t\t\t20261121\t\t\n"
+        f"CA\tCaisse\t1\t20261121\t5112\tChèques à encaisser\t\t\tT2-{POS}\t20261121\t"
+        f"{WHERE} - Ticket n°2 - Chèque n°CHQ-0001\t5,00\t0,00\t\t\t20261121\t\t\n"
+        f"CA\tCaisse\t1\t20261121\t707\tVentes de marchandises\t\t\tT2-{POS}\t20261121\t"
+        f"{WHERE} - Ticket n°2 - Ventes\t0,00\t5,00\t\t\t20261121\t\t\n"
     )
 
 
@@ -294,11 +301,11 @@ def test_a_vat_subject_company_credits_revenue_tax_excluded_and_the_vat_of_each_
     entry = ticket_entry(ticket, books(vat_subject=True), NOW)
 
     assert [(line.account, line.amount, line.label) for line in entry.lines] == [
-        ("5115", 1000, "Ticket n°1 - Carte bancaire"),
-        ("7071", -667, "Ticket n°1 - Ventes"),
-        ("7072", -190, "Ticket n°1 - Ventes"),
-        ("44571", -10, "Ticket n°1 - TVA 5,5 %"),
-        ("44571", -133, "Ticket n°1 - TVA 20 %"),
+        ("5115", 1000, f"{WHERE} - Ticket n°1 - Carte bancaire"),
+        ("7071", -667, f"{WHERE} - Ticket n°1 - Ventes"),
+        ("7072", -190, f"{WHERE} - Ticket n°1 - Ventes"),
+        ("44571", -10, f"{WHERE} - Ticket n°1 - TVA 5,5 %"),
+        ("44571", -133, f"{WHERE} - Ticket n°1 - TVA 20 %"),
     ]
 
 
@@ -309,7 +316,7 @@ def test_a_credit_note_puts_the_refund_on_the_credit_side_and_the_revenue_on_the
     entry = ticket_entry(note, books(), NOW)
 
     assert by_side(entry) == {("530", "C"): 1000, ("7071", "D"): 800, ("7072", "D"): 200}
-    assert entry.lines[0].label == "Avoir n°2 - Espèces"
+    assert entry.lines[0].label == f"{WHERE} - Avoir n°2 - Espèces"
 
 
 def test_an_xpf_cash_ticket_rounded_up_credits_the_rounding_account() -> None:
@@ -363,6 +370,80 @@ async def test_a_writer_whose_clock_is_behind_never_validates_before_the_entry_n
     assert valid_dates == ["20261122"] * 4
 
 
+def test_two_tills_created_in_the_same_millisecond_give_their_tickets_pieces_of_their_own() -> None:
+    # Time-ordered ids made in one millisecond share their first 12 hex digits: a prefix names no till.
+    instant = 1_795_000_000_123_000_000
+    first_till, second_till = uuid7(nanoseconds=instant), uuid7(nanoseconds=instant)
+    assert first_till.hex[:12] == second_till.hex[:12]
+    ticket = sale([Item("707", 500)], [Tender(PaymentMethod.CASH, 500)], number=7)
+
+    pieces = [
+        ticket_entry(ticket.model_copy(update={"ticket_id": uuid4(), "pos_id": till}), books(), NOW).piece_ref
+        for till in (first_till, second_till)
+    ]
+
+    assert pieces == [f"T7-{first_till}", f"T7-{second_till}"]
+
+
+async def test_a_day_of_two_tills_numbering_alike_passes_the_check_that_each_entry_has_its_own_piece() -> None:
+    instant = 1_795_000_000_123_000_000
+    journal = InMemoryFecJournal()
+    for till in (uuid7(nanoseconds=instant), uuid7(nanoseconds=instant)):
+        for number in (1, 2):
+            ticket = sale([Item("707", 500)], [Tender(PaymentMethod.CASH, 500)], number=number)
+            await book_ticket_to_fec(ticket.model_copy(update={"pos_id": till}), books(), journal, NOW)
+
+    text = journal.text(f"{COMPANY.hex}FEC20261231.txt")
+
+    assert len({line.split("\t")[8] for line in text.splitlines()[1:]}) == 4
+    assert validate_fec(text, FiscalYear(date(2026, 1, 1), date(2026, 12, 31)), exponent=2) == []
+
+
+def test_every_label_names_the_shop_the_till_and_the_day() -> None:
+    ticket = sale([Item("707", 500)], [Tender(PaymentMethod.CHEQUE, 500, reference="0004567", bank="La Poste")])
+    cheques = (ChequeV1(ticket_id=ticket.ticket_id, number="0004567", bank="La Poste", amount=500),)
+    # Closed at 00:30 in Paris on 1 January: the session's entries are of that local day, and say so.
+    closed = session_closed(-100, closed_at=datetime(2026, 12, 31, 23, 30, tzinfo=UTC))
+    closed = closed.model_copy(update={"cheques": cheques})
+
+    labels = [
+        [line.label for line in entry.lines]
+        for entry in (
+            ticket_entry(ticket, books(), NOW),
+            session_variance_entry(closed, books(), NOW),
+            cheque_deposit_entry(closed, books(), NOW),
+        )
+    ]
+
+    new_year = "Boutique du Port, Caisse 1, 01/01/2027"
+    assert labels == [
+        [f"{WHERE} - Ticket n°1 - Chèque n°0004567 (La Poste)", f"{WHERE} - Ticket n°1 - Ventes"],
+        [f"{new_year} - Session de caisse - Espèces - Erreur de caisse"] * 2,
+        [
+            f"{new_year} - Remise de chèques - 1 chèque(s)",
+            f"{new_year} - Remise de chèques - Chèque n°0004567 (La Poste)",
+        ],
+    ]
+
+
+def test_a_shop_or_till_the_bridge_has_no_name_for_yet_is_named_by_its_id() -> None:
+    ticket = sale([Item("707", 500)], [Tender(PaymentMethod.CASH, 500)])
+
+    entry = ticket_entry(ticket, books(shop_names={}, till_names={}), NOW)
+
+    assert entry.lines[0].label == f"Boutique {SHOP}, Caisse {POS}, 21/11/2026 - Ticket n°1 - Espèces"
+
+
+def test_typographic_characters_that_iso_8859_15_lacks_are_written_plain() -> None:
+    ticket = sale([Item("707", 500)], [Tender(PaymentMethod.CASH, 500)])
+    named = books(shop_names={SHOP: "Bocage \u2014 Bressuire"}, till_names={POS: "Caisse d\u2019entrée"})
+
+    text = render_entry(ticket_entry(ticket, named, NOW), 1)
+
+    assert "\tBocage - Bressuire, Caisse d'entrée, 21/11/2026 - Ticket n°1 - Espèces\t" in text
+    assert text.encode("iso-8859-15")  # nothing left that the file's character set lacks
+
+
 def test_the_books_of_a_configured_company_take_its_accounts_vat_status_and_siren() -> None:
     company = Company(
         id=COMPANY,
@@ -375,7 +456,10 @@ def test_the_books_of_a_configured_company_take_its_accounts_vat_status_and_sire
         accounts=CAISSE_ACCOUNTS,
     )
 
-    made = FecBooks.of_company(company, timezone="Pacific/Noumea")
+    shop = Shop(id=SHOP, version=1, updated_at=NOW, company_id=COMPANY, name="Boutique de Ducos")
+    till = Pos(id=POS, version=1, updated_at=NOW, shop_id=SHOP, name="Caisse 2", hostname="c2", device_serial="NC-2")
+
+    made = FecBooks.of_company(company, timezone="Pacific/Noumea", shops=[shop], tills=[till])
 
     assert (made.company_id, made.vat_subject, made.siren, made.timezone) == (
         COMPANY,
@@ -384,6 +468,7 @@ def test_the_books_of_a_configured_company_take_its_accounts_vat_status_and_sire
         "Pacific/Noumea",
     )
     assert made.accounts.variance_shortage == "678"
+    assert made.where(SHOP, POS, date(2026, 11, 21)) == "Boutique de Ducos, Caisse 2, 21/11/2026"
 
 
 def test_a_cash_surplus_is_debited_to_cash_and_credited_to_the_surplus_account() -> None:
@@ -407,6 +492,11 @@ def test_a_sessions_cheques_leave_for_the_bank_with_its_deposit_slip() -> None:
     entry = cheque_deposit_entry(closed, books(), NOW)
 
     assert by_side(entry) == {("512", "D"): 4500, ("5112", "C"): 4500}
+    assert [(line.account, line.amount, line.label) for line in entry.lines] == [
+        ("512", 4500, f"{WHERE} - Remise de chèques - 2 chèque(s)"),
+        ("5112", -2500, f"{WHERE} - Remise de chèques - Chèque n°0001234 (Crédit Mutuel)"),
+        ("5112", -2000, f"{WHERE} - Remise de chèques - Chèque n°0005678"),
+    ]
     assert entry.piece_ref == f"REMISE-{SESSION}"
     assert entry.entry_date == date(2026, 11, 21)
     assert cheque_deposit_entry(closed.model_copy(update={"cheques": ()}), books(), NOW).lines == ()
@@ -558,10 +648,14 @@ async def test_a_file_of_arbitrary_tickets_passes_the_validator(
     drawn: list[tuple[TicketFinalizedV1, int]], vat_subject: bool
 ) -> None:
     journal = InMemoryFecJournal()
-    for ticket, _ in drawn:
-        await book_ticket_to_fec(ticket, books(vat_subject=vat_subject), journal, NOW)
+    for number, (ticket, _) in enumerate(drawn, start=1):  # a till numbers its tickets 1, 2, 3…
+        await book_ticket_to_fec(
+            ticket.model_copy(update={"number": number}), books(vat_subject=vat_subject), journal, NOW
+        )
 
     exponent = drawn[0][1]
+    year = FiscalYear(date(2026, 1, 1), date(2026, 12, 31))
     assert len(journal.files) <= 1  # tickets of zero book nothing, not even a file
     for name in journal.files:
-        assert validate_fec(journal.text(name), FiscalYear(date(2026, 1, 1), date(2026, 12, 31)), exponent) == []
+        assert validate_fec(journal.text(name), year, exponent) == []
+        assert validate_fec(journal.text(name), year) == []  # the currency's decimals, as the checker finds them

@@ -26,8 +26,10 @@ def row(
     day: str = "20261121",
     piece_date: str = "20261121",
     valid: str = "20261121",
+    piece: str | None = None,
 ) -> str:
-    fields = (number, day, account, "Caisse", "", "", "T1", piece_date, "Vente", debit, credit, "", "", valid, "", "")
+    piece = f"T{number}" if piece is None else piece
+    fields = (number, day, account, "Caisse", "", "", piece, piece_date, "Vente", debit, credit, "", "", valid, "", "")
     return "\t".join(("CA", "Caisse", *fields))
 
 
@@ -216,3 +218,57 @@ def test_the_command_line_checks_a_file_against_the_year_its_name_gives(
     printed = capsys.readouterr().out.splitlines()
     assert printed[0] == f"{good}: OK"
     assert printed[1] == f"{late}:line 2: EcritureDate 20261121 is outside the fiscal year 20250101-20251231"
+
+
+def test_a_piece_booked_again_by_another_entry_is_reported_once_on_that_entry() -> None:
+    # Two tills' ticket 1 under one reference: the piece no longer leads back to one ticket.
+    text = broken(2, row("2", "5112", "5,00", "0,00", piece="T1")).replace("\tT2\t", "\tT1\t")
+
+    assert validate_fec(text, YEAR_2026, exponent=2) == [
+        FecProblem(4, "PieceRef T1 is already the piece of entry 1 (line 2): each entry books a piece of its own")
+    ]
+
+
+XPF = (
+    HEADER
+    + "\n".join(
+        [
+            row("1", "530", "1005", "0"),
+            row("1", "707", "0", "1003"),
+            row("1", "658", "0", "2"),
+            row("2", "5115", "2400", "0"),
+            row("2", "707", "0", "2400"),
+        ]
+    )
+    + "\n"
+)
+"""A CFP franc file as the writer writes it: whole francs, the currency having no subunit."""
+
+
+def test_without_an_exponent_the_amounts_must_have_the_decimals_most_amounts_of_the_file_have() -> None:
+    assert validate_fec(XPF, YEAR_2026) == []
+    assert validate_fec(GOOD, YEAR_2026) == []
+    assert validate_fec(XPF.replace("\t2400\t0\t", "\t2400,00\t0\t"), YEAR_2026) == [
+        FecProblem(5, "Debit '2400,00' is not an amount (digits, a comma with 0 decimals, both filled)")
+    ]
+
+
+def test_the_command_line_checks_an_xpf_file_and_a_eur_file_with_their_currency_s_decimals(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    xpf = tmp_path / "552100554FEC20261231.txt"
+    xpf.write_bytes(XPF.encode("iso-8859-15"))
+    eur = tmp_path / "123456789FEC20261231.txt"
+    eur.write_bytes(GOOD.encode("iso-8859-15"))
+    malformed = tmp_path / "552100554FEC20271231.txt"
+    malformed.write_bytes(XPF.replace("\t1003\t", "\t1003,5\t").replace("20261121", "20271121").encode("iso-8859-15"))
+
+    assert [fec_check.main([str(xpf)]), fec_check.main([str(xpf), "--currency", "XPF"])] == [0, 0]
+    assert [fec_check.main([str(eur)]), fec_check.main([str(eur), "--currency", "EUR"])] == [0, 0]
+    assert fec_check.main([str(xpf), "--currency", "EUR"]) == 1
+    capsys.readouterr()
+    assert fec_check.main([str(malformed), "--currency", "XPF"]) == 1
+
+    assert capsys.readouterr().out.splitlines() == [
+        f"{malformed}:line 3: Credit '1003,5' is not an amount (digits, a comma with 0 decimals, both filled)"
+    ]

@@ -13,10 +13,10 @@ from uuid import UUID
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from caisse_contracts.config import Category, Company
+from caisse_contracts.config import Category, Company, Pos, Shop
 from caisse_contracts.events import ConfigChangedV1, EntityType
 
-KEPT = (EntityType.TERRITORY, EntityType.COMPANY, EntityType.CATEGORY)
+KEPT = (EntityType.TERRITORY, EntityType.COMPANY, EntityType.SHOP, EntityType.POS, EntityType.CATEGORY)
 
 
 class SqlConfigView:
@@ -76,6 +76,11 @@ class SqlConfigView:
 
     async def timezone_of(self, company: Company) -> str:
         """The time zone of the company's territory (its business days), Europe/Paris until the territory is known."""
+        return await self.territory_timezone(company) or "Europe/Paris"
+
+    async def territory_timezone(self, company: Company) -> str | None:
+        """The time zone of the company's territory, None while the view has not seen the territory: each entity
+        has its own key, so a company's change can arrive before its territory's."""
         async with self._engine.connect() as conn:
             found = (
                 await conn.execute(
@@ -85,7 +90,7 @@ class SqlConfigView:
                     {"id": company.territory_id},
                 )
             ).scalar_one_or_none()
-        return str(found) if found else "Europe/Paris"
+        return str(found) if found else None
 
     async def categories(self, company_id: UUID) -> list[Category]:
         async with self._engine.connect() as conn:
@@ -97,3 +102,28 @@ class SqlConfigView:
                 {"id": company_id},
             )
             return [Category.model_validate_json(r.item) for r in rows]
+
+    async def shops(self, company_id: UUID) -> list[Shop]:
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(
+                text(
+                    "select item::text as item from config_items"
+                    " where company_id = :id and entity_type = 'shop' and not deleted order by entity_id"
+                ),
+                {"id": company_id},
+            )
+            return [Shop.model_validate_json(r.item) for r in rows]
+
+    async def tills(self, company_id: UUID) -> list[Pos]:
+        """The company's tills, found through their shops: a till's item names its shop, not its company."""
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(
+                text(
+                    "select till.item::text as item from config_items till"
+                    " join config_items shop on shop.entity_id = cast(till.item->>'shop_id' as uuid)"
+                    " where shop.company_id = :id and shop.entity_type = 'shop'"
+                    " and till.entity_type = 'pos' and not till.deleted order by till.entity_id"
+                ),
+                {"id": company_id},
+            )
+            return [Pos.model_validate_json(r.item) for r in rows]

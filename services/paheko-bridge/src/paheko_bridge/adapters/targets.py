@@ -152,7 +152,16 @@ class FecJournalWriter:
         company = await self._view.company(company_id)
         if company is None:
             raise TargetUnavailableError(f"company {company_id} is not known to the bridge yet")
-        books = FecBooks.of_company(company, timezone=await self._view.timezone_of(company))
+        timezone = await self._view.territory_timezone(company)
+        if timezone is None:
+            # A guessed time zone would date a session's close on another territory's day: the entry waits.
+            raise TargetUnavailableError(f"the territory of company {company_id} is not known to the bridge yet")
+        books = FecBooks.of_company(
+            company,
+            timezone=timezone,
+            shops=await self._view.shops(company_id),
+            tills=await self._view.tills(company_id),
+        )
         self._books_known[company_id] = (generation, books)
         return books
 

@@ -21,9 +21,10 @@ fixed order separated by tabs, a header line naming them. What this module follo
   booked on the rounding account on the opposite side of its sign (a customer paying 2 more: credit 2).
 - **Cheque deposit** (512 / 511x): the session's close prints the bank deposit slip listing its cheques, so the
   close is when they leave the till for the bank: one more entry, dated the close's local day, debits the bank
-  account and credits the cheques account with their total (Caisse books no deposit: in Paheko the treasurer
-  books it by hand when the bank statement shows it). Cash goes to the bank by the same slip, but how much of
-  it stays as tomorrow's float is not in `session.closed`, so cash stays on 530 until the treasurer books it.
+  account with their total and credits the cheques account with each cheque, its number and bank in the label
+  (Caisse books no deposit: in Paheko the treasurer books it by hand when the bank statement shows it). Cash
+  goes to the bank by the same slip, but how much of it stays as tomorrow's float is not in `session.closed`, so
+  cash stays on 530 until the treasurer books it.
 - **Numbering**: EcritureNum is sequential from 1 without gaps over the whole file, which is one journal; the
   text asks for chronological, gap-free numbering within each journal, so one counter per file satisfies it.
 - **Dates**: EcritureDate and PieceDate are the business date in the shop's time zone (a ticket's
@@ -32,8 +33,23 @@ fixed order separated by tabs, a header line naming them. What this module follo
   in the order of their validation — a ticket sold offline yesterday and booked today gets today's ValidDate
   and the next number, while its EcritureDate stays yesterday.
 - **Amounts**: Debit and Credit are both written, in major units with a comma and the currency's own number of
-  decimals (EUR `10,75`, XPF `1005`), no thousands separator, `0,00` (or `0`) on the side not used.
-  Montantdevise and Idevise stay empty: the books are kept in the ticket's currency.
+  decimals (EUR `10,75`, XPF `1005`), no thousands separator, `0,00` (or `0`) on the side not used. The rule is
+  A47 A-1 III 2°: numbers in base ten, "la virgule sépare la fraction entière de la partie décimale", no
+  thousands separator; it sets no number of decimals. The amounts are those of the books, kept in the currency of
+  the company's territory (the euro in France, the CFP franc in New Caledonia and French Polynesia, which has no
+  subunit: `1005,00` would show hundredths that do not exist). Montantdevise and Idevise (fields 17 and 18) give
+  an operation's amount in a currency other than the books' one; a ticket is always in the books' currency, so
+  they stay empty. Every amount of a file thus has the same number of decimals, which the checker relies on.
+- **PieceRef**: a ticket's piece is `T<number>-<pos id>`: a till numbers its tickets (sales and credit notes)
+  gap-free in one sequence of its own, so the number and the whole id of the till name one ticket for ever and
+  lead back to both. A shortened id would not do: time-ordered ids (UUIDv7) of tills created together share
+  their first characters, and a till's name or hostname can be renamed or repeated. A47 A-1 sets no length for
+  the fields of a file with a separator (I 3°: records of variable length). A session's pieces are
+  `POS-SESSION-<session id>` (its variance) and `REMISE-<session id>` (its deposit slip): every entry of the
+  file has a piece of its own, which the checker verifies.
+- **Labels**: each EcritureLib names the shop, the till and the day of the entry (`Boutique Centre, Caisse 1,
+  21/11/2026`) before what the line books, so a line read alone in a ledger says where it comes from; a cheque
+  carries its number and bank.
 - **Fiscal year**: the calendar year unless the company's year ends another month (`fiscal_year_end_month`);
   the file is named `<SIREN>FEC<year end YYYYMMDD>.txt`.
 """
@@ -41,7 +57,7 @@ fixed order separated by tabs, a header line naming them. What this module follo
 from __future__ import annotations
 
 import calendar
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -49,7 +65,7 @@ from typing import Final
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from caisse_contracts.config import AccountMapping, Company
+from caisse_contracts.config import AccountMapping, Company, Pos, Shop
 from caisse_contracts.events.sessions import SessionClosedV1
 from caisse_contracts.events.tickets import PaymentMethod, PaymentV1, TicketFinalizedV1, TicketKind
 from caisse_contracts.money import CURRENCIES
@@ -165,17 +181,35 @@ class FecBooks:
     journal_label: str = "Caisse"
     account_labels: Mapping[str, str] = field(default_factory=dict)
     """Labels that override or complete `ACCOUNT_LABELS`, by exact account."""
+    shop_names: Mapping[UUID, str] = field(default_factory=dict)
+    till_names: Mapping[UUID, str] = field(default_factory=dict)
+    """The names the back office gives the company's shops and tills, by id, for the labels."""
 
     @classmethod
-    def of_company(cls, company: Company, timezone: str = "Europe/Paris") -> FecBooks:
-        """The books of a configured company; `timezone` is its territory's."""
+    def of_company(
+        cls,
+        company: Company,
+        timezone: str = "Europe/Paris",
+        shops: Iterable[Shop] = (),
+        tills: Iterable[Pos] = (),
+    ) -> FecBooks:
+        """The books of a configured company; `timezone` is its territory's, `shops` and `tills` its own."""
         return cls(
             company_id=company.id,
             accounts=company.accounts,
             vat_subject=company.vat_subject,
             siren=company.siren,
             timezone=timezone,
+            shop_names={shop.id: shop.name for shop in shops},
+            till_names={till.id: till.name for till in tills},
         )
+
+    def where(self, shop_id: UUID, pos_id: UUID, day: date) -> str:
+        """`Shop, till, DD/MM/YYYY`: where and when an entry's money moved, as the back office names them (the
+        id stands in for a name the bridge has not seen yet)."""
+        shop = self.shop_names.get(shop_id) or f"Boutique {shop_id}"
+        till = self.till_names.get(pos_id) or f"Caisse {pos_id}"
+        return f"{shop}, {till}, {day:%d/%m/%Y}"
 
     def account_label(self, account: str) -> str:
         if account in self.account_labels:
@@ -263,13 +297,17 @@ def _rate_label(rate_bp: int) -> str:
     return f"{whole} %" if not part else f"{whole},{part:02d}".rstrip("0") + " %"
 
 
-def _payment_label(payment: PaymentV1) -> str:
-    label = _METHOD_LABELS[payment.method]
-    if payment.reference:
-        label += f" n°{payment.reference}"
-    if payment.bank:
-        label += f" ({payment.bank})"
+def _tender_label(method: PaymentMethod, reference: str | None, bank: str | None) -> str:
+    label = _METHOD_LABELS[method]
+    if reference:
+        label += f" n°{reference}"
+    if bank:
+        label += f" ({bank})"
     return label
+
+
+def _payment_label(payment: PaymentV1) -> str:
+    return _tender_label(payment.method, payment.reference, payment.bank)
 
 
 def _payment_account(accounts: AccountMapping, method: PaymentMethod) -> str:
@@ -302,7 +340,7 @@ def ticket_entry(ticket: TicketFinalizedV1, books: FecBooks, booked_at: datetime
         raise OtherCompanyError(books.company_id, ticket.company_id)
     exponent = _exponent(ticket.currency)
     what = "Avoir" if ticket.kind is TicketKind.CREDIT_NOTE else "Ticket"
-    title = f"{what} n°{ticket.number}"
+    title = f"{books.where(ticket.shop_id, ticket.pos_id, ticket.local_date)} - {what} n°{ticket.number}"
     accounts = books.accounts
     lines: list[FecLine] = []
 
@@ -338,7 +376,7 @@ def ticket_entry(ticket: TicketFinalizedV1, books: FecBooks, booked_at: datetime
             journal_code=books.journal_code,
             journal_label=books.journal_label,
             entry_date=ticket.local_date,
-            piece_ref=f"T{ticket.number}-{ticket.pos_id.hex[:8]}",
+            piece_ref=f"T{ticket.number}-{ticket.pos_id}",
             piece_date=ticket.local_date,
             valid_date=_local_day(booked_at, books),
             currency_exponent=exponent,
@@ -354,12 +392,25 @@ def cheque_deposit_entry(closed: SessionClosedV1, books: FecBooks, booked_at: da
     closing_day = _local_day(closed.closed_at, books)
     accounts = books.accounts
     total = sum(cheque.amount for cheque in closed.cheques)
-    label = f"Remise de chèques - {len(closed.cheques)} chèque(s)"
+    slip = f"{books.where(closed.shop_id, closed.pos_id, closing_day)} - Remise de chèques"
     lines: tuple[FecLine, ...] = ()
     if total:
+        # The bank gets the slip's total; the cheques account gives up each cheque on a line of its own, with its
+        # number and bank, so that each can be matched with the ticket line that received it.
+        cheque_label = books.account_label(accounts.cheque)
         lines = (
-            FecLine(accounts.bank, books.account_label(accounts.bank), label, total),
-            FecLine(accounts.cheque, books.account_label(accounts.cheque), label, -total),
+            FecLine(
+                accounts.bank, books.account_label(accounts.bank), f"{slip} - {len(closed.cheques)} chèque(s)", total
+            ),
+            *(
+                FecLine(
+                    accounts.cheque,
+                    cheque_label,
+                    f"{slip} - {_tender_label(PaymentMethod.CHEQUE, cheque.number, cheque.bank)}",
+                    -cheque.amount,
+                )
+                for cheque in closed.cheques
+            ),
         )
     return _balanced(
         FecEntry(
@@ -373,7 +424,7 @@ def cheque_deposit_entry(closed: SessionClosedV1, books: FecBooks, booked_at: da
             piece_date=closing_day,
             valid_date=_local_day(booked_at, books),
             currency_exponent=_exponent(closed.currency),
-            lines=lines,
+            lines=tuple(line for line in lines if line.amount),
         )
     )
 
@@ -385,7 +436,8 @@ def session_variance_entry(closed: SessionClosedV1, books: FecBooks, booked_at: 
     exponent = _exponent(closed.currency)
     closing_day = _local_day(closed.closed_at, books)
     accounts = books.accounts
-    label = f"Session de caisse - {_METHOD_LABELS[PaymentMethod.CASH]} - Erreur de caisse"
+    where = books.where(closed.shop_id, closed.pos_id, closing_day)
+    label = f"{where} - Session de caisse - {_METHOD_LABELS[PaymentMethod.CASH]} - Erreur de caisse"
     lines: tuple[FecLine, ...] = ()
     if closed.variance:
         other = accounts.variance_surplus if closed.variance > 0 else accounts.variance_shortage
@@ -428,7 +480,30 @@ def format_amount(minor: int, exponent: int) -> str:
     return f"{major},{rest:0{exponent}d}"
 
 
+_TYPOGRAPHY: Final = str.maketrans(
+    {
+        "\u2010": "-",
+        "\u2011": "-",
+        "\u2012": "-",
+        "\u2013": "-",
+        "\u2014": "-",
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201a": ",",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u201e": '"',
+        "\u2026": "...",
+        "\u2009": " ",
+        "\u202f": " ",
+    }
+)
+"""Typographic dashes, quotes, ellipsis and thin spaces, which ISO 8859-15 lacks, as their plain forms: a shop
+named "Bocage — Bressuire" reads "Bocage - Bressuire" in the file rather than "Bocage ? Bressuire"."""
+
+
 def _field(text: str) -> str:
+    text = text.translate(_TYPOGRAPHY)
     # A tab or a line break inside a label would shift every field after it or split the line. Both are
     # unprintable, as is every line boundary: a printable text only needs its ends trimmed.
     if text.isprintable():

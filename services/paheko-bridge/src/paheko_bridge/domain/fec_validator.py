@@ -2,16 +2,22 @@
 
 Checked: the header names the 18 fields of A47 A-1 in order; every line has 18 tab-separated fields and ends
 with a line feed; EcritureDate, PieceDate and ValidDate are real `YYYYMMDD` dates (DateLet too when filled);
-Debit and Credit are both filled, non-negative, with a comma as decimal separator, no thousands separator and,
-when the currency's exponent is given, exactly its number of decimals; an entry's lines are contiguous, share
-one date and balance; EcritureNum runs 1, 2, 3… without a gap, in the order of validation (ValidDate never
-goes back as the numbers grow); an account keeps one CompteLib throughout; every EcritureDate falls in the fiscal
-year when one is given. Line numbers count the header as line 1, as an editor shows them.
+Debit and Credit are both filled, non-negative, with a comma as decimal separator, no thousands separator and
+exactly the number of decimals of the books' currency (A47 A-1 III 2°; `domain/fec.py` says why the writer
+writes the currency's own decimals, none for XPF): the exponent when it is given, else the number of decimals
+most amounts of the file have, since a file holds the books of one company in one currency; an entry's lines
+are contiguous, share one date and balance; EcritureNum runs 1, 2, 3… without a gap, in the order of validation
+(ValidDate never goes back as the numbers grow); an account keeps one CompteLib throughout; every EcritureDate
+falls in the fiscal year when one is given. One rule is Caisse's own rather than the text's: each entry books
+one piece (a ticket, a session's variance, a deposit slip), so a PieceRef met again in another entry is a
+reference that no longer leads back to one ticket. Line numbers count the header as line 1, as an editor shows
+them.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -69,6 +75,20 @@ def _written(amount: Decimal) -> str:
     return str(amount).replace(".", ",")
 
 
+def _usual_decimals(lines: list[str]) -> int | None:
+    """The number of decimals most well-formed amounts of the file have (the first met wins a tie)."""
+    debit, credit = _COLUMN["Debit"], _COLUMN["Credit"]
+    counts: Counter[int] = Counter()
+    for line in lines:
+        fields = line.split(FEC_SEPARATOR)
+        if len(fields) != len(FEC_COLUMNS):
+            continue
+        for text in (fields[debit], fields[credit]):
+            if _AMOUNT.match(text):
+                counts[len(text.partition(",")[2])] += 1
+    return counts.most_common(1)[0][0] if counts else None
+
+
 def validate_fec(text: str, fiscal_year: FiscalYear | None = None, exponent: int | None = None) -> list[FecProblem]:
     """Every problem found in `text` (a whole FEC file, decoded), in line order; an empty list when it holds."""
     problems: list[FecProblem] = []
@@ -83,6 +103,8 @@ def validate_fec(text: str, fiscal_year: FiscalYear | None = None, exponent: int
     header = lines[0].split(FEC_SEPARATOR)
     if tuple(header) != FEC_COLUMNS:
         problems.append(FecProblem(1, f"the header must name the 18 fields {', '.join(FEC_COLUMNS)} in this order"))
+    if exponent is None:
+        exponent = _usual_decimals(lines[1:])
 
     entries: list[_Entry] = []
     seen: set[int] = set()
@@ -90,6 +112,9 @@ def validate_fec(text: str, fiscal_year: FiscalYear | None = None, exponent: int
     lost_line = False
     latest_validation: date | None = None
     account_names: dict[str, tuple[str, int]] = {}
+    pieces: dict[str, tuple[str, int]] = {}
+    """The EcritureNum and first line of each PieceRef met."""
+    shared_pieces: set[tuple[str, str]] = set()
     for index, line in enumerate(lines[1:], start=2):
         fields = line.split(FEC_SEPARATOR)
         if len(fields) != len(FEC_COLUMNS):
@@ -116,6 +141,17 @@ def validate_fec(text: str, fiscal_year: FiscalYear | None = None, exponent: int
                 FecProblem(
                     index,
                     f"CompteNum {get('CompteNum')} is named {get('CompteLib')!r} here and {named[0]!r} on line {named[1]}",
+                )
+            )
+        piece = pieces.setdefault(get("PieceRef"), (get("EcritureNum"), index))
+        shared = (get("PieceRef"), get("EcritureNum"))
+        if piece[0] != get("EcritureNum") and get("PieceRef").strip() and shared not in shared_pieces:
+            shared_pieces.add(shared)  # once per entry, not on each of its lines
+            problems.append(
+                FecProblem(
+                    index,
+                    f"PieceRef {get('PieceRef')} is already the piece of entry {piece[0]} (line {piece[1]}):"
+                    " each entry books a piece of its own",
                 )
             )
         entry_day = _parse_date(get("EcritureDate"))

@@ -105,6 +105,41 @@ def test_an_unknown_parent_is_refused_naming_the_field_and_nothing_is_written(
     assert query(stack, "select count(*) from config_items")[0][0] == before
 
 
+def test_a_tax_code_the_territory_lacks_is_a_422_naming_the_field_and_the_codes_it_has(
+    admin: httpx.Client, demo: Demo, stack: Stack
+) -> None:
+    before = query(stack, "select count(*) from config_items")[0][0]
+    category = {
+        "company_id": demo.companies["NC"],
+        "name": "Vélos",
+        "revenue_account": "7076",
+        "default_tax_code": "TVA20",
+    }
+    refused = admin.post("/v1/categories", json=category)
+    assert refused.status_code == 422
+    assert refused.headers["content-type"] == "application/problem+json"
+    [param] = refused.json()["invalid_params"]
+    assert param["name"] == "default_tax_code"
+    assert param["reason"].startswith("TVA20 is not a tax rate of the territory Nouvelle-Calédonie; it has TGC22")
+    assert query(stack, "select count(*) from config_items")[0][0] == before
+
+
+def test_a_territory_update_that_drops_a_tax_code_still_in_use_is_a_422_naming_its_users(
+    admin: httpx.Client, stack: Stack
+) -> None:
+    territory_id = admin.post("/v1/territories", json={**FRANCE, "name": "Occitanie"}).json()["item"]["id"]
+    company_id = admin.post("/v1/companies", json={"territory_id": territory_id, "name": "R"}).json()["item"]["id"]
+    category = {"company_id": company_id, "name": "Livres", "revenue_account": "7071", "default_tax_code": "TVA5.5"}
+    books = admin.post("/v1/categories", json=category).json()["item"]["id"]
+    fewer = {**FRANCE, "tax_rates": [r for r in FRANCE["tax_rates"] if r["code"] != "TVA5.5"]}
+    refused = admin.put(f"/v1/territories/{territory_id}", json=fewer, headers={"If-Match": '"1"'})
+    assert refused.status_code == 422
+    assert refused.json()["invalid_params"] == [
+        {"name": "tax_rates", "reason": f"TVA5.5 is still the tax of category 'Livres' ({books})"}
+    ]
+    assert admin.get(f"/v1/territories/{territory_id}").headers["ETag"] == '"1"'
+
+
 def test_a_till_secret_is_shown_once_and_stored_only_as_a_digest(admin: httpx.Client, demo: Demo, stack: Stack) -> None:
     shop_id = next(iter(demo.shops.values()))
     created = admin.post(

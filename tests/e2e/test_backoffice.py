@@ -131,7 +131,8 @@ def test_a_territory_update_that_drops_a_tax_code_still_in_use_is_a_422_naming_i
     company_id = admin.post("/v1/companies", json={"territory_id": territory_id, "name": "R"}).json()["item"]["id"]
     category = {"company_id": company_id, "name": "Livres", "revenue_account": "7071", "default_tax_code": "TVA5.5"}
     books = admin.post("/v1/categories", json=category).json()["item"]["id"]
-    fewer = {**FRANCE, "tax_rates": [r for r in FRANCE["tax_rates"] if r["code"] != "TVA5.5"]}
+    rates: list[dict[str, Any]] = FRANCE["tax_rates"]  # type: ignore[assignment]
+    fewer = {**FRANCE, "tax_rates": [r for r in rates if r["code"] != "TVA5.5"]}
     refused = admin.put(f"/v1/territories/{territory_id}", json=fewer, headers={"If-Match": '"1"'})
     assert refused.status_code == 422
     assert refused.json()["invalid_params"] == [

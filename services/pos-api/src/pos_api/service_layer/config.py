@@ -201,7 +201,10 @@ async def _announce(
     )
 
 
-async def create_item(entity_type: EntityType, body: dict[str, Any], actor: Actor, services: ConfigServices) -> Written:
+async def create_item(
+    entity_type: EntityType, body: dict[str, Any] | BaseModel, actor: Actor, services: ConfigServices
+) -> Written:
+    """Create an item from its fields: a JSON object, or the entity's fields model already validated."""
     spec = SPECS[entity_type]
     fields = spec.fields.model_validate(body)
     entity_id = services.new_id()
@@ -239,7 +242,7 @@ async def update_item(
     entity_type: EntityType,
     entity_id: UUID,
     expected_version: int,
-    body: dict[str, Any],
+    body: dict[str, Any] | BaseModel,
     actor: Actor,
     services: ConfigServices,
 ) -> Written:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 
+from caisse_contracts.config import Company, Product
+from caisse_contracts.till_views import BasketOut, PosData
 from caisse_stack.demo_data import FRANCE, Demo
 from harness import ServiceProcess, Stack
 
@@ -271,3 +274,24 @@ def test_a_cashier_logs_in_on_a_till_of_their_shop_with_the_pin_the_back_office_
     assert login(till, "4821").status_code == 429
     [row] = query(stack, "select pin_hash from operator_credentials where operator_id = $1::uuid", cashier_id)
     assert "4821" not in row[0]
+
+
+def test_the_till_and_the_back_office_answer_the_shapes_their_openapi_documents(
+    admin: httpx.Client, demo: Demo, pos_api: ServiceProcess
+) -> None:
+    till = demo.tills[0]
+    device = {"X-Device-Serial": till.serial, "X-Device-Secret": till.secret}
+    boot = PosData.model_validate_json(httpx.get(f"{pos_api.url}/v1/pos-data", headers=device).content)
+    bag = next(p for p in boot.catalogue.products if p.name == "Sac cabas")
+    line = {"line_id": str(uuid.uuid4()), "product_id": str(bag.id)}
+    saved = httpx.put(
+        f"{pos_api.url}/v1/baskets/{uuid.uuid4()}",
+        json={"version": 0, "content": {"lines": [line]}},
+        headers=device,
+    )
+    basket = BasketOut.model_validate_json(saved.content)
+    assert (basket.version, basket.computed.total_incl_tax) == (1, bag.price)
+    products = admin.get("/v1/products").json()
+    assert [Product.model_validate(p) for p in products]
+    company = admin.get(f"/v1/companies/{demo.companies['FR']}").json()
+    assert Company.model_validate(company["item"]).id == uuid.UUID(demo.companies["FR"])

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 
+from caisse_contracts.config import Company, Product
+from caisse_contracts.till_views import BasketOut, PosData
 from caisse_stack.demo_data import FRANCE, Demo
 from harness import ServiceProcess, Stack
 
@@ -103,6 +106,42 @@ def test_an_unknown_parent_is_refused_naming_the_field_and_nothing_is_written(
         {"name": "company_id", "reason": "no company 00000000-0000-4000-8000-000000000001"}
     ]
     assert query(stack, "select count(*) from config_items")[0][0] == before
+
+
+def test_a_tax_code_the_territory_lacks_is_a_422_naming_the_field_and_the_codes_it_has(
+    admin: httpx.Client, demo: Demo, stack: Stack
+) -> None:
+    before = query(stack, "select count(*) from config_items")[0][0]
+    category = {
+        "company_id": demo.companies["NC"],
+        "name": "Vélos",
+        "revenue_account": "7076",
+        "default_tax_code": "TVA20",
+    }
+    refused = admin.post("/v1/categories", json=category)
+    assert refused.status_code == 422
+    assert refused.headers["content-type"] == "application/problem+json"
+    [param] = refused.json()["invalid_params"]
+    assert param["name"] == "default_tax_code"
+    assert param["reason"].startswith("TVA20 is not a tax rate of the territory Nouvelle-Calédonie; it has TGC22")
+    assert query(stack, "select count(*) from config_items")[0][0] == before
+
+
+def test_a_territory_update_that_drops_a_tax_code_still_in_use_is_a_422_naming_its_users(
+    admin: httpx.Client, stack: Stack
+) -> None:
+    territory_id = admin.post("/v1/territories", json={**FRANCE, "name": "Occitanie"}).json()["item"]["id"]
+    company_id = admin.post("/v1/companies", json={"territory_id": territory_id, "name": "R"}).json()["item"]["id"]
+    category = {"company_id": company_id, "name": "Livres", "revenue_account": "7071", "default_tax_code": "TVA5.5"}
+    books = admin.post("/v1/categories", json=category).json()["item"]["id"]
+    rates: list[dict[str, Any]] = FRANCE["tax_rates"]  # type: ignore[assignment]
+    fewer = {**FRANCE, "tax_rates": [r for r in rates if r["code"] != "TVA5.5"]}
+    refused = admin.put(f"/v1/territories/{territory_id}", json=fewer, headers={"If-Match": '"1"'})
+    assert refused.status_code == 422
+    assert refused.json()["invalid_params"] == [
+        {"name": "tax_rates", "reason": f"TVA5.5 is still the tax of category 'Livres' ({books})"}
+    ]
+    assert admin.get(f"/v1/territories/{territory_id}").headers["ETag"] == '"1"'
 
 
 def test_a_till_secret_is_shown_once_and_stored_only_as_a_digest(admin: httpx.Client, demo: Demo, stack: Stack) -> None:
@@ -235,3 +274,24 @@ def test_a_cashier_logs_in_on_a_till_of_their_shop_with_the_pin_the_back_office_
     assert login(till, "4821").status_code == 429
     [row] = query(stack, "select pin_hash from operator_credentials where operator_id = $1::uuid", cashier_id)
     assert "4821" not in row[0]
+
+
+def test_the_till_and_the_back_office_answer_the_shapes_their_openapi_documents(
+    admin: httpx.Client, demo: Demo, pos_api: ServiceProcess
+) -> None:
+    till = demo.tills[0]
+    device = {"X-Device-Serial": till.serial, "X-Device-Secret": till.secret}
+    boot = PosData.model_validate_json(httpx.get(f"{pos_api.url}/v1/pos-data", headers=device).content)
+    bag = next(p for p in boot.catalogue.products if p.name == "Sac cabas")
+    line = {"line_id": str(uuid.uuid4()), "product_id": str(bag.id)}
+    saved = httpx.put(
+        f"{pos_api.url}/v1/baskets/{uuid.uuid4()}",
+        json={"version": 0, "content": {"lines": [line]}},
+        headers=device,
+    )
+    basket = BasketOut.model_validate_json(saved.content)
+    assert (basket.version, basket.computed.total_incl_tax) == (1, bag.price)
+    products = admin.get("/v1/products").json()
+    assert [Product.model_validate(p) for p in products]
+    company = admin.get(f"/v1/companies/{demo.companies['FR']}").json()
+    assert Company.model_validate(company["item"]).id == uuid.UUID(demo.companies["FR"])

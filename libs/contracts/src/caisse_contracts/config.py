@@ -15,7 +15,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, mod
 from caisse_contracts.money import CURRENCIES, CashRoundingRule
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
-Account = Annotated[str, Field(pattern=r"^[0-9]{2,10}[A-Z0-9]*$", description="Chart-of-accounts code, e.g. 7070")]
+Account = Annotated[
+    str, Field(max_length=20, pattern=r"^[0-9]{2,10}[A-Z0-9]*$", description="Chart-of-accounts code, e.g. 7070")
+]
 
 
 class ItemBase(BaseModel):
@@ -45,7 +47,7 @@ class DenominationKind(StrEnum):
 class Denomination(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    value: StrictInt = Field(gt=0, description="Minor units: a 50 € note is 5000, a 10 XPF coin is 10.")
+    value: StrictInt = Field(gt=0, le=100_000_000, description="Minor units: a 50 € note is 5000, a 10 XPF coin is 10.")
     kind: DenominationKind
 
 
@@ -57,8 +59,8 @@ class TerritoryFields(BaseModel):
     currency_exponent: StrictInt = Field(ge=0, le=3)
     cash_rounding: CashRoundingRule = CashRoundingRule.NONE
     prices_include_tax: bool = True
-    tax_rates: tuple[TaxRate, ...] = Field(min_length=1)
-    denominations: tuple[Denomination, ...] = Field(min_length=1)
+    tax_rates: tuple[TaxRate, ...] = Field(min_length=1, max_length=20)
+    denominations: tuple[Denomination, ...] = Field(min_length=1, max_length=50)
     locale: Annotated[str, Field(min_length=2, max_length=20)] = "fr-FR"
     timezone: Annotated[str, Field(min_length=3, max_length=64)] = "Europe/Paris"
 
@@ -101,7 +103,7 @@ class CompanyFields(BaseModel):
     siren: Annotated[str, Field(pattern=r"^[0-9]{9}$")] | None = Field(
         default=None, description="SIREN of the legal entity: names its FEC file (`<SIREN>FEC<year end>.txt`)."
     )
-    paheko_url: Annotated[str, Field(pattern=r"^https?://")] | None = None
+    paheko_url: Annotated[str, Field(max_length=500, pattern=r"^https?://")] | None = None
     accounts: AccountMapping = AccountMapping()
     member_discount_bp: StrictInt = Field(default=0, ge=0, le=10_000, description="Member card discount, 5 % = 500.")
     employee_discount_bp: StrictInt = Field(default=0, ge=0, le=10_000, description="Staff discount.")
@@ -115,7 +117,9 @@ class ShopFields(BaseModel):
     address: Annotated[str, Field(max_length=500)] = ""
     receipt_header: Annotated[str, Field(max_length=1000)] = ""
     receipt_footer: Annotated[str, Field(max_length=1000)] = ""
-    report_emails: tuple[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")], ...] = ()
+    report_emails: tuple[Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")], ...] = Field(
+        default=(), max_length=20
+    )
     bank_account: Annotated[str, Field(max_length=64)] = ""
 
 
@@ -168,8 +172,8 @@ class ProductFields(BaseModel):
     ean: Annotated[str, Field(pattern=r"^([0-9]{8}|[0-9]{13})$")] | None = None
     weight_mode: WeightMode = WeightMode.NONE
     stock_tracked: bool = False
-    stock_threshold: StrictInt | None = Field(default=None, ge=0)
-    capacity: StrictInt | None = Field(default=None, ge=1, description="Seats of an event.")
+    stock_threshold: StrictInt | None = Field(default=None, ge=0, le=10_000_000)
+    capacity: StrictInt | None = Field(default=None, ge=1, le=100_000, description="Seats of an event.")
     active: bool = True
 
     @model_validator(mode="after")

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON: Final = "application/problem+json"
@@ -176,14 +176,23 @@ def install_problem_handlers(app: FastAPI) -> None:
 ReadinessCheck = Callable[[], Awaitable[bool]]
 
 
+class Alive(BaseModel):
+    status: Literal["alive"]
+
+
+class Ready(BaseModel):
+    status: Literal["ready"]
+    checks: dict[str, str] = Field(description="Each dependency and how it answers: ok.")
+
+
 def install_health_routes(app: FastAPI, checks: dict[str, ReadinessCheck]) -> None:
     """`/healthz`: the process answers. `/readyz`: every dependency (database, Kafka…) answers too."""
 
     @app.get("/healthz", tags=["health"])
-    async def healthz() -> dict[str, str]:
-        return {"status": "alive"}
+    async def healthz() -> Alive:
+        return Alive(status="alive")
 
-    @app.get("/readyz", tags=["health"], response_model=None)
+    @app.get("/readyz", tags=["health"], response_model=None, responses={200: {"model": Ready}})
     async def readyz() -> JSONResponse:
         results: dict[str, str] = {}
         for name, check in checks.items():

@@ -6,6 +6,7 @@ RFC 6902 patch from the previous version, which `config.changed` carries beside 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -35,7 +36,7 @@ from caisse_contracts.config import (
     TerritoryFields,
 )
 from caisse_contracts.events import EntityType
-from pos_api.domain.errors import ForbiddenError, StaleVersionError
+from pos_api.domain.errors import ForbiddenError, InUseError, InvalidReferenceError, StaleVersionError
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,3 +171,58 @@ def patch_from(previous: dict[str, Any] | None, item: dict[str, Any]) -> list[di
     """The RFC 6902 operations that turn the previous version into this one."""
     operations: list[dict[str, Any]] = jsonpatch.make_patch(previous or {}, item).patch
     return operations
+
+
+TAX_CODE_FIELDS: Final[dict[EntityType, str]] = {
+    EntityType.CATEGORY: "default_tax_code",
+    EntityType.PRODUCT: "tax_code",
+}
+"""The items that name a tax rate of their territory, and the field that names it."""
+
+SHOWN_USERS: Final = 5
+"""How many of the items still using something a refusal names; the rest are counted."""
+
+
+def tax_codes(territory: dict[str, Any]) -> list[str]:
+    return [str(rate["code"]) for rate in territory.get("tax_rates", ())]
+
+
+def refuse_unknown_tax_code(entity_type: EntityType, fields: dict[str, Any], territory: dict[str, Any]) -> None:
+    """A category's default tax and a product's tax are rates of their territory: any other fails every sale."""
+    field = TAX_CODE_FIELDS.get(entity_type)
+    code = fields.get(field) if field else None
+    if field is None or code is None:
+        return
+    codes = tax_codes(territory)
+    if code not in codes:
+        raise InvalidReferenceError(
+            field, f"{code} is not a tax rate of the territory {territory.get('name')}; it has {', '.join(codes)}"
+        )
+
+
+def _named(users: list[StoredItem]) -> str:
+    shown = ", ".join(f"{u.entity_type.value} {u.item.get('name')!r} ({u.id})" for u in users[:SHOWN_USERS])
+    more = len(users) - SHOWN_USERS
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def refuse_removed_tax_codes(previous: dict[str, Any], territory: dict[str, Any], items: Iterable[StoredItem]) -> None:
+    """A territory keeps every tax rate that a category or a product of its companies still names."""
+    removed = set(tax_codes(previous)) - set(tax_codes(territory))
+    if not removed:
+        return
+    users: dict[str, list[StoredItem]] = {}
+    for item in items:
+        field = TAX_CODE_FIELDS.get(item.entity_type)
+        code = item.item.get(field) if field else None
+        if code in removed:
+            users.setdefault(str(code), []).append(item)
+    if users:
+        reasons = "; ".join(f"{code} is still the tax of {_named(found)}" for code, found in sorted(users.items()))
+        raise InvalidReferenceError("tax_rates", reasons)
+
+
+def refuse_while_used(entity_type: EntityType, field: str, children: list[StoredItem], doing: str) -> None:
+    """An item that others name (a category its products, a shop its tills) is not deleted or moved under them."""
+    if children:
+        raise InUseError(field, f"cannot {doing} this {entity_type.value}: {_named(children)} still name it")

@@ -80,6 +80,17 @@ class InvalidReferenceError(PosApiError):
 
 
 @dataclass
+class InUseError(PosApiError):
+    """The item is still named by others (a category by its products…): deleting or moving it would break them."""
+
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.reason}"
+
+
+@dataclass
 class UnauthenticatedError(PosApiError):
     reason: str
 

@@ -19,7 +19,20 @@ from caisse_contracts.envelope import Envelope, TenantKeys
 from caisse_contracts.events import ConfigChangedV1, EntityType, PatchOperationV1
 from caisse_contracts.runtime.telemetry import current_traceparent
 from caisse_contracts.topics import CONFIG
-from pos_api.domain.config import SPECS, Actor, Hierarchy, StoredItem, authorize, hierarchy_of, next_item, patch_from
+from pos_api.domain.config import (
+    SPECS,
+    TAX_CODE_FIELDS,
+    Actor,
+    Hierarchy,
+    StoredItem,
+    authorize,
+    hierarchy_of,
+    next_item,
+    patch_from,
+    refuse_removed_tax_codes,
+    refuse_unknown_tax_code,
+    refuse_while_used,
+)
 from pos_api.domain.errors import ForbiddenError, InvalidReferenceError, NotFoundError, UnauthenticatedError
 from pos_api.service_layer.cache import SaleMemo, TillCache
 from pos_api.service_layer.ports import (
@@ -106,6 +119,50 @@ async def _live(work: UnitOfWork, entity_id: UUID, entity_type: EntityType, fiel
     return found
 
 
+async def _refuse_broken_references(
+    work: UnitOfWork,
+    entity_type: EntityType,
+    values: dict[str, Any],
+    hierarchy: Hierarchy,
+    current: StoredItem | None,
+) -> None:
+    """What the item names must exist where it sits, and what names the item must keep working after the write."""
+    if entity_type in TAX_CODE_FIELDS and hierarchy.territory_id is not None:
+        # Locked: a territory dropping this tax code at the same moment waits for this write, then sees it.
+        territory = await work.config.get(hierarchy.territory_id, for_update=True)
+        if territory is not None:
+            refuse_unknown_tax_code(entity_type, values, territory.item)
+    if current is None:
+        return
+    if entity_type is EntityType.TERRITORY:
+        catalogue = [*await work.config.list(EntityType.CATEGORY), *await work.config.list(EntityType.PRODUCT)]
+        refuse_removed_tax_codes(current.item, values, (i for i in catalogue if i.hierarchy.territory_id == current.id))
+    link = _parent_link(entity_type)
+    if link is not None and hierarchy != current.hierarchy:
+        # Its children keep the hierarchy keys they were written with (a product its company): they stay behind.
+        refuse_while_used(entity_type, link[0], await _children(work, current), "move")
+
+
+def _parent_link(entity_type: EntityType) -> tuple[str, EntityType] | None:
+    """The field that names an item's parent and the parent's type; a cashier's shop is one too."""
+    if entity_type is EntityType.OPERATOR:
+        return "shop_id", EntityType.SHOP
+    return SPECS[entity_type].parent
+
+
+async def _children(work: UnitOfWork, parent: StoredItem) -> list[StoredItem]:
+    """The live items that name `parent` as theirs: a territory's companies, a category's products…"""
+    found: list[StoredItem] = []
+    for entity_type in SPECS:
+        link = _parent_link(entity_type)
+        if link is None or link[1] is not parent.entity_type:
+            continue
+        # A child sits in its parent's company (a territory's companies in none yet): the listing stays small.
+        candidates = await work.config.list(entity_type, company_id=parent.hierarchy.company_id)
+        found += [c for c in candidates if str(c.item.get(link[0])) == str(parent.id)]
+    return found
+
+
 async def _announce(
     work: UnitOfWork,
     stored: StoredItem,
@@ -144,7 +201,10 @@ async def _announce(
     )
 
 
-async def create_item(entity_type: EntityType, body: dict[str, Any], actor: Actor, services: ConfigServices) -> Written:
+async def create_item(
+    entity_type: EntityType, body: dict[str, Any] | BaseModel, actor: Actor, services: ConfigServices
+) -> Written:
+    """Create an item from its fields: a JSON object, or the entity's fields model already validated."""
     spec = SPECS[entity_type]
     fields = spec.fields.model_validate(body)
     entity_id = services.new_id()
@@ -154,6 +214,7 @@ async def create_item(entity_type: EntityType, body: dict[str, Any], actor: Acto
         parent = await _parent(work, entity_type, values)
         hierarchy = hierarchy_of(entity_type, entity_id, parent, values)
         authorize(actor, entity_type, hierarchy, write=True)
+        await _refuse_broken_references(work, entity_type, values, hierarchy, None)
         secret: str | None = None
         if entity_type is EntityType.POS:
             if await work.credentials.device(values["device_serial"]) is not None:
@@ -181,7 +242,7 @@ async def update_item(
     entity_type: EntityType,
     entity_id: UUID,
     expected_version: int,
-    body: dict[str, Any],
+    body: dict[str, Any] | BaseModel,
     actor: Actor,
     services: ConfigServices,
 ) -> Written:
@@ -199,6 +260,7 @@ async def update_item(
         authorize(actor, entity_type, hierarchy, write=True)
         if entity_type is EntityType.POS and values["device_serial"] != current.item["device_serial"]:
             raise InvalidReferenceError("device_serial", "is fixed; register a new till for new hardware")
+        await _refuse_broken_references(work, entity_type, values, hierarchy, current)
         item, version = next_item(
             spec,
             entity_id,
@@ -239,6 +301,7 @@ async def delete_item(
         if current is None or current.deleted or current.entity_type is not entity_type:
             raise NotFoundError(entity_type.value, str(entity_id))
         authorize(actor, entity_type, current.hierarchy, write=True)
+        refuse_while_used(entity_type, "id", await _children(work, current), "delete")
         spec = SPECS[entity_type]
         fields = _fields_of(current)
         item, version = next_item(

@@ -11,6 +11,7 @@ from caisse_contracts.runtime.http import InvalidParam, Problem, field_reason, i
 from pos_api.domain.errors import (
     BasketConflictError,
     ForbiddenError,
+    InUseError,
     InvalidReferenceError,
     NotFoundError,
     OperatorLockedError,
@@ -63,6 +64,7 @@ PROBLEMS: Final[dict[type[Exception], Problem]] = {
         lambda e: {"current_version": e.current_version},
     ),
     InvalidReferenceError: Problem(422, "Invalid reference", "invalid-reference", field_reason),
+    InUseError: Problem(409, "Still in use", "in-use", field_reason),
     BasketError: Problem(422, "Basket refused", "basket-refused", field_reason),
 }
 

@@ -7,12 +7,13 @@ stale version is a 409 naming the current one. Every change is versioned and ann
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Generic, TypeVar
 from uuid import UUID
 
 from fastapi import APIRouter, Body, Header, Response
 from pydantic import BaseModel, Field
 
+from caisse_contracts.config import Company
 from caisse_contracts.events import EntityType
 from caisse_contracts.runtime.http import InvalidParam, ProblemError
 from pos_api.domain.config import SPECS, EntitySpec, StoredItem
@@ -21,11 +22,20 @@ from pos_api.service_layer import config as use
 
 router = APIRouter(prefix="/v1", tags=["back office"])
 
+ItemT = TypeVar("ItemT")
 
-class ItemOut(BaseModel):
+
+class ItemOut(BaseModel, Generic[ItemT]):
+    """A configuration item as the back office reads it, with its type; `ETag` carries its version."""
+
     entity_type: EntityType
-    item: dict[str, Any]
+    item: ItemT
     secret: str | None = Field(default=None, description="Device secret or operator token: shown once, never again.")
+
+
+class DeviceSecretOut(BaseModel):
+    pos_id: UUID
+    secret: str = Field(description="The till's new device secret: shown once, never again.")
 
 
 class PahekoCredentialsIn(BaseModel):
@@ -49,7 +59,7 @@ def version_from(if_match: str | None) -> int:
         ) from None
 
 
-def _out(stored: StoredItem, response: Response, secret: str | None = None) -> ItemOut:
+def _out(stored: StoredItem, response: Response, secret: str | None = None) -> ItemOut[dict[str, Any]]:
     response.headers["ETag"] = f'"{stored.version}"'
     return ItemOut(entity_type=stored.entity_type, item=stored.item, secret=secret)
 
@@ -59,27 +69,28 @@ def _routes(spec: EntitySpec) -> None:
     base = f"/{spec.path}"
 
     async def create(
-        body: Annotated[dict[str, Any], Body()], actor: CurrentActor, services: CurrentServices, response: Response
-    ) -> ItemOut:
+        body: BaseModel, actor: CurrentActor, services: CurrentServices, response: Response
+    ) -> ItemOut[dict[str, Any]]:
         written = await use.create_item(kind, body, actor, services.config)
-        response.status_code = 201
         response.headers["Location"] = f"/v1/{spec.path}/{written.stored.id}"
         return _out(written.stored, response, written.secret)
 
     async def listing(actor: CurrentActor, services: CurrentServices) -> list[dict[str, Any]]:
         return [i.item for i in await use.list_items(kind, actor, services.config)]
 
-    async def read(entity_id: UUID, actor: CurrentActor, services: CurrentServices, response: Response) -> ItemOut:
+    async def read(
+        entity_id: UUID, actor: CurrentActor, services: CurrentServices, response: Response
+    ) -> ItemOut[dict[str, Any]]:
         return _out(await use.read_item(kind, entity_id, actor, services.config), response)
 
     async def replace(
         entity_id: UUID,
-        body: Annotated[dict[str, Any], Body()],
+        body: BaseModel,
         actor: CurrentActor,
         services: CurrentServices,
         response: Response,
         if_match: Annotated[str | None, Header()] = None,
-    ) -> ItemOut:
+    ) -> ItemOut[dict[str, Any]]:
         written = await use.update_item(kind, entity_id, version_from(if_match), body, actor, services.config)
         return _out(written.stored, response)
 
@@ -89,23 +100,30 @@ def _routes(spec: EntitySpec) -> None:
         services: CurrentServices,
         response: Response,
         if_match: Annotated[str | None, Header()] = None,
-    ) -> ItemOut:
+    ) -> ItemOut[dict[str, Any]]:
         return _out(await use.delete_item(kind, entity_id, version_from(if_match), actor, services.config), response)
 
+    # The body is this entity's own fields model: FastAPI reads the annotations, which name the type per entity.
+    for with_body in (create, replace):
+        with_body.__annotations__["body"] = Annotated[spec.fields, Body()]
+
     name = kind.value
-    handlers: list[tuple[str, str, Callable[..., Awaitable[Any]], str]] = [
-        ("POST", base, create, f"Create a {name}"),
-        ("GET", base, listing, f"List the {spec.path} you may see"),
-        ("GET", base + "/{entity_id}", read, f"Read a {name}"),
-        ("PUT", base + "/{entity_id}", replace, f"Replace a {name} (If-Match: version)"),
-        ("DELETE", base + "/{entity_id}", delete, f"Delete a {name} (If-Match: version)"),
+    one: Any = ItemOut[spec.item]  # type: ignore[name-defined]
+    handlers: list[tuple[str, str, Callable[..., Awaitable[Any]], str, Any, int]] = [
+        ("POST", base, create, f"Create a {name}", one, 201),
+        ("GET", base, listing, f"List the {spec.path} you may see", list[spec.item], 200),  # type: ignore[name-defined]
+        ("GET", base + "/{entity_id}", read, f"Read a {name}", one, 200),
+        ("PUT", base + "/{entity_id}", replace, f"Replace a {name} (If-Match: version)", one, 200),
+        ("DELETE", base + "/{entity_id}", delete, f"Delete a {name} (If-Match: version)", one, 200),
     ]
-    for method, path, endpoint, summary in handlers:
+    for method, path, endpoint, summary, model, status in handlers:
         router.add_api_route(
             path,
             endpoint,
             methods=[method],
             summary=summary,
+            response_model=model,
+            status_code=status,
             name=f"{method.lower()}_{name}{'_one' if '{' in path else ''}",
         )
 
@@ -115,14 +133,18 @@ for _spec in SPECS.values():
 
 
 @router.post("/pos/{pos_id}/rotate-secret", summary="A new device secret for a till; the old one stops working")
-async def rotate_secret(pos_id: UUID, actor: CurrentActor, services: CurrentServices) -> dict[str, str]:
-    return {"pos_id": str(pos_id), "secret": await use.rotate_device_secret(pos_id, actor, services.config)}
+async def rotate_secret(pos_id: UUID, actor: CurrentActor, services: CurrentServices) -> DeviceSecretOut:
+    return DeviceSecretOut(pos_id=pos_id, secret=await use.rotate_device_secret(pos_id, actor, services.config))
 
 
-@router.put("/companies/{company_id}/paheko-credentials", summary="Store the company's Paheko API credentials")
+@router.put(
+    "/companies/{company_id}/paheko-credentials",
+    summary="Store the company's Paheko API credentials",
+    response_model=ItemOut[Company],
+)
 async def paheko_credentials(
     company_id: UUID, body: PahekoCredentialsIn, actor: CurrentActor, services: CurrentServices, response: Response
-) -> ItemOut:
+) -> ItemOut[dict[str, Any]]:
     stored = await use.set_paheko_credentials(
         company_id, body.api_user, body.api_password, actor, services.config, services.secret_box
     )

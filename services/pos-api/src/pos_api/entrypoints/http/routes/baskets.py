@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from caisse_contracts.till_views import BasketOut
 from caisse_contracts.tills import BasketPut, FinalizeIn, Receipt
 from pos_api.entrypoints.http.deps import CurrentDevice, CurrentServices, get_device, get_services
 from pos_api.entrypoints.http.lean import LeanRoute, is_json, served_lean
@@ -56,7 +57,12 @@ def _view(view: BasketView) -> JSONResponse:
     return JSONResponse(body, headers={"ETag": f'"{view.basket.version}"'})
 
 
-@router.get("/current", summary="The till's open basket, as it left it (after a reboot)", response_model=None)
+@router.get(
+    "/current",
+    summary="The till's open basket, as it left it (after a reboot)",
+    response_model=None,
+    responses={200: {"model": BasketOut}},
+)
 async def get_current_basket(device: CurrentDevice, services: CurrentServices) -> JSONResponse:
     return _view(await current_basket(device, services.config))
 
@@ -70,6 +76,7 @@ async def get_current_basket(device: CurrentDevice, services: CurrentServices) -
         " database's indexes. The till simulator sends those."
     ),
     response_model=None,
+    responses={200: {"model": BasketOut}},
 )
 @served_lean(_lean_body(BasketPut))
 async def put_basket(
@@ -78,7 +85,12 @@ async def put_basket(
     return _view(await save_basket(device, basket_id, body, services.config))
 
 
-@router.get("/{basket_id}", summary="The basket with its computed totals", response_model=None)
+@router.get(
+    "/{basket_id}",
+    summary="The basket with its computed totals",
+    response_model=None,
+    responses={200: {"model": BasketOut}},
+)
 async def get_basket(basket_id: UUID, device: CurrentDevice, services: CurrentServices) -> JSONResponse:
     return _view(await read_basket(device, basket_id, services.config))
 

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Annotated, Any, Final
+from typing import Any, Final
 from uuid import UUID
 
 import httpx
-from fastapi import APIRouter, Body, Request, Response
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel
 
 from caisse_contracts.runtime.http import ProblemError
 from caisse_contracts.runtime.telemetry import inject_into
+from caisse_contracts.session_api import CloseSessionIn, MovementIn, OpenSessionIn, SessionOut, ZReportOut
 from pos_api.entrypoints.http.deps import CurrentDevice, CurrentServices
 from pos_api.service_layer.cash_sessions import next_ticket_number, note_session_opened, refuse_close_with_open_basket
 
@@ -26,7 +28,22 @@ PASSED_HEADERS: Final = ("content-type", "retry-after", "x-session-outcome", "co
 TIMEOUT: Final = httpx.Timeout(5.0, read=60.0)
 """A close may wait (bounded, in session-service) for the till's last tickets."""
 
-JsonBody = Annotated[dict[str, Any], Body()]
+DOCUMENTS: Final[dict[int | str, dict[str, Any]]] = {
+    200: {
+        "model": ZReportOut,
+        "description": "report: the Z report's JSON; the others as their media type",
+        "content": {
+            "text/html": {"schema": {"type": "string"}},
+            "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
+
+
+def _sent(body: BaseModel) -> dict[str, Any]:
+    """The till's body as it sent it: session-service fills its own defaults."""
+    return body.model_dump(mode="json", exclude_unset=True)
 
 
 def _client(request: Request) -> httpx.AsyncClient:
@@ -55,9 +72,17 @@ async def _forward(
     return Response(answer.content, status_code=answer.status_code, headers=passed)
 
 
-@router.post("", summary="Open the till's cash session with its counted float (or continue it)", response_model=None)
-async def open_session(body: JsonBody, request: Request, device: CurrentDevice, services: CurrentServices) -> Response:
-    forwarded = {**body, "first_ticket_number": await next_ticket_number(device, services.config)}
+@router.post(
+    "",
+    summary="Open the till's cash session with its counted float (or continue it)",
+    response_model=None,
+    status_code=201,
+    responses={201: {"model": SessionOut}, 200: {"model": SessionOut, "description": "Continued: already open"}},
+)
+async def open_session(
+    body: OpenSessionIn, request: Request, device: CurrentDevice, services: CurrentServices
+) -> Response:
+    forwarded = {**_sent(body), "first_ticket_number": await next_ticket_number(device, services.config)}
     answer = await _forward(request, "POST", f"/v1/pos/{device.pos_id}/sessions", json=forwarded)
     if answer.status_code in (200, 201):
         opened = json.loads(bytes(answer.body))
@@ -68,38 +93,56 @@ async def open_session(body: JsonBody, request: Request, device: CurrentDevice, 
 
 
 @router.get(
-    "/current", summary="The till's session that is not closed: what a rebooted till continues", response_model=None
+    "/current",
+    summary="The till's session that is not closed: what a rebooted till continues",
+    response_model=None,
+    responses={200: {"model": SessionOut}},
 )
 async def current_session(request: Request, device: CurrentDevice) -> Response:
     return await _forward(request, "GET", f"/v1/pos/{device.pos_id}/sessions/current")
 
 
-@router.get("/{session_id}", summary="One of the till's sessions, with its status", response_model=None)
+@router.get(
+    "/{session_id}",
+    summary="One of the till's sessions, with its status",
+    response_model=None,
+    responses={200: {"model": SessionOut}},
+)
 async def read_session(session_id: UUID, request: Request, device: CurrentDevice) -> Response:
     return await _forward(request, "GET", f"/v1/sessions/{session_id}", pos_id=device.pos_id)
 
 
-@router.post("/{session_id}/movements", summary="Withdraw cash to the safe or add to the float", response_model=None)
-async def post_movement(session_id: UUID, body: JsonBody, request: Request, device: CurrentDevice) -> Response:
-    return await _forward(request, "POST", f"/v1/sessions/{session_id}/movements", json=body, pos_id=device.pos_id)
+@router.post(
+    "/{session_id}/movements",
+    summary="Withdraw cash to the safe or add to the float",
+    response_model=None,
+    status_code=201,
+    responses={201: {"model": SessionOut}},
+)
+async def post_movement(session_id: UUID, body: MovementIn, request: Request, device: CurrentDevice) -> Response:
+    path = f"/v1/sessions/{session_id}/movements"
+    return await _forward(request, "POST", path, json=_sent(body), pos_id=device.pos_id)
 
 
 @router.post(
     "/{session_id}/close",
     summary="Close with the counted cash and the last ticket number (refused while a basket is open)",
     response_model=None,
+    responses={200: {"model": SessionOut}},
 )
 async def post_close(
-    session_id: UUID, body: JsonBody, request: Request, device: CurrentDevice, services: CurrentServices
+    session_id: UUID, body: CloseSessionIn, request: Request, device: CurrentDevice, services: CurrentServices
 ) -> Response:
     await refuse_close_with_open_basket(device, services.config)
-    return await _forward(request, "POST", f"/v1/sessions/{session_id}/close", json=body, pos_id=device.pos_id)
+    path = f"/v1/sessions/{session_id}/close"
+    return await _forward(request, "POST", path, json=_sent(body), pos_id=device.pos_id)
 
 
 @router.get(
     "/{session_id}/{document}",
     summary="The Z report (report, report.html, report.pdf) or the deposit slip (deposit-slip.pdf, .escpos)",
     response_model=None,
+    responses=DOCUMENTS,
 )
 async def get_document(session_id: UUID, document: str, request: Request, device: CurrentDevice) -> Response:
     if document not in {"report", "report.html", "report.pdf", "deposit-slip.pdf", "deposit-slip.escpos"}:

@@ -18,7 +18,11 @@ from pos_api.service_layer.tickets import Outcome, record_ticket
 router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
 
 
-@router.post("", status_code=201, responses={200: {"description": "Identical replay: the original ticket"}})
+@router.post(
+    "",
+    status_code=201,
+    responses={200: {"model": TicketFinalizedV1, "description": "Identical replay: the original ticket"}},
+)
 async def post_ticket(
     ticket: TicketFinalizedV1, device: CurrentDevice, services: CurrentServices, response: Response
 ) -> TicketFinalizedV1:
@@ -32,7 +36,12 @@ async def post_ticket(
     return recorded.stored.ticket
 
 
-@router.get("/{ticket_id}")
+@router.get(
+    "/{ticket_id}",
+    summary="A ticket of this till's shop",
+    response_model=None,
+    responses={200: {"model": TicketFinalizedV1}},
+)
 async def get_ticket(ticket_id: UUID, device: CurrentDevice, services: CurrentServices) -> JSONResponse:
     async with services.uow() as work:
         stored = await work.tickets.by_id(ticket_id)

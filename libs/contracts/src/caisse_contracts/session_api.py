@@ -1,0 +1,205 @@
+"""The cash session's HTTP shapes as a till sees them through pos-api: what it sends to open, move cash and close,
+and the session and Z report session-service answers (pos-api passes them through unchanged).
+
+The rules behind the figures (a count's value is one of the territory's denominations, a comment is needed above
+the variance threshold…) are session-service's, which names the field it refuses. Money is int minor units.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+
+class _In(BaseModel):
+    # Upper bounds only: session-service refuses what is below its rules (a negative count…) naming the field.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Out(BaseModel):
+    # session-service may add fields to its answers (additive changes): a till ignores those it does not know.
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class CountIn(_In):
+    """How many of one note or coin; the value is in minor units and must be one of the territory's."""
+
+    value: StrictInt = Field(le=100_000_000)
+    count: StrictInt = Field(le=1_000_000)
+
+
+class OpenSessionIn(_In):
+    session_id: UUID = Field(description="Chosen by the till, so that a retried open is recognised.")
+    operator_ids: list[UUID] = Field(min_length=1, max_length=20)
+    float_counts: list[CountIn] = Field(max_length=50)
+
+
+class MovementIn(_In):
+    movement_id: UUID = Field(description="Chosen by the till: a retried movement is recorded once.")
+    kind: Literal["withdrawal", "addition"]
+    amount: StrictInt = Field(le=100_000_000)
+    reason: str = Field(max_length=500)
+    operator_id: UUID
+
+
+class CloseSessionIn(_In):
+    closed_by: UUID
+    last_ticket_number: StrictInt | None = Field(
+        le=2**63 - 1, description="The last ticket the till issued; null if none."
+    )
+    counts: list[CountIn] = Field(max_length=50)
+    float_kept: list[CountIn] = Field(default_factory=list, max_length=50)
+    cheques_ticked: list[UUID] = Field(default_factory=list, max_length=10_000)
+    card_terminal_total: StrictInt | None = Field(default=None, le=100_000_000_000)
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+class CountOut(_Out):
+    value: StrictInt
+    count: StrictInt
+    amount: StrictInt
+
+
+class MovementOut(_Out):
+    movement_id: UUID
+    kind: Literal["withdrawal", "addition"]
+    amount: StrictInt
+    reason: str
+    operator_id: UUID
+    at: datetime
+
+
+class ChequeOut(_Out):
+    payment_id: UUID
+    number: str | None
+    bank: str | None
+    amount: StrictInt
+
+
+class ClosingOut(_Out):
+    """The figures of the close: what was expected, what was counted, what goes to the bank."""
+
+    last_ticket_number: StrictInt | None
+    expected_cash: StrictInt
+    counted_cash: StrictInt
+    variance: StrictInt
+    comment: str | None
+    counts: list[CountOut]
+    float_kept: StrictInt
+    deposit: list[CountOut]
+    deposit_cash: StrictInt
+    cheques: list[ChequeOut]
+    cheque_total: StrictInt
+    card_total: StrictInt
+    card_terminal_total: StrictInt | None
+    card_difference: StrictInt | None
+
+
+class SessionOut(_Out):
+    """A cash session, its status and its figures so far."""
+
+    session_id: UUID
+    pos_id: UUID
+    shop_id: UUID
+    company_id: UUID
+    territory_id: UUID
+    currency: str
+    status: Literal["open", "closing", "closed"]
+    status_text: str
+    waiting_for: list[list[StrictInt]] = Field(description="Ranges of ticket numbers a closing session waits for.")
+    opened_at: datetime
+    operator_ids: list[UUID]
+    denominations: list[StrictInt]
+    float_counts: list[CountOut]
+    opening_float: StrictInt
+    first_ticket_number: StrictInt | None
+    movements: list[MovementOut]
+    cash_added: StrictInt
+    cash_withdrawn: StrictInt
+    ticket_count: StrictInt
+    last_counted_number: StrictInt | None
+    expected_cash: StrictInt
+    closed_at: datetime | None
+    closing: ClosingOut | None
+
+
+class MethodLineOut(_Out):
+    method: str
+    amount: StrictInt
+    count: StrictInt
+
+
+class CategoryLineOut(_Out):
+    category_id: UUID
+    name: str
+    revenue_account: str
+    amount: StrictInt
+    weight_grams: StrictInt
+
+
+class ReportChequeOut(_Out):
+    number: str
+    bank: str | None
+    amount: StrictInt
+
+
+class ReportMovementOut(_Out):
+    kind: str
+    amount: StrictInt
+    reason: str
+    operator: str
+    at: datetime
+
+
+class ZReportOut(_Out):
+    """The Z report of a closed session, as computed once at the close (JSON of `…/report`)."""
+
+    session_id: UUID
+    pos_id: UUID
+    shop_id: UUID
+    company_id: UUID
+    currency: str
+    exponent: StrictInt
+    timezone: str
+    company: str
+    shop: str
+    shop_address: str
+    pos: str
+    bank_account: str
+    opened_at: datetime
+    closed_at: datetime
+    operators: list[str]
+    closed_by: str
+    first_ticket_number: StrictInt | None
+    last_ticket_number: StrictInt | None
+    ticket_count: StrictInt
+    credit_note_count: StrictInt
+    credit_note_total: StrictInt
+    total_incl_tax: StrictInt
+    by_method: list[MethodLineOut]
+    by_category: list[CategoryLineOut]
+    total_weight_grams: StrictInt
+    cash_rounding: StrictInt
+    cash_received: StrictInt
+    change_given: StrictInt
+    cash_added: StrictInt
+    cash_withdrawn: StrictInt
+    movements: list[ReportMovementOut]
+    opening_float: StrictInt
+    float_counts: list[CountOut]
+    expected_cash: StrictInt
+    counted_cash: StrictInt
+    variance: StrictInt
+    counted: list[CountOut]
+    comment: str | None
+    float_kept: StrictInt
+    deposit: list[CountOut]
+    deposit_cash: StrictInt
+    cheques: list[ReportChequeOut]
+    cheque_total: StrictInt
+    card_total: StrictInt
+    card_terminal_total: StrictInt | None
+    card_difference: StrictInt | None

@@ -36,3 +36,21 @@ CREATE TABLE IF NOT EXISTS plugin_pos_bridge_mappings (
 	account TEXT NOT NULL,
 	PRIMARY KEY (kind, key)
 );
+
+-- The company's accounts that Caisse's sync does not take, from provisioning: where the cash variances it books
+-- to 678/778 belong, and where the collected VAT goes.
+CREATE TABLE IF NOT EXISTS plugin_pos_bridge_accounts (
+	role TEXT NOT NULL PRIMARY KEY CHECK (role IN ('variance_shortage', 'variance_surplus', 'vat_collected')),
+	account TEXT NOT NULL
+);
+
+-- The VAT included in each tab item written from a VAT-subject company's ticket (Caisse's items hold no tax):
+-- at close, summed per revenue account and rate into the session's VAT entry.
+CREATE TABLE IF NOT EXISTS plugin_pos_bridge_items_taxes (
+	id_item INTEGER NOT NULL PRIMARY KEY,
+	id_session INTEGER NOT NULL,
+	rate_bp INTEGER NOT NULL,
+	tax INTEGER NOT NULL
+);
+
+CREATE INDEX IF NOT EXISTS plugin_pos_bridge_items_taxes_session ON plugin_pos_bridge_items_taxes (id_session);

@@ -7,7 +7,7 @@ declare(strict_types=1);
 namespace Paheko\Plugin\Pos_Bridge;
 
 $lib = dirname(__DIR__) . '/pos_bridge/lib/';
-foreach (['Problem', 'PayloadHash', 'Tokens', 'Requests', 'Http'] as $class) {
+foreach (['Problem', 'PayloadHash', 'Tokens', 'Requests', 'Http', 'Books', 'Tickets'] as $class) {
 	require $lib . $class . '.php';
 }
 
@@ -222,6 +222,56 @@ $test('Basic credentials are read from PHP or from the Authorization header, the
 	$_SERVER = ['HTTP_X_POS_BRIDGE_TOKEN' => ' v1.c.d '];
 	same('v1.c.d', (new Http('pos_bridge'))->bearer());
 	same(null, (new Http('pos_bridge'))->basic());
+});
+
+$test('a line carries its VAT with its rate, both or neither, and a ticket without them hashes as before', function () {
+	$plain = Requests::ticket(ticket());
+	same(false, array_key_exists('tax', $plain['lines'][0]));
+	$lines = ticket()['lines'];
+	$lines[0] += ['tax' => 133, 'tax_rate_bp' => 2000];
+	$taxed = Requests::ticket(ticket(['lines' => $lines]));
+	same([133, 2000], [$taxed['lines'][0]['tax'], $taxed['lines'][0]['tax_rate_bp']]);
+	$nulls = ticket()['lines'];
+	$nulls[1] += ['tax' => null, 'tax_rate_bp' => null];
+	same(PayloadHash::of($plain), PayloadHash::of(Requests::ticket(ticket(['lines' => $nulls]))));
+	$half = ticket()['lines'];
+	$half[0]['tax'] = 133;
+	refused(fn () => Requests::ticket(ticket(['lines' => $half])), 'lines[0].tax_rate_bp', 'give both or neither');
+	$rate = ticket()['lines'];
+	$rate[0] += ['tax' => 133, 'tax_rate_bp' => 10001];
+	refused(fn () => Requests::ticket(ticket(['lines' => $rate])), 'lines[0].tax_rate_bp');
+});
+
+$test('a sale keeps the wall time and offset of its territory, which date its tab and payments', function () {
+	$sold = Tickets::soldAt(Requests::ticket(ticket(['finalized_at' => '2026-12-31T23:50:00+11:00'])));
+	same('2026-12-31 23:50:00', $sold->format('Y-m-d H:i:s'));
+});
+
+$test('a close takes the till\'s opening and close, who opened, the entry\'s label and project', function () {
+	$close = Requests::close(['ticket_count' => 1, 'opened_at' => '2026-12-31T23:50:00+01:00',
+		'closed_at' => '2027-01-01T00:20:00+01:00', 'opened_by' => 'Caisse 2', 'label' => 'Boutique — Caisse 2 — 01/01/2027',
+		'project' => 'BOUT']);
+	same(['2026-12-31T23:50:00+01:00', '2027-01-01T00:20:00+01:00', 'Caisse 2', 'BOUT'],
+		[$close['opened_at'], $close['closed_at'], $close['opened_by'], $close['project']]);
+	same(false, array_key_exists('closed_at', Requests::close(['ticket_count' => 1, 'closed_at' => null])));
+	refused(fn () => Requests::close(['ticket_count' => 1, 'opened_at' => '2027-01-01T00:20:00+01:00',
+		'closed_at' => '2026-12-31T23:50:00+01:00']), 'closed_at', 'before opened_at');
+	refused(fn () => Requests::close(['ticket_count' => 1, 'closed_at' => 'tomorrow']), 'closed_at');
+});
+
+$test('provisioning takes the company\'s variance and VAT accounts, each optional', function () {
+	$base = ['categories' => [['key' => 'c', 'name' => 'C', 'account' => '707']], 'methods' => [['key' => 'cash', 'name' => 'E', 'kind' => 'cash', 'account' => '530']]];
+	$with = Requests::provisioning($base + ['accounts' => ['variance_shortage' => '658', 'variance_surplus' => '758', 'vat_collected' => null]]);
+	same(['variance_shortage' => '658', 'variance_surplus' => '758'], $with['accounts']);
+	same(false, array_key_exists('accounts', Requests::provisioning($base)));
+	refused(fn () => Requests::provisioning($base + ['accounts' => ['variance_shortage' => '6x']]), 'accounts.variance_shortage');
+	refused(fn () => Requests::provisioning($base + ['accounts' => ['bank' => '512']]), 'accounts.bank', 'not a known field');
+});
+
+$test('a tab names the till, the number and the cashier; a VAT rate reads as in French', function () {
+	same('Caisse 2 n°7 — Camille', Tickets::tabName(Requests::ticket(ticket(['label' => 'Caisse 2', 'cashier' => 'Camille']))));
+	same('Avoir Ticket n°7', Tickets::tabName(Requests::ticket(ticket(['kind' => 'credit_note']))));
+	same(['20 %', '5,5 %', '2,1 %', '0 %'], [Books::rate(2000), Books::rate(550), Books::rate(210), Books::rate(0)]);
 });
 
 $failed = 0;

@@ -10,13 +10,16 @@ for the altered row, CAISSE_PAHEKO_ROOT (its `src/` folder) for stopping and res
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sqlite3
 import subprocess
 import time
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -209,6 +212,33 @@ def test_a_day_reaches_paheko_once_after_ops_map_the_missing_accounts_and_reconc
     tabs = paheko_sql(f"SELECT COUNT(*) AS n FROM plugin_pos_tabs WHERE session = {caisse[0]['id']}")  # noqa: S608
     assert tabs[0]["n"] == 3, "every ticket once, Paheko's outage notwithstanding"
 
+    # What a treasurer reads: each sale dated when it was sold (its payments too, whenever they were pushed), the
+    # tab naming the till, the session its till and who closed it, the entry the shop, the till and the day, the
+    # shortage on the company's account (658), the cheque with its bank.
+    sid = caisse[0]["id"]
+    dated = paheko_sql(
+        "SELECT t.name, t.opened, t.closed, p.date FROM plugin_pos_tabs t"  # noqa: S608
+        f" INNER JOIN plugin_pos_tabs_payments p ON p.tab = t.id WHERE t.session = {sid}"
+    )
+    assert all(row["date"] == row["opened"] == row["closed"] for row in dated), dated
+    # The till sold without naming its cashier (no operator_id): the tab names the till alone.
+    assert all(re.fullmatch(r"Caisse \d+ n°\d+", row["name"]) for row in dated), dated
+    [users] = paheko_sql(f"SELECT open_user, close_user FROM plugin_pos_sessions WHERE id = {sid}")  # noqa: S608
+    assert re.fullmatch(r"Caisse \d+", users["open_user"]), users
+    assert re.fullmatch(r"Caisse \d+ — Caissier \d+", users["close_user"]), users
+    [entry] = paheko_sql(f"SELECT id, label, date FROM acc_transactions WHERE reference = 'POS-SESSION-{sid}'")  # noqa: S608
+    today = datetime.now(ZoneInfo("Europe/Paris"))
+    assert entry["date"] == f"{today:%Y-%m-%d}"
+    assert re.fullmatch(rf".+ — Caisse \d+ — {today:%d/%m/%Y}", entry["label"]), entry["label"]
+    lines = paheko_sql(
+        "SELECT a.code, l.debit, l.credit, l.reference FROM acc_transactions_lines l"  # noqa: S608
+        f" INNER JOIN acc_accounts a ON a.id = l.id_account WHERE l.id_transaction = {entry['id']}"
+    )
+    codes = {line["code"] for line in lines}
+    assert "658" in codes, lines
+    assert "678" not in codes, lines
+    assert {"code": "5112", "debit": 900, "credit": 0, "reference": "0007788 — La Poste"} in lines
+
 
 @pytest.mark.skipif(not DB, reason="DID NOT RUN: set CAISSE_PAHEKO_DB (Paheko's SQLite file) to alter a row in Paheko")
 def test_a_row_altered_in_paheko_is_reported_as_a_mismatch(
@@ -245,4 +275,39 @@ def test_a_row_altered_in_paheko_is_reported_as_a_mismatch(
     assert sorted(state["differences"], key=lambda d: d["what"]) == [
         {"what": "account:678", "ours": 0, "theirs": 100},
         {"what": "account:707", "ours": -900, "theirs": -1000},
+    ]
+
+
+def test_a_vat_subject_company_s_day_books_its_vat_per_rate_in_paheko_and_reconciles_it(
+    stack: Stack, chain: tuple[ServiceProcess, ServiceProcess, ServiceProcess], demo: Demo
+) -> None:
+    pos_api, _, bridge = chain
+    bo = admin(stack, pos_api)
+    company = demo.companies["FR"]
+    replace(bo, f"/v1/companies/{company}", vat_subject=True)
+    time.sleep(3)  # the bridge's view of the configuration follows config.changed: its next push provisions 44571
+    till = TillDriver(pos_api, demo, 1)
+    session_id = str(uuid.uuid4())
+    assert till.open(EUR_FLOAT, session_id).status_code == 201
+    till.sell({"method": "cash", "amount": 900, "tendered": 900})
+    till.sell({"method": "card", "amount": 900, "reference": "AUTH78"})
+    closed = till.close(session_id, [{"value": 1000, "count": 6}, {"value": 200, "count": 9}], card_terminal_total=900)
+    assert closed.status_code == 200, closed.text
+    state = wait_for(
+        lambda: session_state(bridge, session_id),
+        lambda r: r.status_code == 200 and r.json()["close"] not in (None, "waiting"),
+        timeout_s=120,
+        what="the close to be synced and reconciled",
+    ).json()
+    assert (state["close"], state["differences"]) == ("synced", []), state["differences"]
+    [caisse] = paheko_sql(f"SELECT id_session AS id FROM plugin_pos_bridge_sessions WHERE uuid = '{session_id}'")  # noqa: S608
+    vat_lines = paheko_sql(
+        "SELECT a.code, l.debit, l.credit, l.reference FROM acc_transactions_lines l"  # noqa: S608
+        " INNER JOIN acc_transactions t ON t.id = l.id_transaction INNER JOIN acc_accounts a ON a.id = l.id_account"
+        f" WHERE t.reference = 'POS-SESSION-{caisse['id']}-TVA' ORDER BY a.code"
+    )
+    # Each ticket: a coat 8.00 and a bag 1.00 at 20 %, 1.50 of VAT included; both categories now on 707.
+    assert vat_lines == [
+        {"code": "44571", "debit": 0, "credit": 300, "reference": "TVA-2000"},
+        {"code": "707", "debit": 300, "credit": 0, "reference": None},
     ]

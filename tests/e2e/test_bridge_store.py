@@ -18,7 +18,7 @@ from caisse_contracts.events import PahekoTicketPushedV1, SessionClosedV1, Ticke
 from caisse_contracts.runtime.database import create_engine, migrate, migrations_beside
 from caisse_contracts.snapshots import load_example
 from harness import Stack
-from paheko_bridge.adapters.memory import FakeFec, FakePaheko, FakeTargets
+from paheko_bridge.adapters.memory import FakeFec, FakePaheko, FakeTargets, InMemoryUnitOfWork, MemoryState
 from paheko_bridge.adapters.sql import SqlUnitOfWork, TicketMemo
 from paheko_bridge.domain.pushes import CloseStatus, PushStatus
 from paheko_bridge.service_layer.forwarding import BridgeServices, accept, close_ready, push_due, replay
@@ -164,3 +164,28 @@ async def test_a_close_waits_in_postgresql_for_its_last_ticket(engine: AsyncEngi
     assert row is not None
     assert row.status is CloseStatus.SYNCED
     assert paheko.closed == [session]
+
+
+@pytest.mark.parametrize("store", ["postgresql", "memory"])
+async def test_a_session_s_tickets_are_those_pushed_in_number_order_alike_in_postgresql_and_in_memory(
+    engine: AsyncEngine, store: str
+) -> None:
+    """What the reconciliation sums the VAT of: the fake and the SQL adapter answer the same."""
+    state = MemoryState()
+
+    def uow() -> UnitOfWork:
+        return SqlUnitOfWork(engine) if store == "postgresql" else InMemoryUnitOfWork(state)
+
+    pos, session, other = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    envelopes = [ticket(pos, session, n) for n in (2, 1, 3)]
+    async with uow() as work:
+        await work.pushes.add_many([e.data for e in [*envelopes, ticket(pos, other, 4)]], NOW)
+        await work.pushes.pushed_many([envelopes[0].data.ticket_id, envelopes[1].data.ticket_id], NOW)
+        await work.commit()
+    async with uow() as work:
+        found = await work.pushes.tickets_of_session(session)
+    assert [(t.number, t.ticket_id) for t in found] == [
+        (1, envelopes[1].data.ticket_id),
+        (2, envelopes[0].data.ticket_id),
+    ]
+    assert found[0] == envelopes[1].data

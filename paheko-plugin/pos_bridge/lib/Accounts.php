@@ -57,6 +57,7 @@ class Accounts
 		$codes = [POS::ERROR_DEBIT_ACCOUNT, POS::ERROR_CREDIT_ACCOUNT];
 		$codes = array_merge($codes, $db->getAssoc('SELECT account, account FROM plugin_pos_categories WHERE account IS NOT NULL;'));
 		$codes = array_merge($codes, $db->getAssoc('SELECT account, account FROM plugin_pos_methods WHERE account IS NOT NULL;'));
+		$codes = array_merge($codes, array_values(Store::accounts()));
 		return array_values(array_unique($codes));
 	}
 

@@ -22,7 +22,7 @@ class CashSessions
 	 * @param array $cash [['method' => key, 'opening' => int|null], …]
 	 * @return array{0: \stdClass, 1: Session, 2: bool} mapping row, Caisse session, whether it was opened now
 	 */
-	static public function ensureOpen(string $uuid, ?string $label, array $cash, array $mappings): array
+	static public function ensureOpen(string $uuid, ?string $label, array $cash, array $mappings, ?\DateTime $opened = null): array
 	{
 		$floats = self::floats($cash, $mappings);
 		$row = Store::session($uuid);
@@ -56,6 +56,14 @@ class CashSessions
 		}
 
 		$session = Sessions::open($label ?? 'Caisse', $balances, null);
+
+		// Caisse dates the opening with the time of the write; the first ticket's sale is nearer the truth, and the
+		// close sets the till's own opening time.
+		if ($opened) {
+			$session->set('opened', $opened);
+			$session->save();
+		}
+
 		DB::getInstance()->preparedQuery(sprintf('INSERT INTO %s (uuid, id_session) VALUES (?, ?);', Store::SESSIONS), $uuid, $session->id());
 
 		return [Store::session($uuid), $session, true];
@@ -115,7 +123,7 @@ class CashSessions
 		return self::describe($row, Sessions::get((int) $row->id_session), Store::mappings());
 	}
 
-	static public function describe(\stdClass $row, ?Session $session, array $mappings, ?array $transaction = null): array
+	static public function describe(\stdClass $row, ?Session $session, array $mappings, ?array $transaction = null, ?array $vat_transaction = null): array
 	{
 		$keys = [];
 
@@ -146,6 +154,7 @@ class CashSessions
 			'result' => $session && $session->closed ? (int) $session->result : null,
 			'balances' => $balances,
 			'transaction' => $transaction,
+			'vat_transaction' => $vat_transaction,
 			'replayed' => false,
 		];
 	}
@@ -155,29 +164,7 @@ class CashSessions
 	 */
 	static public function transaction(Session $session): ?array
 	{
-		$t = $session->getTransaction();
-
-		if (!$t) {
-			return null;
-		}
-
-		$lines = DB::getInstance()->get('SELECT a.code AS account, l.debit, l.credit, l.label, l.reference
-			FROM acc_transactions_lines l INNER JOIN acc_accounts a ON a.id = l.id_account
-			WHERE l.id_transaction = ? ORDER BY l.id;', $t->id());
-
-		return [
-			'id' => $t->id(),
-			'reference' => $t->reference,
-			'date' => $t->date->format('Y-m-d'),
-			'label' => $t->label,
-			'lines' => array_map(fn ($l) => [
-				'account' => $l->account,
-				'debit' => (int) $l->debit,
-				'credit' => (int) $l->credit,
-				'label' => $l->label,
-				'reference' => $l->reference,
-			], $lines),
-		];
+		return Books::describe($session->getTransaction());
 	}
 
 	/**
@@ -238,10 +225,13 @@ class CashSessions
 			return $closed;
 		}
 
-		$year = Accounts::year(new \DateTime);
+		// The till's close time, in its territory's wall time, dates the close and the entry: a session pushed
+		// after an outage across midnight or 31 December books on its own day, in its own year.
+		$closed_at = isset($request['closed_at']) ? new \DateTime($request['closed_at']) : new \DateTime;
+		$year = Accounts::year($closed_at);
 
 		if (!$year) {
-			throw new Problem(409, 'no-accounting-year', 'No open accounting year', sprintf('No open accounting year covers %s.', date('Y-m-d')));
+			throw new Problem(409, 'no-accounting-year', 'No open accounting year', sprintf('No open accounting year covers %s.', $closed_at->format('Y-m-d')));
 		}
 
 		$without = Accounts::withoutAccount();
@@ -310,11 +300,26 @@ class CashSessions
 			$checked = array_map(fn ($p) => (int) $p->id, $session->listTrackedPayment());
 			$session->close($request['closed_by'], $balances, $checked);
 
+			// Caisse dates the close with the time of the write: the till's own times stand.
+			$session = Sessions::get($session->id());
+			$session->set('closed', $closed_at);
+
+			if (isset($request['opened_at'])) {
+				$session->set('opened', new \DateTime($request['opened_at']));
+			}
+
+			if (isset($request['opened_by'])) {
+				$session->set('open_user', $request['opened_by']);
+			}
+
+			$session->save();
+
 			self::preparePluginRoot();
 			$session = Sessions::get($session->id());
 			self::sync($session, $year);
+			$vat = Books::complete($session, $year, $request);
 
-			$result = self::describe($row, $session, $mappings, self::transaction($session));
+			$result = self::describe($row, $session, $mappings, self::transaction($session), $vat);
 			$db->preparedQuery(sprintf('UPDATE %s SET status = \'closed\', close_hash = ?, result = ?, updated = datetime(\'now\') WHERE uuid = ?;', Store::SESSIONS),
 				$hash, Store::encode($result), $uuid);
 			Store::commit($db);

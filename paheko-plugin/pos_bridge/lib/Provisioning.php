@@ -35,6 +35,10 @@ class Provisioning
 			}
 		}
 
+		foreach ($request['accounts'] ?? [] as $role => $code) {
+			$fields[$code] ??= 'accounts.' . $role;
+		}
+
 		$missing = Accounts::missing($year, array_map('strval', array_keys($fields)));
 
 		if ($missing) {
@@ -54,6 +58,13 @@ class Provisioning
 		$db = Store::begin();
 
 		try {
+			// The accounts request says nothing of stay as they were: a bridge that does not send them yet
+			// leaves Caisse's 678/778 and no VAT entry.
+			foreach ($request['accounts'] ?? [] as $role => $code) {
+				$db->preparedQuery(sprintf('INSERT INTO %s (role, account) VALUES (?, ?)
+					ON CONFLICT (role) DO UPDATE SET account = excluded.account;', Store::ACCOUNTS), $role, $code);
+			}
+
 			$methods = [];
 
 			foreach ($request['methods'] as $m) {
@@ -133,7 +144,7 @@ class Provisioning
 	static public function describe(): array
 	{
 		$mappings = Store::mappings();
-		$out = ['categories' => [], 'methods' => []];
+		$out = ['categories' => [], 'methods' => [], 'accounts' => (object) Store::accounts()];
 
 		foreach ($mappings['category'] as $key => $row) {
 			$out['categories'][] = [

@@ -13,6 +13,8 @@ class Requests
 	const MAX_AMOUNT = 100000000000;
 	const MAX_LINES = 500;
 	const MAX_PAYMENTS = 50;
+	/** The company's accounts Caisse's sync does not take: where cash variances and collected VAT are booked. */
+	const ACCOUNT_ROLES = ['variance_shortage', 'variance_surplus', 'vat_collected'];
 
 	static public function uuid(string $value, string $field): string
 	{
@@ -149,8 +151,22 @@ class Requests
 	static public function provisioning($body): array
 	{
 		$body = self::object($body, 'body');
-		self::only($body, ['categories', 'methods'], '');
+		self::only($body, ['categories', 'methods', 'accounts'], '');
 		$out = ['categories' => [], 'methods' => []];
+
+		if (isset($body['accounts'])) {
+			$a = self::object($body['accounts'], 'accounts');
+			self::only($a, self::ACCOUNT_ROLES, 'accounts.');
+			$out['accounts'] = [];
+
+			foreach (self::ACCOUNT_ROLES as $role) {
+				$code = self::string($a, $role, 'accounts.' . $role, 20, self::ACCOUNT, null, true);
+
+				if ($code !== null) {
+					$out['accounts'][$role] = $code;
+				}
+			}
+		}
 
 		foreach (self::list($body, 'categories', 'categories', 1, 1000) as $i => $c) {
 			$f = sprintf('categories[%d].', $i);
@@ -229,13 +245,56 @@ class Requests
 	static public function close($body): array
 	{
 		$body = self::object($body ?? [], 'body');
-		self::only($body, ['closed_by', 'ticket_count', 'cash'], '');
+		self::only($body, ['closed_by', 'ticket_count', 'cash', 'opened_at', 'closed_at', 'opened_by', 'label', 'project'], '');
 
-		return [
+		$out = [
 			'closed_by'    => self::string($body, 'closed_by', 'closed_by', 100, null, 'Caisse'),
 			'ticket_count' => self::int($body, 'ticket_count', 'ticket_count', 0, 1000000),
 			'cash'         => self::cash($body, true),
 		];
+
+		// Optional fields enter the normalized request (and its hash) only when given: a close sent before they
+		// existed hashes as it did.
+		foreach (['opened_at', 'closed_at'] as $name) {
+			if (isset($body[$name])) {
+				$out[$name] = self::datetime($body, $name);
+			}
+		}
+
+		if (isset($body['opened_by'])) {
+			$out['opened_by'] = self::string($body, 'opened_by', 'opened_by', 100);
+		}
+
+		if (isset($body['label'])) {
+			$out['label'] = self::string($body, 'label', 'label', 200);
+		}
+
+		if (isset($body['project'])) {
+			$out['project'] = self::string($body, 'project', 'project', 100);
+		}
+
+		if (isset($out['opened_at'], $out['closed_at']) && new \DateTimeImmutable($out['closed_at']) < new \DateTimeImmutable($out['opened_at'])) {
+			throw Problem::invalid('closed_at', 'is before opened_at');
+		}
+
+		return $out;
+	}
+
+	/**
+	 * A date and time with its offset, as the till's local time: Paheko stores the wall time it shows.
+	 */
+	static protected function datetime(array $body, string $name): string
+	{
+		$value = self::string($body, $name, $name, 40, self::DATETIME);
+
+		try {
+			new \DateTimeImmutable($value);
+		}
+		catch (\Exception $e) {
+			throw Problem::invalid($name, 'is not a valid date and time');
+		}
+
+		return $value;
 	}
 
 	/**
@@ -245,7 +304,7 @@ class Requests
 	static public function ticket($body): array
 	{
 		$body = self::object($body, 'body');
-		self::only($body, ['session', 'number', 'kind', 'label', 'finalized_at', 'lines', 'payments'], '');
+		self::only($body, ['session', 'number', 'kind', 'label', 'cashier', 'finalized_at', 'lines', 'payments'], '');
 
 		$kind = self::string($body, 'kind', 'kind', 20, null, 'sale');
 
@@ -253,14 +312,7 @@ class Requests
 			throw Problem::invalid('kind', 'must be "sale" or "credit_note"');
 		}
 
-		$finalized_at = self::string($body, 'finalized_at', 'finalized_at', 40, self::DATETIME);
-
-		try {
-			new \DateTimeImmutable($finalized_at);
-		}
-		catch (\Exception $e) {
-			throw Problem::invalid('finalized_at', 'is not a valid date and time');
-		}
+		$finalized_at = self::datetime($body, 'finalized_at');
 
 		$out = [
 			'session'      => self::uuid(self::string($body, 'session', 'session', 36), 'session'),
@@ -272,12 +324,17 @@ class Requests
 			'payments'     => [],
 		];
 
+		// Only when given: a ticket sent before the field existed hashes as it did.
+		if (isset($body['cashier'])) {
+			$out['cashier'] = self::string($body, 'cashier', 'cashier', 100);
+		}
+
 		$lines_total = 0;
 
 		foreach (self::list($body, 'lines', 'lines', 1, self::MAX_LINES) as $i => $l) {
 			$f = sprintf('lines[%d].', $i);
 			$l = self::object($l, rtrim($f, '.'));
-			self::only($l, ['label', 'category', 'quantity', 'unit_price', 'discount', 'total', 'weight_grams'], $f);
+			self::only($l, ['label', 'category', 'quantity', 'unit_price', 'discount', 'total', 'weight_grams', 'tax', 'tax_rate_bp'], $f);
 			$line = [
 				'label'        => self::string($l, 'label', $f . 'label', 200),
 				'category'     => self::string($l, 'category', $f . 'category', 100, self::KEY),
@@ -287,6 +344,20 @@ class Requests
 				'total'        => self::int($l, 'total', $f . 'total'),
 				'weight_grams' => self::int($l, 'weight_grams', $f . 'weight_grams', -10000000, 10000000, null, true),
 			];
+
+			// VAT of a VAT-subject company's line, included in its total: both or neither, and only when given, so
+			// that a line without them hashes as it always did.
+			$tax = self::int($l, 'tax', $f . 'tax', null, null, null, true);
+			$rate = self::int($l, 'tax_rate_bp', $f . 'tax_rate_bp', 0, 10000, null, true);
+
+			if (($tax === null) !== ($rate === null)) {
+				throw Problem::invalid($f . ($tax === null ? 'tax' : 'tax_rate_bp'), 'goes with tax_rate_bp and tax: give both or neither');
+			}
+
+			if ($tax !== null) {
+				$line['tax'] = $tax;
+				$line['tax_rate_bp'] = $rate;
+			}
 
 			if ($line['quantity'] === 0) {
 				throw Problem::invalid($f . 'quantity', 'must not be zero');

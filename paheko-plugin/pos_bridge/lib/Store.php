@@ -10,6 +10,8 @@ class Store
 	const TICKETS = 'plugin_pos_bridge_tickets';
 	const SESSIONS = 'plugin_pos_bridge_sessions';
 	const MAPPINGS = 'plugin_pos_bridge_mappings';
+	const ACCOUNTS = 'plugin_pos_bridge_accounts';
+	const ITEMS_TAXES = 'plugin_pos_bridge_items_taxes';
 
 	/** @var resource|null */
 	static protected $lock = null;
@@ -100,6 +102,15 @@ class Store
 		}
 
 		return $out;
+	}
+
+	/**
+	 * The company's accounts provisioned for the roles Caisse's sync does not know.
+	 * @return array<string, string> role → account code
+	 */
+	static public function accounts(): array
+	{
+		return DB::getInstance()->getAssoc(sprintf('SELECT role, account FROM %s ORDER BY role;', self::ACCOUNTS));
 	}
 
 	static public function decode(?string $json): ?array

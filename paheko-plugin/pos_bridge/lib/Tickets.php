@@ -57,6 +57,24 @@ class Tickets
 		}
 	}
 
+	/**
+	 * When the ticket was sold, as the wall time of the till's territory: the bridge sends it with the territory's
+	 * offset, and Paheko's dates are local-time strings (a UTC time would move a late sale to the next day).
+	 */
+	static public function soldAt(array $ticket): \DateTime
+	{
+		return new \DateTime($ticket['finalized_at']);
+	}
+
+	/**
+	 * "Caisse 2 n°17 — Camille": the till, the ticket's number and the cashier, as a treasurer looks for it.
+	 */
+	static public function tabName(array $ticket): string
+	{
+		return sprintf('%s%s n°%d%s', $ticket['kind'] === 'credit_note' ? 'Avoir ' : '', $ticket['label'] ?? 'Ticket',
+			$ticket['number'], isset($ticket['cashier']) ? ' — ' . $ticket['cashier'] : '');
+	}
+
 	static public function push(string $uuid, array $ticket, string $hash): array
 	{
 		if ($row = Store::ticket($uuid)) {
@@ -84,20 +102,19 @@ class Tickets
 		}
 
 		try {
-			[$session_row, $session] = CashSessions::ensureOpen($ticket['session'], $ticket['label'], [], $mappings);
+			[$session_row, $session] = CashSessions::ensureOpen($ticket['session'], $ticket['label'], [], $mappings, self::soldAt($ticket));
 
 			if ($session->closed) {
 				throw new Problem(409, 'session-closed', 'Session already closed',
 					sprintf('Caisse session n°%d is closed: a ticket cannot be added to it.', $session->id()), 'session');
 			}
 
-			$opened = new \DateTime($ticket['finalized_at']);
-			$opened->setTimezone(new \DateTimeZone(date_default_timezone_get()));
+			$sold = self::soldAt($ticket);
 
 			$tab = new Tab;
 			$tab->set('session', $session->id());
-			$tab->set('opened', $opened);
-			$tab->set('name', sprintf('%s%s n°%d', $ticket['kind'] === 'credit_note' ? 'Avoir ' : '', $ticket['label'] ?? 'Ticket', $ticket['number']));
+			$tab->set('opened', $sold);
+			$tab->set('name', self::tabName($ticket));
 			$tab->save();
 			$tab->session($session);
 
@@ -124,8 +141,14 @@ class Tickets
 					'id_fee'         => null,
 					'id_parent_item' => null,
 				]);
+				$tab_item->set('added', $sold);
 				$tab_item->save();
 				$total += $tab_item->total;
+
+				if (isset($line['tax'])) {
+					$db->preparedQuery(sprintf('INSERT INTO %s (id_item, id_session, rate_bp, tax) VALUES (?, ?, ?, ?);', Store::ITEMS_TAXES),
+						$tab_item->id(), $session->id(), $line['tax_rate_bp'], $line['tax']);
+				}
 			}
 
 			foreach ($ticket['payments'] as $payment) {
@@ -134,6 +157,11 @@ class Tickets
 			}
 
 			$tab->close(false);
+
+			// Caisse dates a payment and a tab's close with the time of the write: they happened at the sale.
+			$at = $sold->format('Y-m-d H:i:s');
+			$db->preparedQuery('UPDATE plugin_pos_tabs_payments SET date = ? WHERE tab = ?;', $at, $tab->id());
+			$db->preparedQuery('UPDATE plugin_pos_tabs SET closed = ? WHERE id = ?;', $at, $tab->id());
 
 			$result = [
 				'ticket' => $uuid,

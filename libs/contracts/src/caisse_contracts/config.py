@@ -107,6 +107,11 @@ class CompanyFields(BaseModel):
     accounts: AccountMapping = AccountMapping()
     member_discount_bp: StrictInt = Field(default=0, ge=0, le=10_000, description="Member card discount, 5 % = 500.")
     employee_discount_bp: StrictInt = Field(default=0, ge=0, le=10_000, description="Staff discount.")
+    card_batch_booking: bool = Field(
+        default=False,
+        description="Book a session's card payments in Paheko as one line, the terminal's batch, instead of one line "
+        "per payment (by its authorisation).",
+    )
 
 
 class ShopFields(BaseModel):
@@ -121,6 +126,10 @@ class ShopFields(BaseModel):
         default=(), max_length=20
     )
     bank_account: Annotated[str, Field(max_length=64)] = ""
+    analytic_project: Annotated[str, Field(min_length=1, max_length=100)] | None = Field(
+        default=None,
+        description="Code of the shop's analytic project in Paheko: every line of its sessions carries it.",
+    )
 
 
 class PosFields(BaseModel):

@@ -33,6 +33,7 @@ from paheko_bridge.adapters.plugin_payloads import (
     paheko_scale,
     provisioning_request,
     session_close,
+    session_label,
     ticket_push,
 )
 
@@ -181,3 +182,77 @@ def test_the_python_models_and_the_contract_name_the_same_request_fields() -> No
     schemas = contract()["components"]["schemas"]
     for name, model in pairs.items():
         assert set(schemas[name]["properties"]) == set(model.model_fields), name
+
+
+def test_a_sale_at_2350_on_31_december_in_noumea_is_sent_at_that_wall_time_whenever_it_is_pushed() -> None:
+    """Paheko's dates are local-time strings: the push carries the sale in the territory's time zone (UTC+11)."""
+    sold = example_ticket(finalized_at=datetime(2026, 12, 31, 12, 50, tzinfo=UTC))
+    push = ticket_push(sold, timezone="Pacific/Noumea")
+    assert push.finalized_at.isoformat() == "2026-12-31T23:50:00+11:00"
+    assert contract_errors("TicketPush", push.model_dump(mode="json")) == []
+
+
+def test_a_close_carries_the_till_s_opening_and_close_in_the_territory_s_time_zone() -> None:
+    closed = example_close(
+        opened_at=datetime(2026, 12, 31, 22, 50, tzinfo=UTC), closed_at=datetime(2027, 1, 1, 0, 10, tzinfo=UTC)
+    )
+    close = session_close(closed, timezone="Europe/Paris")
+    assert close.opened_at is not None
+    assert close.closed_at is not None
+    assert (close.opened_at.isoformat(), close.closed_at.isoformat()) == (
+        "2026-12-31T23:50:00+01:00",
+        "2027-01-01T01:10:00+01:00",
+    )
+    assert contract_errors("SessionCloseRequest", close.model_dump(mode="json")) == []
+
+
+def test_a_vat_subject_company_s_lines_carry_the_vat_they_include_and_others_none() -> None:
+    ticket = example_ticket()
+    with_vat = ticket_push(ticket, vat_subject=True)
+    assert [(line.total, line.tax, line.tax_rate_bp) for line in with_vat.lines] == [(800, 133, 2000), (200, 10, 550)]
+    assert contract_errors("TicketPush", with_vat.model_dump(mode="json")) == []
+    assert {(line.tax, line.tax_rate_bp) for line in ticket_push(ticket).lines} == {(None, None)}
+
+
+def test_provisioning_names_the_company_s_variance_accounts_and_its_vat_account_when_vat_subject() -> None:
+    mapping = AccountMapping(variance_shortage="6581", variance_surplus="7581", vat_collected="445711")
+    plain = provisioning_request([], mapping).accounts
+    subject = provisioning_request([], mapping, vat_subject=True).accounts
+    assert plain is not None
+    assert subject is not None
+    assert (plain.variance_shortage, plain.variance_surplus, plain.vat_collected) == ("6581", "7581", None)
+    assert subject.vat_collected == "445711"
+    assert contract_errors("ProvisioningRequest", provisioning_request([], mapping).model_dump(mode="json")) == []
+
+
+def test_a_cheque_s_bank_travels_in_its_reference_and_card_payments_can_make_one_batch_line() -> None:
+    ticket = example_ticket()
+    cheque = ticket.payments[0].model_copy(
+        update={
+            "method": PaymentMethod.CHEQUE,
+            "amount": 600,
+            "tendered": None,
+            "reference": "0007788",
+            "bank": "La Poste",
+        }
+    )
+    card = cheque.model_copy(
+        update={
+            "payment_id": uuid.uuid4(),
+            "method": PaymentMethod.CARD,
+            "amount": 400,
+            "reference": "AUTH77",
+            "bank": None,
+        }
+    )
+    paid = ticket.model_copy(update={"payments": (cheque, card), "change_given": 0})
+    assert [p.reference for p in ticket_push(paid).payments] == ["0007788 — La Poste", "AUTH77"]
+    assert [p.reference for p in ticket_push(paid, card_batches=True).payments] == ["0007788 — La Poste", None]
+
+
+def test_a_session_s_entry_is_labelled_with_the_shop_the_till_and_the_local_day_of_its_close() -> None:
+    late = datetime(2026, 12, 31, 23, 30, tzinfo=UTC)  # 1 January already in Paris
+    assert session_label("Boutique du centre", "Caisse 2", late, "Europe/Paris") == (
+        "Boutique du centre — Caisse 2 — 01/01/2027"
+    )
+    assert session_label(None, "Caisse 2", late, "UTC") == "Caisse 2 — 31/12/2026"

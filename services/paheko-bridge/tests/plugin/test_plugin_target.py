@@ -4,6 +4,7 @@ session's entry read back through `/api/sql`."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -137,3 +138,54 @@ async def test_the_sessions_entry_is_read_back_through_the_sql_api(
     [query] = sql.queries  # one call: Paheko checks the credential once
     assert "POS-SESSION-1" in query
     assert "session = 1" in query
+
+
+class Items:
+    """The configuration's shops, tills and operators by id."""
+
+    def __init__(self, items: dict[uuid.UUID, dict[str, Any]]) -> None:
+        self.items = items
+        self.reads = 0
+
+    async def item(self, entity_id: uuid.UUID) -> dict[str, Any] | None:
+        self.reads += 1
+        return self.items.get(entity_id)
+
+
+async def test_the_books_name_the_shop_the_till_the_day_and_the_cashiers_and_carry_the_shop_s_project(
+    fake: FakePlugin,
+) -> None:
+    sold = load_example(TicketFinalizedV1).data
+    closed = load_example(SessionClosedV1).data.model_copy(update={"first_ticket_number": 1, "last_ticket_number": 1})
+    assert closed.closed_by is not None
+    assert sold.operator_id is not None
+    items = Items(
+        {
+            sold.shop_id: {"name": "Boutique du centre", "analytic_project": "BOUT-CENTRE"},
+            sold.pos_id: {"name": "Caisse 2"},
+            sold.operator_id: {"name": "Camille"},
+        }
+    )
+    client = PahekoPluginClient(BASE, USER, SecretStr(PASSWORD), transport=httpx.MockTransport(fake.handle))
+    reader = PahekoSqlReader(BASE, USER, SecretStr(PASSWORD), transport=httpx.MockTransport(FakeSql().handle))
+    plugin = PluginTarget(client, reader, breakers(), circuit="paheko:names", label="Ressourcerie", items=items)
+    await plugin.provision(example_categories(), AccountMapping())
+    await plugin.push_ticket(sold.model_copy(update={"number": 1}))
+    await plugin.push_ticket(sold.model_copy(update={"ticket_id": uuid.uuid4(), "number": 2}))
+    await plugin.close_session(closed.model_copy(update={"last_ticket_number": 2}))
+    await plugin.aclose()
+    bodies = [
+        json.loads(r.content)
+        for r in fake.requests
+        if r.content and r.url.path.endswith(("close", str(sold.ticket_id)))
+    ]
+    push, close = bodies[0], bodies[-1]
+    assert (push["label"], push["cashier"]) == ("Caisse 2", "Camille")
+    assert (close["label"], close["opened_by"], close["closed_by"], close["project"]) == (
+        "Boutique du centre — Caisse 2 — 21/11/2026",  # closed at 18:05 UTC, 19:05 in Paris
+        "Caisse 2",
+        "Caisse 2 — Camille",
+        "BOUT-CENTRE",
+    )
+    assert items.reads == 3  # each name read once
+    assert fake.violations == []

@@ -112,13 +112,14 @@ def spec_session(pos: UUID, company: UUID = PAHEKO_COMPANY) -> Envelope[SessionC
     return Envelope[SessionClosedV1].wrap(data, event_id=uuid.uuid4(), occurred_at=NOW, source="test")
 
 
-# The lines Caisse's sync wrote for that session (PAHEKO.md §3), in cents.
+# The lines Caisse's sync wrote for that session (PAHEKO.md §3), in cents, its shortage on 678 moved by the plugin
+# to the company's shortage account (658 in the default mapping).
 SPEC_LINES = (
     LedgerLine("5112", 500, 0),
     LedgerLine("530", 1075, 0),
     LedgerLine("707", 0, 1575),
     LedgerLine("530", 0, 100),
-    LedgerLine("678", 100, 0),
+    LedgerLine("658", 100, 0),
 )
 
 
@@ -255,3 +256,79 @@ async def test_a_fec_batch_with_a_refused_ticket_books_the_others_and_dead_lette
     assert world.fec.tickets == [envelopes[0].data.ticket_id, envelopes[2].data.ticket_id]
     dead = [row for row, _ in world.state.pushes.values() if row.status is PushStatus.REJECTED]
     assert [(d.number, d.last_error) for d in dead] == [(2, "FEC: the entry does not balance")]
+
+
+async def test_a_shortage_left_on_caisse_s_678_is_a_mismatch_naming_the_company_s_account(world: World) -> None:
+    pos = uuid.uuid4()
+    world.paheko.lines, world.paheko.tabs = (*SPEC_LINES[:4], LedgerLine("678", 100, 0)), 2
+    await accept([ticket(pos, 1), ticket(pos, 2), spec_session(pos)], world.services)
+    await push_due(world.services)
+    assert [p.status for p in await close_ready(world.services)] == [CloseStatus.MISMATCH]
+    (failed,) = world.events(PahekoReconciliationFailedV1)
+    assert [(d.what, d.ours, d.theirs) for d in failed.differences] == [
+        ("account:658", 100, 0),
+        ("account:678", 0, 100),
+    ]
+
+
+def vat_spec_session(pos: UUID) -> Envelope[SessionClosedV1]:
+    """Two example tickets (a coat at 20 %: 8.00 € of which 1.33 € VAT; a book at 5.5 %: 2.00 € of which 0.10 €),
+    paid 20.00 € in cash, counted 1.00 € short."""
+    line = load_example(TicketFinalizedV1).data.lines
+    data = spec_session(pos).data.model_copy(
+        update={
+            "totals_by_method": (MethodTotalV1(method=PaymentMethod.CASH, amount=2000, count=2),),
+            "totals_by_category": (
+                CategoryTotalV1(category_id=line[0].category_id, revenue_account="7071", amount=1600),
+                CategoryTotalV1(category_id=line[1].category_id, revenue_account="7072", amount=400),
+            ),
+        }
+    )
+    return Envelope[SessionClosedV1].wrap(data, event_id=uuid.uuid4(), occurred_at=NOW, source="test")
+
+
+# What the plugin leaves in Paheko for that session of a VAT-subject company: Caisse's entry (revenue tax included,
+# the shortage moved to 658) and the VAT entry moving each rate's VAT from the revenue to 44571.
+VAT_LINES = (
+    LedgerLine("530", 2000, 0),
+    LedgerLine("7071", 0, 1600),
+    LedgerLine("7072", 0, 400),
+    LedgerLine("530", 0, 100),
+    LedgerLine("658", 100, 0),
+    LedgerLine("7071", 266, 0),
+    LedgerLine("7072", 20, 0),
+    LedgerLine("44571", 0, 286),
+)
+
+
+async def test_a_vat_subject_session_reconciles_its_vat_per_rate(world: World) -> None:
+    pos = uuid.uuid4()
+    assert isinstance(world.services.targets, FakeTargets)
+    world.services.targets.vat_subject_companies.add(PAHEKO_COMPANY)
+    world.paheko.lines, world.paheko.tabs, world.paheko.vat_by_rate = VAT_LINES, 2, {2000: 266, 550: 20}
+    await accept([ticket(pos, 1), ticket(pos, 2), vat_spec_session(pos)], world.services)
+    await push_due(world.services)
+    assert [p.status for p in await close_ready(world.services)] == [CloseStatus.SYNCED]
+    (synced,) = world.events(PahekoSessionSyncedV1)
+    assert {(c.what, c.ours, c.theirs) for c in synced.checked if c.what.startswith("vat:")} == {
+        ("vat:2000", 266, 266),
+        ("vat:550", 20, 20),
+    }
+
+
+async def test_a_vat_subject_session_booked_tax_included_without_vat_is_a_mismatch(world: World) -> None:
+    pos = uuid.uuid4()
+    assert isinstance(world.services.targets, FakeTargets)
+    world.services.targets.vat_subject_companies.add(PAHEKO_COMPANY)
+    world.paheko.lines, world.paheko.tabs = VAT_LINES[:5], 2
+    await accept([ticket(pos, 1), ticket(pos, 2), vat_spec_session(pos)], world.services)
+    await push_due(world.services)
+    assert [p.status for p in await close_ready(world.services)] == [CloseStatus.MISMATCH]
+    (failed,) = world.events(PahekoReconciliationFailedV1)
+    assert [(d.what, d.ours, d.theirs) for d in failed.differences] == [
+        ("account:44571", -286, 0),
+        ("account:7071", -1334, -1600),
+        ("account:7072", -380, -400),
+        ("vat:550", 20, 0),
+        ("vat:2000", 266, 0),
+    ]

@@ -1,4 +1,5 @@
-"""The bridge's view of the configuration: the newest version of each company and category, from `config.changed`.
+"""The bridge's view of the configuration: the newest version of each company, category, shop, till and operator (what
+Paheko's books name), from `config.changed`.
 
 The topic is compacted and keyed by entity, so a view rebuilt from the beginning sees each entity's latest
 version; an older or equal version never overwrites a newer one, so a replay changes nothing.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import text
@@ -16,7 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from caisse_contracts.config import Category, Company, Pos, Shop
 from caisse_contracts.events import ConfigChangedV1, EntityType
 
-KEPT = (EntityType.TERRITORY, EntityType.COMPANY, EntityType.SHOP, EntityType.POS, EntityType.CATEGORY)
+KEPT = (
+    EntityType.TERRITORY,
+    EntityType.COMPANY,
+    EntityType.CATEGORY,
+    EntityType.SHOP,
+    EntityType.POS,
+    EntityType.OPERATOR,
+)
 
 
 class SqlConfigView:
@@ -91,6 +100,17 @@ class SqlConfigView:
                 )
             ).scalar_one_or_none()
         return str(found) if found else None
+
+    async def item(self, entity_id: UUID) -> dict[str, Any] | None:
+        """The newest version of any kept item (a shop, a till, an operator…), None when unknown or deleted."""
+        async with self._engine.connect() as conn:
+            found = (
+                await conn.execute(
+                    text("select item::text from config_items where entity_id = :id and not deleted"),
+                    {"id": entity_id},
+                )
+            ).scalar_one_or_none()
+        return dict(json.loads(found)) if found else None
 
     async def categories(self, company_id: UUID) -> list[Category]:
         async with self._engine.connect() as conn:

@@ -108,6 +108,10 @@ class InMemoryPushes:
             if row.session_id == session_id and row.status is PushStatus.PUSHED
         ]
 
+    async def tickets_of_session(self, session_id: UUID) -> list[TicketFinalizedV1]:
+        rows = sorted(self._state.pushes.values(), key=lambda pair: pair[0].number)
+        return [t for row, t in rows if row.session_id == session_id and row.status is PushStatus.PUSHED]
+
     async def of_session(self, session_id: UUID) -> list[PushRow]:
         return sorted((r for r, _ in self._state.pushes.values() if r.session_id == session_id), key=lambda r: r.number)
 
@@ -210,6 +214,7 @@ class FakePaheko:
     closed: list[UUID] = field(default_factory=list)
     lines: tuple[LedgerLine, ...] = ()
     tabs: int = 0
+    vat_by_rate: dict[int, int] = field(default_factory=dict)
 
     async def push_ticket(self, ticket: TicketFinalizedV1) -> Pushed:
         if self.down:
@@ -225,7 +230,7 @@ class FakePaheko:
         self.closed.append(closed.session_id)
 
     async def ledger(self, closed: SessionClosedV1) -> PahekoLedger:
-        return PahekoLedger(7, "POS-SESSION-7", 31, self.lines, self.tabs)
+        return PahekoLedger(7, "POS-SESSION-7", 31, self.lines, self.tabs, dict(self.vat_by_rate))
 
 
 @dataclass
@@ -235,12 +240,17 @@ class FakeTargets:
     paheko_target: FakePaheko
     paheko_companies: set[UUID] = field(default_factory=set)
     category_account: dict[UUID, str] = field(default_factory=dict)
+    mapping: AccountMapping = field(default_factory=AccountMapping)
+    vat_subject_companies: set[UUID] = field(default_factory=set)
 
     async def paheko(self, company_id: UUID) -> FakePaheko | None:
         return self.paheko_target if company_id in self.paheko_companies else None
 
     async def accounts(self, company_id: UUID) -> AccountMapping:
-        return AccountMapping()
+        return self.mapping
+
+    async def vat_subject(self, company_id: UUID) -> bool:
+        return company_id in self.vat_subject_companies
 
     async def category_accounts(self, company_id: UUID) -> dict[UUID, str]:
         return dict(self.category_account)

@@ -9,7 +9,8 @@ company, and its tickets simply wait (they are stored). Refusals (4xx) do not co
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Final
+from typing import Any, Final, Protocol
+from uuid import UUID
 
 import httpx
 from purgatory import AsyncCircuitBreakerFactory
@@ -24,7 +25,7 @@ from paheko_bridge.adapters.plugin_client import (
     PahekoRejectedError,
     PahekoUnavailableError,
 )
-from paheko_bridge.adapters.plugin_payloads import provisioning_request, session_close, ticket_push
+from paheko_bridge.adapters.plugin_payloads import provisioning_request, session_close, session_label, ticket_push
 from paheko_bridge.domain.reconciliation import LedgerLine
 from paheko_bridge.service_layer.ports import PahekoLedger, Pushed, TargetRejectedError, TargetUnavailableError
 
@@ -35,14 +36,21 @@ SELECT 'line' AS kind, a.code AS account, SUM(l.debit) AS debit, SUM(l.credit) A
 FROM acc_transactions_lines l
 JOIN acc_transactions t ON t.id = l.id_transaction
 JOIN acc_accounts a ON a.id = l.id_account
-WHERE t.reference = '{reference}'
+WHERE t.reference IN ('{reference}', '{reference}-TVA')
 GROUP BY a.code
+UNION ALL
+SELECT 'vat', l.reference, SUM(l.debit), SUM(l.credit), NULL
+FROM acc_transactions_lines l
+JOIN acc_transactions t ON t.id = l.id_transaction
+WHERE t.reference = '{reference}-TVA' AND l.reference LIKE 'TVA-%'
+GROUP BY l.reference
 UNION ALL
 SELECT 'transaction', NULL, NULL, NULL, id FROM acc_transactions WHERE reference = '{reference}'
 UNION ALL
 SELECT 'tabs', NULL, NULL, NULL, COUNT(*) FROM plugin_pos_tabs WHERE session = {caisse_session}
 """
-"""One query, so that Paheko checks the API credential (a bcrypt) once per reconciliation."""
+"""One query, so that Paheko checks the API credential (a bcrypt) once per reconciliation: the lines of the
+session's entry and of its VAT complement, the VAT lines per rate (line reference `TVA-<basis points>`)."""
 
 
 class PahekoSqlReader:
@@ -74,8 +82,15 @@ class PahekoSqlReader:
         await self._http.aclose()
 
 
+class ConfigItems(Protocol):
+    """The configuration's items by id (shops, tills, operators): what the books name."""
+
+    async def item(self, entity_id: UUID) -> dict[str, Any] | None: ...
+
+
 class PluginTarget:
-    """A company's Paheko: its plugin client, its SQL reader and its circuit."""
+    """A company's Paheko: its plugin client, its SQL reader and its circuit. `items` names the tills, shops and
+    cashiers in what Paheko stores; a target is rebuilt when the configuration changes, so it keeps what it read."""
 
     def __init__(
         self,
@@ -85,23 +100,63 @@ class PluginTarget:
         *,
         circuit: str,
         label: str | None = None,
+        timezone: str = "Europe/Paris",
+        vat_subject: bool = False,
+        card_batches: bool = False,
+        items: ConfigItems | None = None,
     ) -> None:
         self._client = client
         self._reader = reader
         self._breakers = breakers
         self._circuit = circuit
         self._label = label
+        self._timezone = timezone
+        self._vat_subject = vat_subject
+        self._card_batches = card_batches
+        self._items = items
+        self._known: dict[UUID, dict[str, Any] | None] = {}
+
+    async def _item(self, entity_id: UUID | None) -> dict[str, Any]:
+        if entity_id is None or self._items is None:
+            return {}
+        if entity_id not in self._known:
+            self._known[entity_id] = await self._items.item(entity_id)
+        return self._known[entity_id] or {}
+
+    async def _name(self, entity_id: UUID | None) -> str | None:
+        name = (await self._item(entity_id)).get("name")
+        return str(name) if name else None
 
     async def provision(self, categories: Iterable[Category], accounts: AccountMapping) -> None:
         """Map the company's categories and our payment methods to Caisse's, with their accounts: before any push."""
-        await self._guarded(self._client.provision(provisioning_request(categories, accounts)))
+        request = provisioning_request(categories, accounts, vat_subject=self._vat_subject)
+        await self._guarded(self._client.provision(request))
 
     async def push_ticket(self, ticket: TicketFinalizedV1) -> Pushed:
-        result = await self._guarded(self._client.push_ticket(ticket.ticket_id, ticket_push(ticket, label=self._label)))
+        push = ticket_push(
+            ticket,
+            label=await self._name(ticket.pos_id) or self._label,
+            timezone=self._timezone,
+            vat_subject=self._vat_subject,
+            cashier=await self._name(ticket.operator_id),
+            card_batches=self._card_batches,
+        )
+        result = await self._guarded(self._client.push_ticket(ticket.ticket_id, push))
         return Pushed(result.caisse_session_id, result.caisse_tab_id, result.replayed)
 
     async def close_session(self, closed: SessionClosedV1) -> None:
-        await self._guarded(self._client.close_session(closed.session_id, session_close(closed)))
+        shop = await self._item(closed.shop_id)
+        till = await self._name(closed.pos_id)
+        closer = await self._name(closed.closed_by)
+        request = session_close(
+            closed,
+            timezone=self._timezone,
+            label=session_label(shop.get("name") or self._label, till, closed.closed_at, self._timezone),
+            opened_by=till,
+            closed_by=" — ".join(name for name in (till, closer) if name) or None,
+            project=shop.get("analytic_project"),
+        )
+        await self._guarded(self._client.close_session(closed.session_id, request))
 
     async def ledger(self, closed: SessionClosedV1) -> PahekoLedger:
         state = await self._guarded(self._client.session(closed.session_id))
@@ -111,12 +166,18 @@ class PluginTarget:
         lines = [r for r in rows if r["kind"] == "line"]
         transaction = [int(r["n"]) for r in rows if r["kind"] == "transaction"]
         tabs = [int(r["n"]) for r in rows if r["kind"] == "tabs"]
+        vat = {
+            int(str(r["account"]).removeprefix("TVA-")): int(r["credit"] or 0) - int(r["debit"] or 0)
+            for r in rows
+            if r["kind"] == "vat"
+        }
         return PahekoLedger(
             paheko_session_id=caisse_session,
             transaction_reference=reference if transaction else None,
             transaction_id=transaction[0] if transaction else None,
             lines=tuple(LedgerLine(str(r["account"]), int(r["debit"] or 0), int(r["credit"] or 0)) for r in lines),
             tickets=tabs[0] if tabs else 0,
+            vat_by_rate={rate: amount for rate, amount in vat.items() if amount},
         )
 
     async def _guarded(self, call: Any) -> Any:

@@ -46,7 +46,17 @@ class MethodMapping(_Request):
     account: Account
 
 
+class CompanyAccounts(_Request):
+    """The company's accounts Caisse's sync does not take: its cash variances (Caisse books 678/778) and the VAT
+    collected (Caisse books revenue tax included)."""
+
+    variance_shortage: Account
+    variance_surplus: Account
+    vat_collected: Account | None = Field(default=None, description="Only for a VAT-subject company.")
+
+
 class ProvisioningRequest(_Request):
+    accounts: CompanyAccounts | None = None
     categories: tuple[CategoryMapping, ...] = Field(min_length=1, max_length=1000)
     methods: tuple[MethodMapping, ...] = Field(min_length=1, max_length=100)
 
@@ -67,9 +77,16 @@ class ProvisionedMethod(_Answer):
     caisse_method_id: StrictInt | None
 
 
+class ProvisionedAccounts(_Answer):
+    variance_shortage: str | None = None
+    variance_surplus: str | None = None
+    vat_collected: str | None = None
+
+
 class Provisioning(_Answer):
     categories: tuple[ProvisionedCategory, ...]
     methods: tuple[ProvisionedMethod, ...]
+    accounts: ProvisionedAccounts = ProvisionedAccounts()
 
 
 class TicketLine(_Request):
@@ -82,6 +99,8 @@ class TicketLine(_Request):
     discount: Amount = 0
     total: Amount
     weight_grams: Annotated[StrictInt, Field(ge=-10_000_000, le=10_000_000)] | None = None
+    tax: Amount | None = Field(default=None, description="VAT included in `total`, with `tax_rate_bp`.")
+    tax_rate_bp: Annotated[StrictInt, Field(ge=0, le=10_000)] | None = None
 
 
 class TicketPayment(_Request):
@@ -99,7 +118,8 @@ class TicketPush(_Request):
     number: Annotated[StrictInt, Field(ge=1)]
     kind: Literal["sale", "credit_note"] = "sale"
     label: Annotated[str, Field(max_length=100)] | None = None
-    finalized_at: AwareDatetime
+    cashier: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    finalized_at: AwareDatetime = Field(description="The sale, with the offset of the territory's time zone.")
     lines: tuple[TicketLine, ...] = Field(min_length=1, max_length=500)
     payments: tuple[TicketPayment, ...] = Field(max_length=50)
 
@@ -137,9 +157,16 @@ class CashCount(_Request):
 
 
 class SessionCloseRequest(_Request):
+    """`opened_at` and `closed_at` carry the offset of the territory's time zone: Paheko keeps their wall time."""
+
     ticket_count: Annotated[StrictInt, Field(ge=0, le=1_000_000)]
     closed_by: Annotated[str, Field(max_length=100)] | None = None
     cash: tuple[CashCount, ...] = Field(default=(), max_length=20)
+    opened_at: AwareDatetime | None = None
+    closed_at: AwareDatetime | None = None
+    opened_by: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    label: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    project: Annotated[str, Field(min_length=1, max_length=100)] | None = None
 
 
 class SessionBalance(_Answer):
@@ -157,10 +184,11 @@ class TransactionLine(_Answer):
     credit: StrictInt
     label: str | None
     reference: str | None
+    project: str | None = None
 
 
 class AccountingTransaction(_Answer):
-    """The entry Caisse's sync wrote for a session, reference `POS-SESSION-<caisse session id>`."""
+    """An entry of a session: Caisse's `POS-SESSION-<caisse session id>`, or its VAT complement `…-TVA`."""
 
     id: StrictInt
     reference: str
@@ -183,6 +211,7 @@ class SessionState(_Answer):
     result: StrictInt | None
     balances: tuple[SessionBalance, ...]
     transaction: AccountingTransaction | None
+    vat_transaction: AccountingTransaction | None = None
     replayed: StrictBool
 
 

@@ -163,6 +163,15 @@ class SqlPushes:
         )
         return [r.number for r in rows]
 
+    async def tickets_of_session(self, session_id: UUID) -> list[TicketFinalizedV1]:
+        rows = await self._conn.execute(
+            text(
+                "select ticket::text as ticket from pushes where session_id = :s and status = 'pushed' order by number"
+            ),
+            {"s": session_id},
+        )
+        return [TicketFinalizedV1.model_validate_json(r.ticket) for r in rows]
+
     async def of_session(self, session_id: UUID) -> list[PushRow]:
         rows = await self._conn.execute(
             text(f"select {PUSH_COLUMNS} from pushes where session_id = :s order by number"),  # noqa: S608 - constant

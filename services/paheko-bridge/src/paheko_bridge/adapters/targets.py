@@ -107,7 +107,17 @@ class ConfiguredTargets:
         user, password = credentials
         client = PahekoPluginClient(company.paheko_url, user, password, transport=self._transport)
         reader = PahekoSqlReader(company.paheko_url, user, password, transport=self._transport)
-        target = PluginTarget(client, reader, self._breakers, circuit=f"paheko:{company_id}", label=company.name)
+        target = PluginTarget(
+            client,
+            reader,
+            self._breakers,
+            circuit=f"paheko:{company_id}",
+            label=company.name,
+            timezone=await self._view.timezone_of(company),
+            vat_subject=company.vat_subject,
+            card_batches=company.card_batch_booking,
+            items=self._view,
+        )
         try:
             await target.provision(await self._view.categories(company_id), company.accounts)
         except (TargetRejectedError, TargetUnavailableError) as exc:
@@ -126,6 +136,10 @@ class ConfiguredTargets:
 
     async def category_accounts(self, company_id: UUID) -> dict[UUID, str]:
         return {c.id: c.revenue_account for c in await self._view.categories(company_id)}
+
+    async def vat_subject(self, company_id: UUID) -> bool:
+        company = await self._view.company(company_id)
+        return company is not None and company.vat_subject
 
     async def aclose(self) -> None:
         for known in self._known.values():

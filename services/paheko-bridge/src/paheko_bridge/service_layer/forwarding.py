@@ -29,7 +29,13 @@ from caisse_contracts.runtime.outbox import OutboxItem
 from caisse_contracts.runtime.telemetry import current_traceparent
 from caisse_contracts.topics import PAHEKO
 from paheko_bridge.domain.pushes import Backoff, CloseStatus, missing_numbers
-from paheko_bridge.domain.reconciliation import actual_ledger, differences, expected_ledger
+from paheko_bridge.domain.reconciliation import (
+    actual_ledger,
+    differences,
+    expected_ledger,
+    expected_vat,
+    session_vat,
+)
 from paheko_bridge.service_layer.ports import (
     Clock,
     CloseRow,
@@ -259,16 +265,31 @@ async def _close(row: CloseRow, services: BridgeServices) -> CloseProgress:
             await work.commit()
         return CloseProgress(closed.session_id, CloseStatus.REJECTED)
     ours_tickets = _ticket_count(closed)
+    vat = None
+    if await services.targets.vat_subject(closed.company_id):
+        async with services.uow() as work:
+            vat = session_vat(await work.pushes.tickets_of_session(closed.session_id))
     expected = expected_ledger(
         closed,
         await services.targets.accounts(closed.company_id),
         await services.targets.category_accounts(closed.company_id),
+        vat,
     )
     actual = actual_ledger(ledger.lines)
-    found = differences(expected, actual, tickets_ours=ours_tickets, tickets_theirs=ledger.tickets)
+    vat_ours = expected_vat(closed, vat)
+    found = differences(
+        expected,
+        actual,
+        tickets_ours=ours_tickets,
+        tickets_theirs=ledger.tickets,
+        vat_ours=vat_ours,
+        vat_theirs=ledger.vat_by_rate,
+    )
     now = services.clock()
     checked = tuple(
         ReconciledAmountV1(what=f"account:{a}", ours=v, theirs=actual.get(a, 0)) for a, v in expected.items()
+    ) + tuple(
+        ReconciledAmountV1(what=f"vat:{r}", ours=v, theirs=ledger.vat_by_rate.get(r, 0)) for r, v in vat_ours.items()
     )
     event: Payload
     if found:

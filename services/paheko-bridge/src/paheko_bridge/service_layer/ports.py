@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, Self
@@ -54,6 +54,8 @@ class PahekoLedger:
     transaction_id: int | None
     lines: tuple[LedgerLine, ...]
     tickets: int
+    vat_by_rate: dict[int, int] = field(default_factory=dict)
+    """VAT collected per rate (basis points), hundredths, credit positive: the `-TVA` entry's VAT lines."""
 
 
 class PahekoTarget(Protocol):
@@ -84,6 +86,9 @@ class Targets(Protocol):
 
     async def category_accounts(self, company_id: UUID) -> dict[UUID, str]:
         """The revenue account of each of the company's categories, as configured now."""
+
+    async def vat_subject(self, company_id: UUID) -> bool:
+        """Whether the company's books split the VAT out of its revenue."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +129,9 @@ class Pushes(Protocol):
         """Put a rejected ticket (or every one, with None) back in the queue; how many were."""
 
     async def pushed_numbers(self, session_id: UUID) -> list[int]: ...
+
+    async def tickets_of_session(self, session_id: UUID) -> list[TicketFinalizedV1]:
+        """The session's tickets that reached their target, in number order."""
 
     async def of_session(self, session_id: UUID) -> list[PushRow]: ...
 

@@ -15,7 +15,7 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from caisse_contracts.basket import ComputedBasket, compute_basket
+from caisse_contracts.basket import BasketError, ComputedBasket, compute_basket
 from caisse_contracts.envelope import Envelope, TenantKeys
 from caisse_contracts.events import EntityType, TicketFinalizedV1, TicketKind
 from caisse_contracts.money import CashRoundingRule
@@ -28,6 +28,7 @@ from pos_api.domain.credit_notes import RefundLine, RefundTender, credit_note_pa
 from pos_api.domain.errors import (
     BasketConflictError,
     FieldProblem,
+    InvalidReferenceError,
     NotFoundError,
     PosApiError,
     SeatsFullError,
@@ -36,7 +37,7 @@ from pos_api.domain.errors import (
     TicketNumberConflictError,
 )
 from pos_api.domain.pricing import Catalogue, price_lines
-from pos_api.domain.tickets import check_ticket, content_hash
+from pos_api.domain.tickets import TicketConflict, check_ticket, content_hash, same_sale
 from pos_api.service_layer.cache import TillCache
 from pos_api.service_layer.config import ConfigServices
 from pos_api.service_layer.ports import CheckoutView, StoredBasket, StoredTicket, TillWork
@@ -55,6 +56,8 @@ class TillContext:
     shop: dict[str, Any]
     pos: dict[str, Any]
     catalogue: Catalogue
+    operators: frozenset[UUID] = frozenset()
+    """The shop's active operators: who may be recorded on its tickets (a federation admin too, looked up)."""
 
 
 async def till_context(work: TillWork, device: Device, cache: TillCache) -> TillContext:
@@ -80,13 +83,41 @@ async def _load_context(work: TillWork, device: Device) -> TillContext:
     products = [p.item for p in await work.config.list(EntityType.PRODUCT, company_id=h.company_id)]
     overrides = [o.item for o in await work.config.list(EntityType.CATALOGUE_OVERRIDE, shop_id=h.shop_id)]
     catalogue = Catalogue.of(shop_catalogue(categories, products, overrides), items["territory"])
-    return TillContext(items["territory"], items["company"], items["shop"], device.pos.item, catalogue)
+    operators = frozenset(
+        o.id for o in await work.config.list(EntityType.OPERATOR, shop_id=h.shop_id) if o.item.get("active", True)
+    )
+    return TillContext(items["territory"], items["company"], items["shop"], device.pos.item, catalogue, operators)
+
+
+async def check_operator(work: TillWork, context: TillContext, operator_id: UUID | None, field: str) -> None:
+    """The operator recorded on a ticket exists, is active and works in the till's shop, as session-service
+    requires of who opens, moves and closes a session (a federation admin, with no shop, works anywhere).
+
+    The shop's own operators are known from the till's cached configuration: a sale reads nothing for them.
+    """
+    if operator_id is None or operator_id in context.operators:
+        return
+    found = await work.config.get(operator_id)
+    if found is None or found.deleted or found.entity_type is not EntityType.OPERATOR:
+        raise InvalidReferenceError(field, f"unknown operator {operator_id}")
+    if not found.item.get("active", True):
+        raise InvalidReferenceError(field, f"unknown operator {operator_id}")
+    if found.hierarchy.shop_id is not None:  # another shop's: this shop's own are in the context
+        raise InvalidReferenceError(field, f"operator {operator_id} works in another shop")
 
 
 def compute(content: BasketContent, context: TillContext) -> ComputedBasket:
     return compute_basket(
         basket_input(content, price_lines(content, context.catalogue), context.territory, context.company)
     )
+
+
+async def check_ticket_operator(device: Device, operator_id: UUID | None, services: ConfigServices) -> None:
+    """`check_operator` for a ticket the till made itself (synced after working offline)."""
+    if operator_id is None:
+        return
+    async with services.till_steps() as work:
+        await check_operator(work, await till_context(work, device, services.cache), operator_id, "operator_id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +191,17 @@ async def finalize_basket(device: Device, basket_id: UUID, request: FinalizeIn, 
     `SaleMemo` and the sale is one round trip. If anything differs from the memo, the guarded write leaves
     nothing and finalize takes the path above, which answers as if the memo had never been used.
     """
+    try:
+        return await _finalize(device, basket_id, request, services)
+    except TicketNumberConflictError as conflict:
+        if conflict.attempt is not None:
+            async with services.till_work() as work:
+                await work.tickets.keep_conflict(conflict.attempt)
+                await work.commit()
+        raise
+
+
+async def _finalize(device: Device, basket_id: UUID, request: FinalizeIn, services: ConfigServices) -> Finalized:
     locked = request.content is None
     if not locked and (seen := _guess(device, basket_id, request, services)) is not None:
         try:
@@ -217,11 +259,24 @@ async def _finalize_once(
             basket = StoredBasket(basket_id, device.pos_id, 0, request.content, False, None, now)
         context = await till_context(work, device, services.cache)
         if seen.holder is not None:
-            if basket.finalized and basket.ticket_id == seen.holder.ticket.ticket_id:
-                return Finalized(
-                    receipt_of(seen.holder.ticket, context.shop, context.pos, context.territory), replayed=True
-                )
-            raise TicketNumberConflictError(device.pos_id, request.number, seen.holder.ticket.ticket_id)
+            holder = seen.holder
+            if basket.finalized and basket.ticket_id == holder.ticket.ticket_id:
+                if _same_content(device, basket, request, holder, context):
+                    return Finalized(receipt_of(holder.ticket, context.shop, context.pos, context.territory), True)
+            raise TicketNumberConflictError(
+                device.pos_id,
+                request.number,
+                holder.ticket.ticket_id,
+                TicketConflict(
+                    device.pos_id,
+                    request.number,
+                    holder.ticket.ticket_id,
+                    basket_id,
+                    "finalize",
+                    (request.content or basket.content).model_dump(mode="json"),
+                    now,
+                ),
+            )
         if basket.finalized:
             raise BasketConflictError("basket", f"was already finalized as ticket {basket.ticket_id}")
         if request.version != basket.version:
@@ -240,9 +295,9 @@ async def _finalize_once(
         priced = price_lines(content, context.catalogue)
         computed = compute_basket(basket_input(content, priced, context.territory, context.company))
         if computed.remaining > 0:
-            raise TicketInconsistentError(
-                [FieldProblem("payments", f"{computed.remaining} still due after cash rounding")]
-            )
+            in_cash = "" if computed.cash_due == computed.remaining else f" ({computed.cash_due} in cash, rounded)"
+            raise TicketInconsistentError([FieldProblem("payments", f"{computed.remaining} still to pay{in_cash}")])
+        await check_operator(work, context, content.operator_id, "operator_id")
         seats = [
             (i, line.product_id, line.seat_capacity, line.quantity)
             for i, line in enumerate(priced)
@@ -252,7 +307,8 @@ async def _finalize_once(
             return _Again.LOCK
         for i, product_id, capacity, quantity in seats:
             if await work.seats.take(product_id, capacity, quantity) is None:
-                raise SeatsFullError(f"lines[{i}].quantity", product_id, 0)
+                left = await work.seats.left(product_id, capacity)
+                raise SeatsFullError(f"lines[{i}].quantity", product_id, left, quantity)
         check_number_jump(seen.last_number, request.number)
         ticket = _ticket(device, basket, content, computed, priced, session.session_id, request.number, now, context)
         check_ticket(ticket)
@@ -264,6 +320,35 @@ async def _finalize_once(
         await work.commit()
     services.sales.sold(device.pos_id, request.number)
     return Finalized(receipt_of(ticket, context.shop, context.pos, context.territory), replayed=False)
+
+
+def _same_content(
+    device: Device, basket: StoredBasket, request: FinalizeIn, holder: StoredTicket, context: TillContext
+) -> bool:
+    """Whether a finalize of a basket already finalized under this number asks for the same sale again.
+
+    The basket handed over as it was finalized (or none, the one saved) is that sale; other content is compared
+    by the sale's hash, as the ticket it would make: its lines, payments and totals.
+    """
+    if request.content is None or request.content == basket.content:
+        return True
+    try:
+        priced = price_lines(request.content, context.catalogue)
+        computed = compute_basket(basket_input(request.content, priced, context.territory, context.company))
+        again = _ticket(
+            device,
+            basket,
+            request.content,
+            computed,
+            priced,
+            holder.ticket.session_id,
+            holder.ticket.number,
+            holder.ticket.finalized_at,
+            context,
+        )
+    except (PosApiError, BasketError):  # content that cannot even be priced is not the sale that was
+        return False
+    return same_sale(holder.content_hash, holder.ticket, content_hash(again))
 
 
 def _ticket(
@@ -342,6 +427,7 @@ async def credit_ticket(device: Device, ticket_id: UUID, request: CreditNoteIn, 
         session = await work.sessions.of_pos(device.pos_id)
         if session is None or not session.is_open:
             raise BasketConflictError("session", "this till has no open cash session")
+        await check_operator(work, context, request.operator_id, "operator_id")
         earlier = [t.ticket for t in await work.tickets.credit_notes_of(ticket_id)]
         parts = credit_note_parts(
             original.ticket,
@@ -378,7 +464,7 @@ async def credit_ticket(device: Device, ticket_id: UUID, request: CreditNoteIn, 
         ticket = TicketFinalizedV1.model_validate(ticket.model_dump())
         check_ticket(ticket)
         check_number_jump(await work.tickets.last_number(device.pos_id), request.number)
-        if not await work.tickets.add(StoredTicket(ticket=ticket, content_hash=content_hash(ticket), received_at=now)):
+        if not await work.tickets.add(StoredTicket.new(ticket, now)):
             raise TicketNumberConflictError(device.pos_id, request.number, ticket.ticket_id)
         await work.tickets.note_number(device.pos_id, request.number, now)
         await work.outbox.add(

@@ -299,6 +299,96 @@ def test_xpf_cash_rounding_leaves_nothing_due_and_a_pickup_number_is_required_wh
     assert receipt["pickup_number"] == "42"
 
 
+def test_after_a_card_of_1231_on_1233_xpf_the_2_left_paid_in_cash_close_a_balanced_ticket(
+    pos_api: ServiceProcess, demo: Demo, stack: Stack, open_tills: dict[str, simulator.TillRun]
+) -> None:
+    """PRODUCT.md §4: the 2 left for cash end in 2, rounded by −2 to no coin; the rounding line books them."""
+    till = demo.tills[4]
+    boot = catalogue_of(pos_api, till)
+    lines = [
+        {"line_id": str(uuid.uuid4()), "category_id": category(boot, "Livres"), "price": 1233, "weight_grams": 400}
+    ]
+    card = {"payment_id": str(uuid.uuid4()), "method": "card", "amount": 1231, "reference": "A42"}
+    basket_id = str(uuid.uuid4())
+    shown = put(pos_api, till, basket_id, 0, {"lines": lines, "payments": [card], "pickup_number": "9"}).json()
+    assert (shown["computed"]["remaining"], shown["computed"]["cash_due"]) == (2, 0)
+    paid = put(pos_api, till, basket_id, 1, {"lines": lines, "payments": [card, cash(2)], "pickup_number": "9"})
+    assert paid.status_code == 200, paid.text
+    computed = paid.json()["computed"]
+    assert (computed["cash_rounding"], computed["remaining"], computed["fully_paid"]) == (-2, 0, True)
+    done = finalize(pos_api, till, basket_id, (boot["last_ticket_number"] or 0) + 1, 2)
+    assert done.status_code == 201, done.text
+    receipt = done.json()
+    assert (receipt["total_incl_tax"], receipt["cash_rounding"], receipt["total_due"]) == (1233, -2, 1231)
+    assert [(p["method"], p["amount"]) for p in receipt["payments"]] == [("card", 1231)]
+    body = count(stack, "select (body->>'cash_rounding')::int from tickets where id = $1", uuid.UUID(basket_id))
+    assert body == -2
+
+
+def test_a_basket_finalized_again_with_two_units_instead_of_one_is_a_409_kept_aside_for_ops(
+    pos_api: ServiceProcess, demo: Demo, stack: Stack, open_tills: dict[str, simulator.TillRun]
+) -> None:
+    till = open_tills[demo.tills[1].serial].till
+    boot = catalogue_of(pos_api, till)
+    number = (boot["last_ticket_number"] or 0) + 1
+    bag = product(boot, "Sac cabas")
+    line = {"line_id": str(uuid.uuid4()), "product_id": bag["id"]}
+    paid = cash(bag["price"])
+    basket_id = str(uuid.uuid4())
+    url = f"{pos_api.url}/v1/baskets/{basket_id}/finalize"
+    one = {"number": number, "version": 0, "content": {"lines": [line], "payments": [paid]}}
+    first = httpx.post(url, json=one, headers=headers(till))
+    assert (first.status_code, first.headers["X-Ticket-Outcome"]) == (201, "created"), first.text
+    two = {
+        "number": number,
+        "version": 0,
+        "content": {"lines": [{**line, "quantity": 2}], "payments": [cash(2 * bag["price"])]},
+    }
+    conflict = problem(httpx.post(url, json=two, headers=headers(till)), 409)
+    assert conflict["existing_ticket_id"] == basket_id
+    admin = {"Authorization": f"Bearer {stack.admin_token('_till')}"}
+    kept = [
+        c
+        for c in httpx.get(f"{pos_api.url}/v1/ops/ticket-conflicts", headers=admin).json()
+        if c["pos_id"] == till.pos_id and c["number"] == number
+    ]
+    assert [(c["source"], c["attempted_ticket_id"], c["attempt"]["lines"][0]["quantity"]) for c in kept] == [
+        ("finalize", basket_id, 2)
+    ]
+    replay = httpx.post(url, json=one, headers=headers(till))
+    assert (replay.status_code, replay.headers["X-Ticket-Outcome"], replay.json()) == (
+        200,
+        "already_exists",
+        first.json(),
+    )
+    assert count(stack, "select count(*) from outbox where aggregate_id = $1", basket_id) == 1
+    assert (
+        count(stack, "select (body->'lines'->0->>'quantity')::int from tickets where id = $1", uuid.UUID(basket_id))
+        == 1
+    )
+
+
+def test_a_sale_naming_a_cashier_of_another_shop_is_refused_naming_operator_id(
+    pos_api: ServiceProcess, demo: Demo, stack: Stack, open_tills: dict[str, simulator.TillRun]
+) -> None:
+    till = open_tills[demo.tills[1].serial].till
+    boot = catalogue_of(pos_api, till)
+    other = next(cashier for shop, cashier in demo.cashiers.items() if shop != till.shop_id)
+    basket_id = str(uuid.uuid4())
+    content = coat_and_bag(boot, [cash(900)], operator_id=other)
+    body = {"number": (boot["last_ticket_number"] or 0) + 1, "version": 0, "content": content}
+    refused = problem(
+        httpx.post(f"{pos_api.url}/v1/baskets/{basket_id}/finalize", json=body, headers=headers(till)), 422
+    )
+    assert refused["invalid_params"] == [{"name": "operator_id", "reason": f"operator {other} works in another shop"}]
+    assert count(stack, "select count(*) from tickets where id = $1", uuid.UUID(basket_id)) == 0
+    content = coat_and_bag(boot, [cash(900)], operator_id=demo.cashiers[till.shop_id])
+    done = httpx.post(
+        f"{pos_api.url}/v1/baskets/{basket_id}/finalize", json={**body, "content": content}, headers=headers(till)
+    )
+    assert done.status_code == 201, done.text
+
+
 def test_a_workshop_seat_is_refused_once_the_event_is_full(
     pos_api: ServiceProcess, demo: Demo, open_tills: dict[str, simulator.TillRun]
 ) -> None:
@@ -316,7 +406,8 @@ def test_a_workshop_seat_is_refused_once_the_event_is_full(
 
     assert finalize(pos_api, till, seats(6), number, 1).status_code == 201
     full = problem(finalize(pos_api, till, seats(3), number + 1, 1), 409)
-    assert full["invalid_params"][0]["name"] == "lines[0].quantity"
+    assert full["invalid_params"] == [{"name": "lines[0].quantity", "reason": "only 2 seat(s) left, 3 asked"}]
+    assert full["seats_left"] == 2
     assert finalize(pos_api, till, seats(2), number + 1, 1).status_code == 201
 
 

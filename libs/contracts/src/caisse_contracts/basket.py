@@ -501,11 +501,11 @@ def _settle(basket: BasketIn, due: int) -> _Settlement:
     if left_for_cash > 0:
         rounded_for_cash = round_cash(left_for_cash, basket.cash_rounding).rounded
     payments = basket.payments
-    if has_cash and left_for_cash > 0 and cash != rounded_for_cash:
-        if round_cash(cash, basket.cash_rounding).rounded == rounded_for_cash:
-            # the cash written unrounded (what `remaining` showed): it is the rounded amount that changes hands
-            payments = _cash_booked_at(payments, rounded_for_cash - cash)
-            cash = rounded_for_cash
+    written_unrounded = has_cash and left_for_cash > 0 and cash != rounded_for_cash
+    if written_unrounded and round_cash(cash, basket.cash_rounding).rounded == rounded_for_cash:
+        # the cash written as `remaining` showed it, unrounded: it is the rounded amount that changes hands
+        payments = _cash_booked_at(payments, rounded_for_cash - cash)
+        cash = rounded_for_cash
     cash_rounding = rounded_for_cash - left_for_cash if has_cash else 0
     due_after_rounding = due + cash_rounding
 

@@ -136,7 +136,12 @@ async def test_a_basket_finalized_again_with_other_content_is_a_conflict_kept_as
         await sell(shop, basket, 1, two)
     assert caught.value.existing_ticket_id == basket
     [kept] = shop.state.conflicts.values()
-    assert (kept.pos_id, kept.number, kept.source, kept.attempted_ticket_id) == (shop.device.pos_id, 1, "finalize", basket)
+    assert (kept.pos_id, kept.number, kept.source, kept.attempted_ticket_id) == (
+        shop.device.pos_id,
+        1,
+        "finalize",
+        basket,
+    )
     assert kept.attempt["lines"][0]["quantity"] == 2
     with pytest.raises(TicketNumberConflictError):
         await sell(shop, basket, 1, two)
@@ -202,7 +207,9 @@ async def test_a_ticket_naming_an_operator_who_cannot_work_at_this_till_is_refus
 async def test_a_cashier_of_the_shop_and_a_federation_admin_are_recorded_on_their_tickets(shop: Shop) -> None:
     for number, who in ((1, "cashier"), (2, "admin")):
         operator = shop.operators[who]
-        await sell(shop, uuid.uuid4(), number, content([book(shop, 1235)], [pay("cash", 1235)], operator_id=str(operator)))
+        await sell(
+            shop, uuid.uuid4(), number, content([book(shop, 1235)], [pay("cash", 1235)], operator_id=str(operator))
+        )
         assert shop.state.tickets[(shop.device.pos_id, number)].ticket.operator_id == operator
         await check_ticket_operator(shop.device, operator, shop.services)
 
@@ -228,7 +235,9 @@ async def test_a_full_event_says_how_many_seats_are_left(shop: Shop) -> None:
 async def test_after_a_card_of_1231_on_1233_xpf_the_2_paid_in_cash_settle_a_balanced_ticket(shop: Shop) -> None:
     basket = uuid.uuid4()
     shown = await save_basket(
-        shop.device, basket, BasketPut(version=0, content=content([book(shop)], [pay("card", 1231, reference="A")])),
+        shop.device,
+        basket,
+        BasketPut(version=0, content=content([book(shop)], [pay("card", 1231, reference="A")])),
         shop.services,
     )
     assert (shown.computed.remaining, shown.computed.cash_due) == (2, 0)
@@ -245,4 +254,6 @@ async def test_after_a_card_of_1231_on_1233_xpf_the_2_paid_in_cash_settle_a_bala
 async def test_an_underpaid_finalize_says_what_remains_and_what_cash_must_bring(shop: Shop) -> None:
     with pytest.raises(TicketInconsistentError) as caught:
         await sell(shop, uuid.uuid4(), 1, content([book(shop)], [pay("card", 1000, reference="A")]))
-    assert [(p.field, p.reason) for p in caught.value.problems] == [("payments", "233 still to pay (235 in cash, rounded)")]
+    assert [(p.field, p.reason) for p in caught.value.problems] == [
+        ("payments", "233 still to pay (235 in cash, rounded)")
+    ]

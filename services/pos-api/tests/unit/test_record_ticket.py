@@ -67,9 +67,7 @@ async def test_a_number_synced_again_with_two_units_instead_of_one_is_a_conflict
     ticket = example_ticket()
     await record(state, ticket)
     coat = ticket.lines[0]
-    doubled = coat.model_copy(
-        update={"quantity": 2, "total_incl_tax": 1600, "total_excl_tax": 1333, "tax": 267}
-    )
+    doubled = coat.model_copy(update={"quantity": 2, "total_incl_tax": 1600, "total_excl_tax": 1333, "tax": 267})
     taxes = tuple(
         t.model_copy(update={"total_incl_tax": 1600, "total_excl_tax": 1333, "tax": 267}) if t.rate_bp == 2000 else t
         for t in ticket.taxes
@@ -136,3 +134,68 @@ async def test_a_rest_that_rounds_to_no_coin_is_rounding_without_a_cash_payment(
     with pytest.raises(TicketInconsistentError) as caught:
         await record(MemoryState(), example_ticket(payments=by_card(995), change_given=0, cash_rounding=-5))
     assert "cash_rounding" in {p.field for p in caught.value.problems}
+
+
+async def test_a_ticket_whose_lines_do_not_add_up_is_refused_and_nothing_is_written() -> None:
+    state = MemoryState()
+    with pytest.raises(TicketInconsistentError) as caught:
+        await record(state, example_ticket(total_incl_tax=1001))
+    assert "total_incl_tax" in {p.field for p in caught.value.problems}
+    assert state.tickets == {}
+    assert state.events == []
+
+
+async def test_an_underpaid_ticket_is_refused_naming_payments() -> None:
+    ticket = example_ticket()
+    underpaid = (PaymentV1(payment_id=uuid.uuid4(), method=PaymentMethod.CARD, amount=900),)
+    with pytest.raises(TicketInconsistentError) as caught:
+        await record(MemoryState(), ticket.model_copy(update={"payments": underpaid, "change_given": 0}))
+    assert "payments" in {p.field for p in caught.value.problems}
+
+
+async def test_change_must_equal_cash_tendered_minus_cash_applied() -> None:
+    with pytest.raises(TicketInconsistentError) as caught:
+        await record(MemoryState(), example_ticket(change_given=500))
+    assert "change_given" in {p.field for p in caught.value.problems}
+
+
+async def test_a_cheque_without_its_number_is_refused() -> None:
+    cheque = (PaymentV1(payment_id=uuid.uuid4(), method=PaymentMethod.CHEQUE, amount=1000),)
+    with pytest.raises(TicketInconsistentError) as caught:
+        await record(MemoryState(), example_ticket(payments=cheque, change_given=0))
+    assert "payments[0].reference" in {p.field for p in caught.value.problems}
+
+
+async def test_a_credit_note_must_reference_its_original_and_carry_negative_amounts() -> None:
+    with pytest.raises(TicketInconsistentError) as caught:
+        await record(MemoryState(), example_ticket(kind=TicketKind.CREDIT_NOTE))
+    fields = {p.field for p in caught.value.problems}
+    assert "original_ticket_id" in fields
+    assert "lines[0].quantity" in fields
+
+
+async def test_cash_rounding_without_cash_is_refused() -> None:
+    card = (PaymentV1(payment_id=uuid.uuid4(), method=PaymentMethod.CARD, amount=1002),)
+    with pytest.raises(TicketInconsistentError) as caught:
+        await record(MemoryState(), example_ticket(payments=card, change_given=0, cash_rounding=2))
+    assert "cash_rounding" in {p.field for p in caught.value.problems}
+
+
+async def test_skipped_numbers_are_gaps_until_their_tickets_arrive() -> None:
+    state = MemoryState()
+    uow = InMemoryUnitOfWork(state)
+    await record(state, example_ticket(number=1))
+    await record(state, example_ticket(ticket_id=uuid.uuid4(), number=4))
+    pos = example_ticket().pos_id
+    assert [n for _, n, _ in await uow.tickets.open_gaps([pos])] == [2, 3]
+    await record(state, example_ticket(ticket_id=uuid.uuid4(), number=3))
+    assert [n for _, n, _ in await uow.tickets.open_gaps([pos])] == [2]
+
+
+async def test_a_number_far_beyond_the_last_is_refused_as_a_broken_counter() -> None:
+    state = MemoryState()
+    await record(state, example_ticket(number=1))
+    with pytest.raises(TicketInconsistentError) as caught:
+        await record(state, example_ticket(ticket_id=uuid.uuid4(), number=20_000))
+    assert caught.value.problems[0].field == "number"
+    assert len(state.tickets) == 1

@@ -261,7 +261,9 @@ class SqlSeats:
 
     async def left(self, product_id: UUID, capacity: int) -> int:
         sold = select(event_seats.c.sold).where(event_seats.c.product_id == product_id).scalar_subquery()
-        found: int = (await self._conn.execute(select(func.greatest(capacity - func.coalesce(sold, 0), 0)))).scalar_one()
+        found: int = (
+            await self._conn.execute(select(func.greatest(capacity - func.coalesce(sold, 0), 0)))
+        ).scalar_one()
         return found
 
 

@@ -260,9 +260,9 @@ async def _finalize_once(
         context = await till_context(work, device, services.cache)
         if seen.holder is not None:
             holder = seen.holder
-            if basket.finalized and basket.ticket_id == holder.ticket.ticket_id:
-                if _same_content(device, basket, request, holder, context):
-                    return Finalized(receipt_of(holder.ticket, context.shop, context.pos, context.territory), True)
+            replayed = basket.finalized and basket.ticket_id == holder.ticket.ticket_id
+            if replayed and _same_content(device, basket, request, holder, context):
+                return Finalized(receipt_of(holder.ticket, context.shop, context.pos, context.territory), True)
             raise TicketNumberConflictError(
                 device.pos_id,
                 request.number,

@@ -13,7 +13,7 @@ from caisse_contracts.events import PaymentMethod, PaymentV1, TicketFinalizedV1,
 from caisse_contracts.snapshots import load_example
 from caisse_contracts.topics import TICKETS
 from pos_api.adapters.memory import InMemoryUnitOfWork, MemoryState
-from pos_api.domain.errors import TicketInconsistentError, TicketNumberConflictError
+from pos_api.domain.errors import InvalidReferenceError, TicketInconsistentError, TicketNumberConflictError
 from pos_api.service_layer.tickets import Outcome, record_ticket
 
 NOW = datetime(2026, 11, 21, 14, 32, 6, tzinfo=UTC)
@@ -113,6 +113,34 @@ async def test_a_ticket_stored_with_a_hash_of_its_whole_json_is_compared_by_its_
     assert await record(state, ticket) is Outcome.ALREADY_EXISTS
     with pytest.raises(TicketNumberConflictError):
         await record(state, example_ticket(ticket_id=uuid.uuid4()))
+
+
+async def test_a_new_ticket_has_its_operator_checked_and_a_replay_answers_whatever_became_of_them() -> None:
+    state = MemoryState()
+    ticket = example_ticket()
+    allowed = {ticket.operator_id}
+
+    async def check_operator(operator_id: uuid.UUID | None) -> None:
+        if operator_id not in allowed:
+            raise InvalidReferenceError("operator_id", f"unknown operator {operator_id}")
+
+    async def sync(sent: TicketFinalizedV1) -> Outcome:
+        recorded = await record_ticket(
+            sent,
+            uow=lambda: InMemoryUnitOfWork(state),
+            clock=lambda: NOW,
+            new_id=uuid.uuid4,
+            check_operator=check_operator,
+        )
+        return recorded.outcome
+
+    assert await sync(ticket) is Outcome.CREATED
+    allowed.clear()  # the cashier left since
+    assert await sync(ticket) is Outcome.ALREADY_EXISTS
+    with pytest.raises(InvalidReferenceError) as caught:
+        await sync(example_ticket(ticket_id=uuid.uuid4(), number=2))
+    assert caught.value.field == "operator_id"
+    assert len(state.tickets) == 1
 
 
 async def test_two_lines_with_one_id_are_refused_naming_the_second() -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from uuid import UUID
 
 from caisse_contracts.envelope import Envelope, TenantKeys
 from caisse_contracts.events import TicketFinalizedV1
@@ -28,17 +30,27 @@ class Recorded:
     stored: StoredTicket
 
 
+OperatorCheck = Callable[[UUID | None], Awaitable[None]]
+"""Raises when the operator named cannot be recorded on a ticket of the till."""
+
+
 async def record_ticket(
-    ticket: TicketFinalizedV1, *, uow: UnitOfWorkFactory, clock: Clock, new_id: IdFactory
+    ticket: TicketFinalizedV1,
+    *,
+    uow: UnitOfWorkFactory,
+    clock: Clock,
+    new_id: IdFactory,
+    check_operator: OperatorCheck | None = None,
 ) -> Recorded:
     """Check the ticket, then store it and its event in one transaction.
 
-    The POS numbers its tickets: a new number is stored; a known number with identical content answers
-    with the original (a safe retry); a known number with other content is a conflict.
+    The POS numbers its tickets: a new number is stored (its operator checked first); a known number with
+    identical content answers with the original (a safe retry, whatever became of its operator since); a known
+    number with other content is a conflict, kept aside for ops.
     """
     check_ticket(ticket)
     try:
-        return await _record(ticket, uow=uow, clock=clock, new_id=new_id)
+        return await _record(ticket, uow=uow, clock=clock, new_id=new_id, check_operator=check_operator)
     except TicketNumberConflictError as conflict:
         if conflict.attempt is not None:
             async with uow() as work:
@@ -47,13 +59,22 @@ async def record_ticket(
         raise
 
 
-async def _record(ticket: TicketFinalizedV1, *, uow: UnitOfWorkFactory, clock: Clock, new_id: IdFactory) -> Recorded:
+async def _record(
+    ticket: TicketFinalizedV1,
+    *,
+    uow: UnitOfWorkFactory,
+    clock: Clock,
+    new_id: IdFactory,
+    check_operator: OperatorCheck | None,
+) -> Recorded:
     digest = content_hash(ticket)
     for _ in range(2):
         async with uow() as work:
             existing = await work.tickets.by_number(ticket.pos_id, ticket.number)
             if existing is not None:
                 return _replay(existing, ticket, digest, clock())
+            if check_operator is not None:
+                await check_operator(ticket.operator_id)
             stored = StoredTicket(ticket=ticket, content_hash=digest, received_at=clock())
             check_number_jump(await work.tickets.last_number(ticket.pos_id), ticket.number)
             if not await work.tickets.add(stored):

@@ -32,8 +32,13 @@ async def post_ticket(
     """Record a finalized ticket and emit `ticket.finalized`; 200 with the original on an identical replay."""
     if ticket.pos_id != device.pos_id or ticket.shop_id != device.shop_id:
         raise ProblemError(403, "Another till's ticket", invalid_params=[InvalidParam("pos_id", "is not this till")])
-    await check_ticket_operator(device, ticket.operator_id, services.config)
-    recorded = await record_ticket(ticket, uow=services.uow, clock=services.clock, new_id=services.new_id)
+
+    async def check_operator(operator_id: UUID | None) -> None:
+        await check_ticket_operator(device, operator_id, services.config)
+
+    recorded = await record_ticket(
+        ticket, uow=services.uow, clock=services.clock, new_id=services.new_id, check_operator=check_operator
+    )
     if recorded.outcome is Outcome.ALREADY_EXISTS:
         response.status_code = 200
     response.headers["X-Ticket-Outcome"] = recorded.outcome.value

@@ -3,7 +3,8 @@
 Finalize checks everything first — the version, the open session, the pickup number, the number, every
 line, full payment after cash rounding, the seats left — then writes in ONE atomic step the immutable
 ticket, its `ticket.finalized` event and the basket's end. A replay of the same number for the same basket
-answers the original receipt; the same number for other content is a conflict.
+and the same sale (its lines, payments and totals) answers the original receipt; the same number for another
+sale is a conflict, kept aside for ops.
 """
 
 from __future__ import annotations
@@ -98,9 +99,8 @@ async def check_operator(work: TillWork, context: TillContext, operator_id: UUID
     if operator_id is None or operator_id in context.operators:
         return
     found = await work.config.get(operator_id)
-    if found is None or found.deleted or found.entity_type is not EntityType.OPERATOR:
-        raise InvalidReferenceError(field, f"unknown operator {operator_id}")
-    if not found.item.get("active", True):
+    live = found is not None and not found.deleted and found.entity_type is EntityType.OPERATOR
+    if found is None or not live or not found.item.get("active", True):
         raise InvalidReferenceError(field, f"unknown operator {operator_id}")
     if found.hierarchy.shop_id is not None:  # another shop's: this shop's own are in the context
         raise InvalidReferenceError(field, f"operator {operator_id} works in another shop")

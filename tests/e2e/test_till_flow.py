@@ -475,21 +475,27 @@ def test_a_sale_is_credited_in_parts_never_beyond_what_was_sold_and_the_original
     assert finalize(pos_api, till, sale_id, number, 1).status_code == 201
 
     def credit(quantity: int, refund: int, credit_id: str | None = None, n: int = 0) -> httpx.Response:
+        credit_id = credit_id or str(uuid.uuid4())
         body = {
-            "credit_note_id": credit_id or str(uuid.uuid4()),
+            "credit_note_id": credit_id,
             "number": n,
             "lines": [{"line_id": lines[0]["line_id"], "quantity": quantity}],
-            "payments": [{"payment_id": str(uuid.uuid4()), "method": "cash", "amount": refund}],
+            # a credit note sent again is the same request: its refund keeps its id
+            "payments": [{"payment_id": str(uuid.uuid5(refunds, credit_id)), "method": "cash", "amount": refund}],
         }
         return httpx.post(f"{pos_api.url}/v1/tickets/{sale_id}/credit-notes", json=body, headers=headers(till))
 
+    refunds = uuid.uuid4()
     first_id = str(uuid.uuid4())
     first = credit(1, 350, first_id, number + 1)
     assert first.status_code == 201, first.text
     note = first.json()
     assert (note["kind"], note["original_number"], note["total_incl_tax"]) == ("credit_note", number, -350)
     assert note["payments"][0]["amount"] == -350
-    assert credit(1, 350, first_id, number + 1).status_code == 200
+    replay = credit(1, 350, first_id, number + 1)
+    assert (replay.status_code, replay.json()) == (200, note)
+    more = problem(credit(2, 700, first_id, number + 1), 409)
+    assert more["existing_ticket_id"] == first_id
     wrong = problem(credit(1, 300, n=number + 2), 422)
     assert wrong["invalid_params"][0]["name"] == "payments"
     beyond = problem(credit(3, 1050, n=number + 2), 422)

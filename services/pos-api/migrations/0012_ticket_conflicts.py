@@ -21,7 +21,7 @@ def upgrade() -> None:
             attempt_sha256 text not null,
             existing_ticket_id uuid not null,
             attempted_ticket_id uuid not null,
-            source text not null check (source in ('finalize', 'ticket')),
+            source text not null check (source in ('finalize', 'credit_note', 'ticket')),
             attempt json not null,
             detected_at timestamptz not null,
             primary key (pos_id, number, attempt_sha256)

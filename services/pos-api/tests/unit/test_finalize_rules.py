@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from caisse_contracts.events import EntityType, PaymentMethod
-from caisse_contracts.tills import BasketContent, BasketPut, FinalizeIn
+from caisse_contracts.tills import BasketContent, BasketPut, CreditNoteIn, FinalizeIn
 from pos_api.adapters.memory import InMemoryUnitOfWork, MemoryState
 from pos_api.domain.errors import (
     InvalidReferenceError,
@@ -19,7 +19,7 @@ from pos_api.domain.errors import (
     TicketInconsistentError,
     TicketNumberConflictError,
 )
-from pos_api.service_layer.baskets import check_ticket_operator, finalize_basket, save_basket
+from pos_api.service_layer.baskets import check_ticket_operator, credit_ticket, finalize_basket, save_basket
 from pos_api.service_layer.config import SYSTEM, ConfigServices, create_item
 from pos_api.service_layer.ports import SessionState
 from pos_api.service_layer.till import Device, authenticate_device
@@ -257,3 +257,33 @@ async def test_an_underpaid_finalize_says_what_remains_and_what_cash_must_bring(
     assert [(p.field, p.reason) for p in caught.value.problems] == [
         ("payments", "233 still to pay (235 in cash, rounded)")
     ]
+
+
+async def test_a_credit_note_sent_again_giving_back_more_is_a_conflict_kept_aside_and_never_the_old_receipt(
+    shop: Shop,
+) -> None:
+    sale = uuid.uuid4()
+    line = book(shop, 1000, quantity=3)
+    await sell(shop, sale, 1, content([line], [pay("cash", 3000)]))
+
+    def credit_note(quantity: int, refund: int) -> CreditNoteIn:
+        return CreditNoteIn.model_validate(
+            {
+                "credit_note_id": str(note_id),
+                "number": 2,
+                "lines": [{"line_id": line["line_id"], "quantity": quantity}],
+                "payments": [{"payment_id": str(refund_id), "method": "cash", "amount": refund}],
+            }
+        )
+
+    note_id, refund_id = uuid.uuid4(), uuid.uuid4()
+    first = await credit_ticket(shop.device, sale, credit_note(1, 1000), shop.services)
+    again = await credit_ticket(shop.device, sale, credit_note(1, 1000), shop.services)
+    assert (again.replayed, again.receipt) == (True, first.receipt)
+    assert again.receipt.original_number == 1
+    with pytest.raises(TicketNumberConflictError) as caught:
+        await credit_ticket(shop.device, sale, credit_note(2, 2000), shop.services)
+    assert caught.value.existing_ticket_id == note_id
+    [kept] = shop.state.conflicts.values()
+    assert (kept.source, kept.number, kept.attempt["lines"][0]["quantity"]) == ("credit_note", 2, 2)
+    assert shop.state.tickets[(shop.device.pos_id, 2)].ticket.lines[0].quantity == -1

@@ -64,10 +64,11 @@ class TicketConflict:
     number: int
     existing_ticket_id: UUID
     attempted_ticket_id: UUID
-    source: Literal["finalize", "ticket"]
-    """`finalize` (a basket finalized online) or `ticket` (a ticket the till made, e.g. synced after offline)."""
+    source: Literal["finalize", "credit_note", "ticket"]
+    """`finalize` (a basket finalized online), `credit_note`, or `ticket` (a ticket the till made itself, e.g.
+    synced after working offline)."""
     attempt: dict[str, Any]
-    """What the till sent, as JSON: the basket's content, or the ticket."""
+    """What the till sent, as JSON: the basket's content, the credit note asked for, or the ticket."""
     detected_at: datetime
 
     @property

@@ -410,58 +410,59 @@ def _event(ticket: TicketFinalizedV1, services: ConfigServices) -> Envelope[Tick
 
 
 async def credit_ticket(device: Device, ticket_id: UUID, request: CreditNoteIn, services: ConfigServices) -> Finalized:
-    """A credit note on a sale of the till's shop: a new, immutable ticket with negative amounts."""
+    """A credit note on a sale of the till's shop: a new, immutable ticket with negative amounts.
+
+    The same credit note sent again under its number answers the original; another one under a number already
+    used is a conflict, kept aside for ops.
+    """
+    try:
+        return await _credit(device, ticket_id, request, services)
+    except TicketNumberConflictError as conflict:
+        if conflict.attempt is not None:
+            async with services.till_work() as work:
+                await work.tickets.keep_conflict(conflict.attempt)
+                await work.commit()
+        raise
+
+
+async def _credit(device: Device, ticket_id: UUID, request: CreditNoteIn, services: ConfigServices) -> Finalized:
     now = services.clock()
     async with services.till_work() as work:
         original = await work.tickets.by_id(ticket_id, for_update=True)
         if original is None or original.ticket.shop_id != device.shop_id:
             raise NotFoundError("ticket", str(ticket_id))
+        sale = original.ticket
         context = await till_context(work, device, services.cache)
         existing = await work.tickets.by_number(device.pos_id, request.number)
         if existing is not None:
-            if existing.ticket.ticket_id == request.credit_note_id:
-                return Finalized(
-                    receipt_of(existing.ticket, context.shop, context.pos, context.territory), replayed=True
-                )
-            raise TicketNumberConflictError(device.pos_id, request.number, existing.ticket.ticket_id)
+            notes = await work.tickets.credit_notes_of(ticket_id)
+            # the credit notes before it: the last units of a line give back what is left after them
+            before = [t.ticket for t in notes if t.received_at < existing.received_at]
+            if existing.ticket.ticket_id == request.credit_note_id and _same_credit_note(
+                sale, before, request, device, existing, context
+            ):
+                receipt = receipt_of(existing.ticket, context.shop, context.pos, context.territory)
+                return Finalized(receipt.model_copy(update={"original_number": sale.number}), replayed=True)
+            raise TicketNumberConflictError(
+                device.pos_id,
+                request.number,
+                existing.ticket.ticket_id,
+                TicketConflict(
+                    device.pos_id,
+                    request.number,
+                    existing.ticket.ticket_id,
+                    request.credit_note_id,
+                    "credit_note",
+                    request.model_dump(mode="json"),
+                    now,
+                ),
+            )
         session = await work.sessions.of_pos(device.pos_id)
         if session is None or not session.is_open:
             raise BasketConflictError("session", "this till has no open cash session")
         await check_operator(work, context, request.operator_id, "operator_id")
         earlier = [t.ticket for t in await work.tickets.credit_notes_of(ticket_id)]
-        parts = credit_note_parts(
-            original.ticket,
-            earlier,
-            [RefundLine(line.line_id, line.quantity) for line in request.lines],
-            [RefundTender(p.payment_id, p.method, p.amount, p.reference) for p in request.payments],
-            CashRoundingRule(context.territory["cash_rounding"]),
-        )
-        sale = original.ticket
-        ticket = sale.model_copy(
-            update={
-                "ticket_id": request.credit_note_id,
-                "number": request.number,
-                "kind": TicketKind.CREDIT_NOTE,
-                "original_ticket_id": sale.ticket_id,
-                "pos_id": device.pos_id,
-                "session_id": session.session_id,
-                "operator_id": request.operator_id,
-                "finalized_at": now,
-                "local_date": now.astimezone(ZoneInfo(context.territory["timezone"])).date(),
-                "lines": parts.lines,
-                "taxes": parts.taxes,
-                "payments": parts.payments,
-                "total_excl_tax": parts.total_excl_tax,
-                "total_tax": parts.total_tax,
-                "total_incl_tax": parts.total_incl_tax,
-                "cash_rounding": parts.cash_rounding,
-                "rounding_account": context.company["accounts"]["cash_rounding"] if parts.cash_rounding else None,
-                "change_given": 0,
-                "category_weights": category_weights(parts.lines),
-                "pickup_number": None,
-            }
-        )
-        ticket = TicketFinalizedV1.model_validate(ticket.model_dump())
+        ticket = _credit_note(sale, earlier, request, device, session.session_id, now, context)
         check_ticket(ticket)
         check_number_jump(await work.tickets.last_number(device.pos_id), request.number)
         if not await work.tickets.add(StoredTicket.new(ticket, now)):
@@ -477,3 +478,64 @@ async def credit_ticket(device: Device, ticket_id: UUID, request: CreditNoteIn, 
         await work.commit()
     receipt = receipt_of(ticket, context.shop, context.pos, context.territory)
     return Finalized(receipt.model_copy(update={"original_number": sale.number}), replayed=False)
+
+
+def _credit_note(
+    sale: TicketFinalizedV1,
+    earlier: list[TicketFinalizedV1],
+    request: CreditNoteIn,
+    device: Device,
+    session_id: UUID,
+    now: datetime,
+    context: TillContext,
+) -> TicketFinalizedV1:
+    parts = credit_note_parts(
+        sale,
+        earlier,
+        [RefundLine(line.line_id, line.quantity) for line in request.lines],
+        [RefundTender(p.payment_id, p.method, p.amount, p.reference) for p in request.payments],
+        CashRoundingRule(context.territory["cash_rounding"]),
+    )
+    ticket = sale.model_copy(
+        update={
+            "ticket_id": request.credit_note_id,
+            "number": request.number,
+            "kind": TicketKind.CREDIT_NOTE,
+            "original_ticket_id": sale.ticket_id,
+            "pos_id": device.pos_id,
+            "session_id": session_id,
+            "operator_id": request.operator_id,
+            "finalized_at": now,
+            "local_date": now.astimezone(ZoneInfo(context.territory["timezone"])).date(),
+            "lines": parts.lines,
+            "taxes": parts.taxes,
+            "payments": parts.payments,
+            "total_excl_tax": parts.total_excl_tax,
+            "total_tax": parts.total_tax,
+            "total_incl_tax": parts.total_incl_tax,
+            "cash_rounding": parts.cash_rounding,
+            "rounding_account": context.company["accounts"]["cash_rounding"] if parts.cash_rounding else None,
+            "change_given": 0,
+            "category_weights": category_weights(parts.lines),
+            "pickup_number": None,
+        }
+    )
+    return TicketFinalizedV1.model_validate(ticket.model_dump())
+
+
+def _same_credit_note(
+    sale: TicketFinalizedV1,
+    before: list[TicketFinalizedV1],
+    request: CreditNoteIn,
+    device: Device,
+    existing: StoredTicket,
+    context: TillContext,
+) -> bool:
+    """Whether a credit note sent again under its number gives back what it gave back the first time."""
+    try:
+        again = _credit_note(
+            sale, before, request, device, existing.ticket.session_id, existing.ticket.finalized_at, context
+        )
+    except PosApiError:  # it could not even be made now: it is not the one that was
+        return False
+    return same_sale(existing.content_hash, existing.ticket, content_hash(again))

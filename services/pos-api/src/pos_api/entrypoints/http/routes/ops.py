@@ -36,9 +36,10 @@ class TicketConflictView(BaseModel):
     number: int
     existing_ticket_id: UUID
     attempted_ticket_id: UUID
-    source: Literal["finalize", "ticket"]
+    source: Literal["finalize", "credit_note", "ticket"]
     attempt: dict[str, Any]
-    """What the till sent: the basket's content (`finalize`) or its own ticket (`ticket`)."""
+    """What the till sent: the basket's content (`finalize`), the credit note asked for (`credit_note`) or its
+    own ticket (`ticket`)."""
     detected_at: datetime
 
 

@@ -17,12 +17,16 @@ import pytest
 
 from caisse_contracts.envelope import Envelope
 from caisse_contracts.events import TicketFinalizedV1
+from caisse_contracts.runtime.database import create_engine
 from caisse_contracts.snapshots import load_example
 from caisse_contracts.tills import BasketContent
 from caisse_stack import simulator
 from caisse_stack.demo_data import Demo, DemoTill
 from harness import ServiceProcess, Stack
+from pos_api.adapters.memory import InMemoryUnitOfWork, MemoryState
+from pos_api.adapters.sql import SqlUnitOfWork
 from pos_api.adapters.till_sql import TillPool
+from pos_api.domain.tickets import TicketConflict
 from pos_api.service_layer.ports import StoredBasket, StoredTicket
 
 
@@ -387,6 +391,56 @@ def test_a_sale_naming_a_cashier_of_another_shop_is_refused_naming_operator_id(
         f"{pos_api.url}/v1/baskets/{basket_id}/finalize", json={**body, "content": content}, headers=headers(till)
     )
     assert done.status_code == 201, done.text
+
+
+@pytest.mark.parametrize("adapter", ["fakes", "till's asyncpg", "back office's SQLAlchemy"])
+def test_each_adapter_keeps_a_conflict_once_lists_a_tills_own_and_counts_the_seats_left(
+    pos_api: ServiceProcess, stack: Stack, adapter: str
+) -> None:
+    """One behaviour for the fakes and both PostgreSQL adapters of the ports finalize writes conflicts and seats to."""
+    pos, other = uuid.uuid4(), uuid.uuid4()
+    now = datetime.now(UTC).replace(microsecond=0)
+
+    def conflict(number: int, pos_id: uuid.UUID, quantity: int) -> TicketConflict:
+        attempt = {"lines": [{"line_id": "a", "quantity": quantity}]}
+        return TicketConflict(pos_id, number, uuid.uuid4(), uuid.uuid4(), "finalize", attempt, now)
+
+    async def run() -> tuple[list[tuple[int, int]], list[tuple[int, int]], list[int]]:
+        first, same, second = conflict(1, pos, 2), conflict(1, pos, 2), conflict(1, pos, 3)
+        workshop = uuid.uuid4()
+        pool = TillPool(stack.infra.dsn(stack.database("pos-api", "_till")))
+        engine = create_engine(stack.infra.database_url(stack.database("pos-api", "_till")), pool_size=1)
+        state = MemoryState()
+        work: Any = {
+            "fakes": lambda: InMemoryUnitOfWork(state),
+            "till's asyncpg": pool.work,
+            "back office's SQLAlchemy": lambda: SqlUnitOfWork(engine),
+        }[adapter]
+        await pool.start()
+        try:
+            async with work() as w:
+                for kept in (first, same, second, conflict(1, other, 2)):
+                    await w.tickets.keep_conflict(kept)
+                left = [await w.seats.left(workshop, 8)]
+                await w.seats.take(workshop, 8, 6)
+                left.append(await w.seats.left(workshop, 8))
+                await w.commit()
+            async with work() as w:
+                mine = await w.tickets.conflicts([pos])
+                theirs = await w.tickets.conflicts([other])
+        finally:
+            await pool.stop()
+            await engine.dispose()
+        return (
+            [(c.number, c.attempt["lines"][0]["quantity"]) for c in mine],
+            [(c.number, c.attempt["lines"][0]["quantity"]) for c in theirs],
+            left,
+        )
+
+    mine, theirs, left = asyncio.run(run())
+    assert sorted(mine) == [(1, 2), (1, 3)]
+    assert theirs == [(1, 2)]
+    assert left == [8, 2]
 
 
 def test_a_workshop_seat_is_refused_once_the_event_is_full(

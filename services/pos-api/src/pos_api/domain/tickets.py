@@ -3,7 +3,8 @@
 A ticket arrives computed (by the till, online or offline); the server trusts nothing and recomputes the
 sums: lines → total, lines per rate → tax totals, HT + TVA = TTC, payments = total + cash rounding, and
 change = cash tendered − cash applied. Signs follow the ticket's kind: a sale is positive, a credit note
-negative.
+negative. A ticket's content hash says whether two tickets under one number are the same sale; one that is
+not is a `TicketConflict`.
 """
 
 from __future__ import annotations

@@ -42,6 +42,7 @@ def new_ticket(session_id: uuid.UUID, till: Till) -> dict[str, Any]:
             "company_id": uuid.UUID(till.company_id),
             "territory_id": uuid.UUID(till.territory_id),
             "number": till.number(),
+            "operator_id": None,  # the example's operator is no operator of the demo
         }
     )
     return ticket.model_dump(mode="json")

@@ -34,6 +34,7 @@ def example(till: Till) -> dict[str, Any]:
             "pos_id": uuid.UUID(till.till.pos_id),
             "shop_id": uuid.UUID(till.till.shop_id),
             "number": till.number(),
+            "operator_id": None,  # the example's operator is no operator of the demo
         }
     )
     return ticket.model_dump(mode="json")
@@ -67,7 +68,11 @@ def test_malformed_json_is_a_400_problem(pos_api: ServiceProcess, till: Till) ->
         content=b'{"ticket_id": ',
         headers={"content-type": "application/json", **till.headers},
     )
-    assert problem(response, 400)["title"] == "Malformed JSON"
+    body = problem(response, 400)
+    assert body["title"] == "Malformed JSON"
+    assert body["invalid_params"] == [
+        {"name": "body", "reason": "is not valid JSON: expecting value at line 1, column 15 (character 15)"}
+    ]
 
 
 def test_money_as_a_float_is_refused_naming_the_field(pos_api: ServiceProcess, stack: Stack, till: Till) -> None:
@@ -101,6 +106,33 @@ def test_a_known_number_with_other_content_is_a_409_and_the_original_is_kept(
     assert rows(stack, body["pos_id"]) == 2  # the original ticket and its one event
     original = httpx.get(f"{pos_api.url}/v1/tickets/{body['ticket_id']}", headers=till.headers)
     assert original.json()["ticket_id"] == body["ticket_id"]
+    admin = {"Authorization": f"Bearer {stack.admin_token('_http')}"}
+    kept = [
+        c
+        for c in httpx.get(f"{pos_api.url}/v1/ops/ticket-conflicts", headers=admin).json()
+        if c["pos_id"] == body["pos_id"] and c["number"] == body["number"]
+    ]
+    assert [(c["source"], c["existing_ticket_id"], c["attempt"]["ticket_id"]) for c in kept] == [
+        ("ticket", body["ticket_id"], other["ticket_id"])
+    ]
+    again = httpx.post(f"{pos_api.url}/v1/tickets", json=body, headers=till.headers)
+    assert (again.status_code, again.headers["X-Ticket-Outcome"]) == (200, "already_exists")
+
+
+def test_a_ticket_naming_a_cashier_of_another_shop_is_refused_naming_operator_id(
+    pos_api: ServiceProcess, stack: Stack, till: Till
+) -> None:
+    demo = stack.demo(pos_api)
+    other_shop = next(cashier for shop, cashier in demo.cashiers.items() if shop != till.till.shop_id)
+    body = {**example(till), "operator_id": other_shop}
+    before = rows(stack, body["pos_id"])
+    refused = problem(httpx.post(f"{pos_api.url}/v1/tickets", json=body, headers=till.headers), 422)
+    assert refused["invalid_params"] == [
+        {"name": "operator_id", "reason": f"operator {other_shop} works in another shop"}
+    ]
+    assert rows(stack, body["pos_id"]) == before
+    own = {**example(till), "operator_id": demo.cashiers[till.till.shop_id]}
+    assert httpx.post(f"{pos_api.url}/v1/tickets", json=own, headers=till.headers).status_code == 201
 
 
 def test_a_wrong_or_missing_device_secret_is_a_401(pos_api: ServiceProcess, till: Till) -> None:

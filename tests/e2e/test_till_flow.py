@@ -17,12 +17,16 @@ import pytest
 
 from caisse_contracts.envelope import Envelope
 from caisse_contracts.events import TicketFinalizedV1
+from caisse_contracts.runtime.database import create_engine
 from caisse_contracts.snapshots import load_example
 from caisse_contracts.tills import BasketContent
 from caisse_stack import simulator
 from caisse_stack.demo_data import Demo, DemoTill
 from harness import ServiceProcess, Stack
+from pos_api.adapters.memory import InMemoryUnitOfWork, MemoryState
+from pos_api.adapters.sql import SqlUnitOfWork
 from pos_api.adapters.till_sql import TillPool
+from pos_api.domain.tickets import TicketConflict
 from pos_api.service_layer.ports import StoredBasket, StoredTicket
 
 
@@ -299,6 +303,146 @@ def test_xpf_cash_rounding_leaves_nothing_due_and_a_pickup_number_is_required_wh
     assert receipt["pickup_number"] == "42"
 
 
+def test_after_a_card_of_1231_on_1233_xpf_the_2_left_paid_in_cash_close_a_balanced_ticket(
+    pos_api: ServiceProcess, demo: Demo, stack: Stack, open_tills: dict[str, simulator.TillRun]
+) -> None:
+    """PRODUCT.md §4: the 2 left for cash end in 2, rounded by −2 to no coin; the rounding line books them."""
+    till = demo.tills[4]
+    boot = catalogue_of(pos_api, till)
+    lines = [
+        {"line_id": str(uuid.uuid4()), "category_id": category(boot, "Livres"), "price": 1233, "weight_grams": 400}
+    ]
+    card = {"payment_id": str(uuid.uuid4()), "method": "card", "amount": 1231, "reference": "A42"}
+    basket_id = str(uuid.uuid4())
+    shown = put(pos_api, till, basket_id, 0, {"lines": lines, "payments": [card], "pickup_number": "9"}).json()
+    assert (shown["computed"]["remaining"], shown["computed"]["cash_due"]) == (2, 0)
+    paid = put(pos_api, till, basket_id, 1, {"lines": lines, "payments": [card, cash(2)], "pickup_number": "9"})
+    assert paid.status_code == 200, paid.text
+    computed = paid.json()["computed"]
+    assert (computed["cash_rounding"], computed["remaining"], computed["fully_paid"]) == (-2, 0, True)
+    done = finalize(pos_api, till, basket_id, (boot["last_ticket_number"] or 0) + 1, 2)
+    assert done.status_code == 201, done.text
+    receipt = done.json()
+    assert (receipt["total_incl_tax"], receipt["cash_rounding"], receipt["total_due"]) == (1233, -2, 1231)
+    assert [(p["method"], p["amount"]) for p in receipt["payments"]] == [("card", 1231)]
+    body = count(stack, "select (body->>'cash_rounding')::int from tickets where id = $1", uuid.UUID(basket_id))
+    assert body == -2
+
+
+def test_a_basket_finalized_again_with_two_units_instead_of_one_is_a_409_kept_aside_for_ops(
+    pos_api: ServiceProcess, demo: Demo, stack: Stack, open_tills: dict[str, simulator.TillRun]
+) -> None:
+    till = open_tills[demo.tills[1].serial].till
+    boot = catalogue_of(pos_api, till)
+    number = (boot["last_ticket_number"] or 0) + 1
+    bag = product(boot, "Sac cabas")
+    line = {"line_id": str(uuid.uuid4()), "product_id": bag["id"]}
+    paid = cash(bag["price"])
+    basket_id = str(uuid.uuid4())
+    url = f"{pos_api.url}/v1/baskets/{basket_id}/finalize"
+    one = {"number": number, "version": 0, "content": {"lines": [line], "payments": [paid]}}
+    first = httpx.post(url, json=one, headers=headers(till))
+    assert (first.status_code, first.headers["X-Ticket-Outcome"]) == (201, "created"), first.text
+    two = {
+        "number": number,
+        "version": 0,
+        "content": {"lines": [{**line, "quantity": 2}], "payments": [cash(2 * bag["price"])]},
+    }
+    conflict = problem(httpx.post(url, json=two, headers=headers(till)), 409)
+    assert conflict["existing_ticket_id"] == basket_id
+    admin = {"Authorization": f"Bearer {stack.admin_token('_till')}"}
+    kept = [
+        c
+        for c in httpx.get(f"{pos_api.url}/v1/ops/ticket-conflicts", headers=admin).json()
+        if c["pos_id"] == till.pos_id and c["number"] == number
+    ]
+    assert [(c["source"], c["attempted_ticket_id"], c["attempt"]["lines"][0]["quantity"]) for c in kept] == [
+        ("finalize", basket_id, 2)
+    ]
+    replay = httpx.post(url, json=one, headers=headers(till))
+    assert (replay.status_code, replay.headers["X-Ticket-Outcome"], replay.json()) == (
+        200,
+        "already_exists",
+        first.json(),
+    )
+    assert count(stack, "select count(*) from outbox where aggregate_id = $1", basket_id) == 1
+    assert (
+        count(stack, "select (body->'lines'->0->>'quantity')::int from tickets where id = $1", uuid.UUID(basket_id))
+        == 1
+    )
+
+
+def test_a_sale_naming_a_cashier_of_another_shop_is_refused_naming_operator_id(
+    pos_api: ServiceProcess, demo: Demo, stack: Stack, open_tills: dict[str, simulator.TillRun]
+) -> None:
+    till = open_tills[demo.tills[1].serial].till
+    boot = catalogue_of(pos_api, till)
+    other = next(cashier for shop, cashier in demo.cashiers.items() if shop != till.shop_id)
+    basket_id = str(uuid.uuid4())
+    content = coat_and_bag(boot, [cash(900)], operator_id=other)
+    body = {"number": (boot["last_ticket_number"] or 0) + 1, "version": 0, "content": content}
+    refused = problem(
+        httpx.post(f"{pos_api.url}/v1/baskets/{basket_id}/finalize", json=body, headers=headers(till)), 422
+    )
+    assert refused["invalid_params"] == [{"name": "operator_id", "reason": f"operator {other} works in another shop"}]
+    assert count(stack, "select count(*) from tickets where id = $1", uuid.UUID(basket_id)) == 0
+    content = coat_and_bag(boot, [cash(900)], operator_id=demo.cashiers[till.shop_id])
+    done = httpx.post(
+        f"{pos_api.url}/v1/baskets/{basket_id}/finalize", json={**body, "content": content}, headers=headers(till)
+    )
+    assert done.status_code == 201, done.text
+
+
+@pytest.mark.parametrize("adapter", ["fakes", "till's asyncpg", "back office's SQLAlchemy"])
+def test_each_adapter_keeps_a_conflict_once_lists_a_tills_own_and_counts_the_seats_left(
+    pos_api: ServiceProcess, stack: Stack, adapter: str
+) -> None:
+    """One behaviour for the fakes and both PostgreSQL adapters of the ports finalize writes conflicts and seats to."""
+    pos, other = uuid.uuid4(), uuid.uuid4()
+    now = datetime.now(UTC).replace(microsecond=0)
+
+    def conflict(number: int, pos_id: uuid.UUID, quantity: int) -> TicketConflict:
+        attempt = {"lines": [{"line_id": "a", "quantity": quantity}]}
+        return TicketConflict(pos_id, number, uuid.uuid4(), uuid.uuid4(), "finalize", attempt, now)
+
+    async def run() -> tuple[list[tuple[int, int]], list[tuple[int, int]], list[int]]:
+        first, same, second = conflict(1, pos, 2), conflict(1, pos, 2), conflict(1, pos, 3)
+        workshop = uuid.uuid4()
+        pool = TillPool(stack.infra.dsn(stack.database("pos-api", "_till")))
+        engine = create_engine(stack.infra.database_url(stack.database("pos-api", "_till")), pool_size=1)
+        state = MemoryState()
+        work: Any = {
+            "fakes": lambda: InMemoryUnitOfWork(state),
+            "till's asyncpg": pool.work,
+            "back office's SQLAlchemy": lambda: SqlUnitOfWork(engine),
+        }[adapter]
+        await pool.start()
+        try:
+            async with work() as w:
+                for kept in (first, same, second, conflict(1, other, 2)):
+                    await w.tickets.keep_conflict(kept)
+                left = [await w.seats.left(workshop, 8)]
+                await w.seats.take(workshop, 8, 6)
+                left.append(await w.seats.left(workshop, 8))
+                await w.commit()
+            async with work() as w:
+                mine = await w.tickets.conflicts([pos])
+                theirs = await w.tickets.conflicts([other])
+        finally:
+            await pool.stop()
+            await engine.dispose()
+        return (
+            [(c.number, c.attempt["lines"][0]["quantity"]) for c in mine],
+            [(c.number, c.attempt["lines"][0]["quantity"]) for c in theirs],
+            left,
+        )
+
+    mine, theirs, left = asyncio.run(run())
+    assert sorted(mine) == [(1, 2), (1, 3)]
+    assert theirs == [(1, 2)]
+    assert left == [8, 2]
+
+
 def test_a_workshop_seat_is_refused_once_the_event_is_full(
     pos_api: ServiceProcess, demo: Demo, open_tills: dict[str, simulator.TillRun]
 ) -> None:
@@ -316,7 +460,8 @@ def test_a_workshop_seat_is_refused_once_the_event_is_full(
 
     assert finalize(pos_api, till, seats(6), number, 1).status_code == 201
     full = problem(finalize(pos_api, till, seats(3), number + 1, 1), 409)
-    assert full["invalid_params"][0]["name"] == "lines[0].quantity"
+    assert full["invalid_params"] == [{"name": "lines[0].quantity", "reason": "only 2 seat(s) left, 3 asked"}]
+    assert full["seats_left"] == 2
     assert finalize(pos_api, till, seats(2), number + 1, 1).status_code == 201
 
 
@@ -384,21 +529,27 @@ def test_a_sale_is_credited_in_parts_never_beyond_what_was_sold_and_the_original
     assert finalize(pos_api, till, sale_id, number, 1).status_code == 201
 
     def credit(quantity: int, refund: int, credit_id: str | None = None, n: int = 0) -> httpx.Response:
+        credit_id = credit_id or str(uuid.uuid4())
         body = {
-            "credit_note_id": credit_id or str(uuid.uuid4()),
+            "credit_note_id": credit_id,
             "number": n,
             "lines": [{"line_id": lines[0]["line_id"], "quantity": quantity}],
-            "payments": [{"payment_id": str(uuid.uuid4()), "method": "cash", "amount": refund}],
+            # a credit note sent again is the same request: its refund keeps its id
+            "payments": [{"payment_id": str(uuid.uuid5(refunds, credit_id)), "method": "cash", "amount": refund}],
         }
         return httpx.post(f"{pos_api.url}/v1/tickets/{sale_id}/credit-notes", json=body, headers=headers(till))
 
+    refunds = uuid.uuid4()
     first_id = str(uuid.uuid4())
     first = credit(1, 350, first_id, number + 1)
     assert first.status_code == 201, first.text
     note = first.json()
     assert (note["kind"], note["original_number"], note["total_incl_tax"]) == ("credit_note", number, -350)
     assert note["payments"][0]["amount"] == -350
-    assert credit(1, 350, first_id, number + 1).status_code == 200
+    replay = credit(1, 350, first_id, number + 1)
+    assert (replay.status_code, replay.json()) == (200, note)
+    more = problem(credit(2, 700, first_id, number + 1), 409)
+    assert more["existing_ticket_id"] == first_id
     wrong = problem(credit(1, 300, n=number + 2), 422)
     assert wrong["invalid_params"][0]["name"] == "payments"
     beyond = problem(credit(3, 1050, n=number + 2), 422)

@@ -280,14 +280,46 @@ def test_without_cash_nothing_is_rounded() -> None:
 def test_the_till_is_told_what_cash_must_bring_before_cash_is_taken() -> None:
     # 1233 − 1000 by card = 233 left; in cash that is 235
     computed = xpf(item(1233, 2200), payments=[card(1000)])
-    assert (computed.remaining, computed.due_in_cash, computed.cash_rounding) == (233, 235, 0)
+    assert (computed.remaining, computed.cash_due, computed.cash_rounding) == (233, 235, 0)
 
 
 def test_a_partial_cash_payment_rounds_the_whole_part_left_for_cash() -> None:
     # 1233 left for cash → 1235 (+2); 500 paid → 735 still due
     computed = xpf(item(1233, 2200), payments=[cash(500)])
-    assert (computed.cash_rounding, computed.remaining, computed.due_in_cash) == (2, 735, 735)
+    assert (computed.cash_rounding, computed.remaining, computed.cash_due) == (2, 735, 735)
     assert not computed.fully_paid
+
+
+def test_after_a_card_of_1231_on_1233_xpf_the_2_left_paid_in_cash_round_to_nothing_and_settle_the_ticket() -> None:
+    # 2 left for cash: last digit 2 → −2, so cash brings 0; the till writes the 2 it was shown as remaining
+    before = xpf(item(1233, 2200), payments=[card(1231)])
+    assert (before.remaining, before.cash_due, before.fully_paid) == (2, 0, False)
+    computed = xpf(item(1233, 2200), payments=[card(1231), cash(2)])
+    assert (computed.cash_rounding, computed.due_after_rounding, computed.paid) == (-2, 1231, 1231)
+    assert (computed.remaining, computed.cash_due, computed.change) == (0, 0, 0)
+    assert [p.method for p in computed.payments] == [PaymentMethod.CARD]
+    assert sum(p.amount for p in computed.payments) == computed.total_incl_tax + computed.cash_rounding
+    assert computed.fully_paid
+
+
+def test_cash_written_as_the_unrounded_remaining_is_booked_at_the_cash_due() -> None:
+    # 1233 − 1000 by card = 233 left, 235 in cash (+2); the till writes 233 with a 500 note: change 265
+    shown = xpf(item(1233, 2200), payments=[card(1000)])
+    assert (shown.remaining, shown.cash_due) == (233, 235)
+    computed = xpf(item(1233, 2200), payments=[card(1000), cash(233, 500)])
+    assert [p.amount for p in computed.payments] == [1000, 235]
+    assert (computed.cash_rounding, computed.remaining, computed.change) == (2, 0, 265)
+    assert computed.fully_paid
+
+
+def test_cash_beyond_the_cash_due_is_refused_with_the_cash_due_the_till_was_shown() -> None:
+    # 2 left after the card rounds to 0 in cash: a 5 coin is tendered, not settled
+    with pytest.raises(CashOverpaymentError) as caught:
+        xpf(item(1233, 2200), payments=[card(1231), cash(5)])
+    assert caught.value.field == "payments[1].amount"
+    assert "at most the 0 due in cash after rounding" in caught.value.reason
+    handed = xpf(item(1233, 2200), payments=[card(1231), cash(2, 5)])
+    assert ([p.method for p in handed.payments], handed.change, handed.fully_paid) == ([PaymentMethod.CARD], 0, True)
 
 
 def test_change_is_cash_handed_over_minus_cash_applied() -> None:
@@ -303,7 +335,7 @@ def test_a_cheque_and_a_card_may_share_a_ticket() -> None:
 
 def test_an_underpaid_basket_says_what_remains() -> None:
     computed = eur(item(1000), payments=[card(600)])
-    assert (computed.remaining, computed.due_in_cash) == (400, 400)
+    assert (computed.remaining, computed.cash_due) == (400, 400)
     assert not computed.fully_paid
 
 
@@ -426,10 +458,15 @@ def test_a_card_after_cash_may_not_pay_more_than_what_cash_left() -> None:
 
 
 def test_cash_may_not_settle_more_than_the_rounded_amount_due() -> None:
-    # 1231 XPF in cash is 1230: settling 1231 would leave the ticket overpaid by 1
+    # 1231 XPF in cash is 1230: 1240 does not round to it, the 10 beyond are tendered, not settled
     with pytest.raises(CashOverpaymentError) as caught:
-        xpf(item(1231, 2200), payments=[cash(1231, 2000)])
+        xpf(item(1231, 2200), payments=[cash(1240, 2000)])
     assert caught.value.field == "payments[0].amount"
+
+
+def test_cash_written_as_1231_for_1231_xpf_is_the_1230_handed_over() -> None:
+    computed = xpf(item(1231, 2200), payments=[cash(1231, 2000)])
+    assert ([p.amount for p in computed.payments], computed.cash_rounding, computed.change) == ([1230], -1, 770)
 
 
 def test_every_refusal_is_a_basket_error_naming_the_field_and_the_reason() -> None:
@@ -641,7 +678,7 @@ def every_amount(computed: ComputedBasket) -> list[object]:
         computed.cash_rounding,
         computed.due_after_rounding,
         computed.remaining,
-        computed.due_in_cash,
+        computed.cash_due,
         computed.change,
     ]
     for line in computed.lines:
@@ -724,17 +761,32 @@ def test_a_cash_rounded_basket_is_fully_paid_and_balanced(
     )
     computed = compute_basket(basket(currency, item(price, rate), payments=payments))
     if not applied:
-        # nothing for cash: the card paid all, or what is left rounds to nothing and no coin can pay it
-        assert computed.cash_rounding == 0
+        # nothing for cash yet: the card paid all, or what is left rounds to nothing (cash_due 0)
+        assert (computed.cash_rounding, computed.cash_due) == (0, 0)
         assert computed.remaining == left_for_cash
         return
     assert computed.cash_rounding == applied - left_for_cash
     assert abs(computed.cash_rounding) <= 2
     assert sum(p.amount for p in computed.payments) == computed.total_incl_tax + computed.cash_rounding
-    assert (computed.remaining, computed.due_in_cash) == (0, 0)
+    assert (computed.remaining, computed.cash_due) == (0, 0)
     assert computed.fully_paid
     assert computed.change == tendered_extra
     assert XPF_TABLE[left_for_cash % 10] == computed.cash_rounding
+
+
+@settings(max_examples=300)
+@given(st.sampled_from(["XPF", "CHF"]), st.integers(1, 10**7), st.integers(0, 10**7), st.sampled_from(RATES))
+def test_the_remaining_paid_in_cash_as_shown_always_settles_the_ticket_balanced(
+    currency: str, price: int, card_part: int, rate: int
+) -> None:
+    card_amount = min(card_part, price - 1)
+    payments = [card(card_amount)] if card_amount else []
+    shown = compute_basket(basket(currency, item(price, rate), payments=payments))
+    computed = compute_basket(basket(currency, item(price, rate), payments=[*payments, cash(shown.remaining)]))
+    assert computed.fully_paid
+    assert computed.cash_rounding == shown.cash_due - shown.remaining
+    assert sum(p.amount for p in computed.payments) == computed.total_incl_tax + computed.cash_rounding
+    assert sum(p.amount for p in computed.payments if p.method is PaymentMethod.CASH) == shown.cash_due
 
 
 @settings(max_examples=200)
@@ -756,6 +808,8 @@ def test_whatever_is_paid_the_paid_and_the_remaining_make_the_rounded_due(
     computed = xpf(item(price, 2200), payments=payments)
     assert computed.remaining >= 0
     assert computed.paid + computed.remaining == computed.due_after_rounding
-    assert computed.paid == sum(p.amount for p in payments)
-    assert computed.change == 100 * sum(1 for p in payments if p.method is PaymentMethod.CASH)
+    # the cash is booked as given, unless it rounds to the cash due: then it is that and nothing remains
+    assert computed.paid == sum(p.amount for p in payments) or computed.remaining == 0
+    assert computed.paid == sum(p.amount for p in computed.payments)
+    assert computed.change == sum((p.tendered or p.amount) - p.amount for p in computed.payments)
     assert all(type(amount) is int for amount in every_amount(computed))

@@ -70,3 +70,14 @@ async def test_a_rule_error_keeps_its_status_title_and_fields() -> None:
     assert (response.status_code, body["title"]) == (422, "Negative amount")
     assert body["invalid_params"] == [{"name": "amount", "reason": "must not be negative"}]
     assert body["instance"] == "/amounts"
+
+
+async def test_malformed_json_names_the_body_and_says_in_words_where_it_breaks() -> None:
+    response = await app_with({}).post(
+        "/amounts", content=b'{\n  "amount": 12,\n  "note": \n}', headers={"content-type": "application/json"}
+    )
+    body = response.json()
+    assert (response.status_code, body["title"]) == (400, "Malformed JSON")
+    assert body["invalid_params"] == [
+        {"name": "body", "reason": "is not valid JSON: expecting value at line 4, column 1 (character 30)"}
+    ]

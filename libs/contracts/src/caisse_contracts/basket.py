@@ -32,9 +32,14 @@ add up to the rates and the rates to the ticket.
 Payments: what is left for cash (the amount due minus the other tenders) is rounded with `money.round_cash`
 when cash pays part of the ticket and the territory rounds cash (XPF, CHF: to the nearest 5; EUR: never).
 The difference is `cash_rounding`, which the caller books on its rounding account, so a cash-rounded ticket
-is fully paid and balanced: Σ payment amounts = total due + cash_rounding and nothing remains. A cash
-payment's `amount` is what it settles; what the customer handed over is its `tendered`, and the change is
-`tendered − amount`. No tender may settle more than what remains, and only cash is tendered.
+is fully paid and balanced: Σ payment amounts = total due + cash_rounding and nothing remains. `cash_due`
+tells the till what cash must still bring: the part left for cash, rounded, minus the cash already taken.
+A cash payment's `amount` is what it settles; what the customer handed over is its `tendered`, and the
+change is `tendered − amount`. The till may write the cash either as `cash_due` or as any amount that
+rounds to it (the `remaining` it shows, unrounded): cash is then booked at the rounded amount, the last
+cash payment taking the difference, and a cash payment left with nothing to settle (2 XPF after a card
+rounds to 0) is no payment at all, only its rounding. No tender may settle more than what remains, and
+only cash is tendered.
 
 This module computes sales. Credit notes are not computed here: they cancel a finalized ticket's own amounts
 (see pos-api's credit notes), so they never recompute discounts or taxes from prices.
@@ -249,6 +254,7 @@ class ComputedBasket:
     taxes: tuple[ComputedTax, ...]
     """One per rate, by increasing rate."""
     payments: tuple[PaymentIn, ...]
+    """The payments as booked: cash at its rounded amount (see the module's docstring)."""
     total_excl_tax: int
     total_tax: int
     total_incl_tax: int
@@ -265,10 +271,11 @@ class ComputedBasket:
     """`total_incl_tax + cash_rounding`: what the payments must add up to."""
     remaining: int
     """What is still to pay, ≥ 0."""
-    due_in_cash: int
+    cash_due: int
     """What cash must still bring if it settles the rest: the part left for cash, rounded, minus the cash paid.
 
-    0 when that part rounds to nothing (XPF 2 left after a card): no coin pays it, another tender must."""
+    0 when that part rounds to nothing (XPF 2 left after a card): a cash payment of what remains then settles
+    the ticket with no coin changing hands, the rest booked as rounding."""
     change: int
     """Σ (tendered − amount) over the cash payments."""
 
@@ -358,7 +365,7 @@ class ComputedBasket:
             "cash_rounding": self.cash_rounding,
             "due_after_rounding": self.due_after_rounding,
             "remaining": self.remaining,
-            "due_in_cash": self.due_in_cash,
+            "cash_due": self.cash_due,
             "change": self.change,
             "fully_paid": self.fully_paid,
         }
@@ -440,31 +447,22 @@ def _taxes(basket: BasketIn, amounts: list[int]) -> tuple[list[int], list[Comput
 
 @dataclass(frozen=True, slots=True)
 class _Settlement:
+    payments: tuple[PaymentIn, ...]
     paid: int
     cash_rounding: int
-    due_in_cash: int
+    cash_due: int
     change: int
 
 
-def _settle(basket: BasketIn, due: int) -> _Settlement:
-    """Check the payments against the amount due and round what cash pays."""
-    non_cash = 0
-    cash = 0
-    change = 0
-    has_cash = False
+def _check_tenders(basket: BasketIn) -> None:
     for index, payment in enumerate(basket.payments):
         where = f"payments[{index}]"
         if payment.method is PaymentMethod.CASH:
-            has_cash = True
-            cash += payment.amount
-            if payment.tendered is not None:
-                if payment.tendered < payment.amount:
-                    raise TenderedBelowAmountError(
-                        f"{where}.tendered", f"{payment.tendered} handed over is less than the {payment.amount} paid"
-                    )
-                change += payment.tendered - payment.amount
+            if payment.tendered is not None and payment.tendered < payment.amount:
+                raise TenderedBelowAmountError(
+                    f"{where}.tendered", f"{payment.tendered} handed over is less than the {payment.amount} paid"
+                )
             continue
-        non_cash += payment.amount
         if payment.tendered is not None:
             raise TenderedOnNonCashError(f"{where}.tendered", f"only cash is tendered, not {payment.method.value}")
         if payment.method is PaymentMethod.CHEQUE and not payment.reference:
@@ -472,24 +470,59 @@ def _settle(basket: BasketIn, due: int) -> _Settlement:
         if payment.method is PaymentMethod.VOUCHER and not payment.reference:
             raise MissingPaymentReferenceError(f"{where}.reference", "a gift voucher needs its code")
 
+
+def _cash_booked_at(payments: tuple[PaymentIn, ...], difference: int) -> tuple[PaymentIn, ...]:
+    """The payments with `difference` added to the cash, from the last cash payment back; one left at 0 goes."""
+    booked = list(payments)
+    for index in reversed(range(len(booked))):
+        payment = booked[index]
+        if not difference or payment.method is not PaymentMethod.CASH:
+            continue
+        amount = max(payment.amount + difference, 0)
+        difference -= amount - payment.amount
+        if payment.tendered is not None and payment.tendered < amount:
+            raise TenderedBelowAmountError(
+                f"payments[{index}].tendered",
+                f"{payment.tendered} handed over is less than the {amount} this cash comes to after rounding",
+            )
+        booked[index] = payment.model_copy(update={"amount": amount})
+    return tuple(p for p in booked if p.amount)
+
+
+def _settle(basket: BasketIn, due: int) -> _Settlement:
+    """Check the payments against the amount due and round what cash pays."""
+    _check_tenders(basket)
+    non_cash = sum(p.amount for p in basket.payments if p.method is not PaymentMethod.CASH)
+    cash = sum(p.amount for p in basket.payments if p.method is PaymentMethod.CASH)
+    has_cash = any(p.method is PaymentMethod.CASH for p in basket.payments)
+
     left_for_cash = due - non_cash
     rounded_for_cash = left_for_cash
     if left_for_cash > 0:
         rounded_for_cash = round_cash(left_for_cash, basket.cash_rounding).rounded
+    payments = basket.payments
+    written_unrounded = has_cash and left_for_cash > 0 and cash != rounded_for_cash
+    if written_unrounded and round_cash(cash, basket.cash_rounding).rounded == rounded_for_cash:
+        # the cash written as `remaining` showed it, unrounded: it is the rounded amount that changes hands
+        payments = _cash_booked_at(payments, rounded_for_cash - cash)
+        cash = rounded_for_cash
     cash_rounding = rounded_for_cash - left_for_cash if has_cash else 0
     due_after_rounding = due + cash_rounding
 
     non_cash_applied = 0
     applied = 0
-    for index, payment in enumerate(basket.payments):
+    change = 0
+    for index, payment in enumerate(payments):
         remaining = due_after_rounding - applied
         if payment.method is PaymentMethod.CASH:
             if payment.amount > remaining:
                 raise CashOverpaymentError(
                     f"payments[{index}].amount",
-                    f"cash settles at most the {max(remaining, 0)} that remains; what is handed over beyond it "
-                    "is tendered and given back as change",
+                    f"cash settles at most the {max(remaining, 0)} due in cash after rounding; what is handed over "
+                    "beyond it is tendered and given back as change",
                 )
+            if payment.tendered is not None:
+                change += payment.tendered - payment.amount
         else:
             limit = min(remaining, due - non_cash_applied)
             if payment.amount > limit:
@@ -501,9 +534,10 @@ def _settle(basket: BasketIn, due: int) -> _Settlement:
         applied += payment.amount
 
     return _Settlement(
+        payments=payments,
         paid=applied,
         cash_rounding=cash_rounding,
-        due_in_cash=max(rounded_for_cash - cash, 0),
+        cash_due=max(rounded_for_cash - cash, 0),
         change=change,
     )
 
@@ -533,7 +567,7 @@ def compute_basket(basket: BasketIn) -> ComputedBasket:
         currency=basket.currency,
         lines=lines,
         taxes=tuple(taxes),
-        payments=tuple(basket.payments),
+        payments=settlement.payments,
         total_excl_tax=total_incl_tax - total_tax,
         total_tax=total_tax,
         total_incl_tax=total_incl_tax,
@@ -543,6 +577,6 @@ def compute_basket(basket: BasketIn) -> ComputedBasket:
         cash_rounding=settlement.cash_rounding,
         due_after_rounding=due_after_rounding,
         remaining=due_after_rounding - settlement.paid,
-        due_in_cash=settlement.due_in_cash,
+        cash_due=settlement.cash_due,
         change=settlement.change,
     )

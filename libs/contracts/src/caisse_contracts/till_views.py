@@ -79,7 +79,9 @@ class BasketTotals(_Answer):
     cash_rounding: Minor
     due_after_rounding: Minor
     remaining: Minor
-    due_in_cash: Minor
+    cash_due: Minor = Field(
+        description="What the customer still owes in cash, after the cash rounding: the amount to ask for."
+    )
     change: Minor
     fully_paid: StrictBool
 

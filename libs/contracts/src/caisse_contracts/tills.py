@@ -103,7 +103,8 @@ class FinalizeIn(_Strict):
     @field_validator("version")
     @classmethod
     def _version_zero_brings_content(cls, version: int, info: ValidationInfo) -> int:
-        if version == 0 and info.data.get("content") is None:
+        # `content` is absent from `info.data` when it was refused: its own errors say why, not this one
+        if version == 0 and "content" in info.data and info.data["content"] is None:
             raise ValueError("version 0 (a basket never saved) needs the basket's content")
         return version
 

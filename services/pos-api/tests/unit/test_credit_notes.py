@@ -64,3 +64,21 @@ def test_a_cash_refund_in_xpf_is_rounded_like_a_sale() -> None:
     parts = credit_note_parts(sale, [], [RefundLine(line.line_id, 1)], [refund(1235)], CashRoundingRule.NEAREST_5)
     assert (parts.total_incl_tax, parts.cash_rounding) == (-1233, -2)
     assert sum(p.amount for p in parts.payments) == parts.total_incl_tax + parts.cash_rounding
+
+
+def test_two_lines_of_the_same_article_are_given_back_each_by_its_own_id() -> None:
+    # the same coat rung up twice: two lines, two ids; each gives back its own unit, once
+    first = COAT
+    second = COAT.model_copy(update={"line_id": uuid.uuid4()})
+    sale = SALE.model_copy(update={"lines": (first, second)})
+    notes: list[TicketFinalizedV1] = []
+    for line in (first, second):
+        parts = credit_note_parts(sale, notes, [RefundLine(line.line_id, 1)], [refund(800)], CashRoundingRule.NONE)
+        assert [(n.line_id, n.quantity) for n in parts.lines] == [(line.line_id, -1)]
+        notes.append(sale.model_copy(update={"lines": parts.lines}))
+    with pytest.raises(TicketInconsistentError) as caught:
+        credit_note_parts(sale, notes, [RefundLine(first.line_id, 1)], [refund(800)], CashRoundingRule.NONE)
+    assert (caught.value.problems[0].field, caught.value.problems[0].reason) == (
+        "lines[0].quantity",
+        "every unit of this line was given back already",
+    )

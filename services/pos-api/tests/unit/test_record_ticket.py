@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import uuid
 from datetime import UTC, datetime
 
@@ -11,7 +13,7 @@ from caisse_contracts.events import PaymentMethod, PaymentV1, TicketFinalizedV1,
 from caisse_contracts.snapshots import load_example
 from caisse_contracts.topics import TICKETS
 from pos_api.adapters.memory import InMemoryUnitOfWork, MemoryState
-from pos_api.domain.errors import TicketInconsistentError, TicketNumberConflictError
+from pos_api.domain.errors import InvalidReferenceError, TicketInconsistentError, TicketNumberConflictError
 from pos_api.service_layer.tickets import Outcome, record_ticket
 
 NOW = datetime(2026, 11, 21, 14, 32, 6, tzinfo=UTC)
@@ -58,6 +60,108 @@ async def test_the_same_number_with_other_content_is_a_conflict_and_the_original
     assert caught.value.existing_ticket_id == ticket.ticket_id
     assert state.tickets[(ticket.pos_id, ticket.number)].ticket == ticket
     assert len(state.events) == 1
+
+
+async def test_a_number_synced_again_with_two_units_instead_of_one_is_a_conflict_kept_aside_for_ops() -> None:
+    state = MemoryState()
+    ticket = example_ticket()
+    await record(state, ticket)
+    coat = ticket.lines[0]
+    doubled = coat.model_copy(update={"quantity": 2, "total_incl_tax": 1600, "total_excl_tax": 1333, "tax": 267})
+    taxes = tuple(
+        t.model_copy(update={"total_incl_tax": 1600, "total_excl_tax": 1333, "tax": 267}) if t.rate_bp == 2000 else t
+        for t in ticket.taxes
+    )
+    payment = ticket.payments[0].model_copy(update={"amount": 1800, "tendered": 2000})
+    other = ticket.model_copy(
+        update={
+            "lines": (doubled, *ticket.lines[1:]),
+            "taxes": taxes,
+            "payments": (payment,),
+            "total_incl_tax": 1800,
+            "total_excl_tax": 1523,
+            "total_tax": 277,
+            "change_given": 200,
+        }
+    )
+    with pytest.raises(TicketNumberConflictError):
+        await record(state, other)
+    [kept] = state.conflicts.values()
+    assert (kept.source, kept.number, kept.existing_ticket_id) == ("ticket", ticket.number, ticket.ticket_id)
+    assert kept.attempt["lines"][0]["quantity"] == 2
+    assert state.tickets[(ticket.pos_id, ticket.number)].ticket == ticket
+    assert len(state.events) == 1
+
+
+async def test_the_same_sale_sent_again_later_by_another_operator_is_the_original() -> None:
+    """Lines, payments and totals make the sale; when it was sent and who sent it do not."""
+    state = MemoryState()
+    ticket = example_ticket()
+    await record(state, ticket)
+    later = ticket.model_copy(update={"finalized_at": NOW, "operator_id": uuid.uuid4(), "session_id": uuid.uuid4()})
+    assert await record(state, later) is Outcome.ALREADY_EXISTS
+    assert not state.conflicts
+
+
+async def test_a_ticket_stored_with_a_hash_of_its_whole_json_is_compared_by_its_sale() -> None:
+    state = MemoryState()
+    ticket = example_ticket()
+    await record(state, ticket)
+    key = (ticket.pos_id, ticket.number)
+    older = hashlib.sha256(ticket.model_dump_json().encode()).hexdigest()  # how tickets were hashed before
+    state.tickets[key] = dataclasses.replace(state.tickets[key], content_hash=older)
+    assert await record(state, ticket) is Outcome.ALREADY_EXISTS
+    with pytest.raises(TicketNumberConflictError):
+        await record(state, example_ticket(ticket_id=uuid.uuid4()))
+
+
+async def test_a_new_ticket_has_its_operator_checked_and_a_replay_answers_whatever_became_of_them() -> None:
+    state = MemoryState()
+    ticket = example_ticket()
+    allowed = {ticket.operator_id}
+
+    async def check_operator(operator_id: uuid.UUID | None) -> None:
+        if operator_id not in allowed:
+            raise InvalidReferenceError("operator_id", f"unknown operator {operator_id}")
+
+    async def sync(sent: TicketFinalizedV1) -> Outcome:
+        recorded = await record_ticket(
+            sent,
+            uow=lambda: InMemoryUnitOfWork(state),
+            clock=lambda: NOW,
+            new_id=uuid.uuid4,
+            check_operator=check_operator,
+        )
+        return recorded.outcome
+
+    assert await sync(ticket) is Outcome.CREATED
+    allowed.clear()  # the cashier left since
+    assert await sync(ticket) is Outcome.ALREADY_EXISTS
+    with pytest.raises(InvalidReferenceError) as caught:
+        await sync(example_ticket(ticket_id=uuid.uuid4(), number=2))
+    assert caught.value.field == "operator_id"
+    assert len(state.tickets) == 1
+
+
+async def test_two_lines_with_one_id_are_refused_naming_the_second() -> None:
+    ticket = example_ticket()
+    twice = ticket.lines[1].model_copy(update={"line_id": ticket.lines[0].line_id})
+    with pytest.raises(TicketInconsistentError) as caught:
+        await record(MemoryState(), ticket.model_copy(update={"lines": (ticket.lines[0], twice)}))
+    assert [p.field for p in caught.value.problems] == ["lines[1].line_id"]
+
+
+async def test_a_rest_that_rounds_to_no_coin_is_rounding_without_a_cash_payment() -> None:
+    # 1000 due, 998 by card: the 2 left end in 2, which rounds by −2 to no coin at all (PRODUCT.md §4), so
+    # they are booked as rounding and no cash changes hands; 5 left would be a coin, not a rounding
+    def by_card(amount: int) -> tuple[PaymentV1, ...]:
+        return (PaymentV1(payment_id=uuid.uuid4(), method=PaymentMethod.CARD, amount=amount, reference="A"),)
+
+    rounded = example_ticket(payments=by_card(998), change_given=0, cash_rounding=-2)
+    assert await record(MemoryState(), rounded) is Outcome.CREATED
+    with pytest.raises(TicketInconsistentError) as caught:
+        await record(MemoryState(), example_ticket(payments=by_card(995), change_given=0, cash_rounding=-5))
+    assert "cash_rounding" in {p.field for p in caught.value.problems}
 
 
 async def test_a_ticket_whose_lines_do_not_add_up_is_refused_and_nothing_is_written() -> None:

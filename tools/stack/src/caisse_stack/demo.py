@@ -48,6 +48,8 @@ def run(inst: Instance, timeout_s: float = 30.0) -> dict[str, object]:
             "company_id": uuid.UUID(boot["company"]["id"]),
             "territory_id": uuid.UUID(boot["territory"]["id"]),
             "number": (boot["last_ticket_number"] or 0) + 1,
+            # a ticket names a cashier of its shop, or nobody: the example's operator is none of the demo's
+            "operator_id": uuid.UUID(demo.cashiers[till.shop_id]) if till.shop_id in demo.cashiers else None,
         }
     )
     httpx.post(

@@ -125,6 +125,22 @@ def _location(loc: Sequence[Any]) -> str:
     return ".".join(parts) or "body"
 
 
+def _invalid_param(error: Any, body: Any) -> InvalidParam:
+    """The field and reason of one validation error; broken JSON names the body and says where it breaks."""
+    if error.get("type") != "json_invalid":
+        return InvalidParam(_location(error.get("loc", ())), str(error.get("msg", "invalid")))
+    why = str((error.get("ctx") or {}).get("error", "not JSON")).rstrip(".")
+    position = next((p for p in error.get("loc", ()) if isinstance(p, int)), None)
+    if position is None or not isinstance(body, str):
+        return InvalidParam("body", f"is not valid JSON: {why[:1].lower()}{why[1:]}")
+    line = body.count("\n", 0, position) + 1
+    column = position - (body.rfind("\n", 0, position) + 1) + 1
+    return InvalidParam(
+        "body",
+        f"is not valid JSON: {why[:1].lower()}{why[1:]} at line {line}, column {column} (character {position + 1})",
+    )
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Map every error to problem+json: rule errors, validation errors, unknown routes, crashes."""
 
@@ -142,7 +158,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        params = [InvalidParam(_location(e.get("loc", ())), str(e.get("msg", "invalid"))) for e in exc.errors()]
+        params = [_invalid_param(e, exc.body) for e in exc.errors()]
         malformed = any(e.get("type") == "json_invalid" for e in exc.errors())
         return problem_response(
             400 if malformed else 422,

@@ -12,6 +12,7 @@ from caisse_contracts.envelope import Envelope
 from caisse_contracts.events import EntityType
 from pos_api.adapters.checkout import ComposedCheckout
 from pos_api.domain.config import Hierarchy, StoredItem
+from pos_api.domain.tickets import TicketConflict
 from pos_api.service_layer.ports import DeviceCredential, PinState, SessionState, StoredBasket, StoredTicket
 
 
@@ -41,6 +42,7 @@ class MemoryState:
     pins: dict[UUID, PinState] = field(default_factory=dict)
     gaps: dict[tuple[UUID, int], datetime] = field(default_factory=dict)
     seats_sold: dict[UUID, int] = field(default_factory=dict)
+    conflicts: dict[tuple[UUID, int, str], TicketConflict] = field(default_factory=dict)
 
 
 class InMemoryTickets:
@@ -85,6 +87,13 @@ class InMemoryTickets:
             return False
         self._pending[key] = stored
         return True
+
+    async def keep_conflict(self, conflict: TicketConflict) -> None:
+        self._state.conflicts.setdefault((conflict.pos_id, conflict.number, conflict.attempt_sha256), conflict)
+
+    async def conflicts(self, pos_ids: list[UUID]) -> list[TicketConflict]:
+        kept = [c for c in self._state.conflicts.values() if c.pos_id in pos_ids]
+        return sorted(kept, key=lambda c: (c.detected_at, c.pos_id, c.number))
 
 
 class InMemoryOutbox:
@@ -222,6 +231,9 @@ class InMemorySeats:
             return None
         self._state.seats_sold[product_id] = sold + quantity
         return capacity - sold - quantity
+
+    async def left(self, product_id: UUID, capacity: int) -> int:
+        return max(capacity - self._state.seats_sold.get(product_id, 0), 0)
 
 
 class InMemoryUnitOfWork:

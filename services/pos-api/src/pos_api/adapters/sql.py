@@ -29,10 +29,12 @@ from pos_api.adapters.tables import (
     event_seats,
     operator_credentials,
     pos_sessions,
+    ticket_conflicts,
     ticket_gaps,
     tickets,
 )
 from pos_api.domain.config import Hierarchy, StoredItem
+from pos_api.domain.tickets import TicketConflict
 from pos_api.service_layer.ports import DeviceCredential, PinState, SessionState, StoredBasket, StoredTicket
 
 BOOTSTRAP_LOCK: Final = zlib.crc32(b"pos-api:bootstrap-admin")
@@ -128,6 +130,41 @@ class SqlTickets:
         )
         return (await self._conn.execute(stmt)).first() is not None
 
+    async def keep_conflict(self, conflict: TicketConflict) -> None:
+        await self._conn.execute(
+            insert(ticket_conflicts)
+            .values(
+                pos_id=conflict.pos_id,
+                number=conflict.number,
+                attempt_sha256=conflict.attempt_sha256,
+                existing_ticket_id=conflict.existing_ticket_id,
+                attempted_ticket_id=conflict.attempted_ticket_id,
+                source=conflict.source,
+                attempt=conflict.attempt,
+                detected_at=conflict.detected_at,
+            )
+            .on_conflict_do_nothing()
+        )
+
+    async def conflicts(self, pos_ids: list[UUID]) -> list[TicketConflict]:
+        stmt = (
+            select(ticket_conflicts)
+            .where(ticket_conflicts.c.pos_id.in_(pos_ids))
+            .order_by(ticket_conflicts.c.detected_at, ticket_conflicts.c.pos_id, ticket_conflicts.c.number)
+        )
+        return [
+            TicketConflict(
+                row.pos_id,
+                row.number,
+                row.existing_ticket_id,
+                row.attempted_ticket_id,
+                row.source,
+                row.attempt,
+                row.detected_at,
+            )
+            for row in await self._conn.execute(stmt)
+        ]
+
 
 class SqlSessions:
     def __init__(self, conn: AsyncConnection) -> None:
@@ -221,6 +258,13 @@ class SqlSeats:
         )
         left: int | None = (await self._conn.execute(stmt)).scalar_one_or_none()
         return left
+
+    async def left(self, product_id: UUID, capacity: int) -> int:
+        sold = select(event_seats.c.sold).where(event_seats.c.product_id == product_id).scalar_subquery()
+        found: int = (
+            await self._conn.execute(select(func.greatest(capacity - func.coalesce(sold, 0), 0)))
+        ).scalar_one()
+        return found
 
 
 class SqlOutbox:

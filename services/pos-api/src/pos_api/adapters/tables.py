@@ -124,3 +124,16 @@ ticket_gaps = Table(
     Column("detected_at", DateTime(timezone=True), nullable=False),
     Column("filled_at", DateTime(timezone=True)),
 )
+
+ticket_conflicts = Table(
+    "ticket_conflicts",
+    metadata,
+    Column("pos_id", Uuid, primary_key=True),
+    Column("number", Integer, primary_key=True),
+    Column("attempt_sha256", Text, primary_key=True),
+    Column("existing_ticket_id", Uuid, nullable=False),
+    Column("attempted_ticket_id", Uuid, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("attempt", JSON, nullable=False),
+    Column("detected_at", DateTime(timezone=True), nullable=False),
+)

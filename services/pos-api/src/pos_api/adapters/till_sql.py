@@ -19,6 +19,7 @@ from caisse_contracts.runtime.outbox import enqueue_raw
 from caisse_contracts.runtime.pg import HotPool, PooledWork
 from caisse_contracts.tills import BasketContent
 from pos_api.domain.config import Hierarchy, StoredItem
+from pos_api.domain.tickets import TicketConflict
 from pos_api.service_layer.ports import CheckoutView, DeviceCredential, SessionState, StoredBasket, StoredTicket
 
 
@@ -94,6 +95,43 @@ class PgTickets:
         except asyncpg.UniqueViolationError:  # its id is taken: the same basket finalized under another number
             return False
         return inserted is not None
+
+    async def keep_conflict(self, conflict: TicketConflict) -> None:
+        await self._conn.execute(
+            """
+            insert into ticket_conflicts (pos_id, number, attempt_sha256, existing_ticket_id, attempted_ticket_id,
+                                          source, attempt, detected_at)
+            values ($1, $2, $3, $4, $5, $6, $7::json, $8)
+            on conflict do nothing
+            """,
+            conflict.pos_id,
+            conflict.number,
+            conflict.attempt_sha256,
+            conflict.existing_ticket_id,
+            conflict.attempted_ticket_id,
+            conflict.source,
+            json.dumps(conflict.attempt, separators=(",", ":")),
+            conflict.detected_at,
+        )
+
+    async def conflicts(self, pos_ids: list[UUID]) -> list[TicketConflict]:
+        rows = await self._conn.fetch(
+            "select pos_id, number, existing_ticket_id, attempted_ticket_id, source, attempt, detected_at"
+            " from ticket_conflicts where pos_id = any($1::uuid[]) order by detected_at, pos_id, number",
+            pos_ids,
+        )
+        return [
+            TicketConflict(
+                row["pos_id"],
+                row["number"],
+                row["existing_ticket_id"],
+                row["attempted_ticket_id"],
+                row["source"],
+                json.loads(row["attempt"]),
+                row["detected_at"],
+            )
+            for row in rows
+        ]
 
     async def _add(self, stored: StoredTicket) -> UUID | None:
         t = stored.ticket
@@ -229,6 +267,14 @@ class PgSeats:
             quantity,
         )
         return left
+
+    async def left(self, product_id: UUID, capacity: int) -> int:
+        found: int = await self._conn.fetchval(
+            "select greatest($2 - coalesce((select sold from event_seats where product_id = $1), 0), 0)",
+            product_id,
+            capacity,
+        )
+        return found
 
 
 class PgOutbox:

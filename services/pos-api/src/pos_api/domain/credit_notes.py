@@ -78,6 +78,9 @@ def credit_note_parts(
             continue
         line = found
         left_qty = line.quantity - refunded_qty[line.line_id]
+        if left_qty == 0:
+            problems.append(FieldProblem(f"lines[{i}].quantity", "every unit of this line was given back already"))
+            continue
         if refund.quantity < 1 or refund.quantity > left_qty:
             problems.append(FieldProblem(f"lines[{i}].quantity", f"between 1 and {left_qty} can still be given back"))
             continue

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 from uuid import UUID
+
+if TYPE_CHECKING:
+    from pos_api.domain.tickets import TicketConflict
 
 
 class PosApiError(Exception):
@@ -34,6 +38,8 @@ class TicketNumberConflictError(PosApiError):
     pos_id: UUID
     number: int
     existing_ticket_id: UUID
+    attempt: TicketConflict | None = field(default=None, compare=False)
+    """What was sent, to keep aside for ops; None when nothing was sent that is worth keeping."""
 
     def __str__(self) -> str:
         return f"ticket number {self.number} of POS {self.pos_id} already holds another ticket"
@@ -116,9 +122,10 @@ class SeatsFullError(PosApiError):
     field: str
     product_id: UUID
     left: int
+    asked: int
 
     def __str__(self) -> str:
-        return f"{self.field}: only {self.left} seat(s) left"
+        return f"{self.field}: only {self.left} seat(s) left, {self.asked} asked"
 
 
 @dataclass

@@ -56,8 +56,13 @@ class Catalogue:
 def price_lines(content: BasketContent, catalogue: Catalogue) -> list[PricedLine]:
     problems: list[FieldProblem] = []
     priced: list[PricedLine] = []
+    first_of_id: dict[UUID, int] = {}
     for i, line in enumerate(content.lines):
         where = f"lines[{i}]"
+        if (first := first_of_id.setdefault(line.line_id, i)) != i:
+            # a line id names one line for good: credit notes give units back by it
+            problems.append(FieldProblem(f"{where}.line_id", f"is the id of lines[{first}] too: each line has its own"))
+            continue
         try:
             priced.append(_price(line, catalogue, where))
         except _LineError as exc:

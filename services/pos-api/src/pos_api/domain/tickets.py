@@ -3,26 +3,80 @@
 A ticket arrives computed (by the till, online or offline); the server trusts nothing and recomputes the
 sums: lines → total, lines per rate → tax totals, HT + TVA = TTC, payments = total + cash rounding, and
 change = cash tendered − cash applied. Signs follow the ticket's kind: a sale is positive, a credit note
-negative.
+negative. A ticket's content hash says whether two tickets under one number are the same sale; one that is
+not is a `TicketConflict`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
 
 from caisse_contracts.events import PaymentMethod, TicketFinalizedV1, TicketKind
+from caisse_contracts.money import CashRoundingRule, round_cash
 from pos_api.domain.errors import FieldProblem, TicketInconsistentError
+
+SALE_HASH_PREFIX = "sale1:"
+"""Marks a hash of the sale's content as `content_hash` makes it; a stored hash without it (an older ticket)
+is recomputed from the stored ticket before it is compared."""
+
+_CONTENT_STARTS = ',"currency":'
+"""Where the sale's content begins in a ticket's JSON: every field before it says who, where and when."""
 
 
 def content_hash(ticket: TicketFinalizedV1) -> str:
-    """A stable fingerprint of the ticket's content: an identical replay has the same one."""
-    return json_digest(ticket.model_dump_json())
+    """The fingerprint of what was sold and paid: a replay of the same sale has the same one, whenever it is sent.
+
+    It covers the ticket's id, kind and original ticket, then its currency, lines, taxes, payments, totals,
+    rounding and change (the ticket's fields from `currency` on); not its number, till, session, operator or
+    times, which a replay may carry differently (a finalize replayed later is computed at a later `now`).
+    """
+    return json_digest(ticket.model_dump_json(), ticket)
 
 
-def json_digest(ticket_json: str) -> str:
-    """`content_hash` of a ticket whose JSON (`model_dump_json()`) is already made."""
-    return hashlib.sha256(ticket_json.encode()).hexdigest()
+def json_digest(ticket_json: str, ticket: TicketFinalizedV1) -> str:
+    """`content_hash` of a ticket whose JSON (`model_dump_json()`) is already made: the sale's part of that text.
+
+    pydantic writes a model's fields in their declared order with no spaces, so the same content is always
+    the same text; taking it from the ticket's own JSON spares a second serialization on every sale.
+    """
+    content = ticket_json[ticket_json.index(_CONTENT_STARTS) :]
+    head = f"{ticket.ticket_id}|{ticket.kind.value}|{ticket.original_ticket_id or ''}"
+    return SALE_HASH_PREFIX + hashlib.sha256((head + content).encode()).hexdigest()
+
+
+def same_sale(stored_hash: str, stored: TicketFinalizedV1, attempt_hash: str) -> bool:
+    """Whether an attempt carries the content of a stored ticket, whichever way the stored hash was made."""
+    if not stored_hash.startswith(SALE_HASH_PREFIX):
+        stored_hash = content_hash(stored)
+    return stored_hash == attempt_hash
+
+
+@dataclass(frozen=True, slots=True)
+class TicketConflict:
+    """A ticket number sent again with other content: refused, and kept aside for ops to sort out."""
+
+    pos_id: UUID
+    number: int
+    existing_ticket_id: UUID
+    attempted_ticket_id: UUID
+    source: Literal["finalize", "credit_note", "ticket"]
+    """`finalize` (a basket finalized online), `credit_note`, or `ticket` (a ticket the till made itself, e.g.
+    synced after working offline)."""
+    attempt: dict[str, Any]
+    """What the till sent, as JSON: the basket's content, the credit note asked for, or the ticket."""
+    detected_at: datetime
+
+    @property
+    def attempt_sha256(self) -> str:
+        """Names the attempt: the same content sent again is the same conflict, kept once."""
+        canonical = json.dumps(self.attempt, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def check_ticket(ticket: TicketFinalizedV1) -> None:
@@ -34,8 +88,11 @@ def check_ticket(ticket: TicketFinalizedV1) -> None:
         problems.append(FieldProblem("original_ticket_id", "a credit note must reference the ticket it corrects"))
 
     by_rate: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])
+    first_of_id: dict[UUID, int] = {}
     for i, line in enumerate(ticket.lines):
         where = f"lines[{i}]"
+        if (first := first_of_id.setdefault(line.line_id, i)) != i:
+            problems.append(FieldProblem(f"{where}.line_id", f"is the id of lines[{first}] too: each line has its own"))
         if line.quantity == 0 or (line.quantity > 0) != (sign > 0):
             problems.append(FieldProblem(f"{where}.quantity", f"must be {'positive' if sign > 0 else 'negative'}"))
         if line.unit_price < 0:
@@ -72,8 +129,13 @@ def check_ticket(ticket: TicketFinalizedV1) -> None:
         problems.append(FieldProblem("total_excl_tax", "does not equal the sum of the lines"))
 
     has_cash = any(p.method is PaymentMethod.CASH for p in ticket.payments)
-    if ticket.cash_rounding and not has_cash:
-        problems.append(FieldProblem("cash_rounding", "only a cash payment can be rounded"))
+    if ticket.cash_rounding and not has_cash and not _rest_rounded_away(ticket.cash_rounding, sign):
+        problems.append(
+            FieldProblem(
+                "cash_rounding",
+                "only cash is rounded: without a cash payment, only a rest that rounds to no coin at all can be",
+            )
+        )
     paid = sum(p.amount for p in ticket.payments)
     due = ticket.total_incl_tax + ticket.cash_rounding
     if paid != due:
@@ -96,3 +158,9 @@ def check_ticket(ticket: TicketFinalizedV1) -> None:
 
     if problems:
         raise TicketInconsistentError(problems)
+
+
+def _rest_rounded_away(cash_rounding: int, sign: int) -> bool:
+    """A rest left for cash that rounds to nothing (2 XPF after a card): booked as rounding, no cash changes hands."""
+    rest = -cash_rounding
+    return rest * sign > 0 and round_cash(rest, CashRoundingRule.NEAREST_5).rounded == 0

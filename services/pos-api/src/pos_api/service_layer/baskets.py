@@ -3,7 +3,8 @@
 Finalize checks everything first — the version, the open session, the pickup number, the number, every
 line, full payment after cash rounding, the seats left — then writes in ONE atomic step the immutable
 ticket, its `ticket.finalized` event and the basket's end. A replay of the same number for the same basket
-answers the original receipt; the same number for other content is a conflict.
+and the same sale (its lines, payments and totals) answers the original receipt; the same number for another
+sale is a conflict, kept aside for ops.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from caisse_contracts.basket import ComputedBasket, compute_basket
+from caisse_contracts.basket import BasketError, ComputedBasket, compute_basket
 from caisse_contracts.envelope import Envelope, TenantKeys
 from caisse_contracts.events import EntityType, TicketFinalizedV1, TicketKind
 from caisse_contracts.money import CashRoundingRule
@@ -28,6 +29,7 @@ from pos_api.domain.credit_notes import RefundLine, RefundTender, credit_note_pa
 from pos_api.domain.errors import (
     BasketConflictError,
     FieldProblem,
+    InvalidReferenceError,
     NotFoundError,
     PosApiError,
     SeatsFullError,
@@ -36,7 +38,7 @@ from pos_api.domain.errors import (
     TicketNumberConflictError,
 )
 from pos_api.domain.pricing import Catalogue, price_lines
-from pos_api.domain.tickets import check_ticket, content_hash
+from pos_api.domain.tickets import TicketConflict, check_ticket, content_hash, same_sale
 from pos_api.service_layer.cache import TillCache
 from pos_api.service_layer.config import ConfigServices
 from pos_api.service_layer.ports import CheckoutView, StoredBasket, StoredTicket, TillWork
@@ -55,6 +57,8 @@ class TillContext:
     shop: dict[str, Any]
     pos: dict[str, Any]
     catalogue: Catalogue
+    operators: frozenset[UUID] = frozenset()
+    """The shop's active operators: who may be recorded on its tickets (a federation admin too, looked up)."""
 
 
 async def till_context(work: TillWork, device: Device, cache: TillCache) -> TillContext:
@@ -80,13 +84,40 @@ async def _load_context(work: TillWork, device: Device) -> TillContext:
     products = [p.item for p in await work.config.list(EntityType.PRODUCT, company_id=h.company_id)]
     overrides = [o.item for o in await work.config.list(EntityType.CATALOGUE_OVERRIDE, shop_id=h.shop_id)]
     catalogue = Catalogue.of(shop_catalogue(categories, products, overrides), items["territory"])
-    return TillContext(items["territory"], items["company"], items["shop"], device.pos.item, catalogue)
+    operators = frozenset(
+        o.id for o in await work.config.list(EntityType.OPERATOR, shop_id=h.shop_id) if o.item.get("active", True)
+    )
+    return TillContext(items["territory"], items["company"], items["shop"], device.pos.item, catalogue, operators)
+
+
+async def check_operator(work: TillWork, context: TillContext, operator_id: UUID | None, field: str) -> None:
+    """The operator recorded on a ticket exists, is active and works in the till's shop, as session-service
+    requires of who opens, moves and closes a session (a federation admin, with no shop, works anywhere).
+
+    The shop's own operators are known from the till's cached configuration: a sale reads nothing for them.
+    """
+    if operator_id is None or operator_id in context.operators:
+        return
+    found = await work.config.get(operator_id)
+    live = found is not None and not found.deleted and found.entity_type is EntityType.OPERATOR
+    if found is None or not live or not found.item.get("active", True):
+        raise InvalidReferenceError(field, f"unknown operator {operator_id}")
+    if found.hierarchy.shop_id is not None:  # another shop's: this shop's own are in the context
+        raise InvalidReferenceError(field, f"operator {operator_id} works in another shop")
 
 
 def compute(content: BasketContent, context: TillContext) -> ComputedBasket:
     return compute_basket(
         basket_input(content, price_lines(content, context.catalogue), context.territory, context.company)
     )
+
+
+async def check_ticket_operator(device: Device, operator_id: UUID | None, services: ConfigServices) -> None:
+    """`check_operator` for a ticket the till made itself (synced after working offline)."""
+    if operator_id is None:
+        return
+    async with services.till_steps() as work:
+        await check_operator(work, await till_context(work, device, services.cache), operator_id, "operator_id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +191,17 @@ async def finalize_basket(device: Device, basket_id: UUID, request: FinalizeIn, 
     `SaleMemo` and the sale is one round trip. If anything differs from the memo, the guarded write leaves
     nothing and finalize takes the path above, which answers as if the memo had never been used.
     """
+    try:
+        return await _finalize(device, basket_id, request, services)
+    except TicketNumberConflictError as conflict:
+        if conflict.attempt is not None:
+            async with services.till_work() as work:
+                await work.tickets.keep_conflict(conflict.attempt)
+                await work.commit()
+        raise
+
+
+async def _finalize(device: Device, basket_id: UUID, request: FinalizeIn, services: ConfigServices) -> Finalized:
     locked = request.content is None
     if not locked and (seen := _guess(device, basket_id, request, services)) is not None:
         try:
@@ -217,11 +259,24 @@ async def _finalize_once(
             basket = StoredBasket(basket_id, device.pos_id, 0, request.content, False, None, now)
         context = await till_context(work, device, services.cache)
         if seen.holder is not None:
-            if basket.finalized and basket.ticket_id == seen.holder.ticket.ticket_id:
-                return Finalized(
-                    receipt_of(seen.holder.ticket, context.shop, context.pos, context.territory), replayed=True
-                )
-            raise TicketNumberConflictError(device.pos_id, request.number, seen.holder.ticket.ticket_id)
+            holder = seen.holder
+            replayed = basket.finalized and basket.ticket_id == holder.ticket.ticket_id
+            if replayed and _same_content(device, basket, request, holder, context):
+                return Finalized(receipt_of(holder.ticket, context.shop, context.pos, context.territory), True)
+            raise TicketNumberConflictError(
+                device.pos_id,
+                request.number,
+                holder.ticket.ticket_id,
+                TicketConflict(
+                    device.pos_id,
+                    request.number,
+                    holder.ticket.ticket_id,
+                    basket_id,
+                    "finalize",
+                    (request.content or basket.content).model_dump(mode="json"),
+                    now,
+                ),
+            )
         if basket.finalized:
             raise BasketConflictError("basket", f"was already finalized as ticket {basket.ticket_id}")
         if request.version != basket.version:
@@ -240,9 +295,9 @@ async def _finalize_once(
         priced = price_lines(content, context.catalogue)
         computed = compute_basket(basket_input(content, priced, context.territory, context.company))
         if computed.remaining > 0:
-            raise TicketInconsistentError(
-                [FieldProblem("payments", f"{computed.remaining} still due after cash rounding")]
-            )
+            in_cash = "" if computed.cash_due == computed.remaining else f" ({computed.cash_due} in cash, rounded)"
+            raise TicketInconsistentError([FieldProblem("payments", f"{computed.remaining} still to pay{in_cash}")])
+        await check_operator(work, context, content.operator_id, "operator_id")
         seats = [
             (i, line.product_id, line.seat_capacity, line.quantity)
             for i, line in enumerate(priced)
@@ -252,7 +307,8 @@ async def _finalize_once(
             return _Again.LOCK
         for i, product_id, capacity, quantity in seats:
             if await work.seats.take(product_id, capacity, quantity) is None:
-                raise SeatsFullError(f"lines[{i}].quantity", product_id, 0)
+                left = await work.seats.left(product_id, capacity)
+                raise SeatsFullError(f"lines[{i}].quantity", product_id, left, quantity)
         check_number_jump(seen.last_number, request.number)
         ticket = _ticket(device, basket, content, computed, priced, session.session_id, request.number, now, context)
         check_ticket(ticket)
@@ -264,6 +320,35 @@ async def _finalize_once(
         await work.commit()
     services.sales.sold(device.pos_id, request.number)
     return Finalized(receipt_of(ticket, context.shop, context.pos, context.territory), replayed=False)
+
+
+def _same_content(
+    device: Device, basket: StoredBasket, request: FinalizeIn, holder: StoredTicket, context: TillContext
+) -> bool:
+    """Whether a finalize of a basket already finalized under this number asks for the same sale again.
+
+    The basket handed over as it was finalized (or none, the one saved) is that sale; other content is compared
+    by the sale's hash, as the ticket it would make: its lines, payments and totals.
+    """
+    if request.content is None or request.content == basket.content:
+        return True
+    try:
+        priced = price_lines(request.content, context.catalogue)
+        computed = compute_basket(basket_input(request.content, priced, context.territory, context.company))
+        again = _ticket(
+            device,
+            basket,
+            request.content,
+            computed,
+            priced,
+            holder.ticket.session_id,
+            holder.ticket.number,
+            holder.ticket.finalized_at,
+            context,
+        )
+    except (PosApiError, BasketError):  # content that cannot even be priced is not the sale that was
+        return False
+    return same_sale(holder.content_hash, holder.ticket, content_hash(again))
 
 
 def _ticket(
@@ -325,60 +410,62 @@ def _event(ticket: TicketFinalizedV1, services: ConfigServices) -> Envelope[Tick
 
 
 async def credit_ticket(device: Device, ticket_id: UUID, request: CreditNoteIn, services: ConfigServices) -> Finalized:
-    """A credit note on a sale of the till's shop: a new, immutable ticket with negative amounts."""
+    """A credit note on a sale of the till's shop: a new, immutable ticket with negative amounts.
+
+    The same credit note sent again under its number answers the original; another one under a number already
+    used is a conflict, kept aside for ops.
+    """
+    try:
+        return await _credit(device, ticket_id, request, services)
+    except TicketNumberConflictError as conflict:
+        if conflict.attempt is not None:
+            async with services.till_work() as work:
+                await work.tickets.keep_conflict(conflict.attempt)
+                await work.commit()
+        raise
+
+
+async def _credit(device: Device, ticket_id: UUID, request: CreditNoteIn, services: ConfigServices) -> Finalized:
     now = services.clock()
     async with services.till_work() as work:
         original = await work.tickets.by_id(ticket_id, for_update=True)
         if original is None or original.ticket.shop_id != device.shop_id:
             raise NotFoundError("ticket", str(ticket_id))
+        sale = original.ticket
         context = await till_context(work, device, services.cache)
         existing = await work.tickets.by_number(device.pos_id, request.number)
         if existing is not None:
-            if existing.ticket.ticket_id == request.credit_note_id:
-                return Finalized(
-                    receipt_of(existing.ticket, context.shop, context.pos, context.territory), replayed=True
-                )
-            raise TicketNumberConflictError(device.pos_id, request.number, existing.ticket.ticket_id)
+            notes = await work.tickets.credit_notes_of(ticket_id)
+            # the credit notes before it: the last units of a line give back what is left after them
+            before = [t.ticket for t in notes if t.received_at < existing.received_at]
+            if existing.ticket.ticket_id == request.credit_note_id and _same_credit_note(
+                sale, before, request, device, existing, context
+            ):
+                receipt = receipt_of(existing.ticket, context.shop, context.pos, context.territory)
+                return Finalized(receipt.model_copy(update={"original_number": sale.number}), replayed=True)
+            raise TicketNumberConflictError(
+                device.pos_id,
+                request.number,
+                existing.ticket.ticket_id,
+                TicketConflict(
+                    device.pos_id,
+                    request.number,
+                    existing.ticket.ticket_id,
+                    request.credit_note_id,
+                    "credit_note",
+                    request.model_dump(mode="json"),
+                    now,
+                ),
+            )
         session = await work.sessions.of_pos(device.pos_id)
         if session is None or not session.is_open:
             raise BasketConflictError("session", "this till has no open cash session")
+        await check_operator(work, context, request.operator_id, "operator_id")
         earlier = [t.ticket for t in await work.tickets.credit_notes_of(ticket_id)]
-        parts = credit_note_parts(
-            original.ticket,
-            earlier,
-            [RefundLine(line.line_id, line.quantity) for line in request.lines],
-            [RefundTender(p.payment_id, p.method, p.amount, p.reference) for p in request.payments],
-            CashRoundingRule(context.territory["cash_rounding"]),
-        )
-        sale = original.ticket
-        ticket = sale.model_copy(
-            update={
-                "ticket_id": request.credit_note_id,
-                "number": request.number,
-                "kind": TicketKind.CREDIT_NOTE,
-                "original_ticket_id": sale.ticket_id,
-                "pos_id": device.pos_id,
-                "session_id": session.session_id,
-                "operator_id": request.operator_id,
-                "finalized_at": now,
-                "local_date": now.astimezone(ZoneInfo(context.territory["timezone"])).date(),
-                "lines": parts.lines,
-                "taxes": parts.taxes,
-                "payments": parts.payments,
-                "total_excl_tax": parts.total_excl_tax,
-                "total_tax": parts.total_tax,
-                "total_incl_tax": parts.total_incl_tax,
-                "cash_rounding": parts.cash_rounding,
-                "rounding_account": context.company["accounts"]["cash_rounding"] if parts.cash_rounding else None,
-                "change_given": 0,
-                "category_weights": category_weights(parts.lines),
-                "pickup_number": None,
-            }
-        )
-        ticket = TicketFinalizedV1.model_validate(ticket.model_dump())
+        ticket = _credit_note(sale, earlier, request, device, session.session_id, now, context)
         check_ticket(ticket)
         check_number_jump(await work.tickets.last_number(device.pos_id), request.number)
-        if not await work.tickets.add(StoredTicket(ticket=ticket, content_hash=content_hash(ticket), received_at=now)):
+        if not await work.tickets.add(StoredTicket.new(ticket, now)):
             raise TicketNumberConflictError(device.pos_id, request.number, ticket.ticket_id)
         await work.tickets.note_number(device.pos_id, request.number, now)
         await work.outbox.add(
@@ -391,3 +478,64 @@ async def credit_ticket(device: Device, ticket_id: UUID, request: CreditNoteIn, 
         await work.commit()
     receipt = receipt_of(ticket, context.shop, context.pos, context.territory)
     return Finalized(receipt.model_copy(update={"original_number": sale.number}), replayed=False)
+
+
+def _credit_note(
+    sale: TicketFinalizedV1,
+    earlier: list[TicketFinalizedV1],
+    request: CreditNoteIn,
+    device: Device,
+    session_id: UUID,
+    now: datetime,
+    context: TillContext,
+) -> TicketFinalizedV1:
+    parts = credit_note_parts(
+        sale,
+        earlier,
+        [RefundLine(line.line_id, line.quantity) for line in request.lines],
+        [RefundTender(p.payment_id, p.method, p.amount, p.reference) for p in request.payments],
+        CashRoundingRule(context.territory["cash_rounding"]),
+    )
+    ticket = sale.model_copy(
+        update={
+            "ticket_id": request.credit_note_id,
+            "number": request.number,
+            "kind": TicketKind.CREDIT_NOTE,
+            "original_ticket_id": sale.ticket_id,
+            "pos_id": device.pos_id,
+            "session_id": session_id,
+            "operator_id": request.operator_id,
+            "finalized_at": now,
+            "local_date": now.astimezone(ZoneInfo(context.territory["timezone"])).date(),
+            "lines": parts.lines,
+            "taxes": parts.taxes,
+            "payments": parts.payments,
+            "total_excl_tax": parts.total_excl_tax,
+            "total_tax": parts.total_tax,
+            "total_incl_tax": parts.total_incl_tax,
+            "cash_rounding": parts.cash_rounding,
+            "rounding_account": context.company["accounts"]["cash_rounding"] if parts.cash_rounding else None,
+            "change_given": 0,
+            "category_weights": category_weights(parts.lines),
+            "pickup_number": None,
+        }
+    )
+    return TicketFinalizedV1.model_validate(ticket.model_dump())
+
+
+def _same_credit_note(
+    sale: TicketFinalizedV1,
+    before: list[TicketFinalizedV1],
+    request: CreditNoteIn,
+    device: Device,
+    existing: StoredTicket,
+    context: TillContext,
+) -> bool:
+    """Whether a credit note sent again under its number gives back what it gave back the first time."""
+    try:
+        again = _credit_note(
+            sale, before, request, device, existing.ticket.session_id, existing.ticket.finalized_at, context
+        )
+    except PosApiError:  # it could not even be made now: it is not the one that was
+        return False
+    return same_sale(existing.content_hash, existing.ticket, content_hash(again))

@@ -13,7 +13,7 @@ from caisse_contracts.envelope import Envelope
 from caisse_contracts.events import EntityType, TicketFinalizedV1
 from caisse_contracts.tills import BasketContent
 from pos_api.domain.config import StoredItem
-from pos_api.domain.tickets import json_digest
+from pos_api.domain.tickets import TicketConflict, json_digest
 
 Clock = Callable[[], datetime]
 """Aware UTC now."""
@@ -34,7 +34,7 @@ class StoredTicket:
     @classmethod
     def new(cls, ticket: TicketFinalizedV1, received_at: datetime) -> StoredTicket:
         body = ticket.model_dump_json()
-        return cls(ticket, json_digest(body), received_at, body)
+        return cls(ticket, json_digest(body, ticket), received_at, body)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +81,9 @@ class Seats(Protocol):
     async def take(self, product_id: UUID, capacity: int, quantity: int) -> int | None:
         """Book `quantity` seats of an event; the seats left, or None (nothing booked) when it is full."""
 
+    async def left(self, product_id: UUID, capacity: int) -> int:
+        """The seats of an event not sold yet."""
+
 
 class Inbox(Protocol):
     async def claim(self, event_id: UUID, event_type: str) -> bool: ...
@@ -105,6 +108,12 @@ class Tickets(Protocol):
 
     async def add(self, stored: StoredTicket) -> bool:
         """Store a new ticket; False (and nothing written) when its POS already used the number."""
+
+    async def keep_conflict(self, conflict: TicketConflict) -> None:
+        """Keep aside a number sent again with other content; the same attempt twice is kept once."""
+
+    async def conflicts(self, pos_ids: list[UUID]) -> list[TicketConflict]:
+        """The conflicts kept aside for the tills given, oldest first."""
 
 
 class Outbox(Protocol):

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
+from uuid import UUID
 
 from caisse_contracts.envelope import Envelope, TenantKeys
 from caisse_contracts.events import TicketFinalizedV1
 from caisse_contracts.runtime.telemetry import current_traceparent
 from caisse_contracts.topics import TICKETS
 from pos_api.domain.errors import FieldProblem, TicketInconsistentError, TicketNumberConflictError
-from pos_api.domain.tickets import check_ticket, content_hash
+from pos_api.domain.tickets import TicketConflict, check_ticket, content_hash, same_sale
 from pos_api.service_layer.ports import Clock, IdFactory, StoredTicket, UnitOfWorkFactory
 
 SOURCE = "pos-api"
@@ -27,21 +30,51 @@ class Recorded:
     stored: StoredTicket
 
 
+OperatorCheck = Callable[[UUID | None], Awaitable[None]]
+"""Raises when the operator named cannot be recorded on a ticket of the till."""
+
+
 async def record_ticket(
-    ticket: TicketFinalizedV1, *, uow: UnitOfWorkFactory, clock: Clock, new_id: IdFactory
+    ticket: TicketFinalizedV1,
+    *,
+    uow: UnitOfWorkFactory,
+    clock: Clock,
+    new_id: IdFactory,
+    check_operator: OperatorCheck | None = None,
 ) -> Recorded:
     """Check the ticket, then store it and its event in one transaction.
 
-    The POS numbers its tickets: a new number is stored; a known number with identical content answers
-    with the original (a safe retry); a known number with other content is a conflict.
+    The POS numbers its tickets: a new number is stored (its operator checked first); a known number with
+    identical content answers with the original (a safe retry, whatever became of its operator since); a known
+    number with other content is a conflict, kept aside for ops.
     """
     check_ticket(ticket)
+    try:
+        return await _record(ticket, uow=uow, clock=clock, new_id=new_id, check_operator=check_operator)
+    except TicketNumberConflictError as conflict:
+        if conflict.attempt is not None:
+            async with uow() as work:
+                await work.tickets.keep_conflict(conflict.attempt)
+                await work.commit()
+        raise
+
+
+async def _record(
+    ticket: TicketFinalizedV1,
+    *,
+    uow: UnitOfWorkFactory,
+    clock: Clock,
+    new_id: IdFactory,
+    check_operator: OperatorCheck | None,
+) -> Recorded:
     digest = content_hash(ticket)
     for _ in range(2):
         async with uow() as work:
             existing = await work.tickets.by_number(ticket.pos_id, ticket.number)
             if existing is not None:
-                return _replay(existing, ticket, digest)
+                return _replay(existing, ticket, digest, clock())
+            if check_operator is not None:
+                await check_operator(ticket.operator_id)
             stored = StoredTicket(ticket=ticket, content_hash=digest, received_at=clock())
             check_number_jump(await work.tickets.last_number(ticket.pos_id), ticket.number)
             if not await work.tickets.add(stored):
@@ -86,7 +119,16 @@ def check_number_jump(last_number: int | None, number: int) -> None:
         )
 
 
-def _replay(existing: StoredTicket, ticket: TicketFinalizedV1, digest: str) -> Recorded:
-    if existing.content_hash != digest:
-        raise TicketNumberConflictError(ticket.pos_id, ticket.number, existing.ticket.ticket_id)
+def _replay(existing: StoredTicket, ticket: TicketFinalizedV1, digest: str, now: datetime) -> Recorded:
+    if not same_sale(existing.content_hash, existing.ticket, digest):
+        attempt = TicketConflict(
+            ticket.pos_id,
+            ticket.number,
+            existing.ticket.ticket_id,
+            ticket.ticket_id,
+            "ticket",
+            ticket.model_dump(mode="json"),
+            now,
+        )
+        raise TicketNumberConflictError(ticket.pos_id, ticket.number, existing.ticket.ticket_id, attempt)
     return Recorded(Outcome.ALREADY_EXISTS, existing)

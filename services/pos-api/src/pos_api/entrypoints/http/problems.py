@@ -42,8 +42,8 @@ PROBLEMS: Final[dict[type[Exception], Problem]] = {
         409,
         "Event full",
         "event-full",
-        lambda e: [InvalidParam(e.field, "not enough seats left")],
-        lambda e: {"product_id": str(e.product_id)},
+        lambda e: [InvalidParam(e.field, f"only {e.left} seat(s) left, {e.asked} asked")],
+        lambda e: {"product_id": str(e.product_id), "seats_left": e.left},
     ),
     OperatorLockedError: Problem(
         429,

@@ -95,11 +95,30 @@ async def get_basket(basket_id: UUID, device: CurrentDevice, services: CurrentSe
     return _view(await read_basket(device, basket_id, services.config))
 
 
+TICKET_OUTCOME: dict[str, Any] = {
+    "X-Ticket-Outcome": {
+        "description": (
+            "`created`: the ticket was stored now (201). `already_exists`: this number already holds this very"
+            " sale, answered again as it was first recorded (200); nothing is written. Another sale under a"
+            " number already used is a 409 problem (`ticket-number-conflict`), kept aside for ops"
+            " (`GET /v1/ops/ticket-conflicts`)."
+        ),
+        "schema": {"type": "string", "enum": ["created", "already_exists"]},
+    }
+}
+"""The response header that tells a till whether its ticket was stored now or was already there."""
+
+RECEIPT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    201: {"model": Receipt, "description": "The ticket is stored: its receipt", "headers": TICKET_OUTCOME},
+    200: {"model": Receipt, "description": "Identical replay: the original receipt", "headers": TICKET_OUTCOME},
+}
+
+
 @router.post(
     "/{basket_id}/finalize",
     status_code=201,
     summary="Finalize with the till's ticket number; the receipt",
-    responses={201: {"model": Receipt}, 200: {"model": Receipt, "description": "Identical replay: the original"}},
+    responses=RECEIPT_RESPONSES,
     response_model=None,
 )
 @served_lean(_lean_body(FinalizeIn))
@@ -110,7 +129,8 @@ async def post_finalize(
 
 
 def receipt_response(done: Finalized) -> Response:
-    """201 with the receipt of a new ticket; 200 with the original receipt on an identical replay."""
+    """201 with the receipt of a new ticket; 200 with the original receipt on an identical replay; the
+    `X-Ticket-Outcome` header says which (`TICKET_OUTCOME`)."""
     return Response(
         done.receipt.model_dump_json(),
         status_code=200 if done.replayed else 201,

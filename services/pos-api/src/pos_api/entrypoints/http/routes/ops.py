@@ -1,8 +1,10 @@
-"""Federation ops routes: what the platform is waiting for, e.g. tickets missing from a till's numbering."""
+"""Federation ops routes: what the platform is waiting for or kept aside, e.g. tickets missing from a till's
+numbering, numbers sent again with other content."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter
@@ -27,3 +29,37 @@ async def ticket_gaps(actor: CurrentActor, services: CurrentServices) -> list[Ti
     async with services.uow() as work:
         gaps = await work.tickets.open_gaps(tills)
     return [TicketGap(pos_id=p, number=n, missing_since=at) for p, n, at in gaps]
+
+
+class TicketConflictView(BaseModel):
+    pos_id: UUID
+    number: int
+    existing_ticket_id: UUID
+    attempted_ticket_id: UUID
+    source: Literal["finalize", "credit_note", "ticket"]
+    attempt: dict[str, Any]
+    """What the till sent: the basket's content (`finalize`), the credit note asked for (`credit_note`) or its
+    own ticket (`ticket`)."""
+    detected_at: datetime
+
+
+@router.get(
+    "/ticket-conflicts",
+    summary="Ticket numbers a till sent again with other content: refused (409) and kept here, never overwritten",
+)
+async def ticket_conflicts(actor: CurrentActor, services: CurrentServices) -> list[TicketConflictView]:
+    tills = [p.id for p in await list_items(EntityType.POS, actor, services.config)]
+    async with services.uow() as work:
+        kept = await work.tickets.conflicts(tills)
+    return [
+        TicketConflictView(
+            pos_id=c.pos_id,
+            number=c.number,
+            existing_ticket_id=c.existing_ticket_id,
+            attempted_ticket_id=c.attempted_ticket_id,
+            source=c.source,
+            attempt=c.attempt,
+            detected_at=c.detected_at,
+        )
+        for c in kept
+    ]

@@ -9,10 +9,10 @@ from fastapi.responses import JSONResponse
 
 from caisse_contracts.events import TicketFinalizedV1
 from caisse_contracts.runtime.http import InvalidParam, ProblemError
-from caisse_contracts.tills import CreditNoteIn, Receipt
+from caisse_contracts.tills import CreditNoteIn
 from pos_api.entrypoints.http.deps import CurrentDevice, CurrentServices
-from pos_api.entrypoints.http.routes.baskets import receipt_response
-from pos_api.service_layer.baskets import credit_ticket
+from pos_api.entrypoints.http.routes.baskets import RECEIPT_RESPONSES, TICKET_OUTCOME, receipt_response
+from pos_api.service_layer.baskets import check_ticket_operator, credit_ticket
 from pos_api.service_layer.tickets import Outcome, record_ticket
 
 router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
@@ -21,7 +21,14 @@ router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
 @router.post(
     "",
     status_code=201,
-    responses={200: {"model": TicketFinalizedV1, "description": "Identical replay: the original ticket"}},
+    responses={
+        201: {"description": "The ticket is stored", "headers": TICKET_OUTCOME},
+        200: {
+            "model": TicketFinalizedV1,
+            "description": "Identical replay: the original ticket",
+            "headers": TICKET_OUTCOME,
+        },
+    },
 )
 async def post_ticket(
     ticket: TicketFinalizedV1, device: CurrentDevice, services: CurrentServices, response: Response
@@ -29,7 +36,13 @@ async def post_ticket(
     """Record a finalized ticket and emit `ticket.finalized`; 200 with the original on an identical replay."""
     if ticket.pos_id != device.pos_id or ticket.shop_id != device.shop_id:
         raise ProblemError(403, "Another till's ticket", invalid_params=[InvalidParam("pos_id", "is not this till")])
-    recorded = await record_ticket(ticket, uow=services.uow, clock=services.clock, new_id=services.new_id)
+
+    async def check_operator(operator_id: UUID | None) -> None:
+        await check_ticket_operator(device, operator_id, services.config)
+
+    recorded = await record_ticket(
+        ticket, uow=services.uow, clock=services.clock, new_id=services.new_id, check_operator=check_operator
+    )
     if recorded.outcome is Outcome.ALREADY_EXISTS:
         response.status_code = 200
     response.headers["X-Ticket-Outcome"] = recorded.outcome.value
@@ -54,7 +67,7 @@ async def get_ticket(ticket_id: UUID, device: CurrentDevice, services: CurrentSe
     "/{ticket_id}/credit-notes",
     status_code=201,
     summary="A credit note on a sale (partial or full) with the refund tenders; the receipt",
-    responses={201: {"model": Receipt}, 200: {"model": Receipt, "description": "Identical replay: the original"}},
+    responses=RECEIPT_RESPONSES,
     response_model=None,
 )
 async def post_credit_note(

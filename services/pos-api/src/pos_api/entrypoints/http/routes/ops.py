@@ -3,14 +3,16 @@ numbering, numbers sent again with other content."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
-from typing import Any, Literal
+from typing import Final, Literal
 from uuid import UUID
 
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from caisse_contracts.events import EntityType
+from caisse_contracts.events import EntityType, TicketFinalizedV1
+from caisse_contracts.tills import BasketContent, CreditNoteIn
 from pos_api.entrypoints.http.deps import CurrentActor, CurrentServices
 from pos_api.service_layer.config import list_items
 
@@ -37,10 +39,18 @@ class TicketConflictView(BaseModel):
     existing_ticket_id: UUID
     attempted_ticket_id: UUID
     source: Literal["finalize", "credit_note", "ticket"]
-    attempt: dict[str, Any]
+    attempt: BasketContent | CreditNoteIn | TicketFinalizedV1
     """What the till sent: the basket's content (`finalize`), the credit note asked for (`credit_note`) or its
     own ticket (`ticket`)."""
     detected_at: datetime
+
+
+ATTEMPTS: Final[dict[str, type[BasketContent | CreditNoteIn | TicketFinalizedV1]]] = {
+    "finalize": BasketContent,
+    "credit_note": CreditNoteIn,
+    "ticket": TicketFinalizedV1,
+}
+"""The shape of what the till sent, by where it sent it."""
 
 
 @router.get(
@@ -58,7 +68,7 @@ async def ticket_conflicts(actor: CurrentActor, services: CurrentServices) -> li
             existing_ticket_id=c.existing_ticket_id,
             attempted_ticket_id=c.attempted_ticket_id,
             source=c.source,
-            attempt=c.attempt,
+            attempt=ATTEMPTS[c.source].model_validate_json(json.dumps(c.attempt)),
             detected_at=c.detected_at,
         )
         for c in kept

@@ -19,7 +19,14 @@ from caisse_contracts.runtime.outbox import enqueue_raw
 from caisse_contracts.runtime.pg import HotPool, PooledWork
 from caisse_contracts.tills import BasketContent
 from pos_api.domain.config import Hierarchy, StoredItem
-from pos_api.service_layer.ports import CheckoutView, DeviceCredential, SessionState, StoredBasket, StoredTicket
+from pos_api.service_layer.ports import (
+    CheckoutView,
+    ClosingMark,
+    DeviceCredential,
+    SessionState,
+    StoredBasket,
+    StoredTicket,
+)
 
 
 def _ticket(row: asyncpg.Record) -> StoredTicket:
@@ -121,31 +128,64 @@ class PgTickets:
         return inserted
 
 
+SESSION_OPENED: Final = """
+insert into pos_sessions (pos_id, session_id, status, opened_at, closed_at, last_ticket_number)
+values ($1, $2, 'open', $3, null, null)
+on conflict (pos_id) do update
+set session_id = excluded.session_id, status = 'open', opened_at = excluded.opened_at,
+    closed_at = null, last_ticket_number = null
+where pos_sessions.opened_at <= excluded.opened_at
+  and (pos_sessions.session_id <> excluded.session_id or pos_sessions.status = 'open')
+"""
+"""A late `session.opened` (or a retried open) never reopens the same session once it is closing or closed."""
+
+SESSION_FOR_CLOSE: Final = "select status from pos_sessions where pos_id = $1 and session_id = $2 for update"
+"""Waits for any sale writing in the session (finalize's write locks its row shared); every later sale waits for
+the close's commit and then finds the session no longer open."""
+
+SESSION_LAST_NUMBER: Final = "select max(number) from tickets where pos_id = $1 and session_id = $2"
+
+
+def _session(row: asyncpg.Record) -> SessionState:
+    status = row["status"]
+    return SessionState(row["pos_id"], row["session_id"], status == "open", row["opened_at"], status == "closing")
+
+
 class PgSessions:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
 
-    async def of_pos(self, pos_id: UUID) -> SessionState | None:
+    async def of_pos(self, pos_id: UUID, *, lock: bool = False) -> SessionState | None:
         row = await self._conn.fetchrow(
-            "select pos_id, session_id, status, opened_at from pos_sessions where pos_id = $1", pos_id
+            "select pos_id, session_id, status, opened_at from pos_sessions where pos_id = $1"
+            + (" for share" if lock else ""),
+            pos_id,
         )
-        return (
-            SessionState(row["pos_id"], row["session_id"], row["status"] == "open", row["opened_at"]) if row else None
-        )
+        return _session(row) if row else None
 
     async def opened(self, pos_id: UUID, session_id: UUID, opened_at: datetime) -> None:
+        await self._conn.execute(SESSION_OPENED, pos_id, session_id, opened_at)
+
+    async def mark_closing(self, pos_id: UUID, session_id: UUID) -> ClosingMark | None:
+        async with self._conn.transaction():
+            status = await self._conn.fetchval(SESSION_FOR_CLOSE, pos_id, session_id)
+            if status is None:
+                return None
+            if status == "open":
+                await self._conn.execute(
+                    "update pos_sessions set status = 'closing' where pos_id = $1 and session_id = $2",
+                    pos_id,
+                    session_id,
+                )
+            # a new statement, so a new snapshot: it sees the sale the update waited for
+            last = await self._conn.fetchval(SESSION_LAST_NUMBER, pos_id, session_id)
+        return ClosingMark(status == "open", last)
+
+    async def reopen(self, pos_id: UUID, session_id: UUID) -> None:
         await self._conn.execute(
-            """
-            insert into pos_sessions (pos_id, session_id, status, opened_at, closed_at, last_ticket_number)
-            values ($1, $2, 'open', $3, null, null)
-            on conflict (pos_id) do update
-            set session_id = excluded.session_id, status = 'open', opened_at = excluded.opened_at,
-                closed_at = null, last_ticket_number = null
-            where pos_sessions.opened_at <= excluded.opened_at
-            """,
+            "update pos_sessions set status = 'open' where pos_id = $1 and session_id = $2 and status = 'closing'",
             pos_id,
             session_id,
-            opened_at,
         )
 
     async def closed(self, pos_id: UUID, session_id: UUID, closed_at: datetime, last_ticket_number: int | None) -> None:
@@ -314,7 +354,9 @@ CHECKOUT_RECORD: Final = """
 with basket as (
     insert into baskets as b (id, pos_id, version, content, status, ticket_id, updated_at)
     select $20, $2, $21, $22::json, 'finalized', $1, $10
-    where exists (select 1 from pos_sessions where pos_id = $2 and session_id = $4 and status = 'open')
+    where exists (
+        select 1 from pos_sessions where pos_id = $2 and session_id = $4 and status = 'open' for share
+    )
       and ($23 = 0 or exists (select 1 from baskets where id = $20))
     on conflict (id) do update
     set version = excluded.version, content = excluded.content, status = 'finalized',
@@ -346,7 +388,9 @@ select count(*) from ticket
 """Finalize's write, guarded: the basket ends only if it is still open at the version finalize read (a new one
 only if finalize expects none and nobody created it meanwhile) and the ticket's session is still the till's
 open one; the ticket only if the basket ended. A number or a ticket id already taken raises, and the statement
-leaves nothing behind."""
+leaves nothing behind. The session's row is locked shared for the statement: a close marking it closing
+waits for the sale, or the sale, waiting for the close, finds it no longer open (a snapshot taken before the
+close committed does not let it in)."""
 
 
 class PgCheckout:
@@ -368,7 +412,13 @@ class PgCheckout:
             basket=_basket(row) if row["id"] is not None else None,
             holder=_ticket(row) if row["body"] is not None else None,
             session=(
-                SessionState(pos_id, row["session_id"], row["session_status"] == "open", row["opened_at"])
+                SessionState(
+                    pos_id,
+                    row["session_id"],
+                    row["session_status"] == "open",
+                    row["opened_at"],
+                    row["session_status"] == "closing",
+                )
                 if row["session_id"] is not None
                 else None
             ),

@@ -339,7 +339,7 @@ async def credit_ticket(device: Device, ticket_id: UUID, request: CreditNoteIn, 
                     receipt_of(existing.ticket, context.shop, context.pos, context.territory), replayed=True
                 )
             raise TicketNumberConflictError(device.pos_id, request.number, existing.ticket.ticket_id)
-        session = await work.sessions.of_pos(device.pos_id)
+        session = await work.sessions.of_pos(device.pos_id, lock=True)  # held: a close waits for this credit note
         if session is None or not session.is_open:
             raise BasketConflictError("session", "this till has no open cash session")
         earlier = [t.ticket for t in await work.tickets.credit_notes_of(ticket_id)]

@@ -1,8 +1,10 @@
 """Till routes of the cash session: pos-api authenticates the till and forwards to session-service (traced).
 
 The till opens, continues, moves cash, closes and fetches its reports here; session-service owns the
-session. pos-api adds what it alone knows (the POS, its next ticket number) and refuses a close while a
-basket is still open. session-service's answers, problems included, pass through unchanged.
+session. pos-api adds what it alone knows (the POS, its next ticket number, the session's last ticket) and
+refuses a close while a basket is still open. session-service's answers, problems included, pass through
+unchanged. pos-api records the open and the close in its own database as it forwards them, so that its
+checks of a sale agree with session-service at once: no sale enters a session whose close was acknowledged.
 """
 
 from __future__ import annotations
@@ -18,7 +20,15 @@ from fastapi import APIRouter, Body, Request, Response
 from caisse_contracts.runtime.http import ProblemError
 from caisse_contracts.runtime.telemetry import inject_into
 from pos_api.entrypoints.http.deps import CurrentDevice, CurrentServices
-from pos_api.service_layer.cash_sessions import next_ticket_number, note_session_opened, refuse_close_with_open_basket
+from pos_api.service_layer.cash_sessions import (
+    begin_close,
+    close_refused,
+    last_ticket_to_close,
+    next_ticket_number,
+    note_session_closed,
+    note_session_opened,
+    refuse_close_with_open_basket,
+)
 
 router = APIRouter(prefix="/v1/sessions", tags=["till"])
 
@@ -27,6 +37,10 @@ TIMEOUT: Final = httpx.Timeout(5.0, read=60.0)
 """A close may wait (bounded, in session-service) for the till's last tickets."""
 
 JsonBody = Annotated[dict[str, Any], Body()]
+
+CLOSE_REFUSED: Final = frozenset({400, 401, 403, 404, 422})
+"""session-service refused the close and changed nothing: the session is open again. A 409 (closing, waiting for
+tickets, or closed already), a 5xx or no answer leave it closing: the till sends the close again."""
 
 
 def _client(request: Request) -> httpx.AsyncClient:
@@ -62,7 +76,11 @@ async def open_session(body: JsonBody, request: Request, device: CurrentDevice, 
     if answer.status_code in (200, 201):
         opened = json.loads(bytes(answer.body))
         await note_session_opened(
-            device, UUID(opened["session_id"]), datetime.fromisoformat(opened["opened_at"]), services.config
+            device,
+            UUID(opened["session_id"]),
+            datetime.fromisoformat(opened["opened_at"]),
+            services.config,
+            status=opened["status"],
         )
     return answer
 
@@ -93,7 +111,23 @@ async def post_close(
     session_id: UUID, body: JsonBody, request: Request, device: CurrentDevice, services: CurrentServices
 ) -> Response:
     await refuse_close_with_open_basket(device, services.config)
-    return await _forward(request, "POST", f"/v1/sessions/{session_id}/close", json=body, pos_id=device.pos_id)
+    mark = await begin_close(device, session_id, services.config)
+    forwarded = {**body, "last_ticket_number": last_ticket_to_close(body.get("last_ticket_number"), mark)}
+    # unreachable (503): the session stays closing until the till sends its close again
+    answer = await _forward(request, "POST", f"/v1/sessions/{session_id}/close", json=forwarded, pos_id=device.pos_id)
+    if answer.status_code == 200:
+        closed = json.loads(bytes(answer.body))
+        if closed["status"] == "closed":
+            await note_session_closed(
+                device,
+                session_id,
+                datetime.fromisoformat(closed["closed_at"]),
+                closed["closing"]["last_ticket_number"],
+                services.config,
+            )
+    elif answer.status_code in CLOSE_REFUSED:
+        await close_refused(device, session_id, mark, services.config)
+    return answer
 
 
 @router.get(

@@ -157,8 +157,9 @@ class PgSessions:
 
     async def of_pos(self, pos_id: UUID, *, lock: bool = False) -> SessionState | None:
         row = await self._conn.fetchrow(
-            "select pos_id, session_id, status, opened_at from pos_sessions where pos_id = $1"
-            + (" for share" if lock else ""),
+            "select pos_id, session_id, status, opened_at from pos_sessions where pos_id = $1 for share"
+            if lock
+            else "select pos_id, session_id, status, opened_at from pos_sessions where pos_id = $1",
             pos_id,
         )
         return _session(row) if row else None

@@ -108,12 +108,19 @@ class InMemoryTotals(_Staged):
         self._changes.append(apply)
 
     async def late_tickets(
-        self, *, session_id: UUID | None = None, shop_ids: Sequence[UUID] | None = None, limit: int = 500
+        self,
+        *,
+        session_id: UUID | None = None,
+        shop_id: UUID | None = None,
+        company_id: UUID | None = None,
+        limit: int = 500,
     ) -> list[LateTicket]:
         found = [
             t
             for t in self._state.late.values()
-            if (session_id is None or t.session_id == session_id) and (shop_ids is None or t.shop_id in shop_ids)
+            if (session_id is None or t.session_id == session_id)
+            and (shop_id is None or t.shop_id == shop_id)
+            and (company_id is None or t.company_id == company_id)
         ]
         return sorted(found, key=lambda t: (t.received_at, t.ticket_id), reverse=True)[:limit]
 

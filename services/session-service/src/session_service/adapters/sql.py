@@ -199,13 +199,20 @@ class SqlTotals:
             await self._conn.execute(insert(late_tickets).on_conflict_do_nothing(), [_late_values(t) for t in late])
 
     async def late_tickets(
-        self, *, session_id: UUID | None = None, shop_ids: Sequence[UUID] | None = None, limit: int = 500
+        self,
+        *,
+        session_id: UUID | None = None,
+        shop_id: UUID | None = None,
+        company_id: UUID | None = None,
+        limit: int = 500,
     ) -> list[LateTicket]:
         stmt = select(late_tickets)
         if session_id is not None:
             stmt = stmt.where(late_tickets.c.session_id == session_id)
-        if shop_ids is not None:
-            stmt = stmt.where(late_tickets.c.shop_id.in_(list(shop_ids)))
+        if shop_id is not None:
+            stmt = stmt.where(late_tickets.c.shop_id == shop_id)
+        if company_id is not None:
+            stmt = stmt.where(late_tickets.c.company_id == company_id)
         stmt = stmt.order_by(late_tickets.c.received_at.desc(), late_tickets.c.ticket_id.desc()).limit(limit)
         return [_late(row) for row in await self._conn.execute(stmt)]
 

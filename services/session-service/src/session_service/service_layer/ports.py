@@ -96,9 +96,14 @@ class Totals(CountedTotals, Protocol):
     async def cheques(self, session_id: UUID) -> list[Cheque]: ...
 
     async def late_tickets(
-        self, *, session_id: UUID | None = None, shop_ids: Sequence[UUID] | None = None, limit: int = 500
+        self,
+        *,
+        session_id: UUID | None = None,
+        shop_id: UUID | None = None,
+        company_id: UUID | None = None,
+        limit: int = 500,
     ) -> list[LateTicket]:
-        """Tickets kept aside because their session was closed, newest first (of a session, or of shops)."""
+        """Tickets kept aside because their session was closed, newest first: of a session, a shop, a company."""
 
 
 class ClosingSessions(Protocol):

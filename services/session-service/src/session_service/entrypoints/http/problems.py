@@ -10,12 +10,14 @@ from caisse_contracts.runtime.http import InvalidParam, Problem, field_reason, i
 from session_service.domain.errors import (
     CommentRequiredError,
     ConfigurationMissingError,
+    ForbiddenError,
     InvalidFieldError,
     SessionAlreadyOpenError,
     SessionNotFoundError,
     SessionNotOpenError,
     SessionServiceError,
     TicketsMissingError,
+    UnauthenticatedError,
     UnknownReferenceError,
     describe_ranges,
 )
@@ -30,6 +32,8 @@ PROBLEMS: Final[dict[type[Exception], Problem]] = {
         lambda e: [InvalidParam("comment", f"required when the variance ({e.variance}) is beyond ±{e.threshold}")],
         lambda e: {"variance": e.variance, "threshold": e.threshold},
     ),
+    UnauthenticatedError: Problem(401, "Not authenticated", "unauthenticated", headers={"WWW-Authenticate": "Bearer"}),
+    ForbiddenError: Problem(403, "Forbidden", "forbidden"),
     SessionNotFoundError: Problem(404, "Session not found", "session-not-found"),
     SessionAlreadyOpenError: Problem(
         409,

@@ -29,6 +29,7 @@ from pos_api.service_layer.cash_sessions import (
     note_session_opened,
     refuse_close_with_open_basket,
 )
+from pos_api.service_layer.till import Device
 
 router = APIRouter(prefix="/v1/sessions", tags=["till"])
 
@@ -53,14 +54,25 @@ def _client(request: Request) -> httpx.AsyncClient:
     return client
 
 
-async def _forward(
-    request: Request, method: str, path: str, *, json: dict[str, Any] | None = None, pos_id: UUID | None = None
+def identity_headers(request: Request, caller: dict[str, str]) -> dict[str, str]:
+    """pos-api's service token and the caller it authenticated (a till's POS, or an operator and their scope)."""
+    token = getattr(request.app.state.runtime.settings, "session_service_token", None)
+    headers = {"Authorization": f"Bearer {token.get_secret_value()}"} if token is not None else {}
+    return {**headers, **caller}
+
+
+def till_headers(device: Device) -> dict[str, str]:
+    return {"X-Caisse-Pos-Id": str(device.pos_id), "X-Caisse-Shop-Id": str(device.shop_id)}
+
+
+async def forward(
+    request: Request, method: str, path: str, caller: dict[str, str], *, json: dict[str, Any] | None = None
 ) -> Response:
-    headers: dict[str, str] = {}
-    inject_into(headers)  # the till's trace continues in session-service
-    params = {"pos_id": str(pos_id)} if pos_id is not None else None
+    """The call to session-service on behalf of `caller`; its answer as it is (problems included)."""
+    headers = identity_headers(request, caller)
+    inject_into(headers)  # the caller's trace continues in session-service
     try:
-        answer = await _client(request).request(method, path, json=json, params=params, headers=headers)
+        answer = await _client(request).request(method, path, json=json, headers=headers)
     except httpx.HTTPError as exc:
         raise ProblemError(
             503, "Session service unreachable", detail=f"session-service did not answer: {type(exc).__name__}"
@@ -72,7 +84,7 @@ async def _forward(
 @router.post("", summary="Open the till's cash session with its counted float (or continue it)", response_model=None)
 async def open_session(body: JsonBody, request: Request, device: CurrentDevice, services: CurrentServices) -> Response:
     forwarded = {**body, "first_ticket_number": await next_ticket_number(device, services.config)}
-    answer = await _forward(request, "POST", f"/v1/pos/{device.pos_id}/sessions", json=forwarded)
+    answer = await forward(request, "POST", f"/v1/pos/{device.pos_id}/sessions", till_headers(device), json=forwarded)
     if answer.status_code in (200, 201):
         opened = json.loads(bytes(answer.body))
         await note_session_opened(
@@ -89,17 +101,17 @@ async def open_session(body: JsonBody, request: Request, device: CurrentDevice, 
     "/current", summary="The till's session that is not closed: what a rebooted till continues", response_model=None
 )
 async def current_session(request: Request, device: CurrentDevice) -> Response:
-    return await _forward(request, "GET", f"/v1/pos/{device.pos_id}/sessions/current")
+    return await forward(request, "GET", f"/v1/pos/{device.pos_id}/sessions/current", till_headers(device))
 
 
 @router.get("/{session_id}", summary="One of the till's sessions, with its status", response_model=None)
 async def read_session(session_id: UUID, request: Request, device: CurrentDevice) -> Response:
-    return await _forward(request, "GET", f"/v1/sessions/{session_id}", pos_id=device.pos_id)
+    return await forward(request, "GET", f"/v1/sessions/{session_id}", till_headers(device))
 
 
 @router.post("/{session_id}/movements", summary="Withdraw cash to the safe or add to the float", response_model=None)
 async def post_movement(session_id: UUID, body: JsonBody, request: Request, device: CurrentDevice) -> Response:
-    return await _forward(request, "POST", f"/v1/sessions/{session_id}/movements", json=body, pos_id=device.pos_id)
+    return await forward(request, "POST", f"/v1/sessions/{session_id}/movements", till_headers(device), json=body)
 
 
 @router.post(
@@ -114,7 +126,7 @@ async def post_close(
     mark = await begin_close(device, session_id, services.config)
     forwarded = {**body, "last_ticket_number": last_ticket_to_close(body.get("last_ticket_number"), mark)}
     # unreachable (503): the session stays closing until the till sends its close again
-    answer = await _forward(request, "POST", f"/v1/sessions/{session_id}/close", json=forwarded, pos_id=device.pos_id)
+    answer = await forward(request, "POST", f"/v1/sessions/{session_id}/close", till_headers(device), json=forwarded)
     if answer.status_code == 200:
         closed = json.loads(bytes(answer.body))
         if closed["status"] == "closed":
@@ -138,4 +150,4 @@ async def post_close(
 async def get_document(session_id: UUID, document: str, request: Request, device: CurrentDevice) -> Response:
     if document not in {"report", "report.html", "report.pdf", "deposit-slip.pdf", "deposit-slip.escpos"}:
         raise ProblemError(404, "Not Found", detail=f"no document {document!r}")
-    return await _forward(request, "GET", f"/v1/sessions/{session_id}/{document}", pos_id=device.pos_id)
+    return await forward(request, "GET", f"/v1/sessions/{session_id}/{document}", till_headers(device))

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 from fastapi import FastAPI
 
-from caisse_contracts.runtime.http import InvalidParam, Problem, field_reason, install_problem_table
+from caisse_contracts.runtime.http import PROBLEM_JSON, InvalidParam, Problem, field_reason, install_problem_table
 from session_service.domain.errors import (
     CommentRequiredError,
     ConfigurationMissingError,
@@ -77,3 +77,30 @@ PROBLEMS: Final[dict[type[Exception], Problem]] = {
 
 def install(app: FastAPI) -> None:
     install_problem_table(app, PROBLEMS, (SessionServiceError,))
+    document_problems_as_problem_json(app)
+
+
+def document_problems_as_problem_json(app: FastAPI) -> None:
+    """FastAPI documents a `responses=` model under the route's own media type: every refusal is served as
+    application/problem+json, so the OpenAPI document says so."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = build()
+        for methods in document.get("paths", {}).values():
+            for operation in methods.values():
+                for code, answer in operation.get("responses", {}).items():
+                    content = answer.get("content", {})
+                    if code[0] not in "45" or "application/json" not in content:
+                        continue
+                    if PROBLEM_JSON in content:
+                        content[PROBLEM_JSON] = content.pop("application/json")
+                    elif code == "422":  # FastAPI's own validation answer, which the problem handlers render
+                        content.pop("application/json")
+                        content[PROBLEM_JSON] = {"schema": {"$ref": "#/components/schemas/ProblemOut"}}
+        app.openapi_schema = document
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -77,7 +77,7 @@ async def till() -> Till:
 async def test_once_the_close_is_marked_no_sale_enters_the_session_from_either_process(till: Till) -> None:
     await till.sell(till.one, 1)
     await till.sell(till.two, 2)  # both processes now remember the open session and skip finalize's read
-    mark = await begin_close(till.device, till.session_id, till.one)
+    mark = await begin_close(till.device, till.session_id, 2, till.one)
     assert mark == ClosingMark(was_open=True, last_number=2)
     for services, number in ((till.one, 3), (till.two, 3)):
         with pytest.raises(BasketConflictError) as refused:
@@ -89,24 +89,37 @@ async def test_once_the_close_is_marked_no_sale_enters_the_session_from_either_p
 async def test_the_close_waits_for_the_highest_ticket_pos_api_holds_in_the_session(till: Till) -> None:
     await till.sell(till.one, 1)
     await till.sell(till.one, 2)
-    mark = await begin_close(till.device, till.session_id, till.one)
+    mark = await begin_close(till.device, till.session_id, 1, till.one)
+    assert mark == ClosingMark(was_open=True, last_number=2)
     assert last_ticket_to_close(1, mark) == 2  # sale 2 was sent as the till closed: the Z report must count it
     assert last_ticket_to_close(None, mark) == 2
-    assert last_ticket_to_close(5, mark) == 5
     assert last_ticket_to_close("x", mark) == "x"  # session-service names the bad field
     assert last_ticket_to_close(1, None) == 1
+    higher = await begin_close(till.device, till.session_id, 5, till.one)
+    assert higher == ClosingMark(was_open=False, last_number=5)
+
+
+async def test_while_closing_the_tickets_the_close_waits_for_still_enter_and_no_later_one(till: Till) -> None:
+    await till.sell(till.one, 1)
+    await begin_close(till.device, till.session_id, 3, till.one)  # 2 and 3 were sold offline, on their way
+    await till.sell(till.two, 3)
+    await till.sell(till.one, 2)
+    with pytest.raises(BasketConflictError) as refused:
+        await till.sell(till.two, 4)
+    assert refused.value.field == "session"
+    assert till.numbers() == [1, 2, 3]
 
 
 async def test_a_close_session_service_refuses_opens_the_session_again(till: Till) -> None:
-    mark = await begin_close(till.device, till.session_id, till.one)
+    mark = await begin_close(till.device, till.session_id, None, till.one)
     await close_refused(till.device, till.session_id, mark, till.one)
     await till.sell(till.two, 1)
     assert till.numbers() == [1]
 
 
 async def test_a_close_retried_while_closing_is_not_reopened_by_its_refusal(till: Till) -> None:
-    await begin_close(till.device, till.session_id, till.one)
-    retry = await begin_close(till.device, till.session_id, till.one)
+    await begin_close(till.device, till.session_id, None, till.one)
+    retry = await begin_close(till.device, till.session_id, None, till.one)
     assert retry == ClosingMark(was_open=False, last_number=None)
     await close_refused(till.device, till.session_id, retry, till.one)
     with pytest.raises(BasketConflictError):
@@ -114,7 +127,7 @@ async def test_a_close_retried_while_closing_is_not_reopened_by_its_refusal(till
 
 
 async def test_an_acknowledged_close_stays_closed_when_the_open_event_comes_late(till: Till) -> None:
-    await begin_close(till.device, till.session_id, till.one)
+    await begin_close(till.device, till.session_id, None, till.one)
     await note_session_closed(till.device, till.session_id, NOW, None, till.one)
     opened = SessionOpenedV1.model_validate(
         {
@@ -138,7 +151,7 @@ async def test_an_acknowledged_close_stays_closed_when_the_open_event_comes_late
 
 
 async def test_a_close_that_never_reached_session_service_is_undone_by_the_tills_continue(till: Till) -> None:
-    await begin_close(till.device, till.session_id, till.one)
+    await begin_close(till.device, till.session_id, None, till.one)
     await note_session_opened(till.device, till.session_id, NOW, till.one, status="open")
     await till.sell(till.one, 1)
     assert till.numbers() == [1]

@@ -189,15 +189,18 @@ class InMemorySessions:
         if current is None or current.opened_at <= opened_at:
             self._state.sessions[pos_id] = SessionState(pos_id, session_id, True, opened_at)
 
-    async def mark_closing(self, pos_id: UUID, session_id: UUID) -> ClosingMark | None:
+    async def mark_closing(self, pos_id: UUID, session_id: UUID, declared: int | None) -> ClosingMark | None:
         current = self._state.sessions.get(pos_id)
         if current is None or current.session_id != session_id:
             return None
-        was_open = current.is_open
-        if current.is_open or current.closing:
-            self._state.sessions[pos_id] = SessionState(pos_id, session_id, False, current.opened_at, closing=True)
         numbers = [n for (p, n), t in self._state.tickets.items() if p == pos_id and t.ticket.session_id == session_id]
-        return ClosingMark(was_open, max(numbers) if numbers else None)
+        last = max(
+            [n for n in (declared, max(numbers, default=None), current.last_ticket_number) if n is not None],
+            default=None,
+        )
+        if current.is_open or current.closing:
+            self._state.sessions[pos_id] = SessionState(pos_id, session_id, False, current.opened_at, True, last)
+        return ClosingMark(current.is_open, last)
 
     async def reopen(self, pos_id: UUID, session_id: UUID) -> None:
         current = self._state.sessions.get(pos_id)

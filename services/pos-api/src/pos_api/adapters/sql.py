@@ -145,7 +145,15 @@ class SqlSessions:
         row = (await self._conn.execute(query.with_for_update(read=True) if lock else query)).first()
         if row is None:
             return None
-        return SessionState(row.pos_id, row.session_id, row.status == "open", row.opened_at, row.status == "closing")
+        closing = row.status == "closing"
+        return SessionState(
+            row.pos_id,
+            row.session_id,
+            row.status == "open",
+            row.opened_at,
+            closing,
+            row.last_ticket_number if closing else None,
+        )
 
     async def opened(self, pos_id: UUID, session_id: UUID, opened_at: datetime) -> None:
         values = {
@@ -165,20 +173,29 @@ class SqlSessions:
         )
         await self._conn.execute(stmt)
 
-    async def mark_closing(self, pos_id: UUID, session_id: UUID) -> ClosingMark | None:
+    async def mark_closing(self, pos_id: UUID, session_id: UUID, declared: int | None) -> ClosingMark | None:
         where = (pos_sessions.c.pos_id == pos_id, pos_sessions.c.session_id == session_id)
         # the row lock waits for a sale writing in the session; later sales wait for this commit, then refuse
-        status = (await self._conn.execute(select(pos_sessions.c.status).where(*where).with_for_update())).scalar()
-        if status is None:
+        row = (
+            await self._conn.execute(
+                select(pos_sessions.c.status, pos_sessions.c.last_ticket_number).where(*where).with_for_update()
+            )
+        ).first()
+        if row is None:
             return None
-        if status == "open":
-            await self._conn.execute(update(pos_sessions).where(*where).values(status="closing"))
-        last = (
+        held = (
             await self._conn.execute(
                 select(func.max(tickets.c.number)).where(tickets.c.pos_id == pos_id, tickets.c.session_id == session_id)
             )
         ).scalar()
-        return ClosingMark(status == "open", last)
+        numbers = (declared, held, row.last_ticket_number if row.status == "closing" else None)
+        last = max((n for n in numbers if n is not None), default=None)
+        await self._conn.execute(
+            update(pos_sessions)
+            .where(*where, pos_sessions.c.status.in_(("open", "closing")))
+            .values(status="closing", last_ticket_number=last)
+        )
+        return ClosingMark(row.status == "open", last)
 
     async def reopen(self, pos_id: UUID, session_id: UUID) -> None:
         await self._conn.execute(
@@ -188,7 +205,7 @@ class SqlSessions:
                 pos_sessions.c.session_id == session_id,
                 pos_sessions.c.status == "closing",
             )
-            .values(status="open")
+            .values(status="open", last_ticket_number=None)
         )
 
     async def closed(self, pos_id: UUID, session_id: UUID, closed_at: datetime, last_ticket_number: int | None) -> None:

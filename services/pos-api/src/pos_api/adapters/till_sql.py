@@ -139,16 +139,30 @@ where pos_sessions.opened_at <= excluded.opened_at
 """
 """A late `session.opened` (or a retried open) never reopens the same session once it is closing or closed."""
 
-SESSION_FOR_CLOSE: Final = "select status from pos_sessions where pos_id = $1 and session_id = $2 for update"
+SESSION_FOR_CLOSE: Final = (
+    "select status, last_ticket_number from pos_sessions where pos_id = $1 and session_id = $2 for update"
+)
 """Waits for any sale writing in the session (finalize's write locks its row shared); every later sale waits for
 the close's commit and then finds the session no longer open."""
 
 SESSION_LAST_NUMBER: Final = "select max(number) from tickets where pos_id = $1 and session_id = $2"
 
+SESSION_CLOSING: Final = """
+update pos_sessions set status = 'closing', last_ticket_number = $3
+where pos_id = $1 and session_id = $2 and status in ('open', 'closing')
+"""
+
 
 def _session(row: asyncpg.Record) -> SessionState:
     status = row["status"]
-    return SessionState(row["pos_id"], row["session_id"], status == "open", row["opened_at"], status == "closing")
+    return SessionState(
+        row["pos_id"],
+        row["session_id"],
+        status == "open",
+        row["opened_at"],
+        status == "closing",
+        row["last_ticket_number"] if status == "closing" else None,
+    )
 
 
 class PgSessions:
@@ -157,9 +171,10 @@ class PgSessions:
 
     async def of_pos(self, pos_id: UUID, *, lock: bool = False) -> SessionState | None:
         row = await self._conn.fetchrow(
-            "select pos_id, session_id, status, opened_at from pos_sessions where pos_id = $1 for share"
+            "select pos_id, session_id, status, opened_at, last_ticket_number from pos_sessions"
+            " where pos_id = $1 for share"
             if lock
-            else "select pos_id, session_id, status, opened_at from pos_sessions where pos_id = $1",
+            else "select pos_id, session_id, status, opened_at, last_ticket_number from pos_sessions where pos_id = $1",
             pos_id,
         )
         return _session(row) if row else None
@@ -167,24 +182,22 @@ class PgSessions:
     async def opened(self, pos_id: UUID, session_id: UUID, opened_at: datetime) -> None:
         await self._conn.execute(SESSION_OPENED, pos_id, session_id, opened_at)
 
-    async def mark_closing(self, pos_id: UUID, session_id: UUID) -> ClosingMark | None:
+    async def mark_closing(self, pos_id: UUID, session_id: UUID, declared: int | None) -> ClosingMark | None:
         async with self._conn.transaction():
-            status = await self._conn.fetchval(SESSION_FOR_CLOSE, pos_id, session_id)
-            if status is None:
+            row = await self._conn.fetchrow(SESSION_FOR_CLOSE, pos_id, session_id)
+            if row is None:
                 return None
-            if status == "open":
-                await self._conn.execute(
-                    "update pos_sessions set status = 'closing' where pos_id = $1 and session_id = $2",
-                    pos_id,
-                    session_id,
-                )
-            # a new statement, so a new snapshot: it sees the sale the update waited for
-            last = await self._conn.fetchval(SESSION_LAST_NUMBER, pos_id, session_id)
-        return ClosingMark(status == "open", last)
+            # a new statement, so a new snapshot: it sees the sale the lock waited for
+            held = await self._conn.fetchval(SESSION_LAST_NUMBER, pos_id, session_id)
+            numbers = (declared, held, row["last_ticket_number"] if row["status"] == "closing" else None)
+            last = max((n for n in numbers if n is not None), default=None)
+            await self._conn.execute(SESSION_CLOSING, pos_id, session_id, last)
+        return ClosingMark(row["status"] == "open", last)
 
     async def reopen(self, pos_id: UUID, session_id: UUID) -> None:
         await self._conn.execute(
-            "update pos_sessions set status = 'open' where pos_id = $1 and session_id = $2 and status = 'closing'",
+            "update pos_sessions set status = 'open', last_ticket_number = null"
+            " where pos_id = $1 and session_id = $2 and status = 'closing'",
             pos_id,
             session_id,
         )
@@ -341,7 +354,7 @@ class PgDeviceCredentials:
 CHECKOUT_READ: Final = """
 select b.id, b.pos_id, b.version, b.content, b.status, b.ticket_id, b.updated_at,
        t.body, t.content_hash, t.received_at,
-       s.session_id, s.status as session_status, s.opened_at,
+       s.session_id, s.status as session_status, s.opened_at, s.last_ticket_number as awaited,
        (select max(number) from tickets where pos_id = $2) as last_number
 from (select 1) as one
 left join lateral (
@@ -356,7 +369,9 @@ with basket as (
     insert into baskets as b (id, pos_id, version, content, status, ticket_id, updated_at)
     select $20, $2, $21, $22::json, 'finalized', $1, $10
     where exists (
-        select 1 from pos_sessions where pos_id = $2 and session_id = $4 and status = 'open' for share
+        select 1 from pos_sessions
+        where pos_id = $2 and session_id = $4 and (status = 'open' or (status = 'closing' and $3 <= last_ticket_number))
+        for share
     )
       and ($23 = 0 or exists (select 1 from baskets where id = $20))
     on conflict (id) do update
@@ -419,6 +434,7 @@ class PgCheckout:
                     row["session_status"] == "open",
                     row["opened_at"],
                     row["session_status"] == "closing",
+                    row["awaited"] if row["session_status"] == "closing" else None,
                 )
                 if row["session_id"] is not None
                 else None

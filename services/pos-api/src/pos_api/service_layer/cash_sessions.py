@@ -38,11 +38,15 @@ async def note_session_opened(
         await work.commit()
 
 
-async def begin_close(device: Device, session_id: UUID, services: ConfigServices) -> ClosingMark | None:
-    """Mark the till's session closing before its close is forwarded: no sale enters it from now on, on any
-    process. The mark carries the session's highest ticket number, a sale being written meanwhile included."""
+async def begin_close(
+    device: Device, session_id: UUID, declared: object, services: ConfigServices
+) -> ClosingMark | None:
+    """Mark the till's session closing before its close is forwarded: from now on it takes only the tickets the
+    close waits for (up to the till's `declared` last number, sold before the close and still on their way), on
+    any process. The mark's number includes a sale being written meanwhile."""
+    number = declared if isinstance(declared, int) and not isinstance(declared, bool) else None
     async with services.uow() as work:
-        mark = await work.sessions.mark_closing(device.pos_id, session_id)
+        mark = await work.sessions.mark_closing(device.pos_id, session_id, number)
         await work.commit()
     services.sales.forget(device.pos_id)
     return mark
@@ -50,10 +54,11 @@ async def begin_close(device: Device, session_id: UUID, services: ConfigServices
 
 def last_ticket_to_close(declared: object, mark: ClosingMark | None) -> object:
     """The last ticket number the close waits for: the till's, or a higher one pos-api holds in the session (a sale
-    the till sent as it closed), so that the Z report counts every ticket of the session."""
-    if mark is None or mark.last_number is None or isinstance(declared, bool):
+    the till sent as it closed), so that the Z report counts every ticket of the session. A number that is not
+    one goes as it is, for session-service to refuse."""
+    if mark is None or mark.last_number is None:
         return declared
-    if declared is None or (isinstance(declared, int) and declared < mark.last_number):
+    if declared is None or (isinstance(declared, int) and not isinstance(declared, bool)):
         return mark.last_number
     return declared
 

@@ -123,7 +123,7 @@ async def post_close(
     session_id: UUID, body: JsonBody, request: Request, device: CurrentDevice, services: CurrentServices
 ) -> Response:
     await refuse_close_with_open_basket(device, services.config)
-    mark = await begin_close(device, session_id, services.config)
+    mark = await begin_close(device, session_id, body.get("last_ticket_number"), services.config)
     forwarded = {**body, "last_ticket_number": last_ticket_to_close(body.get("last_ticket_number"), mark)}
     # unreachable (503): the session stays closing until the till sends its close again
     answer = await forward(request, "POST", f"/v1/sessions/{session_id}/close", till_headers(device), json=forwarded)

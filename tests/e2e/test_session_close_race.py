@@ -1,0 +1,173 @@
+"""A close races the till's sales on the real stack (pos-api on two worker processes, session-service, Kafka,
+PostgreSQL): once the close is acknowledged no sale enters the session, every ticket pos-api holds in it is in
+its Z report, and session-service has none to keep aside as late.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from caisse_stack.demo_data import Demo
+from harness import ServiceProcess, Stack
+
+SELLERS = 8
+"""Concurrent connections selling from the till (each to whichever pos-api worker accepts it)."""
+
+EUR_FLOAT = [{"value": 1000, "count": 5}]
+
+
+@pytest.fixture(scope="module")
+def services(stack: Stack) -> tuple[ServiceProcess, ServiceProcess]:
+    sessions = stack.service("session-service", tag="_cr", close_wait_s="10")
+    sessions.start()
+    pos_api = stack.service("pos-api", tag="_cr", workers="2")
+    pos_api.start()
+    return pos_api, sessions
+
+
+@pytest.fixture(scope="module")
+def demo(stack: Stack, services: tuple[ServiceProcess, ServiceProcess]) -> Demo:
+    return stack.demo(services[0])
+
+
+@dataclass
+class Sale:
+    number: int
+    sent_at: float
+    status: int
+    body: dict[str, Any]
+
+
+@dataclass
+class Till:
+    url: str
+    headers: dict[str, str]
+    textile: str
+    numbers: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    sales: list[Sale] = field(default_factory=list)
+
+    def next_number(self) -> int:
+        with self.lock:
+            self.numbers += 1
+            return self.numbers
+
+    def sell(self, client: httpx.Client) -> Sale:
+        number = self.next_number()
+        content = {
+            "lines": [{"line_id": str(uuid.uuid4()), "category_id": self.textile, "price": 900, "weight_grams": 500}],
+            "payments": [{"payment_id": str(uuid.uuid4()), "method": "card", "amount": 900, "reference": "A1"}],
+        }
+        sent_at = time.monotonic()
+        answer = client.post(
+            f"/v1/baskets/{uuid.uuid4()}/finalize", json={"number": number, "version": 0, "content": content}
+        )
+        sale = Sale(number, sent_at, answer.status_code, answer.json())
+        with self.lock:
+            self.sales.append(sale)
+        return sale
+
+
+def rows(stack: Stack, service: str, query: str, *args: Any) -> list[asyncpg.Record]:
+    async def run() -> list[asyncpg.Record]:
+        conn = await asyncpg.connect(stack.infra.dsn(stack.database(service, "_cr")))
+        try:
+            return list(await conn.fetch(query, *args))
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
+
+
+def test_no_sale_enters_a_session_once_its_close_is_acknowledged_whatever_worker_takes_it(
+    services: tuple[ServiceProcess, ServiceProcess], demo: Demo, stack: Stack
+) -> None:
+    pos_api, sessions = services
+    demo_till = demo.tills[0]
+    headers = {"X-Device-Serial": demo_till.serial, "X-Device-Secret": demo_till.secret}
+    with httpx.Client(base_url=pos_api.url, headers=headers, timeout=30) as client:
+        boot = client.get("/v1/pos-data").raise_for_status().json()
+        textile = next(c["id"] for c in boot["catalogue"]["categories"] if c["name"] == "Textile")
+        session_id = str(uuid.uuid4())
+        opened = client.post(
+            "/v1/sessions",
+            json={
+                "session_id": session_id,
+                "operator_ids": [demo.cashiers[demo_till.shop_id]],
+                "float_counts": EUR_FLOAT,
+            },
+        )
+        assert opened.status_code == 201, opened.text
+    till = Till(pos_api.url, headers, textile)
+
+    closed_at: list[float] = []
+    stop = threading.Event()
+
+    def seller() -> None:
+        with httpx.Client(base_url=pos_api.url, headers=headers, timeout=30) as client:
+            while not stop.is_set():
+                till.sell(client)
+
+    threads = [threading.Thread(target=seller) for _ in range(SELLERS)]
+    for thread in threads:
+        thread.start()
+    try:
+        time.sleep(1.5)  # both workers sell into the session and remember it
+        with httpx.Client(base_url=pos_api.url, headers=headers, timeout=60) as client:
+            with till.lock:
+                declared = max((s.number for s in till.sales if s.status == 201), default=None)
+            close = client.post(
+                f"/v1/sessions/{session_id}/close",
+                json={
+                    "closed_by": demo.cashiers[demo_till.shop_id],
+                    "last_ticket_number": declared,
+                    "counts": EUR_FLOAT,
+                },
+            )
+            closed_at.append(time.monotonic())
+        time.sleep(1.5)  # and go on selling after it
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+
+    assert close.status_code == 200, close.text
+    assert close.json()["status"] == "closed"
+    acknowledged = closed_at[0]
+    after = [s for s in till.sales if s.sent_at > acknowledged]
+    assert len(after) >= SELLERS, "sales were sent after the close's answer"
+    assert {s.status for s in after} == {409}, [s for s in after if s.status != 409][:3]
+    assert all(s.body["invalid_params"][0]["name"] == "session" for s in after)
+    accepted_before = [s for s in till.sales if s.status == 201]
+    assert len(accepted_before) >= SELLERS, "sales went into the session before its close"
+
+    in_session = {
+        r["number"]
+        for r in rows(stack, "pos-api", "select number from tickets where session_id = $1", uuid.UUID(session_id))
+    }
+    assert in_session == {s.number for s in accepted_before}
+    report = (
+        httpx.get(f"{pos_api.url}/v1/sessions/{session_id}/report", headers=headers, timeout=10)
+        .raise_for_status()
+        .json()
+    )
+    assert report["ticket_count"] == len(in_session), "the Z report counts every ticket pos-api holds in the session"
+    deadline = time.monotonic() + 20
+    while rows(stack, "pos-api", "select 1 from outbox where sent_at is null limit 1") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.0)  # whatever pos-api published has reached session-service's consumer
+    late = httpx.get(f"{sessions.url}/v1/sessions/{session_id}/late-tickets", headers=sessions.as_pos_api, timeout=10)
+    assert (late.status_code, late.json()) == (200, [])
+    counted = rows(
+        stack, "session-service", "select number from session_tickets where session_id = $1", uuid.UUID(session_id)
+    )
+    assert {r["number"] for r in counted} == in_session

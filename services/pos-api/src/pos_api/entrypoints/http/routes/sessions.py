@@ -124,7 +124,9 @@ async def post_close(
 ) -> Response:
     await refuse_close_with_open_basket(device, services.config)
     mark = await begin_close(device, session_id, body.get("last_ticket_number"), services.config)
-    forwarded = {**body, "last_ticket_number": last_ticket_to_close(body.get("last_ticket_number"), mark)}
+    forwarded = dict(body)
+    if "last_ticket_number" in body:  # a close without it is session-service's to refuse
+        forwarded["last_ticket_number"] = last_ticket_to_close(body["last_ticket_number"], mark)
     # unreachable (503): the session stays closing until the till sends its close again
     answer = await forward(request, "POST", f"/v1/sessions/{session_id}/close", till_headers(device), json=forwarded)
     if answer.status_code == 200:

@@ -1,4 +1,4 @@
-"""A close races the till's sales on the real stack (pos-api on two worker processes, session-service, Kafka,
+"""A close races the till's sales on the real stack (two pos-api processes on one database, session-service, Kafka,
 PostgreSQL): once the close is acknowledged no sale enters the session, every ticket pos-api holds in it is in
 its Z report, and session-service has none to keep aside as late.
 """
@@ -17,10 +17,10 @@ import httpx
 import pytest
 
 from caisse_stack.demo_data import Demo
-from harness import ServiceProcess, Stack
+from harness import ServiceProcess, Stack, free_port
 
 SELLERS = 8
-"""Concurrent connections selling from the till (each to whichever pos-api worker accepts it)."""
+"""Concurrent connections selling from the till, half to each pos-api process."""
 
 EUR_FLOAT = [{"value": 1000, "count": 5}]
 
@@ -29,9 +29,22 @@ EUR_FLOAT = [{"value": 1000, "count": 5}]
 def services(stack: Stack) -> tuple[ServiceProcess, ServiceProcess]:
     sessions = stack.service("session-service", tag="_cr", close_wait_s="10")
     sessions.start()
-    pos_api = stack.service("pos-api", tag="_cr", workers="2")
+    pos_api = stack.service("pos-api", tag="_cr")
     pos_api.start()
     return pos_api, sessions
+
+
+@pytest.fixture(scope="module")
+def second_pos_api(stack: Stack, services: tuple[ServiceProcess, ServiceProcess]) -> ServiceProcess:
+    """Another pos-api process on the same database, as a second worker: its own memory of each till's sales."""
+    first = services[0]
+    port = free_port()
+    second = ServiceProcess(
+        name="pos-api", env={**first.env, "POS_API_PORT": str(port)}, port=port, workdir=first.workdir, tag="_cr2"
+    )
+    stack.services["pos-api_cr2"] = second
+    second.start()
+    return second
 
 
 @pytest.fixture(scope="module")
@@ -88,8 +101,8 @@ def rows(stack: Stack, service: str, query: str, *args: Any) -> list[asyncpg.Rec
     return asyncio.run(run())
 
 
-def test_no_sale_enters_a_session_once_its_close_is_acknowledged_whatever_worker_takes_it(
-    services: tuple[ServiceProcess, ServiceProcess], demo: Demo, stack: Stack
+def test_no_sale_enters_a_session_once_its_close_is_acknowledged_whatever_process_takes_it(
+    services: tuple[ServiceProcess, ServiceProcess], second_pos_api: ServiceProcess, demo: Demo, stack: Stack
 ) -> None:
     pos_api, sessions = services
     demo_till = demo.tills[0]
@@ -112,16 +125,17 @@ def test_no_sale_enters_a_session_once_its_close_is_acknowledged_whatever_worker
     closed_at: list[float] = []
     stop = threading.Event()
 
-    def seller() -> None:
-        with httpx.Client(base_url=pos_api.url, headers=headers, timeout=30) as client:
+    def seller(url: str) -> None:
+        with httpx.Client(base_url=url, headers=headers, timeout=30) as client:
             while not stop.is_set():
                 till.sell(client)
 
-    threads = [threading.Thread(target=seller) for _ in range(SELLERS)]
+    urls = [pos_api.url, second_pos_api.url]
+    threads = [threading.Thread(target=seller, args=(urls[i % 2],)) for i in range(SELLERS)]
     for thread in threads:
         thread.start()
     try:
-        time.sleep(1.5)  # both workers sell into the session and remember it
+        time.sleep(1.5)  # both processes sell into the session and remember it
         with httpx.Client(base_url=pos_api.url, headers=headers, timeout=60) as client:
             with till.lock:
                 declared = max((s.number for s in till.sales if s.status == 201), default=None)
@@ -171,3 +185,49 @@ def test_no_sale_enters_a_session_once_its_close_is_acknowledged_whatever_worker
         stack, "session-service", "select number from session_tickets where session_id = $1", uuid.UUID(session_id)
     )
     assert {r["number"] for r in counted} == in_session
+
+
+def test_operators_read_sessions_through_pos_api_within_their_scope_and_session_service_answers_no_one_else(
+    services: tuple[ServiceProcess, ServiceProcess], demo: Demo, stack: Stack
+) -> None:
+    pos_api, sessions = services
+    demo_till = demo.tills[1]
+    headers = {"X-Device-Serial": demo_till.serial, "X-Device-Secret": demo_till.secret}
+    session_id = str(uuid.uuid4())
+    opened = httpx.post(
+        f"{pos_api.url}/v1/sessions",
+        json={"session_id": session_id, "operator_ids": [demo.cashiers[demo_till.shop_id]], "float_counts": EUR_FLOAT},
+        headers=headers,
+        timeout=30,
+    )
+    assert opened.status_code == 201, opened.text
+    admin = {"Authorization": f"Bearer {stack.admin_token('_cr')}"}
+    other_shop = next(t.shop_id for t in demo.tills if t.currency != demo_till.currency)  # another company
+    created = httpx.post(
+        f"{pos_api.url}/v1/operators",
+        json={"name": "Gérante d'ailleurs", "role": "shop_manager", "shop_id": other_shop},
+        headers=admin,
+        timeout=10,
+    )
+    assert created.status_code == 201, created.text
+    outsider = {"Authorization": f"Bearer {created.json()['secret']}"}
+    read = httpx.get(f"{pos_api.url}/v1/cash-sessions/{session_id}", headers=admin, timeout=10)
+    assert (read.status_code, read.json()["status"]) == (200, "open")
+    refused = httpx.get(f"{pos_api.url}/v1/cash-sessions/{session_id}", headers=outsider, timeout=10)
+    assert refused.status_code == 403, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert httpx.get(f"{pos_api.url}/v1/cash-sessions/{session_id}", timeout=10).status_code == 401
+    other_till = next(t for t in demo.tills if t.pos_id != demo_till.pos_id)
+    foreign = httpx.get(
+        f"{pos_api.url}/v1/sessions/{session_id}",
+        headers={"X-Device-Serial": other_till.serial, "X-Device-Secret": other_till.secret},
+        timeout=10,
+    )
+    assert foreign.status_code == 404
+    direct = httpx.get(f"{sessions.url}/v1/sessions/{session_id}", timeout=10)
+    assert direct.status_code == 401
+    assert direct.headers["content-type"] == "application/problem+json"
+    spoofed = httpx.get(
+        f"{sessions.url}/v1/sessions/{session_id}", headers={"X-Caisse-Pos-Id": demo_till.pos_id}, timeout=10
+    )
+    assert spoofed.status_code == 401

@@ -10,14 +10,22 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 
+from caisse_contracts.envelope import Envelope, TenantKeys
+from caisse_contracts.events import TicketFinalizedV1
+from caisse_contracts.snapshots import load_example
+from caisse_contracts.tills import BasketContent
+from caisse_contracts.topics import TICKETS
 from caisse_stack.demo_data import Demo
 from harness import ServiceProcess, Stack, free_port
+from pos_api.adapters.till_sql import TillPool
+from pos_api.service_layer.ports import StoredBasket, StoredTicket
 
 SELLERS = 8
 """Concurrent connections selling from the till, half to each pos-api process."""
@@ -231,3 +239,53 @@ def test_operators_read_sessions_through_pos_api_within_their_scope_and_session_
         f"{sessions.url}/v1/sessions/{session_id}", headers={"X-Caisse-Pos-Id": demo_till.pos_id}, timeout=10
     )
     assert spoofed.status_code == 401
+
+
+def test_a_sale_written_while_a_close_holds_the_session_waits_for_it_and_then_enters_nothing(
+    services: tuple[ServiceProcess, ServiceProcess], stack: Stack
+) -> None:
+    """The snapshot race: a sale whose statement began while the session was open must not land once the close
+    committed. Finalize's guarded write locks the session's row shared, so it waits for the close's lock."""
+    assert asyncio.run(_write_during_close(stack.infra.dsn(stack.database("pos-api", "_cr")))) == (True, False, 0)
+
+
+async def _write_during_close(dsn: str) -> tuple[bool, bool, int]:
+    pos_id, session_id, now = uuid.uuid4(), uuid.uuid4(), datetime.now(UTC)
+    ticket = load_example(TicketFinalizedV1).data.model_copy(
+        update={"ticket_id": uuid.uuid4(), "pos_id": pos_id, "session_id": session_id, "number": 1}
+    )
+    basket = StoredBasket(ticket.ticket_id, pos_id, 1, BasketContent(), True, ticket.ticket_id, now)
+    event = Envelope[TicketFinalizedV1].wrap(
+        ticket, event_id=uuid.uuid4(), occurred_at=now, source="pos-api", tenant=TenantKeys(pos_id=pos_id)
+    )
+    closer = await asyncpg.connect(dsn)
+    pool = TillPool(dsn, size=2)
+    await pool.start()
+    try:
+        await closer.execute(
+            "insert into pos_sessions (pos_id, session_id, status, opened_at) values ($1, $2, 'open', $3)",
+            pos_id,
+            session_id,
+            now,
+        )
+
+        async def sale() -> bool:
+            async with pool.steps() as work:
+                return await work.checkout.record(
+                    StoredTicket.new(ticket, now), basket, event, topic=TICKETS.name, expected_version=0
+                )
+
+        close = closer.transaction()
+        await close.start()
+        await closer.execute("select 1 from pos_sessions where pos_id = $1 for update", pos_id)
+        writing = asyncio.create_task(sale())
+        await asyncio.sleep(1.0)
+        waited = not writing.done()
+        await closer.execute("update pos_sessions set status = 'closing' where pos_id = $1", pos_id)
+        await close.commit()
+        entered = await asyncio.wait_for(writing, 10)
+        kept = await closer.fetchval("select count(*) from tickets where pos_id = $1", pos_id)
+        return waited, entered, kept
+    finally:
+        await pool.stop()
+        await closer.close()

@@ -69,6 +69,12 @@ class Service:
     url: str
     database: str
     log: Path
+    token: str
+
+    @property
+    def as_pos_api(self) -> dict[str, str]:
+        """session-service answers pos-api's service token only."""
+        return {"Authorization": f"Bearer {self.token}"}
 
 
 def start_service(infra: Infra, tag: str) -> Service:
@@ -93,7 +99,7 @@ def start_service(infra: Infra, tag: str) -> Service:
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return Service(process, url, database, log)
+                return Service(process, url, database, log, env["SESSION_SERVICE_SERVICE_TOKEN"])
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
@@ -432,7 +438,7 @@ def close_round(infra: Infra, service: Service) -> tuple[float, float]:
     configuration, ids = config_events(pos_id, cashier)
     asyncio.run(publish(infra.kafka_bootstrap, CONFIG.name, configuration))
     session_id = uuid.uuid4()
-    with httpx.Client(base_url=service.url, timeout=60) as client:
+    with httpx.Client(base_url=service.url, timeout=60, headers=service.as_pos_api) as client:
         opened = client.post(
             f"/v1/pos/{pos_id}/sessions",
             json={

@@ -49,6 +49,11 @@ class ServiceProcess:
         return f"http://127.0.0.1:{self.port}"
 
     @property
+    def as_pos_api(self) -> dict[str, str]:
+        """Headers of a call to session-service as pos-api makes it for itself (its service token)."""
+        return {"Authorization": f"Bearer {self.env['SESSION_SERVICE_SERVICE_TOKEN']}"}
+
+    @property
     def log_path(self) -> Path:
         return self.workdir / f"{self.name}{self.tag}.log"
 

@@ -404,7 +404,7 @@ def test_the_z_report_is_emailed_once_the_mail_server_is_back_and_the_close_did_
     assert time.monotonic() - began < 5, "the close does not wait for the mail server"
 
     def mail() -> dict[str, Any]:
-        [queued] = httpx.get(f"{sessions.url}/v1/sessions/{session_id}/mail").json()
+        [queued] = httpx.get(f"{sessions.url}/v1/sessions/{session_id}/mail", headers=sessions.as_pos_api).json()
         return dict(queued)
 
     wait_until(lambda: mail()["attempts"] >= 2, what="two failed attempts while the server is down")

@@ -58,11 +58,14 @@ def wait_until(predicate: Any, timeout_s: float = 30.0, what: str = "condition")
 
 
 def counted(session_service: ServiceProcess, ticket_id: str) -> bool:
-    return httpx.get(f"{session_service.url}/v1/tickets/{ticket_id}", timeout=5).status_code == 200
+    answer = httpx.get(f"{session_service.url}/v1/tickets/{ticket_id}", headers=session_service.as_pos_api, timeout=5)
+    return answer.status_code == 200
 
 
 def totals(session_service: ServiceProcess, session_id: uuid.UUID) -> dict[str, Any]:
-    response = httpx.get(f"{session_service.url}/v1/sessions/{session_id}/totals", timeout=5)
+    response = httpx.get(
+        f"{session_service.url}/v1/sessions/{session_id}/totals", headers=session_service.as_pos_api, timeout=5
+    )
     body: dict[str, Any] = response.json()
     return body
 
@@ -510,7 +513,10 @@ def test_session_service_killed_during_a_burst_catches_up_and_loses_nothing(
 
     wait_until(
         lambda: (
-            httpx.get(f"{session_service.url}/v1/sessions/{session_id}/totals", timeout=5).status_code == 200
+            httpx.get(
+                f"{session_service.url}/v1/sessions/{session_id}/totals", headers=session_service.as_pos_api, timeout=5
+            ).status_code
+            == 200
             and totals(session_service, session_id)["ticket_count"] == burst
         ),
         timeout_s=90,

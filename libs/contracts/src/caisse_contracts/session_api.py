@@ -98,6 +98,24 @@ class ClosingOut(_Out):
     card_difference: StrictInt | None
 
 
+class LateTicketOut(_Out):
+    """A ticket that reached its session after the close: counted nowhere, for ops and the treasurer to settle."""
+
+    ticket_id: UUID
+    session_id: UUID
+    pos_id: UUID
+    shop_id: UUID
+    company_id: UUID
+    number: StrictInt
+    kind: str
+    total_incl_tax: StrictInt
+    currency: str
+    by_method: dict[str, StrictInt] = Field(description="What was paid per payment method, in minor units.")
+    finalized_at: datetime
+    event_id: UUID
+    received_at: datetime = Field(description="When session-service received it (after the close).")
+
+
 class SessionOut(_Out):
     """A cash session, its status and its figures so far."""
 
@@ -124,6 +142,9 @@ class SessionOut(_Out):
     expected_cash: StrictInt
     closed_at: datetime | None
     closing: ClosingOut | None
+    late_tickets: list[LateTicketOut] = Field(
+        default_factory=list, description="Tickets that reached the session after its close: in none of its figures."
+    )
 
 
 class MethodLineOut(_Out):

@@ -16,7 +16,17 @@ from pos_api.config import Settings
 from pos_api.entrypoints import consumers
 from pos_api.entrypoints.http import problems
 from pos_api.entrypoints.http.deps import Services
-from pos_api.entrypoints.http.routes import backoffice, baskets, internal, operators, ops, sessions, tickets, till
+from pos_api.entrypoints.http.routes import (
+    backoffice,
+    baskets,
+    internal,
+    operators,
+    ops,
+    session_reports,
+    sessions,
+    tickets,
+    till,
+)
 from pos_api.service_layer.config import digest, ensure_bootstrap_admin
 
 SERVICE = "pos-api"
@@ -56,6 +66,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
             tickets.router,
             sessions.router,
             backoffice.router,
+            session_reports.router,
             operators.router,
             ops.router,
             internal.router,

@@ -20,6 +20,10 @@ class Settings(ServiceSettings):
     session_service_url: str = Field(
         default="http://127.0.0.1:8102", description="Where tills' sessions are forwarded."
     )
+    session_service_token: SecretStr | None = Field(
+        default=None,
+        description="The service token pos-api calls session-service with (session-service's SERVICE_TOKEN).",
+    )
     bridge_token: SecretStr | None = Field(
         default=None,
         description="Bearer token of paheko-bridge, the only caller of the internal credentials route (unset: 404).",

@@ -15,7 +15,7 @@ from session_service.adapters.sql import GROUP, SqlUnitOfWork
 from session_service.config import Settings
 from session_service.entrypoints import consumers
 from session_service.entrypoints.http import problems
-from session_service.entrypoints.http.deps import Services
+from session_service.entrypoints.http.deps import Services, token_digest
 from session_service.entrypoints.http.routes import sessions, totals
 from session_service.entrypoints.mail_worker import MailWorker
 from session_service.service_layer.mail import MailRetry
@@ -75,7 +75,14 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     problems.install(app)
     app.state.runtime = runtime
     app.state.services = Services(
-        uow=uow, clock=utc_now, sessions=session_services, documents=documents, wake_mail=mail_worker.wake
+        uow=uow,
+        clock=utc_now,
+        sessions=session_services,
+        documents=documents,
+        wake_mail=mail_worker.wake,
+        service_token_sha256=token_digest(settings.service_token.get_secret_value())
+        if settings.service_token
+        else None,
     )
     return app
 

@@ -13,6 +13,10 @@ class Settings(ServiceSettings):
 
     port: int = 8102
     database_url: SecretStr = SecretStr("postgresql+asyncpg://caisse:caisse@127.0.0.1:15432/caisse_session_service")
+    service_token: SecretStr | None = Field(
+        default=None,
+        description="The token pos-api calls with (Bearer); every route requires it. Unset: every request is 401.",
+    )
     variance_comment_threshold: int = Field(
         default=500, ge=0, description="A close whose variance is beyond ± this (minor units) needs a comment."
     )

@@ -209,3 +209,68 @@ async def test_a_unit_of_work_left_without_commit_keeps_nothing_and_one_that_onl
         await work.commit()
     async with pool.work() as work:
         assert await work.inbox.claim_many([(event_id, "ticket.finalized")]) == set()
+
+
+async def a_session(infra: Infra, database: str, status: str) -> uuid.UUID:
+    session_id = uuid.uuid4()
+    conn = await asyncpg.connect(infra.dsn(database))
+    try:
+        await conn.execute(
+            """
+            insert into cash_sessions (session_id, pos_id, pos_name, shop_id, company_id, territory_id, currency,
+                exponent, denominations, status, opened_at, operator_ids, float_counts, opening_float,
+                first_ticket_number)
+            values ($1, $2, 'Caisse', $2, $2, $2, 'EUR', 2, '[]', $3, now(), '[]', '[]', 0, 1)
+            """,
+            session_id,
+            uuid.uuid4(),
+            status,
+        )
+    finally:
+        await conn.close()
+    return session_id
+
+
+async def test_a_ticket_of_a_closed_session_is_kept_aside_by_both_units_of_work_and_counted_by_neither(
+    pool: CountingPool, engine: AsyncEngine, infra: Infra, database: str
+) -> None:
+    closed, still_open = await a_session(infra, database, "closed"), await a_session(infra, database, "open")
+    late = ticket(closed, 9, payments=(cheque(1000, "0000999"),), change_given=0)
+    assert await count_tickets([event(late), event(ticket(still_open, 1))], uow=pool.work, clock=lambda: NOW) == {
+        still_open
+    }
+    assert await count_tickets([event(late)], uow=pool.work, clock=lambda: NOW) == set()
+    again = ticket(closed, 10)
+    assert await count_tickets([event(again)], uow=lambda: SqlUnitOfWork(engine), clock=lambda: NOW) == set()
+    assert await stored(engine, closed) is None
+    async with SqlUnitOfWork(engine) as work, pool.work() as counting:
+        kept = await work.totals.late_tickets(session_id=closed)
+        assert await work.totals.cheques(closed) == []
+        assert (
+            await counting.sessions.closed_among([closed, still_open])
+            == await work.sessions.closed_among([closed, still_open])
+            == {closed}
+        )
+    assert sorted((k.number, k.total_incl_tax, k.by_method, k.received_at) for k in kept) == [
+        (9, 1000, {"cheque": 1000}, NOW),
+        (10, 1000, {"cash": 1000}, NOW),
+    ]
+    async with SqlUnitOfWork(engine) as work:
+        of_shop = await work.totals.late_tickets(shop_id=late.shop_id, company_id=late.company_id)
+        assert {k.ticket_id for k in of_shop} >= {late.ticket_id, again.ticket_id}
+        assert await work.totals.late_tickets(shop_id=uuid.uuid4()) == []
+
+
+async def test_a_close_waits_for_a_batch_counting_into_its_session(
+    pool: CountingPool, engine: AsyncEngine, infra: Infra, database: str
+) -> None:
+    session_id = await a_session(infra, database, "open")
+    async with pool.work() as counting:
+        await counting.inbox.claim_many([(uuid.uuid4(), "ticket.finalized")])
+        assert await counting.sessions.closed_among([session_id]) == set()
+        closer = await asyncpg.connect(infra.dsn(database))
+        try:
+            with pytest.raises(asyncpg.LockNotAvailableError):  # the batch holds the session's row
+                await closer.execute("select 1 from cash_sessions where session_id = $1 for update nowait", session_id)
+        finally:
+            await closer.close()

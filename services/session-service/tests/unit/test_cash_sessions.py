@@ -410,6 +410,45 @@ async def test_a_close_of_a_closed_session_is_refused_but_an_identical_retry_ans
     assert len(events(world, SessionClosedV1)) == 1
 
 
+async def test_a_ticket_of_a_closed_session_is_kept_aside_and_never_counted(world: World) -> None:
+    session = await open_session(world)
+    await world.count(world.ticket(session.session_id, 1))
+    await close_cash_session(close(world, session, FLOAT, last_ticket_number=1, comment="ok"), world.services)
+    before = world.state.totals[session.session_id]
+    late = world.ticket(session.session_id, 2, payments=(cheque(1000, "0042"),))
+    other = await open_session(world)  # the till's next session counts on beside it, in the same batch
+    assert await world.count(late, world.ticket(other.session_id, 2)) == {other.session_id}
+    assert world.state.totals[session.session_id] == before
+    assert late.ticket_id not in world.state.applied
+    assert await world.count(late) == set()  # redelivered under another event id: kept once
+    async with InMemoryUnitOfWork(world.state) as work:
+        [kept] = await work.totals.late_tickets(session_id=session.session_id)
+        assert await work.totals.late_tickets(shop_id=uuid.uuid4()) == []
+    assert (kept.ticket_id, kept.number, kept.total_incl_tax, kept.by_method) == (
+        late.ticket_id,
+        2,
+        1000,
+        {"cheque": 1000},
+    )
+    assert (kept.shop_id, kept.pos_id, kept.received_at) == (world.shop_id, world.pos_id, world.clock())
+    read = await read_session(session.session_id, world.services)
+    assert [t.ticket_id for t in read.late_tickets] == [late.ticket_id]
+    assert [c.payment_id for c in await _cheques(world, session.session_id)] == []
+
+
+async def _cheques(world: World, session_id: uuid.UUID) -> list[Any]:
+    async with InMemoryUnitOfWork(world.state) as work:
+        return await work.totals.cheques(session_id)
+
+
+async def test_a_ticket_of_a_closing_session_is_still_counted_and_completes_the_close(world: World) -> None:
+    session = await open_session(world)
+    with pytest.raises(TicketsMissingError):
+        await close_cash_session(close(world, session, FLOAT, last_ticket_number=1, comment="ok"), world.services)
+    assert await world.count(world.ticket(session.session_id, 1)) == {session.session_id}
+    assert world.state.late == {}
+
+
 async def test_a_float_kept_beyond_what_was_counted_is_refused(world: World) -> None:
     session = await open_session(world)
     with pytest.raises(InvalidFieldError) as refused:

@@ -14,7 +14,7 @@ from caisse_contracts.snapshots import load_example
 from caisse_stack import demo_data
 from caisse_stack.demo_data import Demo
 from caisse_stack.layout import Instance
-from caisse_stack.services import BY_NAME, admin_token
+from caisse_stack.services import BY_NAME, admin_token, service_token
 
 
 def _say(text: str) -> None:
@@ -55,11 +55,14 @@ def run(inst: Instance, timeout_s: float = 30.0) -> dict[str, object]:
     httpx.post(
         f"{pos_api}/v1/tickets", json=ticket.model_dump(mode="json"), headers=headers, timeout=10
     ).raise_for_status()
+    as_pos_api = {"Authorization": f"Bearer {service_token(inst)}"}  # session-service answers pos-api only
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        counted = httpx.get(f"{session_service}/v1/tickets/{ticket.ticket_id}", timeout=5)
+        counted = httpx.get(f"{session_service}/v1/tickets/{ticket.ticket_id}", headers=as_pos_api, timeout=5)
         if counted.status_code == 200:
-            totals = httpx.get(f"{session_service}/v1/sessions/{ticket.session_id}/totals", timeout=5).json()
+            totals = httpx.get(
+                f"{session_service}/v1/sessions/{ticket.session_id}/totals", headers=as_pos_api, timeout=5
+            ).json()
             _say(
                 f"demo: {len(demo.tills)} tills in {len(demo.shops)} shops; back-office token in {inst.folder / 'admin-token'}"
             )

@@ -54,6 +54,9 @@ def service_env(
         env[f"{p}BOOTSTRAP_ADMIN_TOKEN"] = admin_token(inst)
         env[f"{p}SESSION_SERVICE_URL"] = f"http://127.0.0.1:{BY_NAME['session-service'].port(inst)}"
         env[f"{p}BRIDGE_TOKEN"] = instance_token(inst, "bridge-token")
+        env[f"{p}SESSION_SERVICE_TOKEN"] = service_token(inst)
+    if service.name == "session-service":
+        env[f"{p}SERVICE_TOKEN"] = service_token(inst)
     if service.name == "paheko-bridge":
         env[f"{p}POS_API_URL"] = f"http://127.0.0.1:{BY_NAME['pos-api'].port(inst)}"
         env[f"{p}POS_API_TOKEN"] = instance_token(inst, "bridge-token")
@@ -69,6 +72,11 @@ def service_env(
 def admin_token(inst: Instance) -> str:
     """The instance's first federation-admin token: random, made once, kept in `.stack/<instance>/admin-token`."""
     return instance_token(inst, "admin-token")
+
+
+def service_token(inst: Instance) -> str:
+    """The token pos-api calls session-service with: random, made once per instance, given to both."""
+    return instance_token(inst, "session-service-token")
 
 
 def instance_token(inst: Instance, name: str) -> str:

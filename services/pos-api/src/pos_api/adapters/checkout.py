@@ -42,8 +42,10 @@ class ComposedCheckout:
             return False
         if (current.version if current else 0) != expected_version:
             return False
-        session = await self._sessions.of_pos(ticket.pos_id)
-        if session is None or not session.is_open or session.session_id != ticket.session_id:
+        session = await self._sessions.of_pos(
+            ticket.pos_id, lock=True
+        )  # a close waits for this sale, or it for the close
+        if session is None or not session.takes(ticket.number) or session.session_id != ticket.session_id:
             return False
         if await self._tickets.by_id(ticket.ticket_id) is not None or not await self._tickets.add(stored):
             return False

@@ -13,7 +13,14 @@ from caisse_contracts.events import EntityType
 from pos_api.adapters.checkout import ComposedCheckout
 from pos_api.domain.config import Hierarchy, StoredItem
 from pos_api.domain.tickets import TicketConflict
-from pos_api.service_layer.ports import DeviceCredential, PinState, SessionState, StoredBasket, StoredTicket
+from pos_api.service_layer.ports import (
+    ClosingMark,
+    DeviceCredential,
+    PinState,
+    SessionState,
+    StoredBasket,
+    StoredTicket,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,13 +188,33 @@ class InMemorySessions:
     def __init__(self, state: MemoryState) -> None:
         self._state = state
 
-    async def of_pos(self, pos_id: UUID) -> SessionState | None:
+    async def of_pos(self, pos_id: UUID, *, lock: bool = False) -> SessionState | None:
         return self._state.sessions.get(pos_id)
 
     async def opened(self, pos_id: UUID, session_id: UUID, opened_at: datetime) -> None:
         current = self._state.sessions.get(pos_id)
+        if current is not None and current.session_id == session_id and not current.is_open:
+            return  # closing or closed: only a refused close reopens it
         if current is None or current.opened_at <= opened_at:
             self._state.sessions[pos_id] = SessionState(pos_id, session_id, True, opened_at)
+
+    async def mark_closing(self, pos_id: UUID, session_id: UUID, declared: int | None) -> ClosingMark | None:
+        current = self._state.sessions.get(pos_id)
+        if current is None or current.session_id != session_id:
+            return None
+        numbers = [n for (p, n), t in self._state.tickets.items() if p == pos_id and t.ticket.session_id == session_id]
+        last = max(
+            [n for n in (declared, max(numbers, default=None), current.last_ticket_number) if n is not None],
+            default=None,
+        )
+        if current.is_open or current.closing:
+            self._state.sessions[pos_id] = SessionState(pos_id, session_id, False, current.opened_at, True, last)
+        return ClosingMark(current.is_open, last)
+
+    async def reopen(self, pos_id: UUID, session_id: UUID) -> None:
+        current = self._state.sessions.get(pos_id)
+        if current is not None and current.session_id == session_id and current.closing:
+            self._state.sessions[pos_id] = SessionState(pos_id, session_id, True, current.opened_at)
 
     async def closed(self, pos_id: UUID, session_id: UUID, closed_at: datetime, last_ticket_number: int | None) -> None:
         current = self._state.sessions.get(pos_id)

@@ -35,7 +35,14 @@ from pos_api.adapters.tables import (
 )
 from pos_api.domain.config import Hierarchy, StoredItem
 from pos_api.domain.tickets import TicketConflict
-from pos_api.service_layer.ports import DeviceCredential, PinState, SessionState, StoredBasket, StoredTicket
+from pos_api.service_layer.ports import (
+    ClosingMark,
+    DeviceCredential,
+    PinState,
+    SessionState,
+    StoredBasket,
+    StoredTicket,
+)
 
 BOOTSTRAP_LOCK: Final = zlib.crc32(b"pos-api:bootstrap-admin")
 """The advisory lock under which a starting process creates the bootstrap admin."""
@@ -170,9 +177,20 @@ class SqlSessions:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
 
-    async def of_pos(self, pos_id: UUID) -> SessionState | None:
-        row = (await self._conn.execute(select(pos_sessions).where(pos_sessions.c.pos_id == pos_id))).first()
-        return SessionState(row.pos_id, row.session_id, row.status == "open", row.opened_at) if row else None
+    async def of_pos(self, pos_id: UUID, *, lock: bool = False) -> SessionState | None:
+        query = select(pos_sessions).where(pos_sessions.c.pos_id == pos_id)
+        row = (await self._conn.execute(query.with_for_update(read=True) if lock else query)).first()
+        if row is None:
+            return None
+        closing = row.status == "closing"
+        return SessionState(
+            row.pos_id,
+            row.session_id,
+            row.status == "open",
+            row.opened_at,
+            closing,
+            row.last_ticket_number if closing else None,
+        )
 
     async def opened(self, pos_id: UUID, session_id: UUID, opened_at: datetime) -> None:
         values = {
@@ -184,9 +202,48 @@ class SqlSessions:
         }
         stmt = insert(pos_sessions).values(pos_id=pos_id, **values)
         stmt = stmt.on_conflict_do_update(
-            index_elements=["pos_id"], set_=values, where=pos_sessions.c.opened_at <= opened_at
+            index_elements=["pos_id"],
+            set_=values,
+            # a late `session.opened` never reopens the same session once it is closing or closed
+            where=(pos_sessions.c.opened_at <= opened_at)
+            & ((pos_sessions.c.session_id != session_id) | (pos_sessions.c.status == "open")),
         )
         await self._conn.execute(stmt)
+
+    async def mark_closing(self, pos_id: UUID, session_id: UUID, declared: int | None) -> ClosingMark | None:
+        where = (pos_sessions.c.pos_id == pos_id, pos_sessions.c.session_id == session_id)
+        # the row lock waits for a sale writing in the session; later sales wait for this commit, then refuse
+        row = (
+            await self._conn.execute(
+                select(pos_sessions.c.status, pos_sessions.c.last_ticket_number).where(*where).with_for_update()
+            )
+        ).first()
+        if row is None:
+            return None
+        held = (
+            await self._conn.execute(
+                select(func.max(tickets.c.number)).where(tickets.c.pos_id == pos_id, tickets.c.session_id == session_id)
+            )
+        ).scalar()
+        numbers = (declared, held, row.last_ticket_number if row.status == "closing" else None)
+        last = max((n for n in numbers if n is not None), default=None)
+        await self._conn.execute(
+            update(pos_sessions)
+            .where(*where, pos_sessions.c.status.in_(("open", "closing")))
+            .values(status="closing", last_ticket_number=last)
+        )
+        return ClosingMark(row.status == "open", last)
+
+    async def reopen(self, pos_id: UUID, session_id: UUID) -> None:
+        await self._conn.execute(
+            update(pos_sessions)
+            .where(
+                pos_sessions.c.pos_id == pos_id,
+                pos_sessions.c.session_id == session_id,
+                pos_sessions.c.status == "closing",
+            )
+            .values(status="open", last_ticket_number=None)
+        )
 
     async def closed(self, pos_id: UUID, session_id: UUID, closed_at: datetime, last_ticket_number: int | None) -> None:
         await self._conn.execute(

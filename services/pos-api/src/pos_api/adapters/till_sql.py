@@ -20,7 +20,14 @@ from caisse_contracts.runtime.pg import HotPool, PooledWork
 from caisse_contracts.tills import BasketContent
 from pos_api.domain.config import Hierarchy, StoredItem
 from pos_api.domain.tickets import TicketConflict
-from pos_api.service_layer.ports import CheckoutView, DeviceCredential, SessionState, StoredBasket, StoredTicket
+from pos_api.service_layer.ports import (
+    CheckoutView,
+    ClosingMark,
+    DeviceCredential,
+    SessionState,
+    StoredBasket,
+    StoredTicket,
+)
 
 
 def _ticket(row: asyncpg.Record) -> StoredTicket:
@@ -159,31 +166,78 @@ class PgTickets:
         return inserted
 
 
+SESSION_OPENED: Final = """
+insert into pos_sessions (pos_id, session_id, status, opened_at, closed_at, last_ticket_number)
+values ($1, $2, 'open', $3, null, null)
+on conflict (pos_id) do update
+set session_id = excluded.session_id, status = 'open', opened_at = excluded.opened_at,
+    closed_at = null, last_ticket_number = null
+where pos_sessions.opened_at <= excluded.opened_at
+  and (pos_sessions.session_id <> excluded.session_id or pos_sessions.status = 'open')
+"""
+"""A late `session.opened` (or a retried open) never reopens the same session once it is closing or closed."""
+
+SESSION_FOR_CLOSE: Final = (
+    "select status, last_ticket_number from pos_sessions where pos_id = $1 and session_id = $2 for update"
+)
+"""Waits for any sale writing in the session (finalize's write locks its row shared); every later sale waits for
+the close's commit and then finds the session no longer open."""
+
+SESSION_LAST_NUMBER: Final = "select max(number) from tickets where pos_id = $1 and session_id = $2"
+
+SESSION_CLOSING: Final = """
+update pos_sessions set status = 'closing', last_ticket_number = $3
+where pos_id = $1 and session_id = $2 and status in ('open', 'closing')
+"""
+
+
+def _session(row: asyncpg.Record) -> SessionState:
+    status = row["status"]
+    return SessionState(
+        row["pos_id"],
+        row["session_id"],
+        status == "open",
+        row["opened_at"],
+        status == "closing",
+        row["last_ticket_number"] if status == "closing" else None,
+    )
+
+
 class PgSessions:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
 
-    async def of_pos(self, pos_id: UUID) -> SessionState | None:
+    async def of_pos(self, pos_id: UUID, *, lock: bool = False) -> SessionState | None:
         row = await self._conn.fetchrow(
-            "select pos_id, session_id, status, opened_at from pos_sessions where pos_id = $1", pos_id
+            "select pos_id, session_id, status, opened_at, last_ticket_number from pos_sessions"
+            " where pos_id = $1 for share"
+            if lock
+            else "select pos_id, session_id, status, opened_at, last_ticket_number from pos_sessions where pos_id = $1",
+            pos_id,
         )
-        return (
-            SessionState(row["pos_id"], row["session_id"], row["status"] == "open", row["opened_at"]) if row else None
-        )
+        return _session(row) if row else None
 
     async def opened(self, pos_id: UUID, session_id: UUID, opened_at: datetime) -> None:
+        await self._conn.execute(SESSION_OPENED, pos_id, session_id, opened_at)
+
+    async def mark_closing(self, pos_id: UUID, session_id: UUID, declared: int | None) -> ClosingMark | None:
+        async with self._conn.transaction():
+            row = await self._conn.fetchrow(SESSION_FOR_CLOSE, pos_id, session_id)
+            if row is None:
+                return None
+            # a new statement, so a new snapshot: it sees the sale the lock waited for
+            held = await self._conn.fetchval(SESSION_LAST_NUMBER, pos_id, session_id)
+            numbers = (declared, held, row["last_ticket_number"] if row["status"] == "closing" else None)
+            last = max((n for n in numbers if n is not None), default=None)
+            await self._conn.execute(SESSION_CLOSING, pos_id, session_id, last)
+        return ClosingMark(row["status"] == "open", last)
+
+    async def reopen(self, pos_id: UUID, session_id: UUID) -> None:
         await self._conn.execute(
-            """
-            insert into pos_sessions (pos_id, session_id, status, opened_at, closed_at, last_ticket_number)
-            values ($1, $2, 'open', $3, null, null)
-            on conflict (pos_id) do update
-            set session_id = excluded.session_id, status = 'open', opened_at = excluded.opened_at,
-                closed_at = null, last_ticket_number = null
-            where pos_sessions.opened_at <= excluded.opened_at
-            """,
+            "update pos_sessions set status = 'open', last_ticket_number = null"
+            " where pos_id = $1 and session_id = $2 and status = 'closing'",
             pos_id,
             session_id,
-            opened_at,
         )
 
     async def closed(self, pos_id: UUID, session_id: UUID, closed_at: datetime, last_ticket_number: int | None) -> None:
@@ -346,7 +400,7 @@ class PgDeviceCredentials:
 CHECKOUT_READ: Final = """
 select b.id, b.pos_id, b.version, b.content, b.status, b.ticket_id, b.updated_at,
        t.body, t.content_hash, t.received_at,
-       s.session_id, s.status as session_status, s.opened_at,
+       s.session_id, s.status as session_status, s.opened_at, s.last_ticket_number as awaited,
        (select max(number) from tickets where pos_id = $2) as last_number
 from (select 1) as one
 left join lateral (
@@ -360,7 +414,11 @@ CHECKOUT_RECORD: Final = """
 with basket as (
     insert into baskets as b (id, pos_id, version, content, status, ticket_id, updated_at)
     select $20, $2, $21, $22::json, 'finalized', $1, $10
-    where exists (select 1 from pos_sessions where pos_id = $2 and session_id = $4 and status = 'open')
+    where exists (
+        select 1 from pos_sessions
+        where pos_id = $2 and session_id = $4 and (status = 'open' or (status = 'closing' and $3 <= last_ticket_number))
+        for share
+    )
       and ($23 = 0 or exists (select 1 from baskets where id = $20))
     on conflict (id) do update
     set version = excluded.version, content = excluded.content, status = 'finalized',
@@ -392,7 +450,9 @@ select count(*) from ticket
 """Finalize's write, guarded: the basket ends only if it is still open at the version finalize read (a new one
 only if finalize expects none and nobody created it meanwhile) and the ticket's session is still the till's
 open one; the ticket only if the basket ended. A number or a ticket id already taken raises, and the statement
-leaves nothing behind."""
+leaves nothing behind. The session's row is locked shared for the statement: a close marking it closing
+waits for the sale, or the sale, waiting for the close, finds it no longer open (a snapshot taken before the
+close committed does not let it in)."""
 
 
 class PgCheckout:
@@ -414,7 +474,14 @@ class PgCheckout:
             basket=_basket(row) if row["id"] is not None else None,
             holder=_ticket(row) if row["body"] is not None else None,
             session=(
-                SessionState(pos_id, row["session_id"], row["session_status"] == "open", row["opened_at"])
+                SessionState(
+                    pos_id,
+                    row["session_id"],
+                    row["session_status"] == "open",
+                    row["opened_at"],
+                    row["session_status"] == "closing",
+                    row["awaited"] if row["session_status"] == "closing" else None,
+                )
                 if row["session_id"] is not None
                 else None
             ),

@@ -285,7 +285,7 @@ async def _finalize_once(
         if request.content is not None:  # saved and finalized at once: the version a PUT would have made
             basket = StoredBasket(basket.id, basket.pos_id, basket.version + 1, request.content, False, None, now)
         session = seen.session
-        if session is None or not session.is_open:
+        if session is None or not session.takes(request.number):
             raise BasketConflictError("session", "this till has no open cash session")
         content = basket.content
         if device.pos.item.get("pickup_number_required") and not content.pickup_number:
@@ -457,8 +457,8 @@ async def _credit(device: Device, ticket_id: UUID, request: CreditNoteIn, servic
                     now,
                 ),
             )
-        session = await work.sessions.of_pos(device.pos_id)
-        if session is None or not session.is_open:
+        session = await work.sessions.of_pos(device.pos_id, lock=True)  # held: a close waits for this credit note
+        if session is None or not session.takes(request.number):
             raise BasketConflictError("session", "this till has no open cash session")
         await check_operator(work, context, request.operator_id, "operator_id")
         earlier = [t.ticket for t in await work.tickets.credit_notes_of(ticket_id)]

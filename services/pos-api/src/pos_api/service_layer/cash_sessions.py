@@ -1,5 +1,10 @@
 """Use cases of a till's cash session as pos-api sees them: what session-service needs to know from pos-api
-(the POS's next ticket number) and what pos-api refuses before forwarding (a close with a basket still open)."""
+(the POS's next ticket number, the last ticket of the session it closes), what pos-api refuses before forwarding
+(a close with a basket still open), and what pos-api records at once of session-service's answers.
+
+A close is marked in pos-api's own database before it is forwarded: from then on no sale enters the session, on
+any process (finalize's guarded write refuses a session that is not open). session-service's answer then
+settles it: closed, or still closing (waiting for tickets, or not reached), or refused (open again)."""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from uuid import UUID
 
 from pos_api.domain.errors import BasketConflictError
 from pos_api.service_layer.config import ConfigServices
+from pos_api.service_layer.ports import ClosingMark
 from pos_api.service_layer.till import Device
 
 
@@ -18,11 +24,60 @@ async def next_ticket_number(device: Device, services: ConfigServices) -> int:
     return (last or 0) + 1
 
 
-async def note_session_opened(device: Device, session_id: UUID, opened_at: datetime, services: ConfigServices) -> None:
-    """Record at once the session that session-service just opened for this till, so the till's first sale is not
-    refused while `session.opened` is on its way; the event, when it comes, finds it there and changes nothing."""
+async def note_session_opened(
+    device: Device, session_id: UUID, opened_at: datetime, services: ConfigServices, *, status: str = "open"
+) -> None:
+    """Record at once the session that session-service just opened (or continued) for this till, so the till's
+    first sale is not refused while `session.opened` is on its way; the event, when it comes, finds it there and
+    changes nothing. A session pos-api holds as closing is open again only if session-service says it is open
+    (a close that never reached it)."""
     async with services.uow() as work:
         await work.sessions.opened(device.pos_id, session_id, opened_at)
+        if status == "open":
+            await work.sessions.reopen(device.pos_id, session_id)
+        await work.commit()
+
+
+async def begin_close(
+    device: Device, session_id: UUID, declared: object, services: ConfigServices
+) -> ClosingMark | None:
+    """Mark the till's session closing before its close is forwarded: from now on it takes only the tickets the
+    close waits for (up to the till's `declared` last number, sold before the close and still on their way), on
+    any process. The mark's number includes a sale being written meanwhile."""
+    number = declared if isinstance(declared, int) and not isinstance(declared, bool) else None
+    async with services.uow() as work:
+        mark = await work.sessions.mark_closing(device.pos_id, session_id, number)
+        await work.commit()
+    services.sales.forget(device.pos_id)
+    return mark
+
+
+def last_ticket_to_close(declared: object, mark: ClosingMark | None) -> object:
+    """The last ticket number the close waits for: the till's, or a higher one pos-api holds in the session (a sale
+    the till sent as it closed), so that the Z report counts every ticket of the session. A number that is not
+    one goes as it is, for session-service to refuse."""
+    if mark is None or mark.last_number is None:
+        return declared
+    if declared is None or (isinstance(declared, int) and not isinstance(declared, bool)):
+        return mark.last_number
+    return declared
+
+
+async def close_refused(device: Device, session_id: UUID, mark: ClosingMark | None, services: ConfigServices) -> None:
+    """session-service refused the close and left the session open: the till sells in it again."""
+    if mark is None or not mark.was_open:
+        return
+    async with services.uow() as work:
+        await work.sessions.reopen(device.pos_id, session_id)
+        await work.commit()
+
+
+async def note_session_closed(
+    device: Device, session_id: UUID, closed_at: datetime, last_ticket_number: int | None, services: ConfigServices
+) -> None:
+    """Record at once the close session-service just acknowledged; `session.closed`, when it comes, changes nothing."""
+    async with services.uow() as work:
+        await work.sessions.closed(device.pos_id, session_id, closed_at, last_ticket_number)
         await work.commit()
 
 

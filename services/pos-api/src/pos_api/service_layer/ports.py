@@ -39,18 +39,52 @@ class StoredTicket:
 
 @dataclass(frozen=True, slots=True)
 class SessionState:
-    """What pos-api knows of a till's cash session, from `session.opened` / `session.closed`."""
+    """What pos-api knows of a till's cash session, from `session.opened` / `session.closed` and from the till's own
+    open and close, which pos-api records as it forwards them."""
 
     pos_id: UUID
     session_id: UUID
     is_open: bool
     opened_at: datetime
+    closing: bool = False
+    """The till asked to close it and session-service has not closed it yet."""
+    last_ticket_number: int | None = None
+    """While closing: the last ticket the close waits for. Tickets up to it (sold before the close, reaching
+    pos-api late, as from a till that was offline) still enter the session; no later one does."""
+
+    def takes(self, number: int) -> bool:
+        """Whether a ticket numbered `number` enters this session."""
+        if self.is_open:
+            return True
+        return self.closing and self.last_ticket_number is not None and number <= self.last_ticket_number
+
+
+@dataclass(frozen=True, slots=True)
+class ClosingMark:
+    """What marking a till's session closing found: whether it was open (so that a refused close reopens it) and
+    the last ticket number the close waits for: the till's, or a higher one pos-api holds in the session (a sale
+    sent as the till closed), every sale of the session being in by then."""
+
+    was_open: bool
+    last_number: int | None
 
 
 class Sessions(Protocol):
-    async def of_pos(self, pos_id: UUID) -> SessionState | None: ...
+    async def of_pos(self, pos_id: UUID, *, lock: bool = False) -> SessionState | None:
+        """The till's session; with `lock`, held (shared) until the unit of work ends, so that no close marks it
+        closing in between."""
 
-    async def opened(self, pos_id: UUID, session_id: UUID, opened_at: datetime) -> None: ...
+    async def opened(self, pos_id: UUID, session_id: UUID, opened_at: datetime) -> None:
+        """Record the till's session as open, unless a newer one is known or this one is closing or closed."""
+
+    async def mark_closing(self, pos_id: UUID, session_id: UUID, declared: int | None) -> ClosingMark | None:
+        """Mark the session closing, awaiting tickets up to the till's `declared` last number (or pos-api's highest
+        in the session if higher): no later sale enters it from now on. None when it is not the till's session.
+
+        It waits for a sale being written in the session, and the number it answers includes that sale."""
+
+    async def reopen(self, pos_id: UUID, session_id: UUID) -> None:
+        """A closing session back to open (session-service refused the close or says it is open)."""
 
     async def closed(
         self, pos_id: UUID, session_id: UUID, closed_at: datetime, last_ticket_number: int | None

@@ -18,7 +18,7 @@ import asyncpg
 from caisse_contracts.runtime.pg import HotPool, PooledWork
 from session_service.domain.sessions import Cheque
 from session_service.domain.totals import CategoryTotal, RunningTotals
-from session_service.service_layer.ports import AppliedTicket
+from session_service.service_layer.ports import AppliedTicket, LateTicket
 
 CLAIM: Final = """
     insert into inbox (consumer_group, event_id, event_type)
@@ -38,6 +38,25 @@ FOR_UPDATE: Final = """
     where session_id = any($1::uuid[])
     order by session_id
     for update
+"""
+
+CLOSED_AMONG: Final = """
+    select session_id, status = 'closed' as closed from cash_sessions
+    where session_id = any($1::uuid[])
+    order by session_id
+    for share
+"""
+
+SAVE_LATE: Final = """
+    insert into late_tickets (ticket_id, session_id, pos_id, shop_id, company_id, number, kind, total_incl_tax,
+        currency, by_method, finalized_at, event_id, received_at)
+    select l.ticket_id, l.session_id, l.pos_id, l.shop_id, l.company_id, l.number, l.kind, l.total_incl_tax,
+        l.currency, l.by_method::jsonb, l.finalized_at, l.event_id, l.received_at
+    from unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::integer[], $7::text[],
+        $8::bigint[], $9::text[], $10::text[], $11::timestamptz[], $12::uuid[], $13::timestamptz[])
+        as l (ticket_id, session_id, pos_id, shop_id, company_id, number, kind, total_incl_tax, currency,
+            by_method, finalized_at, event_id, received_at)
+    on conflict do nothing
 """
 
 CLOSING: Final = "select session_id from cash_sessions where status = 'closing'"
@@ -208,6 +227,28 @@ class PgCountedTotals:
         rows = await (await self._connect()).fetch(FOR_UPDATE, sorted(session_ids))
         return {row["session_id"]: _totals(row) for row in rows}
 
+    async def save_late(self, late: Sequence[LateTicket]) -> None:
+        if not late:
+            return
+        columns = _columns(
+            late,
+            "ticket_id",
+            "session_id",
+            "pos_id",
+            "shop_id",
+            "company_id",
+            "number",
+            "kind",
+            "total_incl_tax",
+            "currency",
+            "by_method",
+            "finalized_at",
+            "event_id",
+            "received_at",
+        )
+        columns[9] = [_compact(paid) for paid in columns[9]]
+        await (await self._connect()).execute(SAVE_LATE, *columns)
+
     async def save_many(
         self, totals: Sequence[RunningTotals], applied: Sequence[AppliedTicket], cheques: Sequence[Cheque]
     ) -> None:
@@ -223,10 +264,18 @@ class PgCountedTotals:
 
 
 class PgClosingSessions:
-    """Which sessions wait for tickets: one read, which needs no transaction of its own."""
+    """Which sessions wait for tickets (one read, which needs no transaction of its own), and which are closed (in
+    the batch's transaction, their rows held until it ends)."""
 
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: asyncpg.Connection, connect: Connect) -> None:
         self._conn = conn
+        self._connect = connect
+
+    async def closed_among(self, session_ids: Sequence[UUID]) -> set[UUID]:
+        if not session_ids:
+            return set()
+        rows = await (await self._connect()).fetch(CLOSED_AMONG, sorted(session_ids))
+        return {row[0] for row in rows if row[1]}
 
     async def closing(self, session_ids: Sequence[UUID] | None = None) -> list[UUID]:
         if session_ids is None:
@@ -251,7 +300,7 @@ class PgCountingWork(PooledWork):
     def bind(self, conn: asyncpg.Connection) -> None:
         self.inbox = PgCountingInbox(self.begin, self._group)
         self.totals = PgCountedTotals(self.begin)
-        self.sessions = PgClosingSessions(conn)
+        self.sessions = PgClosingSessions(conn, self.begin)
 
 
 class CountingPool(HotPool):

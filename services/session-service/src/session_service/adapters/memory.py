@@ -17,7 +17,14 @@ from caisse_contracts.envelope import Envelope
 from session_service.domain.report import ZReport
 from session_service.domain.sessions import CashMovement, CashSession, Cheque, SessionStatus
 from session_service.domain.totals import RunningTotals
-from session_service.service_layer.ports import AppliedTicket, Attachment, ConfigRecord, Mail, MailNotSentError
+from session_service.service_layer.ports import (
+    AppliedTicket,
+    Attachment,
+    ConfigRecord,
+    LateTicket,
+    Mail,
+    MailNotSentError,
+)
 
 
 @dataclass
@@ -25,6 +32,7 @@ class MemoryState:
     processed: set[UUID] = field(default_factory=set)
     totals: dict[UUID, RunningTotals] = field(default_factory=dict)
     applied: dict[UUID, AppliedTicket] = field(default_factory=dict)
+    late: dict[UUID, LateTicket] = field(default_factory=dict)
     cheques: dict[UUID, tuple[UUID, Cheque]] = field(default_factory=dict)
     sessions: dict[UUID, CashSession] = field(default_factory=dict)
     config: dict[UUID, ConfigRecord] = field(default_factory=dict)
@@ -92,6 +100,30 @@ class InMemoryTotals(_Staged):
 
         self._changes.append(apply)
 
+    async def save_late(self, late: Sequence[LateTicket]) -> None:
+        def apply(state: MemoryState) -> None:
+            for ticket in late:
+                state.late.setdefault(ticket.ticket_id, ticket)
+
+        self._changes.append(apply)
+
+    async def late_tickets(
+        self,
+        *,
+        session_id: UUID | None = None,
+        shop_id: UUID | None = None,
+        company_id: UUID | None = None,
+        limit: int = 500,
+    ) -> list[LateTicket]:
+        found = [
+            t
+            for t in self._state.late.values()
+            if (session_id is None or t.session_id == session_id)
+            and (shop_id is None or t.shop_id == shop_id)
+            and (company_id is None or t.company_id == company_id)
+        ]
+        return sorted(found, key=lambda t: (t.received_at, t.ticket_id), reverse=True)[:limit]
+
     async def numbers_in(self, session_id: UUID, first: int, last: int) -> list[int]:
         return sorted(
             {a.number for a in self._state.applied.values() if a.session_id == session_id and first <= a.number <= last}
@@ -145,6 +177,13 @@ class InMemorySessions(_Staged):
             state.sessions[session_id] = replace(current, movements=(*current.movements, movement))
 
         self._changes.append(apply)
+
+    async def closed_among(self, session_ids: Sequence[UUID]) -> set[UUID]:
+        return {
+            s
+            for s in session_ids
+            if s in self._state.sessions and self._state.sessions[s].status is SessionStatus.CLOSED
+        }
 
     async def closing(self, session_ids: Sequence[UUID] | None = None) -> list[UUID]:
         return [

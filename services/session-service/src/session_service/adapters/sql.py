@@ -21,6 +21,7 @@ from session_service.adapters.tables import (
     cash_movements,
     cash_sessions,
     config_items,
+    late_tickets,
     mail_queue,
     session_cheques,
     session_reports,
@@ -40,7 +41,7 @@ from session_service.domain.sessions import (
     TillPlace,
 )
 from session_service.domain.totals import CategoryTotal, RunningTotals
-from session_service.service_layer.ports import AppliedTicket, ConfigRecord, Mail
+from session_service.service_layer.ports import AppliedTicket, ConfigRecord, LateTicket, Mail
 
 GROUP = "session-service.tickets"
 
@@ -193,6 +194,28 @@ class SqlTotals:
             ]
             await self._conn.execute(insert(session_cheques).on_conflict_do_nothing(), rows)
 
+    async def save_late(self, late: Sequence[LateTicket]) -> None:
+        if late:
+            await self._conn.execute(insert(late_tickets).on_conflict_do_nothing(), [_late_values(t) for t in late])
+
+    async def late_tickets(
+        self,
+        *,
+        session_id: UUID | None = None,
+        shop_id: UUID | None = None,
+        company_id: UUID | None = None,
+        limit: int = 500,
+    ) -> list[LateTicket]:
+        stmt = select(late_tickets)
+        if session_id is not None:
+            stmt = stmt.where(late_tickets.c.session_id == session_id)
+        if shop_id is not None:
+            stmt = stmt.where(late_tickets.c.shop_id == shop_id)
+        if company_id is not None:
+            stmt = stmt.where(late_tickets.c.company_id == company_id)
+        stmt = stmt.order_by(late_tickets.c.received_at.desc(), late_tickets.c.ticket_id.desc()).limit(limit)
+        return [_late(row) for row in await self._conn.execute(stmt)]
+
     async def numbers_in(self, session_id: UUID, first: int, last: int) -> list[int]:
         stmt = select(session_tickets.c.number).where(
             session_tickets.c.session_id == session_id, session_tickets.c.number.between(first, last)
@@ -202,6 +225,14 @@ class SqlTotals:
     async def cheques(self, session_id: UUID) -> list[Cheque]:
         stmt = select(session_cheques).where(session_cheques.c.session_id == session_id)
         return [Cheque(r.payment_id, r.ticket_id, r.number, r.bank, r.amount) for r in await self._conn.execute(stmt)]
+
+
+def _late_values(t: LateTicket) -> dict[str, Any]:
+    return {name: getattr(t, name) for name in LateTicket.__dataclass_fields__}
+
+
+def _late(row: Row[Any]) -> LateTicket:
+    return LateTicket(**{name: getattr(row, name) for name in LateTicket.__dataclass_fields__})
 
 
 def _with_sessions(cheques: Sequence[Cheque], applied: Sequence[AppliedTicket]) -> list[tuple[Cheque, UUID]]:
@@ -326,6 +357,18 @@ class SqlSessions:
             )
             .on_conflict_do_nothing()
         )
+
+    async def closed_among(self, session_ids: Sequence[UUID]) -> set[UUID]:
+        if not session_ids:
+            return set()
+        stmt = (
+            select(cash_sessions.c.session_id, cash_sessions.c.status)
+            .where(cash_sessions.c.session_id.in_(sorted(session_ids)))
+            .order_by(cash_sessions.c.session_id)
+            .with_for_update(read=True)
+        )
+        rows = await self._conn.execute(stmt)
+        return {row.session_id for row in rows if row.status == SessionStatus.CLOSED.value}
 
     async def closing(self, session_ids: Sequence[UUID] | None = None) -> list[UUID]:
         stmt = select(cash_sessions.c.session_id).where(cash_sessions.c.status == SessionStatus.CLOSING.value)

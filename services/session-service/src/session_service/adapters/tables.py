@@ -121,3 +121,21 @@ mail_queue = Table(
     Column("last_error", Text),
     Column("created_at", DateTime(timezone=True)),
 )
+
+late_tickets = Table(
+    "late_tickets",
+    metadata,
+    Column("ticket_id", Uuid, primary_key=True),
+    Column("session_id", Uuid, nullable=False),
+    Column("pos_id", Uuid, nullable=False),
+    Column("shop_id", Uuid, nullable=False),
+    Column("company_id", Uuid, nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("total_incl_tax", BigInteger, nullable=False),
+    Column("currency", Text, nullable=False),
+    Column("by_method", JSONB, nullable=False),
+    Column("finalized_at", DateTime(timezone=True), nullable=False),
+    Column("event_id", Uuid, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+)

@@ -94,6 +94,26 @@ class ConfigurationMissingError(SessionServiceError):
         return f"the configuration of {self.what} {self.id} has not reached session-service"
 
 
+@dataclass
+class UnauthenticatedError(SessionServiceError):
+    """The request carries no identity session-service accepts."""
+
+    reason: str
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+@dataclass
+class ForbiddenError(SessionServiceError):
+    """The caller is known but this is outside what it may do or see."""
+
+    reason: str
+
+    def __str__(self) -> str:
+        return self.reason
+
+
 def describe_ranges(ranges: tuple[tuple[int, int], ...]) -> str:
     """`((3, 5), (9, 9))` → `"3..5, 9"`."""
     return ", ".join(f"{a}..{b}" if a != b else str(a) for a, b in ranges)

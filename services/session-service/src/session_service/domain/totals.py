@@ -131,3 +131,11 @@ def _categories(before: dict[UUID, CategoryTotal], added: dict[UUID, list[Any]])
                 current.revenue_account, current.amount + amount, current.weight_grams + weight
             )
     return merged
+
+
+def paid_by_method(ticket: TicketFinalizedV1) -> dict[str, int]:
+    """What the ticket's payments bring per method, as the totals count them."""
+    paid: dict[str, int] = {}
+    for payment in ticket.payments:
+        paid[payment.method.value] = paid.get(payment.method.value, 0) + payment.amount
+    return paid

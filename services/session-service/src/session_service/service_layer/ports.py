@@ -32,6 +32,27 @@ class AppliedTicket:
     applied_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class LateTicket:
+    """A ticket that reached its session after the close: not counted (the Z report and the variance never saw
+    it), kept here for ops and the treasurer to settle by hand."""
+
+    ticket_id: UUID
+    session_id: UUID
+    pos_id: UUID
+    shop_id: UUID
+    company_id: UUID
+    number: int
+    kind: str
+    total_incl_tax: int
+    currency: str
+    by_method: dict[str, int]
+    """What was paid, per payment method (minor units, net of change for cash)."""
+    finalized_at: datetime
+    event_id: UUID
+    received_at: datetime
+
+
 class Inbox(Protocol):
     async def claim(self, event_id: UUID, event_type: str) -> bool:
         """True for an event this consumer has not processed yet."""
@@ -55,6 +76,9 @@ class CountedTotals(Protocol):
     ) -> None:
         """Upsert the totals, record the applied tickets and their cheques."""
 
+    async def save_late(self, late: Sequence[LateTicket]) -> None:
+        """Keep tickets of closed sessions aside (a ticket already kept stays as it was)."""
+
 
 class Totals(CountedTotals, Protocol):
     async def for_update(self, session_id: UUID) -> RunningTotals | None:
@@ -71,10 +95,24 @@ class Totals(CountedTotals, Protocol):
 
     async def cheques(self, session_id: UUID) -> list[Cheque]: ...
 
+    async def late_tickets(
+        self,
+        *,
+        session_id: UUID | None = None,
+        shop_id: UUID | None = None,
+        company_id: UUID | None = None,
+        limit: int = 500,
+    ) -> list[LateTicket]:
+        """Tickets kept aside because their session was closed, newest first: of a session, a shop, a company."""
+
 
 class ClosingSessions(Protocol):
     async def closing(self, session_ids: Sequence[UUID] | None = None) -> list[UUID]:
         """Sessions waiting for tickets to close (among `session_ids`, or all)."""
+
+    async def closed_among(self, session_ids: Sequence[UUID]) -> set[UUID]:
+        """The closed sessions among `session_ids`. All their rows stay locked (shared, in id order) until the unit
+        of work ends: a close waits for the tickets being counted, or they wait for it and see it closed."""
 
 
 class Sessions(ClosingSessions, Protocol):

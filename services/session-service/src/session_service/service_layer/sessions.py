@@ -57,6 +57,7 @@ from session_service.service_layer.ports import (
     Clock,
     CountingWorkFactory,
     IdFactory,
+    LateTicket,
     Mail,
     UnitOfWork,
     UnitOfWorkFactory,
@@ -422,6 +423,8 @@ class SessionRead:
     session: CashSession
     totals: RunningTotals | None
     waiting_for: tuple[tuple[int, int], ...]
+    late_tickets: tuple[LateTicket, ...] = ()
+    """Tickets that reached the session after its close: in none of its figures."""
 
 
 async def read_session(session_id: UUID, services: SessionServices, pos_id: UUID | None = None) -> SessionRead:
@@ -444,4 +447,7 @@ async def _read(work: UnitOfWork, session: CashSession) -> SessionRead:
     waiting: tuple[tuple[int, int], ...] = ()
     if session.status is SessionStatus.CLOSING and session.close_request is not None:
         waiting = await _missing(work, session, session.close_request)
-    return SessionRead(session, totals, waiting)
+    late: tuple[LateTicket, ...] = ()
+    if session.status is SessionStatus.CLOSED:  # only a closed session has any
+        late = tuple(await work.totals.late_tickets(session_id=session.session_id))
+    return SessionRead(session, totals, waiting, late)

@@ -3,18 +3,26 @@
 A batch claims its events in the inbox, locks the totals of the sessions it touches (in id order), skips a
 ticket already counted under another event id, and stores the new totals, the applied tickets and their
 cheques in one transaction: a redelivered batch, or any part of it, changes nothing.
+
+A ticket of a closed session is never counted: its Z report, its variance and `session.closed` are final. It is
+kept aside as a late ticket (and logged) for ops and the treasurer. The batch holds its sessions' rows while it
+counts, so a close either waits for it (and its figures include the batch) or comes first (and the batch sees it).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 from caisse_contracts.events import TicketFinalizedV1
 from session_service.domain.sessions import Cheque
-from session_service.domain.totals import RunningTotals, apply_tickets, cheques_of
-from session_service.service_layer.ports import AppliedTicket, Clock, CountingWorkFactory
+from session_service.domain.totals import RunningTotals, apply_tickets, cheques_of, paid_by_method
+from session_service.service_layer.ports import AppliedTicket, Clock, CountingWorkFactory, LateTicket
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,12 +49,29 @@ async def count_tickets(events: Sequence[TicketEvent], *, uow: CountingWorkFacto
         if not todo:
             await work.commit()  # remember the events, count nothing
             return set()
+        now = clock()
+        closed = await work.sessions.closed_among(sorted({e.ticket.session_id for e in todo}))
+        if closed:
+            late = [e for e in todo if e.ticket.session_id in closed]
+            await work.totals.save_late([_late(e, now) for e in late])
+            todo = [e for e in todo if e.ticket.session_id not in closed]
+            for e in late:
+                log.warning(
+                    "ticket %s (number %d, %d %s) reached session %s after its close: kept aside, not counted",
+                    e.ticket.ticket_id,
+                    e.ticket.number,
+                    e.ticket.total_incl_tax,
+                    e.ticket.currency,
+                    e.ticket.session_id,
+                )
+            if not todo:
+                await work.commit()
+                return set()
         by_session: dict[UUID, list[TicketFinalizedV1]] = {}
         for event in todo:
             by_session.setdefault(event.ticket.session_id, []).append(event.ticket)
         changed = sorted(by_session)
         totals = await work.totals.for_update_many(changed)
-        now = clock()
         applied = [
             AppliedTicket(
                 ticket_id=e.ticket.ticket_id,
@@ -70,6 +95,25 @@ async def count_tickets(events: Sequence[TicketEvent], *, uow: CountingWorkFacto
         await work.totals.save_many(folded, applied, cheques)
         await work.commit()
     return set(changed)
+
+
+def _late(event: TicketEvent, now: datetime) -> LateTicket:
+    t = event.ticket
+    return LateTicket(
+        ticket_id=t.ticket_id,
+        session_id=t.session_id,
+        pos_id=t.pos_id,
+        shop_id=t.shop_id,
+        company_id=t.company_id,
+        number=t.number,
+        kind=t.kind.value,
+        total_incl_tax=t.total_incl_tax,
+        currency=t.currency,
+        by_method=paid_by_method(t),
+        finalized_at=t.finalized_at,
+        event_id=event.event_id,
+        received_at=now,
+    )
 
 
 async def count_ticket(

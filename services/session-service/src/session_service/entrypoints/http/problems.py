@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 from fastapi import FastAPI
 
-from caisse_contracts.runtime.http import InvalidParam, Problem, field_reason, install_problem_table
+from caisse_contracts.runtime.http import PROBLEM_JSON, InvalidParam, Problem, field_reason, install_problem_table
 from session_service.domain.errors import (
     CommentRequiredError,
     ConfigurationMissingError,
+    ForbiddenError,
     InvalidFieldError,
     SessionAlreadyOpenError,
     SessionNotFoundError,
     SessionNotOpenError,
     SessionServiceError,
     TicketsMissingError,
+    UnauthenticatedError,
     UnknownReferenceError,
     describe_ranges,
 )
@@ -30,6 +32,8 @@ PROBLEMS: Final[dict[type[Exception], Problem]] = {
         lambda e: [InvalidParam("comment", f"required when the variance ({e.variance}) is beyond ±{e.threshold}")],
         lambda e: {"variance": e.variance, "threshold": e.threshold},
     ),
+    UnauthenticatedError: Problem(401, "Not authenticated", "unauthenticated", headers={"WWW-Authenticate": "Bearer"}),
+    ForbiddenError: Problem(403, "Forbidden", "forbidden"),
     SessionNotFoundError: Problem(404, "Session not found", "session-not-found"),
     SessionAlreadyOpenError: Problem(
         409,
@@ -73,3 +77,30 @@ PROBLEMS: Final[dict[type[Exception], Problem]] = {
 
 def install(app: FastAPI) -> None:
     install_problem_table(app, PROBLEMS, (SessionServiceError,))
+    document_problems_as_problem_json(app)
+
+
+def document_problems_as_problem_json(app: FastAPI) -> None:
+    """FastAPI documents a `responses=` model under the route's own media type: every refusal is served as
+    application/problem+json, so the OpenAPI document says so."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = build()
+        for methods in document.get("paths", {}).values():
+            for operation in methods.values():
+                for code, answer in operation.get("responses", {}).items():
+                    content = answer.get("content", {})
+                    if code[0] not in "45" or "application/json" not in content:
+                        continue
+                    if PROBLEM_JSON in content:
+                        content[PROBLEM_JSON] = content.pop("application/json")
+                    elif code == "422":  # FastAPI's own validation answer, which the problem handlers render
+                        content.pop("application/json")
+                        content[PROBLEM_JSON] = {"schema": {"$ref": "#/components/schemas/ProblemOut"}}
+        app.openapi_schema = document
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,8 +1,10 @@
 """Till routes of the cash session: pos-api authenticates the till and forwards to session-service (traced).
 
 The till opens, continues, moves cash, closes and fetches its reports here; session-service owns the
-session. pos-api adds what it alone knows (the POS, its next ticket number) and refuses a close while a
-basket is still open. session-service's answers, problems included, pass through unchanged.
+session. pos-api adds what it alone knows (the POS, its next ticket number, the session's last ticket) and
+refuses a close while a basket is still open. session-service's answers, problems included, pass through
+unchanged. pos-api records the open and the close in its own database as it forwards them, so that its
+checks of a sale agree with session-service at once: no sale enters a session whose close was acknowledged.
 """
 
 from __future__ import annotations
@@ -20,7 +22,16 @@ from caisse_contracts.runtime.http import ProblemError
 from caisse_contracts.runtime.telemetry import inject_into
 from caisse_contracts.session_api import CloseSessionIn, MovementIn, OpenSessionIn, SessionOut, ZReportOut
 from pos_api.entrypoints.http.deps import CurrentDevice, CurrentServices
-from pos_api.service_layer.cash_sessions import next_ticket_number, note_session_opened, refuse_close_with_open_basket
+from pos_api.service_layer.cash_sessions import (
+    begin_close,
+    close_refused,
+    last_ticket_to_close,
+    next_ticket_number,
+    note_session_closed,
+    note_session_opened,
+    refuse_close_with_open_basket,
+)
+from pos_api.service_layer.till import Device
 
 router = APIRouter(prefix="/v1/sessions", tags=["till"])
 
@@ -46,6 +57,11 @@ def _sent(body: BaseModel) -> dict[str, Any]:
     return body.model_dump(mode="json", exclude_unset=True)
 
 
+CLOSE_REFUSED: Final = frozenset({400, 401, 403, 404, 422})
+"""session-service refused the close and changed nothing: the session is open again. A 409 (closing, waiting for
+tickets, or closed already), a 5xx or no answer leave it closing: the till sends the close again."""
+
+
 def _client(request: Request) -> httpx.AsyncClient:
     """One pooled client per application, made on first use."""
     client: httpx.AsyncClient | None = getattr(request.app.state, "session_service_client", None)
@@ -56,14 +72,25 @@ def _client(request: Request) -> httpx.AsyncClient:
     return client
 
 
-async def _forward(
-    request: Request, method: str, path: str, *, json: dict[str, Any] | None = None, pos_id: UUID | None = None
+def identity_headers(request: Request, caller: dict[str, str]) -> dict[str, str]:
+    """pos-api's service token and the caller it authenticated (a till's POS, or an operator and their scope)."""
+    token = getattr(request.app.state.runtime.settings, "session_service_token", None)
+    headers = {"Authorization": f"Bearer {token.get_secret_value()}"} if token is not None else {}
+    return {**headers, **caller}
+
+
+def till_headers(device: Device) -> dict[str, str]:
+    return {"X-Caisse-Pos-Id": str(device.pos_id), "X-Caisse-Shop-Id": str(device.shop_id)}
+
+
+async def forward(
+    request: Request, method: str, path: str, caller: dict[str, str], *, json: dict[str, Any] | None = None
 ) -> Response:
-    headers: dict[str, str] = {}
-    inject_into(headers)  # the till's trace continues in session-service
-    params = {"pos_id": str(pos_id)} if pos_id is not None else None
+    """The call to session-service on behalf of `caller`; its answer as it is (problems included)."""
+    headers = identity_headers(request, caller)
+    inject_into(headers)  # the caller's trace continues in session-service
     try:
-        answer = await _client(request).request(method, path, json=json, params=params, headers=headers)
+        answer = await _client(request).request(method, path, json=json, headers=headers)
     except httpx.HTTPError as exc:
         raise ProblemError(
             503, "Session service unreachable", detail=f"session-service did not answer: {type(exc).__name__}"
@@ -83,11 +110,15 @@ async def open_session(
     body: OpenSessionIn, request: Request, device: CurrentDevice, services: CurrentServices
 ) -> Response:
     forwarded = {**_sent(body), "first_ticket_number": await next_ticket_number(device, services.config)}
-    answer = await _forward(request, "POST", f"/v1/pos/{device.pos_id}/sessions", json=forwarded)
+    answer = await forward(request, "POST", f"/v1/pos/{device.pos_id}/sessions", till_headers(device), json=forwarded)
     if answer.status_code in (200, 201):
         opened = json.loads(bytes(answer.body))
         await note_session_opened(
-            device, UUID(opened["session_id"]), datetime.fromisoformat(opened["opened_at"]), services.config
+            device,
+            UUID(opened["session_id"]),
+            datetime.fromisoformat(opened["opened_at"]),
+            services.config,
+            status=opened["status"],
         )
     return answer
 
@@ -99,7 +130,7 @@ async def open_session(
     responses={200: {"model": SessionOut}},
 )
 async def current_session(request: Request, device: CurrentDevice) -> Response:
-    return await _forward(request, "GET", f"/v1/pos/{device.pos_id}/sessions/current")
+    return await forward(request, "GET", f"/v1/pos/{device.pos_id}/sessions/current", till_headers(device))
 
 
 @router.get(
@@ -109,7 +140,7 @@ async def current_session(request: Request, device: CurrentDevice) -> Response:
     responses={200: {"model": SessionOut}},
 )
 async def read_session(session_id: UUID, request: Request, device: CurrentDevice) -> Response:
-    return await _forward(request, "GET", f"/v1/sessions/{session_id}", pos_id=device.pos_id)
+    return await forward(request, "GET", f"/v1/sessions/{session_id}", till_headers(device))
 
 
 @router.post(
@@ -121,7 +152,7 @@ async def read_session(session_id: UUID, request: Request, device: CurrentDevice
 )
 async def post_movement(session_id: UUID, body: MovementIn, request: Request, device: CurrentDevice) -> Response:
     path = f"/v1/sessions/{session_id}/movements"
-    return await _forward(request, "POST", path, json=_sent(body), pos_id=device.pos_id)
+    return await forward(request, "POST", path, till_headers(device), json=_sent(body))
 
 
 @router.post(
@@ -134,8 +165,25 @@ async def post_close(
     session_id: UUID, body: CloseSessionIn, request: Request, device: CurrentDevice, services: CurrentServices
 ) -> Response:
     await refuse_close_with_open_basket(device, services.config)
-    path = f"/v1/sessions/{session_id}/close"
-    return await _forward(request, "POST", path, json=_sent(body), pos_id=device.pos_id)
+    forwarded = _sent(body)
+    mark = await begin_close(device, session_id, forwarded.get("last_ticket_number"), services.config)
+    if "last_ticket_number" in forwarded:  # a close without it is session-service's to refuse
+        forwarded["last_ticket_number"] = last_ticket_to_close(forwarded["last_ticket_number"], mark)
+    # unreachable (503): the session stays closing until the till sends its close again
+    answer = await forward(request, "POST", f"/v1/sessions/{session_id}/close", till_headers(device), json=forwarded)
+    if answer.status_code == 200:
+        closed = json.loads(bytes(answer.body))
+        if closed["status"] == "closed":
+            await note_session_closed(
+                device,
+                session_id,
+                datetime.fromisoformat(closed["closed_at"]),
+                closed["closing"]["last_ticket_number"],
+                services.config,
+            )
+    elif answer.status_code in CLOSE_REFUSED:
+        await close_refused(device, session_id, mark, services.config)
+    return answer
 
 
 @router.get(
@@ -147,4 +195,4 @@ async def post_close(
 async def get_document(session_id: UUID, document: str, request: Request, device: CurrentDevice) -> Response:
     if document not in {"report", "report.html", "report.pdf", "deposit-slip.pdf", "deposit-slip.escpos"}:
         raise ProblemError(404, "Not Found", detail=f"no document {document!r}")
-    return await _forward(request, "GET", f"/v1/sessions/{session_id}/{document}", pos_id=device.pos_id)
+    return await forward(request, "GET", f"/v1/sessions/{session_id}/{document}", till_headers(device))

@@ -1,7 +1,8 @@
 """Cash session routes: open (or continue), read, cash movements, close, Z report and bank deposit slip.
 
-pos-api reaches them on behalf of an authenticated till and passes `pos_id`, so that a till only ever
-reaches its own POS's sessions; ops and the shop's manager read reports by session id.
+Every route needs pos-api's service token: pos-api calls for an authenticated till (whose POS scopes what it
+reaches), for an operator (the shops of their scope), or for itself (`domain.access`). Every answer is a typed
+schema; every refusal a problem document.
 """
 
 from __future__ import annotations
@@ -14,9 +15,27 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
+from session_service.domain.access import (
+    Caller,
+    check_all_shops,
+    check_company,
+    check_pos,
+    check_read,
+    check_shop,
+    check_writer,
+)
 from session_service.domain.errors import SessionNotFoundError, describe_ranges
+from session_service.domain.report import ZReport
 from session_service.domain.sessions import Count, MovementKind, SessionStatus, expected_cash
-from session_service.entrypoints.http.deps import CurrentServices
+from session_service.entrypoints.http.deps import CurrentCaller, CurrentServices
+from session_service.entrypoints.http.schemas import (
+    BINARY,
+    PDF,
+    LateTicketOut,
+    SessionOut,
+    late_ticket_out,
+    problems,
+)
 from session_service.service_layer.sessions import (
     CloseSession,
     OpenSession,
@@ -29,9 +48,7 @@ from session_service.service_layer.sessions import (
     record_movement,
 )
 
-router = APIRouter(prefix="/v1", tags=["sessions"])
-
-PosScope = Annotated[UUID | None, Query(description="When given, the session must belong to this POS.")]
+router = APIRouter(prefix="/v1", tags=["sessions"], responses=problems(401, 403, 404))
 
 
 class _In(BaseModel):
@@ -116,6 +133,7 @@ def session_body(read: SessionRead) -> dict[str, Any]:
         "expected_cash": expected_cash(session, totals),
         "closed_at": session.closed_at.isoformat() if session.closed_at else None,
         "closing": None,
+        "late_tickets": [late_ticket_out(t) for t in read.late_tickets],
     }
     if session.closing is not None and session.close_request is not None:
         figures, request = session.closing, session.close_request
@@ -141,8 +159,20 @@ def session_body(read: SessionRead) -> dict[str, Any]:
     return body
 
 
-@router.post("/pos/{pos_id}/sessions", status_code=201, summary="Open a session with its counted float")
-async def post_open(pos_id: UUID, body: OpenIn, services: CurrentServices, response: Response) -> dict[str, Any]:
+@router.post(
+    "/pos/{pos_id}/sessions",
+    status_code=201,
+    summary="Open a session with its counted float",
+    response_model=SessionOut,
+    responses={
+        200: {"model": SessionOut, "description": "The POS's open session, continued (X-Session-Outcome: continued)"},
+        **problems(409, 422, 503),
+    },
+)
+async def post_open(
+    pos_id: UUID, body: OpenIn, services: CurrentServices, caller: CurrentCaller, response: Response
+) -> dict[str, Any]:
+    check_pos(caller, pos_id)
     opened = await open_cash_session(
         OpenSession(
             session_id=body.session_id,
@@ -162,23 +192,38 @@ async def post_open(pos_id: UUID, body: OpenIn, services: CurrentServices, respo
 
 
 @router.get(
-    "/pos/{pos_id}/sessions/current", summary="The POS's session that is not closed (a rebooted till continues it)"
+    "/pos/{pos_id}/sessions/current",
+    summary="The POS's session that is not closed (a rebooted till continues it)",
+    response_model=SessionOut,
 )
-async def get_current(pos_id: UUID, services: CurrentServices) -> dict[str, Any]:
+async def get_current(pos_id: UUID, services: CurrentServices, caller: CurrentCaller) -> dict[str, Any]:
+    check_pos(caller, pos_id)
     return session_body(await current_session(pos_id, services.sessions))
 
 
-@router.get("/sessions/{session_id}", summary="A session, its status and its figures so far")
-async def get_session(session_id: UUID, services: CurrentServices, pos_id: PosScope = None) -> dict[str, Any]:
-    return session_body(await read_session(session_id, services.sessions, pos_id))
+async def _readable(session_id: UUID, services: CurrentServices, caller: Caller) -> SessionRead:
+    read = await read_session(session_id, services.sessions, caller.pos_scope)
+    place = read.session.place
+    check_read(caller, session_id, place.pos_id, place.shop_id, place.company_id)
+    return read
+
+
+@router.get("/sessions/{session_id}", summary="A session, its status and its figures so far", response_model=SessionOut)
+async def get_session(session_id: UUID, services: CurrentServices, caller: CurrentCaller) -> dict[str, Any]:
+    return session_body(await _readable(session_id, services, caller))
 
 
 @router.post(
-    "/sessions/{session_id}/movements", status_code=201, summary="Withdraw cash to the safe or add to the float"
+    "/sessions/{session_id}/movements",
+    status_code=201,
+    summary="Withdraw cash to the safe or add to the float",
+    response_model=SessionOut,
+    responses=problems(409, 422),
 )
 async def post_movement(
-    session_id: UUID, body: MovementIn, services: CurrentServices, pos_id: PosScope = None
+    session_id: UUID, body: MovementIn, services: CurrentServices, caller: CurrentCaller
 ) -> dict[str, Any]:
+    check_writer(caller)
     await record_movement(
         RecordMovement(
             session_id=session_id,
@@ -187,7 +232,7 @@ async def post_movement(
             amount=body.amount,
             reason=body.reason,
             operator_id=body.operator_id,
-            pos_id=pos_id,
+            pos_id=caller.pos_scope,
         ),
         services.sessions,
     )
@@ -197,11 +242,16 @@ async def post_movement(
 @router.post(
     "/sessions/{session_id}/close",
     summary="Close with the counts, once every ticket up to the last number is counted",
-    responses={409: {"description": "Closed already, or (Retry-After) still waiting for tickets"}},
+    response_model=SessionOut,
+    responses={
+        **problems(422),
+        409: {**problems(409)[409], "description": "Closed already, or (Retry-After) still waiting for tickets"},
+    },
 )
 async def post_close(
-    session_id: UUID, body: CloseIn, services: CurrentServices, pos_id: PosScope = None
+    session_id: UUID, body: CloseIn, services: CurrentServices, caller: CurrentCaller
 ) -> dict[str, Any]:
+    check_writer(caller)
     closed = await close_cash_session(
         CloseSession(
             session_id=session_id,
@@ -212,7 +262,7 @@ async def post_close(
             cheques_ticked=frozenset(body.cheques_ticked),
             card_terminal_total=body.card_terminal_total,
             comment=body.comment,
-            pos_id=pos_id,
+            pos_id=caller.pos_scope,
         ),
         services.sessions,
     )
@@ -221,29 +271,40 @@ async def post_close(
     return session_body(await read_session(closed.session_id, services.sessions))
 
 
-async def _report(session_id: UUID, services: CurrentServices, pos_id: UUID | None) -> Any:
+async def _report(session_id: UUID, services: CurrentServices, caller: Caller) -> ZReport:
     async with services.uow() as work:
         report = await work.reports.get(session_id)
-    if report is None or (pos_id is not None and report.pos_id != pos_id):
+    if report is None or (caller.pos_scope is not None and report.pos_id != caller.pos_scope):
         raise SessionNotFoundError(session_id=session_id)
+    check_read(caller, session_id, report.pos_id, report.shop_id, report.company_id)
     return report
 
 
-@router.get("/sessions/{session_id}/report", summary="The Z report of a closed session (JSON)")
-async def get_report(session_id: UUID, services: CurrentServices, pos_id: PosScope = None) -> Response:
-    report = await _report(session_id, services, pos_id)
+@router.get("/sessions/{session_id}/report", summary="The Z report of a closed session (JSON)", response_model=ZReport)
+async def get_report(session_id: UUID, services: CurrentServices, caller: CurrentCaller) -> Response:
+    report = await _report(session_id, services, caller)
     return Response(services.documents.report_json(report), media_type="application/json")
 
 
-@router.get("/sessions/{session_id}/report.html", summary="The Z report as a web page")
-async def get_report_html(session_id: UUID, services: CurrentServices, pos_id: PosScope = None) -> Response:
-    report = await _report(session_id, services, pos_id)
+@router.get(
+    "/sessions/{session_id}/report.html",
+    summary="The Z report as a web page",
+    response_class=Response,
+    responses={200: {"content": {"text/html": {"schema": {"type": "string"}}}, "description": "The page"}},
+)
+async def get_report_html(session_id: UUID, services: CurrentServices, caller: CurrentCaller) -> Response:
+    report = await _report(session_id, services, caller)
     return Response(services.documents.report_html(report), media_type="text/html; charset=utf-8")
 
 
-@router.get("/sessions/{session_id}/report.pdf", summary="The Z report as a PDF")
-async def get_report_pdf(session_id: UUID, services: CurrentServices, pos_id: PosScope = None) -> Response:
-    report = await _report(session_id, services, pos_id)
+@router.get(
+    "/sessions/{session_id}/report.pdf",
+    summary="The Z report as a PDF",
+    response_class=Response,
+    responses={200: PDF},
+)
+async def get_report_pdf(session_id: UUID, services: CurrentServices, caller: CurrentCaller) -> Response:
+    report = await _report(session_id, services, caller)
     return Response(
         services.documents.report_pdf(report),
         media_type="application/pdf",
@@ -251,9 +312,14 @@ async def get_report_pdf(session_id: UUID, services: CurrentServices, pos_id: Po
     )
 
 
-@router.get("/sessions/{session_id}/deposit-slip.pdf", summary="The bank deposit slip as a PDF")
-async def get_deposit_slip_pdf(session_id: UUID, services: CurrentServices, pos_id: PosScope = None) -> Response:
-    report = await _report(session_id, services, pos_id)
+@router.get(
+    "/sessions/{session_id}/deposit-slip.pdf",
+    summary="The bank deposit slip as a PDF",
+    response_class=Response,
+    responses={200: PDF},
+)
+async def get_deposit_slip_pdf(session_id: UUID, services: CurrentServices, caller: CurrentCaller) -> Response:
+    report = await _report(session_id, services, caller)
     return Response(
         services.documents.deposit_slip_pdf(report),
         media_type="application/pdf",
@@ -261,10 +327,47 @@ async def get_deposit_slip_pdf(session_id: UUID, services: CurrentServices, pos_
     )
 
 
-@router.get("/sessions/{session_id}/deposit-slip.escpos", summary="The bank deposit slip for the till's printer")
-async def get_deposit_slip_escpos(session_id: UUID, services: CurrentServices, pos_id: PosScope = None) -> Response:
-    report = await _report(session_id, services, pos_id)
+@router.get(
+    "/sessions/{session_id}/deposit-slip.escpos",
+    summary="The bank deposit slip for the till's printer",
+    response_class=Response,
+    responses={200: BINARY},
+)
+async def get_deposit_slip_escpos(session_id: UUID, services: CurrentServices, caller: CurrentCaller) -> Response:
+    report = await _report(session_id, services, caller)
     return Response(services.documents.deposit_slip_escpos(report), media_type="application/octet-stream")
+
+
+@router.get(
+    "/sessions/{session_id}/late-tickets",
+    summary="Tickets that reached the session after its close: in none of its figures, to settle by hand",
+)
+async def get_late_tickets(session_id: UUID, services: CurrentServices, caller: CurrentCaller) -> list[LateTicketOut]:
+    read = await _readable(session_id, services, caller)
+    return [LateTicketOut.model_validate(late_ticket_out(t)) for t in read.late_tickets]
+
+
+@router.get(
+    "/late-tickets",
+    summary="Late tickets of a shop or a company (ops: of every shop), newest first",
+    responses=problems(422),
+)
+async def list_late_tickets(
+    services: CurrentServices,
+    caller: CurrentCaller,
+    shop_id: Annotated[UUID | None, Query(description="Of this shop")] = None,
+    company_id: Annotated[UUID | None, Query(description="Of this company's shops")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[LateTicketOut]:
+    if shop_id is not None:
+        check_shop(caller, shop_id, company_id)
+    elif company_id is not None:
+        check_company(caller, company_id)
+    else:
+        check_all_shops(caller)
+    async with services.uow() as work:
+        found = await work.totals.late_tickets(shop_id=shop_id, company_id=company_id, limit=limit)
+    return [LateTicketOut.model_validate(late_ticket_out(t)) for t in found]
 
 
 class MailOut(BaseModel):
@@ -277,7 +380,8 @@ class MailOut(BaseModel):
 
 
 @router.get("/sessions/{session_id}/mail", summary="Where the e-mail of the session's Z report stands")
-async def get_mail(session_id: UUID, services: CurrentServices) -> list[MailOut]:
+async def get_mail(session_id: UUID, services: CurrentServices, caller: CurrentCaller) -> list[MailOut]:
+    await _readable(session_id, services, caller)
     async with services.uow() as work:
         mails = await work.mail.of_session(session_id)
     return [

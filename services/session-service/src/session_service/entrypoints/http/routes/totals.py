@@ -9,9 +9,27 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from caisse_contracts.runtime.http import ProblemError
-from session_service.entrypoints.http.deps import CurrentServices
+from session_service.domain.access import Caller, CallerKind, check_read
+from session_service.entrypoints.http.deps import CurrentCaller, CurrentServices
+from session_service.entrypoints.http.schemas import problems
+from session_service.service_layer.ports import UnitOfWork
 
-router = APIRouter(prefix="/v1", tags=["totals"])
+router = APIRouter(prefix="/v1", tags=["totals"], responses=problems(401, 403, 404))
+
+
+async def _check(work: UnitOfWork, caller: Caller, session_id: UUID, pos_id: UUID, not_found: ProblemError) -> None:
+    """A till reads its own POS's figures; an operator those of a session of their scope; pos-api any."""
+    if caller.kind is CallerKind.SERVICE:
+        return
+    if caller.kind is CallerKind.TILL:
+        if caller.pos_id != pos_id:
+            raise not_found
+        return
+    session = await work.sessions.get(session_id)
+    if session is None:
+        raise not_found
+    place = session.place
+    check_read(caller, session_id, place.pos_id, place.shop_id, place.company_id)
 
 
 class MethodTotal(BaseModel):
@@ -55,12 +73,14 @@ class AppliedTicketOut(BaseModel):
     applied_at: datetime
 
 
-@router.get("/sessions/{session_id}/totals")
-async def session_totals(session_id: UUID, services: CurrentServices) -> SessionTotalsOut:
+@router.get("/sessions/{session_id}/totals", summary="A session's running totals, as the tickets are counted")
+async def session_totals(session_id: UUID, services: CurrentServices, caller: CurrentCaller) -> SessionTotalsOut:
+    unknown = ProblemError(404, "Unknown session", detail=f"no ticket counted yet for session {session_id}")
     async with services.uow() as work:
         totals = await work.totals.get(session_id)
-    if totals is None:
-        raise ProblemError(404, "Unknown session", detail=f"no ticket counted yet for session {session_id}")
+        if totals is None:
+            raise unknown
+        await _check(work, caller, session_id, totals.pos_id, unknown)
     return SessionTotalsOut(
         session_id=totals.session_id,
         pos_id=totals.pos_id,
@@ -85,11 +105,13 @@ async def session_totals(session_id: UUID, services: CurrentServices) -> Session
     )
 
 
-@router.get("/tickets/{ticket_id}")
-async def applied_ticket(ticket_id: UUID, services: CurrentServices) -> AppliedTicketOut:
+@router.get("/tickets/{ticket_id}", summary="Whether (and when, from which event) a ticket was counted")
+async def applied_ticket(ticket_id: UUID, services: CurrentServices, caller: CurrentCaller) -> AppliedTicketOut:
     """Whether (and when, from which event) a ticket was counted into its session."""
+    uncounted = ProblemError(404, "Ticket not counted", detail=f"ticket {ticket_id} has not been counted yet")
     async with services.uow() as work:
         applied = await work.totals.applied_ticket(ticket_id)
-    if applied is None:
-        raise ProblemError(404, "Ticket not counted", detail=f"ticket {ticket_id} has not been counted yet")
+        if applied is None:
+            raise uncounted
+        await _check(work, caller, applied.session_id, applied.pos_id, uncounted)
     return AppliedTicketOut(**{f: getattr(applied, f) for f in AppliedTicketOut.model_fields})

@@ -7,6 +7,11 @@ hold back the topic. Forwarding then takes the stored tickets in number order pe
 first ticket of a POS that Paheko cannot take now stops that POS's chain until its backoff expires, a ticket
 Paheko refuses is dead-lettered with the reason and the chain goes on. A session is closed in Paheko only once
 every number from its first to its last ticket is there.
+
+Each ticket's backoff is its own, but Paheko's coming back is everyone's news: the first ticket or close that a
+company's Paheko takes after it took nothing (down, or its circuit open; or since this process started) makes
+every other waiting ticket and close of that company due at once, whatever delay each had grown. The circuit's
+probe is that first one, and the POS it held back go in the next round, each in its number order.
 """
 
 from __future__ import annotations
@@ -58,6 +63,8 @@ class BridgeServices:
     backoff: Backoff = field(default_factory=Backoff)
     concurrency: int = 8
     """How many POS are pushed at the same time (each one in its own number order)."""
+    reachable: set[Any] = field(default_factory=set)
+    """The companies whose Paheko took a ticket or a close in its last round with them, in this process."""
 
 
 async def accept(envelopes: Sequence[Envelope[Any]], services: BridgeServices) -> int:
@@ -106,6 +113,7 @@ async def _push_company(company_id: Any, due: list[PendingPush], services: Bridg
         for chain in chains.values():
             outcome.delayed.append((chain[0], exc.reason))
         await _record(outcome, services)
+        services.reachable.discard(company_id)
         return 0
     if target is None:
         outcome = _ChainOutcome()
@@ -113,13 +121,31 @@ async def _push_company(company_id: Any, due: list[PendingPush], services: Bridg
         await _record(outcome, services)
         return len(outcome.pushed)
 
-    async def chain_to_paheko(chain: list[PendingPush]) -> int:
+    async def chain_to_paheko(chain: list[PendingPush]) -> tuple[int, bool]:
         outcome = _ChainOutcome()
         await _push_to_paheko(chain, target, outcome)
         await _record(outcome, services)
-        return len(outcome.pushed)
+        return len(outcome.pushed), bool(outcome.pushed or outcome.rejected)
 
-    return sum(await asyncio.gather(*(chain_to_paheko(chain) for chain in chains.values())))
+    results = await asyncio.gather(*(chain_to_paheko(chain) for chain in chains.values()))
+    await _answered(company_id, any(answered for _, answered in results), services)
+    return sum(pushed for pushed, _ in results)
+
+
+async def _answered(company_id: Any, answered: bool, services: BridgeServices) -> None:
+    """Note whether the company's Paheko took something (a refusal is an answer too); the first time it does after
+    it took nothing, every waiting ticket and close of the company is due now."""
+    if not answered:
+        services.reachable.discard(company_id)
+        return
+    if company_id in services.reachable:
+        return
+    services.reachable.add(company_id)
+    now = services.clock()
+    async with services.uow() as work:
+        await work.pushes.resume(company_id, now)
+        await work.closes.resume(company_id, now)
+        await work.commit()
 
 
 @dataclass
@@ -242,8 +268,10 @@ async def _close(row: CloseRow, services: BridgeServices) -> CloseProgress:
             await services.fec.book_close(closed)
             return await _settle_fec(closed, services)
         await target.close_session(closed)
+        await _answered(closed.company_id, True, services)
         ledger = await target.ledger(closed)
     except TargetUnavailableError as exc:
+        await _answered(closed.company_id, False, services)
         async with services.uow() as work:
             await work.closes.failed(
                 closed.session_id,

@@ -155,7 +155,8 @@ async def test_paheko_down_loses_nothing_backs_off_and_everything_arrives_once_w
     assert await push_due(world.services) == 0  # Paheko is back, but 2 and 3 never overtake 1
     assert world.paheko.tickets == []
     world.clock.now = NOW + timedelta(minutes=5)
-    assert await push_due(world.services) == 3
+    assert await push_due(world.services) == 1  # after an outage, one ticket per POS probes Paheko
+    assert await push_due(world.services) == 2  # it answered: the rest follows
     assert world.paheko.tickets == [(pos, 1), (pos, 2), (pos, 3)]
 
 
@@ -163,8 +164,8 @@ async def test_once_paheko_takes_a_ticket_again_every_waiting_ticket_and_close_g
     world: World,
 ) -> None:
     """Till A's first ticket failed through the whole outage and waits a long backoff; till B's waits a short one.
-    B's ticket is the probe that finds Paheko back: A's tickets go in the very next round, in number order, not
-    when A's own delay ends."""
+    B's first ticket is the probe that finds Paheko back: the next round takes A's tickets in number order (and
+    B's next one), not when A's own delay ends."""
     till_a, till_b = uuid.uuid4(), uuid.uuid4()
     await accept([ticket(till_a, 1), ticket(till_a, 2)], world.services)
     world.paheko.down = True
@@ -178,9 +179,10 @@ async def test_once_paheko_takes_a_ticket_again_every_waiting_ticket_and_close_g
     assert a_due - b_due > timedelta(seconds=20), (a_due, b_due)
     world.paheko.down = False
     world.clock.now = b_due
-    assert await push_due(world.services) == 2  # B's chain: Paheko answers again
-    assert await push_due(world.services) == 2  # at once, A's chain, in order
+    assert await push_due(world.services) == 1  # B's first ticket alone probes Paheko: it answers again
+    assert await push_due(world.services) == 3  # at once, A's chain in order, and B's next ticket
     assert [n for pos, n in world.paheko.tickets if pos == till_a] == [1, 2]
+    assert [n for pos, n in world.paheko.tickets if pos == till_b] == [1, 2]
 
 
 async def test_once_paheko_takes_a_ticket_again_a_close_waiting_for_its_backoff_goes_at_once(world: World) -> None:

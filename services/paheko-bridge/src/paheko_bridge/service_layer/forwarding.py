@@ -8,10 +8,11 @@ first ticket of a POS that Paheko cannot take now stops that POS's chain until i
 Paheko refuses is dead-lettered with the reason and the chain goes on. A session is closed in Paheko only once
 every number from its first to its last ticket is there.
 
-Each ticket's backoff is its own, but Paheko's coming back is everyone's news: the first ticket or close that a
-company's Paheko takes after it took nothing (down, or its circuit open; or since this process started) makes
-every other waiting ticket and close of that company due at once, whatever delay each had grown. The circuit's
-probe is that first one, and the POS it held back go in the next round, each in its number order.
+Each ticket's backoff is its own, but Paheko's coming back is everyone's news. While a company's Paheko takes
+nothing (down, or its circuit open), a round tries only the first due ticket of each POS: the circuit's probe.
+The first ticket or close it takes again (or the first since this process started) makes every other waiting
+ticket and close of that company due at once, whatever delay each had grown, and the next round takes them all,
+each POS in its number order.
 """
 
 from __future__ import annotations
@@ -63,8 +64,8 @@ class BridgeServices:
     backoff: Backoff = field(default_factory=Backoff)
     concurrency: int = 8
     """How many POS are pushed at the same time (each one in its own number order)."""
-    reachable: set[Any] = field(default_factory=set)
-    """The companies whose Paheko took a ticket or a close in its last round with them, in this process."""
+    paheko_up: dict[Any, bool] = field(default_factory=dict)
+    """Per company, whether its Paheko took a ticket or a close in its last round with it (in this process)."""
 
 
 async def accept(envelopes: Sequence[Envelope[Any]], services: BridgeServices) -> int:
@@ -113,13 +114,16 @@ async def _push_company(company_id: Any, due: list[PendingPush], services: Bridg
         for chain in chains.values():
             outcome.delayed.append((chain[0], exc.reason))
         await _record(outcome, services)
-        services.reachable.discard(company_id)
+        services.paheko_up[company_id] = False
         return 0
     if target is None:
         outcome = _ChainOutcome()
         await _book_to_fec(due, services, outcome)
         await _record(outcome, services)
         return len(outcome.pushed)
+
+    if services.paheko_up.get(company_id) is False:  # probing: the rest comes once Paheko answers
+        chains = {pos_id: chain[:1] for pos_id, chain in chains.items()}
 
     async def chain_to_paheko(chain: list[PendingPush]) -> tuple[int, bool]:
         outcome = _ChainOutcome()
@@ -135,12 +139,10 @@ async def _push_company(company_id: Any, due: list[PendingPush], services: Bridg
 async def _answered(company_id: Any, answered: bool, services: BridgeServices) -> None:
     """Note whether the company's Paheko took something (a refusal is an answer too); the first time it does after
     it took nothing, every waiting ticket and close of the company is due now."""
-    if not answered:
-        services.reachable.discard(company_id)
+    was_up = services.paheko_up.get(company_id)
+    services.paheko_up[company_id] = answered
+    if not answered or was_up:
         return
-    if company_id in services.reachable:
-        return
-    services.reachable.add(company_id)
     now = services.clock()
     async with services.uow() as work:
         await work.pushes.resume(company_id, now)

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from bench import basket_math, finalize, idle_rss, paheko_latency, paheko_push, sessions
+from bench import basket_math, finalize, idle_rss, paheko_latency, paheko_push, paheko_recovery, sessions
 from bench.report import Figure, print_table
 
 BENCHMARKS: dict[str, Callable[[], list[Figure]]] = {
@@ -16,6 +16,7 @@ BENCHMARKS: dict[str, Callable[[], list[Figure]]] = {
     "sessions": sessions.run,
     "paheko_push": paheko_push.run,
     "paheko_latency": paheko_latency.run,
+    "paheko_recovery": paheko_recovery.run,
 }
 
 

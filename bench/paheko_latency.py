@@ -3,7 +3,8 @@
 A company of its own is created for the run, with the Paheko of CAISSE_PAHEKO_URL (API credential of
 CAISSE_PAHEKO_API_USER / _PASSWORD) and accounts that Paheko's chart has. Its tills sell at a steady pace; for
 each ticket the delay is the bridge's `pushed_at` (Paheko answered that the tab is written) minus pos-api's
-`received_at` (the finalize), both read from the databases of the run.
+`received_at` (the finalize), both read from the databases of the run. At 20 tickets/s for 30 s (600
+tickets), its p99 and how many took more than 2 s are beside PRODUCT.md's target.
 """
 
 from __future__ import annotations
@@ -30,6 +31,17 @@ from caisse_stack.services import BY_NAME, admin_token, start_all, stop_all
 TILLS = 4
 RATE = 20.0
 DURATION_S = 30.0
+TARGET_MS = 2000
+
+
+def paheko_settings(*, also: tuple[str, ...] = ()) -> tuple[str, ...] | None:
+    """CAISSE_PAHEKO_URL, _API_USER, _API_PASSWORD (and `also`), or None after saying the bench did not run."""
+    names = ("CAISSE_PAHEKO_URL", "CAISSE_PAHEKO_API_USER", "CAISSE_PAHEKO_API_PASSWORD", *also)
+    values = tuple(os.environ.get(name, "") for name in names)
+    if all(values):
+        return values
+    sys.stdout.write(f"  DID NOT RUN (no real Paheko): set {', '.join(names)}\n")
+    return None
 
 
 def paheko_company(inst: Instance, pos_api: str, url: str, user: str, password: str) -> tuple[str, str]:
@@ -97,14 +109,10 @@ async def delays(inst: Instance, pos_ids: list[uuid.UUID], expected: int, timeou
 
 
 def run() -> list[Figure]:
-    url = os.environ.get("CAISSE_PAHEKO_URL", "")
-    user = os.environ.get("CAISSE_PAHEKO_API_USER", "")
-    password = os.environ.get("CAISSE_PAHEKO_API_PASSWORD", "")
-    if not (url and user and password):
-        sys.stdout.write(
-            "  paheko_latency DID NOT RUN: set CAISSE_PAHEKO_URL, CAISSE_PAHEKO_API_USER, CAISSE_PAHEKO_API_PASSWORD\n"
-        )
+    settings = paheko_settings()
+    if settings is None:
         return []
+    url, user, password = settings
     inst = ensure_up("test").instance
     binary = loadgen(inst)
     stop_all(inst)
@@ -121,13 +129,15 @@ def run() -> list[Figure]:
     finally:
         stop_all(inst)
     ms = [s * 1000 for s in seconds]
+    late = sum(1 for m in ms if m >= TARGET_MS)
     return [
         Figure(
-            what=f"finalize → entry in Paheko, {RATE:.0f} tickets/s",
+            what=f"finalize → entry in Paheko, {RATE:.0f} tickets/s for {DURATION_S:.0f} s",
             measured=percentile(ms, 0.99),
             unit="ms",
-            target=2000,
+            target=TARGET_MS,
             runs=len(ms),
-            spread=f"p50 {statistics.median(ms):.0f} ms, max {max(ms):.0f} ms, {result['failed']} failed",
+            spread=f"p50 {statistics.median(ms):.0f} ms, max {max(ms):.0f} ms, {late} of {len(ms)} over"
+            f" {TARGET_MS / 1000:.0f} s, {result['failed']} failed",
         )
     ]

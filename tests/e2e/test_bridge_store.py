@@ -87,7 +87,8 @@ async def test_the_store_keeps_order_backs_off_dead_letters_and_replays_on_postg
     paheko.down = False
     paheko.refuse[envelopes[2].data.ticket_id] = "422 invalid: number 2 refused"
     clock.now = NOW + timedelta(minutes=10)
-    assert await push_due(services) == 2
+    assert await push_due(services) == 1  # after the outage, the POS's first ticket alone probes Paheko
+    assert await push_due(services) == 1  # then the rest: 2 is refused, 3 goes
     assert paheko.tickets == [(pos, 1), (pos, 3)]
     async with uow() as work:
         dead = await work.pushes.rejected_ones()
@@ -189,3 +190,52 @@ async def test_a_session_s_tickets_are_those_pushed_in_number_order_alike_in_pos
         (2, envelopes[0].data.ticket_id),
     ]
     assert found[0] == envelopes[1].data
+
+
+async def test_once_paheko_answers_a_companys_waiting_tickets_and_close_are_due_at_once_on_postgresql(
+    engine: AsyncEngine,
+) -> None:
+    """The SQL store resumes as the fake does: the company's pending tickets and waiting close that wait for their
+    backoff are due now; another company's, and what is already due, stay as they are."""
+    paheko, clock = FakePaheko(), Clock()
+
+    def uow() -> UnitOfWork:
+        return SqlUnitOfWork(engine)
+
+    services = BridgeServices(
+        uow=uow, targets=FakeTargets(paheko, {COMPANY}), fec=FakeFec(), clock=clock, new_id=uuid.uuid4
+    )
+    till_a, till_b, session = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    closed = load_example(SessionClosedV1).data.model_copy(
+        update={
+            "session_id": session,
+            "company_id": COMPANY,
+            "pos_id": till_a,
+            "first_ticket_number": 1,
+            "last_ticket_number": 2,
+        }
+    )
+    other = ticket(uuid.uuid4(), uuid.uuid4(), 1).data.model_copy(update={"company_id": uuid.uuid4()})
+    later = NOW + timedelta(minutes=5)
+    async with uow() as work:
+        await work.pushes.add_many([ticket(till_a, session, 1).data, ticket(till_a, session, 2).data, other], NOW)
+        await work.closes.add(closed, NOW)
+        waiting = [r.ticket_id for r in await work.pushes.of_session(session)] + [other.ticket_id]
+        for ticket_id in waiting:
+            await work.pushes.failed(ticket_id, attempts=9, next_attempt_at=later, reason="down")
+        await work.closes.failed(session, attempts=9, next_attempt_at=later, reason="down")
+        await work.commit()
+    assert await push_due(services) == 0  # all of them wait for their backoff
+    await accept([ticket(till_b, uuid.uuid4(), 1)], services)
+    assert await push_due(services) == 1  # till B's ticket: the company's Paheko answers
+    async with uow() as work:
+        mine = await work.pushes.of_session(session)
+        others = await work.pushes.get(other.ticket_id)
+        close = await work.closes.get(session)
+    assert [r.next_attempt_at for r in mine] == [NOW, NOW]
+    assert others is not None
+    assert others[0].next_attempt_at == later
+    assert close is not None
+    assert close.next_attempt_at == NOW
+    assert await push_due(services) == 2
+    assert [n for pos, n in paheko.tickets if pos == till_a] == [1, 2]

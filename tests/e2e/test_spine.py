@@ -341,7 +341,7 @@ async def relay_running(
     database = stack.database("pos-api", tag)
     dsn = stack.infra.dsn(database)
     engine = create_engine(stack.infra.database_url(database))
-    producer = RecordingProducer()
+    producer = options.pop("producer", None) or RecordingProducer()
     relay = relay_type(engine, producer, service="pos-api", listen_dsn=dsn, **options)
     stop = asyncio.Event()
     running = asyncio.create_task(relay.run(stop))
@@ -375,14 +375,79 @@ async def _publish_while_busy(stack: Stack) -> list[float]:
     return [producer.sent[key] - written[key] for key in written]
 
 
+def test_an_event_committed_after_the_relay_published_the_one_it_found_waiting_goes_out_without_waiting_for_a_poll(
+    stack: Stack,
+) -> None:
+    """The event finds the older one unsent and sends no NOTIFY; the relay publishes the older one, looks again
+    before the event's transaction commits and finds nothing: the event must still leave at once, not at the
+    relay's next poll."""
+    relay_less = stack.service("pos-api", tag="_lostwake", run_relay="false")
+    relay_less.start()
+    relay_less.stop()
+    seen = asyncio.run(_commit_while_the_relay_publishes(stack))
+    assert seen["empty_looks_before_commit"] >= 1, seen  # the relay had looked after its publish, and found nothing
+    assert seen["notified"] == 1, seen  # only the first event woke the relay
+    assert seen["sent_after_s"] < 1.0, seen  # the relay's polls are 30 s apart here
+
+
+async def _commit_while_the_relay_publishes(stack: Stack) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    options = {"idle_wait_s": 30.0, "listening_wait_s": 30.0, "busy_wait_s": 0.01}
+    producer = GatedProducer()
+    async with relay_running(stack, "_lostwake", CountingRelay, producer=producer, **options) as (relay, _, conn):
+        dsn = stack.infra.dsn(stack.database("pos-api", "_lostwake"))
+        late, listening = await asyncpg.connect(dsn), await asyncpg.connect(dsn)
+        notified: list[str] = []
+        await listening.add_listener(NOTIFY_CHANNEL, lambda *_: notified.append("notify"))
+        await asyncio.sleep(0.3)  # listening, first look done
+        await conn.execute(INSERT_EVENT, uuid.uuid4(), "first")
+        await asyncio.wait_for(producer.holding.wait(), timeout=10)  # the relay is publishing "first"
+        try:
+            writing = late.transaction()
+            await writing.start()
+            await late.execute(INSERT_EVENT, uuid.uuid4(), "second")  # finds "first" unsent: no NOTIFY
+            producer.release.set()
+            published = relay.finished_looks
+            await _until(lambda: relay.finished_looks >= published + 2)  # the publish, then a look finding nothing
+            seen["empty_looks_before_commit"] = relay.finished_looks - published - 1
+            await writing.commit()
+            committed = time.monotonic()
+            producer.expect({"first", "second"})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(producer.all_sent.wait(), timeout=5)
+            seen["sent_after_s"] = producer.sent.get("second", float("inf")) - committed
+            seen["notified"] = len(notified)
+        finally:
+            await late.close()
+            await listening.close()
+    return seen
+
+
+async def _until(predicate: Any, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.001)
+
+
+INSERT_EVENT = (
+    "insert into outbox (id, aggregate_type, aggregate_id, type, topic, key, payload, headers)"
+    " values ($1, 'test', $2, 'test.event', 'test', $2, '{}', '{}')"
+)
+
+
 class CountingRelay(OutboxRelay):
     """Counts the relay's looks at the outbox."""
 
     looks = 0
+    finished_looks = 0
 
     async def publish_pending(self) -> int:
         self.looks += 1
-        return await super().publish_pending()
+        try:
+            return await super().publish_pending()
+        finally:
+            self.finished_looks += 1
 
 
 def test_a_listening_relay_looks_when_woken_and_polls_again_once_its_listen_connection_is_lost(
@@ -598,3 +663,21 @@ async def _dead_letters(stack: Stack, topic: str, marker: str) -> list[dict[str,
         return found
     finally:
         await consumer.stop()
+
+
+class GatedProducer(RecordingProducer):
+    """A producer whose send of the key "first" holds until the test releases it: the relay stays between its
+    look and its mark-sent for as long as the test needs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.holding = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def send(
+        self, topic: str, value: bytes | None = None, key: bytes | None = None, *, headers: Any = None
+    ) -> Any:
+        if key == b"first" and not self.release.is_set():
+            self.holding.set()
+            await self.release.wait()
+        return await super().send(topic, value, key, headers=headers)

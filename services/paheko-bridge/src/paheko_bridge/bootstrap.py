@@ -14,6 +14,7 @@ from paheko_bridge.adapters.fec_file import FecFileJournal
 from paheko_bridge.adapters.sql import SqlUnitOfWork, TicketMemo
 from paheko_bridge.adapters.targets import ConfiguredTargets, FecJournalWriter, PosApiCredentials
 from paheko_bridge.config import Settings
+from paheko_bridge.domain.pushes import Backoff
 from paheko_bridge.entrypoints import consumers
 from paheko_bridge.entrypoints.forwarder import Forwarder
 from paheko_bridge.entrypoints.http.routes import ops
@@ -42,7 +43,9 @@ def build_app(settings: Settings | None = None) -> FastAPI:
         breaker_ttl_s=settings.breaker_ttl_s,
     )
     fec = FecJournalWriter(FecFileJournal(engine, settings.fec_directory), view, utc_now)
-    services = BridgeServices(uow=uow, targets=targets, fec=fec, clock=utc_now, new_id=new_id)
+    services = BridgeServices(
+        uow=uow, targets=targets, fec=fec, clock=utc_now, new_id=new_id, backoff=Backoff(max_s=settings.retry_max_s)
+    )
     forwarder = Forwarder(services)
     readers = consumers.build(
         services,

@@ -27,5 +27,15 @@ class Settings(ServiceSettings):
         default=None, description="Bearer token of the ops routes (push state, dead letters); unset: they answer 401."
     )
     breaker_threshold: int = Field(default=5, ge=1, description="Failures in a row that open a Paheko's circuit.")
-    breaker_ttl_s: float = Field(default=30.0, gt=0, description="How long a Paheko's open circuit stays open.")
+    breaker_ttl_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="How long a Paheko's open circuit stays open: then one request probes it (the others wait).",
+    )
+    retry_max_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="Longest wait before a ticket or close Paheko could not take is tried again. While the circuit"
+        " is open a try sends nothing, so a short wait only makes the probe follow the circuit's reopening closely.",
+    )
     consumer_batch_size: int = Field(default=500, ge=1, le=5000)

@@ -156,8 +156,54 @@ async def test_paheko_down_loses_nothing_backs_off_and_everything_arrives_once_w
     assert await push_due(world.services) == 0  # Paheko is back, but 2 and 3 never overtake 1
     assert world.paheko.tickets == []
     world.clock.now = NOW + timedelta(minutes=5)
-    assert await push_due(world.services) == 3
+    assert await push_due(world.services) == 1  # after an outage, one ticket per POS probes Paheko
+    assert await push_due(world.services) == 2  # it answered: the rest follows
     assert world.paheko.tickets == [(pos, 1), (pos, 2), (pos, 3)]
+
+
+async def test_once_paheko_takes_a_ticket_again_every_waiting_ticket_and_close_goes_whatever_its_grown_delay(
+    world: World,
+) -> None:
+    """Till A's first ticket failed through the whole outage and waits a long backoff; till B's waits a short one.
+    B's first ticket is the probe that finds Paheko back: the next round takes A's tickets in number order (and
+    B's next one), not when A's own delay ends."""
+    till_a, till_b = uuid.uuid4(), uuid.uuid4()
+    await accept([ticket(till_a, 1), ticket(till_a, 2)], world.services)
+    world.paheko.down = True
+    for _ in range(8):  # A's first ticket fails again at each of its tries: its delay grows to the cap
+        world.clock.now = world.state.pushes[_first_of(world, till_a)][0].next_attempt_at
+        assert await push_due(world.services) == 0
+    await accept([ticket(till_b, 1), ticket(till_b, 2)], world.services)
+    assert await push_due(world.services) == 0  # B's first try: Paheko still down, B backs off a little
+    a_due = world.state.pushes[_first_of(world, till_a)][0].next_attempt_at
+    b_due = world.state.pushes[_first_of(world, till_b)][0].next_attempt_at
+    assert a_due - b_due > timedelta(seconds=20), (a_due, b_due)
+    world.paheko.down = False
+    world.clock.now = b_due
+    assert await push_due(world.services) == 1  # B's first ticket alone probes Paheko: it answers again
+    assert await push_due(world.services) == 3  # at once, A's chain in order, and B's next ticket
+    assert [n for pos, n in world.paheko.tickets if pos == till_a] == [1, 2]
+    assert [n for pos, n in world.paheko.tickets if pos == till_b] == [1, 2]
+
+
+async def test_once_paheko_takes_a_ticket_again_a_close_waiting_for_its_backoff_goes_at_once(world: World) -> None:
+    till_a, till_b = uuid.uuid4(), uuid.uuid4()
+    world.paheko.lines, world.paheko.tabs = SPEC_LINES, 2
+    await accept([ticket(till_a, 1), ticket(till_a, 2), spec_session(till_a)], world.services)
+    assert await push_due(world.services) == 2
+    world.paheko.down = True
+    for _ in range(8):  # the close fails at each of its tries: its delay grows to the cap
+        world.clock.now = world.state.closes[SESSION].next_attempt_at
+        assert [p.status for p in await close_ready(world.services)] == [CloseStatus.WAITING]
+    assert world.state.closes[SESSION].next_attempt_at - world.clock.now > timedelta(seconds=20)
+    world.paheko.down = False
+    await accept([ticket(till_b, 1)], world.services)
+    assert await push_due(world.services) == 1  # Paheko answers again
+    assert [p.status for p in await close_ready(world.services)] == [CloseStatus.SYNCED]
+
+
+def _first_of(world: World, pos: UUID) -> UUID:
+    return min((row for row, _ in world.state.pushes.values() if row.pos_id == pos), key=lambda r: r.number).ticket_id
 
 
 async def test_a_refused_ticket_is_dead_lettered_with_its_reason_and_replayed_on_demand(world: World) -> None:

@@ -8,10 +8,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Final, Self
 
+import asyncpg
 import sqlparse
 from alembic import command, op
 from alembic.config import Config
 from sqlalchemy import Connection, text
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction, create_async_engine
 
 ALEMBIC_DIR: Final = Path(__file__).parent / "alembic"
@@ -63,6 +65,44 @@ def execute_script(sql: str) -> None:
     """Run a SQL script inside a migration, one statement at a time (asyncpg prepares single statements)."""
     for statement in sqlparse.split(sql):
         op.execute(statement)
+
+
+DOWN_ERRORS: Final[tuple[type[BaseException], ...]] = (
+    OSError,  # refused, reset, timed out: the server is not there (ConnectionError, TimeoutError)
+    asyncpg.PostgresConnectionError,  # class 08: the connection failed or broke
+    asyncpg.CannotConnectNowError,  # 57P03: starting up, shutting down, in recovery
+    asyncpg.AdminShutdownError,  # 57P01: terminated by a shutdown
+    asyncpg.CrashShutdownError,  # 57P02: another backend crashed, everyone is cut
+    asyncpg.TooManyConnectionsError,  # 53300
+    asyncpg.ConnectionDoesNotExistError,  # the connection closed in the middle of a statement
+    sa_exc.TimeoutError,  # no pooled connection came in time
+)
+"""What PostgreSQL being away (down, restarting, cut off, full) raises, as itself or underneath SQLAlchemy's."""
+
+DATABASE_ERRORS: Final[tuple[type[Exception], ...]] = (
+    OSError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    sa_exc.DBAPIError,
+    sa_exc.TimeoutError,
+)
+"""The kinds of exception that may carry one of `DOWN_ERRORS`; the HTTP edge looks inside each."""
+
+
+def database_down(exc: BaseException) -> bool:
+    """Whether `exc`, or what it wraps, says that the database is away rather than that a statement failed."""
+    seen: BaseException | None = exc
+    for _ in range(10):  # a chain of causes is short; a cycle must not hang a request
+        if seen is None:
+            return False
+        if isinstance(seen, DOWN_ERRORS):
+            return True
+        if isinstance(seen, asyncpg.InterfaceError) and "connection is closed" in str(seen):
+            return True
+        if isinstance(seen, sa_exc.DBAPIError) and seen.connection_invalidated:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 async def database_answers(engine: AsyncEngine) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -14,6 +15,8 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON: Final = "application/problem+json"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +190,41 @@ def install_problem_handlers(app: FastAPI) -> None:
             detail=str(exc.detail) if exc.detail else None,
             instance=request.url.path,
         )
+
+
+DEPENDENCY_RETRY_AFTER_S: Final = 2
+"""What a 503 for a dependency that is away tells the caller to wait before sending the same request again."""
+
+
+def install_dependency_down_handler(
+    app: FastAPI,
+    kinds: Sequence[type[Exception]],
+    is_down: Callable[[BaseException], bool],
+    *,
+    dependency: str,
+    retry_after_s: int = DEPENDENCY_RETRY_AFTER_S,
+) -> None:
+    """Answer 503 with `Retry-After` when a request fails because `dependency` is away (down, restarting, cut
+    off): nothing was done that the same request sent again would not do, and a till knows to resend it. Errors of
+    the same kinds that say something else (a statement that failed) stay what they were, a 500."""
+
+    async def on_dependency_error(request: Request, exc: Exception) -> JSONResponse:
+        if not is_down(exc):
+            raise exc
+        log.warning("%s %s: %s away (%s)", request.method, request.url.path, dependency, type(exc).__name__)
+        response = problem_response(
+            503,
+            "Dependency unavailable",
+            detail=f"the {dependency} does not answer; send the same request again in {retry_after_s} s",
+            type_=PROBLEM_TYPE_BASE + "dependency-unavailable",
+            instance=request.url.path,
+            extra={"dependency": dependency},
+        )
+        response.headers["Retry-After"] = str(retry_after_s)
+        return response
+
+    for kind in kinds:
+        app.add_exception_handler(kind, on_dependency_error)
 
 
 ReadinessCheck = Callable[[], Awaitable[bool]]

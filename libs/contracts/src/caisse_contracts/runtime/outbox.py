@@ -271,9 +271,17 @@ PRUNE_SQL: Final = text(
 """The oldest rows first (the primary key's order), so a prune never scans the table."""
 
 RELAY_BEGIN_SQL: Final = text(
-    "select pg_try_advisory_xact_lock(:k) from set_config('synchronous_commit', 'off', true) as not_waiting"
+    "select pg_try_advisory_xact_lock(:k) as locked,"
+    " array(select x::text::bigint from pg_snapshot_xip(pg_current_snapshot()) as x) as in_flight"
+    " from set_config('synchronous_commit', 'off', true) as not_waiting"
 )
-"""The relay's batch starts by taking the relay lock; its commit does not wait for the WAL flush.
+"""The relay's batch starts by taking the relay lock and noting the transactions in flight; its commit does not
+wait for the WAL flush.
+
+The transactions in flight are those the look that follows cannot see yet. An event that found an older one
+waiting sent no NOTIFY (`OUTBOX_LEAN_DDL`): it counts on the relay that publishes the older one to look again
+after its own commit. Its commit may come after that look, so after a publish the relay keeps looking while any
+transaction then in flight is still open (see `OutboxRelay.run`).
 
 What the batch commits is only "these rows were sent". If a crash of PostgreSQL loses that mark (at most a few
 hundred milliseconds of commits), the rows go out again and the consumers' inboxes drop them: the same outcome as
@@ -353,6 +361,8 @@ class OutboxRelay:
         self._retention = retention
         self._prune_every_s = prune_every_s
         self._wake = asyncio.Event()
+        self._in_flight: frozenset[int] | None = None
+        """The transactions in flight at the last look, None when another relay held the lock."""
         self._tracer = trace.get_tracer(f"{service}.outbox")
         self._lock_key = zlib.crc32(f"outbox-relay:{service}".encode())
         self.published = 0
@@ -360,9 +370,11 @@ class OutboxRelay:
     async def publish_pending(self) -> int:
         """Publish one batch of pending rows; the number published (0 when none, or another relay holds the lock)."""
         async with self._engine.begin() as conn:
-            locked = (await conn.execute(RELAY_BEGIN_SQL, {"k": self._lock_key})).scalar_one()
-            if not locked:
+            begun = (await conn.execute(RELAY_BEGIN_SQL, {"k": self._lock_key})).one()
+            if not begun.locked:
+                self._in_flight = None
                 return 0
+            self._in_flight = frozenset(begun.in_flight)
             columns = outbox_table.c
             result = await conn.execute(
                 select(
@@ -439,11 +451,17 @@ class OutboxRelay:
         self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Publish until `stop` is set; wakes on the outbox's NOTIFY, `busy_wait_s` after a batch, and at the latest
-        every `listening_wait_s` while LISTEN is up (a lost notification costs that much), every `idle_wait_s`
-        without it."""
+        """Publish until `stop` is set; wakes on the outbox's NOTIFY, `busy_wait_s` after a batch and while a
+        transaction open since then may hold an event that sent no NOTIFY, and at the latest every
+        `listening_wait_s` while LISTEN is up (a lost notification costs that much), every `idle_wait_s` without
+        it."""
         listener = await self._listen()
         next_prune = time.monotonic()
+        owed = False
+        """The last look published: an event in a transaction open now may have counted on it for its wake-up."""
+        watched: frozenset[int] = frozenset()
+        """Transactions that were in flight after a publish and still were at the last look."""
+        watching_waits = 0
         try:
             while not stop.is_set():
                 # Cleared before the look, not after: a NOTIFY that comes while the relay looks is for a row the
@@ -458,14 +476,26 @@ class OutboxRelay:
                     log.exception("outbox relay: publish failed; retrying")
                     await asyncio.sleep(1.0)
                     continue
+                # Events that arrive while others wait send no NOTIFY (`OUTBOX_LEAN_DDL`): after a batch the relay
+                # looks again soon, and it waits for the next NOTIFY only once a look finds nothing and every
+                # transaction that was in flight after its last publish has ended (and was seen by a look). An
+                # event whose transaction counted on a row this relay has since published is in one of them.
+                if self._in_flight is not None:
+                    watched = self._in_flight if owed else watched & self._in_flight
+                    owed = published > 0
                 if published == self._batch_size:
                     continue
-                # Events that arrive while others wait send no NOTIFY (`OUTBOX_LEAN_DDL`): after a batch the
-                # relay looks again soon, and only an empty look lets it wait for the next NOTIFY.
                 if published:
                     wait_s = self._busy_wait_s
+                    watching_waits = 0
+                elif watched or (owed and self._in_flight is None):
+                    # Such a transaction usually commits within milliseconds; one that stays open (not a sale's)
+                    # is looked at less and less often, never less often than the idle poll.
+                    wait_s = min(self._busy_wait_s * 2**watching_waits, self._idle_wait_s)
+                    watching_waits += 1
                 else:
                     wait_s = self._listening_wait_s if self.listening else self._idle_wait_s
+                    watching_waits = 0
                 waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
                 _, pending = await asyncio.wait(waiters, timeout=wait_s, return_when=asyncio.FIRST_COMPLETED)
                 for waiter in pending:

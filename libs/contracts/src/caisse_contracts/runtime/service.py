@@ -24,7 +24,12 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.sdk.trace import TracerProvider
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from caisse_contracts.runtime.http import ReadinessCheck, install_health_routes, install_problem_handlers
+from caisse_contracts.runtime.http import (
+    ReadinessCheck,
+    install_dependency_down_handler,
+    install_health_routes,
+    install_problem_handlers,
+)
 from caisse_contracts.runtime.one_write import OneWriteHttpToolsProtocol
 from caisse_contracts.runtime.settings import ServiceSettings, TraceExporter
 from caisse_contracts.runtime.telemetry import build_tracer_provider, context_from
@@ -187,6 +192,10 @@ class ServiceRuntime:
             title=title, lifespan=lifespan, telemetry={"tracing": False, "metrics": False, "logs": False}
         )
         install_problem_handlers(application)
+        if self.engine is not None:
+            from caisse_contracts.runtime.database import DATABASE_ERRORS, database_down  # noqa: PLC0415
+
+            install_dependency_down_handler(application, DATABASE_ERRORS, database_down, dependency="database")
         install_health_routes(application, self.readiness)
         for router in routers:
             application.include_router(router)

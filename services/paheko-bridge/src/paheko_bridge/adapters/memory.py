@@ -101,6 +101,16 @@ class InMemoryPushes:
             self._update(t, status=PushStatus.PENDING, next_attempt_at=now)
         return len(chosen)
 
+    async def resume(self, company_id: UUID, now: datetime) -> int:
+        chosen = [
+            t
+            for t, (row, _) in self._state.pushes.items()
+            if row.status is PushStatus.PENDING and row.next_attempt_at > now and row.company_id == company_id
+        ]
+        for t in chosen:
+            self._update(t, next_attempt_at=now)
+        return len(chosen)
+
     async def pushed_numbers(self, session_id: UUID) -> list[int]:
         return [
             row.number
@@ -152,6 +162,16 @@ class InMemoryCloses:
         self._state.closes[session_id] = replace(
             row, attempts=attempts, next_attempt_at=next_attempt_at, last_error=reason
         )
+
+    async def resume(self, company_id: UUID, now: datetime) -> int:
+        chosen = [
+            s
+            for s, row in self._state.closes.items()
+            if row.status is CloseStatus.WAITING and row.next_attempt_at > now and row.closed.company_id == company_id
+        ]
+        for s in chosen:
+            self._state.closes[s] = replace(self._state.closes[s], next_attempt_at=now)
+        return len(chosen)
 
     async def get(self, session_id: UUID) -> CloseRow | None:
         return self._state.closes.get(session_id)

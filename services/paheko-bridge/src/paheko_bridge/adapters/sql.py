@@ -157,6 +157,16 @@ class SqlPushes:
         )
         return len(result.all())
 
+    async def resume(self, company_id: UUID, now: datetime) -> int:
+        result = await self._conn.execute(
+            text(
+                "update pushes set next_attempt_at = :now"
+                " where status = 'pending' and next_attempt_at > :now and company_id = :company"
+            ),
+            {"company": company_id, "now": now},
+        )
+        return result.rowcount
+
     async def pushed_numbers(self, session_id: UUID) -> list[int]:
         rows = await self._conn.execute(
             text("select number from pushes where session_id = :s and status = 'pushed'"), {"s": session_id}
@@ -273,6 +283,16 @@ class SqlCloses:
             ),
             {"s": session_id, "attempts": attempts, "next": next_attempt_at, "reason": reason[:2000]},
         )
+
+    async def resume(self, company_id: UUID, now: datetime) -> int:
+        result = await self._conn.execute(
+            text(
+                "update closes set next_attempt_at = :now"
+                " where status = 'waiting' and next_attempt_at > :now and company_id = :company"
+            ),
+            {"company": company_id, "now": now},
+        )
+        return result.rowcount
 
     async def get(self, session_id: UUID) -> CloseRow | None:
         row = (

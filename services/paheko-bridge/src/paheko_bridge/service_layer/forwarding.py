@@ -7,6 +7,12 @@ hold back the topic. Forwarding then takes the stored tickets in number order pe
 first ticket of a POS that Paheko cannot take now stops that POS's chain until its backoff expires, a ticket
 Paheko refuses is dead-lettered with the reason and the chain goes on. A session is closed in Paheko only once
 every number from its first to its last ticket is there.
+
+Each ticket's backoff is its own, but Paheko's coming back is everyone's news. While a company's Paheko takes
+nothing (down, or its circuit open), a round tries only the first due ticket of each POS: the circuit's probe.
+The first ticket or close it takes again (or the first since this process started) makes every other waiting
+ticket and close of that company due at once, whatever delay each had grown, and the next round takes them all,
+each POS in its number order.
 """
 
 from __future__ import annotations
@@ -64,6 +70,8 @@ class BridgeServices:
     backoff: Backoff = field(default_factory=Backoff)
     concurrency: int = 8
     """How many POS are pushed at the same time (each one in its own number order)."""
+    paheko_up: dict[Any, bool] = field(default_factory=dict)
+    """Per company, whether its Paheko took a ticket or a close in its last round with it (in this process)."""
 
 
 async def accept(envelopes: Sequence[Envelope[Any]], services: BridgeServices) -> int:
@@ -112,6 +120,7 @@ async def _push_company(company_id: Any, due: list[PendingPush], services: Bridg
         for chain in chains.values():
             outcome.delayed.append((chain[0], exc.reason))
         await _record(outcome, services)
+        services.paheko_up[company_id] = False
         return 0
     if target is None:
         outcome = _ChainOutcome()
@@ -119,13 +128,32 @@ async def _push_company(company_id: Any, due: list[PendingPush], services: Bridg
         await _record(outcome, services)
         return len(outcome.pushed)
 
-    async def chain_to_paheko(chain: list[PendingPush]) -> int:
+    if services.paheko_up.get(company_id) is False:  # probing: the rest comes once Paheko answers
+        chains = {pos_id: chain[:1] for pos_id, chain in chains.items()}
+
+    async def chain_to_paheko(chain: list[PendingPush]) -> tuple[int, bool]:
         outcome = _ChainOutcome()
         await _push_to_paheko(chain, target, outcome)
         await _record(outcome, services)
-        return len(outcome.pushed)
+        return len(outcome.pushed), bool(outcome.pushed or outcome.rejected)
 
-    return sum(await asyncio.gather(*(chain_to_paheko(chain) for chain in chains.values())))
+    results = await asyncio.gather(*(chain_to_paheko(chain) for chain in chains.values()))
+    await _answered(company_id, any(answered for _, answered in results), services)
+    return sum(pushed for pushed, _ in results)
+
+
+async def _answered(company_id: Any, answered: bool, services: BridgeServices) -> None:
+    """Note whether the company's Paheko took something (a refusal is an answer too); the first time it does after
+    it took nothing, every waiting ticket and close of the company is due now."""
+    was_up = services.paheko_up.get(company_id)
+    services.paheko_up[company_id] = answered
+    if not answered or was_up:
+        return
+    now = services.clock()
+    async with services.uow() as work:
+        await work.pushes.resume(company_id, now)
+        await work.closes.resume(company_id, now)
+        await work.commit()
 
 
 @dataclass
@@ -248,8 +276,10 @@ async def _close(row: CloseRow, services: BridgeServices) -> CloseProgress:
             await services.fec.book_close(closed)
             return await _settle_fec(closed, services)
         await target.close_session(closed)
+        await _answered(closed.company_id, True, services)
         ledger = await target.ledger(closed)
     except TargetUnavailableError as exc:
+        await _answered(closed.company_id, False, services)
         async with services.uow() as work:
             await work.closes.failed(
                 closed.session_id,

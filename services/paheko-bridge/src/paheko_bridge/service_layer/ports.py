@@ -128,6 +128,9 @@ class Pushes(Protocol):
     async def replay(self, ticket_id: UUID | None, now: datetime) -> int:
         """Put a rejected ticket (or every one, with None) back in the queue; how many were."""
 
+    async def resume(self, company_id: UUID, now: datetime) -> int:
+        """Make every pending ticket of the company that waits for its backoff due `now`; how many were."""
+
     async def pushed_numbers(self, session_id: UUID) -> list[int]: ...
 
     async def tickets_of_session(self, session_id: UUID) -> list[TicketFinalizedV1]:
@@ -166,6 +169,9 @@ class Closes(Protocol):
     ) -> None: ...
 
     async def failed(self, session_id: UUID, *, attempts: int, next_attempt_at: datetime, reason: str) -> None: ...
+
+    async def resume(self, company_id: UUID, now: datetime) -> int:
+        """Make every waiting close of the company that waits for its backoff due `now`; how many were."""
 
     async def get(self, session_id: UUID) -> CloseRow | None: ...
 

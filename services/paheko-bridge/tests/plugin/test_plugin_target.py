@@ -152,11 +152,14 @@ class Items:
         return self.items.get(entity_id)
 
 
-async def test_the_books_name_the_shop_the_till_the_day_and_the_cashiers_and_carry_the_shop_s_project(
+async def test_the_books_name_the_shop_the_till_the_day_and_the_cashiers_who_opened_and_closed_and_carry_the_shop_s_project(
     fake: FakePlugin,
 ) -> None:
     sold = load_example(TicketFinalizedV1).data
-    closed = load_example(SessionClosedV1).data.model_copy(update={"first_ticket_number": 1, "last_ticket_number": 1})
+    opener = uuid.uuid4()
+    closed = load_example(SessionClosedV1).data.model_copy(
+        update={"first_ticket_number": 1, "last_ticket_number": 1, "opened_by": opener}
+    )
     assert closed.closed_by is not None
     assert sold.operator_id is not None
     items = Items(
@@ -164,6 +167,7 @@ async def test_the_books_name_the_shop_the_till_the_day_and_the_cashiers_and_car
             sold.shop_id: {"name": "Boutique du centre", "analytic_project": "BOUT-CENTRE"},
             sold.pos_id: {"name": "Caisse 2"},
             sold.operator_id: {"name": "Camille"},
+            opener: {"name": "Dominique"},
         }
     )
     client = PahekoPluginClient(BASE, USER, SecretStr(PASSWORD), transport=httpx.MockTransport(fake.handle))
@@ -183,9 +187,9 @@ async def test_the_books_name_the_shop_the_till_the_day_and_the_cashiers_and_car
     assert (push["label"], push["cashier"]) == ("Caisse 2", "Camille")
     assert (close["label"], close["opened_by"], close["closed_by"], close["project"]) == (
         "Boutique du centre — Caisse 2 — 21/11/2026",  # closed at 18:05 UTC, 19:05 in Paris
-        "Caisse 2",
+        "Caisse 2 — Dominique",
         "Caisse 2 — Camille",
         "BOUT-CENTRE",
     )
-    assert items.reads == 3  # each name read once
+    assert items.reads == 4  # each name read once
     assert fake.violations == []

@@ -312,6 +312,15 @@ async def test_the_close_computes_expected_cash_variance_and_announces_every_fig
     assert mail.recipients == ("gerant@bocage.example",)
 
 
+async def test_the_close_announces_the_cashier_who_opened_and_the_one_who_closed(world: World) -> None:
+    relief = uuid.uuid4()
+    world.configure("operator", relief, {"name": "Chloé", "role": "cashier", "shop_id": str(world.shop_id)})
+    session = await open_session(world)
+    await close_cash_session(close(world, session, FLOAT, closed_by=relief), world.services)
+    [announced] = events(world, SessionClosedV1)
+    assert (announced.opened_by, announced.closed_by) == (world.cashier, relief)
+
+
 async def test_a_variance_beyond_the_threshold_needs_a_comment_and_nothing_is_written_without_it(world: World) -> None:
     session = await open_session(world)
     short = close(world, session, ((5000, 2), (1000, 3)))  # 130.00 counted for 145.00 expected

@@ -96,3 +96,4 @@ class SessionClosedV1(Payload):
     card_terminal_total: Minor | None = None
     comment: str | None = None
     closed_by: UUID | None = None
+    opened_by: UUID | None = Field(default=None, description="The cashier who opened the session (counted the float).")

@@ -148,11 +148,12 @@ class PluginTarget:
         shop = await self._item(closed.shop_id)
         till = await self._name(closed.pos_id)
         closer = await self._name(closed.closed_by)
+        opener = await self._name(closed.opened_by)
         request = session_close(
             closed,
             timezone=self._timezone,
             label=session_label(shop.get("name") or self._label, till, closed.closed_at, self._timezone),
-            opened_by=till,
+            opened_by=" — ".join(name for name in (till, opener) if name) or None,
             closed_by=" — ".join(name for name in (till, closer) if name) or None,
             project=shop.get("analytic_project"),
         )

@@ -415,6 +415,7 @@ def _closed_event(session: CashSession, totals: RunningTotals | None) -> Session
         card_terminal_total=request.card_terminal_total,
         comment=request.comment,
         closed_by=request.closed_by,
+        opened_by=session.operator_ids[0],
     )
 
 

@@ -18,7 +18,7 @@ from purgatory.domain.model import OpenedState
 from pydantic import SecretStr
 
 from caisse_contracts.config import AccountMapping, Category
-from caisse_contracts.events import SessionClosedV1, TicketFinalizedV1
+from caisse_contracts.events import SessionClosedV1, SessionDepositConfirmedV1, TicketFinalizedV1
 from paheko_bridge.adapters.plugin_client import (
     PahekoPluginClient,
     PahekoPluginError,
@@ -158,6 +158,14 @@ class PluginTarget:
             project=shop.get("analytic_project"),
         )
         await self._guarded(self._client.close_session(closed.session_id, request))
+
+    async def book_deposit(self, deposit: SessionDepositConfirmedV1) -> None:
+        """The pos_bridge plugin has no route for a bank deposit yet: the deposit is set apart with the reason, for
+        the treasurer to book it in Paheko from the slip."""
+        raise TargetRejectedError(
+            f"the Paheko plugin books no bank deposit yet: book slip {deposit.reference} of"
+            f" {deposit.deposited_on.isoformat()} in Paheko by hand"
+        )
 
     async def ledger(self, closed: SessionClosedV1) -> PahekoLedger:
         state = await self._guarded(self._client.session(closed.session_id))

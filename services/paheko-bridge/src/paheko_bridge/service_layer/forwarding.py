@@ -6,7 +6,8 @@ Arrival and forwarding are two steps. What Kafka delivers is stored first, in on
 hold back the topic. Forwarding then takes the stored tickets in number order per POS, many POS at once: the
 first ticket of a POS that Paheko cannot take now stops that POS's chain until its backoff expires, a ticket
 Paheko refuses is dead-lettered with the reason and the chain goes on. A session is closed in Paheko only once
-every number from its first to its last ticket is there.
+every number from its first to its last ticket is there, and a session's confirmed bank deposit is booked only
+once its close is.
 """
 
 from __future__ import annotations
@@ -23,12 +24,13 @@ from caisse_contracts.events import (
     PahekoTicketPushedV1,
     ReconciledAmountV1,
     SessionClosedV1,
+    SessionDepositConfirmedV1,
     TicketFinalizedV1,
 )
 from caisse_contracts.runtime.outbox import OutboxItem
 from caisse_contracts.runtime.telemetry import current_traceparent
 from caisse_contracts.topics import PAHEKO
-from paheko_bridge.domain.pushes import Backoff, CloseStatus, missing_numbers
+from paheko_bridge.domain.pushes import Backoff, CloseStatus, DepositStatus, close_settled, missing_numbers
 from paheko_bridge.domain.reconciliation import (
     actual_ledger,
     differences,
@@ -39,6 +41,7 @@ from paheko_bridge.domain.reconciliation import (
 from paheko_bridge.service_layer.ports import (
     Clock,
     CloseRow,
+    DepositRow,
     FecWriter,
     IdFactory,
     PahekoTarget,
@@ -77,6 +80,8 @@ async def accept(envelopes: Sequence[Envelope[Any]], services: BridgeServices) -
         for data in new:
             if isinstance(data, SessionClosedV1):
                 added += await work.closes.add(data, now)
+            elif isinstance(data, SessionDepositConfirmedV1):
+                added += await work.deposits.add(data, now)
         await work.commit()
     return added
 
@@ -335,6 +340,51 @@ def _ticket_count(closed: SessionClosedV1) -> int:
     if closed.first_ticket_number is None or closed.last_ticket_number is None:
         return 0
     return closed.last_ticket_number - closed.first_ticket_number + 1
+
+
+async def deposits_ready(services: BridgeServices) -> list[tuple[Any, DepositStatus]]:
+    """Book every waiting bank deposit whose session's close is in the books (Paheko, or the FEC file): the entry
+    of the deposit follows the session's in both; what became of each one that was tried."""
+    async with services.uow() as work:
+        waiting = await work.deposits.waiting(services.clock())
+        ready = []
+        for row in waiting:
+            close = await work.closes.get(row.deposit.session_id)
+            if close_settled(close.status if close else None):
+                ready.append(row)
+    return [(row.deposit.session_id, await _book_deposit(row, services)) for row in ready]
+
+
+async def _book_deposit(row: DepositRow, services: BridgeServices) -> DepositStatus:
+    deposit = row.deposit
+    attempts = row.attempts + 1
+    try:
+        target = await services.targets.paheko(deposit.company_id)
+        if target is None:
+            await services.fec.book_deposit(deposit)
+        else:
+            await target.book_deposit(deposit)
+    except TargetUnavailableError as exc:
+        async with services.uow() as work:
+            await work.deposits.failed(
+                deposit.session_id,
+                attempts=attempts,
+                next_attempt_at=services.backoff.next_attempt(attempts, services.clock()),
+                reason=exc.reason,
+            )
+            await work.commit()
+        return DepositStatus.WAITING
+    except TargetRejectedError as exc:
+        async with services.uow() as work:
+            await work.deposits.settle(
+                deposit.session_id, DepositStatus.REJECTED, at=services.clock(), reason=exc.reason
+            )
+            await work.commit()
+        return DepositStatus.REJECTED
+    async with services.uow() as work:
+        await work.deposits.settle(deposit.session_id, DepositStatus.BOOKED, at=services.clock())
+        await work.commit()
+    return DepositStatus.BOOKED
 
 
 async def replay(ticket_id: Any, services: BridgeServices) -> int:

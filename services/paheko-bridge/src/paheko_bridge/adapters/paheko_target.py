@@ -25,7 +25,13 @@ from paheko_bridge.adapters.plugin_client import (
     PahekoRejectedError,
     PahekoUnavailableError,
 )
-from paheko_bridge.adapters.plugin_payloads import provisioning_request, session_close, session_label, ticket_push
+from paheko_bridge.adapters.plugin_payloads import (
+    deposit_request,
+    provisioning_request,
+    session_close,
+    session_label,
+    ticket_push,
+)
 from paheko_bridge.domain.reconciliation import LedgerLine
 from paheko_bridge.service_layer.ports import PahekoLedger, Pushed, TargetRejectedError, TargetUnavailableError
 
@@ -115,6 +121,7 @@ class PluginTarget:
         self._card_batches = card_batches
         self._items = items
         self._known: dict[UUID, dict[str, Any] | None] = {}
+        self._accounts: AccountMapping | None = None
 
     async def _item(self, entity_id: UUID | None) -> dict[str, Any]:
         if entity_id is None or self._items is None:
@@ -131,6 +138,7 @@ class PluginTarget:
         """Map the company's categories and our payment methods to Caisse's, with their accounts: before any push."""
         request = provisioning_request(categories, accounts, vat_subject=self._vat_subject)
         await self._guarded(self._client.provision(request))
+        self._accounts = accounts
 
     async def push_ticket(self, ticket: TicketFinalizedV1) -> Pushed:
         push = ticket_push(
@@ -160,12 +168,18 @@ class PluginTarget:
         await self._guarded(self._client.close_session(closed.session_id, request))
 
     async def book_deposit(self, deposit: SessionDepositConfirmedV1) -> None:
-        """The pos_bridge plugin has no route for a bank deposit yet: the deposit is set apart with the reason, for
-        the treasurer to book it in Paheko from the slip."""
-        raise TargetRejectedError(
-            f"the Paheko plugin books no bank deposit yet: book slip {deposit.reference} of"
-            f" {deposit.deposited_on.isoformat()} in Paheko by hand"
+        """The deposit's entry `POS-DEPOSIT-<Caisse session>`, labelled with the shop, the till, the day of the
+        close and the slip, on the shop's analytic project; the accounts those the company was provisioned with."""
+        shop = await self._item(deposit.shop_id)
+        till = await self._name(deposit.pos_id)
+        day = session_label(shop.get("name") or self._label, till, deposit.closed_at, self._timezone)
+        request = deposit_request(
+            deposit,
+            self._accounts or AccountMapping(),
+            label=f"{day} — Remise {deposit.reference}",
+            project=shop.get("analytic_project"),
         )
+        await self._guarded(self._client.book_deposit(deposit.deposit_id, request))
 
     async def ledger(self, closed: SessionClosedV1) -> PahekoLedger:
         state = await self._guarded(self._client.session(closed.session_id))

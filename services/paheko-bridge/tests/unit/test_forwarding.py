@@ -393,3 +393,18 @@ async def test_a_company_without_paheko_books_the_deposit_to_the_fec_after_the_c
     await close_ready(world.services)
     assert await deposits_ready(world.services) == [(SESSION, DepositStatus.BOOKED)]
     assert world.fec.deposits == [confirmed.data.deposit_id]
+
+
+async def test_a_deposit_entry_that_differs_in_paheko_is_a_mismatch_reported_per_account(world: World) -> None:
+    pos = uuid.uuid4()
+    world.paheko.lines, world.paheko.tabs = SPEC_LINES, 2
+    confirmed = deposit(pos)
+    await accept([ticket(pos, 1), ticket(pos, 2), spec_session(pos), confirmed], world.services)
+    await push_due(world.services)
+    await close_ready(world.services)
+    # The slip: 383.50 € in cash and two cheques (45.00 €); Paheko's entry lost a cheque's line.
+    world.paheko.deposit_lines = (LedgerLine("512", 42850, 0), LedgerLine("530", 0, 38350), LedgerLine("5112", 0, 2500))
+    assert await deposits_ready(world.services) == [(SESSION, DepositStatus.MISMATCH)]
+    [failed] = [e for e in world.events(PahekoReconciliationFailedV1) if e.transaction_reference == "POS-DEPOSIT-7"]
+    assert [(d.what, d.ours, d.theirs) for d in failed.differences] == [("account:5112", -4500, -2500)]
+    assert world.state.deposits[SESSION].last_error == "account:5112: ours -4500, Paheko's -2500"

@@ -630,6 +630,11 @@ async def test_a_deposit_of_more_cash_than_the_close_left_or_of_a_cheque_of_anot
     with pytest.raises(InvalidFieldError) as no_slip:
         await confirm_session_deposit(deposit(session, 100, reference="  "), till, world.services)
     assert no_slip.value.field == "reference"
+    with pytest.raises(InvalidFieldError) as before:
+        await confirm_session_deposit(
+            replace(deposit(session, 100), deposited_on=date(2026, 11, 19)), till, world.services
+        )
+    assert before.value.field == "deposited_on"
     assert world.state.deposits == {}
     assert events(world, SessionDepositConfirmedV1) == []
 

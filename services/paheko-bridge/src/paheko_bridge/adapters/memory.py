@@ -14,10 +14,11 @@ from caisse_contracts.envelope import Envelope
 from caisse_contracts.events import SessionClosedV1, SessionDepositConfirmedV1, TicketFinalizedV1
 from caisse_contracts.runtime.outbox import OutboxItem
 from paheko_bridge.domain.pushes import CloseStatus, DepositStatus, PushStatus
-from paheko_bridge.domain.reconciliation import LedgerLine
+from paheko_bridge.domain.reconciliation import LedgerLine, expected_deposit
 from paheko_bridge.service_layer.ports import (
     CloseRow,
     DepositRow,
+    PahekoDeposit,
     PahekoLedger,
     PendingPush,
     Pushed,
@@ -245,6 +246,8 @@ class FakePaheko:
     closed: list[UUID] = field(default_factory=list)
     lines: tuple[LedgerLine, ...] = ()
     deposits: list[UUID] = field(default_factory=list)
+    deposit_lines: tuple[LedgerLine, ...] | None = None
+    """What Paheko answers for a deposit's entry; by default the deposit as booked with the default accounts."""
     tabs: int = 0
     vat_by_rate: dict[int, int] = field(default_factory=dict)
 
@@ -264,13 +267,20 @@ class FakePaheko:
     async def ledger(self, closed: SessionClosedV1) -> PahekoLedger:
         return PahekoLedger(7, "POS-SESSION-7", 31, self.lines, self.tabs, dict(self.vat_by_rate))
 
-    async def book_deposit(self, deposit: SessionDepositConfirmedV1) -> None:
+    async def book_deposit(self, deposit: SessionDepositConfirmedV1) -> PahekoDeposit:
         if self.down:
             raise TargetUnavailableError("connection refused")
         if deposit.deposit_id in self.refuse:
             raise TargetRejectedError(self.refuse[deposit.deposit_id])
         if deposit.deposit_id not in self.deposits:  # the plugin books a deposit once
             self.deposits.append(deposit.deposit_id)
+        lines = self.deposit_lines
+        if lines is None:
+            lines = tuple(
+                LedgerLine(account, max(amount, 0), max(-amount, 0))
+                for account, amount in expected_deposit(deposit, AccountMapping()).items()
+            )
+        return PahekoDeposit(7, "POS-DEPOSIT-7", 41, lines)
 
 
 @dataclass

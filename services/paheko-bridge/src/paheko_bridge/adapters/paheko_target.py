@@ -33,7 +33,13 @@ from paheko_bridge.adapters.plugin_payloads import (
     ticket_push,
 )
 from paheko_bridge.domain.reconciliation import LedgerLine
-from paheko_bridge.service_layer.ports import PahekoLedger, Pushed, TargetRejectedError, TargetUnavailableError
+from paheko_bridge.service_layer.ports import (
+    PahekoDeposit,
+    PahekoLedger,
+    Pushed,
+    TargetRejectedError,
+    TargetUnavailableError,
+)
 
 SQL_PATH: Final = "api/sql"
 
@@ -167,7 +173,7 @@ class PluginTarget:
         )
         await self._guarded(self._client.close_session(closed.session_id, request))
 
-    async def book_deposit(self, deposit: SessionDepositConfirmedV1) -> None:
+    async def book_deposit(self, deposit: SessionDepositConfirmedV1) -> PahekoDeposit:
         """The deposit's entry `POS-DEPOSIT-<Caisse session>`, labelled with the shop, the till, the day of the
         close and the slip, on the shop's analytic project; the accounts those the company was provisioned with."""
         shop = await self._item(deposit.shop_id)
@@ -179,7 +185,14 @@ class PluginTarget:
             label=f"{day} — Remise {deposit.reference}",
             project=shop.get("analytic_project"),
         )
-        await self._guarded(self._client.book_deposit(deposit.deposit_id, request))
+        result = await self._guarded(self._client.book_deposit(deposit.deposit_id, request))
+        entry = result.transaction
+        return PahekoDeposit(
+            paheko_session_id=result.caisse_session_id,
+            transaction_reference=entry.reference,
+            transaction_id=entry.id,
+            lines=tuple(LedgerLine(line.account, line.debit, line.credit) for line in entry.lines),
+        )
 
     async def ledger(self, closed: SessionClosedV1) -> PahekoLedger:
         state = await self._guarded(self._client.session(closed.session_id))

@@ -40,7 +40,9 @@ class DepositStatus(StrEnum):
     WAITING = "waiting"
     """Received; waits for its session's close to be booked, or for Paheko."""
     BOOKED = "booked"
-    """In Paheko (its `POS-DEPOSIT-<session>` entry) or in the FEC file."""
+    """In Paheko (its `POS-DEPOSIT-<session>` entry, reconciled equal) or in the FEC file."""
+    MISMATCH = "mismatch"
+    """Booked in Paheko, but its entry differs from the deposit: reported, not corrected."""
     REJECTED = "rejected"
 
 

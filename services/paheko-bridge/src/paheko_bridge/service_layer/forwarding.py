@@ -34,6 +34,7 @@ from paheko_bridge.domain.pushes import Backoff, CloseStatus, DepositStatus, clo
 from paheko_bridge.domain.reconciliation import (
     actual_ledger,
     differences,
+    expected_deposit,
     expected_ledger,
     expected_vat,
     session_vat,
@@ -362,8 +363,9 @@ async def _book_deposit(row: DepositRow, services: BridgeServices) -> DepositSta
         target = await services.targets.paheko(deposit.company_id)
         if target is None:
             await services.fec.book_deposit(deposit)
+            booked = None
         else:
-            await target.book_deposit(deposit)
+            booked = await target.book_deposit(deposit)
     except TargetUnavailableError as exc:
         async with services.uow() as work:
             await work.deposits.failed(
@@ -381,10 +383,27 @@ async def _book_deposit(row: DepositRow, services: BridgeServices) -> DepositSta
             )
             await work.commit()
         return DepositStatus.REJECTED
+    found = []
+    if booked is not None:  # Paheko answered the entry as it holds it: compared with the deposit, per account
+        expected = expected_deposit(deposit, await services.targets.accounts(deposit.company_id))
+        found = differences(expected, actual_ledger(booked.lines), tickets_ours=0, tickets_theirs=0)
+    status = DepositStatus.MISMATCH if found else DepositStatus.BOOKED
+    now = services.clock()
     async with services.uow() as work:
-        await work.deposits.settle(deposit.session_id, DepositStatus.BOOKED, at=services.clock())
+        reason = "; ".join(f"{d.what}: ours {d.ours}, Paheko's {d.theirs}" for d in found) or None
+        await work.deposits.settle(deposit.session_id, status, at=now, reason=reason)
+        if booked is not None and found:
+            event = PahekoReconciliationFailedV1(
+                session_id=deposit.session_id,
+                pos_id=deposit.pos_id,
+                paheko_session_id=booked.paheko_session_id,
+                transaction_reference=booked.transaction_reference,
+                differences=tuple(ReconciledAmountV1(what=d.what, ours=d.ours, theirs=d.theirs) for d in found),
+                checked_at=now,
+            )
+            await _announce(work, event, services, deposit.company_id, deposit.shop_id, str(deposit.session_id))
         await work.commit()
-    return DepositStatus.BOOKED
+    return status
 
 
 async def replay(ticket_id: Any, services: BridgeServices) -> int:

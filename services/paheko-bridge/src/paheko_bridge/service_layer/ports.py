@@ -58,6 +58,16 @@ class PahekoLedger:
     """VAT collected per rate (basis points), hundredths, credit positive: the `-TVA` entry's VAT lines."""
 
 
+@dataclass(frozen=True, slots=True)
+class PahekoDeposit:
+    """A deposit's entry as Paheko holds it, answered by the plugin as it wrote (or first wrote) it."""
+
+    paheko_session_id: int
+    transaction_reference: str
+    transaction_id: int
+    lines: tuple[LedgerLine, ...]
+
+
 class PahekoTarget(Protocol):
     """One company's Paheko, through the pos_bridge plugin (writes) and Paheko's `/api/sql` (reads)."""
 
@@ -68,7 +78,7 @@ class PahekoTarget(Protocol):
 
     async def ledger(self, closed: SessionClosedV1) -> PahekoLedger: ...
 
-    async def book_deposit(self, deposit: SessionDepositConfirmedV1) -> None:
+    async def book_deposit(self, deposit: SessionDepositConfirmedV1) -> PahekoDeposit:
         """Book the session's confirmed bank deposit (after its close); idempotent by the deposit's id."""
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from uuid import UUID
 
 from session_service.domain.errors import DepositAlreadyConfirmedError, InvalidFieldError, SessionNotClosedError
@@ -73,6 +73,12 @@ def confirm_deposit(
     if request.cash > figures.deposit_cash:
         raise InvalidFieldError(
             "cash", f"{request.cash} is more than the {figures.deposit_cash} the close left to deposit"
+        )
+    if session.closed_at is not None and request.deposited_on < (session.closed_at - timedelta(days=1)).date():
+        # A day of slack: the close's day in the shop's time zone may be the day before or after its UTC day.
+        raise InvalidFieldError(
+            "deposited_on",
+            f"{request.deposited_on.isoformat()} is before the session closed ({session.closed_at:%Y-%m-%d})",
         )
     reference = request.reference.strip()
     if not reference:

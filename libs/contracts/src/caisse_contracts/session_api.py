@@ -127,6 +127,28 @@ class LateTicketOut(_Out):
     received_at: datetime = Field(description="When session-service received it (after the close).")
 
 
+class DepositChequeOut(_Out):
+    payment_id: UUID
+    ticket_id: UUID
+    number: str
+    bank: str | None
+    amount: int
+
+
+class DepositOut(_Out):
+    """A closed session's confirmed bank deposit."""
+
+    deposit_id: UUID
+    session_id: UUID
+    cash: int
+    cheques: list[DepositChequeOut]
+    total: int = Field(description="cash + the cheques")
+    reference: str
+    deposited_on: date
+    confirmed_at: datetime
+    confirmed_by: UUID | None = Field(description="The operator who confirmed it; none for a till")
+
+
 class SessionOut(_Out):
     """A cash session, its status and its figures so far."""
 
@@ -156,6 +178,7 @@ class SessionOut(_Out):
     late_tickets: list[LateTicketOut] = Field(
         default_factory=list, description="Tickets that reached the session after its close: in none of its figures."
     )
+    deposit: DepositOut | None = Field(default=None, description="The bank deposit, once confirmed.")
 
 
 class MethodLineOut(_Out):
@@ -235,25 +258,3 @@ class ZReportOut(_Out):
     card_total: StrictInt
     card_terminal_total: StrictInt | None
     card_difference: StrictInt | None
-
-
-class DepositChequeOut(_Out):
-    payment_id: UUID
-    ticket_id: UUID
-    number: str
-    bank: str | None
-    amount: int
-
-
-class DepositOut(_Out):
-    """A closed session's confirmed bank deposit."""
-
-    deposit_id: UUID
-    session_id: UUID
-    cash: int
-    cheques: list[DepositChequeOut]
-    total: int = Field(description="cash + the cheques")
-    reference: str
-    deposited_on: date
-    confirmed_at: datetime
-    confirmed_by: UUID | None = Field(description="The operator who confirmed it; none for a till")

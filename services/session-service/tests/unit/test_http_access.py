@@ -274,6 +274,8 @@ async def test_the_deposit_is_confirmed_by_the_till_or_a_manager_of_the_shop_onc
     assert other.status_code == 409
     assert other.json()["type"].endswith("deposit-already-confirmed")
     assert [d.cash for d in world.state.deposits.values()] == [1500]
+    read = await world.client.get(f"/v1/sessions/{s}", headers=own)
+    assert read.json()["deposit"] == first.json()
 
 
 BINARY_TYPES = {"application/pdf", "application/octet-stream", "text/html"}

@@ -172,6 +172,7 @@ def session_body(read: SessionRead) -> dict[str, Any]:
         "closed_at": session.closed_at.isoformat() if session.closed_at else None,
         "closing": None,
         "late_tickets": [late_ticket_out(t) for t in read.late_tickets],
+        "deposit": deposit_body(read.deposit).model_dump(mode="json") if read.deposit else None,
     }
     if session.closing is not None and session.close_request is not None:
         figures, request = session.closing, session.close_request

@@ -54,3 +54,14 @@ CREATE TABLE IF NOT EXISTS plugin_pos_bridge_items_taxes (
 );
 
 CREATE INDEX IF NOT EXISTS plugin_pos_bridge_items_taxes_session ON plugin_pos_bridge_items_taxes (id_session);
+
+-- One row per bank deposit booked: our deposit UUID, the hash of the request first accepted and the answer, so that
+-- a replay answers the same entry and writes nothing.
+CREATE TABLE IF NOT EXISTS plugin_pos_bridge_deposits (
+	uuid TEXT NOT NULL PRIMARY KEY,
+	hash TEXT NOT NULL,
+	id_session INTEGER NOT NULL,
+	id_transaction INTEGER NOT NULL,
+	result TEXT NOT NULL,
+	created TEXT NOT NULL DEFAULT (datetime('now'))
+);

@@ -11,6 +11,7 @@ $old_version = $plugin->oldVersion();
 
 // 0.2.0 adds plugin_pos_bridge_accounts and plugin_pos_bridge_items_taxes (created here by schema.sql); a
 // Paheko upgraded from 0.1 books variances to 678/778 and no VAT until the bridge provisions the accounts again.
+// 0.3.0 adds plugin_pos_bridge_deposits (the bank deposits booked), created here by schema.sql too.
 $db->exec(file_get_contents(__DIR__ . '/schema.sql'));
 
 if (!$plugin->getConfig('token_secret')) {

@@ -274,6 +274,24 @@ $test('a tab names the till, the number and the cashier; a VAT rate reads as in 
 	same(['20 %', '5,5 %', '2,1 %', '0 %'], [Books::rate(2000), Books::rate(550), Books::rate(210), Books::rate(0)]);
 });
 
+$test('a deposit takes its session, day, slip, bank account and credit lines, refusing what is not one', function () {
+	$base = ['session' => 'a1b2c3d4-0000-4000-8000-000000000001', 'date' => '2026-12-07', 'reference' => 'BR-1',
+		'bank_account' => '512', 'lines' => [['account' => '530', 'amount' => 7000, 'label' => 'Espèces'],
+		['account' => '5112', 'amount' => 900, 'label' => 'Chèque n°1', 'reference' => '0001']]];
+	$deposit = Requests::deposit($base + ['project' => 'BOUT', 'label' => null]);
+	same(['2026-12-07', 'BR-1', '512', 'BOUT', '0001'], [$deposit['date'], $deposit['reference'], $deposit['bank_account'],
+		$deposit['project'], $deposit['lines'][1]['reference']]);
+	same(false, array_key_exists('label', $deposit));
+	same(false, array_key_exists('reference', $deposit['lines'][0]));
+	same(PayloadHash::of($deposit), PayloadHash::of(Requests::deposit(array_reverse($base, true) + ['project' => 'BOUT'])));
+	refused(fn () => Requests::deposit(['date' => '2026-02-30'] + $base), 'date', 'not a valid date');
+	refused(fn () => Requests::deposit(['lines' => []] + $base), 'lines');
+	refused(fn () => Requests::deposit(['lines' => [['account' => '530', 'amount' => 0, 'label' => 'E']]] + $base), 'lines[0].amount');
+	refused(fn () => Requests::deposit(['bank_account' => 'bank'] + $base), 'bank_account');
+	refused(fn () => Requests::deposit(['session' => 'not-a-uuid'] + $base), 'session');
+	refused(fn () => Requests::deposit($base + ['cash' => 1]), 'cash', 'not a known field');
+});
+
 $failed = 0;
 
 foreach ($tests as $name => $fn) {

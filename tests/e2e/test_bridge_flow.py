@@ -1,5 +1,6 @@
-"""A day of a company without Paheko through the real stack: the till opens, sells, closes; paheko-bridge books each
-ticket and the cash variance into the company's FEC file, which the validator accepts; ops see the session settled.
+"""A day of a company without Paheko through the real stack: the till opens, sells, closes, the shop manager confirms
+the bank deposit; paheko-bridge books each ticket, the cash variance and the deposit into the company's FEC file,
+which the validator accepts; ops see the session settled.
 """
 
 from __future__ import annotations
@@ -86,13 +87,40 @@ def test_a_day_without_paheko_lands_once_in_a_valid_fec_file(
     text = fec.read_bytes().decode("iso8859_15")
     assert validate_fec(text) == []
     rows = [line.split("\t") for line in text.splitlines()[1:]]
-    assert sorted({r[2] for r in rows}) == ["1", "2", "3", "4"]  # two tickets, the variance, the cheques to the bank
+    assert sorted({r[2] for r in rows}) == ["1", "2", "3"]  # two tickets and the variance: no deposit yet
     cash = [r for r in rows if r[4] == "530"]
     assert ("9,00", "0,00") in [(r[11], r[12]) for r in cash]  # the cash sale, net of change
     assert ("0,00", "1,00") in [(r[11], r[12]) for r in cash]  # the shortage leaves the drawer
     assert any(r[4] == "5112" and r[11] == "9,00" for r in rows)
-    deposit = [(r[4], r[11], r[12]) for r in rows if r[2] == "4"]
-    assert deposit == [("512", "9,00", "0,00"), ("5112", "0,00", "9,00")]
+
+    # Two days later the deposit slip goes to the bank: 70.00 in cash (8.00 stay as the float) and the cheque.
+    slip = {"cash": 7000, "cheques": [cheque], "reference": "BR-0457", "deposited_on": "2026-12-07"}
+    manager = {"Authorization": f"Bearer {demo.admin_token}"}
+    too_much = till.client.post(f"/v1/cash-sessions/{session_id}/deposit", json={**slip, "cash": 7801}, headers=manager)
+    assert too_much.status_code == 422
+    assert [p["name"] for p in too_much.json()["invalid_params"]] == ["cash"]
+    confirmed = till.client.post(f"/v1/cash-sessions/{session_id}/deposit", json=slip, headers=manager)
+    assert confirmed.status_code == 201, confirmed.text
+    assert (confirmed.json()["total"], confirmed.json()["reference"]) == (7900, "BR-0457")
+    again = till.client.post(f"/v1/sessions/{session_id}/deposit", json=slip)  # the till sends it again
+    assert (again.status_code, again.json()) == (200, confirmed.json())
+    other = till.client.post(f"/v1/sessions/{session_id}/deposit", json={**slip, "cash": 6000})
+    assert other.status_code == 409
+    wait_for(
+        lambda: ops.get(f"/v1/ops/sessions/{session_id}").json(),
+        lambda s: s["deposit"] == "booked",
+        what="the bridge to book the deposit",
+    )
+    text = fec.read_bytes().decode("iso8859_15")
+    assert validate_fec(text) == []
+    rows = [line.split("\t") for line in text.splitlines()[1:]]
+    deposit = [(r[3], r[4], r[11], r[12]) for r in rows if r[2] == "4"]
+    assert deposit == [
+        ("20261207", "512", "79,00", "0,00"),
+        ("20261207", "530", "0,00", "70,00"),
+        ("20261207", "5112", "0,00", "9,00"),
+    ]
+    assert {r[8] for r in rows if r[2] == "4"} == {f"REMISE-{session_id}"}
     # Each ticket's piece names its till whole; each label the shop, the till and the day, as the back office
     # names them ("Bocage — Bressuire" in plain ISO 8859-15), and a cheque its number and bank.
     pieces = {(r[2], r[8]) for r in rows if r[2] in ("1", "2")}
@@ -101,6 +129,7 @@ def test_a_day_without_paheko_lands_once_in_a_valid_fec_file(
     where = f"Bocage - Bressuire, Caisse 1, {day[6:]}/{day[4:6]}/{day[:4]} - "
     assert all(r[10].startswith(where) for r in rows), [r[10] for r in rows]
     assert f"{where}Ticket n°2 - Chèque n°0004567 (La Poste)" in [r[10] for r in rows]
+    assert f"{where}Remise BR-0457 - Chèque n°0004567 (La Poste)" in [r[10] for r in rows]
 
     refused = ops.get(f"/v1/ops/sessions/{session_id}", headers={"Authorization": "Bearer nope"})
     assert refused.status_code == 401

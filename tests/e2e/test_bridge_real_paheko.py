@@ -224,7 +224,7 @@ def test_a_day_reaches_paheko_once_after_ops_map_the_missing_accounts_and_reconc
     # The till sold without naming its cashier (no operator_id): the tab names the till alone.
     assert all(re.fullmatch(r"Caisse \d+ n°\d+", row["name"]) for row in dated), dated
     [users] = paheko_sql(f"SELECT open_user, close_user FROM plugin_pos_sessions WHERE id = {sid}")  # noqa: S608
-    assert re.fullmatch(r"Caisse \d+", users["open_user"]), users
+    assert re.fullmatch(r"Caisse \d+ — Caissier \d+", users["open_user"]), users  # the till and who opened
     assert re.fullmatch(r"Caisse \d+ — Caissier \d+", users["close_user"]), users
     [entry] = paheko_sql(f"SELECT id, label, date FROM acc_transactions WHERE reference = 'POS-SESSION-{sid}'")  # noqa: S608
     today = datetime.now(ZoneInfo("Europe/Paris"))
@@ -238,6 +238,31 @@ def test_a_day_reaches_paheko_once_after_ops_map_the_missing_accounts_and_reconc
     assert "658" in codes, lines
     assert "678" not in codes, lines
     assert {"code": "5112", "debit": 900, "credit": 0, "reference": "0007788 — La Poste"} in lines
+
+    # The deposit slip goes to the bank: 70.00 in cash and the cheque, booked in Paheko once on the deposit's day.
+    slip = {"cash": 7000, "cheques": [cheque], "reference": "BR-E2E-1", "deposited_on": f"{today:%Y-%m-%d}"}
+    assert bo.post(f"/v1/cash-sessions/{session_id}/deposit", json=slip).status_code == 201
+    assert till.client.post(f"/v1/sessions/{session_id}/deposit", json=slip).status_code == 200
+    deposited = wait_for(
+        lambda: session_state(bridge, session_id),
+        lambda r: r.status_code == 200 and r.json()["deposit"] not in (None, "waiting"),
+        what="the deposit to be booked in Paheko",
+    ).json()
+    assert (deposited["deposit"], deposited["deposit_error"]) == ("booked", None)
+    [booked] = paheko_sql(
+        f"SELECT id, date, label FROM acc_transactions WHERE reference = 'POS-DEPOSIT-{sid}'"  # noqa: S608
+    )
+    assert booked["date"] == f"{today:%Y-%m-%d}"
+    assert booked["label"].endswith(" — Remise BR-E2E-1"), booked
+    lines = paheko_sql(
+        "SELECT a.code, l.debit, l.credit, l.reference FROM acc_transactions_lines l"  # noqa: S608
+        f" INNER JOIN acc_accounts a ON a.id = l.id_account WHERE l.id_transaction = {booked['id']} ORDER BY l.id"
+    )
+    assert [(line["code"], line["debit"], line["credit"]) for line in lines] == [
+        ("512", 7900, 0),
+        ("530", 0, 7000),
+        ("5112", 0, 900),
+    ]
 
 
 @pytest.mark.skipif(not DB, reason="DID NOT RUN: set CAISSE_PAHEKO_DB (Paheko's SQLite file) to alter a row in Paheko")

@@ -14,14 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 import paheko_bridge
 from caisse_contracts.envelope import Envelope
-from caisse_contracts.events import PahekoTicketPushedV1, SessionClosedV1, TicketFinalizedV1
+from caisse_contracts.events import PahekoTicketPushedV1, SessionClosedV1, SessionDepositConfirmedV1, TicketFinalizedV1
 from caisse_contracts.runtime.database import create_engine, migrate, migrations_beside
 from caisse_contracts.snapshots import load_example
 from harness import Stack
 from paheko_bridge.adapters.memory import FakeFec, FakePaheko, FakeTargets, InMemoryUnitOfWork, MemoryState
 from paheko_bridge.adapters.sql import SqlUnitOfWork, TicketMemo
-from paheko_bridge.domain.pushes import CloseStatus, PushStatus
-from paheko_bridge.service_layer.forwarding import BridgeServices, accept, close_ready, push_due, replay
+from paheko_bridge.domain.pushes import CloseStatus, DepositStatus, PushStatus
+from paheko_bridge.service_layer.forwarding import BridgeServices, accept, close_ready, deposits_ready, push_due, replay
 from paheko_bridge.service_layer.ports import UnitOfWork
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -239,3 +239,56 @@ async def test_once_paheko_answers_a_companys_waiting_tickets_and_close_are_due_
     assert close.next_attempt_at == NOW
     assert await push_due(services) == 2
     assert [n for pos, n in paheko.tickets if pos == till_a] == [1, 2]
+
+
+@pytest.mark.parametrize("store", ["postgresql", "memory"])
+async def test_a_deposit_waits_for_its_close_backs_off_and_is_booked_once_alike_in_postgresql_and_in_memory(
+    engine: AsyncEngine, store: str
+) -> None:
+    paheko, clock, state = FakePaheko(), Clock(), MemoryState()
+
+    def uow() -> UnitOfWork:
+        return SqlUnitOfWork(engine) if store == "postgresql" else InMemoryUnitOfWork(state)
+
+    services = BridgeServices(
+        uow=uow, targets=FakeTargets(paheko, {COMPANY}), fec=FakeFec(), clock=clock, new_id=uuid.uuid4
+    )
+    pos, session = uuid.uuid4(), uuid.uuid4()
+    closed = load_example(SessionClosedV1).data.model_copy(
+        update={
+            "session_id": session,
+            "company_id": COMPANY,
+            "pos_id": pos,
+            "first_ticket_number": None,
+            "last_ticket_number": None,
+            "totals_by_method": (),
+            "totals_by_category": (),
+            "variance": 0,
+        }
+    )
+    deposit = load_example(SessionDepositConfirmedV1).data.model_copy(
+        update={"session_id": session, "company_id": COMPANY, "pos_id": pos, "deposit_id": uuid.uuid4()}
+    )
+    confirmed = Envelope[SessionDepositConfirmedV1].wrap(deposit, event_id=uuid.uuid4(), occurred_at=NOW, source="t")
+    assert await accept([confirmed, confirmed], services) == 1
+    assert await deposits_ready(services) == []  # no close yet
+    await accept([Envelope[SessionClosedV1].wrap(closed, event_id=uuid.uuid4(), occurred_at=NOW, source="t")], services)
+    await close_ready(services)
+    paheko.down = True
+    assert await deposits_ready(services) == [(session, DepositStatus.WAITING)]
+    async with uow() as work:
+        row = await work.deposits.get(session)
+    assert row is not None
+    assert (row.status, row.attempts, row.last_error) == (DepositStatus.WAITING, 1, "connection refused")
+    assert row.next_attempt_at > NOW
+    assert row.deposit == deposit
+    assert await deposits_ready(services) == []  # backing off
+    paheko.down = False
+    clock.now = NOW + timedelta(minutes=10)
+    assert await deposits_ready(services) == [(session, DepositStatus.BOOKED)]
+    assert await deposits_ready(services) == []
+    async with uow() as work:
+        row = await work.deposits.get(session)
+    assert row is not None
+    assert (row.status, row.last_error) == (DepositStatus.BOOKED, None)
+    assert paheko.deposits == [deposit.deposit_id]

@@ -121,6 +121,7 @@ class Api
 		$known = ($route === 'health' && count($path) === 1)
 			|| ($route === 'provisioning' && count($path) === 1)
 			|| ($route === 'tickets' && count($path) === 2)
+			|| ($route === 'deposits' && count($path) === 2)
 			|| ($route === 'sessions' && (count($path) === 2 || (count($path) === 3 && $path[2] === 'close')));
 
 		if (!$known) {
@@ -164,6 +165,16 @@ class Api
 
 			$ticket = Requests::ticket($http->json());
 			return Tickets::push($uuid, $ticket, PayloadHash::of($ticket));
+		}
+
+		if ($route === 'deposits') {
+			if ($method !== 'PUT') {
+				throw self::methodNotAllowed(['PUT']);
+			}
+
+			$uuid = Requests::uuid($path[1], 'uuid');
+			$deposit = Requests::deposit($http->json());
+			return Deposits::book($uuid, $deposit, PayloadHash::of($deposit));
 		}
 
 		$uuid = Requests::uuid($path[1], 'uuid');

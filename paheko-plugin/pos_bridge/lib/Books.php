@@ -159,6 +159,11 @@ class Books
 	/**
 	 * The id of the analytic project with this code; 422 when Paheko has none.
 	 */
+	static public function projectId(string $code): int
+	{
+		return self::project($code);
+	}
+
 	static protected function project(string $code): int
 	{
 		$id = DB::getInstance()->firstColumn('SELECT id FROM acc_projects WHERE code = ?;', $code);

@@ -281,6 +281,54 @@ class Requests
 	}
 
 	/**
+	 * PUT deposits/{uuid}: a closed session's bank deposit, its credit lines (the cash, each cheque) in hundredths;
+	 * the bank account is debited with their total.
+	 */
+	static public function deposit($body): array
+	{
+		$body = self::object($body ?? [], 'body');
+		self::only($body, ['session', 'date', 'reference', 'label', 'bank_account', 'lines', 'project'], '');
+		$date = self::string($body, 'date', 'date', 10, '/^\d{4}-\d{2}-\d{2}$/');
+
+		if (!\DateTimeImmutable::createFromFormat('!Y-m-d', $date) || \DateTimeImmutable::createFromFormat('!Y-m-d', $date)->format('Y-m-d') !== $date) {
+			throw Problem::invalid('date', 'is not a valid date');
+		}
+
+		$out = [
+			'session'      => self::uuid(self::string($body, 'session', 'session', 36), 'session'),
+			'date'         => $date,
+			'reference'    => self::string($body, 'reference', 'reference', 100),
+			'bank_account' => self::string($body, 'bank_account', 'bank_account', 20, self::ACCOUNT),
+			'lines'        => [],
+		];
+
+		foreach (self::list($body, 'lines', 'lines', 1, 10000) as $i => $line) {
+			$where = sprintf('lines[%d].', $i);
+			$line = self::object($line, rtrim($where, '.'));
+			self::only($line, ['account', 'amount', 'label', 'reference'], $where);
+			$entry = [
+				'account' => self::string($line, 'account', $where . 'account', 20, self::ACCOUNT),
+				'amount'  => self::int($line, 'amount', $where . 'amount', 1, self::MAX_AMOUNT),
+				'label'   => self::string($line, 'label', $where . 'label', 200),
+			];
+
+			if (isset($line['reference'])) {
+				$entry['reference'] = self::string($line, 'reference', $where . 'reference', 100);
+			}
+
+			$out['lines'][] = $entry;
+		}
+
+		foreach (['label' => 200, 'project' => 100] as $name => $max) {
+			if (isset($body[$name])) {
+				$out[$name] = self::string($body, $name, $name, $max);
+			}
+		}
+
+		return $out;
+	}
+
+	/**
 	 * A date and time with its offset, as the till's local time: Paheko stores the wall time it shows.
 	 */
 	static protected function datetime(array $body, string $name): string

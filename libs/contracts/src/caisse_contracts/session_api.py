@@ -7,7 +7,7 @@ the variance threshold…) are session-service's, which names the field it refus
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 from uuid import UUID
 
@@ -55,6 +55,17 @@ class CloseSessionIn(_In):
     cheques_ticked: list[UUID] = Field(default_factory=list, max_length=10_000)
     card_terminal_total: StrictInt | None = Field(default=None, le=100_000_000_000)
     comment: str | None = Field(default=None, max_length=2000)
+
+
+class DepositIn(_In):
+    """The bank deposit slip of a closed session as it went to the bank."""
+
+    cash: StrictInt = Field(
+        le=100_000_000_000, description="Cash deposited, in minor units (at most what the close left)"
+    )
+    cheques: list[UUID] = Field(default_factory=list, max_length=10_000, description="Payment ids of the cheques")
+    reference: str = Field(max_length=100, description="The deposit slip's number")
+    deposited_on: date = Field(description="The day of the deposit at the bank")
 
 
 class CountOut(_Out):
@@ -116,6 +127,28 @@ class LateTicketOut(_Out):
     received_at: datetime = Field(description="When session-service received it (after the close).")
 
 
+class DepositChequeOut(_Out):
+    payment_id: UUID
+    ticket_id: UUID
+    number: str
+    bank: str | None
+    amount: int
+
+
+class DepositOut(_Out):
+    """A closed session's confirmed bank deposit."""
+
+    deposit_id: UUID
+    session_id: UUID
+    cash: int
+    cheques: list[DepositChequeOut]
+    total: int = Field(description="cash + the cheques")
+    reference: str
+    deposited_on: date
+    confirmed_at: datetime
+    confirmed_by: UUID | None = Field(description="The operator who confirmed it; none for a till")
+
+
 class SessionOut(_Out):
     """A cash session, its status and its figures so far."""
 
@@ -145,6 +178,7 @@ class SessionOut(_Out):
     late_tickets: list[LateTicketOut] = Field(
         default_factory=list, description="Tickets that reached the session after its close: in none of its figures."
     )
+    deposit: DepositOut | None = Field(default=None, description="The bank deposit, once confirmed.")
 
 
 class MethodLineOut(_Out):

@@ -28,7 +28,7 @@ from caisse_contracts.config import (
     Territory,
 )
 from caisse_contracts.events.config import ConfigChangedV1, EntityType
-from caisse_contracts.events.sessions import SessionClosedV1
+from caisse_contracts.events.sessions import SessionClosedV1, SessionDepositConfirmedV1
 from caisse_contracts.events.tickets import TicketFinalizedV1
 from caisse_contracts.runtime.database import create_engine, migrate, migrations_beside
 from caisse_contracts.snapshots import load_example
@@ -368,6 +368,24 @@ async def test_the_writer_names_the_shop_and_the_till_and_waits_for_the_territor
     rows = [line.split("\t") for line in read(path).splitlines()[1:]]
     assert {row[3] for row in rows} == {"20261122"}
     assert all(row[10].startswith("Nouméa - Ducos, Caisse 1, 22/11/2026 - ") for row in rows)
-    assert "Nouméa - Ducos, Caisse 1, 22/11/2026 - Remise de chèques - Chèque n°7654321 (La Banque Postale)" in {
-        row[10] for row in rows
+    assert not any(row[8].startswith("REMISE-") for row in rows)  # the cheques go to the bank with the deposit
+
+    deposit = load_example(SessionDepositConfirmedV1).data.model_copy(
+        update={
+            "company_id": company.id,
+            "shop_id": shop.id,
+            "pos_id": till.id,
+            "currency": "XPF",
+            "closed_at": closed.closed_at,
+            "session_id": closed.session_id,
+        }
+    )
+    await writer.book_deposit(deposit)
+    await writer.book_deposit(deposit)
+    rows = [line.split("\t") for line in read(path).splitlines()[1:]]
+    remise = [row for row in rows if row[8] == f"REMISE-{closed.session_id}"]
+    assert {row[3] for row in remise} == {"20261123"}
+    assert "Nouméa - Ducos, Caisse 1, 22/11/2026 - Remise BR-2026-0457 - Chèque n°7654321 (La Banque Postale)" in {
+        row[10] for row in remise
     }
+    assert [row[4] for row in remise] == ["512", "530", "5112", "5112"]

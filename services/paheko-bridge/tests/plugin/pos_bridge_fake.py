@@ -65,7 +65,7 @@ def request_schema(method: str, path_template: str) -> str | None:
 def path_template(path: str) -> str:
     """The contract's path of a request path under the plugin: /tickets/<uuid> → /tickets/{ticket}."""
     parts = path.split("/p/pos_bridge/v1/", 1)[-1].split("/")
-    if parts[0] in {"tickets", "sessions"} and len(parts) >= 2:
+    if parts[0] in {"tickets", "sessions", "deposits"} and len(parts) >= 2:
         return "/" + parts[0] + "/{" + parts[0][:-1] + "}" + ("/close" if len(parts) == 3 else "")
     return "/" + "/".join(parts)
 
@@ -141,7 +141,9 @@ def problem(status: int, slug: str, detail: str, field_name: str | None = None, 
 class FakePlugin:
     """The pos_bridge plugin in memory. `violations` lists every request or answer that broke the contract."""
 
-    chart: set[str] = field(default_factory=lambda: {"530", "5112", "5115", "4191", "658", "678", "778", "707", "706"})
+    chart: set[str] = field(
+        default_factory=lambda: {"512", "530", "5112", "5115", "4191", "658", "678", "778", "707", "706"}
+    )
     violations: list[str] = field(default_factory=list)
     requests: list[httpx.Request] = field(default_factory=list)
     basic_checks: int = 0
@@ -150,6 +152,7 @@ class FakePlugin:
     methods: dict[str, dict[str, Any]] = field(default_factory=dict)
     tickets: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    deposits: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
     failures: list[Callable[[httpx.Request], httpx.Response]] = field(default_factory=list)
     tabs_written: int = 0
 
@@ -239,6 +242,8 @@ class FakePlugin:
             return self._open(parts[1], body)
         if route == ("POST", "sessions", 3):
             return self._close(parts[1], body)
+        if route == ("PUT", "deposits", 2):
+            return self._deposit(parts[1], body)
         if route == ("GET", "sessions", 2):
             session = self.sessions.get(parts[1])
             return _ok(session, "SessionState") if session else problem(404, "unknown-session", "unknown")
@@ -394,6 +399,61 @@ class FakePlugin:
             },
         )
         return _ok(_public(session), "SessionState")
+
+    def _deposit(self, uuid: str, body: dict[str, Any]) -> httpx.Response:
+        digest = hashlib.sha256(canonical(body).encode()).hexdigest()
+        if uuid in self.deposits:
+            stored_hash, stored = self.deposits[uuid]
+            if stored_hash == digest:
+                return _ok({**stored, "replayed": True}, "DepositResult")
+            return problem(409, "deposit-conflict", "booked with other figures", stored=stored)
+        session = self.sessions.get(body["session"])
+        if session is None:
+            return problem(404, "unknown-session", "unknown", "session")
+        if session["status"] != "closed":
+            return problem(409, "session-not-closed", "deposited once closed", "session")
+        accounts = {body["bank_account"], *(line["account"] for line in body["lines"])}
+        missing = sorted(accounts - self.chart)
+        if missing:
+            return problem(409, "missing-accounts", "missing from the chart", missing_accounts=missing)
+        total = sum(line["amount"] for line in body["lines"])
+        caisse_id = session["caisse_session_id"]
+        lines = [
+            {
+                "account": body["bank_account"],
+                "debit": total,
+                "credit": 0,
+                "label": f"Remise {body['reference']}",
+                "reference": body["reference"],
+                "project": body.get("project"),
+            },
+            *(
+                {
+                    "account": line["account"],
+                    "debit": 0,
+                    "credit": line["amount"],
+                    "label": line["label"],
+                    "reference": line.get("reference"),
+                    "project": body.get("project"),
+                }
+                for line in body["lines"]
+            ),
+        ]
+        result = {
+            "deposit": uuid,
+            "session": body["session"],
+            "caisse_session_id": caisse_id,
+            "transaction": {
+                "id": 1000 + caisse_id,
+                "reference": f"POS-DEPOSIT-{caisse_id}",
+                "date": body["date"],
+                "label": body.get("label") or f"Remise en banque {body['reference']}",
+                "lines": lines,
+            },
+            "replayed": False,
+        }
+        self.deposits[uuid] = (digest, result)
+        return _ok(result, "DepositResult", 201)
 
 
 def _public(session: dict[str, Any]) -> dict[str, Any]:

@@ -16,11 +16,14 @@ from caisse_contracts.events import (
     PaymentMethod,
     PaymentV1,
     SessionClosedV1,
+    SessionDepositConfirmedV1,
     TicketFinalizedV1,
     TicketKind,
 )
 from caisse_contracts.snapshots import load_example
 from paheko_bridge.adapters.plugin_models import (
+    DepositLine,
+    DepositRequest,
     ProvisioningRequest,
     SessionCloseRequest,
     SessionOpenRequest,
@@ -30,6 +33,7 @@ from paheko_bridge.adapters.plugin_models import (
 )
 from paheko_bridge.adapters.plugin_payloads import (
     ROUNDING_CATEGORY,
+    deposit_request,
     paheko_scale,
     provisioning_request,
     session_close,
@@ -178,6 +182,7 @@ def test_the_python_models_and_the_contract_name_the_same_request_fields() -> No
         "SessionCloseRequest": SessionCloseRequest,
         "SessionOpenRequest": SessionOpenRequest,
         "ProvisioningRequest": ProvisioningRequest,
+        "DepositRequest": DepositRequest,
     }
     schemas = contract()["components"]["schemas"]
     for name, model in pairs.items():
@@ -256,3 +261,24 @@ def test_a_session_s_entry_is_labelled_with_the_shop_the_till_and_the_local_day_
         "Boutique du centre — Caisse 2 — 01/01/2027"
     )
     assert session_label(None, "Caisse 2", late, "UTC") == "Caisse 2 — 31/12/2026"
+
+
+def test_a_deposit_debits_the_company_s_bank_and_credits_its_cash_and_each_cheque_in_hundredths() -> None:
+    deposit = load_example(SessionDepositConfirmedV1).data
+    accounts = AccountMapping(bank="5121", cash="531")
+    request = deposit_request(deposit, accounts, label="Boutique — Caisse 2 — 21/11/2026 — Remise BR-2026-0457")
+    assert (request.session, request.date, request.reference) == (
+        deposit.session_id,
+        deposit.deposited_on,
+        "BR-2026-0457",
+    )
+    assert request.bank_account == "5121"
+    assert request.lines == (
+        DepositLine(account="531", amount=38350, label="Espèces"),
+        DepositLine(account="5112", amount=2500, label="Chèque n°0001234 — Crédit Mutuel", reference="0001234"),
+        DepositLine(account="5112", amount=2000, label="Chèque n°7654321 — La Banque Postale", reference="7654321"),
+    )
+    francs = deposit.model_copy(update={"currency": "XPF", "cash": 1005, "cheques": ()})
+    assert [line.amount for line in deposit_request(francs, accounts).lines] == [100500]
+    errors = contract_errors("DepositRequest", request.model_dump(mode="json"))
+    assert errors == []

@@ -16,7 +16,7 @@ from pos_bridge_fake import BASE, PASSWORD, USER, FakePlugin
 from pydantic import SecretStr
 
 from caisse_contracts.config import AccountMapping, Category
-from caisse_contracts.events import SessionClosedV1, TicketFinalizedV1
+from caisse_contracts.events import SessionClosedV1, SessionDepositConfirmedV1, TicketFinalizedV1
 from caisse_contracts.snapshots import load_example
 from paheko_bridge.adapters.paheko_target import PahekoSqlReader, PluginTarget, breakers
 from paheko_bridge.adapters.plugin_client import PahekoPluginClient
@@ -152,11 +152,14 @@ class Items:
         return self.items.get(entity_id)
 
 
-async def test_the_books_name_the_shop_the_till_the_day_and_the_cashiers_and_carry_the_shop_s_project(
+async def test_the_books_name_the_shop_the_till_the_day_and_the_cashiers_who_opened_and_closed_and_carry_the_shop_s_project(
     fake: FakePlugin,
 ) -> None:
     sold = load_example(TicketFinalizedV1).data
-    closed = load_example(SessionClosedV1).data.model_copy(update={"first_ticket_number": 1, "last_ticket_number": 1})
+    opener = uuid.uuid4()
+    closed = load_example(SessionClosedV1).data.model_copy(
+        update={"first_ticket_number": 1, "last_ticket_number": 1, "opened_by": opener}
+    )
     assert closed.closed_by is not None
     assert sold.operator_id is not None
     items = Items(
@@ -164,6 +167,7 @@ async def test_the_books_name_the_shop_the_till_the_day_and_the_cashiers_and_car
             sold.shop_id: {"name": "Boutique du centre", "analytic_project": "BOUT-CENTRE"},
             sold.pos_id: {"name": "Caisse 2"},
             sold.operator_id: {"name": "Camille"},
+            opener: {"name": "Dominique"},
         }
     )
     client = PahekoPluginClient(BASE, USER, SecretStr(PASSWORD), transport=httpx.MockTransport(fake.handle))
@@ -183,9 +187,49 @@ async def test_the_books_name_the_shop_the_till_the_day_and_the_cashiers_and_car
     assert (push["label"], push["cashier"]) == ("Caisse 2", "Camille")
     assert (close["label"], close["opened_by"], close["closed_by"], close["project"]) == (
         "Boutique du centre — Caisse 2 — 21/11/2026",  # closed at 18:05 UTC, 19:05 in Paris
-        "Caisse 2",
+        "Caisse 2 — Dominique",
         "Caisse 2 — Camille",
         "BOUT-CENTRE",
     )
-    assert items.reads == 3  # each name read once
+    assert items.reads == 4  # each name read once
+    assert fake.violations == []
+
+
+async def test_a_deposit_is_booked_once_after_its_session_s_close_on_the_shop_s_project_and_named_like_it(
+    fake: FakePlugin,
+) -> None:
+    sold = load_example(TicketFinalizedV1).data.model_copy(update={"number": 1})
+    closed = load_example(SessionClosedV1).data.model_copy(update={"first_ticket_number": 1, "last_ticket_number": 1})
+    deposit = load_example(SessionDepositConfirmedV1).data.model_copy(update={"session_id": sold.session_id})
+    items = Items(
+        {
+            sold.shop_id: {"name": "Boutique du centre", "analytic_project": "BOUT-CENTRE"},
+            sold.pos_id: {"name": "Caisse 2"},
+        }
+    )
+    client = PahekoPluginClient(BASE, USER, SecretStr(PASSWORD), transport=httpx.MockTransport(fake.handle))
+    reader = PahekoSqlReader(BASE, USER, SecretStr(PASSWORD), transport=httpx.MockTransport(FakeSql().handle))
+    plugin = PluginTarget(client, reader, breakers(), circuit="paheko:deposit", items=items)
+    await plugin.provision(example_categories(), AccountMapping(cash="530"))
+    await plugin.push_ticket(sold)
+    with pytest.raises(TargetRejectedError, match="deposited once closed"):
+        await plugin.book_deposit(deposit)
+    await plugin.close_session(closed.model_copy(update={"session_id": sold.session_id}))
+    await plugin.book_deposit(deposit)
+    await plugin.book_deposit(deposit)  # the bridge retries after a lost answer: the first entry answers
+    await plugin.aclose()
+    [(_, booked)] = fake.deposits.values()
+    entry = booked["transaction"]
+    assert entry["reference"] == "POS-DEPOSIT-1"
+    assert entry["date"] == "2026-11-23"
+    assert entry["label"] == "Boutique du centre — Caisse 2 — 21/11/2026 — Remise BR-2026-0457"
+    assert [(line["account"], line["debit"], line["credit"]) for line in entry["lines"]] == [
+        ("512", 42850, 0),
+        ("530", 0, 38350),
+        ("5112", 0, 2500),
+        ("5112", 0, 2000),
+    ]
+    assert {line["project"] for line in entry["lines"]} == {"BOUT-CENTRE"}
+    replays = [r for r in fake.requests if r.url.path.endswith(f"deposits/{deposit.deposit_id}")]
+    assert len(replays) == 3
     assert fake.violations == []

@@ -33,6 +33,8 @@ from paheko_bridge.adapters.plugin_models import (
     CashOpening,
     CategoryMapping,
     CompanyAccounts,
+    DepositLine,
+    DepositRequest,
     MethodMapping,
     ProvisioningRequest,
     SessionCloseRequest,
@@ -474,3 +476,53 @@ async def test_the_tab_names_till_and_cashier_the_cheque_line_its_bank_and_every
     assert {line.project for line in closed.transaction.lines} == {"IT-SHOP"}
     [cheque_line] = [line for line in closed.transaction.lines if line.account == "5112"]
     assert (cheque_line.debit, cheque_line.reference) == (1050, "0007788 — La Poste")
+
+
+async def test_a_deposit_is_booked_once_after_the_close_from_the_bank_to_the_cash_and_each_cheque(
+    plugin: PahekoPluginClient,
+) -> None:
+    session = uuid.uuid4()
+    await plugin.push_ticket(uuid.uuid4(), ticket(session, 1, cash=1050))
+    await plugin.push_ticket(uuid.uuid4(), ticket(session, 2, cheque=1050))
+    deposit_id = uuid.uuid4()
+    request = DepositRequest(
+        session=session,
+        date=datetime(2026, 12, 7, tzinfo=UTC).date(),
+        reference="BR-IT-0457",
+        label="Boutique du centre — Caisse 2 — 04/12/2026 — Remise BR-IT-0457",
+        bank_account="512",
+        lines=(
+            DepositLine(account="530", amount=1000, label="Espèces"),
+            DepositLine(account="5112", amount=1050, label="Chèque n°0001234 — La Poste", reference="0001234"),
+        ),
+    )
+    with pytest.raises(PahekoRejectedError) as too_early:
+        await plugin.book_deposit(deposit_id, request)
+    assert too_early.value.status == 409
+    closed = await plugin.close_session(
+        session, SessionCloseRequest(ticket_count=2, cash=(CashCount(method="it-cash", counted=1050, opening=0),))
+    )
+    booked = await plugin.book_deposit(deposit_id, request)
+    again = await plugin.book_deposit(deposit_id, request)
+    assert (booked.replayed, again.replayed) == (False, True)
+    assert again.transaction == booked.transaction
+    entry = booked.transaction
+    assert (entry.reference, entry.date.isoformat(), entry.label) == (
+        f"POS-DEPOSIT-{closed.caisse_session_id}",
+        "2026-12-07",
+        "Boutique du centre — Caisse 2 — 04/12/2026 — Remise BR-IT-0457",
+    )
+    assert [(line.account, line.debit, line.credit, line.reference) for line in entry.lines] == [
+        ("512", 2050, 0, "BR-IT-0457"),
+        ("530", 0, 1000, None),
+        ("5112", 0, 1050, "0001234"),
+    ]
+    [count] = await paheko_sql(
+        "SELECT COUNT(*) AS n FROM acc_transactions WHERE reference = (SELECT reference FROM acc_transactions"
+        " WHERE id = ?);",
+        entry.id,
+    )
+    assert count["n"] == 1
+    with pytest.raises(PahekoRejectedError) as other:
+        await plugin.book_deposit(deposit_id, request.model_copy(update={"reference": "BR-IT-0458"}))
+    assert other.value.status == 409

@@ -15,7 +15,7 @@ from uuid_utils.compat import uuid7
 
 from caisse_contracts.basket import BasketIn, BasketLineIn, PaymentIn, compute_basket
 from caisse_contracts.config import AccountMapping, Company, Pos, Shop
-from caisse_contracts.events.sessions import ChequeV1, SessionClosedV1
+from caisse_contracts.events.sessions import ChequeV1, SessionClosedV1, SessionDepositConfirmedV1
 from caisse_contracts.events.tickets import LineKind, PaymentMethod, PaymentV1, TicketFinalizedV1, TicketKind
 from caisse_contracts.money import CashRoundingRule, round_cash
 from paheko_bridge.adapters.fec_memory import InMemoryFecJournal
@@ -25,7 +25,7 @@ from paheko_bridge.domain.fec import (
     FiscalYear,
     OtherCompanyError,
     UnbalancedEntryError,
-    cheque_deposit_entry,
+    deposit_entry,
     fec_file_name,
     fiscal_year_containing,
     format_amount,
@@ -37,6 +37,7 @@ from paheko_bridge.domain.fec_validator import validate_fec
 from paheko_bridge.service_layer.fec import (
     FecBooking,
     FecBookingStatus,
+    book_deposit_to_fec,
     book_session_close_to_fec,
     book_ticket_to_fec,
 )
@@ -198,6 +199,28 @@ def credit_note(
             "cash_rounding": cash_rounding,
             "change_given": 0,
         }
+    )
+
+
+def deposit_confirmed(
+    cash: int, cheques: tuple[ChequeV1, ...] = (), *, closed_at: datetime | None = None
+) -> SessionDepositConfirmedV1:
+    """The session's deposit slip confirmed on 23 November as BR-0457."""
+    return SessionDepositConfirmedV1(
+        deposit_id=uuid4(),
+        session_id=SESSION,
+        territory_id=uuid4(),
+        company_id=COMPANY,
+        shop_id=SHOP,
+        pos_id=POS,
+        currency="EUR",
+        closed_at=closed_at or datetime(2026, 11, 21, 18, 5, tzinfo=UTC),
+        deposited_on=date(2026, 11, 23),
+        reference="BR-0457",
+        cash=cash,
+        cheques=cheques,
+        total=cash + sum(c.amount for c in cheques),
+        confirmed_at=datetime(2026, 11, 23, 9, 40, tzinfo=UTC),
     )
 
 
@@ -405,13 +428,14 @@ def test_every_label_names_the_shop_the_till_and_the_day() -> None:
     # Closed at 00:30 in Paris on 1 January: the session's entries are of that local day, and say so.
     closed = session_closed(-100, closed_at=datetime(2026, 12, 31, 23, 30, tzinfo=UTC))
     closed = closed.model_copy(update={"cheques": cheques})
+    deposit = deposit_confirmed(0, cheques, closed_at=closed.closed_at)
 
     labels = [
         [line.label for line in entry.lines]
         for entry in (
             ticket_entry(ticket, books(), NOW),
             session_variance_entry(closed, books(), NOW),
-            cheque_deposit_entry(closed, books(), NOW),
+            deposit_entry(deposit, books(), NOW),
         )
     ]
 
@@ -420,8 +444,8 @@ def test_every_label_names_the_shop_the_till_and_the_day() -> None:
         [f"{WHERE} - Ticket n°1 - Chèque n°0004567 (La Poste)", f"{WHERE} - Ticket n°1 - Ventes"],
         [f"{new_year} - Session de caisse - Espèces - Erreur de caisse"] * 2,
         [
-            f"{new_year} - Remise de chèques - 1 chèque(s)",
-            f"{new_year} - Remise de chèques - Chèque n°0004567 (La Poste)",
+            f"{new_year} - Remise BR-0457 - Total",
+            f"{new_year} - Remise BR-0457 - Chèque n°0004567 (La Poste)",
         ],
     ]
 
@@ -483,23 +507,46 @@ def test_a_cash_shortage_is_debited_to_the_shortage_account_and_credited_to_cash
     assert by_side(session_variance_entry(session_closed(-100), books(), NOW)) == {("658", "D"): 100, ("530", "C"): 100}
 
 
-def test_a_sessions_cheques_leave_for_the_bank_with_its_deposit_slip() -> None:
+def test_a_confirmed_deposit_moves_the_cash_and_each_cheque_to_the_bank_on_the_day_of_the_deposit() -> None:
     cheques = (
         ChequeV1(ticket_id=uuid4(), number="0001234", bank="Crédit Mutuel", amount=2500),
         ChequeV1(ticket_id=uuid4(), number="0005678", bank=None, amount=2000),
     )
-    closed = session_closed(0).model_copy(update={"cheques": cheques})
-    entry = cheque_deposit_entry(closed, books(), NOW)
+    entry = deposit_entry(deposit_confirmed(13100, cheques), books(), NOW)
 
-    assert by_side(entry) == {("512", "D"): 4500, ("5112", "C"): 4500}
+    assert by_side(entry) == {("512", "D"): 17600, ("530", "C"): 13100, ("5112", "C"): 4500}
     assert [(line.account, line.amount, line.label) for line in entry.lines] == [
-        ("512", 4500, f"{WHERE} - Remise de chèques - 2 chèque(s)"),
-        ("5112", -2500, f"{WHERE} - Remise de chèques - Chèque n°0001234 (Crédit Mutuel)"),
-        ("5112", -2000, f"{WHERE} - Remise de chèques - Chèque n°0005678"),
+        ("512", 17600, f"{WHERE} - Remise BR-0457 - Total"),
+        ("530", -13100, f"{WHERE} - Remise BR-0457 - Espèces"),
+        ("5112", -2500, f"{WHERE} - Remise BR-0457 - Chèque n°0001234 (Crédit Mutuel)"),
+        ("5112", -2000, f"{WHERE} - Remise BR-0457 - Chèque n°0005678"),
     ]
     assert entry.piece_ref == f"REMISE-{SESSION}"
-    assert entry.entry_date == date(2026, 11, 21)
-    assert cheque_deposit_entry(closed.model_copy(update={"cheques": ()}), books(), NOW).lines == ()
+    assert (entry.entry_date, entry.piece_date) == (date(2026, 11, 23), date(2026, 11, 23))
+    assert [line.account for line in deposit_entry(deposit_confirmed(500), books(), NOW).lines] == ["512", "530"]
+
+
+async def test_the_close_books_its_variance_only_and_the_deposit_books_the_cheques_once() -> None:
+    journal = InMemoryFecJournal()
+    cheques = (ChequeV1(ticket_id=uuid4(), number="0001234", bank="Crédit Mutuel", amount=2500),)
+    closed = session_closed(-100).model_copy(update={"cheques": cheques})
+
+    await book_session_close_to_fec(closed, books(), journal, NOW)
+    deposit = deposit_confirmed(13100, cheques)
+    first = await book_deposit_to_fec(deposit, books(), journal, NOW)
+    again = await book_deposit_to_fec(deposit, books(), journal, NOW)
+
+    rows = [line.split("\t") for line in journal.text(f"{COMPANY.hex}FEC20261231.txt").splitlines()[1:]]
+    assert sorted({(row[8], row[3]) for row in rows}) == [
+        (f"POS-SESSION-{SESSION}", "20261121"),
+        (f"REMISE-{SESSION}", "20261123"),
+    ]
+    assert [row[4] for row in rows if row[8] == f"POS-SESSION-{SESSION}"] == ["530", "658"]
+    assert (first.status, again.status, again.number) == (
+        FecBookingStatus.BOOKED,
+        FecBookingStatus.ALREADY_BOOKED,
+        first.number,
+    )
 
 
 async def test_a_session_whose_count_matched_books_nothing() -> None:

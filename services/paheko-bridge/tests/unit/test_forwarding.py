@@ -20,13 +20,21 @@ from caisse_contracts.events import (
     PahekoTicketPushedV1,
     PaymentMethod,
     SessionClosedV1,
+    SessionDepositConfirmedV1,
     TicketFinalizedV1,
 )
 from caisse_contracts.snapshots import load_example
 from paheko_bridge.adapters.memory import FakeFec, FakePaheko, FakeTargets, InMemoryUnitOfWork, MemoryState
-from paheko_bridge.domain.pushes import Backoff, CloseStatus, PushStatus
+from paheko_bridge.domain.pushes import Backoff, CloseStatus, DepositStatus, PushStatus
 from paheko_bridge.domain.reconciliation import LedgerLine
-from paheko_bridge.service_layer.forwarding import BridgeServices, accept, close_ready, push_due, replay
+from paheko_bridge.service_layer.forwarding import (
+    BridgeServices,
+    accept,
+    close_ready,
+    deposits_ready,
+    push_due,
+    replay,
+)
 from paheko_bridge.service_layer.ports import (
     UnitOfWork,
 )
@@ -378,3 +386,71 @@ async def test_a_vat_subject_session_booked_tax_included_without_vat_is_a_mismat
         ("vat:550", 20, 0),
         ("vat:2000", 266, 0),
     ]
+
+
+def deposit(pos: UUID, company: UUID = PAHEKO_COMPANY) -> Envelope[SessionDepositConfirmedV1]:
+    data = load_example(SessionDepositConfirmedV1).data.model_copy(
+        update={"session_id": SESSION, "company_id": company, "pos_id": pos, "deposit_id": uuid.uuid4()}
+    )
+    return Envelope[SessionDepositConfirmedV1].wrap(data, event_id=uuid.uuid4(), occurred_at=NOW, source="test")
+
+
+async def test_a_deposit_is_booked_in_paheko_only_after_its_session_s_close_and_once(world: World) -> None:
+    pos = uuid.uuid4()
+    world.paheko.lines, world.paheko.tabs = SPEC_LINES, 2
+    confirmed = deposit(pos)
+    await accept([ticket(pos, 1), spec_session(pos), confirmed, confirmed], world.services)
+    assert await deposits_ready(world.services) == []  # its session is not in Paheko yet
+    await push_due(world.services)
+    await close_ready(world.services)
+    assert await deposits_ready(world.services) == []  # still waiting for ticket 2
+    await accept([ticket(pos, 2)], world.services)
+    await push_due(world.services)
+    await close_ready(world.services)
+    assert await deposits_ready(world.services) == [(SESSION, DepositStatus.BOOKED)]
+    assert world.paheko.deposits == [confirmed.data.deposit_id]
+    assert await deposits_ready(world.services) == []
+
+
+async def test_paheko_down_at_the_deposit_retries_later_and_a_refusal_is_kept_with_its_reason(world: World) -> None:
+    pos = uuid.uuid4()
+    world.paheko.lines, world.paheko.tabs = SPEC_LINES, 2
+    await accept([ticket(pos, 1), ticket(pos, 2), spec_session(pos), deposit(pos)], world.services)
+    await push_due(world.services)
+    await close_ready(world.services)
+    world.paheko.down = True
+    assert await deposits_ready(world.services) == [(SESSION, DepositStatus.WAITING)]
+    assert world.state.deposits[SESSION].last_error == "connection refused"
+    assert await deposits_ready(world.services) == []  # backing off
+    world.paheko.down = False
+    world.paheko.refuse[world.state.deposits[SESSION].deposit.deposit_id] = "account 512 is not in the chart"
+    world.clock.now = NOW + timedelta(minutes=5)
+    assert await deposits_ready(world.services) == [(SESSION, DepositStatus.REJECTED)]
+    assert world.state.deposits[SESSION].last_error == "account 512 is not in the chart"
+
+
+async def test_a_company_without_paheko_books_the_deposit_to_the_fec_after_the_close(world: World) -> None:
+    pos = uuid.uuid4()
+    confirmed = deposit(pos, FEC_COMPANY)
+    await accept([ticket(pos, 1, FEC_COMPANY), ticket(pos, 2, FEC_COMPANY), confirmed], world.services)
+    await push_due(world.services)
+    assert await deposits_ready(world.services) == []
+    await accept([spec_session(pos, FEC_COMPANY)], world.services)
+    await close_ready(world.services)
+    assert await deposits_ready(world.services) == [(SESSION, DepositStatus.BOOKED)]
+    assert world.fec.deposits == [confirmed.data.deposit_id]
+
+
+async def test_a_deposit_entry_that_differs_in_paheko_is_a_mismatch_reported_per_account(world: World) -> None:
+    pos = uuid.uuid4()
+    world.paheko.lines, world.paheko.tabs = SPEC_LINES, 2
+    confirmed = deposit(pos)
+    await accept([ticket(pos, 1), ticket(pos, 2), spec_session(pos), confirmed], world.services)
+    await push_due(world.services)
+    await close_ready(world.services)
+    # The slip: 383.50 € in cash and two cheques (45.00 €); Paheko's entry lost a cheque's line.
+    world.paheko.deposit_lines = (LedgerLine("512", 42850, 0), LedgerLine("530", 0, 38350), LedgerLine("5112", 0, 2500))
+    assert await deposits_ready(world.services) == [(SESSION, DepositStatus.MISMATCH)]
+    [failed] = [e for e in world.events(PahekoReconciliationFailedV1) if e.transaction_reference == "POS-DEPOSIT-7"]
+    assert [(d.what, d.ours, d.theirs) for d in failed.differences] == [("account:5112", -4500, -2500)]
+    assert world.state.deposits[SESSION].last_error == "account:5112: ours -4500, Paheko's -2500"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -16,23 +16,28 @@ from caisse_contracts.events import (
     PaymentMethod,
     PaymentV1,
     SessionClosedV1,
+    SessionDepositConfirmedV1,
     SessionOpenedV1,
     TicketFinalizedV1,
 )
 from caisse_contracts.snapshots import load_example
 from session_service.adapters.documents import ReportDocuments
 from session_service.adapters.memory import InMemoryUnitOfWork, MemoryState, RecordingMailSender
+from session_service.domain.access import Caller
 from session_service.domain.errors import (
     CommentRequiredError,
     ConfigurationMissingError,
+    DepositAlreadyConfirmedError,
     InvalidFieldError,
     SessionAlreadyOpenError,
+    SessionNotClosedError,
     SessionNotOpenError,
     TicketsMissingError,
     UnknownReferenceError,
 )
 from session_service.domain.sessions import CashSession, MovementKind, SessionStatus
 from session_service.service_layer.config import apply_config
+from session_service.service_layer.deposits import ConfirmDeposit, confirm_session_deposit
 from session_service.service_layer.mail import MailRetry, send_due_mail
 from session_service.service_layer.ports import ConfigRecord
 from session_service.service_layer.sessions import (
@@ -312,6 +317,15 @@ async def test_the_close_computes_expected_cash_variance_and_announces_every_fig
     assert mail.recipients == ("gerant@bocage.example",)
 
 
+async def test_the_close_announces_the_cashier_who_opened_and_the_one_who_closed(world: World) -> None:
+    relief = uuid.uuid4()
+    world.configure("operator", relief, {"name": "Chloé", "role": "cashier", "shop_id": str(world.shop_id)})
+    session = await open_session(world)
+    await close_cash_session(close(world, session, FLOAT, closed_by=relief), world.services)
+    [announced] = events(world, SessionClosedV1)
+    assert (announced.opened_by, announced.closed_by) == (world.cashier, relief)
+
+
 async def test_a_variance_beyond_the_threshold_needs_a_comment_and_nothing_is_written_without_it(world: World) -> None:
     session = await open_session(world)
     short = close(world, session, ((5000, 2), (1000, 3)))  # 130.00 counted for 145.00 expected
@@ -529,3 +543,105 @@ async def test_the_configuration_view_keeps_the_newest_version_whatever_order_it
     assert await apply_config([change(2, "Bocage Sud")], uow=uow) == 0, "a replay of an older version changes nothing"
     kept = world.state.config[world.shop_id]
     assert (kept.version, kept.item["name"]) == (3, "Bocage Nord")
+
+
+async def closed_with_cheques(world: World) -> tuple[CashSession, PaymentV1, PaymentV1]:
+    """A closed session: two cheques of 10.00 €, 124.50 € counted of which 14.00 € kept as tomorrow's float."""
+    session = await open_session(world)
+    first, second = cheque(1000, "0001234"), cheque(1000, "0005678", "La Poste")
+    await world.count(
+        world.ticket(session.session_id, 1, payments=(first,)), world.ticket(session.session_id, 2, payments=(second,))
+    )
+    counts = ((5000, 2), (1000, 3), (200, 5), (50, 10))
+    await close_cash_session(
+        close(
+            world,
+            session,
+            counts,
+            last_ticket_number=2,
+            float_kept=((1000, 1), (200, 2)),
+            cheques_ticked=frozenset({first.payment_id, second.payment_id}),
+        ),
+        world.services,
+    )
+    return world.state.sessions[session.session_id], first, second
+
+
+def deposit(session: CashSession, cash: int, *cheques: PaymentV1, reference: str = "BR-0457") -> ConfirmDeposit:
+    return ConfirmDeposit(
+        session_id=session.session_id,
+        cash=cash,
+        cheque_ids=tuple(c.payment_id for c in cheques),
+        reference=reference,
+        deposited_on=date(2026, 11, 23),
+    )
+
+
+async def test_a_confirmed_deposit_is_kept_and_announced_with_its_cash_its_cheques_its_slip_and_its_day(
+    world: World,
+) -> None:
+    session, first, second = await closed_with_cheques(world)
+    assert session.closing is not None
+    assert session.closing.deposit_cash == 13100
+    manager = Caller.operator(uuid.uuid4(), "shop_manager", world.shop_id, world.company_id)
+    world.now += timedelta(days=2)
+    confirmed = await confirm_session_deposit(deposit(session, 13100, first, second), manager, world.services)
+    assert confirmed.created
+    [announced] = events(world, SessionDepositConfirmedV1)
+    assert (announced.session_id, announced.deposit_id) == (session.session_id, confirmed.deposit.deposit_id)
+    assert (announced.cash, announced.total, announced.reference) == (13100, 15100, "BR-0457")
+    assert [(c.number, c.bank, c.amount) for c in announced.cheques] == [
+        ("0001234", "Crédit Agricole", 1000),
+        ("0005678", "La Poste", 1000),
+    ]
+    assert (announced.deposited_on, announced.closed_at, announced.confirmed_by) == (
+        date(2026, 11, 23),
+        session.closed_at,
+        manager.operator_id,
+    )
+    assert world.state.deposits[session.session_id] == confirmed.deposit
+
+
+async def test_the_same_deposit_confirmed_again_answers_the_first_and_another_is_refused(world: World) -> None:
+    session, first, _ = await closed_with_cheques(world)
+    till = Caller.till(world.pos_id)
+    confirmed = await confirm_session_deposit(deposit(session, 10000, first), till, world.services)
+    again = await confirm_session_deposit(deposit(session, 10000, first), till, world.services)
+    assert (again.created, again.deposit) == (False, confirmed.deposit)
+    with pytest.raises(DepositAlreadyConfirmedError) as refused:
+        await confirm_session_deposit(deposit(session, 10000, first, reference="BR-0458"), till, world.services)
+    assert refused.value.reference == "BR-0457"
+    assert len(events(world, SessionDepositConfirmedV1)) == 1
+    assert list(world.state.deposits.values()) == [confirmed.deposit]
+
+
+async def test_a_deposit_of_more_cash_than_the_close_left_or_of_a_cheque_of_another_session_is_refused_naming_it(
+    world: World,
+) -> None:
+    session, first, _ = await closed_with_cheques(world)
+    till = Caller.till(world.pos_id)
+    with pytest.raises(InvalidFieldError) as too_much:
+        await confirm_session_deposit(deposit(session, 13101, first), till, world.services)
+    assert too_much.value.field == "cash"
+    assert "13100" in too_much.value.reason
+    with pytest.raises(InvalidFieldError) as stranger:
+        await confirm_session_deposit(deposit(session, 100, first, cheque(500, "999")), till, world.services)
+    assert stranger.value.field == "cheques[1]"
+    with pytest.raises(InvalidFieldError) as no_slip:
+        await confirm_session_deposit(deposit(session, 100, reference="  "), till, world.services)
+    assert no_slip.value.field == "reference"
+    with pytest.raises(InvalidFieldError) as before:
+        await confirm_session_deposit(
+            replace(deposit(session, 100), deposited_on=date(2026, 11, 19)), till, world.services
+        )
+    assert before.value.field == "deposited_on"
+    assert world.state.deposits == {}
+    assert events(world, SessionDepositConfirmedV1) == []
+
+
+async def test_a_session_not_closed_has_no_deposit_yet(world: World) -> None:
+    session = await open_session(world)
+    with pytest.raises(SessionNotClosedError) as refused:
+        await confirm_session_deposit(deposit(session, 0), Caller.till(world.pos_id), world.services)
+    assert refused.value.status == "open"
+    assert world.state.deposits == {}

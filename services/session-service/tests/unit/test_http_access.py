@@ -125,6 +125,10 @@ def close_body(world: World) -> dict[str, Any]:
     return {"closed_by": str(world.here.cashier), "last_ticket_number": None, "counts": [{"value": 1000, "count": 2}]}
 
 
+def deposit_body(cash: int = 1500, reference: str = "BR-0457") -> dict[str, Any]:
+    return {"cash": cash, "cheques": [], "reference": reference, "deposited_on": "2026-11-23"}
+
+
 def routes(world: World) -> list[tuple[str, str, dict[str, Any] | None]]:
     """One route of each class: open, read, write, documents, figures, lists."""
     s = world.session_id
@@ -143,6 +147,7 @@ def routes(world: World) -> list[tuple[str, str, dict[str, Any] | None]]:
         ("GET", f"/v1/sessions/{s}/totals", None),
         ("GET", f"/v1/tickets/{uuid.uuid4()}", None),
         ("GET", "/v1/late-tickets", None),
+        ("POST", f"/v1/sessions/{s}/deposit", deposit_body()),
     ]
 
 
@@ -233,6 +238,44 @@ async def test_a_closed_session_shows_its_late_tickets_to_its_till_and_its_shop(
     manager = operator("shop_manager", world.here.shop_id, world.here.company_id)
     listed = (await world.client.get(f"/v1/late-tickets?shop_id={world.here.shop_id}", headers=manager)).json()
     assert [t["ticket_id"] for t in listed] == [str(late.ticket_id)]
+
+
+async def test_the_deposit_is_confirmed_by_the_till_or_a_manager_of_the_shop_once_and_the_same_again_answers_it(
+    world: World,
+) -> None:
+    s = world.session_id
+    own = till(world.here)
+    too_early = await world.client.post(f"/v1/sessions/{s}/deposit", json=deposit_body(), headers=own)
+    assert too_early.status_code == 409
+    assert too_early.json()["type"].endswith("session-not-closed")
+    close = {**close_body(world), "float_kept": [{"value": 100, "count": 0}]}
+    assert (await world.client.post(f"/v1/sessions/{s}/close", json=close, headers=own)).is_success
+    outsider = operator("shop_manager", world.elsewhere.shop_id, world.elsewhere.company_id)
+    cashier = operator("cashier", world.here.shop_id, world.here.company_id)
+    for headers in (outsider, cashier):
+        refused = await world.client.post(f"/v1/sessions/{s}/deposit", json=deposit_body(), headers=headers)
+        assert refused.status_code == 403
+    other_till = await world.client.post(
+        f"/v1/sessions/{s}/deposit", json=deposit_body(), headers=till(world.elsewhere)
+    )
+    assert other_till.status_code == 404
+    too_much = await world.client.post(f"/v1/sessions/{s}/deposit", json=deposit_body(cash=2001), headers=own)
+    assert too_much.status_code == 422
+    assert [p["name"] for p in too_much.json()["invalid_params"]] == ["cash"]
+    assert world.state.deposits == {}
+    manager = operator("shop_manager", world.here.shop_id, world.here.company_id)
+    first = await world.client.post(f"/v1/sessions/{s}/deposit", json=deposit_body(), headers=manager)
+    assert first.status_code == 201, first.text
+    assert (first.json()["cash"], first.json()["total"], first.json()["reference"]) == (1500, 1500, "BR-0457")
+    assert first.json()["confirmed_by"] == manager["X-Caisse-Operator-Id"]
+    again = await world.client.post(f"/v1/sessions/{s}/deposit", json=deposit_body(), headers=own)
+    assert (again.status_code, again.json()) == (200, first.json())
+    other = await world.client.post(f"/v1/sessions/{s}/deposit", json=deposit_body(cash=1000), headers=own)
+    assert other.status_code == 409
+    assert other.json()["type"].endswith("deposit-already-confirmed")
+    assert [d.cash for d in world.state.deposits.values()] == [1500]
+    read = await world.client.get(f"/v1/sessions/{s}", headers=own)
+    assert read.json()["deposit"] == first.json()
 
 
 BINARY_TYPES = {"application/pdf", "application/octet-stream", "text/html"}

@@ -18,6 +18,7 @@ from caisse_contracts.events.sessions import (
     DenominationCountV1,
     MethodTotalV1,
     SessionClosedV1,
+    SessionDepositConfirmedV1,
     SessionOpenedV1,
 )
 from caisse_contracts.events.stock import StockMovedV1, StockReason
@@ -36,6 +37,7 @@ PAYLOADS: Final[tuple[type[Payload], ...]] = (
     TicketFinalizedV1,
     SessionOpenedV1,
     SessionClosedV1,
+    SessionDepositConfirmedV1,
     ConfigChangedV1,
     StockMovedV1,
     PahekoTicketPushedV1,
@@ -69,6 +71,7 @@ __all__ = [
     "PaymentV1",
     "ReconciledAmountV1",
     "SessionClosedV1",
+    "SessionDepositConfirmedV1",
     "SessionOpenedV1",
     "StockMovedV1",
     "StockReason",

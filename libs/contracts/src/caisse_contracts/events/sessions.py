@@ -1,7 +1,9 @@
-"""`session.opened` and `session.closed` v1: a till's cash session, from counted float to counted close."""
+"""`session.opened`, `session.closed` and `session.deposit_confirmed` v1: a till's cash session, from counted float to
+counted close, and its takings deposited at the bank."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import ClassVar
 from uuid import UUID
 
@@ -96,3 +98,28 @@ class SessionClosedV1(Payload):
     card_terminal_total: Minor | None = None
     comment: str | None = None
     closed_by: UUID | None = None
+    opened_by: UUID | None = Field(default=None, description="The cashier who opened the session (counted the float).")
+
+
+class SessionDepositConfirmedV1(Payload):
+    """The bank deposit of a closed session was confirmed as the slip was handed to the bank: the cash and the
+    cheques it carries leave the till's accounts for the bank's on `deposited_on`."""
+
+    EVENT_TYPE: ClassVar[str] = "session.deposit_confirmed"
+    VERSION: ClassVar[int] = 1
+
+    deposit_id: UUID
+    session_id: UUID
+    territory_id: UUID
+    company_id: UUID
+    shop_id: UUID
+    pos_id: UUID
+    currency: str = Field(min_length=3, max_length=3)
+    closed_at: AwareDatetime = Field(description="When the session closed (its takings are booked on that day).")
+    deposited_on: date = Field(description="The day of the deposit at the bank, as written on the slip.")
+    reference: str = Field(min_length=1, max_length=100, description="The bank deposit slip's number.")
+    cash: Minor = Field(ge=0, description="Cash deposited, in minor units.")
+    cheques: tuple[ChequeV1, ...] = ()
+    total: Minor = Field(ge=0, description="cash + the cheques' amounts.")
+    confirmed_at: AwareDatetime
+    confirmed_by: UUID | None = Field(default=None, description="The operator who confirmed it (none for a till).")

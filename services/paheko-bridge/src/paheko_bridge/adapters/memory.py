@@ -11,12 +11,14 @@ from uuid import UUID
 
 from caisse_contracts.config import AccountMapping
 from caisse_contracts.envelope import Envelope
-from caisse_contracts.events import SessionClosedV1, TicketFinalizedV1
+from caisse_contracts.events import SessionClosedV1, SessionDepositConfirmedV1, TicketFinalizedV1
 from caisse_contracts.runtime.outbox import OutboxItem
-from paheko_bridge.domain.pushes import CloseStatus, PushStatus
-from paheko_bridge.domain.reconciliation import LedgerLine
+from paheko_bridge.domain.pushes import CloseStatus, DepositStatus, PushStatus
+from paheko_bridge.domain.reconciliation import LedgerLine, expected_deposit
 from paheko_bridge.service_layer.ports import (
     CloseRow,
+    DepositRow,
+    PahekoDeposit,
     PahekoLedger,
     PendingPush,
     Pushed,
@@ -30,6 +32,7 @@ from paheko_bridge.service_layer.ports import (
 class MemoryState:
     pushes: dict[UUID, tuple[PushRow, TicketFinalizedV1]] = field(default_factory=dict)
     closes: dict[UUID, CloseRow] = field(default_factory=dict)
+    deposits: dict[UUID, DepositRow] = field(default_factory=dict)
     claimed: set[UUID] = field(default_factory=set)
     events: list[tuple[str, Envelope[Any]]] = field(default_factory=list)
 
@@ -177,6 +180,34 @@ class InMemoryCloses:
         return self._state.closes.get(session_id)
 
 
+class InMemoryDeposits:
+    def __init__(self, state: MemoryState) -> None:
+        self._state = state
+
+    async def add(self, deposit: SessionDepositConfirmedV1, received_at: datetime) -> bool:
+        if deposit.session_id in self._state.deposits:
+            return False
+        self._state.deposits[deposit.session_id] = DepositRow(deposit, DepositStatus.WAITING, 0, received_at, None)
+        return True
+
+    async def waiting(self, now: datetime) -> list[DepositRow]:
+        return [
+            r for r in self._state.deposits.values() if r.status is DepositStatus.WAITING and r.next_attempt_at <= now
+        ]
+
+    async def settle(self, session_id: UUID, status: DepositStatus, *, at: datetime, reason: str | None = None) -> None:
+        self._state.deposits[session_id] = replace(self._state.deposits[session_id], status=status, last_error=reason)
+
+    async def failed(self, session_id: UUID, *, attempts: int, next_attempt_at: datetime, reason: str) -> None:
+        row = self._state.deposits[session_id]
+        self._state.deposits[session_id] = replace(
+            row, attempts=attempts, next_attempt_at=next_attempt_at, last_error=reason
+        )
+
+    async def get(self, session_id: UUID) -> DepositRow | None:
+        return self._state.deposits.get(session_id)
+
+
 class InMemoryInbox:
     def __init__(self, state: MemoryState) -> None:
         self._state = state
@@ -208,6 +239,7 @@ class InMemoryUnitOfWork:
         self._events: list[tuple[str, Envelope[Any]]] = []
         self.pushes = InMemoryPushes(state)
         self.closes = InMemoryCloses(state)
+        self.deposits = InMemoryDeposits(state)
         self.inbox = InMemoryInbox(state)
         self.outbox = InMemoryOutbox(self._events)
 
@@ -233,6 +265,9 @@ class FakePaheko:
     tickets: list[tuple[UUID, int]] = field(default_factory=list)
     closed: list[UUID] = field(default_factory=list)
     lines: tuple[LedgerLine, ...] = ()
+    deposits: list[UUID] = field(default_factory=list)
+    deposit_lines: tuple[LedgerLine, ...] | None = None
+    """What Paheko answers for a deposit's entry; by default the deposit as booked with the default accounts."""
     tabs: int = 0
     vat_by_rate: dict[int, int] = field(default_factory=dict)
 
@@ -251,6 +286,21 @@ class FakePaheko:
 
     async def ledger(self, closed: SessionClosedV1) -> PahekoLedger:
         return PahekoLedger(7, "POS-SESSION-7", 31, self.lines, self.tabs, dict(self.vat_by_rate))
+
+    async def book_deposit(self, deposit: SessionDepositConfirmedV1) -> PahekoDeposit:
+        if self.down:
+            raise TargetUnavailableError("connection refused")
+        if deposit.deposit_id in self.refuse:
+            raise TargetRejectedError(self.refuse[deposit.deposit_id])
+        if deposit.deposit_id not in self.deposits:  # the plugin books a deposit once
+            self.deposits.append(deposit.deposit_id)
+        lines = self.deposit_lines
+        if lines is None:
+            lines = tuple(
+                LedgerLine(account, max(amount, 0), max(-amount, 0))
+                for account, amount in expected_deposit(deposit, AccountMapping()).items()
+            )
+        return PahekoDeposit(7, "POS-DEPOSIT-7", 41, lines)
 
 
 @dataclass
@@ -280,6 +330,7 @@ class FakeTargets:
 class FakeFec:
     tickets: list[UUID] = field(default_factory=list)
     closes: list[UUID] = field(default_factory=list)
+    deposits: list[UUID] = field(default_factory=list)
     refuse: dict[UUID, str] = field(default_factory=dict)
 
     async def book_tickets(self, tickets: Sequence[TicketFinalizedV1]) -> None:
@@ -290,3 +341,8 @@ class FakeFec:
 
     async def book_close(self, closed: SessionClosedV1) -> None:
         self.closes.append(closed.session_id)
+
+    async def book_deposit(self, deposit: SessionDepositConfirmedV1) -> None:
+        if deposit.deposit_id in self.refuse:
+            raise TargetRejectedError(self.refuse[deposit.deposit_id])
+        self.deposits.append(deposit.deposit_id)

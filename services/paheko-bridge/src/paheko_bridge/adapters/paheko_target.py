@@ -18,16 +18,28 @@ from purgatory.domain.model import OpenedState
 from pydantic import SecretStr
 
 from caisse_contracts.config import AccountMapping, Category
-from caisse_contracts.events import SessionClosedV1, TicketFinalizedV1
+from caisse_contracts.events import SessionClosedV1, SessionDepositConfirmedV1, TicketFinalizedV1
 from paheko_bridge.adapters.plugin_client import (
     PahekoPluginClient,
     PahekoPluginError,
     PahekoRejectedError,
     PahekoUnavailableError,
 )
-from paheko_bridge.adapters.plugin_payloads import provisioning_request, session_close, session_label, ticket_push
+from paheko_bridge.adapters.plugin_payloads import (
+    deposit_request,
+    provisioning_request,
+    session_close,
+    session_label,
+    ticket_push,
+)
 from paheko_bridge.domain.reconciliation import LedgerLine
-from paheko_bridge.service_layer.ports import PahekoLedger, Pushed, TargetRejectedError, TargetUnavailableError
+from paheko_bridge.service_layer.ports import (
+    PahekoDeposit,
+    PahekoLedger,
+    Pushed,
+    TargetRejectedError,
+    TargetUnavailableError,
+)
 
 SQL_PATH: Final = "api/sql"
 
@@ -115,6 +127,7 @@ class PluginTarget:
         self._card_batches = card_batches
         self._items = items
         self._known: dict[UUID, dict[str, Any] | None] = {}
+        self._accounts: AccountMapping | None = None
 
     async def _item(self, entity_id: UUID | None) -> dict[str, Any]:
         if entity_id is None or self._items is None:
@@ -131,6 +144,7 @@ class PluginTarget:
         """Map the company's categories and our payment methods to Caisse's, with their accounts: before any push."""
         request = provisioning_request(categories, accounts, vat_subject=self._vat_subject)
         await self._guarded(self._client.provision(request))
+        self._accounts = accounts
 
     async def push_ticket(self, ticket: TicketFinalizedV1) -> Pushed:
         push = ticket_push(
@@ -148,15 +162,37 @@ class PluginTarget:
         shop = await self._item(closed.shop_id)
         till = await self._name(closed.pos_id)
         closer = await self._name(closed.closed_by)
+        opener = await self._name(closed.opened_by)
         request = session_close(
             closed,
             timezone=self._timezone,
             label=session_label(shop.get("name") or self._label, till, closed.closed_at, self._timezone),
-            opened_by=till,
+            opened_by=" — ".join(name for name in (till, opener) if name) or None,
             closed_by=" — ".join(name for name in (till, closer) if name) or None,
             project=shop.get("analytic_project"),
         )
         await self._guarded(self._client.close_session(closed.session_id, request))
+
+    async def book_deposit(self, deposit: SessionDepositConfirmedV1) -> PahekoDeposit:
+        """The deposit's entry `POS-DEPOSIT-<Caisse session>`, labelled with the shop, the till, the day of the
+        close and the slip, on the shop's analytic project; the accounts those the company was provisioned with."""
+        shop = await self._item(deposit.shop_id)
+        till = await self._name(deposit.pos_id)
+        day = session_label(shop.get("name") or self._label, till, deposit.closed_at, self._timezone)
+        request = deposit_request(
+            deposit,
+            self._accounts or AccountMapping(),
+            label=f"{day} — Remise {deposit.reference}",
+            project=shop.get("analytic_project"),
+        )
+        result = await self._guarded(self._client.book_deposit(deposit.deposit_id, request))
+        entry = result.transaction
+        return PahekoDeposit(
+            paheko_session_id=result.caisse_session_id,
+            transaction_reference=entry.reference,
+            transaction_id=entry.id,
+            lines=tuple(LedgerLine(line.account, line.debit, line.credit) for line in entry.lines),
+        )
 
     async def ledger(self, closed: SessionClosedV1) -> PahekoLedger:
         state = await self._guarded(self._client.session(closed.session_id))

@@ -14,6 +14,8 @@ import httpx
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from paheko_bridge.adapters.plugin_models import (
+    DepositRequest,
+    DepositResult,
     Health,
     Provisioning,
     ProvisioningRequest,
@@ -214,6 +216,10 @@ class PahekoPluginClient:
     async def push_ticket(self, ticket_id: UUID, ticket: TicketPush) -> TicketResult:
         """Idempotent PUT: a replay answers the first result (`replayed`); other content is `TicketConflictError`."""
         return await self._call("PUT", f"tickets/{ticket_id}", TicketResult, ticket)
+
+    async def book_deposit(self, deposit_id: UUID, request: DepositRequest) -> DepositResult:
+        """Idempotent PUT: a replay answers the first result (`replayed`); other figures are a 409."""
+        return await self._call("PUT", f"deposits/{deposit_id}", DepositResult, request)
 
     async def ticket(self, ticket_id: UUID) -> TicketResult:
         return await self._call("GET", f"tickets/{ticket_id}", TicketResult)

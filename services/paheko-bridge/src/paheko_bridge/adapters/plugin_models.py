@@ -251,3 +251,34 @@ class Token(_Answer):
     token_type: Literal["Bearer"]
     expires_in: StrictInt
     expires_at: AwareDatetime
+
+
+class DepositLine(_Request):
+    """A credit of the deposit's entry: the cash, or one cheque (its number as reference)."""
+
+    account: Account
+    amount: Annotated[StrictInt, Field(ge=1, le=100_000_000_000)]
+    label: Annotated[str, Field(min_length=1, max_length=200)]
+    reference: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+
+
+class DepositRequest(_Request):
+    """A closed session's bank deposit: `bank_account` debited with the lines' total on `date`."""
+
+    session: UUID
+    date: date
+    reference: Annotated[str, Field(min_length=1, max_length=100)]
+    label: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    bank_account: Account
+    project: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    lines: tuple[DepositLine, ...] = Field(min_length=1, max_length=10_000)
+
+
+class DepositResult(_Answer):
+    """The entry `POS-DEPOSIT-<caisse session id>` a deposit became; `replayed` when answered from the first push."""
+
+    deposit: UUID
+    session: UUID
+    caisse_session_id: StrictInt
+    transaction: AccountingTransaction
+    replayed: StrictBool

@@ -1,5 +1,5 @@
 """What the plugin is sent for our events and configuration: a finalized ticket as a push, a closed session as a
-close, a company's categories and accounts as provisioning. Pure functions; amounts move to Paheko's hundredths,
+close, a confirmed bank deposit as its entry, a company's categories and accounts as provisioning. Pure functions; amounts move to Paheko's hundredths,
 times to the wall time of the territory's time zone (Paheko's dates are local-time strings)."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from caisse_contracts.events import (
     PaymentMethod,
     PaymentV1,
     SessionClosedV1,
+    SessionDepositConfirmedV1,
     TicketFinalizedV1,
     TicketKind,
     TicketLineV1,
@@ -23,6 +24,8 @@ from paheko_bridge.adapters.plugin_models import (
     CashCount,
     CategoryMapping,
     CompanyAccounts,
+    DepositLine,
+    DepositRequest,
     MethodMapping,
     ProvisioningRequest,
     SessionCloseRequest,
@@ -218,4 +221,36 @@ def session_close(
         opened_by=opened_by[:100] if opened_by else None,
         label=label[:200] if label else None,
         project=project,
+    )
+
+
+def deposit_request(
+    deposit: SessionDepositConfirmedV1,
+    accounts: AccountMapping,
+    *,
+    label: str | None = None,
+    project: str | None = None,
+) -> DepositRequest:
+    """A confirmed deposit as the plugin books it, the same entry as the FEC's: the bank debited with the slip's
+    total, the cash account credited with the cash, the cheques account with each cheque (its number and bank)."""
+    scale = paheko_scale(deposit.currency)
+    lines = [DepositLine(account=accounts.cash, amount=deposit.cash * scale, label="Espèces")] if deposit.cash else []
+    lines.extend(
+        DepositLine(
+            account=accounts.cheque,
+            amount=cheque.amount * scale,
+            label=" — ".join(part for part in (f"Chèque n°{cheque.number}", cheque.bank) if part)[:200],
+            reference=cheque.number[:100],
+        )
+        for cheque in deposit.cheques
+        if cheque.amount
+    )
+    return DepositRequest(
+        session=deposit.session_id,
+        date=deposit.deposited_on,
+        reference=deposit.reference,
+        label=label[:200] if label else None,
+        bank_account=accounts.bank,
+        project=project,
+        lines=tuple(lines),
     )

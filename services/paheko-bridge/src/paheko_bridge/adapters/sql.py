@@ -13,13 +13,13 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from caisse_contracts.envelope import Envelope
-from caisse_contracts.events import SessionClosedV1, TicketFinalizedV1
+from caisse_contracts.events import SessionClosedV1, SessionDepositConfirmedV1, TicketFinalizedV1
 from caisse_contracts.runtime import database
 from caisse_contracts.runtime.inbox import SqlInbox
 from caisse_contracts.runtime.outbox import OutboxItem, enqueue, enqueue_many
 from caisse_contracts.topics import PAHEKO_BRIDGE
-from paheko_bridge.domain.pushes import CloseStatus, PushStatus
-from paheko_bridge.service_layer.ports import CloseRow, PendingPush, PushRow
+from paheko_bridge.domain.pushes import CloseStatus, DepositStatus, PushStatus
+from paheko_bridge.service_layer.ports import CloseRow, DepositRow, PendingPush, PushRow
 
 PUSH_COLUMNS = (
     "ticket_id, company_id, pos_id, session_id, number, status, attempts, next_attempt_at, last_error,"
@@ -304,6 +304,75 @@ class SqlCloses:
         return _close(row) if row else None
 
 
+DEPOSIT_COLUMNS = "deposit::text as deposit, status, attempts, next_attempt_at, last_error"
+
+
+def _deposit(row: Row[Any]) -> DepositRow:
+    return DepositRow(
+        deposit=SessionDepositConfirmedV1.model_validate_json(row.deposit),
+        status=DepositStatus(row.status),
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at,
+        last_error=row.last_error,
+    )
+
+
+class SqlDeposits:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def add(self, deposit: SessionDepositConfirmedV1, received_at: datetime) -> bool:
+        result = await self._conn.execute(
+            text(
+                "insert into deposits (session_id, deposit_id, company_id, deposit, next_attempt_at, received_at)"
+                " values (:s, :d, :company, cast(:deposit as jsonb), :at, :at) on conflict do nothing"
+                " returning session_id"
+            ),
+            {
+                "s": deposit.session_id,
+                "d": deposit.deposit_id,
+                "company": deposit.company_id,
+                "deposit": deposit.model_dump_json(),
+                "at": received_at,
+            },
+        )
+        return result.first() is not None
+
+    async def waiting(self, now: datetime) -> list[DepositRow]:
+        rows = await self._conn.execute(
+            text(
+                f"select {DEPOSIT_COLUMNS} from deposits"  # noqa: S608 - constant columns
+                " where status = 'waiting' and next_attempt_at <= :now order by received_at"
+            ),
+            {"now": now},
+        )
+        return [_deposit(r) for r in rows]
+
+    async def settle(self, session_id: UUID, status: DepositStatus, *, at: datetime, reason: str | None = None) -> None:
+        await self._conn.execute(
+            text("update deposits set status = :status, settled_at = :at, last_error = :reason where session_id = :s"),
+            {"s": session_id, "status": status.value, "at": at, "reason": reason},
+        )
+
+    async def failed(self, session_id: UUID, *, attempts: int, next_attempt_at: datetime, reason: str) -> None:
+        await self._conn.execute(
+            text(
+                "update deposits set attempts = :attempts, next_attempt_at = :next, last_error = :reason"
+                " where session_id = :s"
+            ),
+            {"s": session_id, "attempts": attempts, "next": next_attempt_at, "reason": reason[:2000]},
+        )
+
+    async def get(self, session_id: UUID) -> DepositRow | None:
+        row = (
+            await self._conn.execute(
+                text(f"select {DEPOSIT_COLUMNS} from deposits where session_id = :s"),  # noqa: S608 - constant columns
+                {"s": session_id},
+            )
+        ).first()
+        return _deposit(row) if row else None
+
+
 class SqlOutbox:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
@@ -322,6 +391,7 @@ class SqlOutbox:
 class SqlUnitOfWork(database.SqlUnitOfWork):
     pushes: SqlPushes
     closes: SqlCloses
+    deposits: SqlDeposits
     inbox: SqlInbox
     outbox: SqlOutbox
 
@@ -332,5 +402,6 @@ class SqlUnitOfWork(database.SqlUnitOfWork):
     def bind(self, conn: AsyncConnection) -> None:
         self.pushes = SqlPushes(conn, self._memo)
         self.closes = SqlCloses(conn)
+        self.deposits = SqlDeposits(conn)
         self.inbox = SqlInbox(conn, PAHEKO_BRIDGE.name)
         self.outbox = SqlOutbox(conn)

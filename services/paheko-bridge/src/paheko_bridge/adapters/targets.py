@@ -14,14 +14,14 @@ import httpx
 from pydantic import SecretStr
 
 from caisse_contracts.config import AccountMapping
-from caisse_contracts.events import SessionClosedV1, TicketFinalizedV1
+from caisse_contracts.events import SessionClosedV1, SessionDepositConfirmedV1, TicketFinalizedV1
 from paheko_bridge.adapters.config_view import SqlConfigView
 from paheko_bridge.adapters.paheko_target import PahekoSqlReader, PluginTarget, breakers
 from paheko_bridge.adapters.plugin_client import PahekoPluginClient
 from paheko_bridge.domain.fec import FecBooks, FecError
 from paheko_bridge.service_layer.fec import (
     FecJournal,
-    book_cheque_deposit_to_fec,
+    book_deposit_to_fec,
     book_session_close_to_fec,
     book_tickets_to_fec,
 )
@@ -192,6 +192,12 @@ class FecJournalWriter:
         books = await self._books(closed.company_id)
         try:
             await book_session_close_to_fec(closed, books, self._journal, self._clock())
-            await book_cheque_deposit_to_fec(closed, books, self._journal, self._clock())
+        except FecError as exc:
+            raise TargetRejectedError(f"FEC: {exc}") from exc
+
+    async def book_deposit(self, deposit: SessionDepositConfirmedV1) -> None:
+        books = await self._books(deposit.company_id)
+        try:
+            await book_deposit_to_fec(deposit, books, self._journal, self._clock())
         except FecError as exc:
             raise TargetRejectedError(f"FEC: {exc}") from exc

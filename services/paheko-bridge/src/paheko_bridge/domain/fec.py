@@ -19,12 +19,11 @@ fixed order separated by tabs, a header line naming them. What this module follo
   account (44571); a company that is not VAT-subject credits revenue tax included, as Caisse always does.
 - **Cash rounding** (XPF, CHF): the payments add up to the amount due plus `cash_rounding`, so the rounding is
   booked on the rounding account on the opposite side of its sign (a customer paying 2 more: credit 2).
-- **Cheque deposit** (512 / 511x): the session's close prints the bank deposit slip listing its cheques, so the
-  close is when they leave the till for the bank: one more entry, dated the close's local day, debits the bank
-  account with their total and credits the cheques account with each cheque, its number and bank in the label
-  (Caisse books no deposit: in Paheko the treasurer books it by hand when the bank statement shows it). Cash
-  goes to the bank by the same slip, but how much of it stays as tomorrow's float is not in `session.closed`, so
-  cash stays on 530 until the treasurer books it.
+- **Bank deposit** (512 / 53x and 511x): the cash and the cheques leave the till for the bank when the shop
+  confirms the deposit slip (`session.deposit_confirmed`), not at the close: one more entry, dated the day of the
+  deposit, debits the bank account with the slip's total and credits the cash account with the cash deposited
+  and the cheques account with each cheque, its number and bank in the label. Paheko gets the same entry
+  (`POS-DEPOSIT-<Caisse session>`) through the plugin.
 - **Numbering**: EcritureNum is sequential from 1 without gaps over the whole file, which is one journal; the
   text asks for chronological, gap-free numbering within each journal, so one counter per file satisfies it.
 - **Dates**: EcritureDate and PieceDate are the business date in the shop's time zone (a ticket's
@@ -66,7 +65,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from caisse_contracts.config import AccountMapping, Company, Pos, Shop
-from caisse_contracts.events.sessions import SessionClosedV1
+from caisse_contracts.events.sessions import SessionClosedV1, SessionDepositConfirmedV1
 from caisse_contracts.events.tickets import PaymentMethod, PaymentV1, TicketFinalizedV1, TicketKind
 from caisse_contracts.money import CURRENCIES
 
@@ -165,6 +164,9 @@ class SourceKind(StrEnum):
     TICKET = "ticket"
     SESSION_VARIANCE = "session_variance"
     CHEQUE_DEPOSIT = "cheque_deposit"
+    """The cheques of a session, booked to the bank at its close by earlier versions: kept to read their files."""
+    DEPOSIT = "deposit"
+    """A session's confirmed bank deposit: its cash and its cheques."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -385,45 +387,43 @@ def ticket_entry(ticket: TicketFinalizedV1, books: FecBooks, booked_at: datetime
     )
 
 
-def cheque_deposit_entry(closed: SessionClosedV1, books: FecBooks, booked_at: datetime) -> FecEntry:
-    """The entry of the session's cheques going to the bank with its deposit slip (no lines without cheques)."""
-    if closed.company_id != books.company_id:
-        raise OtherCompanyError(books.company_id, closed.company_id)
-    closing_day = _local_day(closed.closed_at, books)
+def deposit_entry(deposit: SessionDepositConfirmedV1, books: FecBooks, booked_at: datetime) -> FecEntry:
+    """The entry of a session's takings going to the bank with its confirmed deposit slip, on the deposit's day:
+    the bank debited with the slip's total, the cash account credited with the cash, the cheques account with each
+    cheque (no lines for an empty slip)."""
+    if deposit.company_id != books.company_id:
+        raise OtherCompanyError(books.company_id, deposit.company_id)
     accounts = books.accounts
-    total = sum(cheque.amount for cheque in closed.cheques)
-    slip = f"{books.where(closed.shop_id, closed.pos_id, closing_day)} - Remise de chèques"
-    lines: tuple[FecLine, ...] = ()
-    if total:
-        # The bank gets the slip's total; the cheques account gives up each cheque on a line of its own, with its
-        # number and bank, so that each can be matched with the ticket line that received it.
-        cheque_label = books.account_label(accounts.cheque)
-        lines = (
+    slip = f"{books.where(deposit.shop_id, deposit.pos_id, _local_day(deposit.closed_at, books))} - Remise {deposit.reference}"
+    cheque_label = books.account_label(accounts.cheque)
+    total = deposit.cash + sum(cheque.amount for cheque in deposit.cheques)
+    # The cheques account gives up each cheque on a line of its own, with its number and bank, so that each can
+    # be matched with the ticket line that received it.
+    lines = (
+        FecLine(accounts.bank, books.account_label(accounts.bank), f"{slip} - Total", total),
+        FecLine(accounts.cash, books.account_label(accounts.cash), f"{slip} - Espèces", -deposit.cash),
+        *(
             FecLine(
-                accounts.bank, books.account_label(accounts.bank), f"{slip} - {len(closed.cheques)} chèque(s)", total
-            ),
-            *(
-                FecLine(
-                    accounts.cheque,
-                    cheque_label,
-                    f"{slip} - {_tender_label(PaymentMethod.CHEQUE, cheque.number, cheque.bank)}",
-                    -cheque.amount,
-                )
-                for cheque in closed.cheques
-            ),
-        )
+                accounts.cheque,
+                cheque_label,
+                f"{slip} - {_tender_label(PaymentMethod.CHEQUE, cheque.number, cheque.bank)}",
+                -cheque.amount,
+            )
+            for cheque in deposit.cheques
+        ),
+    )
     return _balanced(
         FecEntry(
-            company_id=closed.company_id,
-            source_kind=SourceKind.CHEQUE_DEPOSIT,
-            source_id=closed.session_id,
+            company_id=deposit.company_id,
+            source_kind=SourceKind.DEPOSIT,
+            source_id=deposit.session_id,
             journal_code=books.journal_code,
             journal_label=books.journal_label,
-            entry_date=closing_day,
-            piece_ref=f"REMISE-{closed.session_id}",
-            piece_date=closing_day,
+            entry_date=deposit.deposited_on,
+            piece_ref=f"REMISE-{deposit.session_id}",
+            piece_date=deposit.deposited_on,
             valid_date=_local_day(booked_at, books),
-            currency_exponent=_exponent(closed.currency),
+            currency_exponent=_exponent(deposit.currency),
             lines=tuple(line for line in lines if line.amount),
         )
     )

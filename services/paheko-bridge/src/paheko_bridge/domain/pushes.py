@@ -36,6 +36,21 @@ class CloseStatus(StrEnum):
     """No Paheko: written to the FEC file."""
 
 
+class DepositStatus(StrEnum):
+    WAITING = "waiting"
+    """Received; waits for its session's close to be booked, or for Paheko."""
+    BOOKED = "booked"
+    """In Paheko (its `POS-DEPOSIT-<session>` entry, reconciled equal) or in the FEC file."""
+    MISMATCH = "mismatch"
+    """Booked in Paheko, but its entry differs from the deposit: reported, not corrected."""
+    REJECTED = "rejected"
+
+
+def close_settled(status: CloseStatus | None) -> bool:
+    """Whether a session's close is in the books, so that its deposit may follow it there."""
+    return status in (CloseStatus.SYNCED, CloseStatus.MISMATCH, CloseStatus.BOOKED)
+
+
 @dataclass(frozen=True, slots=True)
 class Backoff:
     """Delay before attempt n+1 after n failures: exponential from `first_s`, capped at `max_s`, with jitter."""

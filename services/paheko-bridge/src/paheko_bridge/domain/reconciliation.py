@@ -7,7 +7,9 @@ accounts (the plugin moves Caisse's 678/778 lines to them), and for a VAT-subjec
 sales moved from the revenue accounts to the VAT account (the plugin's `POS-SESSION-<id>-TVA` entry). Both sides
 are compared as a net amount per account (debit − credit, in Paheko's hundredths) over the session's entries, so
 that how Caisse splits lines (one per cheque number, say) does not matter; the VAT per rate and the number of
-tickets are compared too. Any difference is reported, never corrected here.
+tickets are compared too. A confirmed bank deposit's entry is compared the same way with the deposit it books (the
+bank debited with the slip's total, the cash and the cheques credited). Any difference is reported, never corrected
+here.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Final
 from uuid import UUID
 
 from caisse_contracts.config import AccountMapping
-from caisse_contracts.events import PaymentMethod, SessionClosedV1, TicketFinalizedV1
+from caisse_contracts.events import PaymentMethod, SessionClosedV1, SessionDepositConfirmedV1, TicketFinalizedV1
 from caisse_contracts.money import currency
 
 CAISSE_SHORTAGE_ACCOUNT: Final = "678"
@@ -116,6 +118,17 @@ def expected_ledger(
         variance = closed.variance * scale
         net[accounts.cash] += variance
         net[accounts.variance_surplus if variance > 0 else accounts.variance_shortage] -= variance
+    return {account: amount for account, amount in net.items() if amount != 0}
+
+
+def expected_deposit(deposit: SessionDepositConfirmedV1, accounts: AccountMapping) -> dict[str, int]:
+    """Net amount (debit − credit, hundredths) per account of a deposit's entry in Paheko."""
+    scale = hundredths_per_unit(deposit.currency)
+    net: dict[str, int] = defaultdict(int)
+    cheques = sum(cheque.amount for cheque in deposit.cheques)
+    net[accounts.bank] += (deposit.cash + cheques) * scale
+    net[accounts.cash] -= deposit.cash * scale
+    net[accounts.cheque] -= cheques * scale
     return {account: amount for account, amount in net.items() if amount != 0}
 
 

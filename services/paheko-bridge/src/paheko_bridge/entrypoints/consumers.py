@@ -1,4 +1,4 @@
-"""paheko-bridge's Kafka consumers, a batch per transaction: tickets and session closes into its store (then the
+"""paheko-bridge's Kafka consumers, a batch per transaction: tickets, session closes and deposits into its store (then the
 forwarder is woken), and `config.changed` into its view of companies and categories."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from caisse_contracts.envelope import Envelope
-from caisse_contracts.events import ConfigChangedV1, SessionClosedV1, TicketFinalizedV1
+from caisse_contracts.events import ConfigChangedV1, SessionClosedV1, SessionDepositConfirmedV1, TicketFinalizedV1
 from caisse_contracts.runtime.batches import BatchConsumer
 from caisse_contracts.topics import CONFIG, PAHEKO_BRIDGE, PAHEKO_BRIDGE_CONFIG, SESSIONS, TICKETS
 from paheko_bridge.adapters.config_view import SqlConfigView
@@ -44,6 +44,6 @@ def build(
 
     return [
         consumer(TICKETS.name, [TicketFinalizedV1], on_events, PAHEKO_BRIDGE.name),
-        consumer(SESSIONS.name, [SessionClosedV1], on_events, PAHEKO_BRIDGE.name),
+        consumer(SESSIONS.name, [SessionClosedV1, SessionDepositConfirmedV1], on_events, PAHEKO_BRIDGE.name),
         consumer(CONFIG.name, [ConfigChangedV1], on_config, PAHEKO_BRIDGE_CONFIG.name),
     ]

@@ -1,4 +1,4 @@
-"""The forwarding loop: pushes what is due and closes what is complete, woken by arrivals, else every second.
+"""The forwarding loop: pushes what is due, closes what is complete and books the deposits of closed sessions, woken by arrivals, else every second.
 
 The second matters: it is how a ticket whose backoff expired, or a circuit that closed again, gets its turn.
 Rounds are at least `gather_s` apart while tickets flow in: a ticket waits that much longer (the target is an
@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 
-from paheko_bridge.service_layer.forwarding import BridgeServices, close_ready, push_due
+from paheko_bridge.service_layer.forwarding import BridgeServices, close_ready, deposits_ready, push_due
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,7 @@ class Forwarder:
             try:
                 busy = await push_due(self._services, limit=ROUND_LIMIT)
                 await close_ready(self._services)
+                await deposits_ready(self._services)
             except Exception:  # a failing round (database away, say) leaves everything stored; the next one retries
                 log.exception("paheko-bridge: forwarding round failed; retrying")
                 busy = 0

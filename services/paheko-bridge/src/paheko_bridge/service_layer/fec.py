@@ -1,4 +1,5 @@
-"""Use cases of a company without Paheko: book a finalized ticket, or a closed session's variance, into its FEC.
+"""Use cases of a company without Paheko: book a finalized ticket, a closed session's variance or its confirmed bank
+deposit into its FEC.
 
 The bridge's consumer calls `book_ticket_to_fec` for each `ticket.finalized` and `book_session_close_to_fec`
 for each `session.closed` of a company that has no Paheko configured. Both are idempotent: a replayed event
@@ -13,9 +14,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-from caisse_contracts.events.sessions import SessionClosedV1
+from caisse_contracts.events.sessions import SessionClosedV1, SessionDepositConfirmedV1
 from caisse_contracts.events.tickets import TicketFinalizedV1
-from paheko_bridge.domain.fec import FecBooks, FecEntry, cheque_deposit_entry, session_variance_entry, ticket_entry
+from paheko_bridge.domain.fec import FecBooks, FecEntry, deposit_entry, session_variance_entry, ticket_entry
 
 
 class FecBookingStatus(StrEnum):
@@ -80,11 +81,11 @@ async def book_session_close_to_fec(
     return await journal.append(entry, books)
 
 
-async def book_cheque_deposit_to_fec(
-    closed: SessionClosedV1, books: FecBooks, journal: FecJournal, now: datetime
+async def book_deposit_to_fec(
+    deposit: SessionDepositConfirmedV1, books: FecBooks, journal: FecJournal, now: datetime
 ) -> FecBooking:
-    """Book the closed session's cheques leaving for the bank with its deposit slip (bank debit, cheques credit)."""
-    entry = cheque_deposit_entry(closed, books, now)
+    """Book a session's confirmed bank deposit on its day (bank debit; cash and cheques credit), validated `now`."""
+    entry = deposit_entry(deposit, books, now)
     if not entry.lines:
         return FecBooking(FecBookingStatus.NOTHING_TO_BOOK)
     return await journal.append(entry, books)

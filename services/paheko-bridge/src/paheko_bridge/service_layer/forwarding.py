@@ -6,7 +6,8 @@ Arrival and forwarding are two steps. What Kafka delivers is stored first, in on
 hold back the topic. Forwarding then takes the stored tickets in number order per POS, many POS at once: the
 first ticket of a POS that Paheko cannot take now stops that POS's chain until its backoff expires, a ticket
 Paheko refuses is dead-lettered with the reason and the chain goes on. A session is closed in Paheko only once
-every number from its first to its last ticket is there.
+every number from its first to its last ticket is there, and a session's confirmed bank deposit is booked only
+once its close is.
 
 Each ticket's backoff is its own, but Paheko's coming back is everyone's news. While a company's Paheko takes
 nothing (down, or its circuit open), a round tries only the first due ticket of each POS: the circuit's probe.
@@ -29,15 +30,17 @@ from caisse_contracts.events import (
     PahekoTicketPushedV1,
     ReconciledAmountV1,
     SessionClosedV1,
+    SessionDepositConfirmedV1,
     TicketFinalizedV1,
 )
 from caisse_contracts.runtime.outbox import OutboxItem
 from caisse_contracts.runtime.telemetry import current_traceparent
 from caisse_contracts.topics import PAHEKO
-from paheko_bridge.domain.pushes import Backoff, CloseStatus, missing_numbers
+from paheko_bridge.domain.pushes import Backoff, CloseStatus, DepositStatus, close_settled, missing_numbers
 from paheko_bridge.domain.reconciliation import (
     actual_ledger,
     differences,
+    expected_deposit,
     expected_ledger,
     expected_vat,
     session_vat,
@@ -45,6 +48,7 @@ from paheko_bridge.domain.reconciliation import (
 from paheko_bridge.service_layer.ports import (
     Clock,
     CloseRow,
+    DepositRow,
     FecWriter,
     IdFactory,
     PahekoTarget,
@@ -85,6 +89,8 @@ async def accept(envelopes: Sequence[Envelope[Any]], services: BridgeServices) -
         for data in new:
             if isinstance(data, SessionClosedV1):
                 added += await work.closes.add(data, now)
+            elif isinstance(data, SessionDepositConfirmedV1):
+                added += await work.deposits.add(data, now)
         await work.commit()
     return added
 
@@ -365,6 +371,69 @@ def _ticket_count(closed: SessionClosedV1) -> int:
     if closed.first_ticket_number is None or closed.last_ticket_number is None:
         return 0
     return closed.last_ticket_number - closed.first_ticket_number + 1
+
+
+async def deposits_ready(services: BridgeServices) -> list[tuple[Any, DepositStatus]]:
+    """Book every waiting bank deposit whose session's close is in the books (Paheko, or the FEC file): the entry
+    of the deposit follows the session's in both; what became of each one that was tried."""
+    async with services.uow() as work:
+        waiting = await work.deposits.waiting(services.clock())
+        ready = []
+        for row in waiting:
+            close = await work.closes.get(row.deposit.session_id)
+            if close_settled(close.status if close else None):
+                ready.append(row)
+    return [(row.deposit.session_id, await _book_deposit(row, services)) for row in ready]
+
+
+async def _book_deposit(row: DepositRow, services: BridgeServices) -> DepositStatus:
+    deposit = row.deposit
+    attempts = row.attempts + 1
+    try:
+        target = await services.targets.paheko(deposit.company_id)
+        if target is None:
+            await services.fec.book_deposit(deposit)
+            booked = None
+        else:
+            booked = await target.book_deposit(deposit)
+    except TargetUnavailableError as exc:
+        async with services.uow() as work:
+            await work.deposits.failed(
+                deposit.session_id,
+                attempts=attempts,
+                next_attempt_at=services.backoff.next_attempt(attempts, services.clock()),
+                reason=exc.reason,
+            )
+            await work.commit()
+        return DepositStatus.WAITING
+    except TargetRejectedError as exc:
+        async with services.uow() as work:
+            await work.deposits.settle(
+                deposit.session_id, DepositStatus.REJECTED, at=services.clock(), reason=exc.reason
+            )
+            await work.commit()
+        return DepositStatus.REJECTED
+    found = []
+    if booked is not None:  # Paheko answered the entry as it holds it: compared with the deposit, per account
+        expected = expected_deposit(deposit, await services.targets.accounts(deposit.company_id))
+        found = differences(expected, actual_ledger(booked.lines), tickets_ours=0, tickets_theirs=0)
+    status = DepositStatus.MISMATCH if found else DepositStatus.BOOKED
+    now = services.clock()
+    async with services.uow() as work:
+        reason = "; ".join(f"{d.what}: ours {d.ours}, Paheko's {d.theirs}" for d in found) or None
+        await work.deposits.settle(deposit.session_id, status, at=now, reason=reason)
+        if booked is not None and found:
+            event = PahekoReconciliationFailedV1(
+                session_id=deposit.session_id,
+                pos_id=deposit.pos_id,
+                paheko_session_id=booked.paheko_session_id,
+                transaction_reference=booked.transaction_reference,
+                differences=tuple(ReconciledAmountV1(what=d.what, ours=d.ours, theirs=d.theirs) for d in found),
+                checked_at=now,
+            )
+            await _announce(work, event, services, deposit.company_id, deposit.shop_id, str(deposit.session_id))
+        await work.commit()
+    return status
 
 
 async def replay(ticket_id: Any, services: BridgeServices) -> int:

@@ -11,9 +11,9 @@ from uuid import UUID
 
 from caisse_contracts.config import AccountMapping
 from caisse_contracts.envelope import Envelope
-from caisse_contracts.events import SessionClosedV1, TicketFinalizedV1
+from caisse_contracts.events import SessionClosedV1, SessionDepositConfirmedV1, TicketFinalizedV1
 from caisse_contracts.runtime.outbox import OutboxItem
-from paheko_bridge.domain.pushes import CloseStatus, PushStatus
+from paheko_bridge.domain.pushes import CloseStatus, DepositStatus, PushStatus
 from paheko_bridge.domain.reconciliation import LedgerLine
 
 Clock = Callable[[], datetime]
@@ -58,6 +58,16 @@ class PahekoLedger:
     """VAT collected per rate (basis points), hundredths, credit positive: the `-TVA` entry's VAT lines."""
 
 
+@dataclass(frozen=True, slots=True)
+class PahekoDeposit:
+    """A deposit's entry as Paheko holds it, answered by the plugin as it wrote (or first wrote) it."""
+
+    paheko_session_id: int
+    transaction_reference: str
+    transaction_id: int
+    lines: tuple[LedgerLine, ...]
+
+
 class PahekoTarget(Protocol):
     """One company's Paheko, through the pos_bridge plugin (writes) and Paheko's `/api/sql` (reads)."""
 
@@ -68,6 +78,9 @@ class PahekoTarget(Protocol):
 
     async def ledger(self, closed: SessionClosedV1) -> PahekoLedger: ...
 
+    async def book_deposit(self, deposit: SessionDepositConfirmedV1) -> PahekoDeposit:
+        """Book the session's confirmed bank deposit (after its close); idempotent by the deposit's id."""
+
 
 class FecWriter(Protocol):
     """The FEC file of a company without Paheko: entries appended once per ticket and per session close."""
@@ -76,6 +89,8 @@ class FecWriter(Protocol):
         """Book tickets of one company, in order, each once; written together (one transaction, one file write)."""
 
     async def book_close(self, closed: SessionClosedV1) -> None: ...
+
+    async def book_deposit(self, deposit: SessionDepositConfirmedV1) -> None: ...
 
 
 class Targets(Protocol):
@@ -176,6 +191,31 @@ class Closes(Protocol):
     async def get(self, session_id: UUID) -> CloseRow | None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class DepositRow:
+    deposit: SessionDepositConfirmedV1
+    status: DepositStatus
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+
+
+class Deposits(Protocol):
+    async def add(self, deposit: SessionDepositConfirmedV1, received_at: datetime) -> bool:
+        """Keep a session's confirmed deposit once (by session); False when it was kept already."""
+
+    async def waiting(self, now: datetime) -> list[DepositRow]:
+        """Deposits not booked yet whose time has come, oldest first."""
+
+    async def settle(
+        self, session_id: UUID, status: DepositStatus, *, at: datetime, reason: str | None = None
+    ) -> None: ...
+
+    async def failed(self, session_id: UUID, *, attempts: int, next_attempt_at: datetime, reason: str) -> None: ...
+
+    async def get(self, session_id: UUID) -> DepositRow | None: ...
+
+
 class Inbox(Protocol):
     async def claim_many(self, events: Sequence[tuple[UUID, str]]) -> set[UUID]:
         """The ids among `events` new for the bridge (claimed now); the others were seen before."""
@@ -195,6 +235,9 @@ class UnitOfWork(Protocol):
 
     @property
     def closes(self) -> Closes: ...
+
+    @property
+    def deposits(self) -> Deposits: ...
 
     @property
     def inbox(self) -> Inbox: ...

@@ -14,6 +14,7 @@ from typing import Any, Self
 from uuid import UUID
 
 from caisse_contracts.envelope import Envelope
+from session_service.domain.deposits import Deposit
 from session_service.domain.report import ZReport
 from session_service.domain.sessions import CashMovement, CashSession, Cheque, SessionStatus
 from session_service.domain.totals import RunningTotals
@@ -37,6 +38,7 @@ class MemoryState:
     sessions: dict[UUID, CashSession] = field(default_factory=dict)
     config: dict[UUID, ConfigRecord] = field(default_factory=dict)
     reports: dict[UUID, ZReport] = field(default_factory=dict)
+    deposits: dict[UUID, Deposit] = field(default_factory=dict)
     mail: dict[UUID, Mail] = field(default_factory=dict)
     outbox: list[Envelope[Any]] = field(default_factory=list)
     commits: int = 0
@@ -237,6 +239,16 @@ class InMemoryReports(_Staged):
         return self._state.reports.get(session_id)
 
 
+class InMemoryDeposits(_Staged):
+    async def get(self, session_id: UUID) -> Deposit | None:
+        return self._state.deposits.get(session_id)
+
+    async def add(self, deposit: Deposit) -> None:
+        if deposit.session_id in self._state.deposits:  # the table's primary key
+            raise ValueError(f"session {deposit.session_id} has a deposit already")
+        self._changes.append(lambda s: s.deposits.__setitem__(deposit.session_id, deposit))
+
+
 class InMemoryMailQueue(_Staged):
     async def add(self, mail: Mail) -> None:
         self._changes.append(lambda s: s.mail.__setitem__(mail.mail_id, mail))
@@ -285,6 +297,7 @@ class InMemoryUnitOfWork:
         self.sessions = InMemorySessions(state, self._changes)
         self.config = InMemoryConfigView(state, self._changes)
         self.reports = InMemoryReports(state, self._changes)
+        self.deposits = InMemoryDeposits(state, self._changes)
         self.mail = InMemoryMailQueue(state, self._changes)
         self.outbox = InMemoryOutbox(state, self._changes)
 

@@ -24,10 +24,12 @@ from session_service.adapters.tables import (
     late_tickets,
     mail_queue,
     session_cheques,
+    session_deposits,
     session_reports,
     session_tickets,
     session_totals,
 )
+from session_service.domain.deposits import Deposit
 from session_service.domain.report import ZReport
 from session_service.domain.sessions import (
     CashMovement,
@@ -50,6 +52,7 @@ CLOSE_REQUEST: Final = TypeAdapter(CloseRequest)
 CLOSING: Final = TypeAdapter(Closing)
 REPORT: Final = TypeAdapter(ZReport)
 IDS: Final = TypeAdapter(tuple[UUID, ...])
+CHEQUES: Final = TypeAdapter(tuple[Cheque, ...])
 
 
 def _totals(row: Row[Any]) -> RunningTotals:
@@ -450,6 +453,42 @@ class SqlReports:
         return REPORT.validate_python(row.report) if row else None
 
 
+class SqlDeposits:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def get(self, session_id: UUID) -> Deposit | None:
+        row = (
+            await self._conn.execute(select(session_deposits).where(session_deposits.c.session_id == session_id))
+        ).first()
+        if row is None:
+            return None
+        return Deposit(
+            deposit_id=row.deposit_id,
+            session_id=row.session_id,
+            cash=row.cash,
+            cheques=CHEQUES.validate_python(row.cheques),
+            reference=row.reference,
+            deposited_on=row.deposited_on,
+            confirmed_at=row.confirmed_at,
+            confirmed_by=row.confirmed_by,
+        )
+
+    async def add(self, deposit: Deposit) -> None:
+        await self._conn.execute(
+            insert(session_deposits).values(
+                session_id=deposit.session_id,
+                deposit_id=deposit.deposit_id,
+                cash=deposit.cash,
+                cheques=CHEQUES.dump_python(deposit.cheques, mode="json"),
+                reference=deposit.reference,
+                deposited_on=deposit.deposited_on,
+                confirmed_at=deposit.confirmed_at,
+                confirmed_by=deposit.confirmed_by,
+            )
+        )
+
+
 def _mail(row: Row[Any]) -> Mail:
     return Mail(
         mail_id=row.mail_id,
@@ -524,6 +563,7 @@ class SqlUnitOfWork(database.SqlUnitOfWork):
     sessions: SqlSessions
     config: SqlConfigView
     reports: SqlReports
+    deposits: SqlDeposits
     mail: SqlMailQueue
     outbox: SqlOutbox
 
@@ -537,5 +577,6 @@ class SqlUnitOfWork(database.SqlUnitOfWork):
         self.sessions = SqlSessions(conn)
         self.config = SqlConfigView(conn)
         self.reports = SqlReports(conn)
+        self.deposits = SqlDeposits(conn)
         self.mail = SqlMailQueue(conn)
         self.outbox = SqlOutbox(conn)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, DateTime, Integer, MetaData, Table, Text, Uuid
+from sqlalchemy import BigInteger, Boolean, Column, Date, DateTime, Integer, MetaData, Table, Text, Uuid
 from sqlalchemy.dialects.postgresql import JSONB
 
 metadata = MetaData()
@@ -138,4 +138,17 @@ late_tickets = Table(
     Column("finalized_at", DateTime(timezone=True), nullable=False),
     Column("event_id", Uuid, nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False),
+)
+
+session_deposits = Table(
+    "session_deposits",
+    metadata,
+    Column("session_id", Uuid, primary_key=True),
+    Column("deposit_id", Uuid, nullable=False),
+    Column("cash", BigInteger, nullable=False),
+    Column("cheques", JSONB, nullable=False),
+    Column("reference", Text, nullable=False),
+    Column("deposited_on", Date, nullable=False),
+    Column("confirmed_at", DateTime(timezone=True), nullable=False),
+    Column("confirmed_by", Uuid),
 )

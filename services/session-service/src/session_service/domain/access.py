@@ -3,7 +3,8 @@
 session-service owns neither devices nor operator tokens: pos-api authenticates tills and operators and calls on
 their behalf with the service token and the identity it established. A caller scoped like pos-api's back office:
 a federation admin sees every shop, a shop manager the shops of their company, a cashier no session data (the
-till shows them theirs). Only a till (or pos-api itself) opens, moves cash in and closes a session.
+till shows them theirs). Only a till (or pos-api itself) opens, moves cash in and closes a session; the bank deposit is
+confirmed by the till or by whoever reads the session's figures.
 """
 
 from __future__ import annotations
@@ -74,6 +75,12 @@ def check_read(caller: Caller, session_id: UUID, pos_id: UUID, shop_id: UUID, co
                 raise SessionNotFoundError(session_id=session_id)
         case CallerKind.OPERATOR:
             check_shop(caller, shop_id, company_id)
+
+
+def check_deposit(caller: Caller, session_id: UUID, pos_id: UUID, shop_id: UUID, company_id: UUID) -> None:
+    """Confirm a session's bank deposit: its till, a shop manager of its shop (or company), ops, or pos-api; a
+    cashier confirms it at the till."""
+    check_read(caller, session_id, pos_id, shop_id, company_id)
 
 
 def check_writer(caller: Caller) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from uuid import UUID
 
 
@@ -57,6 +58,32 @@ class SessionNotOpenError(SessionServiceError):
 
     def __str__(self) -> str:
         return f"session {self.session_id} is {self.status}"
+
+
+@dataclass
+class SessionNotClosedError(SessionServiceError):
+    """The session is open or closing: its takings are not known yet, so nothing of it goes to the bank."""
+
+    session_id: UUID
+    status: str
+
+    def __str__(self) -> str:
+        return f"session {self.session_id} is {self.status}: its deposit is confirmed once it is closed"
+
+
+@dataclass
+class DepositAlreadyConfirmedError(SessionServiceError):
+    """The session's deposit was confirmed already with other figures: one deposit per session."""
+
+    session_id: UUID
+    reference: str
+    deposited_on: date
+
+    def __str__(self) -> str:
+        return (
+            f"the deposit of session {self.session_id} was confirmed already"
+            f" (slip {self.reference} of {self.deposited_on.isoformat()})"
+        )
 
 
 @dataclass

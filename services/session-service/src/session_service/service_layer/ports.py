@@ -1,5 +1,5 @@
 """Ports of session-service's use cases: a unit of work (inbox, totals, sessions, configuration view, reports,
-mail queue, outbox), a clock, ids and the mail sender."""
+deposits, mail queue, outbox), a clock, ids and the mail sender."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any, Protocol, Self
 from uuid import UUID
 
 from caisse_contracts.envelope import Envelope
+from session_service.domain.deposits import Deposit
 from session_service.domain.report import ZReport
 from session_service.domain.sessions import CashMovement, CashSession, Cheque
 from session_service.domain.totals import RunningTotals
@@ -162,6 +163,14 @@ class Reports(Protocol):
     async def get(self, session_id: UUID) -> ZReport | None: ...
 
 
+class Deposits(Protocol):
+    async def get(self, session_id: UUID) -> Deposit | None:
+        """The session's confirmed bank deposit, if any."""
+
+    async def add(self, deposit: Deposit) -> None:
+        """Keep the session's deposit (one per session: the caller holds the session's row)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Mail:
     """A report to e-mail, queued at the close and sent (and retried) apart from it."""
@@ -209,6 +218,9 @@ class UnitOfWork(Protocol):
 
     @property
     def reports(self) -> Reports: ...
+
+    @property
+    def deposits(self) -> Deposits: ...
 
     @property
     def mail(self) -> MailQueue: ...

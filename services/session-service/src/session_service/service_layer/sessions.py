@@ -25,6 +25,7 @@ from caisse_contracts.events import (
 )
 from caisse_contracts.runtime.telemetry import current_traceparent
 from caisse_contracts.topics import SESSIONS
+from session_service.domain.deposits import Deposit
 from session_service.domain.errors import (
     ConfigurationMissingError,
     InvalidFieldError,
@@ -415,6 +416,7 @@ def _closed_event(session: CashSession, totals: RunningTotals | None) -> Session
         card_terminal_total=request.card_terminal_total,
         comment=request.comment,
         closed_by=request.closed_by,
+        opened_by=session.operator_ids[0],
     )
 
 
@@ -425,6 +427,8 @@ class SessionRead:
     waiting_for: tuple[tuple[int, int], ...]
     late_tickets: tuple[LateTicket, ...] = ()
     """Tickets that reached the session after its close: in none of its figures."""
+    deposit: Deposit | None = None
+    """The bank deposit of a closed session, once confirmed."""
 
 
 async def read_session(session_id: UUID, services: SessionServices, pos_id: UUID | None = None) -> SessionRead:
@@ -448,6 +452,8 @@ async def _read(work: UnitOfWork, session: CashSession) -> SessionRead:
     if session.status is SessionStatus.CLOSING and session.close_request is not None:
         waiting = await _missing(work, session, session.close_request)
     late: tuple[LateTicket, ...] = ()
+    deposit = None
     if session.status is SessionStatus.CLOSED:  # only a closed session has any
         late = tuple(await work.totals.late_tickets(session_id=session.session_id))
-    return SessionRead(session, totals, waiting, late)
+        deposit = await work.deposits.get(session.session_id)
+    return SessionRead(session, totals, waiting, late, deposit)

@@ -10,9 +10,11 @@ from caisse_contracts.runtime.http import PROBLEM_JSON, InvalidParam, Problem, f
 from session_service.domain.errors import (
     CommentRequiredError,
     ConfigurationMissingError,
+    DepositAlreadyConfirmedError,
     ForbiddenError,
     InvalidFieldError,
     SessionAlreadyOpenError,
+    SessionNotClosedError,
     SessionNotFoundError,
     SessionNotOpenError,
     SessionServiceError,
@@ -48,6 +50,24 @@ PROBLEMS: Final[dict[type[Exception], Problem]] = {
         "session-not-open",
         lambda e: [InvalidParam("session_id", f"the session is {e.status}")],
         lambda e: {"session_id": str(e.session_id), "session_status": e.status},
+    ),
+    SessionNotClosedError: Problem(
+        409,
+        "Session not closed",
+        "session-not-closed",
+        lambda e: [InvalidParam("session_id", f"the session is {e.status}: it is deposited once closed")],
+        lambda e: {"session_id": str(e.session_id), "session_status": e.status},
+    ),
+    DepositAlreadyConfirmedError: Problem(
+        409,
+        "Deposit already confirmed",
+        "deposit-already-confirmed",
+        lambda e: [
+            InvalidParam(
+                "reference", f"the deposit was confirmed as slip {e.reference} of {e.deposited_on.isoformat()}"
+            )
+        ],
+        lambda e: {"session_id": str(e.session_id), "reference": e.reference},
     ),
     TicketsMissingError: Problem(
         409,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Final
 from uuid import UUID
 
@@ -117,6 +117,28 @@ def late_ticket_out(t: LateTicket) -> dict[str, Any]:
     return {name: getattr(t, name) for name in LateTicketOut.model_fields}
 
 
+class DepositChequeOut(BaseModel):
+    payment_id: UUID
+    ticket_id: UUID
+    number: str
+    bank: str | None
+    amount: int
+
+
+class DepositOut(BaseModel):
+    """A closed session's confirmed bank deposit."""
+
+    deposit_id: UUID
+    session_id: UUID
+    cash: int = Field(description="Cash deposited, in minor units")
+    cheques: list[DepositChequeOut]
+    total: int = Field(description="cash + the cheques, in minor units")
+    reference: str = Field(description="The deposit slip's number")
+    deposited_on: date
+    confirmed_at: datetime
+    confirmed_by: UUID | None = Field(description="The operator who confirmed it; none for a till")
+
+
 class SessionOut(BaseModel):
     session_id: UUID
     pos_id: UUID
@@ -144,3 +166,4 @@ class SessionOut(BaseModel):
     late_tickets: list[LateTicketOut] = Field(
         description="Tickets that reached the session after its close: in none of its figures"
     )
+    deposit: DepositOut | None = Field(default=None, description="The bank deposit, once confirmed")

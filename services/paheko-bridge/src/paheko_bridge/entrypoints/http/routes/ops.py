@@ -78,13 +78,20 @@ class SessionState(BaseModel):
     last_error: str | None
     differences: list[dict[str, Any]]
     tickets: list[PushOut]
+    deposit: str | None = None
+    """The bank deposit: waiting, booked, rejected; None while none was confirmed."""
+    deposit_error: str | None = None
 
 
-@router.get("/sessions/{session_id}", summary="A session's push state: each ticket, its close, what it waits for")
+@router.get(
+    "/sessions/{session_id}",
+    summary="A session's push state: each ticket, its close, what it waits for, its bank deposit",
+)
 async def session_state(session_id: UUID, services: Services) -> SessionState:
     async with services.uow() as work:
         rows = await work.pushes.of_session(session_id)
         close = await work.closes.get(session_id)
+        deposit = await work.deposits.get(session_id)
     if not rows and close is None:
         raise NotKnownError(f"the bridge knows no session {session_id}")
     pushed = [r.number for r in rows if r.status.value == "pushed"]
@@ -98,6 +105,8 @@ async def session_state(session_id: UUID, services: Services) -> SessionState:
         last_error=close.last_error if close else None,
         differences=list(close.differences) if close else [],
         tickets=[PushOut.of(r) for r in rows],
+        deposit=deposit.status.value if deposit else None,
+        deposit_error=deposit.last_error if deposit else None,
     )
 
 

@@ -1,5 +1,5 @@
-"""Back-office routes of cash sessions: an operator reads a session, its Z report and its deposit slip, and the
-tickets that reached a closed session late. pos-api authenticates the operator and forwards to session-service
+"""Back-office routes of cash sessions: an operator reads a session, its Z report and its deposit slip, confirms its
+bank deposit, and lists the tickets that reached a closed session late. pos-api authenticates the operator and forwards to session-service
 with its service token and the operator's scope, which session-service enforces; its answers pass through."""
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request, Response
 
 from caisse_contracts.runtime.http import ProblemError
-from caisse_contracts.session_api import LateTicketOut, SessionOut
+from caisse_contracts.session_api import DepositIn, LateTicketOut, SessionOut
 from pos_api.domain.config import Actor
 from pos_api.entrypoints.http.deps import CurrentActor
+from pos_api.entrypoints.http.routes.sessions import DEPOSIT_ANSWERS, forward
 from pos_api.entrypoints.http.routes.sessions import DOCUMENTS as DOCUMENT_ANSWERS
-from pos_api.entrypoints.http.routes.sessions import forward
 
 router = APIRouter(prefix="/v1", tags=["back office"])
 
@@ -38,6 +38,18 @@ def operator_headers(actor: Actor) -> dict[str, str]:
 )
 async def read_session(session_id: UUID, request: Request, actor: CurrentActor) -> Response:
     return await forward(request, "GET", f"/v1/sessions/{session_id}", operator_headers(actor))
+
+
+@router.post(
+    "/cash-sessions/{session_id}/deposit",
+    summary="Confirm a closed session's bank deposit (a shop manager of its shop, or ops): the slip as it went to the bank",
+    response_model=None,
+    status_code=201,
+    responses=DEPOSIT_ANSWERS,
+)
+async def confirm_deposit(session_id: UUID, body: DepositIn, request: Request, actor: CurrentActor) -> Response:
+    sent = body.model_dump(mode="json", exclude_unset=True)
+    return await forward(request, "POST", f"/v1/sessions/{session_id}/deposit", operator_headers(actor), json=sent)
 
 
 @router.get(

@@ -1,6 +1,6 @@
 """Till routes of the cash session: pos-api authenticates the till and forwards to session-service (traced).
 
-The till opens, continues, moves cash, closes and fetches its reports here; session-service owns the
+The till opens, continues, moves cash, closes, fetches its reports and confirms the bank deposit here; session-service owns the
 session. pos-api adds what it alone knows (the POS, its next ticket number, the session's last ticket) and
 refuses a close while a basket is still open. session-service's answers, problems included, pass through
 unchanged. pos-api records the open and the close in its own database as it forwards them, so that its
@@ -20,7 +20,15 @@ from pydantic import BaseModel
 
 from caisse_contracts.runtime.http import ProblemError
 from caisse_contracts.runtime.telemetry import inject_into
-from caisse_contracts.session_api import CloseSessionIn, MovementIn, OpenSessionIn, SessionOut, ZReportOut
+from caisse_contracts.session_api import (
+    CloseSessionIn,
+    DepositIn,
+    DepositOut,
+    MovementIn,
+    OpenSessionIn,
+    SessionOut,
+    ZReportOut,
+)
 from pos_api.entrypoints.http.deps import CurrentDevice, CurrentServices
 from pos_api.service_layer.cash_sessions import (
     begin_close,
@@ -152,6 +160,24 @@ async def read_session(session_id: UUID, request: Request, device: CurrentDevice
 )
 async def post_movement(session_id: UUID, body: MovementIn, request: Request, device: CurrentDevice) -> Response:
     path = f"/v1/sessions/{session_id}/movements"
+    return await forward(request, "POST", path, till_headers(device), json=_sent(body))
+
+
+DEPOSIT_ANSWERS: Final[dict[int | str, dict[str, Any]]] = {
+    201: {"model": DepositOut, "description": "Confirmed"},
+    200: {"model": DepositOut, "description": "The same confirmation sent again: the first one"},
+}
+
+
+@router.post(
+    "/{session_id}/deposit",
+    summary="Confirm the closed session's bank deposit: the slip as it went to the bank (once)",
+    response_model=None,
+    status_code=201,
+    responses=DEPOSIT_ANSWERS,
+)
+async def post_deposit(session_id: UUID, body: DepositIn, request: Request, device: CurrentDevice) -> Response:
+    path = f"/v1/sessions/{session_id}/deposit"
     return await forward(request, "POST", path, till_headers(device), json=_sent(body))
 
 

@@ -1,4 +1,5 @@
-"""Cash session routes: open (or continue), read, cash movements, close, Z report and bank deposit slip.
+"""Cash session routes: open (or continue), read, cash movements, close, Z report, bank deposit slip and the
+confirmation of the deposit.
 
 Every route needs pos-api's service token: pos-api calls for an authenticated till (whose POS scopes what it
 reaches), for an operator (the shops of their scope), or for itself (`domain.access`). Every answer is a typed
@@ -8,7 +9,7 @@ schema; every refusal a problem document.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -24,6 +25,7 @@ from session_service.domain.access import (
     check_shop,
     check_writer,
 )
+from session_service.domain.deposits import Deposit
 from session_service.domain.errors import SessionNotFoundError, describe_ranges
 from session_service.domain.report import ZReport
 from session_service.domain.sessions import Count, MovementKind, SessionStatus, expected_cash
@@ -31,11 +33,13 @@ from session_service.entrypoints.http.deps import CurrentCaller, CurrentServices
 from session_service.entrypoints.http.schemas import (
     BINARY,
     PDF,
+    DepositOut,
     LateTicketOut,
     SessionOut,
     late_ticket_out,
     problems,
 )
+from session_service.service_layer.deposits import ConfirmDeposit, confirm_session_deposit
 from session_service.service_layer.sessions import (
     CloseSession,
     OpenSession,
@@ -89,6 +93,40 @@ class CloseIn(_In):
     comment: str | None = Field(default=None, max_length=2000)
 
 
+class DepositIn(_In):
+    """The bank deposit slip as it went to the bank."""
+
+    cash: StrictInt = Field(ge=0, description="Cash deposited, in minor units: at most what the close left to deposit")
+    cheques: list[UUID] = Field(
+        default_factory=list, max_length=10_000, description="The payment ids of the cheques deposited"
+    )
+    reference: str = Field(min_length=1, max_length=100, description="The deposit slip's number")
+    deposited_on: date = Field(description="The day of the deposit at the bank")
+
+
+def deposit_body(deposit: Deposit) -> DepositOut:
+    return DepositOut(
+        deposit_id=deposit.deposit_id,
+        session_id=deposit.session_id,
+        cash=deposit.cash,
+        cheques=[
+            {
+                "payment_id": c.payment_id,
+                "ticket_id": c.ticket_id,
+                "number": c.number,
+                "bank": c.bank,
+                "amount": c.amount,
+            }
+            for c in deposit.cheques
+        ],
+        total=deposit.total,
+        reference=deposit.reference,
+        deposited_on=deposit.deposited_on,
+        confirmed_at=deposit.confirmed_at,
+        confirmed_by=deposit.confirmed_by,
+    )
+
+
 def _counts(counts: tuple[Count, ...]) -> list[dict[str, int]]:
     return [{"value": c.value, "count": c.count, "amount": c.amount} for c in counts]
 
@@ -134,6 +172,7 @@ def session_body(read: SessionRead) -> dict[str, Any]:
         "closed_at": session.closed_at.isoformat() if session.closed_at else None,
         "closing": None,
         "late_tickets": [late_ticket_out(t) for t in read.late_tickets],
+        "deposit": deposit_body(read.deposit).model_dump(mode="json") if read.deposit else None,
     }
     if session.closing is not None and session.close_request is not None:
         figures, request = session.closing, session.close_request
@@ -269,6 +308,36 @@ async def post_close(
     if closed.status is SessionStatus.CLOSED:
         services.wake_mail()
     return session_body(await read_session(closed.session_id, services.sessions))
+
+
+@router.post(
+    "/sessions/{session_id}/deposit",
+    status_code=201,
+    summary="Confirm the bank deposit of a closed session (the slip as it went to the bank)",
+    response_model=DepositOut,
+    responses={
+        200: {"model": DepositOut, "description": "The same confirmation, sent again: the first one"},
+        **problems(422),
+        409: {**problems(409)[409], "description": "The session is not closed, or its deposit was confirmed otherwise"},
+    },
+)
+async def post_deposit(
+    session_id: UUID, body: DepositIn, services: CurrentServices, caller: CurrentCaller, response: Response
+) -> DepositOut:
+    confirmed = await confirm_session_deposit(
+        ConfirmDeposit(
+            session_id=session_id,
+            cash=body.cash,
+            cheque_ids=tuple(body.cheques),
+            reference=body.reference,
+            deposited_on=body.deposited_on,
+        ),
+        caller,
+        services.sessions,
+    )
+    if not confirmed.created:
+        response.status_code = 200
+    return deposit_body(confirmed.deposit)
 
 
 async def _report(session_id: UUID, services: CurrentServices, caller: Caller) -> ZReport:

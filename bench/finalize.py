@@ -24,6 +24,7 @@ from typing import Any
 
 import asyncpg
 
+from bench import calibration
 from bench.cpu import CpuShares
 from bench.report import Figure
 from caisse_contracts.topics import CONSUMER_GROUPS
@@ -166,6 +167,7 @@ def run() -> list[Figure]:
     inst = ensure_up("test").instance
     binary = loadgen(inst)
     stop_all(inst)
+    yardstick = calibration.tpc_b(inst)  # on the quiet stack, before any service starts
     pos_api = f"http://127.0.0.1:{BY_NAME['pos-api'].port(inst)}"
     try:  # a service that does not start stops the others with it
         start_all(inst, {**fresh_consumers(inst), "pos-api": {"workers": str(POS_API_PROCESSES)}})
@@ -209,6 +211,7 @@ def run() -> list[Figure]:
         f"finalize, {REFERENCE_S:.0f} s at full load, pos-api in one process:"
         f" {single['sold'] / single['elapsed_s']:.0f} tickets/s\n"
     )
+    ratios = [rate / yardstick.tps for rate in rates]
     p99s = [percentile(run["latencies_ms"], 0.99) for run in paced]
     latencies = [latency for run in paced for latency in run["latencies_ms"]]
     return [
@@ -221,6 +224,16 @@ def run() -> list[Figure]:
             runs=len(rates),
             spread=f"{min(rates):.0f}–{max(rates):.0f}; {sum(r['sold'] for r, _ in sustained)} sold,"
             f" {sum(r['failed'] for r, _ in sustained)} failed",
+        ),
+        Figure(
+            what="finalize throughput ÷ pgbench TPC-B (its defaults), same run",
+            measured=statistics.median(ratios),
+            unit="×",
+            target=0.5,
+            higher_is_better=True,
+            runs=len(ratios),
+            spread=f"{min(ratios):.2f}–{max(ratios):.2f}; pgbench {yardstick.tps:.0f} tps"
+            f" ({', '.join(f'{r:.0f}' for r in yardstick.runs)}); 8 clients {yardstick.busy_tps:.0f} tps",
         ),
         Figure(
             what=f"finalize p99 at {PACED_RATE:.0f} tickets/s, {PACED_RUNS} × {PACED_S:.0f} s",

@@ -29,7 +29,7 @@ def print_table(figures: list[Figure]) -> None:
             (
                 f.what,
                 f"{f.measured:,.{2 if abs(f.measured) < 10 else 1}f} {f.unit}",
-                f"{sign} {f.target:,.0f} {f.unit}",
+                f"{sign} {f.target:,.{1 if f.target % 1 else 0}f} {f.unit}",
                 str(f.runs),
                 f.spread,
                 "ok" if f.met else "MISSED",

@@ -247,9 +247,9 @@ async def test_a_ticket_of_a_closed_session_is_kept_aside_by_both_units_of_work_
         kept = await work.totals.late_tickets(session_id=closed)
         assert await work.totals.cheques(closed) == []
         assert (
-            await counting.sessions.closed_among([closed, still_open])
-            == await work.sessions.closed_among([closed, still_open])
-            == {closed}
+            await counting.totals.applied_and_closed([], [closed, still_open])
+            == await work.totals.applied_and_closed([], [closed, still_open])
+            == (set(), {closed})
         )
     assert sorted((k.number, k.total_incl_tax, k.by_method, k.received_at) for k in kept) == [
         (9, 1000, {"cheque": 1000}, NOW),
@@ -267,7 +267,7 @@ async def test_a_close_waits_for_a_batch_counting_into_its_session(
     session_id = await a_session(infra, database, "open")
     async with pool.work() as counting:
         await counting.inbox.claim_many([(uuid.uuid4(), "ticket.finalized")])
-        assert await counting.sessions.closed_among([session_id]) == set()
+        assert await counting.totals.applied_and_closed([], [session_id]) == (set(), set())
         closer = await asyncpg.connect(infra.dsn(database))
         try:
             with pytest.raises(asyncpg.LockNotAvailableError):  # the batch holds the session's row

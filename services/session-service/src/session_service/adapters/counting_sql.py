@@ -28,7 +28,6 @@ CLAIM: Final = """
     returning event_id
 """
 
-APPLIED_AMONG: Final = "select ticket_id from session_tickets where ticket_id = any($1::uuid[])"
 
 FOR_UPDATE: Final = """
     select session_id, pos_id, currency, ticket_count, credit_note_count, credit_note_total, first_number,
@@ -40,12 +39,17 @@ FOR_UPDATE: Final = """
     for update
 """
 
-CLOSED_AMONG: Final = """
-    select session_id, status = 'closed' as closed from cash_sessions
-    where session_id = any($1::uuid[])
-    order by session_id
-    for share
+APPLIED_AND_CLOSED: Final = """
+    with held as materialized (
+        select session_id, status from cash_sessions
+        where session_id = any($2::uuid[])
+        order by session_id
+        for share
+    )
+    select array(select ticket_id from session_tickets where ticket_id = any($1::uuid[])) as applied,
+        array(select session_id from held where status = 'closed') as closed
 """
+"""Every session's row is read, so every one is locked; a row a close updated meanwhile is read as it committed."""
 
 SAVE_LATE: Final = """
     insert into late_tickets (ticket_id, session_id, pos_id, shop_id, company_id, number, kind, total_incl_tax,
@@ -216,10 +220,11 @@ class PgCountedTotals:
     def __init__(self, connect: Connect) -> None:
         self._connect = connect
 
-    async def applied_among(self, ticket_ids: Sequence[UUID]) -> set[UUID]:
-        if not ticket_ids:
-            return set()
-        return {row[0] for row in await (await self._connect()).fetch(APPLIED_AMONG, list(ticket_ids))}
+    async def applied_and_closed(
+        self, ticket_ids: Sequence[UUID], session_ids: Sequence[UUID]
+    ) -> tuple[set[UUID], set[UUID]]:
+        rows = await (await self._connect()).fetch(APPLIED_AND_CLOSED, list(ticket_ids), sorted(session_ids))
+        return set(rows[0]["applied"]), set(rows[0]["closed"])  # one row, always
 
     async def for_update_many(self, session_ids: Sequence[UUID]) -> dict[UUID, RunningTotals]:
         if not session_ids:
@@ -270,12 +275,6 @@ class PgClosingSessions:
     def __init__(self, conn: asyncpg.Connection, connect: Connect) -> None:
         self._conn = conn
         self._connect = connect
-
-    async def closed_among(self, session_ids: Sequence[UUID]) -> set[UUID]:
-        if not session_ids:
-            return set()
-        rows = await (await self._connect()).fetch(CLOSED_AMONG, sorted(session_ids))
-        return {row[0] for row in rows if row[1]}
 
     async def closing(self, session_ids: Sequence[UUID] | None = None) -> list[UUID]:
         if session_ids is None:

@@ -81,8 +81,12 @@ class InMemoryTotals(_Staged):
     async def applied_ticket(self, ticket_id: UUID) -> AppliedTicket | None:
         return self._state.applied.get(ticket_id)
 
-    async def applied_among(self, ticket_ids: Sequence[UUID]) -> set[UUID]:
-        return {t for t in ticket_ids if t in self._state.applied}
+    async def applied_and_closed(
+        self, ticket_ids: Sequence[UUID], session_ids: Sequence[UUID]
+    ) -> tuple[set[UUID], set[UUID]]:
+        sessions = self._state.sessions
+        closed = {s for s in session_ids if s in sessions and sessions[s].status is SessionStatus.CLOSED}
+        return {t for t in ticket_ids if t in self._state.applied}, closed
 
     async def save(self, totals: RunningTotals, applied: AppliedTicket) -> None:
         await self.save_many([totals], [applied], [])
@@ -179,13 +183,6 @@ class InMemorySessions(_Staged):
             state.sessions[session_id] = replace(current, movements=(*current.movements, movement))
 
         self._changes.append(apply)
-
-    async def closed_among(self, session_ids: Sequence[UUID]) -> set[UUID]:
-        return {
-            s
-            for s in session_ids
-            if s in self._state.sessions and self._state.sessions[s].status is SessionStatus.CLOSED
-        }
 
     async def closing(self, session_ids: Sequence[UUID] | None = None) -> list[UUID]:
         return [

@@ -154,11 +154,22 @@ class SqlTotals:
         row = (await self._conn.execute(stmt)).first()
         return _applied(row) if row else None
 
-    async def applied_among(self, ticket_ids: Sequence[UUID]) -> set[UUID]:
+    async def applied_and_closed(
+        self, ticket_ids: Sequence[UUID], session_ids: Sequence[UUID]
+    ) -> tuple[set[UUID], set[UUID]]:
+        closed: set[UUID] = set()
+        if session_ids:
+            held = (
+                select(cash_sessions.c.session_id, cash_sessions.c.status)
+                .where(cash_sessions.c.session_id.in_(sorted(session_ids)))
+                .order_by(cash_sessions.c.session_id)
+                .with_for_update(read=True)
+            )
+            closed = {r.session_id for r in await self._conn.execute(held) if r.status == SessionStatus.CLOSED.value}
         if not ticket_ids:
-            return set()
+            return set(), closed
         result = await self._conn.execute(_APPLIED_AMONG, {"ids": list(ticket_ids)})
-        return {row.ticket_id for row in result}
+        return {row.ticket_id for row in result}, closed
 
     async def save(self, totals: RunningTotals, applied: AppliedTicket) -> None:
         await self.save_many([totals], [applied], [])
@@ -360,18 +371,6 @@ class SqlSessions:
             )
             .on_conflict_do_nothing()
         )
-
-    async def closed_among(self, session_ids: Sequence[UUID]) -> set[UUID]:
-        if not session_ids:
-            return set()
-        stmt = (
-            select(cash_sessions.c.session_id, cash_sessions.c.status)
-            .where(cash_sessions.c.session_id.in_(sorted(session_ids)))
-            .order_by(cash_sessions.c.session_id)
-            .with_for_update(read=True)
-        )
-        rows = await self._conn.execute(stmt)
-        return {row.session_id for row in rows if row.status == SessionStatus.CLOSED.value}
 
     async def closing(self, session_ids: Sequence[UUID] | None = None) -> list[UUID]:
         stmt = select(cash_sessions.c.session_id).where(cash_sessions.c.status == SessionStatus.CLOSING.value)

@@ -66,8 +66,12 @@ class CountedTotals(Protocol):
     """What counting a batch of tickets needs of the totals, and no more: the consumer's hot path may have an
     implementation of its own."""
 
-    async def applied_among(self, ticket_ids: Sequence[UUID]) -> set[UUID]:
-        """The ids among `ticket_ids` already counted."""
+    async def applied_and_closed(
+        self, ticket_ids: Sequence[UUID], session_ids: Sequence[UUID]
+    ) -> tuple[set[UUID], set[UUID]]:
+        """The ids among `ticket_ids` already counted, and the closed sessions among `session_ids`. Every one of
+        those sessions' rows stays locked (shared, in id order) until the unit of work ends: a close waits for the
+        tickets being counted, or they wait for it and see it closed. One question, as it is asked per batch."""
 
     async def for_update_many(self, session_ids: Sequence[UUID]) -> dict[UUID, RunningTotals]:
         """The sessions' totals that exist, locked (in id order, so two batches never deadlock)."""
@@ -110,10 +114,6 @@ class Totals(CountedTotals, Protocol):
 class ClosingSessions(Protocol):
     async def closing(self, session_ids: Sequence[UUID] | None = None) -> list[UUID]:
         """Sessions waiting for tickets to close (among `session_ids`, or all)."""
-
-    async def closed_among(self, session_ids: Sequence[UUID]) -> set[UUID]:
-        """The closed sessions among `session_ids`. All their rows stay locked (shared, in id order) until the unit
-        of work ends: a close waits for the tickets being counted, or they wait for it and see it closed."""
 
 
 class Sessions(ClosingSessions, Protocol):

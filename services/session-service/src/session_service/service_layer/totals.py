@@ -44,13 +44,14 @@ async def count_tickets(events: Sequence[TicketEvent], *, uow: CountingWorkFacto
             if event.event_id in fresh and event.ticket.ticket_id not in seen:
                 seen.add(event.ticket.ticket_id)
                 todo.append(event)
-        already = await work.totals.applied_among([e.ticket.ticket_id for e in todo])
+        already, closed = await work.totals.applied_and_closed(
+            [e.ticket.ticket_id for e in todo], sorted({e.ticket.session_id for e in todo})
+        )
         todo = [e for e in todo if e.ticket.ticket_id not in already]
         if not todo:
             await work.commit()  # remember the events, count nothing
             return set()
         now = clock()
-        closed = await work.sessions.closed_among(sorted({e.ticket.session_id for e in todo}))
         if closed:
             late = [e for e in todo if e.ticket.session_id in closed]
             await work.totals.save_late([_late(e, now) for e in late])

@@ -9,6 +9,8 @@ sale is a conflict, kept aside for ops.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -191,8 +193,15 @@ async def finalize_basket(device: Device, basket_id: UUID, request: FinalizeIn, 
     `SaleMemo` and the sale is one round trip. If anything differs from the memo, the guarded write leaves
     nothing and finalize takes the path above, which answers as if the memo had never been used.
     """
-    try:
+    async with _conflicts_kept(services):
         return await _finalize(device, basket_id, request, services)
+
+
+@asynccontextmanager
+async def _conflicts_kept(services: ConfigServices) -> AsyncIterator[None]:
+    """A number sent again with other content is refused, and what the till sent is kept aside for ops first."""
+    try:
+        yield
     except TicketNumberConflictError as conflict:
         if conflict.attempt is not None:
             async with services.till_work() as work:
@@ -415,14 +424,8 @@ async def credit_ticket(device: Device, ticket_id: UUID, request: CreditNoteIn, 
     The same credit note sent again under its number answers the original; another one under a number already
     used is a conflict, kept aside for ops.
     """
-    try:
+    async with _conflicts_kept(services):
         return await _credit(device, ticket_id, request, services)
-    except TicketNumberConflictError as conflict:
-        if conflict.attempt is not None:
-            async with services.till_work() as work:
-                await work.tickets.keep_conflict(conflict.attempt)
-                await work.commit()
-        raise
 
 
 async def _credit(device: Device, ticket_id: UUID, request: CreditNoteIn, services: ConfigServices) -> Finalized:

@@ -7,16 +7,12 @@ from dataclasses import dataclass
 from datetime import date
 from uuid import UUID
 
-from caisse_contracts.envelope import Envelope, TenantKeys
 from caisse_contracts.events import ChequeV1, SessionDepositConfirmedV1
-from caisse_contracts.runtime.telemetry import current_traceparent
-from caisse_contracts.topics import SESSIONS
 from session_service.domain.access import Caller, check_deposit
 from session_service.domain.deposits import Deposit, DepositRequest, confirm_deposit
 from session_service.domain.errors import SessionNotFoundError
 from session_service.domain.sessions import CashSession
-from session_service.service_layer.ports import UnitOfWork
-from session_service.service_layer.sessions import SOURCE, SessionServices
+from session_service.service_layer.sessions import SessionServices, announce
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +52,7 @@ async def confirm_session_deposit(command: ConfirmDeposit, caller: Caller, servi
         if deposit is earlier:
             return Confirmed(deposit, created=False)
         await work.deposits.add(deposit)
-        await _announce(work, services, _confirmed_event(session, deposit))
+        await announce(work, services, _confirmed_event(session, deposit))
         await work.commit()
     return Confirmed(deposit, created=True)
 
@@ -88,26 +84,4 @@ def _confirmed_event(session: CashSession, deposit: Deposit) -> SessionDepositCo
         total=deposit.total,
         confirmed_at=deposit.confirmed_at,
         confirmed_by=deposit.confirmed_by,
-    )
-
-
-async def _announce(work: UnitOfWork, services: SessionServices, event: SessionDepositConfirmedV1) -> None:
-    traceparent, tracestate = current_traceparent()
-    envelope = Envelope[SessionDepositConfirmedV1].wrap(
-        event,
-        event_id=services.new_id(),
-        occurred_at=services.clock(),
-        source=SOURCE,
-        tenant=TenantKeys(
-            territory_id=event.territory_id, company_id=event.company_id, shop_id=event.shop_id, pos_id=event.pos_id
-        ),
-        traceparent=traceparent,
-        tracestate=tracestate,
-    )
-    await work.outbox.add(
-        envelope,
-        topic=SESSIONS.name,
-        key=str(event.pos_id),
-        aggregate_type="cash_session",
-        aggregate_id=str(event.session_id),
     )

@@ -21,6 +21,7 @@ from caisse_contracts.events import (
     MethodTotalV1,
     PaymentMethod,
     SessionClosedV1,
+    SessionDepositConfirmedV1,
     SessionOpenedV1,
 )
 from caisse_contracts.runtime.telemetry import current_traceparent
@@ -150,7 +151,7 @@ async def _open_once(command: OpenSession, services: SessionServices) -> Opened:
         if not await work.sessions.add(session):
             raced = await work.sessions.current_of_pos(command.pos_id)
             raise SessionAlreadyOpenError(command.pos_id, raced.session_id if raced else command.session_id)
-        await _announce(work, services, _opened_event(session))
+        await announce(work, services, _opened_event(session))
         await work.commit()
     return Opened(session, created=True)
 
@@ -327,11 +328,14 @@ async def _finish(
     recipients = report_recipients(items)
     if recipients:
         await work.mail.add(Mail(services.new_id(), session.session_id, recipients, next_attempt_at=now))
-    await _announce(work, services, _closed_event(closed, totals))
+    await announce(work, services, _closed_event(closed, totals))
     return closed
 
 
-async def _announce(work: UnitOfWork, services: SessionServices, event: SessionOpenedV1 | SessionClosedV1) -> None:
+async def announce(
+    work: UnitOfWork, services: SessionServices, event: SessionOpenedV1 | SessionClosedV1 | SessionDepositConfirmedV1
+) -> None:
+    """A session event in the outbox, in the unit of work of the change it tells: keyed by its till, traced."""
     traceparent, tracestate = current_traceparent()
     envelope = Envelope[type(event)].wrap(  # type: ignore[misc]
         event,

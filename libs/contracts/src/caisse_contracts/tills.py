@@ -7,7 +7,7 @@ catalogue of the till's shop and computes every total with `caisse_contracts.bas
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 from uuid import UUID
 
 from pydantic import (
@@ -26,6 +26,9 @@ from caisse_contracts.events.tickets import PaymentMethod
 
 Minor = StrictInt
 
+INT4_MAX: Final = 2_147_483_647
+"""The largest ticket number or basket version stored (PostgreSQL `integer`): a larger one is refused, not a 500."""
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -35,7 +38,7 @@ class DiscountIn(_Strict):
     """A percentage (basis points: 10 % = 1000) or an amount (minor units, tax included)."""
 
     kind: Literal["percent", "amount"]
-    value: StrictInt = Field(ge=0)
+    value: StrictInt = Field(ge=0, le=100_000_000)
 
     @model_validator(mode="after")
     def _bounded(self) -> DiscountIn:
@@ -79,7 +82,7 @@ class BasketContent(_Strict):
 
 
 class BasketPut(_Strict):
-    version: StrictInt = Field(ge=0, description="The version the till read (0 for a new basket).")
+    version: StrictInt = Field(ge=0, le=INT4_MAX, description="The version the till read (0 for a new basket).")
     content: BasketContent
 
 
@@ -92,12 +95,12 @@ class FinalizeIn(_Strict):
     it never saved — a stale version is refused exactly as a `PUT` would refuse it.
     """
 
-    number: StrictInt = Field(ge=1, description="The till's next gap-free ticket number.")
+    number: StrictInt = Field(ge=1, le=INT4_MAX, description="The till's next gap-free ticket number.")
     content: BasketContent | None = Field(
         default=None, description="The basket at payment, saved and finalized at once (optional)."
     )
     version: StrictInt = Field(
-        ge=0, description="The basket version being finalized; with `content`, the version the till read."
+        ge=0, le=INT4_MAX, description="The basket version being finalized; with `content`, the version the till read."
     )
 
     @field_validator("version")
@@ -176,7 +179,7 @@ class CreditNoteIn(_Strict):
     """A credit note on a sale: which lines (and how many units) are given back, and how the money goes back."""
 
     credit_note_id: UUID = Field(description="Chosen by the till: a retry with the same id is the same credit note.")
-    number: StrictInt = Field(ge=1, description="The till's next gap-free ticket number.")
+    number: StrictInt = Field(ge=1, le=INT4_MAX, description="The till's next gap-free ticket number.")
     lines: tuple[CreditLineIn, ...] = Field(min_length=1, max_length=500)
     payments: tuple[RefundIn, ...] = Field(min_length=1, max_length=10)
     operator_id: UUID | None = None

@@ -113,3 +113,29 @@ async def test_broken_json_names_the_body_and_where_it_breaks(
     assert broken.json()["invalid_params"] == [
         {"name": "body", "reason": "is not valid JSON: expecting value at line 1, column 26 (character 26)"}
     ]
+
+
+async def test_a_number_or_a_version_beyond_what_is_stored_is_a_422_naming_it_not_a_500(
+    till: tuple[httpx.AsyncClient, dict[str, str], str],
+) -> None:
+    client, headers, category = till
+    basket_id = str(uuid.uuid4())
+    content = {"lines": [line(category)]}
+    too_far = 2_147_483_648  # one past PostgreSQL's integer, which holds ticket numbers and basket versions
+    finalize = await client.post(
+        f"/v1/baskets/{basket_id}/finalize", json={"number": too_far, "version": 0, "content": content}, headers=headers
+    )
+    assert (finalize.status_code, [p["name"] for p in finalize.json()["invalid_params"]]) == (422, ["number"])
+    put = await client.put(f"/v1/baskets/{basket_id}", json={"version": too_far, "content": content}, headers=headers)
+    assert (put.status_code, [p["name"] for p in put.json()["invalid_params"]]) == (422, ["version"])
+    discount = {"kind": "amount", "value": 100_000_001}
+    put = await client.put(
+        f"/v1/baskets/{basket_id}",
+        json={"version": 0, "content": {"lines": [{**line(category), "discount": discount}]}},
+        headers=headers,
+    )
+    assert (put.status_code, [p["name"] for p in put.json()["invalid_params"]]) == (
+        422,
+        ["content.lines.0.discount.value"],
+    )
+    assert (await client.get(f"/v1/baskets/{basket_id}", headers=headers)).status_code == 404

@@ -227,3 +227,12 @@ async def test_a_number_far_beyond_the_last_is_refused_as_a_broken_counter() -> 
         await record(state, example_ticket(ticket_id=uuid.uuid4(), number=20_000))
     assert caught.value.problems[0].field == "number"
     assert len(state.tickets) == 1
+
+
+async def test_a_ticket_numbered_beyond_what_is_stored_is_refused_naming_number_and_nothing_is_kept() -> None:
+    state = MemoryState()
+    with pytest.raises(TicketInconsistentError) as caught:
+        await record(state, example_ticket(number=2_147_483_648))  # one past PostgreSQL's integer
+    # checked before anything is read or written: PostgreSQL would refuse such a number as a parameter
+    assert [(p.field, p.reason) for p in caught.value.problems] == [("number", "must be between 1 and 2147483647")]
+    assert state.tickets == {}

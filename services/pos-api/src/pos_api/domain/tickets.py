@@ -19,6 +19,7 @@ from uuid import UUID
 
 from caisse_contracts.events import PaymentMethod, TicketFinalizedV1, TicketKind
 from caisse_contracts.money import CashRoundingRule, round_cash
+from caisse_contracts.tills import INT4_MAX
 from pos_api.domain.errors import FieldProblem, TicketInconsistentError
 
 SALE_HASH_PREFIX = "sale1:"
@@ -84,6 +85,8 @@ def check_ticket(ticket: TicketFinalizedV1) -> None:
     problems: list[FieldProblem] = []
     sign = 1 if ticket.kind is TicketKind.SALE else -1
 
+    if not 1 <= ticket.number <= INT4_MAX:
+        problems.append(FieldProblem("number", f"must be between 1 and {INT4_MAX}"))
     if ticket.kind is TicketKind.CREDIT_NOTE and ticket.original_ticket_id is None:
         problems.append(FieldProblem("original_ticket_id", "a credit note must reference the ticket it corrects"))
 

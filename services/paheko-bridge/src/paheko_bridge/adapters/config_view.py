@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from sqlalchemy import text
@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from caisse_contracts.config import Category, Company, Pos, Shop
 from caisse_contracts.events import ConfigChangedV1, EntityType
+
+Kept = TypeVar("Kept", Category, Shop)
 
 KEPT = (
     EntityType.TERRITORY,
@@ -113,26 +115,21 @@ class SqlConfigView:
         return dict(json.loads(found)) if found else None
 
     async def categories(self, company_id: UUID) -> list[Category]:
-        async with self._engine.connect() as conn:
-            rows = await conn.execute(
-                text(
-                    "select item::text as item from config_items"
-                    " where company_id = :id and entity_type = 'category' and not deleted order by entity_id"
-                ),
-                {"id": company_id},
-            )
-            return [Category.model_validate_json(r.item) for r in rows]
+        return await self._of_company(company_id, EntityType.CATEGORY, Category)
 
     async def shops(self, company_id: UUID) -> list[Shop]:
+        return await self._of_company(company_id, EntityType.SHOP, Shop)
+
+    async def _of_company(self, company_id: UUID, entity_type: EntityType, model: type[Kept]) -> list[Kept]:
         async with self._engine.connect() as conn:
             rows = await conn.execute(
                 text(
                     "select item::text as item from config_items"
-                    " where company_id = :id and entity_type = 'shop' and not deleted order by entity_id"
+                    " where company_id = :id and entity_type = :type and not deleted order by entity_id"
                 ),
-                {"id": company_id},
+                {"id": company_id, "type": entity_type.value},
             )
-            return [Shop.model_validate_json(r.item) for r in rows]
+            return [model.model_validate_json(r.item) for r in rows]
 
     async def tills(self, company_id: UUID) -> list[Pos]:
         """The company's tills, found through their shops: a till's item names its shop, not its company."""

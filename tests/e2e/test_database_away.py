@@ -42,8 +42,17 @@ class CuttableProxy:
 
     def __exit__(self, *_: object) -> None:
         self.cut()
+        self._run(self._end_links())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
+        self._loop.close()
+
+    async def _end_links(self) -> None:
+        """The links' tasks end with the proxy, not when the interpreter drops them (it would say so on exit)."""
+        others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in others:
+            task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
 
     def restore(self) -> None:
         """Accept connections again, on the same port."""

@@ -402,8 +402,10 @@ def test_every_dockerfile_installs_only_its_member_from_the_frozen_lock(service:
         "pyproject.toml",
         "uv.lock",
         "libs/contracts/pyproject.toml",
+        "libs/runtime/pyproject.toml",
         f"services/{service.directory}/pyproject.toml",
         "libs/contracts",
+        "libs/runtime",
         f"services/{service.directory}",
     }
     assert all((ROOT / source).exists() for source in sources)

@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 import paheko_bridge
 from caisse_contracts.envelope import Envelope
 from caisse_contracts.events import PahekoTicketPushedV1, SessionClosedV1, SessionDepositConfirmedV1, TicketFinalizedV1
-from caisse_contracts.runtime.database import create_engine, migrate, migrations_beside
 from caisse_contracts.snapshots import load_example
+from caisse_runtime.database import create_engine, migrate, migrations_beside
 from harness import Stack
 from paheko_bridge.adapters.memory import FakeFec, FakePaheko, FakeTargets, InMemoryUnitOfWork, MemoryState
 from paheko_bridge.adapters.sql import SqlUnitOfWork, TicketMemo

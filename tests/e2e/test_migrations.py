@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from caisse_contracts.runtime.database import ALEMBIC_DIR
+from caisse_runtime.database import ALEMBIC_DIR
 from harness import Stack
 
 SERVICES = ("pos-api", "session-service", "paheko-bridge", "notifier")

@@ -10,8 +10,8 @@ import uuid
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from caisse_contracts.runtime.database import create_engine
-from caisse_contracts.runtime.service import utc_now
+from caisse_runtime.database import create_engine
+from caisse_runtime.service import utc_now
 from harness import Stack
 from pos_api.adapters.sql import SqlUnitOfWork
 from pos_api.service_layer.config import ConfigServices, digest, ensure_bootstrap_admin

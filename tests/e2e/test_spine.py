@@ -24,10 +24,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from caisse_contracts.events import TicketFinalizedV1
-from caisse_contracts.runtime.database import create_engine
-from caisse_contracts.runtime.outbox import NOTIFY_CHANNEL, OutboxRelay, SqlOutboxStore
 from caisse_contracts.snapshots import load_example
 from caisse_contracts.topics import TICKETS
+from caisse_runtime.database import create_engine
+from caisse_runtime.outbox import NOTIFY_CHANNEL, OutboxRelay, SqlOutboxStore
 from harness import ServiceProcess, Stack, Till
 
 

@@ -17,9 +17,9 @@ import pytest
 
 from caisse_contracts.envelope import Envelope
 from caisse_contracts.events import TicketFinalizedV1
-from caisse_contracts.runtime.database import create_engine
 from caisse_contracts.snapshots import load_example
 from caisse_contracts.tills import BasketContent
+from caisse_runtime.database import create_engine
 from caisse_stack import simulator
 from caisse_stack.demo_data import Demo, DemoTill
 from harness import ServiceProcess, Stack

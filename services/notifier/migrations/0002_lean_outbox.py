@@ -1,12 +1,12 @@
-"""The outbox's first revision (`OUTBOX_LEAN_DDL`): plain `json` documents, and the relay woken only after
+"""The outbox's first revision (`frozen("outbox_2_lean")`): plain `json` documents, and the relay woken only after
 a quiet spell.
 
 Revision ID: 0002
 Revises: 0001
 """
 
-from caisse_contracts.runtime.database import execute_script
-from caisse_contracts.runtime.outbox import OUTBOX_LEAN_DDL, OUTBOX_LEAN_UNDO_DDL
+from caisse_runtime.database import execute_script
+from caisse_runtime.frozen_sql import frozen
 
 revision = "0002"
 down_revision = "0001"
@@ -15,8 +15,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    execute_script(OUTBOX_LEAN_DDL)
+    execute_script(frozen("outbox_2_lean"))
 
 
 def downgrade() -> None:
-    execute_script(OUTBOX_LEAN_UNDO_DDL)
+    execute_script(frozen("outbox_2_lean.undo"))

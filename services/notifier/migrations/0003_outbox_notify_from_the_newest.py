@@ -1,12 +1,12 @@
-"""The outbox's second revision (`OUTBOX_NOTIFY_NEWEST_DDL`): a new event looks for one waiting before it
+"""The outbox's second revision (`frozen("outbox_3_notify_newest")`): a new event looks for one waiting before it
 from the newest down, so that a sale's insert no longer steps over every event published since the last vacuum.
 
 Revision ID: 0003
 Revises: 0002
 """
 
-from caisse_contracts.runtime.database import execute_script
-from caisse_contracts.runtime.outbox import OUTBOX_NOTIFY_NEWEST_DDL, OUTBOX_NOTIFY_NEWEST_UNDO_DDL
+from caisse_runtime.database import execute_script
+from caisse_runtime.frozen_sql import frozen
 
 revision = "0003"
 down_revision = "0002"
@@ -15,8 +15,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    execute_script(OUTBOX_NOTIFY_NEWEST_DDL)
+    execute_script(frozen("outbox_3_notify_newest"))
 
 
 def downgrade() -> None:
-    execute_script(OUTBOX_NOTIFY_NEWEST_UNDO_DDL)
+    execute_script(frozen("outbox_3_notify_newest.undo"))

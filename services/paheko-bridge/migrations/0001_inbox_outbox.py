@@ -4,9 +4,8 @@ Revision ID: 0001
 Revises:
 """
 
-from caisse_contracts.runtime.database import execute_script
-from caisse_contracts.runtime.inbox import INBOX_DDL
-from caisse_contracts.runtime.outbox import OUTBOX_DDL
+from caisse_runtime.database import execute_script
+from caisse_runtime.frozen_sql import frozen
 
 revision = "0001"
 down_revision = None
@@ -15,8 +14,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    execute_script(INBOX_DDL)
-    execute_script(OUTBOX_DDL)
+    execute_script(frozen("inbox_1"))
+    execute_script(frozen("outbox_1"))
 
 
 def downgrade() -> None:

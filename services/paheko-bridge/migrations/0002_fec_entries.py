@@ -7,7 +7,7 @@ Revision ID: 0002
 Revises: 0001
 """
 
-from caisse_contracts.runtime.database import execute_script
+from caisse_runtime.database import execute_script
 
 revision = "0002"
 down_revision = "0001"

@@ -4,7 +4,7 @@ Revision ID: 0003
 Revises: 0002
 """
 
-from caisse_contracts.runtime.database import execute_script
+from caisse_runtime.database import execute_script
 
 revision = "0003"
 down_revision = "0002"

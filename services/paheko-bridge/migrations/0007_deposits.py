@@ -4,7 +4,7 @@ Revision ID: 0007
 Revises: 0006
 """
 
-from caisse_contracts.runtime.database import execute_script
+from caisse_runtime.database import execute_script
 
 revision = "0007"
 down_revision = "0006"

@@ -4,8 +4,8 @@ Revision ID: 0003
 Revises: 0002
 """
 
-from caisse_contracts.runtime.database import execute_script
-from caisse_contracts.runtime.inbox import INBOX_DDL
+from caisse_runtime.database import execute_script
+from caisse_runtime.frozen_sql import frozen
 
 revision = "0003"
 down_revision = "0002"
@@ -14,7 +14,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    execute_script(INBOX_DDL)
+    execute_script(frozen("inbox_1"))
 
 
 def downgrade() -> None:

@@ -5,7 +5,7 @@ Revision ID: 0004
 Revises: 0003
 """
 
-from caisse_contracts.runtime.database import execute_script
+from caisse_runtime.database import execute_script
 
 revision = "0004"
 down_revision = "0003"

@@ -4,7 +4,7 @@ Revision ID: 0006
 Revises: 0005
 """
 
-from caisse_contracts.runtime.database import execute_script
+from caisse_runtime.database import execute_script
 
 revision = "0006"
 down_revision = "0005"

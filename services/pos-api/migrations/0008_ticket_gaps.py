@@ -4,7 +4,7 @@ Revision ID: 0008
 Revises: 0007
 """
 
-from caisse_contracts.runtime.database import execute_script
+from caisse_runtime.database import execute_script
 
 revision = "0008"
 down_revision = "0007"

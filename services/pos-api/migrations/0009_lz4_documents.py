@@ -7,7 +7,7 @@ Revision ID: 0009
 Revises: 0008
 """
 
-from caisse_contracts.runtime.database import execute_script
+from caisse_runtime.database import execute_script
 
 revision = "0009"
 down_revision = "0008"

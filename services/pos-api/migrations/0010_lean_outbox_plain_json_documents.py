@@ -1,5 +1,5 @@
 """The documents written with every sale (ticket body, event, basket) as plain `json`; the outbox's first
-revision (`OUTBOX_LEAN_DDL`).
+revision (`frozen("outbox_2_lean")`).
 
 They are stored and read whole: as `jsonb`, PostgreSQL parsed each into its binary form on insert and printed
 it back on every read and on the outbox's publish. The one lookup inside a ticket (a sale's credit notes)
@@ -10,8 +10,8 @@ Revision ID: 0010
 Revises: 0009
 """
 
-from caisse_contracts.runtime.database import execute_script
-from caisse_contracts.runtime.outbox import OUTBOX_LEAN_DDL, OUTBOX_LEAN_UNDO_DDL
+from caisse_runtime.database import execute_script
+from caisse_runtime.frozen_sql import frozen
 
 revision = "0010"
 down_revision = "0009"
@@ -21,7 +21,7 @@ depends_on = None
 
 def upgrade() -> None:
     execute_script(
-        OUTBOX_LEAN_DDL
+        frozen("outbox_2_lean")
         + """
         drop index tickets_original;
         alter table tickets alter column body type json using body::json;
@@ -36,7 +36,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     execute_script(
-        OUTBOX_LEAN_UNDO_DDL
+        frozen("outbox_2_lean.undo")
         + """
         drop index tickets_original;
         alter table tickets alter column body type jsonb using body::jsonb;

@@ -4,7 +4,7 @@ Revision ID: 0012
 Revises: 0011
 """
 
-from caisse_contracts.runtime.database import execute_script
+from caisse_runtime.database import execute_script
 
 revision = "0012"
 down_revision = "0011"

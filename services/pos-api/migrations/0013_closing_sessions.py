@@ -5,7 +5,7 @@ Revision ID: 0013
 Revises: 0012
 """
 
-from caisse_contracts.runtime.database import execute_script
+from caisse_runtime.database import execute_script
 
 revision = "0013"
 down_revision = "0012"

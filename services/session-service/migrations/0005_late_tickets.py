@@ -4,7 +4,7 @@ Revision ID: 0005
 Revises: 0004
 """
 
-from caisse_contracts.runtime.database import execute_script
+from caisse_runtime.database import execute_script
 
 revision = "0005"
 down_revision = "0004"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from caisse_contracts.runtime.service import ServiceRuntime, serve
+from caisse_runtime.service import ServiceRuntime, serve
 from hw_proxy.adapters.store import LocalStore
 from hw_proxy.config import Settings
 

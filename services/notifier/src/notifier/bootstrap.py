@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 import notifier
-from caisse_contracts.runtime.database import migrations_beside
-from caisse_contracts.runtime.service import ServiceRuntime, serve
+from caisse_runtime.database import migrations_beside
+from caisse_runtime.service import ServiceRuntime, serve
 from notifier.config import Settings
 
 SERVICE = "notifier"

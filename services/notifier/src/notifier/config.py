@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from caisse_contracts.runtime.settings import ServiceSettings
+from caisse_runtime.settings import ServiceSettings
 
 
 class Settings(ServiceSettings):

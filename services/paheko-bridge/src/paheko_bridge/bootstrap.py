@@ -7,8 +7,8 @@ from pydantic import SecretStr
 
 import paheko_bridge
 from caisse_contracts.ids import new_id
-from caisse_contracts.runtime.database import migrations_beside
-from caisse_contracts.runtime.service import ServiceRuntime, serve, utc_now
+from caisse_runtime.database import migrations_beside
+from caisse_runtime.service import ServiceRuntime, serve, utc_now
 from paheko_bridge.adapters.config_view import SqlConfigView
 from paheko_bridge.adapters.fec_file import FecFileJournal
 from paheko_bridge.adapters.sql import SqlUnitOfWork, TicketMemo

@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from caisse_contracts.runtime.settings import ServiceSettings
+from caisse_runtime.settings import ServiceSettings
 
 
 class Settings(ServiceSettings):

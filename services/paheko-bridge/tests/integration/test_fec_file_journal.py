@@ -30,8 +30,8 @@ from caisse_contracts.config import (
 from caisse_contracts.events.config import ConfigChangedV1, EntityType
 from caisse_contracts.events.sessions import SessionClosedV1, SessionDepositConfirmedV1
 from caisse_contracts.events.tickets import TicketFinalizedV1
-from caisse_contracts.runtime.database import create_engine, migrate, migrations_beside
 from caisse_contracts.snapshots import load_example
+from caisse_runtime.database import create_engine, migrate, migrations_beside
 from caisse_stack import Infra, ensure_up
 from paheko_bridge.adapters.config_view import SqlConfigView
 from paheko_bridge.adapters.fec_file import FecFileJournal, FecFileMismatchError

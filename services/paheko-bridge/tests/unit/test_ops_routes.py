@@ -13,8 +13,8 @@ from fastapi import FastAPI
 
 from caisse_contracts.envelope import Envelope
 from caisse_contracts.events import TicketFinalizedV1
-from caisse_contracts.runtime.http import install_problem_handlers
 from caisse_contracts.snapshots import load_example
+from caisse_runtime.http import install_problem_handlers
 from paheko_bridge.adapters.memory import FakeFec, FakePaheko, FakeTargets, InMemoryUnitOfWork, MemoryState
 from paheko_bridge.entrypoints.http.routes import ops
 from paheko_bridge.service_layer.forwarding import BridgeServices, accept, push_due

@@ -6,8 +6,8 @@ from fastapi import FastAPI
 
 import pos_api
 from caisse_contracts.ids import new_id
-from caisse_contracts.runtime.database import migrations_beside
-from caisse_contracts.runtime.service import ServiceRuntime, plain_dsn, serve, utc_now
+from caisse_runtime.database import migrations_beside
+from caisse_runtime.service import ServiceRuntime, plain_dsn, serve, utc_now
 from pos_api.adapters.config_listener import ConfigGenerationListener
 from pos_api.adapters.secret_box import FernetSecretBox
 from pos_api.adapters.sql import SqlUnitOfWork

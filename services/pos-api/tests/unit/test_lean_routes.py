@@ -9,7 +9,7 @@ import httpx
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from pydantic import BaseModel
 
-from caisse_contracts.runtime.http import install_problem_handlers
+from caisse_runtime.http import install_problem_handlers
 from pos_api.entrypoints.http.lean import LeanRoute, is_json, served_lean
 
 calls: dict[str, int] = {"generic dependency": 0, "lean reader": 0, "endpoint": 0}

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from pos_api_setting import a_shop_with_a_till
 
 from caisse_contracts.events import EntityType
-from caisse_contracts.runtime.http import install_problem_handlers
+from caisse_runtime.http import install_problem_handlers
 from pos_api.adapters.memory import InMemoryUnitOfWork, MemoryState
 from pos_api.adapters.secret_box import FernetSecretBox
 from pos_api.entrypoints.http import problems

@@ -6,8 +6,8 @@ from fastapi import FastAPI
 
 import session_service
 from caisse_contracts.ids import new_id
-from caisse_contracts.runtime.database import migrations_beside
-from caisse_contracts.runtime.service import ServiceRuntime, plain_dsn, serve, utc_now
+from caisse_runtime.database import migrations_beside
+from caisse_runtime.service import ServiceRuntime, plain_dsn, serve, utc_now
 from session_service.adapters.counting_sql import CountingPool
 from session_service.adapters.documents import ReportDocuments
 from session_service.adapters.smtp import SmtpMailSender

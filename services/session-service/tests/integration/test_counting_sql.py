@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 import session_service
 from caisse_contracts.events import PaymentMethod, PaymentV1, TicketFinalizedV1, TicketKind
-from caisse_contracts.runtime.database import create_engine, migrate, migrations_beside
 from caisse_contracts.snapshots import load_example
+from caisse_runtime.database import create_engine, migrate, migrations_beside
 from caisse_stack import Infra, ensure_up
 from session_service.adapters.counting_sql import CountingPool
 from session_service.adapters.sql import GROUP, SqlUnitOfWork

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from caisse_contracts.runtime.http import install_problem_handlers
+from caisse_runtime.http import install_problem_handlers
 from session_service.adapters.documents import ReportDocuments
 from session_service.adapters.memory import InMemoryUnitOfWork, MemoryState
 from session_service.entrypoints.http import problems

@@ -12,7 +12,7 @@ from uuid import UUID
 from caisse_contracts.config import AccountMapping
 from caisse_contracts.envelope import Envelope
 from caisse_contracts.events import SessionClosedV1, SessionDepositConfirmedV1, TicketFinalizedV1
-from caisse_contracts.runtime.outbox import OutboxItem
+from caisse_runtime.outbox import OutboxItem
 from paheko_bridge.domain.pushes import CloseStatus, DepositStatus, PushStatus
 from paheko_bridge.domain.reconciliation import LedgerLine, expected_deposit
 from paheko_bridge.service_layer.ports import (

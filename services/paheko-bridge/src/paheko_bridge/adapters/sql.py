@@ -14,10 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from caisse_contracts.envelope import Envelope
 from caisse_contracts.events import SessionClosedV1, SessionDepositConfirmedV1, TicketFinalizedV1
-from caisse_contracts.runtime import database
-from caisse_contracts.runtime.inbox import SqlInbox
-from caisse_contracts.runtime.outbox import OutboxItem, enqueue, enqueue_many
 from caisse_contracts.topics import PAHEKO_BRIDGE
+from caisse_runtime import database
+from caisse_runtime.inbox import SqlInbox
+from caisse_runtime.outbox import OutboxItem, enqueue, enqueue_many
 from paheko_bridge.domain.pushes import CloseStatus, DepositStatus, PushStatus
 from paheko_bridge.service_layer.ports import CloseRow, DepositRow, PendingPush, PushRow
 

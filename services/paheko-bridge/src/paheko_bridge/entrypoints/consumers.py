@@ -8,8 +8,8 @@ from typing import Any
 
 from caisse_contracts.envelope import Envelope
 from caisse_contracts.events import ConfigChangedV1, SessionClosedV1, SessionDepositConfirmedV1, TicketFinalizedV1
-from caisse_contracts.runtime.batches import BatchConsumer
 from caisse_contracts.topics import CONFIG, PAHEKO_BRIDGE, PAHEKO_BRIDGE_CONFIG, SESSIONS, TICKETS
+from caisse_runtime.batches import BatchConsumer
 from paheko_bridge.adapters.config_view import SqlConfigView
 from paheko_bridge.service_layer.forwarding import BridgeServices, accept
 

@@ -33,9 +33,9 @@ from caisse_contracts.events import (
     SessionDepositConfirmedV1,
     TicketFinalizedV1,
 )
-from caisse_contracts.runtime.outbox import OutboxItem
-from caisse_contracts.runtime.telemetry import current_traceparent
 from caisse_contracts.topics import PAHEKO
+from caisse_runtime.outbox import OutboxItem
+from caisse_runtime.telemetry import current_traceparent
 from paheko_bridge.domain.pushes import Backoff, CloseStatus, DepositStatus, close_settled, missing_numbers
 from paheko_bridge.domain.reconciliation import (
     actual_ledger,

@@ -14,11 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from caisse_contracts.envelope import Envelope
 from caisse_contracts.events import EntityType, TicketFinalizedV1
-from caisse_contracts.runtime import database
-from caisse_contracts.runtime.inbox import SqlInbox
-from caisse_contracts.runtime.outbox import enqueue
 from caisse_contracts.tills import BasketContent
 from caisse_contracts.topics import POS_API_SESSIONS
+from caisse_runtime import database
+from caisse_runtime.inbox import SqlInbox
+from caisse_runtime.outbox import enqueue
 from pos_api.adapters.checkout import ComposedCheckout
 from pos_api.adapters.tables import (
     baskets,

@@ -15,9 +15,9 @@ import asyncpg
 
 from caisse_contracts.envelope import Envelope
 from caisse_contracts.events import EntityType, TicketFinalizedV1
-from caisse_contracts.runtime.outbox import enqueue_raw
-from caisse_contracts.runtime.pg import HotPool, PooledWork
 from caisse_contracts.tills import BasketContent
+from caisse_runtime.outbox import enqueue_raw
+from caisse_runtime.pg import HotPool, PooledWork
 from pos_api.domain.config import Hierarchy, StoredItem
 from pos_api.domain.tickets import TicketConflict
 from pos_api.service_layer.ports import (

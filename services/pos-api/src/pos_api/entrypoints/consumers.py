@@ -8,8 +8,8 @@ from faststream.kafka import KafkaBroker
 
 from caisse_contracts.envelope import Envelope
 from caisse_contracts.events import SessionClosedV1, SessionOpenedV1
-from caisse_contracts.runtime.kafka import subscribe_envelopes
 from caisse_contracts.topics import POS_API_SESSIONS, SESSIONS
+from caisse_runtime.kafka import subscribe_envelopes
 from pos_api.service_layer.ports import UnitOfWorkFactory
 from pos_api.service_layer.sessions import session_closed, session_opened
 

@@ -22,9 +22,9 @@ from caisse_contracts.basket import BasketError, ComputedBasket, compute_basket
 from caisse_contracts.envelope import Envelope, TenantKeys
 from caisse_contracts.events import EntityType, TicketFinalizedV1, TicketKind
 from caisse_contracts.money import CashRoundingRule
-from caisse_contracts.runtime.telemetry import current_traceparent
 from caisse_contracts.tills import BasketContent, BasketPut, CreditNoteIn, FinalizeIn, Receipt
 from caisse_contracts.topics import TICKETS
+from caisse_runtime.telemetry import current_traceparent
 from pos_api.domain.baskets import basket_input, category_weights, receipt_of
 from pos_api.domain.catalogue import shop_catalogue
 from pos_api.domain.credit_notes import RefundLine, RefundTender, credit_note_parts

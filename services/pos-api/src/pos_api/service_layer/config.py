@@ -17,8 +17,8 @@ from pydantic import BaseModel
 from caisse_contracts.config import Role
 from caisse_contracts.envelope import Envelope, TenantKeys
 from caisse_contracts.events import ConfigChangedV1, EntityType, PatchOperationV1
-from caisse_contracts.runtime.telemetry import current_traceparent
 from caisse_contracts.topics import CONFIG
+from caisse_runtime.telemetry import current_traceparent
 from pos_api.domain.config import (
     SPECS,
     TAX_CODE_FIELDS,

@@ -10,8 +10,8 @@ from uuid import UUID
 
 from caisse_contracts.envelope import Envelope, TenantKeys
 from caisse_contracts.events import TicketFinalizedV1
-from caisse_contracts.runtime.telemetry import current_traceparent
 from caisse_contracts.topics import TICKETS
+from caisse_runtime.telemetry import current_traceparent
 from pos_api.domain.errors import FieldProblem, TicketInconsistentError, TicketNumberConflictError
 from pos_api.domain.tickets import TicketConflict, check_ticket, content_hash, same_sale
 from pos_api.service_layer.ports import Clock, IdFactory, StoredTicket, UnitOfWorkFactory

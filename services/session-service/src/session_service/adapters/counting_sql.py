@@ -15,7 +15,7 @@ from uuid import UUID
 
 import asyncpg
 
-from caisse_contracts.runtime.pg import HotPool, PooledWork
+from caisse_runtime.pg import HotPool, PooledWork
 from session_service.domain.sessions import Cheque
 from session_service.domain.totals import CategoryTotal, RunningTotals
 from session_service.service_layer.ports import AppliedTicket, LateTicket
@@ -199,7 +199,7 @@ Connect = Callable[[], Awaitable[asyncpg.Connection]]
 
 
 class PgCountingInbox:
-    """The inbox of one consumer group (the same rows as `caisse_contracts.runtime.inbox.SqlInbox`)."""
+    """The inbox of one consumer group (the same rows as `caisse_runtime.inbox.SqlInbox`)."""
 
     def __init__(self, connect: Connect, group: str) -> None:
         self._connect = connect

@@ -14,9 +14,9 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from caisse_contracts.envelope import Envelope
-from caisse_contracts.runtime import database
-from caisse_contracts.runtime.inbox import SqlInbox
-from caisse_contracts.runtime.outbox import enqueue
+from caisse_runtime import database
+from caisse_runtime.inbox import SqlInbox
+from caisse_runtime.outbox import enqueue
 from session_service.adapters.tables import (
     cash_movements,
     cash_sessions,

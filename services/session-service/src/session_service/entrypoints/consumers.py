@@ -9,8 +9,8 @@ from typing import Any
 
 from caisse_contracts.envelope import Envelope
 from caisse_contracts.events import ConfigChangedV1, TicketFinalizedV1
-from caisse_contracts.runtime.batches import BatchConsumer
 from caisse_contracts.topics import CONFIG, SESSION_SERVICE_CONFIG, SESSION_SERVICE_TICKETS, TICKETS
+from caisse_runtime.batches import BatchConsumer
 from session_service.domain.errors import SessionServiceError
 from session_service.service_layer.config import apply_config
 from session_service.service_layer.ports import CountingWorkFactory

@@ -24,8 +24,8 @@ from caisse_contracts.events import (
     SessionDepositConfirmedV1,
     SessionOpenedV1,
 )
-from caisse_contracts.runtime.telemetry import current_traceparent
 from caisse_contracts.topics import SESSIONS
+from caisse_runtime.telemetry import current_traceparent
 from session_service.domain.deposits import Deposit
 from session_service.domain.errors import (
     ConfigurationMissingError,

@@ -7,7 +7,7 @@ from typing import Final
 from fastapi import FastAPI
 
 from caisse_contracts.basket import BasketError
-from caisse_contracts.runtime.http import InvalidParam, Problem, field_reason, install_problem_table
+from caisse_runtime.http import InvalidParam, Problem, field_reason, install_problem_table
 from pos_api.domain.errors import (
     BasketConflictError,
     ForbiddenError,

@@ -6,7 +6,7 @@ from typing import Any, Final
 
 from fastapi import FastAPI
 
-from caisse_contracts.runtime.http import PROBLEM_JSON, InvalidParam, Problem, field_reason, install_problem_table
+from caisse_runtime.http import PROBLEM_JSON, InvalidParam, Problem, field_reason, install_problem_table
 from session_service.domain.errors import (
     CommentRequiredError,
     ConfigurationMissingError,

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from caisse_contracts.runtime.http import PROBLEM_JSON
+from caisse_runtime.http import PROBLEM_JSON
 from session_service.service_layer.ports import LateTicket
 
 

@@ -10,7 +10,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Header, Request
 from pydantic import BaseModel
 
-from caisse_contracts.runtime.http import ProblemError
+from caisse_runtime.http import ProblemError
 from paheko_bridge.domain.pushes import missing_numbers
 from paheko_bridge.service_layer.forwarding import BridgeServices, replay
 from paheko_bridge.service_layer.ports import PushRow

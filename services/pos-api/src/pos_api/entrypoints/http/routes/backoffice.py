@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from caisse_contracts.config import Company
 from caisse_contracts.events import EntityType
-from caisse_contracts.runtime.http import InvalidParam, ProblemError
+from caisse_runtime.http import InvalidParam, ProblemError
 from pos_api.domain.config import SPECS, EntitySpec, StoredItem
 from pos_api.entrypoints.http.deps import CurrentActor, CurrentServices
 from pos_api.service_layer import config as use

@@ -9,8 +9,8 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response
 
-from caisse_contracts.runtime.http import ProblemError
 from caisse_contracts.session_api import DepositIn, LateTicketOut, SessionOut
+from caisse_runtime.http import ProblemError
 from pos_api.domain.config import Actor
 from pos_api.entrypoints.http.deps import CurrentActor
 from pos_api.entrypoints.http.routes.sessions import DEPOSIT_ANSWERS, forward

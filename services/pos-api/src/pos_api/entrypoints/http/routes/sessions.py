@@ -18,8 +18,6 @@ import httpx
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
-from caisse_contracts.runtime.http import ProblemError
-from caisse_contracts.runtime.telemetry import inject_into
 from caisse_contracts.session_api import (
     CloseSessionIn,
     DepositIn,
@@ -29,6 +27,8 @@ from caisse_contracts.session_api import (
     SessionOut,
     ZReportOut,
 )
+from caisse_runtime.http import ProblemError
+from caisse_runtime.telemetry import inject_into
 from pos_api.entrypoints.http.deps import CurrentDevice, CurrentServices
 from pos_api.service_layer.cash_sessions import (
     begin_close,

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
 from caisse_contracts.events import TicketFinalizedV1
-from caisse_contracts.runtime.http import InvalidParam, ProblemError
 from caisse_contracts.tills import CreditNoteIn
+from caisse_runtime.http import InvalidParam, ProblemError
 from pos_api.entrypoints.http.deps import CurrentDevice, CurrentServices
 from pos_api.entrypoints.http.routes.baskets import RECEIPT_RESPONSES, TICKET_OUTCOME, receipt_response
 from pos_api.service_layer.baskets import check_ticket_operator, credit_ticket

@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from caisse_contracts.runtime.http import ProblemError
+from caisse_runtime.http import ProblemError
 from session_service.domain.access import Caller, CallerKind, check_read
 from session_service.entrypoints.http.deps import CurrentCaller, CurrentServices
 from session_service.entrypoints.http.schemas import problems

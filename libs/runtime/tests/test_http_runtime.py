@@ -6,7 +6,7 @@ import httpx
 from fastapi import FastAPI
 from pydantic import BaseModel, StrictInt
 
-from caisse_contracts.runtime.http import (
+from caisse_runtime.http import (
     InvalidParam,
     ProblemError,
     install_health_routes,

@@ -22,9 +22,9 @@ from opentelemetry.trace import Span, SpanKind
 from pydantic import ValidationError
 
 from caisse_contracts.envelope import Envelope, EnvelopeHead, Payload
-from caisse_contracts.runtime.kafka import MAX_REASON, PoisonMessageError
-from caisse_contracts.runtime.telemetry import context_from
 from caisse_contracts.topics import dlq_topic
+from caisse_runtime.kafka import MAX_REASON, PoisonMessageError
+from caisse_runtime.telemetry import context_from
 
 log = logging.getLogger(__name__)
 

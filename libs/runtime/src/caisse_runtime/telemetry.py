@@ -20,7 +20,7 @@ from opentelemetry.sdk.trace.export import (
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from caisse_contracts.runtime.settings import TraceExporter
+from caisse_runtime.settings import TraceExporter
 
 _PROPAGATOR = TraceContextTextMapPropagator()
 

@@ -25,16 +25,6 @@ inbox_table = Table(
     Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
-INBOX_DDL: Final = """
-create table inbox (
-    consumer_group text not null,
-    event_id uuid not null,
-    event_type text not null,
-    processed_at timestamptz not null default now(),
-    primary key (consumer_group, event_id)
-);
-"""
-
 
 async def claim(conn: AsyncConnection, group: str, event_id: UUID, event_type: str) -> bool:
     """True when this event is new for `group` (go on and apply it), False for a duplicate (do nothing)."""

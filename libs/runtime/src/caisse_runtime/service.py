@@ -24,22 +24,22 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.sdk.trace import TracerProvider
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from caisse_contracts.runtime.http import (
+from caisse_runtime.http import (
     ReadinessCheck,
     install_dependency_down_handler,
     install_health_routes,
     install_problem_handlers,
 )
-from caisse_contracts.runtime.one_write import OneWriteHttpToolsProtocol
-from caisse_contracts.runtime.settings import ServiceSettings, TraceExporter
-from caisse_contracts.runtime.telemetry import build_tracer_provider, context_from
+from caisse_runtime.one_write import OneWriteHttpToolsProtocol
+from caisse_runtime.settings import ServiceSettings, TraceExporter
+from caisse_runtime.telemetry import build_tracer_provider, context_from
 
 if TYPE_CHECKING:  # the database and Kafka stacks load only in services that use them (not on the till)
     from aiokafka import AIOKafkaProducer
     from faststream.kafka import KafkaBroker
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-    from caisse_contracts.runtime.outbox import OutboxRelay
+    from caisse_runtime.outbox import OutboxRelay
 
 log = logging.getLogger(__name__)
 
@@ -78,11 +78,11 @@ class ServiceRuntime:
         self.engine: AsyncEngine | None = None
         self.broker: KafkaBroker | None = None
         if versions_dir is not None:
-            from caisse_contracts.runtime.database import create_engine  # noqa: PLC0415
+            from caisse_runtime.database import create_engine  # noqa: PLC0415
 
             self.engine = create_engine(settings.database_url.get_secret_value(), settings.database_pool_size)
         if uses_kafka:
-            from caisse_contracts.runtime.kafka import build_broker  # noqa: PLC0415
+            from caisse_runtime.kafka import build_broker  # noqa: PLC0415
 
             self.broker = build_broker(settings.kafka_bootstrap, service=service, tracer_provider=self.tracer_provider)
         self._has_outbox = has_outbox
@@ -92,7 +92,7 @@ class ServiceRuntime:
         self._relay_task: asyncio.Task[None] | None = None
         self.readiness: dict[str, ReadinessCheck] = {}
         if self.engine is not None:
-            from caisse_contracts.runtime.database import database_answers  # noqa: PLC0415
+            from caisse_runtime.database import database_answers  # noqa: PLC0415
 
             engine = self.engine
             self.readiness["database"] = lambda: database_answers(engine)
@@ -117,7 +117,7 @@ class ServiceRuntime:
 
     async def start(self) -> None:
         if self.engine is not None and self._versions_dir is not None:
-            from caisse_contracts.runtime.database import migrate  # noqa: PLC0415
+            from caisse_runtime.database import migrate  # noqa: PLC0415
 
             await migrate(self.engine, self._versions_dir)
         if self.broker is not None:
@@ -125,7 +125,7 @@ class ServiceRuntime:
         if self._has_outbox and self.settings.run_relay and self.engine is not None:
             from aiokafka import AIOKafkaProducer  # noqa: PLC0415
 
-            from caisse_contracts.runtime.outbox import OutboxRelay  # noqa: PLC0415
+            from caisse_runtime.outbox import OutboxRelay  # noqa: PLC0415
 
             self._producer = AIOKafkaProducer(
                 bootstrap_servers=self.settings.kafka_bootstrap,
@@ -193,7 +193,7 @@ class ServiceRuntime:
         )
         install_problem_handlers(application)
         if self.engine is not None:
-            from caisse_contracts.runtime.database import DATABASE_ERRORS, database_down  # noqa: PLC0415
+            from caisse_runtime.database import DATABASE_ERRORS, database_down  # noqa: PLC0415
 
             install_dependency_down_handler(application, DATABASE_ERRORS, database_down, dependency="database")
         install_health_routes(application, self.readiness)

@@ -6,7 +6,7 @@ import asyncpg
 import pytest
 from sqlalchemy import exc as sa_exc
 
-from caisse_contracts.runtime.database import database_down
+from caisse_runtime.database import database_down
 
 
 def wrapped(orig: BaseException, *, invalidated: bool = False) -> sa_exc.DBAPIError:

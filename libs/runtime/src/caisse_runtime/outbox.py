@@ -43,7 +43,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSON
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from caisse_contracts.envelope import Envelope
-from caisse_contracts.runtime.telemetry import context_from, inject_into
+from caisse_runtime.telemetry import context_from, inject_into
 
 log = logging.getLogger(__name__)
 
@@ -70,92 +70,7 @@ outbox_table = Table(
     Column("attempts", Integer, nullable=False, server_default="0"),
 )
 
-OUTBOX_DDL: Final = f"""
-create table outbox (
-    seq bigserial primary key,
-    id uuid not null unique,
-    aggregate_type text not null,
-    aggregate_id text not null,
-    type text not null,
-    topic text not null,
-    key text not null,
-    payload jsonb not null,
-    headers jsonb not null,
-    traceparent text,
-    tracestate text,
-    created_at timestamptz not null default now(),
-    sent_at timestamptz,
-    attempts integer not null default 0
-);
-create index outbox_unsent on outbox (seq) where sent_at is null;
-create function outbox_notify() returns trigger language plpgsql as $$
-begin
-    perform pg_notify('{NOTIFY_CHANNEL}', '');
-    return null;
-end $$;
-create trigger outbox_notify after insert on outbox for each statement execute function outbox_notify();
-"""
-
-_NOTIFY_WHEN_NONE_WAITING: Final = f"""
-create or replace function outbox_notify() returns trigger language plpgsql as $$
-begin
-    if not exists (select 1 from outbox where sent_at is null and seq < new.seq) then
-        perform pg_notify('{NOTIFY_CHANNEL}', '');
-    end if;
-    return null;
-end $$;
-"""  # noqa: S608 - the one value spliced in is the channel's constant name
-
-OUTBOX_LEAN_DDL: Final = f"""
-drop trigger outbox_notify on outbox;
-{_NOTIFY_WHEN_NONE_WAITING}create trigger outbox_notify after insert on outbox for each row execute function outbox_notify();
-delete from outbox where sent_at is not null;
-alter table outbox alter column payload type json using payload::json,
-                   alter column headers type json using headers::json;
-alter table outbox alter column payload set compression lz4;
-"""  # noqa: S608 - the one value spliced in is the channel's constant name
-"""The outbox after its first revision; each service with an outbox runs it in a migration after `OUTBOX_DDL`.
-
-- Its documents are `json`, not `jsonb`: nothing queries inside them, the relay publishes their text as it
-  is, and `jsonb` made PostgreSQL parse every event into its binary form on insert and print it back on
-  publish. Rows already published go first (the relay prunes them after a retention), so the rewrite is quick.
-- Only an event that finds no other waiting wakes the relay. A transaction that sends a NOTIFY holds a
-  database-wide lock from its commit's start to its end, so that notifying on every event made every sale's
-  commit wait for the one before it. While events wait, the relay is at work and polls again by itself.
-"""
-
-OUTBOX_NOTIFY_NEWEST_DDL: Final = f"""
-create or replace function outbox_notify() returns trigger language plpgsql as $$
-begin
-    perform 1 from outbox where sent_at is null and seq < new.seq order by seq desc limit 1;
-    if not found then
-        perform pg_notify('{NOTIFY_CHANNEL}', '');
-    end if;
-    return null;
-end $$;
-"""
-"""The outbox's second revision: an event looks for one waiting before it from the newest down.
-
-Rows the relay has published leave their entries in the index of waiting rows until a vacuum takes them,
-and they lie at its low end. Looked for from the oldest up, as `exists` does, every sale's insert stepped
-over all of them before finding the event a few milliseconds older than itself, at a cost that grew with
-every sale until the next vacuum. From the newest down, a busy outbox answers at the first entry; only an
-event after a quiet spell steps over the published ones, once.
-"""
-
-OUTBOX_NOTIFY_NEWEST_UNDO_DDL: Final = _NOTIFY_WHEN_NONE_WAITING
-
-OUTBOX_LEAN_UNDO_DDL: Final = f"""
-alter table outbox alter column payload type jsonb using payload::jsonb,
-                   alter column headers type jsonb using headers::jsonb;
-drop trigger outbox_notify on outbox;
-create or replace function outbox_notify() returns trigger language plpgsql as $$
-begin
-    perform pg_notify('{NOTIFY_CHANNEL}', '');
-    return null;
-end $$;
-create trigger outbox_notify after insert on outbox for each statement execute function outbox_notify();
-"""
+# The table's SQL, revision by revision, is frozen in `caisse_runtime.frozen_sql` for the services' migrations.
 
 
 async def enqueue(
@@ -279,7 +194,7 @@ RELAY_BEGIN_SQL: Final = text(
 wait for the WAL flush.
 
 The transactions in flight are those the look that follows cannot see yet. An event that found an older one
-waiting sent no NOTIFY (`OUTBOX_LEAN_DDL`): it counts on the relay that publishes the older one to look again
+waiting sent no NOTIFY (`frozen_sql/outbox_2_lean.sql`): it counts on the relay that publishes the older one to look again
 after its own commit. Its commit may come after that look, so after a publish the relay keeps looking while any
 transaction then in flight is still open (see `OutboxRelay.run`).
 
@@ -476,7 +391,7 @@ class OutboxRelay:
                     log.exception("outbox relay: publish failed; retrying")
                     await asyncio.sleep(1.0)
                     continue
-                # Events that arrive while others wait send no NOTIFY (`OUTBOX_LEAN_DDL`): after a batch the relay
+                # Events that arrive while others wait send no NOTIFY (`frozen_sql/outbox_2_lean.sql`): after a batch the relay
                 # looks again soon, and it waits for the next NOTIFY only once a look finds nothing and every
                 # transaction that was in flight after its last publish has ended (and was seen by a look). An
                 # event whose transaction counted on a row this relay has since published is in one of them.

@@ -11,9 +11,9 @@ from pydantic import ValidationError
 
 from caisse_contracts.envelope import Envelope
 from caisse_contracts.events import SessionOpenedV1, TicketFinalizedV1
-from caisse_contracts.runtime.batches import BatchConsumer
-from caisse_contracts.runtime.kafka import PoisonMessageError
 from caisse_contracts.snapshots import load_example
+from caisse_runtime.batches import BatchConsumer
+from caisse_runtime.kafka import PoisonMessageError
 
 
 @dataclass

@@ -8,7 +8,7 @@ from typing import Any
 import uvicorn
 from uvicorn.server import ServerState
 
-from caisse_contracts.runtime.one_write import OneWriteHttpToolsProtocol
+from caisse_runtime.one_write import OneWriteHttpToolsProtocol
 
 Scope = dict[str, Any]
 

@@ -16,7 +16,7 @@ import logging
 import time
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Protocol
 from uuid import UUID
@@ -43,7 +43,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSON
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from caisse_contracts.envelope import Envelope
-from caisse_runtime.telemetry import context_from, inject_into
+from caisse_runtime.telemetry import context_from, current_traceparent, inject_into
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,85 @@ outbox_table = Table(
 )
 
 # The table's SQL, revision by revision, is frozen in `caisse_runtime.frozen_sql` for the services' migrations.
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """One outbox row, computed once from an event (by `OutboxRow.of`) and only persisted by SQL: the services'
+    adapters and their fakes store the same structure."""
+
+    id: UUID
+    aggregate_type: str
+    aggregate_id: str
+    type: str
+    topic: str
+    key: str
+    payload: str
+    """The envelope's JSON text, published as it is."""
+    headers: str
+    """The CloudEvents Kafka headers, as a JSON object."""
+    traceparent: str | None
+    tracestate: str | None
+
+    @classmethod
+    def of(
+        cls,
+        envelope: Envelope[Any],
+        *,
+        topic: str,
+        key: str,
+        aggregate_type: str,
+        aggregate_id: str,
+        data_json: str | None = None,
+    ) -> OutboxRow:
+        """The row of `envelope`, carrying the trace context of the span that writes it (captured here, so that no
+        service layer deals with tracing). `data_json`: the payload's JSON when the caller already made it."""
+        if envelope.traceparent is None:
+            traceparent, tracestate = current_traceparent()
+            if traceparent is not None:
+                envelope = envelope.model_copy(update={"traceparent": traceparent, "tracestate": tracestate})
+        payload = envelope.model_dump_json() if data_json is None else envelope.dump_json_with_data(data_json)
+        return cls(
+            id=envelope.id,
+            aggregate_type=aggregate_type,
+            aggregate_id=aggregate_id,
+            type=envelope.type,
+            topic=topic,
+            key=key,
+            payload=payload,
+            headers=json.dumps(envelope.kafka_headers(), separators=(",", ":")),
+            traceparent=envelope.traceparent,
+            tracestate=envelope.tracestate,
+        )
+
+
+OUTBOX_COLUMNS: Final = tuple(f.name for f in fields(OutboxRow))
+
+INSERT_ONE_SQL: Final = """
+insert into outbox (id, aggregate_type, aggregate_id, type, topic, key, payload, headers, traceparent, tracestate)
+values ($1, $2, $3, $4, $5, $6, $7::json, $8::json, $9, $10)
+"""
+
+INSERT_MANY_SQL: Final = """
+insert into outbox (id, aggregate_type, aggregate_id, type, topic, key, payload, headers, traceparent, tracestate)
+select * from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::json[], $8::json[],
+                     $9::text[], $10::text[])
+"""
+
+
+async def insert_outbox(conn: asyncpg.Connection, rows: Sequence[OutboxRow]) -> None:
+    """Persist `rows` in the caller's transaction (the state change's own): one statement, whatever their number."""
+    if len(rows) == 1:
+        r = rows[0]
+        await conn.execute(
+            INSERT_ONE_SQL, r.id, r.aggregate_type, r.aggregate_id, r.type, r.topic, r.key, r.payload, r.headers,
+            r.traceparent, r.tracestate,
+        )  # fmt: skip
+    elif rows:
+        await conn.execute(
+            INSERT_MANY_SQL,
+            *([getattr(r, column) for r in rows] for column in OUTBOX_COLUMNS),
+        )
 
 
 async def enqueue(

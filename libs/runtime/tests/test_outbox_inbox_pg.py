@@ -1,0 +1,98 @@
+"""The outbox row and the inbox claim on real PostgreSQL: a row written once per event, in one statement whatever
+their number, with the trace context of the span that wrote it; a claim that admits each event once per group.
+
+The module gets a new database with the frozen inbox and outbox revisions on the launcher's `test` PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+import pytest_asyncio
+from opentelemetry.sdk.trace import TracerProvider
+
+from caisse_contracts.envelope import Envelope
+from caisse_contracts.events import TicketFinalizedV1
+from caisse_contracts.snapshots import load_example
+from caisse_runtime.frozen_sql import frozen
+from caisse_runtime.inbox import claim_events
+from caisse_runtime.outbox import OutboxRow, insert_outbox
+from caisse_stack import Infra, ensure_up
+
+pytestmark = pytest.mark.integration
+
+EXAMPLE = load_example(TicketFinalizedV1)
+
+
+@pytest.fixture(scope="module")
+def infra() -> Infra:
+    return ensure_up("test")
+
+
+@pytest_asyncio.fixture(scope="module")
+async def dsn(infra: Infra) -> AsyncIterator[str]:
+    name = f"caisse_runtime_it_{uuid.uuid4().hex[:12]}"
+    infra.create_database(name)
+    url = infra.dsn(name)
+    conn = await asyncpg.connect(url)
+    try:
+        for revision in ("inbox_1", "outbox_1", "outbox_2_lean", "outbox_3_notify_newest"):
+            await conn.execute(frozen(revision))
+    finally:
+        await conn.close()
+    yield url
+    infra.drop_database(name)
+
+
+def _envelope(**changes: object) -> Envelope[TicketFinalizedV1]:
+    return EXAMPLE.model_copy(update={"id": uuid.uuid4(), "traceparent": None, "tracestate": None, **changes})
+
+
+async def test_one_row_and_many_are_stored_as_computed_with_the_writing_spans_trace(dsn: str) -> None:
+    tracer = TracerProvider().get_tracer("test")
+    with tracer.start_as_current_span("finalize") as span:
+        one = OutboxRow.of(
+            _envelope(), topic="caisse.tickets.v1", key="pos-1", aggregate_type="ticket", aggregate_id="1"
+        )
+    many = [
+        OutboxRow.of(
+            _envelope(), topic="caisse.tickets.v1", key=f"pos-{n}", aggregate_type="ticket", aggregate_id=str(n)
+        )
+        for n in range(3)
+    ]
+    trace_id = format(span.get_span_context().trace_id, "032x")
+    assert one.traceparent is not None
+    assert trace_id in one.traceparent
+    assert json.loads(one.payload)["traceparent"] == one.traceparent
+    assert json.loads(one.headers)["traceparent"] == one.traceparent
+    assert all(row.traceparent is None for row in many)  # no span: no trace context invented
+    conn = await asyncpg.connect(dsn)
+    try:
+        async with conn.transaction():
+            await insert_outbox(conn, [one])
+            await insert_outbox(conn, many)
+            await insert_outbox(conn, [])
+        stored = await conn.fetch(
+            "select id, aggregate_type, aggregate_id, type, topic, key, payload::text, headers::text, traceparent,"
+            " tracestate from outbox where id = any($1::uuid[]) order by seq",
+            [row.id for row in [one, *many]],
+        )
+    finally:
+        await conn.close()
+    assert [OutboxRow(*record) for record in stored] == [one, *many]
+
+
+async def test_an_event_is_claimed_once_per_group_whatever_the_batch(dsn: str) -> None:
+    first, second = uuid.uuid4(), uuid.uuid4()
+    conn = await asyncpg.connect(dsn)
+    try:
+        assert await claim_events(conn, "g", [(first, "t"), (first, "t")]) == {first}
+        assert await claim_events(conn, "g", [(first, "t"), (second, "t")]) == {second}
+        assert await claim_events(conn, "other", [(first, "t")]) == {first}
+        assert await claim_events(conn, "g", []) == set()
+    finally:
+        await conn.close()

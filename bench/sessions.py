@@ -36,6 +36,7 @@ import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from bench import calibration
 from bench.cpu import cpu_seconds
 from bench.report import Figure
 from caisse_contracts.envelope import Envelope, TenantKeys
@@ -486,22 +487,26 @@ def close_round(infra: Infra, service: Service) -> tuple[float, float]:
     return close_ms, elapsed * 1000
 
 
-def cpu_figure(what: str, rounds: list[ConsumerRound]) -> Figure:
-    """CPU µs per event of the service and its PostgreSQL backends together, each round's split beside."""
+def cpu_figure(what: str, rounds: list[ConsumerRound], yardstick: calibration.Yardstick) -> Figure:
+    """CPU µs per event of the service and its PostgreSQL backends together, each round's split beside, and what
+    that is in pgbench TPC-B transactions of the same run (one client: a transaction takes 1/tps seconds), a ratio
+    that holds on a slower machine."""
+    measured = statistics.median((r.service_ms + r.database_ms) * 1000 for r in rounds)
     return Figure(
         what=what,
-        measured=statistics.median((r.service_ms + r.database_ms) * 1000 for r in rounds),
+        measured=measured,
         unit="µs",
         target=400,
         runs=len(rounds),
         spread="service + PostgreSQL: "
         + ", ".join(f"{r.service_ms * 1000:.0f} + {r.database_ms * 1000:.0f}" for r in rounds)
-        + " µs",
+        + f" µs; = {measured * yardstick.tps / 1e6:.2f} pgbench transactions ({yardstick.tps:.0f} tps)",
     )
 
 
 def run() -> list[Figure]:
     infra = ensure_up("test")
+    yardstick = calibration.tpc_b(infra.instance)  # on the quiet stack, before the rounds
     consumed = [consumer_round(infra, n) for n in range(CONSUMER_ROUNDS)]
     rates = [r.rate for r in consumed]
     live = [live_round(infra, n) for n in range(LIVE_ROUNDS)]
@@ -521,10 +526,11 @@ def run() -> list[Figure]:
             target=2000,
             higher_is_better=True,
             runs=len(rates),
-            spread=f"{min(rates):,.0f}–{max(rates):,.0f}; wall incl. start {', '.join(f'{r.wall:.1f}s' for r in consumed)}",
+            spread=f"{min(rates):,.0f}–{max(rates):,.0f}; wall incl. start {', '.join(f'{r.wall:.1f}s' for r in consumed)}"
+            f"; {statistics.median(rates) / yardstick.tps:.2f}× pgbench ({yardstick.tps:.0f} tps)",
         ),
-        cpu_figure(f"running-totals consumer, CPU per event, {CONSUMER_EVENTS:,} at once", consumed),
-        cpu_figure(f"running-totals consumer, CPU per event, {LIVE_RATE} events/s", live),
+        cpu_figure(f"running-totals consumer, CPU per event, {CONSUMER_EVENTS:,} at once", consumed, yardstick),
+        cpu_figure(f"running-totals consumer, CPU per event, {LIVE_RATE} events/s", live, yardstick),
         Figure(
             what=f"close of a {CLOSE_TICKETS:,}-ticket session + Z report PDF + deposit slip PDF",
             measured=statistics.median(total for _, total in rounds),

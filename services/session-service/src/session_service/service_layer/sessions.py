@@ -25,7 +25,6 @@ from caisse_contracts.events import (
     SessionOpenedV1,
 )
 from caisse_contracts.topics import SESSIONS
-from caisse_runtime.telemetry import current_traceparent
 from session_service.domain.deposits import Deposit
 from session_service.domain.errors import (
     ConfigurationMissingError,
@@ -53,13 +52,12 @@ from session_service.domain.sessions import (
     open_session,
     tickets_awaited,
 )
-from session_service.domain.totals import RunningTotals
+from session_service.domain.totals import LateTicket, RunningTotals
 from session_service.service_layer.places import PlaceItems, names_of, operator_shops, place_of, report_recipients
 from session_service.service_layer.ports import (
     Clock,
     CountingWorkFactory,
     IdFactory,
-    LateTicket,
     Mail,
     UnitOfWork,
     UnitOfWorkFactory,
@@ -335,8 +333,8 @@ async def _finish(
 async def announce(
     work: UnitOfWork, services: SessionServices, event: SessionOpenedV1 | SessionClosedV1 | SessionDepositConfirmedV1
 ) -> None:
-    """A session event in the outbox, in the unit of work of the change it tells: keyed by its till, traced."""
-    traceparent, tracestate = current_traceparent()
+    """A session event in the outbox, in the unit of work of the change it tells: keyed by its till (the outbox
+    adapter adds the trace context of the span that writes it)."""
     envelope = Envelope[type(event)].wrap(  # type: ignore[misc]
         event,
         event_id=services.new_id(),
@@ -345,8 +343,6 @@ async def announce(
         tenant=TenantKeys(
             territory_id=event.territory_id, company_id=event.company_id, shop_id=event.shop_id, pos_id=event.pos_id
         ),
-        traceparent=traceparent,
-        tracestate=tracestate,
     )
     await work.outbox.add(
         envelope,
@@ -384,9 +380,9 @@ def _closed_event(session: CashSession, totals: RunningTotals | None) -> Session
         company_id=place.company_id,
         shop_id=place.shop_id,
         pos_id=place.pos_id,
+        currency=place.currency,
         opened_at=session.opened_at,
         closed_at=closed_at,
-        currency=place.currency,
         first_ticket_number=totals.first_number if totals else None,
         last_ticket_number=request.last_ticket_number,
         ticket_count=totals.ticket_count if totals else 0,

@@ -24,7 +24,7 @@ from caisse_stack import Infra, ensure_up
 from session_service.adapters.sql import SqlDatabase
 from session_service.domain.sessions import Cheque
 from session_service.domain.totals import RunningTotals, apply_tickets
-from session_service.service_layer.ports import AppliedTicket
+from session_service.service_layer.ports import AppliedTicket, LateTicketsOf
 from session_service.service_layer.totals import TicketEvent, count_tickets
 
 pytestmark = pytest.mark.integration
@@ -227,7 +227,7 @@ async def test_a_ticket_of_a_closed_session_is_kept_aside_in_a_batch_or_alone_an
     assert await count_tickets([event(again)], uow=pool.work, clock=lambda: NOW) == set()
     assert await stored(pool, closed) is None
     async with pool.work() as work:
-        kept = await work.totals.late_tickets(session_id=closed)
+        kept = await work.totals.late_tickets(LateTicketsOf(session_id=closed))
         assert await work.totals.cheques(closed) == []
         assert await work.totals.applied_and_closed([], [closed, still_open]) == (set(), {closed})
     assert sorted((k.number, k.total_incl_tax, k.by_method, k.received_at) for k in kept) == [
@@ -235,9 +235,9 @@ async def test_a_ticket_of_a_closed_session_is_kept_aside_in_a_batch_or_alone_an
         (10, 1000, {"cash": 1000}, NOW),
     ]
     async with pool.work() as work:
-        of_shop = await work.totals.late_tickets(shop_id=late.shop_id, company_id=late.company_id)
+        of_shop = await work.totals.late_tickets(LateTicketsOf(shop_id=late.shop_id, company_id=late.company_id))
         assert {k.ticket_id for k in of_shop} >= {late.ticket_id, again.ticket_id}
-        assert await work.totals.late_tickets(shop_id=uuid.uuid4()) == []
+        assert await work.totals.late_tickets(LateTicketsOf(shop_id=uuid.uuid4())) == []
 
 
 async def test_a_close_waits_for_a_batch_counting_into_its_session(

@@ -45,7 +45,7 @@ from session_service.domain.sessions import (
     open_session,
 )
 from session_service.domain.totals import CategoryTotal, LateTicket, RunningTotals
-from session_service.service_layer.ports import AppliedTicket, ConfigRecord, Mail, UnitOfWork
+from session_service.service_layer.ports import AppliedTicket, ConfigRecord, LateTicketsOf, Mail, UnitOfWork
 
 TABLES = (
     "session_totals, session_tickets, session_cheques, late_tickets, cash_sessions, cash_movements, config_items,"
@@ -301,12 +301,14 @@ async def test_late_tickets_are_kept_once_and_listed_newest_first_per_session_sh
         await work.totals.save_late([replace(older, received_at=NOW + timedelta(hours=1), total_incl_tax=1)])
         await work.commit()
     async with ports.work() as work:
-        assert await work.totals.late_tickets(session_id=session_id) == [newer, older]
-        assert await work.totals.late_tickets(shop_id=older.shop_id) == [newer, older]
-        assert await work.totals.late_tickets(company_id=older.company_id) == [newer, elsewhere, older]
-        assert await work.totals.late_tickets(company_id=older.company_id, limit=2) == [newer, elsewhere]
-        assert await work.totals.late_tickets(shop_id=elsewhere.shop_id, company_id=older.company_id) == [elsewhere]
-        assert await work.totals.late_tickets(shop_id=uuid.uuid4()) == []
+        assert await work.totals.late_tickets(LateTicketsOf(session_id=session_id)) == [newer, older]
+        assert await work.totals.late_tickets(LateTicketsOf(shop_id=older.shop_id)) == [newer, older]
+        assert await work.totals.late_tickets(LateTicketsOf(company_id=older.company_id)) == [newer, elsewhere, older]
+        assert await work.totals.late_tickets(LateTicketsOf(company_id=older.company_id, limit=2)) == [newer, elsewhere]
+        assert await work.totals.late_tickets(
+            LateTicketsOf(shop_id=elsewhere.shop_id, company_id=older.company_id)
+        ) == [elsewhere]
+        assert await work.totals.late_tickets(LateTicketsOf(shop_id=uuid.uuid4())) == []
         assert await work.totals.cheques(session_id) == []
         assert await work.totals.get(session_id) is None
 

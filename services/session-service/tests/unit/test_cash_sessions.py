@@ -40,7 +40,7 @@ from session_service.domain.sessions import CashSession, MovementKind, SessionSt
 from session_service.service_layer.config import apply_config
 from session_service.service_layer.deposits import ConfirmDeposit, confirm_session_deposit
 from session_service.service_layer.mail import MailRetry, send_due_mail
-from session_service.service_layer.ports import ConfigRecord
+from session_service.service_layer.ports import ConfigRecord, LateTicketsOf
 from session_service.service_layer.sessions import (
     CloseSession,
     OpenSession,
@@ -437,8 +437,8 @@ async def test_a_ticket_of_a_closed_session_is_kept_aside_and_never_counted(worl
     assert late.ticket_id not in world.state.applied
     assert await world.count(late) == set()  # redelivered under another event id: kept once
     async with InMemoryUnitOfWork(world.state) as work:
-        [kept] = await work.totals.late_tickets(session_id=session.session_id)
-        assert await work.totals.late_tickets(shop_id=uuid.uuid4()) == []
+        [kept] = await work.totals.late_tickets(LateTicketsOf(session_id=session.session_id))
+        assert await work.totals.late_tickets(LateTicketsOf(shop_id=uuid.uuid4())) == []
     assert (kept.ticket_id, kept.number, kept.total_incl_tax, kept.by_method) == (
         late.ticket_id,
         2,

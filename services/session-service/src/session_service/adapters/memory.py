@@ -24,6 +24,7 @@ from session_service.service_layer.ports import (
     AppliedTicket,
     Attachment,
     ConfigRecord,
+    LateTicketsOf,
     Mail,
     MailNotSentError,
 )
@@ -128,22 +129,15 @@ class InMemoryTotals(_Staged):
 
         self._changes.append(apply)
 
-    async def late_tickets(
-        self,
-        *,
-        session_id: UUID | None = None,
-        shop_id: UUID | None = None,
-        company_id: UUID | None = None,
-        limit: int = 500,
-    ) -> list[LateTicket]:
+    async def late_tickets(self, of: LateTicketsOf) -> list[LateTicket]:
         found = [
             t
             for t in self._state.late.values()
-            if (session_id is None or t.session_id == session_id)
-            and (shop_id is None or t.shop_id == shop_id)
-            and (company_id is None or t.company_id == company_id)
+            if (of.session_id is None or t.session_id == of.session_id)
+            and (of.shop_id is None or t.shop_id == of.shop_id)
+            and (of.company_id is None or t.company_id == of.company_id)
         ]
-        return sorted(found, key=lambda t: (t.received_at, t.ticket_id), reverse=True)[:limit]
+        return sorted(found, key=lambda t: (t.received_at, t.ticket_id), reverse=True)[: of.limit]
 
     async def numbers_in(self, session_id: UUID, first: int, last: int) -> list[int]:
         return sorted(

@@ -37,7 +37,7 @@ from session_service.domain.sessions import (
     TillPlace,
 )
 from session_service.domain.totals import CategoryTotal, LateTicket, RunningTotals
-from session_service.service_layer.ports import AppliedTicket, ConfigRecord, Mail
+from session_service.service_layer.ports import AppliedTicket, ConfigRecord, LateTicketsOf, Mail
 
 GROUP = "session-service.tickets"
 
@@ -505,15 +505,8 @@ class SqlTotals:
     async def cheques(self, session_id: UUID) -> list[Cheque]:
         return [Cheque(*row) for row in await (await self._connect()).fetch(CHEQUES_OF, session_id)]
 
-    async def late_tickets(
-        self,
-        *,
-        session_id: UUID | None = None,
-        shop_id: UUID | None = None,
-        company_id: UUID | None = None,
-        limit: int = 500,
-    ) -> list[LateTicket]:
-        rows = await (await self._connect()).fetch(LATE_TICKETS, session_id, shop_id, company_id, limit)
+    async def late_tickets(self, of: LateTicketsOf) -> list[LateTicket]:
+        rows = await (await self._connect()).fetch(LATE_TICKETS, of.session_id, of.shop_id, of.company_id, of.limit)
         return [_late(row) for row in rows]
 
 

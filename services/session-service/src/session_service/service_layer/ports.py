@@ -33,6 +33,16 @@ class AppliedTicket:
     applied_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class LateTicketsOf:
+    """Which late tickets to list: those matching every id given, at most `limit`."""
+
+    session_id: UUID | None = None
+    shop_id: UUID | None = None
+    company_id: UUID | None = None
+    limit: int = 500
+
+
 class Inbox(Protocol):
     async def claim(self, event_id: UUID, event_type: str) -> bool:
         """True for an event this consumer has not processed yet."""
@@ -79,14 +89,7 @@ class Totals(CountedTotals, Protocol):
 
     async def cheques(self, session_id: UUID) -> list[Cheque]: ...
 
-    async def late_tickets(
-        self,
-        *,
-        session_id: UUID | None = None,
-        shop_id: UUID | None = None,
-        company_id: UUID | None = None,
-        limit: int = 500,
-    ) -> list[LateTicket]:
+    async def late_tickets(self, of: LateTicketsOf) -> list[LateTicket]:
         """Tickets kept aside because their session was closed, newest first: of a session, a shop, a company."""
 
 

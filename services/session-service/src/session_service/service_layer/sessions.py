@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TypedDict
 from uuid import UUID
 
 from caisse_contracts.envelope import Envelope, TenantKeys
@@ -58,6 +59,7 @@ from session_service.service_layer.ports import (
     Clock,
     CountingWorkFactory,
     IdFactory,
+    LateTicketsOf,
     Mail,
     UnitOfWork,
     UnitOfWorkFactory,
@@ -353,14 +355,31 @@ async def announce(
     )
 
 
-def _opened_event(session: CashSession) -> SessionOpenedV1:
+class SessionKeys(TypedDict):
+    """Which session a session event tells of, and where its till sits."""
+
+    session_id: UUID
+    territory_id: UUID
+    company_id: UUID
+    shop_id: UUID
+    pos_id: UUID
+
+
+def session_keys(session: CashSession) -> SessionKeys:
     place = session.place
-    return SessionOpenedV1(
+    return SessionKeys(
         session_id=session.session_id,
         territory_id=place.territory_id,
         company_id=place.company_id,
         shop_id=place.shop_id,
         pos_id=place.pos_id,
+    )
+
+
+def _opened_event(session: CashSession) -> SessionOpenedV1:
+    place = session.place
+    return SessionOpenedV1(
+        **session_keys(session),
         opened_at=session.opened_at,
         operator_ids=session.operator_ids,
         currency=place.currency,
@@ -375,11 +394,7 @@ def _closed_event(session: CashSession, totals: RunningTotals | None) -> Session
         raise ValueError("only a closed session is announced closed")
     known_methods = {m.value for m in PaymentMethod}
     return SessionClosedV1(
-        session_id=session.session_id,
-        territory_id=place.territory_id,
-        company_id=place.company_id,
-        shop_id=place.shop_id,
-        pos_id=place.pos_id,
+        **session_keys(session),
         currency=place.currency,
         opened_at=session.opened_at,
         closed_at=closed_at,
@@ -454,6 +469,6 @@ async def _read(work: UnitOfWork, session: CashSession) -> SessionRead:
     late: tuple[LateTicket, ...] = ()
     deposit = None
     if session.status is SessionStatus.CLOSED:  # only a closed session has any
-        late = tuple(await work.totals.late_tickets(session_id=session.session_id))
+        late = tuple(await work.totals.late_tickets(LateTicketsOf(session_id=session.session_id)))
         deposit = await work.deposits.get(session.session_id)
     return SessionRead(session, totals, waiting, late, deposit)

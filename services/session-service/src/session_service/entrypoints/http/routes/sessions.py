@@ -41,6 +41,7 @@ from session_service.domain.sessions import Count, MovementKind, SessionStatus, 
 from session_service.entrypoints.http.deps import CurrentCaller, CurrentServices
 from session_service.entrypoints.http.schemas import BINARY, PDF, late_ticket_out, problems
 from session_service.service_layer.deposits import ConfirmDeposit, confirm_session_deposit
+from session_service.service_layer.ports import LateTicketsOf
 from session_service.service_layer.sessions import (
     CloseSession,
     OpenSession,
@@ -396,7 +397,7 @@ async def list_late_tickets(
     else:
         check_all_shops(caller)
     async with services.uow() as work:
-        found = await work.totals.late_tickets(shop_id=shop_id, company_id=company_id, limit=limit)
+        found = await work.totals.late_tickets(LateTicketsOf(shop_id=shop_id, company_id=company_id, limit=limit))
     return [LateTicketOut.model_validate(late_ticket_out(t)) for t in found]
 
 

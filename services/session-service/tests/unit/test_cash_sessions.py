@@ -37,22 +37,14 @@ from session_service.domain.errors import (
     UnknownReferenceError,
 )
 from session_service.domain.sessions import CashSession, MovementKind, SessionStatus
+from session_service.service_layer.close import CloseSession, close_cash_session, complete_closes
 from session_service.service_layer.config import apply_config
 from session_service.service_layer.deposits import ConfirmDeposit, confirm_session_deposit
 from session_service.service_layer.mail import MailRetry, send_due_mail
+from session_service.service_layer.movements import RecordMovement, record_movement
+from session_service.service_layer.open import OpenSession, open_cash_session
 from session_service.service_layer.ports import ConfigRecord, LateTicketsOf
-from session_service.service_layer.sessions import (
-    CloseSession,
-    OpenSession,
-    RecordMovement,
-    SessionRules,
-    SessionServices,
-    close_cash_session,
-    complete_closes,
-    open_cash_session,
-    read_session,
-    record_movement,
-)
+from session_service.service_layer.sessions import SessionRules, SessionServices, read_session
 from session_service.service_layer.totals import TicketEvent, count_tickets
 
 EXAMPLE = load_example(TicketFinalizedV1).data

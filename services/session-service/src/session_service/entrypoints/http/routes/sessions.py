@@ -40,19 +40,12 @@ from session_service.domain.report import ZReport
 from session_service.domain.sessions import Count, MovementKind, SessionStatus, expected_cash
 from session_service.entrypoints.http.deps import CurrentCaller, CurrentServices
 from session_service.entrypoints.http.schemas import BINARY, PDF, late_ticket_out, problems
+from session_service.service_layer.close import CloseSession, close_cash_session
 from session_service.service_layer.deposits import ConfirmDeposit, confirm_session_deposit
+from session_service.service_layer.movements import RecordMovement, record_movement
+from session_service.service_layer.open import OpenSession, open_cash_session
 from session_service.service_layer.ports import LateTicketsOf
-from session_service.service_layer.sessions import (
-    CloseSession,
-    OpenSession,
-    RecordMovement,
-    SessionRead,
-    close_cash_session,
-    current_session,
-    open_cash_session,
-    read_session,
-    record_movement,
-)
+from session_service.service_layer.sessions import SessionRead, current_session, read_session
 
 router = APIRouter(prefix="/v1", tags=["sessions"], responses=problems(401, 403, 404))
 

@@ -8,10 +8,9 @@ import session_service
 from caisse_contracts.ids import new_id
 from caisse_runtime.database import migrations_beside
 from caisse_runtime.service import ServiceRuntime, plain_dsn, serve, utc_now
-from session_service.adapters.counting_sql import CountingPool
 from session_service.adapters.documents import ReportDocuments
 from session_service.adapters.smtp import SmtpMailSender
-from session_service.adapters.sql import GROUP, SqlUnitOfWork
+from session_service.adapters.sql import SqlDatabase
 from session_service.config import Settings
 from session_service.entrypoints import consumers
 from session_service.entrypoints.http import problems
@@ -30,10 +29,11 @@ def build_app(settings: Settings | None = None) -> FastAPI:
         SERVICE, settings, versions_dir=migrations_beside(session_service.__file__), has_outbox=True
     )
     runtime.instrument()
-    engine = runtime.require_engine()
-
-    def uow() -> SqlUnitOfWork:
-        return SqlUnitOfWork(engine)
+    dsn = plain_dsn(settings.database_url.get_secret_value())
+    database = SqlDatabase(dsn, size=settings.database_pool_size, what="session-service")
+    # The consumer counts tickets on a pool of its own: requests never wait behind a backlog, nor it behind them.
+    counting = SqlDatabase(dsn, size=2, what="counting")
+    uow = database.work
 
     rules = SessionRules(
         comment_threshold=settings.variance_comment_threshold,
@@ -58,7 +58,6 @@ def build_app(settings: Settings | None = None) -> FastAPI:
         retry=MailRetry(settings.mail_retry_first_s, settings.mail_retry_max_s),
         poll_s=settings.mail_poll_s,
     )
-    counting = CountingPool(plain_dsn(settings.database_url.get_secret_value()), GROUP)
     readers = consumers.build(
         session_services,
         counting=counting.work,
@@ -69,8 +68,8 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     app = runtime.app(
         title="Caisse session-service",
         routers=[sessions.router, totals.router],
-        on_start=[counting.start, *(r.start for r in readers), mail_worker.start],
-        on_stop=[mail_worker.stop, *(r.stop for r in readers), counting.stop],
+        on_start=[database.start, counting.start, *(r.start for r in readers), mail_worker.start],
+        on_stop=[mail_worker.stop, *(r.stop for r in readers), counting.stop, database.stop],
     )
     problems.install(app)
     app.state.runtime = runtime

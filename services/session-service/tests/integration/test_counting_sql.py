@@ -1,6 +1,6 @@
-"""Counting tickets on real PostgreSQL through the consumer's asyncpg unit of work: the same rows, in the same
-format, as the rest of the service reads them (SQLAlchemy), each ticket once, and nothing kept of a batch that
-fails.
+"""Counting tickets on real PostgreSQL through the service's asyncpg unit of work: each ticket once, read back
+as the domain folds them, nothing kept of a batch that fails, and a close that waits for a batch counting into
+its session.
 
 The module gets a new database of session-service's schema on the launcher's `test` PostgreSQL.
 """
@@ -15,18 +15,16 @@ from typing import Any
 import asyncpg
 import pytest
 import pytest_asyncio
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 import session_service
 from caisse_contracts.events import PaymentMethod, PaymentV1, TicketFinalizedV1, TicketKind
 from caisse_contracts.snapshots import load_example
 from caisse_runtime.database import create_engine, migrate, migrations_beside
 from caisse_stack import Infra, ensure_up
-from session_service.adapters.counting_sql import CountingPool
-from session_service.adapters.sql import GROUP, SqlUnitOfWork
+from session_service.adapters.sql import SqlDatabase
 from session_service.domain.sessions import Cheque
 from session_service.domain.totals import RunningTotals, apply_tickets
-from session_service.service_layer.ports import AppliedTicket
+from session_service.service_layer.ports import AppliedTicket, LateTicketsOf
 from session_service.service_layer.totals import TicketEvent, count_tickets
 
 pytestmark = pytest.mark.integration
@@ -57,18 +55,11 @@ async def database(infra: Infra) -> AsyncIterator[str]:
 
 
 @pytest_asyncio.fixture
-async def pool(infra: Infra, database: str) -> AsyncIterator[CountingPool]:
-    created = CountingPool(infra.dsn(database), GROUP)
+async def pool(infra: Infra, database: str) -> AsyncIterator[SqlDatabase]:
+    created = SqlDatabase(infra.dsn(database), size=3, what="test")
     await created.start()
     yield created
     await created.stop()
-
-
-@pytest_asyncio.fixture
-async def engine(infra: Infra, database: str) -> AsyncIterator[AsyncEngine]:
-    created = create_engine(infra.database_url(database), pool_size=2)
-    yield created
-    await created.dispose()
 
 
 def ticket(session_id: uuid.UUID, number: int, **update: Any) -> TicketFinalizedV1:
@@ -83,14 +74,12 @@ def event(t: TicketFinalizedV1) -> TicketEvent:
     return TicketEvent(uuid.uuid4(), "ticket.finalized", t)
 
 
-async def stored(engine: AsyncEngine, session_id: uuid.UUID) -> RunningTotals | None:
-    async with SqlUnitOfWork(engine) as work:
+async def stored(pool: SqlDatabase, session_id: uuid.UUID) -> RunningTotals | None:
+    async with pool.work() as work:
         return await work.totals.get(session_id)
 
 
-async def test_batches_counted_through_asyncpg_read_back_as_the_domain_folds_them(
-    pool: CountingPool, engine: AsyncEngine
-) -> None:
+async def test_batches_counted_through_asyncpg_read_back_as_the_domain_folds_them(pool: SqlDatabase) -> None:
     session_id = uuid.uuid4()
     first = [ticket(session_id, 1), ticket(session_id, 2, payments=(cheque(1000, "0000123"),), change_given=0)]
     second = [
@@ -101,8 +90,8 @@ async def test_batches_counted_through_asyncpg_read_back_as_the_domain_folds_the
     assert await count_tickets([event(t) for t in second], uow=pool.work, clock=lambda: NOW) == {session_id}
 
     expected = apply_tickets(RunningTotals.empty_for(first[0]), first + second)
-    assert await stored(engine, session_id) == expected
-    async with SqlUnitOfWork(engine) as work:
+    assert await stored(pool, session_id) == expected
+    async with pool.work() as work:
         assert await work.totals.numbers_in(session_id, 1, 10) == [1, 2, 3, 4]
         applied = await work.totals.applied_ticket(first[1].ticket_id)
         cheques = await work.totals.cheques(session_id)
@@ -112,27 +101,23 @@ async def test_batches_counted_through_asyncpg_read_back_as_the_domain_folds_the
     assert cheques == [Cheque(payment.payment_id, first[1].ticket_id, "0000123", "LBP", 1000)]
 
 
-async def test_a_redelivered_batch_and_a_ticket_under_another_event_id_count_once(
-    pool: CountingPool, engine: AsyncEngine
-) -> None:
+async def test_a_redelivered_batch_and_a_ticket_under_another_event_id_count_once(pool: SqlDatabase) -> None:
     session_id = uuid.uuid4()
     one, two = ticket(session_id, 1), ticket(session_id, 2)
     batch = [event(one), event(one), event(two)]
     assert await count_tickets(batch, uow=pool.work, clock=lambda: NOW) == {session_id}
     assert await count_tickets(batch, uow=pool.work, clock=lambda: NOW) == set()
     assert await count_tickets([event(two)], uow=pool.work, clock=lambda: NOW) == set()
-    totals = await stored(engine, session_id)
+    totals = await stored(pool, session_id)
     assert totals is not None
     assert (totals.ticket_count, totals.total_incl_tax) == (2, 2000)
 
 
-async def test_totals_of_a_batch_whose_ticket_was_recorded_meanwhile_are_not_kept(
-    pool: CountingPool, engine: AsyncEngine
-) -> None:
+async def test_totals_of_a_batch_whose_ticket_was_recorded_meanwhile_are_not_kept(pool: SqlDatabase) -> None:
     session_id = uuid.uuid4()
     counted = ticket(session_id, 1)
     assert await count_tickets([event(counted)], uow=pool.work, clock=lambda: NOW) == {session_id}
-    before = await stored(engine, session_id)
+    before = await stored(pool, session_id)
     assert before is not None
     late_event = uuid.uuid4()
     again = AppliedTicket(counted.ticket_id, session_id, counted.pos_id, 1, 1000, late_event, NOW)
@@ -140,14 +125,12 @@ async def test_totals_of_a_batch_whose_ticket_was_recorded_meanwhile_are_not_kep
         assert await work.inbox.claim_many([(late_event, "ticket.finalized")]) == {late_event}
         with pytest.raises(asyncpg.UniqueViolationError):
             await work.totals.save_many([apply_tickets(before, [counted])], [again], [])
-    assert await stored(engine, session_id) == before
+    assert await stored(pool, session_id) == before
     async with pool.work() as work:
         assert await work.inbox.claim_many([(late_event, "ticket.finalized")]) == {late_event}
 
 
-async def test_a_cheque_already_recorded_is_skipped_by_the_batch_insert(
-    pool: CountingPool, engine: AsyncEngine
-) -> None:
+async def test_a_cheque_already_recorded_is_skipped_by_the_batch_insert(pool: SqlDatabase) -> None:
     session_id = uuid.uuid4()
     paid = ticket(session_id, 1, payments=(cheque(1000, "0000777"),), change_given=0)
     assert await count_tickets([event(paid)], uow=pool.work, clock=lambda: NOW) == {session_id}
@@ -159,15 +142,15 @@ async def test_a_cheque_already_recorded_is_skipped_by_the_batch_insert(
             [], [applied], [Cheque(payment.payment_id, other.ticket_id, "0000888", "Autre", 5000)]
         )
         await work.commit()
-    async with SqlUnitOfWork(engine) as work:
+    async with pool.work() as work:
         assert await work.totals.cheques(session_id) == [
             Cheque(payment.payment_id, paid.ticket_id, "0000777", "LBP", 1000)
         ]
         assert await work.totals.numbers_in(session_id, 1, 2) == [1, 2]
 
 
-async def test_the_sessions_waiting_to_close_are_the_same_for_both_units_of_work(
-    pool: CountingPool, engine: AsyncEngine, infra: Infra, database: str
+async def test_the_sessions_waiting_to_close_are_those_closing_among_the_ones_asked(
+    pool: SqlDatabase, infra: Infra, database: str
 ) -> None:
     statuses = {uuid.uuid4(): status for status in ("open", "closing", "closed", "closing")}
     conn = await asyncpg.connect(infra.dsn(database))
@@ -189,14 +172,14 @@ async def test_the_sessions_waiting_to_close_are_the_same_for_both_units_of_work
         await conn.close()
     closing = {s for s, status in statuses.items() if status == "closing"}
     some = list(statuses)[:2]
-    async with pool.work() as counting, SqlUnitOfWork(engine) as work:
-        assert set(await counting.sessions.closing()) == set(await work.sessions.closing()) == closing
-        assert await counting.sessions.closing(some) == await work.sessions.closing(some) == [some[1]]
-        assert await counting.sessions.closing([]) == await work.sessions.closing([]) == []
+    async with pool.work() as work:
+        assert set(await work.sessions.closing()) == closing
+        assert await work.sessions.closing(some) == [some[1]]
+        assert await work.sessions.closing([]) == []
 
 
 async def test_a_unit_of_work_left_without_commit_keeps_nothing_and_one_that_only_reads_commits_nothing(
-    pool: CountingPool,
+    pool: SqlDatabase,
 ) -> None:
     event_id = uuid.uuid4()
     async with pool.work() as work:
@@ -231,8 +214,8 @@ async def a_session(infra: Infra, database: str, status: str) -> uuid.UUID:
     return session_id
 
 
-async def test_a_ticket_of_a_closed_session_is_kept_aside_by_both_units_of_work_and_counted_by_neither(
-    pool: CountingPool, engine: AsyncEngine, infra: Infra, database: str
+async def test_a_ticket_of_a_closed_session_is_kept_aside_in_a_batch_or_alone_and_never_counted(
+    pool: SqlDatabase, infra: Infra, database: str
 ) -> None:
     closed, still_open = await a_session(infra, database, "closed"), await a_session(infra, database, "open")
     late = ticket(closed, 9, payments=(cheque(1000, "0000999"),), change_given=0)
@@ -241,28 +224,24 @@ async def test_a_ticket_of_a_closed_session_is_kept_aside_by_both_units_of_work_
     }
     assert await count_tickets([event(late)], uow=pool.work, clock=lambda: NOW) == set()
     again = ticket(closed, 10)
-    assert await count_tickets([event(again)], uow=lambda: SqlUnitOfWork(engine), clock=lambda: NOW) == set()
-    assert await stored(engine, closed) is None
-    async with SqlUnitOfWork(engine) as work, pool.work() as counting:
-        kept = await work.totals.late_tickets(session_id=closed)
+    assert await count_tickets([event(again)], uow=pool.work, clock=lambda: NOW) == set()
+    assert await stored(pool, closed) is None
+    async with pool.work() as work:
+        kept = await work.totals.late_tickets(LateTicketsOf(session_id=closed))
         assert await work.totals.cheques(closed) == []
-        assert (
-            await counting.totals.applied_and_closed([], [closed, still_open])
-            == await work.totals.applied_and_closed([], [closed, still_open])
-            == (set(), {closed})
-        )
+        assert await work.totals.applied_and_closed([], [closed, still_open]) == (set(), {closed})
     assert sorted((k.number, k.total_incl_tax, k.by_method, k.received_at) for k in kept) == [
         (9, 1000, {"cheque": 1000}, NOW),
         (10, 1000, {"cash": 1000}, NOW),
     ]
-    async with SqlUnitOfWork(engine) as work:
-        of_shop = await work.totals.late_tickets(shop_id=late.shop_id, company_id=late.company_id)
+    async with pool.work() as work:
+        of_shop = await work.totals.late_tickets(LateTicketsOf(shop_id=late.shop_id, company_id=late.company_id))
         assert {k.ticket_id for k in of_shop} >= {late.ticket_id, again.ticket_id}
-        assert await work.totals.late_tickets(shop_id=uuid.uuid4()) == []
+        assert await work.totals.late_tickets(LateTicketsOf(shop_id=uuid.uuid4())) == []
 
 
 async def test_a_close_waits_for_a_batch_counting_into_its_session(
-    pool: CountingPool, engine: AsyncEngine, infra: Infra, database: str
+    pool: SqlDatabase, infra: Infra, database: str
 ) -> None:
     session_id = await a_session(infra, database, "open")
     async with pool.work() as counting:

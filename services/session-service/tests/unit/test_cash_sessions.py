@@ -3,6 +3,7 @@ tickets, bad input refused with nothing written, the Z report e-mailed (and retr
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -36,22 +37,14 @@ from session_service.domain.errors import (
     UnknownReferenceError,
 )
 from session_service.domain.sessions import CashSession, MovementKind, SessionStatus
+from session_service.service_layer.close import CloseSession, close_cash_session, complete_closes
 from session_service.service_layer.config import apply_config
 from session_service.service_layer.deposits import ConfirmDeposit, confirm_session_deposit
 from session_service.service_layer.mail import MailRetry, send_due_mail
-from session_service.service_layer.ports import ConfigRecord
-from session_service.service_layer.sessions import (
-    CloseSession,
-    OpenSession,
-    RecordMovement,
-    SessionRules,
-    SessionServices,
-    close_cash_session,
-    complete_closes,
-    open_cash_session,
-    read_session,
-    record_movement,
-)
+from session_service.service_layer.movements import RecordMovement, record_movement
+from session_service.service_layer.open import OpenSession, open_cash_session
+from session_service.service_layer.ports import ConfigRecord, LateTicketsOf
+from session_service.service_layer.sessions import SessionRules, SessionServices, read_session
 from session_service.service_layer.totals import TicketEvent, count_tickets
 
 EXAMPLE = load_example(TicketFinalizedV1).data
@@ -183,7 +176,7 @@ def close(world: World, session: CashSession, counts: tuple[tuple[int, int], ...
 
 
 def events(world: World, kind: type[Any]) -> list[Any]:
-    return [e.data for e in world.state.outbox if isinstance(e.data, kind)]
+    return [kind.model_validate(json.loads(r.payload)["data"]) for r in world.state.outbox if r.type == kind.EVENT_TYPE]
 
 
 async def test_a_session_opens_with_its_float_counted_per_denomination_and_is_announced(world: World) -> None:
@@ -436,8 +429,8 @@ async def test_a_ticket_of_a_closed_session_is_kept_aside_and_never_counted(worl
     assert late.ticket_id not in world.state.applied
     assert await world.count(late) == set()  # redelivered under another event id: kept once
     async with InMemoryUnitOfWork(world.state) as work:
-        [kept] = await work.totals.late_tickets(session_id=session.session_id)
-        assert await work.totals.late_tickets(shop_id=uuid.uuid4()) == []
+        [kept] = await work.totals.late_tickets(LateTicketsOf(session_id=session.session_id))
+        assert await work.totals.late_tickets(LateTicketsOf(shop_id=uuid.uuid4())) == []
     assert (kept.ticket_id, kept.number, kept.total_incl_tax, kept.by_method) == (
         late.ticket_id,
         2,

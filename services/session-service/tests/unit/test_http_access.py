@@ -16,10 +16,11 @@ from fastapi import FastAPI
 from caisse_runtime.http import install_problem_handlers
 from session_service.adapters.documents import ReportDocuments
 from session_service.adapters.memory import InMemoryUnitOfWork, MemoryState
+from session_service.domain.totals import LateTicket
 from session_service.entrypoints.http import problems
 from session_service.entrypoints.http.deps import Services, token_digest
 from session_service.entrypoints.http.routes import sessions, totals
-from session_service.service_layer.ports import ConfigRecord, LateTicket
+from session_service.service_layer.ports import ConfigRecord
 from session_service.service_layer.sessions import SessionServices
 
 NOW = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)

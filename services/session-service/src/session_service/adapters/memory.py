@@ -1,28 +1,30 @@
 """In-memory fakes of session-service's ports, for unit tests of the use cases.
 
-A unit of work stages its writes and applies them on `commit()` only, like a transaction: leaving without a
-commit leaves the state as it was.
+A unit of work reads and writes a view of the state taken when it begins, so that it sees its own writes as a
+transaction does; its writes reach the shared state on `commit()` only, replayed on it as they were made (two units
+of work in flight both keep theirs): leaving without a commit leaves the state as it was.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 from uuid import UUID
 
 from caisse_contracts.envelope import Envelope
+from caisse_runtime.outbox import OutboxRow
 from session_service.domain.deposits import Deposit
 from session_service.domain.report import ZReport
 from session_service.domain.sessions import CashMovement, CashSession, Cheque, SessionStatus
-from session_service.domain.totals import RunningTotals
+from session_service.domain.totals import LateTicket, RunningTotals
 from session_service.service_layer.ports import (
     AppliedTicket,
     Attachment,
     ConfigRecord,
-    LateTicket,
+    LateTicketsOf,
     Mail,
     MailNotSentError,
 )
@@ -40,30 +42,44 @@ class MemoryState:
     reports: dict[UUID, ZReport] = field(default_factory=dict)
     deposits: dict[UUID, Deposit] = field(default_factory=dict)
     mail: dict[UUID, Mail] = field(default_factory=dict)
-    outbox: list[Envelope[Any]] = field(default_factory=list)
+    outbox: list[OutboxRow] = field(default_factory=list)
+    """The rows as the outbox table holds them, in the order they were written."""
     commits: int = 0
+
+    def load(self, other: MemoryState) -> None:
+        """Become a copy of `other` (its collections copied, their immutable items shared)."""
+        for f in fields(self):
+            value = getattr(other, f.name)
+            setattr(self, f.name, value if isinstance(value, int) else type(value)(value))
 
 
 Change = Callable[[MemoryState], None]
 
 
+class _Changes:
+    """The writes of one unit of work: applied to its view at once, kept to replay on the shared state."""
+
+    def __init__(self, view: MemoryState) -> None:
+        self._view = view
+        self.made: list[Change] = []
+
+    def append(self, change: Change) -> None:
+        change(self._view)
+        self.made.append(change)
+
+
 class _Staged:
-    def __init__(self, state: MemoryState, changes: list[Change]) -> None:
-        self._state = state
+    def __init__(self, view: MemoryState, changes: _Changes) -> None:
+        self._state = view
         self._changes = changes
 
 
 class InMemoryInbox(_Staged):
-    def __init__(self, state: MemoryState, changes: list[Change]) -> None:
-        super().__init__(state, changes)
-        self.claimed: set[UUID] = set()
-
     async def claim(self, event_id: UUID, event_type: str) -> bool:
         return bool(await self.claim_many([(event_id, event_type)]))
 
     async def claim_many(self, events: Sequence[tuple[UUID, str]]) -> set[UUID]:
-        fresh = {e for e, _ in events if e not in self._state.processed and e not in self.claimed}
-        self.claimed |= fresh
+        fresh = {e for e, _ in events if e not in self._state.processed}
         self._changes.append(lambda s: s.processed.update(fresh))
         return fresh
 
@@ -113,22 +129,15 @@ class InMemoryTotals(_Staged):
 
         self._changes.append(apply)
 
-    async def late_tickets(
-        self,
-        *,
-        session_id: UUID | None = None,
-        shop_id: UUID | None = None,
-        company_id: UUID | None = None,
-        limit: int = 500,
-    ) -> list[LateTicket]:
+    async def late_tickets(self, of: LateTicketsOf) -> list[LateTicket]:
         found = [
             t
             for t in self._state.late.values()
-            if (session_id is None or t.session_id == session_id)
-            and (shop_id is None or t.shop_id == shop_id)
-            and (company_id is None or t.company_id == company_id)
+            if (of.session_id is None or t.session_id == of.session_id)
+            and (of.shop_id is None or t.shop_id == of.shop_id)
+            and (of.company_id is None or t.company_id == of.company_id)
         ]
-        return sorted(found, key=lambda t: (t.received_at, t.ticket_id), reverse=True)[:limit]
+        return sorted(found, key=lambda t: (t.received_at, t.ticket_id), reverse=True)[: of.limit]
 
     async def numbers_in(self, session_id: UUID, first: int, last: int) -> list[int]:
         return sorted(
@@ -180,7 +189,8 @@ class InMemorySessions(_Staged):
     async def add_movement(self, session_id: UUID, movement: CashMovement) -> None:
         def apply(state: MemoryState) -> None:
             current = state.sessions[session_id]
-            state.sessions[session_id] = replace(current, movements=(*current.movements, movement))
+            if all(m.movement_id != movement.movement_id for m in current.movements):  # the table's primary key
+                state.sessions[session_id] = replace(current, movements=(*current.movements, movement))
 
         self._changes.append(apply)
 
@@ -214,14 +224,12 @@ class InMemoryConfigView(_Staged):
         return {
             k: r
             for k, r in self._state.config.items()
-            if r.entity_type == "operator" and not r.deleted and r.item.get("shop_id") in (None, str(shop_id))
+            if r.entity_type == "operator" and not r.deleted and r.shop_id in (None, shop_id)
         }
 
     async def categories_of(self, company_id: UUID) -> dict[UUID, ConfigRecord]:
         return {
-            k: r
-            for k, r in self._state.config.items()
-            if r.entity_type == "category" and r.item.get("company_id") == str(company_id)
+            k: r for k, r in self._state.config.items() if r.entity_type == "category" and r.company_id == company_id
         }
 
 
@@ -256,7 +264,7 @@ class InMemoryMailQueue(_Staged):
             for m in self._state.mail.values()
             if m.sent_at is None and m.next_attempt_at is not None and m.next_attempt_at <= now
         ]
-        return due[:limit]
+        return sorted(due, key=lambda m: m.next_attempt_at or now)[:limit]
 
     async def sent(self, mail_id: UUID, at: datetime) -> None:
         def apply(state: MemoryState) -> None:
@@ -282,36 +290,37 @@ class InMemoryOutbox(_Staged):
     async def add(
         self, envelope: Envelope[Any], *, topic: str, key: str, aggregate_type: str, aggregate_id: str
     ) -> None:
-        self._changes.append(lambda s: s.outbox.append(envelope))
+        row = OutboxRow.of(envelope, topic=topic, key=key, aggregate_type=aggregate_type, aggregate_id=aggregate_id)
+        self._changes.append(lambda s: s.outbox.append(row))
 
 
 class InMemoryUnitOfWork:
     def __init__(self, state: MemoryState) -> None:
         self._state = state
-        self._changes: list[Change] = []
-        self.inbox = InMemoryInbox(state, self._changes)
-        self.totals = InMemoryTotals(state, self._changes)
-        self.sessions = InMemorySessions(state, self._changes)
-        self.config = InMemoryConfigView(state, self._changes)
-        self.reports = InMemoryReports(state, self._changes)
-        self.deposits = InMemoryDeposits(state, self._changes)
-        self.mail = InMemoryMailQueue(state, self._changes)
-        self.outbox = InMemoryOutbox(state, self._changes)
+        self._view = MemoryState()
+        self._changes = _Changes(self._view)
+        self.inbox = InMemoryInbox(self._view, self._changes)
+        self.totals = InMemoryTotals(self._view, self._changes)
+        self.sessions = InMemorySessions(self._view, self._changes)
+        self.config = InMemoryConfigView(self._view, self._changes)
+        self.reports = InMemoryReports(self._view, self._changes)
+        self.deposits = InMemoryDeposits(self._view, self._changes)
+        self.mail = InMemoryMailQueue(self._view, self._changes)
+        self.outbox = InMemoryOutbox(self._view, self._changes)
 
     async def __aenter__(self) -> Self:
+        self._view.load(self._state)
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self._changes.clear()
-        self.inbox.claimed.clear()
+        self._changes.made.clear()
 
     async def commit(self) -> None:
-        for change in self._changes:
+        for change in self._changes.made:
             change(self._state)
-        self._changes.clear()
-        self.inbox.claimed.clear()
+        self._changes.made.clear()
         self._state.commits += 1
 
 

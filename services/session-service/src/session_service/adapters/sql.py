@@ -1,34 +1,28 @@
-"""PostgreSQL implementations of session-service's ports."""
+"""PostgreSQL implementations of session-service's ports, on asyncpg: every `ticket.finalized` and every request
+passes here.
+
+The statements are few and fixed, prepared once per pooled connection. A statement that writes many rows takes
+them as named rows (`…Row`, one per table), whose fields are the table's columns with their PostgreSQL types:
+the statement's text and the order of its parameters are derived from those rows, never numbered by hand, and
+PostgreSQL unnests one array per column whatever the batch's size. What a row holds is decided by the domain and
+the ports' structures (`ConfigRecord.shop_id`, `OutboxRow.of`…); SQL only stores it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
-from typing import Any, Final
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import date, datetime
+from typing import Annotated, Any, Final, NamedTuple, get_type_hints
 from uuid import UUID
 
+import asyncpg
 from pydantic import TypeAdapter
-from sqlalchemy import and_, func, or_, select, text, update
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.engine import Row
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from caisse_contracts.envelope import Envelope
-from caisse_runtime import database
-from caisse_runtime.inbox import SqlInbox
-from caisse_runtime.outbox import enqueue
-from session_service.adapters.tables import (
-    cash_movements,
-    cash_sessions,
-    config_items,
-    late_tickets,
-    mail_queue,
-    session_cheques,
-    session_deposits,
-    session_reports,
-    session_tickets,
-    session_totals,
-)
+from caisse_runtime.inbox import claim_events
+from caisse_runtime.outbox import OutboxRow, insert_outbox
+from caisse_runtime.pg import HotPool, PooledWork
 from session_service.domain.deposits import Deposit
 from session_service.domain.report import ZReport
 from session_service.domain.sessions import (
@@ -42,8 +36,8 @@ from session_service.domain.sessions import (
     SessionStatus,
     TillPlace,
 )
-from session_service.domain.totals import CategoryTotal, RunningTotals
-from session_service.service_layer.ports import AppliedTicket, ConfigRecord, LateTicket, Mail
+from session_service.domain.totals import CategoryTotal, LateTicket, RunningTotals
+from session_service.service_layer.ports import AppliedTicket, ConfigRecord, LateTicketsOf, Mail
 
 GROUP = "session-service.tickets"
 
@@ -54,122 +48,425 @@ REPORT: Final = TypeAdapter(ZReport)
 IDS: Final = TypeAdapter(tuple[UUID, ...])
 CHEQUES: Final = TypeAdapter(tuple[Cheque, ...])
 
-
-def _totals(row: Row[Any]) -> RunningTotals:
-    return RunningTotals(
-        session_id=row.session_id,
-        pos_id=row.pos_id,
-        currency=row.currency,
-        ticket_count=row.ticket_count,
-        credit_note_count=row.credit_note_count,
-        credit_note_total=row.credit_note_total,
-        first_number=row.first_number,
-        last_number=row.last_number,
-        total_incl_tax=row.total_incl_tax,
-        cash_received=row.cash_received,
-        change_given=row.change_given,
-        cash_rounding=row.cash_rounding,
-        weight_grams=row.weight_grams,
-        by_method={k: (v[0], v[1]) for k, v in row.by_method.items()},
-        by_category={UUID(k): CategoryTotal(**v) for k, v in row.by_category.items()},
-    )
+# PostgreSQL's type of a row field, for the statement derived from the row.
+PgUuid = Annotated[UUID, "uuid"]
+PgUuidOrNull = Annotated[UUID | None, "uuid"]
+PgInt = Annotated[int, "integer"]
+PgIntOrNull = Annotated[int | None, "integer"]
+PgBigint = Annotated[int, "bigint"]
+PgText = Annotated[str, "text"]
+PgTextOrNull = Annotated[str | None, "text"]
+PgBool = Annotated[bool, "boolean"]
+PgJson = Annotated[str, "jsonb"]
+"""JSON text, stored as `jsonb`."""
+PgJsonOrNull = Annotated[str | None, "jsonb"]
+PgTime = Annotated[datetime, "timestamptz"]
+PgTimeOrNull = Annotated[datetime | None, "timestamptz"]
 
 
-def _totals_values(totals: RunningTotals, at: datetime) -> dict[str, Any]:
-    return {
-        "session_id": totals.session_id,
-        "pos_id": totals.pos_id,
-        "currency": totals.currency,
-        "ticket_count": totals.ticket_count,
-        "credit_note_count": totals.credit_note_count,
-        "credit_note_total": totals.credit_note_total,
-        "first_number": totals.first_number,
-        "last_number": totals.last_number,
-        "total_incl_tax": totals.total_incl_tax,
-        "cash_received": totals.cash_received,
-        "change_given": totals.change_given,
-        "cash_rounding": totals.cash_rounding,
-        "weight_grams": totals.weight_grams,
-        "by_method": {k: list(v) for k, v in totals.by_method.items()},
-        "by_category": {
+def _pg_types(row: type[tuple[Any, ...]]) -> list[tuple[str, str]]:
+    """The row's fields with their PostgreSQL types, in order."""
+    hints = get_type_hints(row, include_extras=True)
+    fields: tuple[str, ...] = row._fields  # type: ignore[attr-defined]
+    return [(name, hints[name].__metadata__[0]) for name in fields]
+
+
+def unnest(row: type[tuple[Any, ...]], first: int = 1) -> str:
+    """`unnest($first::type[], …) as r (columns…)`: one array parameter per field of `row`."""
+    typed = _pg_types(row)
+    arrays = ", ".join(f"${first + i}::{pg}[]" for i, (_, pg) in enumerate(typed))
+    return f"unnest({arrays}) as r ({', '.join(name for name, _ in typed)})"
+
+
+def insert_many(table: str, row: type[tuple[Any, ...]], first: int = 1) -> str:
+    """An insert of every row of the arrays from `first` on, one array per field of `row`."""
+    return f"insert into {table} ({', '.join(row._fields)}) select * from {unnest(row, first)}"  # type: ignore[attr-defined]  # noqa: S608
+
+
+def parameters(row: type[tuple[Any, ...]]) -> list[str]:
+    """One typed parameter per field of `row`: `$1::uuid`, `$2::text`…"""
+    return [f"${i + 1}::{pg}" for i, (_, pg) in enumerate(_pg_types(row))]
+
+
+def insert_one(table: str, row: type[tuple[Any, ...]]) -> str:
+    """An insert of one row, one parameter per field of `row`."""
+    return f"insert into {table} ({', '.join(row._fields)}) values ({', '.join(parameters(row))})"  # type: ignore[attr-defined]  # noqa: S608
+
+
+def arrays(row: type[tuple[Any, ...]], rows: Sequence[tuple[Any, ...]]) -> list[list[Any]]:
+    """The rows as one array per field (the parameters of `unnest(row)`)."""
+    if not rows:
+        return [[] for _ in row._fields]  # type: ignore[attr-defined]
+    return [list(column) for column in zip(*rows, strict=True)]
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+class TotalsRow(NamedTuple):
+    """A row of `session_totals`."""
+
+    session_id: PgUuid
+    pos_id: PgUuid
+    currency: PgText
+    ticket_count: PgInt
+    credit_note_count: PgInt
+    credit_note_total: PgBigint
+    first_number: PgIntOrNull
+    last_number: PgIntOrNull
+    total_incl_tax: PgBigint
+    cash_received: PgBigint
+    change_given: PgBigint
+    cash_rounding: PgBigint
+    weight_grams: PgBigint
+    by_method: PgJson
+    by_category: PgJson
+    updated_at: PgTime
+
+    @classmethod
+    def of(cls, t: RunningTotals, at: datetime) -> TotalsRow:
+        by_category = {
             str(k): {"revenue_account": v.revenue_account, "amount": v.amount, "weight_grams": v.weight_grams}
-            for k, v in totals.by_category.items()
-        },
-        "updated_at": at,
-    }
+            for k, v in t.by_category.items()
+        }
+        return cls(
+            t.session_id, t.pos_id, t.currency, t.ticket_count, t.credit_note_count, t.credit_note_total,
+            t.first_number, t.last_number, t.total_incl_tax, t.cash_received, t.change_given, t.cash_rounding,
+            t.weight_grams, _json({k: list(v) for k, v in t.by_method.items()}), _json(by_category), at,
+        )  # fmt: skip
 
 
-def _applied(row: Row[Any]) -> AppliedTicket:
-    return AppliedTicket(
-        ticket_id=row.ticket_id,
-        session_id=row.session_id,
-        pos_id=row.pos_id,
-        number=row.number,
-        total_incl_tax=row.total_incl_tax,
-        event_id=row.event_id,
-        applied_at=row.applied_at,
+class AppliedRow(NamedTuple):
+    """A row of `session_tickets`: a ticket counted into its session."""
+
+    ticket_id: PgUuid
+    session_id: PgUuid
+    pos_id: PgUuid
+    number: PgInt
+    total_incl_tax: PgBigint
+    event_id: PgUuid
+    applied_at: PgTime
+
+
+class ChequeRow(NamedTuple):
+    """A row of `session_cheques`."""
+
+    payment_id: PgUuid
+    session_id: PgUuid
+    ticket_id: PgUuid
+    number: PgText
+    bank: PgTextOrNull
+    amount: PgBigint
+
+
+class LateRow(NamedTuple):
+    """A row of `late_tickets`."""
+
+    ticket_id: PgUuid
+    session_id: PgUuid
+    pos_id: PgUuid
+    shop_id: PgUuid
+    company_id: PgUuid
+    number: PgInt
+    kind: PgText
+    total_incl_tax: PgBigint
+    currency: PgText
+    by_method: PgJson
+    finalized_at: PgTime
+    event_id: PgUuid
+    received_at: PgTime
+
+    @classmethod
+    def of(cls, t: LateTicket) -> LateRow:
+        return cls(
+            t.ticket_id, t.session_id, t.pos_id, t.shop_id, t.company_id, t.number, t.kind, t.total_incl_tax,
+            t.currency, _json(t.by_method), t.finalized_at, t.event_id, t.received_at,
+        )  # fmt: skip
+
+
+class SessionRow(NamedTuple):
+    """A new row of `cash_sessions`."""
+
+    session_id: PgUuid
+    pos_id: PgUuid
+    pos_name: PgText
+    shop_id: PgUuid
+    company_id: PgUuid
+    territory_id: PgUuid
+    currency: PgText
+    exponent: PgInt
+    denominations: PgJson
+    status: PgText
+    opened_at: PgTime
+    operator_ids: PgJson
+    float_counts: PgJson
+    opening_float: PgBigint
+    first_ticket_number: PgInt
+
+    @classmethod
+    def of(cls, s: CashSession) -> SessionRow:
+        p = s.place
+        return cls(
+            s.session_id, p.pos_id, p.pos_name, p.shop_id, p.company_id, p.territory_id, p.currency, p.exponent,
+            _json(list(p.denominations)), s.status.value, s.opened_at, IDS.dump_json(s.operator_ids).decode(),
+            COUNTS.dump_json(s.float_counts).decode(), s.opening_float, s.first_ticket_number,
+        )  # fmt: skip
+
+
+class ClosingRow(NamedTuple):
+    """What a close changes in its row of `cash_sessions` (the key first)."""
+
+    session_id: PgUuid
+    status: PgText
+    close_request: PgJsonOrNull
+    closing_since: PgTimeOrNull
+    closed_at: PgTimeOrNull
+    closing: PgJsonOrNull
+    last_ticket_number: PgIntOrNull
+
+    @classmethod
+    def of(cls, s: CashSession) -> ClosingRow:
+        request = s.close_request
+        return cls(
+            s.session_id,
+            s.status.value,
+            CLOSE_REQUEST.dump_json(request).decode() if request else None,
+            s.closing_since,
+            s.closed_at,
+            CLOSING.dump_json(s.closing).decode() if s.closing else None,
+            request.last_ticket_number if request else None,
+        )
+
+
+class MovementRow(NamedTuple):
+    """A row of `cash_movements`."""
+
+    movement_id: PgUuid
+    session_id: PgUuid
+    kind: PgText
+    amount: PgBigint
+    reason: PgText
+    operator_id: PgUuid
+    at: PgTime
+
+
+class ConfigRow(NamedTuple):
+    """A row of `config_items`."""
+
+    entity_id: PgUuid
+    entity_type: PgText
+    version: PgInt
+    deleted: PgBool
+    item: PgJson
+    shop_id: PgUuidOrNull
+    company_id: PgUuidOrNull
+
+
+class DepositRow(NamedTuple):
+    """A row of `session_deposits`."""
+
+    session_id: PgUuid
+    deposit_id: PgUuid
+    cash: PgBigint
+    cheques: PgJson
+    reference: PgText
+    deposited_on: Annotated[date, "date"]
+    confirmed_at: PgTime
+    confirmed_by: PgUuidOrNull
+
+
+TOTALS_COLUMNS: Final = ", ".join(TotalsRow._fields[:-1])
+
+GET_TOTALS: Final = f"""
+    select {TOTALS_COLUMNS.replace("by_method", "by_method::text").replace("by_category", "by_category::text")}
+    from session_totals
+    where session_id = any($1::uuid[])
+    order by session_id
+"""  # noqa: S608
+FOR_UPDATE: Final = f"{GET_TOTALS} for update"
+
+APPLIED_AND_CLOSED: Final = """
+    with held as materialized (
+        select session_id, status from cash_sessions
+        where session_id = any($2::uuid[])
+        order by session_id
+        for share
+    )
+    select array(select ticket_id from session_tickets where ticket_id = any($1::uuid[])) as applied,
+        array(select session_id from held where status = 'closed') as closed
+"""
+"""Every session's row is read, so every one is locked; a row a close updated meanwhile is read as it committed."""
+
+_UPSERT_SET: Final = ", ".join(f"{c} = excluded.{c}" for c in TotalsRow._fields if c != "session_id")
+_CHEQUES_FIRST: Final = 1 + len(TotalsRow._fields) + len(AppliedRow._fields)
+
+SAVE: Final = f"""
+    with totals as (
+        {insert_many("session_totals", TotalsRow)}
+        on conflict (session_id) do update set {_UPSERT_SET}
+    ),
+    tickets as (
+        {insert_many("session_tickets", AppliedRow, 1 + len(TotalsRow._fields))}
+    )
+    {insert_many("session_cheques", ChequeRow, _CHEQUES_FIRST)}
+    on conflict do nothing
+"""
+"""The totals, the applied tickets and their cheques in one statement. A ticket already recorded (counted
+meanwhile under another event id) violates its key and fails the whole statement, so totals are never saved
+with a ticket counted twice; the batch is then retried message by message."""
+
+SAVE_LATE: Final = f"{insert_many('late_tickets', LateRow)} on conflict do nothing"
+
+LATE_TICKETS: Final = f"""
+    select {", ".join(LateRow._fields).replace("by_method", "by_method::text")}
+    from late_tickets
+    where ($1::uuid is null or session_id = $1) and ($2::uuid is null or shop_id = $2)
+        and ($3::uuid is null or company_id = $3)
+    order by received_at desc, ticket_id desc
+    limit $4
+"""  # noqa: S608
+
+APPLIED_TICKET: Final = f"select {', '.join(AppliedRow._fields)} from session_tickets where ticket_id = $1"  # noqa: S608
+NUMBERS_IN: Final = (
+    "select distinct number from session_tickets where session_id = $1 and number between $2 and $3 order by number"
+)
+CHEQUES_OF: Final = "select payment_id, ticket_id, number, bank, amount from session_cheques where session_id = $1"
+
+CLOSING_ALL: Final = "select session_id from cash_sessions where status = 'closing'"
+CLOSING_AMONG: Final = "select session_id from cash_sessions where status = 'closing' and session_id = any($1::uuid[])"
+
+SESSION_COLUMNS: Final = """session_id, pos_id, pos_name, shop_id, company_id, territory_id, currency, exponent,
+    denominations::text, status, opened_at, operator_ids::text, float_counts::text, first_ticket_number,
+    close_request::text, closing_since, closed_at, closing::text"""
+GET_SESSION: Final = f"select {SESSION_COLUMNS} from cash_sessions where session_id = $1"  # noqa: S608
+GET_SESSION_FOR_UPDATE: Final = f"{GET_SESSION} for update"
+CURRENT_OF_POS: Final = f"select {SESSION_COLUMNS} from cash_sessions where pos_id = $1 and status <> 'closed'"  # noqa: S608
+CURRENT_OF_POS_FOR_UPDATE: Final = f"{CURRENT_OF_POS} for update"
+MOVEMENTS: Final = (
+    "select movement_id, kind, amount, reason, operator_id, at from cash_movements where session_id = $1 order by at"
+)
+LAST_CLOSED_NUMBER: Final = "select max(last_ticket_number) from cash_sessions where pos_id = $1 and status = 'closed'"
+ADD_SESSION: Final = f"{insert_one('cash_sessions', SessionRow)} on conflict do nothing returning session_id"
+UPDATE_SESSION: Final = f"""
+    update cash_sessions set ({", ".join(ClosingRow._fields[1:])}) = ({", ".join(parameters(ClosingRow)[1:])})
+    where session_id = $1
+"""  # noqa: S608
+ADD_MOVEMENT: Final = f"{insert_one('cash_movements', MovementRow)} on conflict do nothing"
+
+_CONFIG_SET: Final = ", ".join(f"{c} = excluded.{c}" for c in ConfigRow._fields if c != "entity_id")
+UPSERT_CONFIG: Final = f"""
+    {insert_many("config_items", ConfigRow)}
+    on conflict (entity_id) do update set {_CONFIG_SET}, received_at = now()
+    where config_items.version < excluded.version
+    returning entity_id
+"""
+CONFIG_COLUMNS: Final = "entity_type, entity_id, version, deleted, item::text"
+CONFIG_AMONG: Final = f"select {CONFIG_COLUMNS} from config_items where entity_id = any($1::uuid[])"  # noqa: S608
+OPERATORS_OF: Final = f"""
+    select {CONFIG_COLUMNS} from config_items
+    where entity_type = 'operator' and not deleted and (shop_id = $1 or shop_id is null)
+"""  # noqa: S608
+CATEGORIES_OF: Final = f"select {CONFIG_COLUMNS} from config_items where entity_type = 'category' and company_id = $1"  # noqa: S608
+
+PUT_REPORT: Final = "insert into session_reports (session_id, report) values ($1, $2::jsonb) on conflict do nothing"
+GET_REPORT: Final = "select report::text from session_reports where session_id = $1"
+
+GET_DEPOSIT: Final = f"""
+    select {", ".join(DepositRow._fields).replace("cheques", "cheques::text")}
+    from session_deposits where session_id = $1
+"""  # noqa: S608
+ADD_DEPOSIT: Final = insert_one("session_deposits", DepositRow)
+
+MAIL_COLUMNS: Final = "mail_id, session_id, recipients::text, attempts, next_attempt_at, sent_at, last_error"
+ADD_MAIL: Final = """
+    insert into mail_queue (mail_id, session_id, recipients, attempts, next_attempt_at)
+    values ($1, $2, $3::jsonb, $4, $5)
+"""
+DUE_MAIL: Final = f"""
+    select {MAIL_COLUMNS} from mail_queue
+    where sent_at is null and next_attempt_at <= $1
+    order by next_attempt_at
+    limit $2
+    for update skip locked
+"""  # noqa: S608
+MAIL_SENT: Final = "update mail_queue set sent_at = $2, attempts = attempts + 1, last_error = null where mail_id = $1"
+MAIL_FAILED: Final = """
+    update mail_queue set attempts = attempts + 1, last_error = $2, next_attempt_at = $3 where mail_id = $1
+"""
+MAIL_OF_SESSION: Final = f"select {MAIL_COLUMNS} from mail_queue where session_id = $1 order by created_at, mail_id"  # noqa: S608
+
+
+Connect = Callable[[], Awaitable[asyncpg.Connection]]
+"""The unit of work's connection, inside its transaction (begun on first use)."""
+
+
+def _totals(row: asyncpg.Record) -> RunningTotals:
+    by_method: dict[str, list[int]] = json.loads(row["by_method"])
+    by_category: dict[str, dict[str, Any]] = json.loads(row["by_category"])
+    return RunningTotals(
+        session_id=row["session_id"],
+        pos_id=row["pos_id"],
+        currency=row["currency"],
+        ticket_count=row["ticket_count"],
+        credit_note_count=row["credit_note_count"],
+        credit_note_total=row["credit_note_total"],
+        first_number=row["first_number"],
+        last_number=row["last_number"],
+        total_incl_tax=row["total_incl_tax"],
+        cash_received=row["cash_received"],
+        change_given=row["change_given"],
+        cash_rounding=row["cash_rounding"],
+        weight_grams=row["weight_grams"],
+        by_method={k: (v[0], v[1]) for k, v in by_method.items()},
+        by_category={UUID(k): CategoryTotal(**v) for k, v in by_category.items()},
     )
 
 
-_UPSERT_TOTALS: Final = insert(session_totals).on_conflict_do_update(
-    index_elements=["session_id"],
-    set_={c.name: insert(session_totals).excluded[c.name] for c in session_totals.c if c.name != "session_id"},
-)
-_INSERT_APPLIED: Final = text(
-    """
-    insert into session_tickets (ticket_id, session_id, pos_id, number, total_incl_tax, event_id, applied_at)
-    select t.ticket_id, t.session_id, t.pos_id, t.number, t.total_incl_tax, t.event_id, :at
-    from unnest(
-        cast(:ticket_ids as uuid[]), cast(:session_ids as uuid[]), cast(:pos_ids as uuid[]),
-        cast(:numbers as integer[]), cast(:totals as bigint[]), cast(:event_ids as uuid[])
-    ) as t (ticket_id, session_id, pos_id, number, total_incl_tax, event_id)
-    """
-)
-_APPLIED_AMONG: Final = text("select ticket_id from session_tickets where ticket_id = any(cast(:ids as uuid[]))")
+def _late(row: asyncpg.Record) -> LateTicket:
+    values = dict(row.items())
+    values["by_method"] = json.loads(values["by_method"])
+    return LateTicket(**values)
+
+
+class SqlInbox:
+    """The inbox of one consumer group (`caisse_runtime.inbox`)."""
+
+    def __init__(self, connect: Connect, group: str) -> None:
+        self._connect = connect
+        self._group = group
+
+    async def claim(self, event_id: UUID, event_type: str) -> bool:
+        return bool(await self.claim_many([(event_id, event_type)]))
+
+    async def claim_many(self, events: Sequence[tuple[UUID, str]]) -> set[UUID]:
+        if not events:
+            return set()
+        return await claim_events(await self._connect(), self._group, events)
 
 
 class SqlTotals:
-    def __init__(self, conn: AsyncConnection) -> None:
-        self._conn = conn
+    def __init__(self, connect: Connect) -> None:
+        self._connect = connect
+
+    async def applied_and_closed(
+        self, ticket_ids: Sequence[UUID], session_ids: Sequence[UUID]
+    ) -> tuple[set[UUID], set[UUID]]:
+        rows = await (await self._connect()).fetch(APPLIED_AND_CLOSED, list(ticket_ids), sorted(session_ids))
+        return set(rows[0]["applied"]), set(rows[0]["closed"])  # one row, always
 
     async def for_update(self, session_id: UUID) -> RunningTotals | None:
         return (await self.for_update_many([session_id])).get(session_id)
 
     async def for_update_many(self, session_ids: Sequence[UUID]) -> dict[UUID, RunningTotals]:
-        stmt = (
-            select(session_totals)
-            .where(session_totals.c.session_id.in_(sorted(session_ids)))
-            .order_by(session_totals.c.session_id)
-            .with_for_update()
-        )
-        return {row.session_id: _totals(row) for row in await self._conn.execute(stmt)}
+        if not session_ids:
+            return {}
+        rows = await (await self._connect()).fetch(FOR_UPDATE, sorted(session_ids))
+        return {row["session_id"]: _totals(row) for row in rows}
 
     async def get(self, session_id: UUID) -> RunningTotals | None:
-        stmt = select(session_totals).where(session_totals.c.session_id == session_id)
-        row = (await self._conn.execute(stmt)).first()
+        row = await (await self._connect()).fetchrow(GET_TOTALS, [session_id])
         return _totals(row) if row else None
-
-    async def applied_ticket(self, ticket_id: UUID) -> AppliedTicket | None:
-        stmt = select(session_tickets).where(session_tickets.c.ticket_id == ticket_id)
-        row = (await self._conn.execute(stmt)).first()
-        return _applied(row) if row else None
-
-    async def applied_and_closed(
-        self, ticket_ids: Sequence[UUID], session_ids: Sequence[UUID]
-    ) -> tuple[set[UUID], set[UUID]]:
-        closed: set[UUID] = set()
-        if session_ids:
-            held = (
-                select(cash_sessions.c.session_id, cash_sessions.c.status)
-                .where(cash_sessions.c.session_id.in_(sorted(session_ids)))
-                .order_by(cash_sessions.c.session_id)
-                .with_for_update(read=True)
-            )
-            closed = {r.session_id for r in await self._conn.execute(held) if r.status == SessionStatus.CLOSED.value}
-        if not ticket_ids:
-            return set(), closed
-        result = await self._conn.execute(_APPLIED_AMONG, {"ids": list(ticket_ids)})
-        return {row.ticket_id for row in result}, closed
 
     async def save(self, totals: RunningTotals, applied: AppliedTicket) -> None:
         await self.save_many([totals], [applied], [])
@@ -177,386 +474,232 @@ class SqlTotals:
     async def save_many(
         self, totals: Sequence[RunningTotals], applied: Sequence[AppliedTicket], cheques: Sequence[Cheque]
     ) -> None:
-        # Executemany of one cached statement, and arrays unnested by PostgreSQL: a batch of 500 tickets costs
-        # a few statements, not the compilation of a 3,500-parameter VALUES list.
-        if totals and applied:
-            await self._conn.execute(_UPSERT_TOTALS, [_totals_values(t, applied[-1].applied_at) for t in totals])
-        if applied:
-            await self._conn.execute(
-                _INSERT_APPLIED,
-                {
-                    "ticket_ids": [a.ticket_id for a in applied],
-                    "session_ids": [a.session_id for a in applied],
-                    "pos_ids": [a.pos_id for a in applied],
-                    "numbers": [a.number for a in applied],
-                    "totals": [a.total_incl_tax for a in applied],
-                    "event_ids": [a.event_id for a in applied],
-                    "at": applied[-1].applied_at,
-                },
-            )
-        if cheques:
-            rows = [
-                {
-                    "payment_id": c.payment_id,
-                    "session_id": a_session,
-                    "ticket_id": c.ticket_id,
-                    "number": c.number,
-                    "bank": c.bank,
-                    "amount": c.amount,
-                }
-                for c, a_session in _with_sessions(cheques, applied)
-            ]
-            await self._conn.execute(insert(session_cheques).on_conflict_do_nothing(), rows)
+        if not applied:
+            return
+        at = applied[-1].applied_at
+        session_of = {a.ticket_id: a.session_id for a in applied}
+        await (await self._connect()).execute(
+            SAVE,
+            *arrays(TotalsRow, [TotalsRow.of(t, at) for t in totals]),
+            *arrays(AppliedRow, [AppliedRow(*_applied_fields(a)) for a in applied]),
+            *arrays(
+                ChequeRow,
+                [
+                    ChequeRow(c.payment_id, session_of[c.ticket_id], c.ticket_id, c.number, c.bank, c.amount)
+                    for c in cheques
+                ],
+            ),
+        )
 
     async def save_late(self, late: Sequence[LateTicket]) -> None:
         if late:
-            await self._conn.execute(insert(late_tickets).on_conflict_do_nothing(), [_late_values(t) for t in late])
+            await (await self._connect()).execute(SAVE_LATE, *arrays(LateRow, [LateRow.of(t) for t in late]))
 
-    async def late_tickets(
-        self,
-        *,
-        session_id: UUID | None = None,
-        shop_id: UUID | None = None,
-        company_id: UUID | None = None,
-        limit: int = 500,
-    ) -> list[LateTicket]:
-        stmt = select(late_tickets)
-        if session_id is not None:
-            stmt = stmt.where(late_tickets.c.session_id == session_id)
-        if shop_id is not None:
-            stmt = stmt.where(late_tickets.c.shop_id == shop_id)
-        if company_id is not None:
-            stmt = stmt.where(late_tickets.c.company_id == company_id)
-        stmt = stmt.order_by(late_tickets.c.received_at.desc(), late_tickets.c.ticket_id.desc()).limit(limit)
-        return [_late(row) for row in await self._conn.execute(stmt)]
+    async def applied_ticket(self, ticket_id: UUID) -> AppliedTicket | None:
+        row = await (await self._connect()).fetchrow(APPLIED_TICKET, ticket_id)
+        return AppliedTicket(**dict(row.items())) if row else None
 
     async def numbers_in(self, session_id: UUID, first: int, last: int) -> list[int]:
-        stmt = select(session_tickets.c.number).where(
-            session_tickets.c.session_id == session_id, session_tickets.c.number.between(first, last)
-        )
-        return sorted({row.number for row in await self._conn.execute(stmt)})
+        return [row[0] for row in await (await self._connect()).fetch(NUMBERS_IN, session_id, first, last)]
 
     async def cheques(self, session_id: UUID) -> list[Cheque]:
-        stmt = select(session_cheques).where(session_cheques.c.session_id == session_id)
-        return [Cheque(r.payment_id, r.ticket_id, r.number, r.bank, r.amount) for r in await self._conn.execute(stmt)]
+        return [Cheque(*row) for row in await (await self._connect()).fetch(CHEQUES_OF, session_id)]
+
+    async def late_tickets(self, of: LateTicketsOf) -> list[LateTicket]:
+        rows = await (await self._connect()).fetch(LATE_TICKETS, of.session_id, of.shop_id, of.company_id, of.limit)
+        return [_late(row) for row in rows]
 
 
-def _late_values(t: LateTicket) -> dict[str, Any]:
-    return {name: getattr(t, name) for name in LateTicket.__dataclass_fields__}
+def _applied_fields(a: AppliedTicket) -> tuple[Any, ...]:
+    return (a.ticket_id, a.session_id, a.pos_id, a.number, a.total_incl_tax, a.event_id, a.applied_at)
 
 
-def _late(row: Row[Any]) -> LateTicket:
-    return LateTicket(**{name: getattr(row, name) for name in LateTicket.__dataclass_fields__})
-
-
-def _with_sessions(cheques: Sequence[Cheque], applied: Sequence[AppliedTicket]) -> list[tuple[Cheque, UUID]]:
-    session_of = {a.ticket_id: a.session_id for a in applied}
-    return [(c, session_of[c.ticket_id]) for c in cheques]
-
-
-def _session(row: Row[Any], movements: list[CashMovement]) -> CashSession:
+def _session(row: asyncpg.Record, movements: list[asyncpg.Record]) -> CashSession:
+    close_request, closing = row["close_request"], row["closing"]
     return CashSession(
-        session_id=row.session_id,
+        session_id=row["session_id"],
         place=TillPlace(
-            pos_id=row.pos_id,
-            pos_name=row.pos_name,
-            shop_id=row.shop_id,
-            company_id=row.company_id,
-            territory_id=row.territory_id,
-            currency=row.currency,
-            exponent=row.exponent,
-            denominations=tuple(row.denominations),
+            pos_id=row["pos_id"],
+            pos_name=row["pos_name"],
+            shop_id=row["shop_id"],
+            company_id=row["company_id"],
+            territory_id=row["territory_id"],
+            currency=row["currency"],
+            exponent=row["exponent"],
+            denominations=tuple(json.loads(row["denominations"])),
         ),
-        opened_at=row.opened_at,
-        operator_ids=IDS.validate_python(row.operator_ids),
-        float_counts=COUNTS.validate_python(row.float_counts),
-        first_ticket_number=row.first_ticket_number,
-        status=SessionStatus(row.status),
-        movements=tuple(movements),
-        close_request=CLOSE_REQUEST.validate_python(row.close_request) if row.close_request is not None else None,
-        closing_since=row.closing_since,
-        closed_at=row.closed_at,
-        closing=CLOSING.validate_python(row.closing) if row.closing is not None else None,
+        opened_at=row["opened_at"],
+        operator_ids=IDS.validate_json(row["operator_ids"]),
+        float_counts=COUNTS.validate_json(row["float_counts"]),
+        first_ticket_number=row["first_ticket_number"],
+        status=SessionStatus(row["status"]),
+        movements=tuple(
+            CashMovement(m["movement_id"], MovementKind(m["kind"]), m["amount"], m["reason"], m["operator_id"], m["at"])
+            for m in movements
+        ),
+        close_request=CLOSE_REQUEST.validate_json(close_request) if close_request is not None else None,
+        closing_since=row["closing_since"],
+        closed_at=row["closed_at"],
+        closing=CLOSING.validate_json(closing) if closing is not None else None,
     )
 
 
-def _movement(row: Row[Any]) -> CashMovement:
-    return CashMovement(row.movement_id, MovementKind(row.kind), row.amount, row.reason, row.operator_id, row.at)
-
-
 class SqlSessions:
-    def __init__(self, conn: AsyncConnection) -> None:
-        self._conn = conn
+    """The sessions; which of them wait for tickets is one read, which needs no transaction of its own."""
 
-    async def _load(self, where: Any, *, for_update: bool) -> CashSession | None:
-        stmt = select(cash_sessions).where(where)
-        if for_update:
-            stmt = stmt.with_for_update()
-        row = (await self._conn.execute(stmt)).first()
+    def __init__(self, conn: asyncpg.Connection, connect: Connect) -> None:
+        self._conn = conn
+        self._connect = connect
+
+    async def _load(self, query: str, key: UUID) -> CashSession | None:
+        conn = await self._connect()
+        row = await conn.fetchrow(query, key)
         if row is None:
             return None
-        moves = (
-            select(cash_movements).where(cash_movements.c.session_id == row.session_id).order_by(cash_movements.c.at)
-        )
-        return _session(row, [_movement(m) for m in await self._conn.execute(moves)])
+        return _session(row, await conn.fetch(MOVEMENTS, row["session_id"]))
 
     async def get(self, session_id: UUID, *, for_update: bool = False) -> CashSession | None:
-        return await self._load(cash_sessions.c.session_id == session_id, for_update=for_update)
+        return await self._load(GET_SESSION_FOR_UPDATE if for_update else GET_SESSION, session_id)
 
     async def current_of_pos(self, pos_id: UUID, *, for_update: bool = False) -> CashSession | None:
-        return await self._load(
-            and_(cash_sessions.c.pos_id == pos_id, cash_sessions.c.status != SessionStatus.CLOSED.value),
-            for_update=for_update,
-        )
+        return await self._load(CURRENT_OF_POS_FOR_UPDATE if for_update else CURRENT_OF_POS, pos_id)
 
     async def last_closed_number(self, pos_id: UUID) -> int | None:
-        stmt = select(func.max(cash_sessions.c.last_ticket_number)).where(
-            cash_sessions.c.pos_id == pos_id, cash_sessions.c.status == SessionStatus.CLOSED.value
-        )
-        value: int | None = (await self._conn.execute(stmt)).scalar_one_or_none()
+        value: int | None = await (await self._connect()).fetchval(LAST_CLOSED_NUMBER, pos_id)
         return value
 
     async def add(self, session: CashSession) -> bool:
-        place = session.place
-        stmt = (
-            insert(cash_sessions)
-            .values(
-                session_id=session.session_id,
-                pos_id=place.pos_id,
-                pos_name=place.pos_name,
-                shop_id=place.shop_id,
-                company_id=place.company_id,
-                territory_id=place.territory_id,
-                currency=place.currency,
-                exponent=place.exponent,
-                denominations=list(place.denominations),
-                status=session.status.value,
-                opened_at=session.opened_at,
-                operator_ids=IDS.dump_python(session.operator_ids, mode="json"),
-                float_counts=COUNTS.dump_python(session.float_counts, mode="json"),
-                opening_float=session.opening_float,
-                first_ticket_number=session.first_ticket_number,
-            )
-            .on_conflict_do_nothing()
-            .returning(cash_sessions.c.session_id)
-        )
-        return (await self._conn.execute(stmt)).first() is not None
+        return await (await self._connect()).fetchval(ADD_SESSION, *SessionRow.of(session)) is not None
 
     async def update(self, session: CashSession) -> None:
-        request = session.close_request
-        await self._conn.execute(
-            update(cash_sessions)
-            .where(cash_sessions.c.session_id == session.session_id)
-            .values(
-                status=session.status.value,
-                close_request=CLOSE_REQUEST.dump_python(request, mode="json") if request else None,
-                closing_since=session.closing_since,
-                closed_at=session.closed_at,
-                closing=CLOSING.dump_python(session.closing, mode="json") if session.closing else None,
-                last_ticket_number=request.last_ticket_number if request else None,
-            )
-        )
+        await (await self._connect()).execute(UPDATE_SESSION, *ClosingRow.of(session))
 
     async def add_movement(self, session_id: UUID, movement: CashMovement) -> None:
-        await self._conn.execute(
-            insert(cash_movements)
-            .values(
-                movement_id=movement.movement_id,
-                session_id=session_id,
-                kind=movement.kind.value,
-                amount=movement.amount,
-                reason=movement.reason,
-                operator_id=movement.operator_id,
-                at=movement.at,
-            )
-            .on_conflict_do_nothing()
-        )
+        m = movement
+        row = MovementRow(m.movement_id, session_id, m.kind.value, m.amount, m.reason, m.operator_id, m.at)
+        await (await self._connect()).execute(ADD_MOVEMENT, *row)
 
     async def closing(self, session_ids: Sequence[UUID] | None = None) -> list[UUID]:
-        stmt = select(cash_sessions.c.session_id).where(cash_sessions.c.status == SessionStatus.CLOSING.value)
-        if session_ids is not None:
-            if not session_ids:
-                return []
-            stmt = stmt.where(cash_sessions.c.session_id.in_(list(session_ids)))
-        return [row.session_id for row in await self._conn.execute(stmt)]
+        if session_ids is None:
+            return [row[0] for row in await self._conn.fetch(CLOSING_ALL)]
+        if not session_ids:
+            return []
+        return [row[0] for row in await self._conn.fetch(CLOSING_AMONG, list(session_ids))]
 
 
-def _config(row: Row[Any]) -> ConfigRecord:
-    return ConfigRecord(row.entity_type, row.entity_id, row.version, row.deleted, row.item)
-
-
-def _uuid_or_none(value: Any) -> UUID | None:
-    return UUID(str(value)) if value else None
+def _config(row: asyncpg.Record) -> ConfigRecord:
+    return ConfigRecord(row[0], row[1], row[2], row[3], json.loads(row[4]))
 
 
 class SqlConfigView:
-    def __init__(self, conn: AsyncConnection) -> None:
-        self._conn = conn
+    def __init__(self, connect: Connect) -> None:
+        self._connect = connect
 
     async def upsert(self, records: Sequence[ConfigRecord]) -> int:
         if not records:
             return 0
         rows = [
-            {
-                "entity_id": r.entity_id,
-                "entity_type": r.entity_type,
-                "version": r.version,
-                "deleted": r.deleted,
-                "item": r.item,
-                "shop_id": _uuid_or_none(r.item.get("shop_id")),
-                "company_id": _uuid_or_none(r.item.get("company_id")),
-            }
+            ConfigRow(r.entity_id, r.entity_type, r.version, r.deleted, _json(r.item), r.shop_id, r.company_id)
             for r in records
         ]
-        stmt = insert(config_items).values(rows)
-        upsert = stmt.on_conflict_do_update(
-            index_elements=["entity_id"],
-            set_={k: stmt.excluded[k] for k in rows[0] if k != "entity_id"} | {"received_at": func.now()},
-            where=config_items.c.version < stmt.excluded.version,
-        ).returning(config_items.c.entity_id)
-        return len((await self._conn.execute(upsert)).all())
+        return len(await (await self._connect()).fetch(UPSERT_CONFIG, *arrays(ConfigRow, rows)))
 
     async def get_many(self, entity_ids: Sequence[UUID]) -> dict[UUID, ConfigRecord]:
-        stmt = select(config_items).where(config_items.c.entity_id.in_(list(entity_ids)))
-        return {row.entity_id: _config(row) for row in await self._conn.execute(stmt)}
+        rows = await (await self._connect()).fetch(CONFIG_AMONG, list(entity_ids))
+        return {row["entity_id"]: _config(row) for row in rows}
 
     async def operators_of(self, shop_id: UUID) -> dict[UUID, ConfigRecord]:
-        stmt = select(config_items).where(
-            config_items.c.entity_type == "operator",
-            config_items.c.deleted.is_(False),
-            or_(config_items.c.shop_id == shop_id, config_items.c.shop_id.is_(None)),
-        )
-        return {row.entity_id: _config(row) for row in await self._conn.execute(stmt)}
+        return {row["entity_id"]: _config(row) for row in await (await self._connect()).fetch(OPERATORS_OF, shop_id)}
 
     async def categories_of(self, company_id: UUID) -> dict[UUID, ConfigRecord]:
-        stmt = select(config_items).where(
-            config_items.c.entity_type == "category", config_items.c.company_id == company_id
-        )
-        return {row.entity_id: _config(row) for row in await self._conn.execute(stmt)}
+        rows = await (await self._connect()).fetch(CATEGORIES_OF, company_id)
+        return {row["entity_id"]: _config(row) for row in rows}
 
 
 class SqlReports:
-    def __init__(self, conn: AsyncConnection) -> None:
-        self._conn = conn
+    def __init__(self, connect: Connect) -> None:
+        self._connect = connect
 
     async def put(self, report: ZReport) -> None:
-        await self._conn.execute(
-            insert(session_reports)
-            .values(session_id=report.session_id, report=REPORT.dump_python(report, mode="json"))
-            .on_conflict_do_nothing()
-        )
+        await (await self._connect()).execute(PUT_REPORT, report.session_id, REPORT.dump_json(report).decode())
 
     async def get(self, session_id: UUID) -> ZReport | None:
-        stmt = select(session_reports.c.report).where(session_reports.c.session_id == session_id)
-        row = (await self._conn.execute(stmt)).first()
-        return REPORT.validate_python(row.report) if row else None
+        text: str | None = await (await self._connect()).fetchval(GET_REPORT, session_id)
+        return REPORT.validate_json(text) if text is not None else None
 
 
 class SqlDeposits:
-    def __init__(self, conn: AsyncConnection) -> None:
-        self._conn = conn
+    def __init__(self, connect: Connect) -> None:
+        self._connect = connect
 
     async def get(self, session_id: UUID) -> Deposit | None:
-        row = (
-            await self._conn.execute(select(session_deposits).where(session_deposits.c.session_id == session_id))
-        ).first()
+        row = await (await self._connect()).fetchrow(GET_DEPOSIT, session_id)
         if row is None:
             return None
-        return Deposit(
-            deposit_id=row.deposit_id,
-            session_id=row.session_id,
-            cash=row.cash,
-            cheques=CHEQUES.validate_python(row.cheques),
-            reference=row.reference,
-            deposited_on=row.deposited_on,
-            confirmed_at=row.confirmed_at,
-            confirmed_by=row.confirmed_by,
-        )
+        values = dict(row.items())
+        values["cheques"] = CHEQUES.validate_json(values["cheques"])
+        return Deposit(**values)
 
     async def add(self, deposit: Deposit) -> None:
-        await self._conn.execute(
-            insert(session_deposits).values(
-                session_id=deposit.session_id,
-                deposit_id=deposit.deposit_id,
-                cash=deposit.cash,
-                cheques=CHEQUES.dump_python(deposit.cheques, mode="json"),
-                reference=deposit.reference,
-                deposited_on=deposit.deposited_on,
-                confirmed_at=deposit.confirmed_at,
-                confirmed_by=deposit.confirmed_by,
-            )
-        )
+        d = deposit
+        row = DepositRow(
+            d.session_id, d.deposit_id, d.cash, CHEQUES.dump_json(d.cheques).decode(), d.reference, d.deposited_on,
+            d.confirmed_at, d.confirmed_by,
+        )  # fmt: skip
+        await (await self._connect()).execute(ADD_DEPOSIT, *row)
 
 
-def _mail(row: Row[Any]) -> Mail:
+def _mail(row: asyncpg.Record) -> Mail:
     return Mail(
-        mail_id=row.mail_id,
-        session_id=row.session_id,
-        recipients=tuple(row.recipients),
-        attempts=row.attempts,
-        next_attempt_at=row.next_attempt_at,
-        sent_at=row.sent_at,
-        last_error=row.last_error,
+        mail_id=row["mail_id"],
+        session_id=row["session_id"],
+        recipients=tuple(json.loads(row["recipients"])),
+        attempts=row["attempts"],
+        next_attempt_at=row["next_attempt_at"],
+        sent_at=row["sent_at"],
+        last_error=row["last_error"],
     )
 
 
 class SqlMailQueue:
-    def __init__(self, conn: AsyncConnection) -> None:
-        self._conn = conn
+    def __init__(self, connect: Connect) -> None:
+        self._connect = connect
 
     async def add(self, mail: Mail) -> None:
-        await self._conn.execute(
-            insert(mail_queue).values(
-                mail_id=mail.mail_id,
-                session_id=mail.session_id,
-                recipients=list(mail.recipients),
-                attempts=mail.attempts,
-                next_attempt_at=mail.next_attempt_at,
-            )
+        await (await self._connect()).execute(
+            ADD_MAIL, mail.mail_id, mail.session_id, _json(list(mail.recipients)), mail.attempts, mail.next_attempt_at
         )
 
     async def due(self, now: datetime, limit: int) -> list[Mail]:
-        stmt = (
-            select(mail_queue)
-            .where(mail_queue.c.sent_at.is_(None), mail_queue.c.next_attempt_at <= now)
-            .order_by(mail_queue.c.next_attempt_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        return [_mail(row) for row in await self._conn.execute(stmt)]
+        return [_mail(row) for row in await (await self._connect()).fetch(DUE_MAIL, now, limit)]
 
     async def sent(self, mail_id: UUID, at: datetime) -> None:
-        await self._conn.execute(
-            update(mail_queue)
-            .where(mail_queue.c.mail_id == mail_id)
-            .values(sent_at=at, attempts=mail_queue.c.attempts + 1, last_error=None)
-        )
+        await (await self._connect()).execute(MAIL_SENT, mail_id, at)
 
     async def failed(self, mail_id: UUID, error: str, next_attempt_at: datetime) -> None:
-        await self._conn.execute(
-            update(mail_queue)
-            .where(mail_queue.c.mail_id == mail_id)
-            .values(attempts=mail_queue.c.attempts + 1, last_error=error, next_attempt_at=next_attempt_at)
-        )
+        await (await self._connect()).execute(MAIL_FAILED, mail_id, error, next_attempt_at)
 
     async def of_session(self, session_id: UUID) -> list[Mail]:
-        stmt = select(mail_queue).where(mail_queue.c.session_id == session_id).order_by(mail_queue.c.created_at)
-        return [_mail(row) for row in await self._conn.execute(stmt)]
+        return [_mail(row) for row in await (await self._connect()).fetch(MAIL_OF_SESSION, session_id)]
 
 
 class SqlOutbox:
-    def __init__(self, conn: AsyncConnection) -> None:
-        self._conn = conn
+    """The outbox (`caisse_runtime.outbox`): the row, trace context included, is computed by `OutboxRow.of`."""
+
+    def __init__(self, connect: Connect) -> None:
+        self._connect = connect
 
     async def add(
         self, envelope: Envelope[Any], *, topic: str, key: str, aggregate_type: str, aggregate_id: str
     ) -> None:
-        await enqueue(
-            self._conn, envelope, topic=topic, key=key, aggregate_type=aggregate_type, aggregate_id=aggregate_id
-        )
+        row = OutboxRow.of(envelope, topic=topic, key=key, aggregate_type=aggregate_type, aggregate_id=aggregate_id)
+        await insert_outbox(await self._connect(), [row])
 
 
-class SqlUnitOfWork(database.SqlUnitOfWork):
+class SqlUnitOfWork(PooledWork):
+    """One transaction on one pooled connection, begun by the first statement that needs one; leaving without
+    `commit()` rolls it back. It serves the requests and the consumers alike (`UnitOfWork`, `CountingWork`)."""
+
     inbox: SqlInbox
     totals: SqlTotals
     sessions: SqlSessions
@@ -566,16 +709,29 @@ class SqlUnitOfWork(database.SqlUnitOfWork):
     mail: SqlMailQueue
     outbox: SqlOutbox
 
-    def __init__(self, engine: AsyncEngine, group: str = GROUP) -> None:
-        super().__init__(engine)
+    def __init__(self, pool: asyncpg.Pool, group: str = GROUP) -> None:
+        super().__init__(pool, begin_on_entry=False)
         self._group = group
 
-    def bind(self, conn: AsyncConnection) -> None:
-        self.inbox = SqlInbox(conn, self._group)
-        self.totals = SqlTotals(conn)
-        self.sessions = SqlSessions(conn)
-        self.config = SqlConfigView(conn)
-        self.reports = SqlReports(conn)
-        self.deposits = SqlDeposits(conn)
-        self.mail = SqlMailQueue(conn)
-        self.outbox = SqlOutbox(conn)
+    def bind(self, conn: asyncpg.Connection) -> None:
+        connect = self.begin
+        self.inbox = SqlInbox(connect, self._group)
+        self.totals = SqlTotals(connect)
+        self.sessions = SqlSessions(conn, connect)
+        self.config = SqlConfigView(connect)
+        self.reports = SqlReports(connect)
+        self.deposits = SqlDeposits(connect)
+        self.mail = SqlMailQueue(connect)
+        self.outbox = SqlOutbox(connect)
+
+
+class SqlDatabase(HotPool):
+    """An asyncpg pool of session-service's database and its units of work, opened when the service starts and
+    closed when it stops."""
+
+    def __init__(self, dsn: str, *, size: int, what: str, group: str = GROUP) -> None:
+        super().__init__(dsn, size=size, what=what)
+        self._group = group
+
+    def work(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.opened(), self._group)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -139,3 +140,43 @@ def paid_by_method(ticket: TicketFinalizedV1) -> dict[str, int]:
     for payment in ticket.payments:
         paid[payment.method.value] = paid.get(payment.method.value, 0) + payment.amount
     return paid
+
+
+@dataclass(frozen=True, slots=True)
+class LateTicket:
+    """A ticket that reached its session after the close: not counted (the Z report and the variance never saw
+    it), kept aside for ops and the treasurer to settle by hand."""
+
+    ticket_id: UUID
+    session_id: UUID
+    pos_id: UUID
+    shop_id: UUID
+    company_id: UUID
+    number: int
+    kind: str
+    total_incl_tax: int
+    currency: str
+    by_method: dict[str, int]
+    """What was paid, per payment method (minor units, net of change for cash)."""
+    finalized_at: datetime
+    event_id: UUID
+    received_at: datetime
+
+    @classmethod
+    def of(cls, ticket: TicketFinalizedV1, *, event_id: UUID, received_at: datetime) -> LateTicket:
+        """The ticket kept aside as it arrived, `received_at` after its session's close."""
+        return cls(
+            ticket_id=ticket.ticket_id,
+            session_id=ticket.session_id,
+            pos_id=ticket.pos_id,
+            shop_id=ticket.shop_id,
+            company_id=ticket.company_id,
+            number=ticket.number,
+            kind=ticket.kind.value,
+            total_incl_tax=ticket.total_incl_tax,
+            currency=ticket.currency,
+            by_method=paid_by_method(ticket),
+            finalized_at=ticket.finalized_at,
+            event_id=event_id,
+            received_at=received_at,
+        )

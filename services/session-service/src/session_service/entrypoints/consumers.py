@@ -12,9 +12,10 @@ from caisse_contracts.events import ConfigChangedV1, TicketFinalizedV1
 from caisse_contracts.topics import CONFIG, SESSION_SERVICE_CONFIG, SESSION_SERVICE_TICKETS, TICKETS
 from caisse_runtime.batches import BatchConsumer
 from session_service.domain.errors import SessionServiceError
+from session_service.service_layer.close import complete_closes
 from session_service.service_layer.config import apply_config
 from session_service.service_layer.ports import CountingWorkFactory
-from session_service.service_layer.sessions import SessionServices, complete_closes
+from session_service.service_layer.sessions import SessionServices
 from session_service.service_layer.totals import TicketEvent, count_tickets
 
 log = logging.getLogger(__name__)

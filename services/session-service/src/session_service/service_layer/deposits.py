@@ -12,7 +12,7 @@ from session_service.domain.access import Caller, check_deposit
 from session_service.domain.deposits import Deposit, DepositRequest, confirm_deposit
 from session_service.domain.errors import SessionNotFoundError
 from session_service.domain.sessions import CashSession
-from session_service.service_layer.sessions import SessionServices, announce
+from session_service.service_layer.sessions import SessionServices, announce, session_keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,11 +68,7 @@ def _confirmed_event(session: CashSession, deposit: Deposit) -> SessionDepositCo
         raise ValueError("only a closed session is deposited")
     return SessionDepositConfirmedV1(
         deposit_id=deposit.deposit_id,
-        session_id=session.session_id,
-        territory_id=place.territory_id,
-        company_id=place.company_id,
-        shop_id=place.shop_id,
-        pos_id=place.pos_id,
+        **session_keys(session),
         currency=place.currency,
         closed_at=closed_at,
         deposited_on=deposit.deposited_on,

@@ -14,7 +14,7 @@ from caisse_contracts.envelope import Envelope
 from session_service.domain.deposits import Deposit
 from session_service.domain.report import ZReport
 from session_service.domain.sessions import CashMovement, CashSession, Cheque
-from session_service.domain.totals import RunningTotals
+from session_service.domain.totals import LateTicket, RunningTotals
 
 Clock = Callable[[], datetime]
 """Aware UTC now."""
@@ -34,24 +34,13 @@ class AppliedTicket:
 
 
 @dataclass(frozen=True, slots=True)
-class LateTicket:
-    """A ticket that reached its session after the close: not counted (the Z report and the variance never saw
-    it), kept here for ops and the treasurer to settle by hand."""
+class LateTicketsOf:
+    """Which late tickets to list: those matching every id given, at most `limit`."""
 
-    ticket_id: UUID
-    session_id: UUID
-    pos_id: UUID
-    shop_id: UUID
-    company_id: UUID
-    number: int
-    kind: str
-    total_incl_tax: int
-    currency: str
-    by_method: dict[str, int]
-    """What was paid, per payment method (minor units, net of change for cash)."""
-    finalized_at: datetime
-    event_id: UUID
-    received_at: datetime
+    session_id: UUID | None = None
+    shop_id: UUID | None = None
+    company_id: UUID | None = None
+    limit: int = 500
 
 
 class Inbox(Protocol):
@@ -100,14 +89,7 @@ class Totals(CountedTotals, Protocol):
 
     async def cheques(self, session_id: UUID) -> list[Cheque]: ...
 
-    async def late_tickets(
-        self,
-        *,
-        session_id: UUID | None = None,
-        shop_id: UUID | None = None,
-        company_id: UUID | None = None,
-        limit: int = 500,
-    ) -> list[LateTicket]:
+    async def late_tickets(self, of: LateTicketsOf) -> list[LateTicket]:
         """Tickets kept aside because their session was closed, newest first: of a session, a shop, a company."""
 
 
@@ -143,6 +125,20 @@ class ConfigRecord:
     version: int
     deleted: bool
     item: dict[str, Any]
+
+    @property
+    def shop_id(self) -> UUID | None:
+        """The item's shop (an operator's, a POS's), None when it has none (a federation admin's)."""
+        return _id_or_none(self.item.get("shop_id"))
+
+    @property
+    def company_id(self) -> UUID | None:
+        """The item's company (a category's, a shop's), None when it has none."""
+        return _id_or_none(self.item.get("company_id"))
+
+
+def _id_or_none(value: Any) -> UUID | None:
+    return UUID(str(value)) if value else None
 
 
 class ConfigView(Protocol):
@@ -200,7 +196,9 @@ class MailQueue(Protocol):
 class Outbox(Protocol):
     async def add(
         self, envelope: Envelope[Any], *, topic: str, key: str, aggregate_type: str, aggregate_id: str
-    ) -> None: ...
+    ) -> None:
+        """Queue the event in the unit of work's transaction, as `caisse_runtime.outbox.OutboxRow.of` makes its row
+        (with the trace context of the span that writes it)."""
 
 
 class UnitOfWork(Protocol):

@@ -14,13 +14,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from uuid import UUID
 
 from caisse_contracts.events import TicketFinalizedV1
 from session_service.domain.sessions import Cheque
-from session_service.domain.totals import RunningTotals, apply_tickets, cheques_of, paid_by_method
-from session_service.service_layer.ports import AppliedTicket, Clock, CountingWorkFactory, LateTicket
+from session_service.domain.totals import LateTicket, RunningTotals, apply_tickets, cheques_of
+from session_service.service_layer.ports import AppliedTicket, Clock, CountingWorkFactory
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +53,7 @@ async def count_tickets(events: Sequence[TicketEvent], *, uow: CountingWorkFacto
         now = clock()
         if closed:
             late = [e for e in todo if e.ticket.session_id in closed]
-            await work.totals.save_late([_late(e, now) for e in late])
+            await work.totals.save_late([LateTicket.of(e.ticket, event_id=e.event_id, received_at=now) for e in late])
             todo = [e for e in todo if e.ticket.session_id not in closed]
             for e in late:
                 log.warning(
@@ -96,25 +95,6 @@ async def count_tickets(events: Sequence[TicketEvent], *, uow: CountingWorkFacto
         await work.totals.save_many(folded, applied, cheques)
         await work.commit()
     return set(changed)
-
-
-def _late(event: TicketEvent, now: datetime) -> LateTicket:
-    t = event.ticket
-    return LateTicket(
-        ticket_id=t.ticket_id,
-        session_id=t.session_id,
-        pos_id=t.pos_id,
-        shop_id=t.shop_id,
-        company_id=t.company_id,
-        number=t.number,
-        kind=t.kind.value,
-        total_incl_tax=t.total_incl_tax,
-        currency=t.currency,
-        by_method=paid_by_method(t),
-        finalized_at=t.finalized_at,
-        event_id=event.event_id,
-        received_at=now,
-    )
 
 
 async def count_ticket(

@@ -9,13 +9,22 @@ schema; every refusal a problem document.
 from __future__ import annotations
 
 import asyncio
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, Field, StrictInt
 
+from caisse_contracts.session_api import (
+    CloseSessionIn,
+    DepositIn,
+    DepositOut,
+    LateTicketOut,
+    MovementIn,
+    OpenSessionIn,
+    SessionOut,
+)
 from session_service.domain.access import (
     Caller,
     check_all_shops,
@@ -30,78 +39,24 @@ from session_service.domain.errors import SessionNotFoundError, describe_ranges
 from session_service.domain.report import ZReport
 from session_service.domain.sessions import Count, MovementKind, SessionStatus, expected_cash
 from session_service.entrypoints.http.deps import CurrentCaller, CurrentServices
-from session_service.entrypoints.http.schemas import (
-    BINARY,
-    PDF,
-    DepositOut,
-    LateTicketOut,
-    SessionOut,
-    late_ticket_out,
-    problems,
-)
+from session_service.entrypoints.http.schemas import BINARY, PDF, late_ticket_out, problems
+from session_service.service_layer.close import CloseSession, close_cash_session
 from session_service.service_layer.deposits import ConfirmDeposit, confirm_session_deposit
-from session_service.service_layer.sessions import (
-    CloseSession,
-    OpenSession,
-    RecordMovement,
-    SessionRead,
-    close_cash_session,
-    current_session,
-    open_cash_session,
-    read_session,
-    record_movement,
-)
+from session_service.service_layer.movements import RecordMovement, record_movement
+from session_service.service_layer.open import OpenSession, open_cash_session
+from session_service.service_layer.ports import LateTicketsOf
+from session_service.service_layer.sessions import SessionRead, current_session, read_session
 
 router = APIRouter(prefix="/v1", tags=["sessions"], responses=problems(401, 403, 404))
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class OpenIn(OpenSessionIn):
+    """What pos-api forwards of a till's open: the till's body, and the POS's next ticket number as pos-api knows
+    it."""
 
-
-class CountIn(_In):
-    """How many of one note or coin; the value is in minor units and must be one of the territory's."""
-
-    value: StrictInt
-    count: StrictInt
-
-
-class OpenIn(_In):
-    session_id: UUID = Field(description="Chosen by the till, so that a retried open is recognised.")
-    operator_ids: list[UUID] = Field(min_length=1, max_length=20)
-    float_counts: list[CountIn] = Field(max_length=50)
     first_ticket_number: StrictInt | None = Field(
         default=None, ge=1, description="The POS's next ticket number as pos-api knows it."
     )
-
-
-class MovementIn(_In):
-    movement_id: UUID = Field(description="Chosen by the till: a retried movement is recorded once.")
-    kind: MovementKind
-    amount: StrictInt
-    reason: str = Field(max_length=500)
-    operator_id: UUID
-
-
-class CloseIn(_In):
-    closed_by: UUID
-    last_ticket_number: StrictInt | None = Field(description="The last ticket the till issued; null if none.")
-    counts: list[CountIn] = Field(max_length=50)
-    float_kept: list[CountIn] = Field(default_factory=list, max_length=50)
-    cheques_ticked: list[UUID] = Field(default_factory=list, max_length=10_000)
-    card_terminal_total: StrictInt | None = None
-    comment: str | None = Field(default=None, max_length=2000)
-
-
-class DepositIn(_In):
-    """The bank deposit slip as it went to the bank."""
-
-    cash: StrictInt = Field(ge=0, description="Cash deposited, in minor units: at most what the close left to deposit")
-    cheques: list[UUID] = Field(
-        default_factory=list, max_length=10_000, description="The payment ids of the cheques deposited"
-    )
-    reference: str = Field(min_length=1, max_length=100, description="The deposit slip's number")
-    deposited_on: date = Field(description="The day of the deposit at the bank")
 
 
 def deposit_body(deposit: Deposit) -> DepositOut:
@@ -267,7 +222,7 @@ async def post_movement(
         RecordMovement(
             session_id=session_id,
             movement_id=body.movement_id,
-            kind=body.kind,
+            kind=MovementKind(body.kind),
             amount=body.amount,
             reason=body.reason,
             operator_id=body.operator_id,
@@ -288,7 +243,7 @@ async def post_movement(
     },
 )
 async def post_close(
-    session_id: UUID, body: CloseIn, services: CurrentServices, caller: CurrentCaller
+    session_id: UUID, body: CloseSessionIn, services: CurrentServices, caller: CurrentCaller
 ) -> dict[str, Any]:
     check_writer(caller)
     closed = await close_cash_session(
@@ -435,7 +390,7 @@ async def list_late_tickets(
     else:
         check_all_shops(caller)
     async with services.uow() as work:
-        found = await work.totals.late_tickets(shop_id=shop_id, company_id=company_id, limit=limit)
+        found = await work.totals.late_tickets(LateTicketsOf(shop_id=shop_id, company_id=company_id, limit=limit))
     return [LateTicketOut.model_validate(late_ticket_out(t)) for t in found]
 
 

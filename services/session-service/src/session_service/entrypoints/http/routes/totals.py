@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from uuid import UUID
 
 from fastapi import APIRouter
@@ -12,7 +11,7 @@ from caisse_runtime.http import ProblemError
 from session_service.domain.access import Caller, CallerKind, check_read
 from session_service.entrypoints.http.deps import CurrentCaller, CurrentServices
 from session_service.entrypoints.http.schemas import problems
-from session_service.service_layer.ports import UnitOfWork
+from session_service.service_layer.ports import AppliedTicket, UnitOfWork
 
 router = APIRouter(prefix="/v1", tags=["totals"], responses=problems(401, 403, 404))
 
@@ -63,16 +62,6 @@ class SessionTotalsOut(BaseModel):
     by_category: list[CategoryTotalOut]
 
 
-class AppliedTicketOut(BaseModel):
-    ticket_id: UUID
-    session_id: UUID
-    pos_id: UUID
-    number: int
-    total_incl_tax: int
-    event_id: UUID
-    applied_at: datetime
-
-
 @router.get("/sessions/{session_id}/totals", summary="A session's running totals, as the tickets are counted")
 async def session_totals(session_id: UUID, services: CurrentServices, caller: CurrentCaller) -> SessionTotalsOut:
     unknown = ProblemError(404, "Unknown session", detail=f"no ticket counted yet for session {session_id}")
@@ -106,7 +95,7 @@ async def session_totals(session_id: UUID, services: CurrentServices, caller: Cu
 
 
 @router.get("/tickets/{ticket_id}", summary="Whether (and when, from which event) a ticket was counted")
-async def applied_ticket(ticket_id: UUID, services: CurrentServices, caller: CurrentCaller) -> AppliedTicketOut:
+async def applied_ticket(ticket_id: UUID, services: CurrentServices, caller: CurrentCaller) -> AppliedTicket:
     """Whether (and when, from which event) a ticket was counted into its session."""
     uncounted = ProblemError(404, "Ticket not counted", detail=f"ticket {ticket_id} has not been counted yet")
     async with services.uow() as work:
@@ -114,4 +103,4 @@ async def applied_ticket(ticket_id: UUID, services: CurrentServices, caller: Cur
         if applied is None:
             raise uncounted
         await _check(work, caller, applied.session_id, applied.pos_id, uncounted)
-    return AppliedTicketOut(**{f: getattr(applied, f) for f in AppliedTicketOut.model_fields})
+    return applied  # the port's structure is the answer's

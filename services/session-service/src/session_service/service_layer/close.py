@@ -1,0 +1,216 @@
+"""Use case: close a cash session once every ticket is in.
+
+The close never guesses: it carries the number of the last ticket the till issued, and the session closes
+only when its totals include every ticket from its first number to that one. Until then the session is
+`closing`, visibly waiting for the missing numbers; whoever sees the last ticket arrive (the waiting request
+or the ticket consumer) completes it, in one transaction with its report, its e-mail and `session.closed`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from uuid import UUID
+
+from caisse_contracts.events import (
+    CategoryTotalV1,
+    ChequeV1,
+    DenominationCountV1,
+    MethodTotalV1,
+    PaymentMethod,
+    SessionClosedV1,
+)
+from session_service.domain.errors import InvalidFieldError, SessionNotOpenError, TicketsMissingError
+from session_service.domain.report import z_report
+from session_service.domain.sessions import (
+    CashSession,
+    CloseRequest,
+    SessionStatus,
+    begin_closing,
+    check_close_request,
+    check_operators,
+    close_session,
+    counted,
+)
+from session_service.domain.totals import RunningTotals
+from session_service.service_layer.places import PlaceItems, names_of, operator_shops, place_of, report_recipients
+from session_service.service_layer.ports import CountingWorkFactory, Mail, UnitOfWork
+from session_service.service_layer.sessions import (
+    SessionServices,
+    announce,
+    find_session,
+    missing_tickets,
+    session_keys,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CloseSession:
+    session_id: UUID
+    closed_by: UUID
+    last_ticket_number: int | None
+    counts: tuple[tuple[int, int], ...]
+    float_kept: tuple[tuple[int, int], ...] = ()
+    cheques_ticked: frozenset[UUID] = frozenset()
+    card_terminal_total: int | None = None
+    comment: str | None = None
+    pos_id: UUID | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """A close that waits for tickets."""
+
+    session: CashSession
+    missing: tuple[tuple[int, int], ...]
+
+
+async def close_cash_session(command: CloseSession, services: SessionServices) -> CashSession:
+    """Close the session with the till's counts, once its totals include every ticket up to the last number.
+
+    Waits up to `close_wait_s` for missing tickets, then raises `TicketsMissingError` (the session stays
+    `closing`; the consumer completes it when the tickets arrive, or the till sends the close again — a new
+    count replaces the previous one). Bad input is refused before anything is written.
+    """
+    outcome = await _request_close(command, services)
+    waited = 0.0
+    while isinstance(outcome, Waiting):
+        if waited >= services.rules.close_wait_s:
+            raise TicketsMissingError(command.session_id, outcome.missing, waited)
+        await services.sleep(services.rules.poll_s)
+        waited += services.rules.poll_s
+        outcome = await complete_close(command.session_id, services)
+    return outcome
+
+
+async def _request_close(command: CloseSession, services: SessionServices) -> CashSession | Waiting:
+    async with services.uow() as work:
+        session = await find_session(work, command.session_id, command.pos_id, for_update=True)
+        items = await place_of(work, session.place.pos_id)
+        denominations = items.place.denominations
+        request = CloseRequest(
+            closed_by=command.closed_by,
+            last_ticket_number=command.last_ticket_number,
+            counts=counted(command.counts, denominations, "counts"),
+            float_kept=counted(command.float_kept, denominations, "float_kept"),
+            cheques_ticked=command.cheques_ticked,
+            card_terminal_total=command.card_terminal_total,
+            comment=command.comment,
+        )
+        if session.status is SessionStatus.CLOSED:
+            if session.close_request == request:
+                return session  # the till retries a close that went through
+            raise SessionNotOpenError(session.session_id, session.status.value)
+        if command.last_ticket_number is not None and command.last_ticket_number < 0:
+            raise InvalidFieldError("last_ticket_number", "a ticket number is not negative")
+        check_close_request(session, request)
+        shops = await operator_shops(work, session.place.shop_id)
+        check_operators([command.closed_by], shops, session.place.shop_id, "closed_by")
+        missing = await missing_tickets(work, session, request)
+        if missing:
+            session = begin_closing(session, request, services.clock())
+            await work.sessions.update(session)
+            await work.commit()
+            return Waiting(session, missing)
+        closed = await _finish(work, services, session, request, items)
+        await work.commit()
+    return closed
+
+
+async def complete_close(session_id: UUID, services: SessionServices) -> CashSession | Waiting:
+    """Close a `closing` session if its last tickets are in now; the session as it stands otherwise."""
+    async with services.uow() as work:
+        session = await find_session(work, session_id, None, for_update=True)
+        request = session.close_request
+        if session.status is not SessionStatus.CLOSING or request is None:
+            return session
+        missing = await missing_tickets(work, session, request)
+        if missing:
+            return Waiting(session, missing)
+        closed = await _finish(work, services, session, request, await place_of(work, session.place.pos_id))
+        await work.commit()
+    return closed
+
+
+async def complete_closes(
+    session_ids: Sequence[UUID], services: SessionServices, *, counting: CountingWorkFactory | None = None
+) -> list[UUID]:
+    """After tickets were counted: close those of their sessions that were waiting for them. Which are waiting is
+    asked in `counting`'s unit of work when given (the one the tickets were counted in: after every batch, and
+    most often none is)."""
+    if not session_ids:
+        return []
+    async with (counting or services.uow)() as work:
+        waiting = await work.sessions.closing(session_ids)
+    done = []
+    for session_id in waiting:
+        if isinstance(await complete_close(session_id, services), CashSession):
+            done.append(session_id)
+    return done
+
+
+async def _finish(
+    work: UnitOfWork, services: SessionServices, session: CashSession, request: CloseRequest, items: PlaceItems
+) -> CashSession:
+    totals = await work.totals.get(session.session_id)
+    cheques = await work.totals.cheques(session.session_id)
+    now = services.clock()
+    closed = close_session(
+        session, request, totals, cheques, comment_threshold=services.rules.comment_threshold, now=now
+    )
+    await work.sessions.update(closed)
+    people = [*session.operator_ids, request.closed_by, *(m.operator_id for m in session.movements)]
+    report = z_report(closed, totals, await names_of(work, items, people))
+    await work.reports.put(report)
+    recipients = report_recipients(items)
+    if recipients:
+        await work.mail.add(Mail(services.new_id(), session.session_id, recipients, next_attempt_at=now))
+    await announce(work, services, _closed_event(closed, totals))
+    return closed
+
+
+def _closed_event(session: CashSession, totals: RunningTotals | None) -> SessionClosedV1:
+    place, figures, request, closed_at = session.place, session.closing, session.close_request, session.closed_at
+    if figures is None or request is None or closed_at is None:
+        raise ValueError("only a closed session is announced closed")
+    known_methods = {m.value for m in PaymentMethod}
+    return SessionClosedV1(
+        **session_keys(session),
+        currency=place.currency,
+        opened_at=session.opened_at,
+        closed_at=closed_at,
+        first_ticket_number=totals.first_number if totals else None,
+        last_ticket_number=request.last_ticket_number,
+        ticket_count=totals.ticket_count if totals else 0,
+        credit_note_count=totals.credit_note_count if totals else 0,
+        credit_note_total=totals.credit_note_total if totals else 0,
+        totals_by_method=tuple(
+            MethodTotalV1(method=PaymentMethod(m), amount=a, count=c)
+            for m, (a, c) in sorted((totals.by_method if totals else {}).items())
+            if m in known_methods
+        ),
+        totals_by_category=tuple(
+            CategoryTotalV1(
+                category_id=k, revenue_account=v.revenue_account, amount=v.amount, weight_grams=v.weight_grams
+            )
+            for k, v in sorted((totals.by_category if totals else {}).items(), key=lambda kv: str(kv[0]))
+        ),
+        total_weight_grams=totals.weight_grams if totals else 0,
+        cash_received=totals.cash_received if totals else 0,
+        change_given=totals.change_given if totals else 0,
+        cash_rounding=totals.cash_rounding if totals else 0,
+        cash_added=session.cash_added,
+        cash_withdrawn=session.cash_withdrawn,
+        opening_float=session.opening_float,
+        expected_cash=figures.expected_cash,
+        counted_cash=figures.counted_cash,
+        variance=figures.variance,
+        counted=tuple(DenominationCountV1(value=c.value, count=c.count) for c in request.counts),
+        cheques=tuple(
+            ChequeV1(ticket_id=c.ticket_id, number=c.number, bank=c.bank, amount=c.amount) for c in figures.cheques
+        ),
+        card_terminal_total=request.card_terminal_total,
+        comment=request.comment,
+        closed_by=request.closed_by,
+        opened_by=session.operator_ids[0],
+    )

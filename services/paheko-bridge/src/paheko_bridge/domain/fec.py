@@ -260,7 +260,7 @@ class FecLine:
 
 @dataclass(frozen=True, slots=True)
 class FecEntry:
-    """One balanced entry, not numbered yet: the journal numbers it when it appends it."""
+    """One balanced entry, not numbered yet: `number_entries` numbers it in its turn."""
 
     company_id: UUID
     source_kind: SourceKind

@@ -22,7 +22,7 @@ from paheko_bridge.domain.pushes import CloseStatus, missing_numbers
 from paheko_bridge.domain.reconciliation import actual_ledger, differences, expected_ledger, expected_vat, session_vat
 from paheko_bridge.service_layer.fec import book_close_for
 from paheko_bridge.service_layer.ports import CloseRow, TargetRejectedError, TargetUnavailableError
-from paheko_bridge.service_layer.services import BridgeServices, announce, paheko_answered
+from paheko_bridge.service_layer.services import BridgeServices, announce, back_off, paheko_answered
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,14 +59,7 @@ async def _close(row: CloseRow, services: BridgeServices) -> CloseProgress:
         ledger = await target.ledger(closed)
     except TargetUnavailableError as exc:
         await paheko_answered(closed.company_id, False, services)
-        async with services.uow() as work:
-            await work.closes.failed(
-                closed.session_id,
-                attempts=attempts,
-                next_attempt_at=services.backoff.next_attempt(attempts, services.clock()),
-                reason=exc.reason,
-            )
-            await work.commit()
+        await back_off(lambda work: work.closes, closed.session_id, attempts, exc.reason, services)
         return CloseProgress(closed.session_id, CloseStatus.WAITING)
     except TargetRejectedError as exc:
         async with services.uow() as work:

@@ -10,7 +10,7 @@ from paheko_bridge.domain.pushes import DepositStatus, close_settled
 from paheko_bridge.domain.reconciliation import actual_ledger, differences, expected_deposit
 from paheko_bridge.service_layer.fec import book_deposit_for
 from paheko_bridge.service_layer.ports import DepositRow, TargetRejectedError, TargetUnavailableError
-from paheko_bridge.service_layer.services import BridgeServices, announce
+from paheko_bridge.service_layer.services import BridgeServices, announce, back_off
 
 
 async def deposits_ready(services: BridgeServices) -> list[tuple[Any, DepositStatus]]:
@@ -37,14 +37,7 @@ async def _book_deposit(row: DepositRow, services: BridgeServices) -> DepositSta
         else:
             booked = await target.book_deposit(deposit)
     except TargetUnavailableError as exc:
-        async with services.uow() as work:
-            await work.deposits.failed(
-                deposit.session_id,
-                attempts=attempts,
-                next_attempt_at=services.backoff.next_attempt(attempts, services.clock()),
-                reason=exc.reason,
-            )
-            await work.commit()
+        await back_off(lambda work: work.deposits, deposit.session_id, attempts, exc.reason, services)
         return DepositStatus.WAITING
     except TargetRejectedError as exc:
         async with services.uow() as work:

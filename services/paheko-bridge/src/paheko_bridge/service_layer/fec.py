@@ -9,7 +9,8 @@ nothing. A `FecError` is not worth a retry: the forwarder's callers (`book_*_for
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -104,31 +105,34 @@ async def _book(entries: Sequence[FecEntry], books: FecBooks, journal: FecJourna
     return bookings
 
 
+@contextmanager
+def _refused_by_the_fec() -> Iterator[None]:
+    """An entry the FEC's rules refuse is a `TargetRejectedError`: the event is dead-lettered with the reason."""
+    try:
+        yield
+    except FecError as exc:
+        raise TargetRejectedError(f"FEC: {exc}") from exc
+
+
 async def book_tickets_for(tickets: Sequence[TicketFinalizedV1], services: BridgeServices) -> None:
-    """The forwarder's booking of tickets of one company without Paheko: an entry refused by the FEC's rules is a
-    `TargetRejectedError` (dead-lettered), unknown books a `TargetUnavailableError` (retried)."""
+    """The forwarder's booking of tickets of one company without Paheko: refused by the FEC's rules, a
+    `TargetRejectedError`; books not known yet, a `TargetUnavailableError` (retried)."""
     if not tickets:
         return
     books = await services.targets.fec_books(tickets[0].company_id)
-    try:
+    with _refused_by_the_fec():
         await book_tickets_to_fec(tickets, books, services.fec, services.clock())
-    except FecError as exc:
-        raise TargetRejectedError(f"FEC: {exc}") from exc
 
 
 async def book_close_for(closed: SessionClosedV1, services: BridgeServices) -> None:
     """`book_tickets_for` for a closed session's variance."""
     books = await services.targets.fec_books(closed.company_id)
-    try:
+    with _refused_by_the_fec():
         await book_session_close_to_fec(closed, books, services.fec, services.clock())
-    except FecError as exc:
-        raise TargetRejectedError(f"FEC: {exc}") from exc
 
 
 async def book_deposit_for(deposit: SessionDepositConfirmedV1, services: BridgeServices) -> None:
     """`book_tickets_for` for a session's confirmed bank deposit."""
     books = await services.targets.fec_books(deposit.company_id)
-    try:
+    with _refused_by_the_fec():
         await book_deposit_to_fec(deposit, books, services.fec, services.clock())
-    except FecError as exc:
-        raise TargetRejectedError(f"FEC: {exc}") from exc

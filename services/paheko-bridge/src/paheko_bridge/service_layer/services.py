@@ -10,14 +10,25 @@ each POS in its number order.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from uuid import UUID
 
 from caisse_contracts.envelope import Envelope, Payload, TenantKeys
 from caisse_contracts.topics import PAHEKO
 from caisse_runtime.outbox import OutboxItem
 from paheko_bridge.domain.pushes import Backoff
-from paheko_bridge.service_layer.ports import Clock, FecJournal, IdFactory, Targets, UnitOfWork, UnitOfWorkFactory
+from paheko_bridge.service_layer.ports import (
+    Clock,
+    Closes,
+    Deposits,
+    FecJournal,
+    IdFactory,
+    Targets,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 
 SOURCE = "paheko-bridge"
 
@@ -37,6 +48,24 @@ class BridgeServices:
     """How many POS are pushed at the same time (each one in its own number order)."""
     paheko_up: dict[Any, bool] = field(default_factory=dict)
     """Per company, whether its Paheko took a ticket or a close in its last round with it (in this process)."""
+
+
+async def back_off(
+    table: Callable[[UnitOfWork], Closes | Deposits],
+    session_id: UUID,
+    attempts: int,
+    reason: str,
+    services: BridgeServices,
+) -> None:
+    """Record a try of a session's close or deposit that the target could not take now: it waits for its backoff."""
+    async with services.uow() as work:
+        await table(work).failed(
+            session_id,
+            attempts=attempts,
+            next_attempt_at=services.backoff.next_attempt(attempts, services.clock()),
+            reason=reason,
+        )
+        await work.commit()
 
 
 async def paheko_answered(company_id: Any, answered: bool, services: BridgeServices) -> None:

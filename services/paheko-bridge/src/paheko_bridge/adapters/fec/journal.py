@@ -21,16 +21,8 @@ import asyncpg
 
 from caisse_runtime.pg import HotPool
 from paheko_bridge.adapters.fec.file import FecFileMismatchError, append, encode, open_tail
-from paheko_bridge.domain.fec import (
-    BookedEntry,
-    FecBooks,
-    FecSource,
-    FiscalYear,
-    JournalEnd,
-    NumberedEntry,
-    SourceKind,
-    fec_file_name,
-)
+from paheko_bridge.domain import fec
+from paheko_bridge.domain.fec import BookedEntry, FecBooks, FecSource, FiscalYear, JournalEnd, NumberedEntry, SourceKind
 
 LOCK_SQL: Final = "select pg_advisory_xact_lock(hashtextextended($1, 0))"
 
@@ -99,7 +91,7 @@ class FecFileJournal:
         self._directory = directory
 
     def path_of(self, books: FecBooks, year: FiscalYear) -> Path:
-        return self._directory / str(books.company_id) / fec_file_name(books, year)
+        return self._directory / str(books.company_id) / fec.fec_file_name(books, year)
 
     @staticmethod
     async def _lock(conn: asyncpg.Connection, books: FecBooks, year: FiscalYear) -> None:

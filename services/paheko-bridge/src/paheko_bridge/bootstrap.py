@@ -27,11 +27,10 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     runtime = ServiceRuntime(SERVICE, settings, versions_dir=migrations_beside(paheko_bridge.__file__), has_outbox=True)
     runtime.instrument()
-    engine = runtime.require_engine()
 
-    pool = BridgePool(plain_dsn(settings.database_url.get_secret_value()))
+    pool = BridgePool(plain_dsn(settings.database_url.get_secret_value()), size=settings.database_pool_size)
 
-    view = SqlConfigView(engine)
+    view = SqlConfigView(pool)
     targets = ConfiguredTargets(
         view,
         PosApiCredentials(settings.pos_api_url, settings.pos_api_token or SecretStr("")),

@@ -331,9 +331,9 @@ def changed(entity_type: EntityType, item: Territory | Company | Shop | Pos) -> 
 
 
 async def test_the_writer_names_the_shop_and_the_till_and_waits_for_the_territory_s_time_zone(
-    engine: AsyncEngine, pool: BridgePool, tmp_path: Path
+    pool: BridgePool, tmp_path: Path
 ) -> None:
-    view = SqlConfigView(engine)
+    view = SqlConfigView(pool)
     territory = Territory(
         id=uuid.uuid4(),
         version=1,

@@ -12,6 +12,7 @@ from bridge_stores import Store, database_fixture, infra_fixture, store_fixture 
 from caisse_contracts.events import SessionClosedV1, SessionDepositConfirmedV1
 from caisse_contracts.snapshots import load_example
 from paheko_bridge.domain.pushes import REASON_KEPT, CloseStatus, DepositStatus
+from paheko_bridge.service_layer.ports import CloseSettled
 
 NOW = datetime(2026, 11, 23, 18, 0, tzinfo=UTC)
 LATER = NOW + timedelta(minutes=5)
@@ -59,9 +60,9 @@ async def test_closes_wait_in_order_of_arrival_until_settled_or_backing_off(stor
         await work.closes.add(backing_off, NOW)
         await work.closes.add(settled, NOW)
         await work.closes.failed(backing_off.session_id, attempts=2, next_attempt_at=LATER, reason="z" * 5000)
-        differences = [{"what": "account:530", "ours": -100, "theirs": 0}]
+        differences = ({"what": "account:530", "ours": -100, "theirs": 0},)
         await work.closes.settle(
-            settled.session_id, CloseStatus.MISMATCH, at=NOW, differences=differences, reason="530 differs"
+            settled.session_id, CloseSettled(CloseStatus.MISMATCH, NOW, differences, reason="530 differs")
         )
         await work.commit()
 
@@ -75,7 +76,7 @@ async def test_closes_wait_in_order_of_arrival_until_settled_or_backing_off(stor
     assert failed is not None
     assert (failed.attempts, failed.next_attempt_at, failed.last_error) == (2, LATER, "z" * REASON_KEPT)
     assert done is not None
-    assert (done.status, done.differences, done.last_error) == (CloseStatus.MISMATCH, tuple(differences), "530 differs")
+    assert (done.status, done.differences, done.last_error) == (CloseStatus.MISMATCH, differences, "530 differs")
 
 
 async def test_resume_makes_a_company_s_backing_off_closes_due_now_and_no_other(store: Store) -> None:

@@ -31,6 +31,7 @@ from paheko_bridge.domain.pushes import CloseStatus, DepositStatus, PushStatus, 
 from paheko_bridge.domain.reconciliation import LedgerLine, expected_deposit
 from paheko_bridge.service_layer.ports import (
     CloseRow,
+    CloseSettled,
     DepositRow,
     PahekoDeposit,
     PahekoLedger,
@@ -184,17 +185,13 @@ class InMemoryCloses:
             waiting, key=lambda r: (self._state.received["closes", r.closed.session_id], str(r.closed.session_id))
         )
 
-    async def settle(
-        self,
-        session_id: UUID,
-        status: CloseStatus,
-        *,
-        at: datetime,
-        differences: Sequence[dict[str, Any]] = (),
-        reason: str | None = None,
-    ) -> None:
-        row = self._state.closes[session_id]
-        self._state.closes[session_id] = replace(row, status=status, differences=tuple(differences), last_error=reason)
+    async def settle(self, session_id: UUID, settled: CloseSettled) -> None:
+        self._state.closes[session_id] = replace(
+            self._state.closes[session_id],
+            status=settled.status,
+            differences=settled.differences,
+            last_error=settled.reason,
+        )
 
     async def failed(self, session_id: UUID, *, attempts: int, next_attempt_at: datetime, reason: str) -> None:
         row = self._state.closes[session_id]

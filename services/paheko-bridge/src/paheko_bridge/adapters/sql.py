@@ -11,7 +11,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any, Final
+from typing import Final
 from uuid import UUID
 
 import asyncpg
@@ -22,7 +22,7 @@ from caisse_runtime.inbox import claim_events
 from caisse_runtime.outbox import OutboxItem, OutboxRow, insert_outbox
 from caisse_runtime.pg import HotPool, PooledWork
 from paheko_bridge.domain.pushes import CloseStatus, DepositStatus, PushStatus, kept_reason
-from paheko_bridge.service_layer.ports import CloseRow, DepositRow, PendingPush, PushRow
+from paheko_bridge.service_layer.ports import CloseRow, CloseSettled, DepositRow, PendingPush, PushRow
 
 
 class TicketMemo:
@@ -248,23 +248,15 @@ class PgCloses:
         )
         return [_close(r) for r in rows]
 
-    async def settle(
-        self,
-        session_id: UUID,
-        status: CloseStatus,
-        *,
-        at: datetime,
-        differences: Sequence[dict[str, Any]] = (),
-        reason: str | None = None,
-    ) -> None:
+    async def settle(self, session_id: UUID, settled: CloseSettled) -> None:
         await self._conn.execute(
             "update closes set status = $2, settled_at = $3, differences = $4::jsonb, last_error = $5"
             " where session_id = $1",
             session_id,
-            status.value,
-            at,
-            json.dumps(list(differences)),
-            reason,
+            settled.status.value,
+            settled.at,
+            json.dumps(list(settled.differences)),
+            settled.reason,
         )
 
     async def failed(self, session_id: UUID, *, attempts: int, next_attempt_at: datetime, reason: str) -> None:

@@ -21,7 +21,7 @@ from caisse_contracts.events import (
 from paheko_bridge.domain.pushes import CloseStatus, missing_numbers
 from paheko_bridge.domain.reconciliation import actual_ledger, differences, expected_ledger, expected_vat, session_vat
 from paheko_bridge.service_layer.fec import book_close_for
-from paheko_bridge.service_layer.ports import CloseRow, TargetRejectedError, TargetUnavailableError
+from paheko_bridge.service_layer.ports import CloseRow, CloseSettled, TargetRejectedError, TargetUnavailableError
 from paheko_bridge.service_layer.services import BridgeServices, announce, back_off, paheko_answered
 
 
@@ -63,7 +63,9 @@ async def _close(row: CloseRow, services: BridgeServices) -> CloseProgress:
         return CloseProgress(closed.session_id, CloseStatus.WAITING)
     except TargetRejectedError as exc:
         async with services.uow() as work:
-            await work.closes.settle(closed.session_id, CloseStatus.REJECTED, at=services.clock(), reason=exc.reason)
+            await work.closes.settle(
+                closed.session_id, CloseSettled(CloseStatus.REJECTED, services.clock(), reason=exc.reason)
+            )
             await work.commit()
         return CloseProgress(closed.session_id, CloseStatus.REJECTED)
     ours_tickets = _ticket_count(closed)
@@ -117,7 +119,7 @@ async def _close(row: CloseRow, services: BridgeServices) -> CloseProgress:
             synced_at=now,
         )
     async with services.uow() as work:
-        await work.closes.settle(closed.session_id, status, at=now, differences=[d.as_dict() for d in found])
+        await work.closes.settle(closed.session_id, CloseSettled(status, now, tuple(d.as_dict() for d in found)))
         await announce(work, event, services, closed.company_id, closed.shop_id, str(closed.session_id))
         await work.commit()
     return CloseProgress(closed.session_id, status)
@@ -126,7 +128,7 @@ async def _close(row: CloseRow, services: BridgeServices) -> CloseProgress:
 async def _settle_fec(closed: SessionClosedV1, services: BridgeServices) -> CloseProgress:
     now = services.clock()
     async with services.uow() as work:
-        await work.closes.settle(closed.session_id, CloseStatus.BOOKED, at=now)
+        await work.closes.settle(closed.session_id, CloseSettled(CloseStatus.BOOKED, now))
         event = PahekoSessionSyncedV1(session_id=closed.session_id, pos_id=closed.pos_id, target="fec", synced_at=now)
         await announce(work, event, services, closed.company_id, closed.shop_id, str(closed.session_id))
         await work.commit()

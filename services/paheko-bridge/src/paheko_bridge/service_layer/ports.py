@@ -186,20 +186,23 @@ class CloseRow:
     differences: tuple[dict[str, Any], ...]
 
 
+@dataclass(frozen=True, slots=True)
+class CloseSettled:
+    """How a session's close ended: its status and when, the differences found (reconciled with Paheko), and why."""
+
+    status: CloseStatus
+    at: datetime
+    differences: tuple[dict[str, Any], ...] = ()
+    reason: str | None = None
+
+
 class Closes(Protocol):
     async def add(self, closed: SessionClosedV1, received_at: datetime) -> bool: ...
 
     async def waiting(self, now: datetime) -> list[CloseRow]: ...
 
-    async def settle(
-        self,
-        session_id: UUID,
-        status: CloseStatus,
-        *,
-        at: datetime,
-        differences: Sequence[dict[str, Any]] = (),
-        reason: str | None = None,
-    ) -> None: ...
+    async def settle(self, session_id: UUID, settled: CloseSettled) -> None:
+        """Set the close apart as `settled` says: it waits no more."""
 
     async def failed(self, session_id: UUID, *, attempts: int, next_attempt_at: datetime, reason: str) -> None: ...
 

@@ -1,4 +1,5 @@
-"""In-memory fakes of the bridge's ports, for unit tests of the use cases (no server, milliseconds)."""
+"""In-memory fakes of the bridge's ports, for unit tests of the use cases (no server, milliseconds); tests/ports holds
+them to the same contract as the asyncpg adapters."""
 
 from __future__ import annotations
 

@@ -23,9 +23,8 @@ from pydantic import SecretStr
 from bench.report import Figure
 from caisse_contracts.events import SessionClosedV1
 from caisse_contracts.snapshots import load_example
-from paheko_bridge.adapters.paheko_target import PahekoSqlReader, PluginTarget, breakers
-from paheko_bridge.adapters.plugin_client import PahekoPluginClient
-from paheko_bridge.adapters.plugin_models import (
+from paheko_bridge.adapters.paheko.client import PahekoPluginClient
+from paheko_bridge.adapters.paheko.models import (
     CashCount,
     CategoryMapping,
     MethodMapping,
@@ -35,6 +34,7 @@ from paheko_bridge.adapters.plugin_models import (
     TicketPayment,
     TicketPush,
 )
+from paheko_bridge.adapters.paheko.target import PahekoSqlReader, PluginTarget, breakers
 
 TICKETS = 1000
 STREAMS = 4

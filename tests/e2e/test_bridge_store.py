@@ -18,27 +18,49 @@ from caisse_contracts.events import PahekoTicketPushedV1, SessionClosedV1, Sessi
 from caisse_contracts.snapshots import load_example
 from caisse_runtime.database import create_engine, migrate, migrations_beside
 from harness import Stack
-from paheko_bridge.adapters.memory import FakeFec, FakePaheko, FakeTargets, InMemoryUnitOfWork, MemoryState
-from paheko_bridge.adapters.sql import SqlUnitOfWork, TicketMemo
+from paheko_bridge.adapters.memory import FakePaheko, FakeTargets, InMemoryFecJournal, InMemoryUnitOfWork, MemoryState
+from paheko_bridge.adapters.sql import BridgePool, PgUnitOfWork, TicketMemo
 from paheko_bridge.domain.pushes import CloseStatus, DepositStatus, PushStatus
-from paheko_bridge.service_layer.forwarding import BridgeServices, accept, close_ready, deposits_ready, push_due, replay
+from paheko_bridge.service_layer.accept import accept
+from paheko_bridge.service_layer.close import close_ready
+from paheko_bridge.service_layer.deposit import deposits_ready
 from paheko_bridge.service_layer.ports import UnitOfWork
+from paheko_bridge.service_layer.push import push_due, replay
+from paheko_bridge.service_layer.services import BridgeServices
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 COMPANY = uuid.uuid4()
 
 
 @pytest.fixture
-async def engine(stack: Stack) -> AsyncIterator[AsyncEngine]:
+async def database(stack: Stack) -> AsyncIterator[str]:
     name = f"caisse_paheko_bridge_{uuid.uuid4().hex[:8]}"
     await asyncio.to_thread(stack.infra.create_database, name)
-    engine = create_engine(stack.infra.database_url(name), pool_size=2)
+    try:
+        yield name
+    finally:
+        await asyncio.to_thread(stack.infra.drop_database, name)
+
+
+@pytest.fixture
+async def engine(stack: Stack, database: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(stack.infra.database_url(database), pool_size=2)
     await migrate(engine, migrations_beside(paheko_bridge.__file__))
     try:
         yield engine
     finally:
         await engine.dispose()
-        await asyncio.to_thread(stack.infra.drop_database, name)
+
+
+@pytest.fixture
+async def pool(stack: Stack, database: str, engine: AsyncEngine) -> AsyncIterator[BridgePool]:
+    """The bridge's asyncpg pool on the migrated database (`engine` migrated it)."""
+    pool = BridgePool(stack.infra.dsn(database), size=2)
+    await pool.start()
+    try:
+        yield pool
+    finally:
+        await pool.stop()
 
 
 class Clock:
@@ -62,14 +84,16 @@ def ticket(pos: uuid.UUID, session: uuid.UUID, number: int) -> Envelope[TicketFi
     return Envelope[TicketFinalizedV1].wrap(data, event_id=uuid.uuid4(), occurred_at=NOW, source="test")
 
 
-async def test_the_store_keeps_order_backs_off_dead_letters_and_replays_on_postgresql(engine: AsyncEngine) -> None:
+async def test_the_store_keeps_order_backs_off_dead_letters_and_replays_on_postgresql(
+    engine: AsyncEngine, pool: BridgePool
+) -> None:
     paheko, clock = FakePaheko(), Clock()
 
     def uow() -> UnitOfWork:
-        return SqlUnitOfWork(engine)
+        return pool.work()
 
     services = BridgeServices(
-        uow=uow, targets=FakeTargets(paheko, {COMPANY}), fec=FakeFec(), clock=clock, new_id=uuid.uuid4
+        uow=uow, targets=FakeTargets(paheko, {COMPANY}), fec=InMemoryFecJournal(), clock=clock, new_id=uuid.uuid4
     )
     pos, session = uuid.uuid4(), uuid.uuid4()
     envelopes = [ticket(pos, session, n) for n in (3, 1, 2)]
@@ -110,17 +134,19 @@ async def test_the_store_keeps_order_backs_off_dead_letters_and_replays_on_postg
     assert announced == 3
 
 
-async def test_due_tickets_come_from_the_memo_or_the_table_whole_and_in_order(engine: AsyncEngine) -> None:
+async def test_due_tickets_come_from_the_memo_or_the_table_whole_and_in_order(
+    engine: AsyncEngine, pool: BridgePool
+) -> None:
     """The forwarder's tickets are the stored ones whether the memo still holds them (here: the last one
     stored) or they are read back from the table (the others, beyond the memo's capacity)."""
     memo = TicketMemo(capacity=1)
     pos, session = uuid.uuid4(), uuid.uuid4()
     stored = [ticket(pos, session, n).data for n in (1, 2, 3)]
-    async with SqlUnitOfWork(engine, memo) as work:
+    async with PgUnitOfWork(pool.opened(), memo) as work:
         assert await work.pushes.add_many(stored, NOW) == 3
         await work.commit()
     assert [memo.get(t.ticket_id) is not None for t in stored] == [False, False, True]
-    async with SqlUnitOfWork(engine, memo) as work:
+    async with PgUnitOfWork(pool.opened(), memo) as work:
         due = [p for p in await work.pushes.due(NOW + timedelta(seconds=1), 500) if p.ticket.pos_id == pos]
         await work.pushes.pushed_many([t.ticket_id for t in stored], NOW)
         await work.commit()
@@ -128,14 +154,14 @@ async def test_due_tickets_come_from_the_memo_or_the_table_whole_and_in_order(en
     assert memo.get(stored[2].ticket_id) is None, "a pushed ticket leaves the memo"
 
 
-async def test_a_close_waits_in_postgresql_for_its_last_ticket(engine: AsyncEngine) -> None:
+async def test_a_close_waits_in_postgresql_for_its_last_ticket(engine: AsyncEngine, pool: BridgePool) -> None:
     paheko, clock = FakePaheko(), Clock()
 
     def uow() -> UnitOfWork:
-        return SqlUnitOfWork(engine)
+        return pool.work()
 
     services = BridgeServices(
-        uow=uow, targets=FakeTargets(paheko, {COMPANY}), fec=FakeFec(), clock=clock, new_id=uuid.uuid4
+        uow=uow, targets=FakeTargets(paheko, {COMPANY}), fec=InMemoryFecJournal(), clock=clock, new_id=uuid.uuid4
     )
     pos, session = uuid.uuid4(), uuid.uuid4()
     first = ticket(pos, session, 1)
@@ -169,13 +195,13 @@ async def test_a_close_waits_in_postgresql_for_its_last_ticket(engine: AsyncEngi
 
 @pytest.mark.parametrize("store", ["postgresql", "memory"])
 async def test_a_session_s_tickets_are_those_pushed_in_number_order_alike_in_postgresql_and_in_memory(
-    engine: AsyncEngine, store: str
+    pool: BridgePool, store: str
 ) -> None:
     """What the reconciliation sums the VAT of: the fake and the SQL adapter answer the same."""
     state = MemoryState()
 
     def uow() -> UnitOfWork:
-        return SqlUnitOfWork(engine) if store == "postgresql" else InMemoryUnitOfWork(state)
+        return pool.work() if store == "postgresql" else InMemoryUnitOfWork(state)
 
     pos, session, other = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     envelopes = [ticket(pos, session, n) for n in (2, 1, 3)]
@@ -193,17 +219,17 @@ async def test_a_session_s_tickets_are_those_pushed_in_number_order_alike_in_pos
 
 
 async def test_once_paheko_answers_a_companys_waiting_tickets_and_close_are_due_at_once_on_postgresql(
-    engine: AsyncEngine,
+    pool: BridgePool,
 ) -> None:
     """The SQL store resumes as the fake does: the company's pending tickets and waiting close that wait for their
     backoff are due now; another company's, and what is already due, stay as they are."""
     paheko, clock = FakePaheko(), Clock()
 
     def uow() -> UnitOfWork:
-        return SqlUnitOfWork(engine)
+        return pool.work()
 
     services = BridgeServices(
-        uow=uow, targets=FakeTargets(paheko, {COMPANY}), fec=FakeFec(), clock=clock, new_id=uuid.uuid4
+        uow=uow, targets=FakeTargets(paheko, {COMPANY}), fec=InMemoryFecJournal(), clock=clock, new_id=uuid.uuid4
     )
     till_a, till_b, session = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     closed = load_example(SessionClosedV1).data.model_copy(
@@ -243,15 +269,15 @@ async def test_once_paheko_answers_a_companys_waiting_tickets_and_close_are_due_
 
 @pytest.mark.parametrize("store", ["postgresql", "memory"])
 async def test_a_deposit_waits_for_its_close_backs_off_and_is_booked_once_alike_in_postgresql_and_in_memory(
-    engine: AsyncEngine, store: str
+    pool: BridgePool, store: str
 ) -> None:
     paheko, clock, state = FakePaheko(), Clock(), MemoryState()
 
     def uow() -> UnitOfWork:
-        return SqlUnitOfWork(engine) if store == "postgresql" else InMemoryUnitOfWork(state)
+        return pool.work() if store == "postgresql" else InMemoryUnitOfWork(state)
 
     services = BridgeServices(
-        uow=uow, targets=FakeTargets(paheko, {COMPANY}), fec=FakeFec(), clock=clock, new_id=uuid.uuid4
+        uow=uow, targets=FakeTargets(paheko, {COMPANY}), fec=InMemoryFecJournal(), clock=clock, new_id=uuid.uuid4
     )
     pos, session = uuid.uuid4(), uuid.uuid4()
     closed = load_example(SessionClosedV1).data.model_copy(

@@ -8,18 +8,17 @@ from pydantic import SecretStr
 import paheko_bridge
 from caisse_contracts.ids import new_id
 from caisse_runtime.database import migrations_beside
-from caisse_runtime.service import ServiceRuntime, serve, utc_now
+from caisse_runtime.service import ServiceRuntime, plain_dsn, serve, utc_now
 from paheko_bridge.adapters.config_view import SqlConfigView
-from paheko_bridge.adapters.fec_file import FecFileJournal
-from paheko_bridge.adapters.sql import SqlUnitOfWork, TicketMemo
-from paheko_bridge.adapters.targets import ConfiguredTargets, FecJournalWriter, PosApiCredentials
+from paheko_bridge.adapters.fec.journal import FecFileJournal
+from paheko_bridge.adapters.sql import BridgePool
+from paheko_bridge.adapters.targets import ConfiguredTargets, PosApiCredentials
 from paheko_bridge.config import Settings
 from paheko_bridge.domain.pushes import Backoff
 from paheko_bridge.entrypoints import consumers
 from paheko_bridge.entrypoints.forwarder import Forwarder
 from paheko_bridge.entrypoints.http.routes import ops
-from paheko_bridge.service_layer.forwarding import BridgeServices
-from paheko_bridge.service_layer.ports import UnitOfWork
+from paheko_bridge.service_layer.services import BridgeServices
 
 SERVICE = "paheko-bridge"
 
@@ -28,23 +27,23 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     runtime = ServiceRuntime(SERVICE, settings, versions_dir=migrations_beside(paheko_bridge.__file__), has_outbox=True)
     runtime.instrument()
-    engine = runtime.require_engine()
 
-    memo = TicketMemo()
+    pool = BridgePool(plain_dsn(settings.database_url.get_secret_value()), size=settings.database_pool_size)
 
-    def uow() -> UnitOfWork:
-        return SqlUnitOfWork(engine, memo)
-
-    view = SqlConfigView(engine)
+    view = SqlConfigView(pool)
     targets = ConfiguredTargets(
         view,
         PosApiCredentials(settings.pos_api_url, settings.pos_api_token or SecretStr("")),
         breaker_threshold=settings.breaker_threshold,
         breaker_ttl_s=settings.breaker_ttl_s,
     )
-    fec = FecJournalWriter(FecFileJournal(engine, settings.fec_directory), view, utc_now)
     services = BridgeServices(
-        uow=uow, targets=targets, fec=fec, clock=utc_now, new_id=new_id, backoff=Backoff(max_s=settings.retry_max_s)
+        uow=pool.work,
+        targets=targets,
+        fec=FecFileJournal(pool, settings.fec_directory),
+        clock=utc_now,
+        new_id=new_id,
+        backoff=Backoff(max_s=settings.retry_max_s),
     )
     forwarder = Forwarder(services)
     readers = consumers.build(
@@ -58,8 +57,8 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     app = runtime.app(
         title="Caisse paheko-bridge",
         routers=[ops.router],
-        on_start=[forwarder.start, *(r.start for r in readers)],
-        on_stop=[*(r.stop for r in readers), forwarder.stop, targets.aclose],
+        on_start=[pool.start, forwarder.start, *(r.start for r in readers)],
+        on_stop=[*(r.stop for r in readers), forwarder.stop, targets.aclose, pool.stop],
     )
     app.state.runtime = runtime
     app.state.services = services

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -34,14 +35,17 @@ from caisse_contracts.snapshots import load_example
 from caisse_runtime.database import create_engine, migrate, migrations_beside
 from caisse_stack import Infra, ensure_up
 from paheko_bridge.adapters.config_view import SqlConfigView
-from paheko_bridge.adapters.fec_file import FecFileJournal, FecFileMismatchError
-from paheko_bridge.adapters.targets import FecJournalWriter
+from paheko_bridge.adapters.fec.file import FecFileMismatchError
+from paheko_bridge.adapters.fec.journal import FecFileJournal
+from paheko_bridge.adapters.sql import BridgePool
+from paheko_bridge.adapters.targets import ConfiguredTargets, PosApiCredentials
 from paheko_bridge.domain.fec import FEC_ENCODING, FecBooks, FiscalYear
 from paheko_bridge.domain.fec_validator import validate_fec
 from paheko_bridge.entrypoints import fec_check
 from paheko_bridge.service_layer.fec import (
     FecBooking,
     FecBookingStatus,
+    book_deposit_to_fec,
     book_session_close_to_fec,
     book_ticket_to_fec,
     book_tickets_to_fec,
@@ -65,25 +69,32 @@ def infra() -> Infra:
 
 
 @pytest_asyncio.fixture(scope="module")
-async def database_url(infra: Infra) -> AsyncIterator[str]:
+async def database(infra: Infra) -> AsyncIterator[str]:
     """A new database with every migration of the bridge applied; dropped at the end of the module."""
     name = f"caisse_paheko_bridge_it_{uuid.uuid4().hex[:12]}"
     infra.create_database(name)
-    url = infra.database_url(name)
-    engine = create_engine(url, pool_size=2)
+    engine = create_engine(infra.database_url(name), pool_size=2)
     try:
         await migrate(engine, migrations_beside(paheko_bridge.__file__))
     finally:
         await engine.dispose()
-    yield url
+    yield name
     infra.drop_database(name)
 
 
 @pytest_asyncio.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    created = create_engine(database_url, pool_size=5)
+async def engine(infra: Infra, database: str) -> AsyncIterator[AsyncEngine]:
+    created = create_engine(infra.database_url(database), pool_size=5)
     yield created
     await created.dispose()
+
+
+@pytest_asyncio.fixture
+async def pool(infra: Infra, database: str) -> AsyncIterator[BridgePool]:
+    created = BridgePool(infra.dsn(database), size=5)
+    await created.start()
+    yield created
+    await created.stop()
 
 
 @pytest.fixture
@@ -103,9 +114,9 @@ def read(path: Path) -> str:
 
 
 async def test_tickets_and_a_variance_are_numbered_1_2_3_in_a_file_the_validator_accepts(
-    engine: AsyncEngine, tmp_path: Path, books: FecBooks
+    pool: BridgePool, tmp_path: Path, books: FecBooks
 ) -> None:
-    journal = FecFileJournal(engine, tmp_path)
+    journal = FecFileJournal(pool, tmp_path)
     close = EXAMPLE_CLOSE.model_copy(update={"company_id": books.company_id})
 
     bookings = [
@@ -126,9 +137,9 @@ async def test_tickets_and_a_variance_are_numbered_1_2_3_in_a_file_the_validator
 
 
 async def test_a_replayed_ticket_adds_nothing_and_answers_its_first_number(
-    engine: AsyncEngine, tmp_path: Path, books: FecBooks
+    engine: AsyncEngine, pool: BridgePool, tmp_path: Path, books: FecBooks
 ) -> None:
-    journal = FecFileJournal(engine, tmp_path)
+    journal = FecFileJournal(pool, tmp_path)
     first, second = ticket(books, 1), ticket(books, 2)
     await book_ticket_to_fec(first, books, journal, NOW)
     await book_ticket_to_fec(second, books, journal, NOW)
@@ -147,26 +158,27 @@ async def test_a_replayed_ticket_adds_nothing_and_answers_its_first_number(
 
 
 async def test_numbering_goes_on_after_a_restart(
-    engine: AsyncEngine, database_url: str, tmp_path: Path, books: FecBooks
+    pool: BridgePool, infra: Infra, database: str, tmp_path: Path, books: FecBooks
 ) -> None:
-    await book_ticket_to_fec(ticket(books, 1), books, FecFileJournal(engine, tmp_path), NOW)
-    await engine.dispose()
+    await book_ticket_to_fec(ticket(books, 1), books, FecFileJournal(pool, tmp_path), NOW)
+    await pool.stop()
 
-    restarted = create_engine(database_url, pool_size=2)
+    restarted = BridgePool(infra.dsn(database), size=2)
+    await restarted.start()
     try:
         booking = await book_ticket_to_fec(ticket(books, 2), books, FecFileJournal(restarted, tmp_path), NOW)
     finally:
-        await restarted.dispose()
+        await restarted.stop()
 
     assert booking.number == 2
-    path = FecFileJournal(engine, tmp_path).path_of(books, YEAR_2026)
+    path = FecFileJournal(restarted, tmp_path).path_of(books, YEAR_2026)
     assert validate_fec(read(path), YEAR_2026, exponent=2) == []
 
 
 async def test_an_entry_cut_short_by_a_crash_is_completed_without_rewriting_what_is_on_disk(
-    engine: AsyncEngine, tmp_path: Path, books: FecBooks
+    pool: BridgePool, tmp_path: Path, books: FecBooks
 ) -> None:
-    journal = FecFileJournal(engine, tmp_path)
+    journal = FecFileJournal(pool, tmp_path)
     await book_ticket_to_fec(ticket(books, 1), books, journal, NOW)
     await book_ticket_to_fec(ticket(books, 2), books, journal, NOW)
     path = journal.path_of(books, YEAR_2026)
@@ -181,9 +193,9 @@ async def test_an_entry_cut_short_by_a_crash_is_completed_without_rewriting_what
 
 
 async def test_an_entry_committed_but_not_yet_written_is_written_by_the_replay(
-    engine: AsyncEngine, tmp_path: Path, books: FecBooks
+    pool: BridgePool, tmp_path: Path, books: FecBooks
 ) -> None:
-    journal = FecFileJournal(engine, tmp_path)
+    journal = FecFileJournal(pool, tmp_path)
     await book_ticket_to_fec(ticket(books, 1), books, journal, NOW)
     path = journal.path_of(books, YEAR_2026)
     after_first = path.read_bytes()
@@ -199,9 +211,9 @@ async def test_an_entry_committed_but_not_yet_written_is_written_by_the_replay(
 
 
 async def test_concurrent_bookings_of_one_company_are_numbered_without_a_gap_or_a_double(
-    engine: AsyncEngine, tmp_path: Path, books: FecBooks
+    pool: BridgePool, tmp_path: Path, books: FecBooks
 ) -> None:
-    journal = FecFileJournal(engine, tmp_path)
+    journal = FecFileJournal(pool, tmp_path)
     tickets = [ticket(books, n) for n in range(1, 21)]
 
     bookings = await asyncio.gather(*(book_ticket_to_fec(t, books, journal, NOW) for t in tickets + tickets[:5]))
@@ -214,9 +226,9 @@ async def test_concurrent_bookings_of_one_company_are_numbered_without_a_gap_or_
 
 
 async def test_each_fiscal_year_has_its_own_file_numbered_from_1(
-    engine: AsyncEngine, tmp_path: Path, books: FecBooks
+    pool: BridgePool, tmp_path: Path, books: FecBooks
 ) -> None:
-    journal = FecFileJournal(engine, tmp_path)
+    journal = FecFileJournal(pool, tmp_path)
 
     new_year = datetime(2027, 1, 1, 20, 0, tzinfo=UTC)
     last_of_2026 = await book_ticket_to_fec(ticket(books, 1, date(2026, 12, 31)), books, journal, new_year)
@@ -229,9 +241,9 @@ async def test_each_fiscal_year_has_its_own_file_numbered_from_1(
 
 
 async def test_an_entry_booked_by_a_writer_whose_clock_is_behind_keeps_the_validation_order(
-    engine: AsyncEngine, tmp_path: Path, books: FecBooks
+    pool: BridgePool, tmp_path: Path, books: FecBooks
 ) -> None:
-    journal = FecFileJournal(engine, tmp_path)
+    journal = FecFileJournal(pool, tmp_path)
     await book_ticket_to_fec(ticket(books, 1), books, journal, datetime(2026, 11, 21, 23, 0, 5, tzinfo=UTC))
 
     await book_ticket_to_fec(ticket(books, 2), books, journal, datetime(2026, 11, 21, 22, 59, 58, tzinfo=UTC))
@@ -241,8 +253,8 @@ async def test_an_entry_booked_by_a_writer_whose_clock_is_behind_keeps_the_valid
     assert validate_fec(text_of_file, YEAR_2026, exponent=2) == []
 
 
-async def test_the_file_is_written_in_iso_8859_15(engine: AsyncEngine, tmp_path: Path, books: FecBooks) -> None:
-    journal = FecFileJournal(engine, tmp_path)
+async def test_the_file_is_written_in_iso_8859_15(pool: BridgePool, tmp_path: Path, books: FecBooks) -> None:
+    journal = FecFileJournal(pool, tmp_path)
     close = EXAMPLE_CLOSE.model_copy(update={"company_id": books.company_id})
 
     await book_session_close_to_fec(close, books, journal, NOW)
@@ -252,9 +264,9 @@ async def test_the_file_is_written_in_iso_8859_15(engine: AsyncEngine, tmp_path:
 
 
 async def test_a_file_whose_last_entry_is_not_the_database_s_is_refused(
-    engine: AsyncEngine, tmp_path: Path, books: FecBooks
+    pool: BridgePool, tmp_path: Path, books: FecBooks
 ) -> None:
-    journal = FecFileJournal(engine, tmp_path)
+    journal = FecFileJournal(pool, tmp_path)
     await book_ticket_to_fec(ticket(books, 1), books, journal, NOW)
     path = journal.path_of(books, YEAR_2026)
     lines = read(path).splitlines(keepends=True)
@@ -266,9 +278,9 @@ async def test_a_file_whose_last_entry_is_not_the_database_s_is_refused(
 
 
 async def test_a_batch_is_numbered_in_order_books_a_replayed_ticket_once_and_writes_a_valid_file(
-    engine: AsyncEngine, tmp_path: Path, books: FecBooks
+    pool: BridgePool, tmp_path: Path, books: FecBooks
 ) -> None:
-    journal = FecFileJournal(engine, tmp_path)
+    journal = FecFileJournal(pool, tmp_path)
     first = ticket(books, 1)
     await book_ticket_to_fec(first, books, journal, NOW)
     batch = [ticket(books, 2), first, ticket(books, 3), ticket(books, 4)]
@@ -287,9 +299,9 @@ async def test_a_batch_is_numbered_in_order_books_a_replayed_ticket_once_and_wri
 
 
 async def test_an_xpf_file_written_by_the_journal_passes_the_checker_as_a_eur_file_does(
-    engine: AsyncEngine, tmp_path: Path, books: FecBooks
+    pool: BridgePool, tmp_path: Path, books: FecBooks
 ) -> None:
-    journal = FecFileJournal(engine, tmp_path)
+    journal = FecFileJournal(pool, tmp_path)
     noumea = FecBooks(company_id=uuid.uuid4(), siren="552100554", timezone="Pacific/Noumea")
     # The example's amounts as CFP francs: a 1000 XPF ticket in cash, then a session 100 XPF short.
     for number in (1, 2):
@@ -319,9 +331,9 @@ def changed(entity_type: EntityType, item: Territory | Company | Shop | Pos) -> 
 
 
 async def test_the_writer_names_the_shop_and_the_till_and_waits_for_the_territory_s_time_zone(
-    engine: AsyncEngine, tmp_path: Path
+    pool: BridgePool, tmp_path: Path
 ) -> None:
-    view = SqlConfigView(engine)
+    view = SqlConfigView(pool)
     territory = Territory(
         id=uuid.uuid4(),
         version=1,
@@ -347,7 +359,8 @@ async def test_the_writer_names_the_shop_and_the_till_and_waits_for_the_territor
     await view.apply(
         [changed(EntityType.COMPANY, company), changed(EntityType.SHOP, shop), changed(EntityType.POS, till)]
     )
-    writer = FecJournalWriter(FecFileJournal(engine, tmp_path), view, lambda: NOW)
+    journal = FecFileJournal(pool, tmp_path)
+    targets = ConfiguredTargets(view, PosApiCredentials("http://127.0.0.1:9", SecretStr("unused")))
     # Closed at 00:30 on 22 November in Nouméa, 13:30 UTC the day before.
     closed = EXAMPLE_CLOSE.model_copy(
         update={
@@ -360,9 +373,10 @@ async def test_the_writer_names_the_shop_and_the_till_and_waits_for_the_territor
     )
 
     with pytest.raises(TargetUnavailableError, match="territory"):
-        await writer.book_close(closed)  # Paris's day would be the 21st
+        await targets.fec_books(company.id)  # Paris's day would be the 21st
     await view.apply([changed(EntityType.TERRITORY, territory)])
-    await writer.book_close(closed)
+    books = await targets.fec_books(company.id)
+    await book_session_close_to_fec(closed, books, journal, NOW)
 
     [path] = (tmp_path / str(company.id)).glob("*FEC20261231.txt")
     rows = [line.split("\t") for line in read(path).splitlines()[1:]]
@@ -380,8 +394,9 @@ async def test_the_writer_names_the_shop_and_the_till_and_waits_for_the_territor
             "session_id": closed.session_id,
         }
     )
-    await writer.book_deposit(deposit)
-    await writer.book_deposit(deposit)
+    await book_deposit_to_fec(deposit, books, journal, NOW)
+    await book_deposit_to_fec(deposit, books, journal, NOW)
+    await targets.aclose()
     rows = [line.split("\t") for line in read(path).splitlines()[1:]]
     remise = [row for row in rows if row[8] == f"REMISE-{closed.session_id}"]
     assert {row[3] for row in remise} == {"20261123"}

@@ -12,7 +12,7 @@ import pytest
 from pos_bridge_fake import BASE, PASSWORD, USER, Clock, FakePlugin
 from pydantic import SecretStr
 
-from paheko_bridge.adapters.plugin_client import (
+from paheko_bridge.adapters.paheko.client import (
     MissingAccountsError,
     PahekoAuthError,
     PahekoPluginClient,
@@ -21,7 +21,7 @@ from paheko_bridge.adapters.plugin_client import (
     TicketConflictError,
     TicketsMissingError,
 )
-from paheko_bridge.adapters.plugin_models import (
+from paheko_bridge.adapters.paheko.models import (
     CashCount,
     CategoryMapping,
     MethodMapping,

@@ -21,7 +21,7 @@ from caisse_contracts.events import (
     TicketKind,
 )
 from caisse_contracts.snapshots import load_example
-from paheko_bridge.adapters.plugin_models import (
+from paheko_bridge.adapters.paheko.models import (
     DepositLine,
     DepositRequest,
     ProvisioningRequest,
@@ -31,7 +31,7 @@ from paheko_bridge.adapters.plugin_models import (
     TicketPayment,
     TicketPush,
 )
-from paheko_bridge.adapters.plugin_payloads import (
+from paheko_bridge.adapters.paheko.payloads import (
     ROUNDING_CATEGORY,
     deposit_request,
     paheko_scale,

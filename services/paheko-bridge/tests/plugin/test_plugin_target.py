@@ -18,8 +18,8 @@ from pydantic import SecretStr
 from caisse_contracts.config import AccountMapping, Category
 from caisse_contracts.events import SessionClosedV1, SessionDepositConfirmedV1, TicketFinalizedV1
 from caisse_contracts.snapshots import load_example
-from paheko_bridge.adapters.paheko_target import PahekoSqlReader, PluginTarget, breakers
-from paheko_bridge.adapters.plugin_client import PahekoPluginClient
+from paheko_bridge.adapters.paheko.client import PahekoPluginClient
+from paheko_bridge.adapters.paheko.target import PahekoSqlReader, PluginTarget, breakers
 from paheko_bridge.domain.reconciliation import LedgerLine
 from paheko_bridge.service_layer.ports import TargetRejectedError, TargetUnavailableError
 

@@ -20,15 +20,14 @@ from pydantic import SecretStr
 
 from caisse_contracts.events import SessionClosedV1
 from caisse_contracts.snapshots import load_example
-from paheko_bridge.adapters.paheko_target import PahekoSqlReader, PluginTarget, breakers
-from paheko_bridge.adapters.plugin_client import (
+from paheko_bridge.adapters.paheko.client import (
     MissingAccountsError,
     PahekoPluginClient,
     PahekoRejectedError,
     TicketConflictError,
     TicketsMissingError,
 )
-from paheko_bridge.adapters.plugin_models import (
+from paheko_bridge.adapters.paheko.models import (
     CashCount,
     CashOpening,
     CategoryMapping,
@@ -43,6 +42,7 @@ from paheko_bridge.adapters.plugin_models import (
     TicketPayment,
     TicketPush,
 )
+from paheko_bridge.adapters.paheko.target import PahekoSqlReader, PluginTarget, breakers
 from paheko_bridge.domain.reconciliation import actual_ledger
 
 URL = os.environ.get("CAISSE_PAHEKO_URL", "")

@@ -18,7 +18,7 @@ from caisse_contracts.config import AccountMapping, Company, Pos, Shop
 from caisse_contracts.events.sessions import ChequeV1, SessionClosedV1, SessionDepositConfirmedV1
 from caisse_contracts.events.tickets import LineKind, PaymentMethod, PaymentV1, TicketFinalizedV1, TicketKind
 from caisse_contracts.money import CashRoundingRule, round_cash
-from paheko_bridge.adapters.fec_memory import InMemoryFecJournal
+from paheko_bridge.adapters.memory import InMemoryFecJournal
 from paheko_bridge.domain.fec import (
     FecBooks,
     FecEntry,
@@ -555,7 +555,7 @@ async def test_a_session_whose_count_matched_books_nothing() -> None:
     booking = await book_session_close_to_fec(session_closed(0), books(), journal, NOW)
 
     assert booking.status is FecBookingStatus.NOTHING_TO_BOOK
-    assert journal.files == {}
+    assert journal.entries == {}
 
 
 def test_a_session_closed_late_on_new_year_s_eve_utc_is_booked_on_the_local_day_in_the_next_year() -> None:
@@ -702,7 +702,7 @@ async def test_a_file_of_arbitrary_tickets_passes_the_validator(
 
     exponent = drawn[0][1]
     year = FiscalYear(date(2026, 1, 1), date(2026, 12, 31))
-    assert len(journal.files) <= 1  # tickets of zero book nothing, not even a file
-    for name in journal.files:
+    assert len(journal.entries) <= 1  # tickets of zero book nothing, not even a file
+    for name in journal.entries:
         assert validate_fec(journal.text(name), year, exponent) == []
         assert validate_fec(journal.text(name), year) == []  # the currency's decimals, as the checker finds them

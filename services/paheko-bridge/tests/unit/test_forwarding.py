@@ -24,20 +24,18 @@ from caisse_contracts.events import (
     TicketFinalizedV1,
 )
 from caisse_contracts.snapshots import load_example
-from paheko_bridge.adapters.memory import FakeFec, FakePaheko, FakeTargets, InMemoryUnitOfWork, MemoryState
+from paheko_bridge.adapters.memory import FakePaheko, FakeTargets, InMemoryFecJournal, InMemoryUnitOfWork, MemoryState
+from paheko_bridge.domain.fec import SourceKind
 from paheko_bridge.domain.pushes import Backoff, CloseStatus, DepositStatus, PushStatus
 from paheko_bridge.domain.reconciliation import LedgerLine
-from paheko_bridge.service_layer.forwarding import (
-    BridgeServices,
-    accept,
-    close_ready,
-    deposits_ready,
-    push_due,
-    replay,
-)
+from paheko_bridge.service_layer.accept import accept
+from paheko_bridge.service_layer.close import close_ready
+from paheko_bridge.service_layer.deposit import deposits_ready
 from paheko_bridge.service_layer.ports import (
     UnitOfWork,
 )
+from paheko_bridge.service_layer.push import push_due, replay
+from paheko_bridge.service_layer.services import BridgeServices
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 PAHEKO_COMPANY = uuid.UUID("5c2f8e1a-3b6d-4c9e-8f7a-1d2e3f4a5b02")
@@ -56,7 +54,7 @@ class Clock:
 class World:
     state: MemoryState
     paheko: FakePaheko
-    fec: FakeFec
+    fec: InMemoryFecJournal
     clock: Clock
     services: BridgeServices
 
@@ -66,7 +64,7 @@ class World:
 
 @pytest.fixture
 def world() -> World:
-    state, paheko, fec, clock = MemoryState(), FakePaheko(), FakeFec(), Clock()
+    state, paheko, fec, clock = MemoryState(), FakePaheko(), InMemoryFecJournal(), Clock()
 
     def uow() -> UnitOfWork:
         return InMemoryUnitOfWork(state)
@@ -278,9 +276,9 @@ async def test_a_company_without_paheko_books_to_the_fec_file(world: World) -> N
     envelopes = [ticket(pos, 1, FEC_COMPANY), ticket(pos, 2, FEC_COMPANY)]
     await accept([*envelopes, spec_session(pos, FEC_COMPANY)], world.services)
     assert await push_due(world.services) == 2
-    assert world.fec.tickets == [e.data.ticket_id for e in envelopes]
+    assert world.fec.sources(SourceKind.TICKET) == [e.data.ticket_id for e in envelopes]
     assert [p.status for p in await close_ready(world.services)] == [CloseStatus.BOOKED]
-    assert world.fec.closes == [SESSION]
+    assert world.fec.sources(SourceKind.SESSION_VARIANCE) == [SESSION]
     assert {e.target for e in world.events(PahekoTicketPushedV1)} == {"fec"}
     assert world.paheko.tickets == []
 
@@ -304,12 +302,19 @@ async def test_a_category_remapped_since_the_sale_is_reconciled_under_its_accoun
 async def test_a_fec_batch_with_a_refused_ticket_books_the_others_and_dead_letters_that_one(world: World) -> None:
     pos = uuid.uuid4()
     envelopes = [ticket(pos, n, FEC_COMPANY) for n in (1, 2, 3)]
-    world.fec.refuse[envelopes[1].data.ticket_id] = "FEC: the entry does not balance"
+    # Ticket 2 says it was paid one cent more than it sold: its entry cannot balance (domain.fec's rule).
+    sold = envelopes[1].data
+    overpaid = sold.model_copy(
+        update={"payments": (sold.payments[0].model_copy(update={"amount": sold.payments[0].amount + 1}),)}
+    )
+    envelopes[1] = Envelope[TicketFinalizedV1].wrap(overpaid, event_id=uuid.uuid4(), occurred_at=NOW, source="test")
     await accept(envelopes, world.services)
     assert await push_due(world.services) == 2
-    assert world.fec.tickets == [envelopes[0].data.ticket_id, envelopes[2].data.ticket_id]
+    assert world.fec.sources(SourceKind.TICKET) == [envelopes[0].data.ticket_id, envelopes[2].data.ticket_id]
     dead = [row for row, _ in world.state.pushes.values() if row.status is PushStatus.REJECTED]
-    assert [(d.number, d.last_error) for d in dead] == [(2, "FEC: the entry does not balance")]
+    assert [(d.number, d.last_error) for d in dead] == [
+        (2, f"FEC: entry of {overpaid.ticket_id} is off by 1 minor units (debits - credits)")
+    ]
 
 
 async def test_a_shortage_left_on_caisse_s_678_is_a_mismatch_naming_the_company_s_account(world: World) -> None:
@@ -438,7 +443,7 @@ async def test_a_company_without_paheko_books_the_deposit_to_the_fec_after_the_c
     await accept([spec_session(pos, FEC_COMPANY)], world.services)
     await close_ready(world.services)
     assert await deposits_ready(world.services) == [(SESSION, DepositStatus.BOOKED)]
-    assert world.fec.deposits == [confirmed.data.deposit_id]
+    assert world.fec.sources(SourceKind.DEPOSIT) == [confirmed.data.session_id]
 
 
 async def test_a_deposit_entry_that_differs_in_paheko_is_a_mismatch_reported_per_account(world: World) -> None:

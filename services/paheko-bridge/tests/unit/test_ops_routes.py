@@ -15,10 +15,12 @@ from caisse_contracts.envelope import Envelope
 from caisse_contracts.events import TicketFinalizedV1
 from caisse_contracts.snapshots import load_example
 from caisse_runtime.http import install_problem_handlers
-from paheko_bridge.adapters.memory import FakeFec, FakePaheko, FakeTargets, InMemoryUnitOfWork, MemoryState
+from paheko_bridge.adapters.memory import FakePaheko, FakeTargets, InMemoryFecJournal, InMemoryUnitOfWork, MemoryState
 from paheko_bridge.entrypoints.http.routes import ops
-from paheko_bridge.service_layer.forwarding import BridgeServices, accept, push_due
+from paheko_bridge.service_layer.accept import accept
 from paheko_bridge.service_layer.ports import UnitOfWork
+from paheko_bridge.service_layer.push import push_due
+from paheko_bridge.service_layer.services import BridgeServices
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 COMPANY = uuid.uuid4()
@@ -33,7 +35,7 @@ async def bridge() -> AsyncIterator[tuple[httpx.AsyncClient, BridgeServices, Fak
         return InMemoryUnitOfWork(state)
 
     services = BridgeServices(
-        uow=uow, targets=FakeTargets(paheko, {COMPANY}), fec=FakeFec(), clock=lambda: NOW, new_id=uuid.uuid4
+        uow=uow, targets=FakeTargets(paheko, {COMPANY}), fec=InMemoryFecJournal(), clock=lambda: NOW, new_id=uuid.uuid4
     )
     wakes: list[int] = []
     app = FastAPI()

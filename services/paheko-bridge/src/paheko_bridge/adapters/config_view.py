@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from dataclasses import dataclass, fields
+from typing import Any, Final, TypeVar
 from uuid import UUID
-
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from caisse_contracts.config import Category, Company, Pos, Shop
 from caisse_contracts.events import ConfigChangedV1, EntityType
+from caisse_runtime.pg import HotPool
 
 Kept = TypeVar("Kept", Category, Shop)
 
@@ -30,9 +29,56 @@ KEPT = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class ConfigRow:
+    """A row of `config_items`, its columns named: the upsert takes one array per field, in this order."""
+
+    entity_id: UUID
+    entity_type: str
+    version: int
+    deleted: bool
+    company_id: UUID | None
+    """The company an item belongs to (a company's own id for a company); None for what no company owns."""
+    item: str
+    """The item's JSON."""
+
+    @classmethod
+    def of(cls, change: ConfigChangedV1) -> ConfigRow:
+        company = change.entity_id if change.entity_type is EntityType.COMPANY else change.item.get("company_id")
+        return cls(
+            change.entity_id,
+            change.entity_type.value,
+            change.version,
+            change.deleted,
+            UUID(str(company)) if company is not None else None,
+            json.dumps(change.item),
+        )
+
+
+CONFIG_ROW_FIELDS: Final = tuple(f.name for f in fields(ConfigRow))
+
+UPSERT_SQL: Final = """
+insert into config_items (entity_id, entity_type, version, deleted, company_id, item)
+select * from unnest($1::uuid[], $2::text[], $3::integer[], $4::boolean[], $5::uuid[], $6::jsonb[])
+on conflict (entity_id) do update set version = excluded.version, deleted = excluded.deleted,
+    company_id = excluded.company_id, item = excluded.item, received_at = now()
+where config_items.version < excluded.version
+returning entity_id
+"""
+
+TILLS_SQL: Final = """
+select till.item::text as item from config_items till
+join config_items shop on shop.entity_id = (till.item->>'shop_id')::uuid
+where shop.company_id = $1 and shop.entity_type = 'shop' and till.entity_type = 'pos' and not till.deleted
+order by till.entity_id
+"""
+
+
 class SqlConfigView:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+    """The view in the bridge's `config_items` table, on its asyncpg pool."""
+
+    def __init__(self, pool: HotPool) -> None:
+        self._pool = pool
         self.generation = 0
         """Bumped on every change kept: what was derived from the view (a provisioned Paheko) is stale."""
 
@@ -44,46 +90,21 @@ class SqlConfigView:
             known = newest.get(change.entity_id)
             if known is None or change.version > known.version:
                 newest[change.entity_id] = change
-        kept = 0
-        async with self._engine.begin() as conn:
-            for change in newest.values():
-                company = (
-                    change.entity_id if change.entity_type is EntityType.COMPANY else change.item.get("company_id")
-                )
-                result = await conn.execute(
-                    text(
-                        "insert into config_items (entity_id, entity_type, version, deleted, company_id, item)"
-                        " values (:id, :type, :version, :deleted, :company, cast(:item as jsonb))"
-                        " on conflict (entity_id) do update set version = excluded.version,"
-                        " deleted = excluded.deleted, company_id = excluded.company_id, item = excluded.item,"
-                        " received_at = now() where config_items.version < excluded.version returning entity_id"
-                    ),
-                    {
-                        "id": change.entity_id,
-                        "type": change.entity_type.value,
-                        "version": change.version,
-                        "deleted": change.deleted,
-                        "company": company,
-                        "item": json.dumps(change.item),
-                    },
-                )
-                kept += len(result.all())
+        if not newest:
+            return 0
+        rows = [ConfigRow.of(change) for change in newest.values()]
+        columns = ([getattr(row, name) for row in rows] for name in CONFIG_ROW_FIELDS)
+        kept = len(await self._pool.opened().fetch(UPSERT_SQL, *columns))
         if kept:
             self.generation += 1
         return kept
 
     async def company(self, company_id: UUID) -> Company | None:
-        async with self._engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    text(
-                        "select item::text as item from config_items"
-                        " where entity_id = :id and entity_type = 'company' and not deleted"
-                    ),
-                    {"id": company_id},
-                )
-            ).first()
-        return Company.model_validate_json(row.item) if row else None
+        found = await self._pool.opened().fetchval(
+            "select item::text from config_items where entity_id = $1 and entity_type = 'company' and not deleted",
+            company_id,
+        )
+        return Company.model_validate_json(found) if found else None
 
     async def timezone_of(self, company: Company) -> str:
         """The time zone of the company's territory (its business days), Europe/Paris until the territory is known."""
@@ -92,26 +113,17 @@ class SqlConfigView:
     async def territory_timezone(self, company: Company) -> str | None:
         """The time zone of the company's territory, None while the view has not seen the territory: each entity
         has its own key, so a company's change can arrive before its territory's."""
-        async with self._engine.connect() as conn:
-            found = (
-                await conn.execute(
-                    text(
-                        "select item->>'timezone' from config_items where entity_id = :id and entity_type = 'territory'"
-                    ),
-                    {"id": company.territory_id},
-                )
-            ).scalar_one_or_none()
+        found = await self._pool.opened().fetchval(
+            "select item->>'timezone' from config_items where entity_id = $1 and entity_type = 'territory'",
+            company.territory_id,
+        )
         return str(found) if found else None
 
     async def item(self, entity_id: UUID) -> dict[str, Any] | None:
         """The newest version of any kept item (a shop, a till, an operator…), None when unknown or deleted."""
-        async with self._engine.connect() as conn:
-            found = (
-                await conn.execute(
-                    text("select item::text from config_items where entity_id = :id and not deleted"),
-                    {"id": entity_id},
-                )
-            ).scalar_one_or_none()
+        found = await self._pool.opened().fetchval(
+            "select item::text from config_items where entity_id = $1 and not deleted", entity_id
+        )
         return dict(json.loads(found)) if found else None
 
     async def categories(self, company_id: UUID) -> list[Category]:
@@ -121,26 +133,15 @@ class SqlConfigView:
         return await self._of_company(company_id, EntityType.SHOP, Shop)
 
     async def _of_company(self, company_id: UUID, entity_type: EntityType, model: type[Kept]) -> list[Kept]:
-        async with self._engine.connect() as conn:
-            rows = await conn.execute(
-                text(
-                    "select item::text as item from config_items"
-                    " where company_id = :id and entity_type = :type and not deleted order by entity_id"
-                ),
-                {"id": company_id, "type": entity_type.value},
-            )
-            return [model.model_validate_json(r.item) for r in rows]
+        rows = await self._pool.opened().fetch(
+            "select item::text as item from config_items"
+            " where company_id = $1 and entity_type = $2 and not deleted order by entity_id",
+            company_id,
+            entity_type.value,
+        )
+        return [model.model_validate_json(r["item"]) for r in rows]
 
     async def tills(self, company_id: UUID) -> list[Pos]:
         """The company's tills, found through their shops: a till's item names its shop, not its company."""
-        async with self._engine.connect() as conn:
-            rows = await conn.execute(
-                text(
-                    "select till.item::text as item from config_items till"
-                    " join config_items shop on shop.entity_id = cast(till.item->>'shop_id' as uuid)"
-                    " where shop.company_id = :id and shop.entity_type = 'shop'"
-                    " and till.entity_type = 'pos' and not till.deleted order by till.entity_id"
-                ),
-                {"id": company_id},
-            )
-            return [Pos.model_validate_json(r.item) for r in rows]
+        rows = await self._pool.opened().fetch(TILLS_SQL, company_id)
+        return [Pos.model_validate_json(r["item"]) for r in rows]

@@ -1,8 +1,11 @@
-"""In-memory fakes of the bridge's ports, for unit tests of the use cases (no server, milliseconds)."""
+"""In-memory fakes of the bridge's ports, for unit tests of the use cases (no server, milliseconds); tests/ports holds
+them to the same contract as the asyncpg adapters."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import TracebackType
@@ -12,11 +15,24 @@ from uuid import UUID
 from caisse_contracts.config import AccountMapping
 from caisse_contracts.envelope import Envelope
 from caisse_contracts.events import SessionClosedV1, SessionDepositConfirmedV1, TicketFinalizedV1
-from caisse_runtime.outbox import OutboxItem
-from paheko_bridge.domain.pushes import CloseStatus, DepositStatus, PushStatus
+from caisse_runtime.outbox import OutboxItem, OutboxRow
+from paheko_bridge.adapters.sql import outbox_row
+from paheko_bridge.domain.fec import (
+    FEC_HEADER,
+    BookedEntry,
+    FecBooks,
+    FecSource,
+    FiscalYear,
+    JournalEnd,
+    NumberedEntry,
+    SourceKind,
+    fec_file_name,
+)
+from paheko_bridge.domain.pushes import CloseStatus, DepositStatus, PushStatus, kept_reason
 from paheko_bridge.domain.reconciliation import LedgerLine, expected_deposit
 from paheko_bridge.service_layer.ports import (
     CloseRow,
+    CloseSettled,
     DepositRow,
     PahekoDeposit,
     PahekoLedger,
@@ -33,8 +49,23 @@ class MemoryState:
     pushes: dict[UUID, tuple[PushRow, TicketFinalizedV1]] = field(default_factory=dict)
     closes: dict[UUID, CloseRow] = field(default_factory=dict)
     deposits: dict[UUID, DepositRow] = field(default_factory=dict)
+    received: dict[tuple[str, UUID], datetime] = field(default_factory=dict)
+    """When each close and deposit arrived (("closes" or "deposits", session)): their order of waiting."""
     claimed: set[UUID] = field(default_factory=set)
+    outbox: list[OutboxRow] = field(default_factory=list)
     events: list[tuple[str, Envelope[Any]]] = field(default_factory=list)
+    """The outbox's events as the relay would publish them: (topic, envelope)."""
+
+    def copy(self) -> MemoryState:
+        """The tables as they are now (their rows are immutable: copying the containers is enough)."""
+        return MemoryState(
+            dict(self.pushes), dict(self.closes), dict(self.deposits), dict(self.received), set(self.claimed)
+        )
+
+    def restore(self, before: MemoryState) -> None:
+        """Undo every write to the tables since `before` was copied (the outbox is only written at commit)."""
+        self.pushes, self.closes, self.deposits = before.pushes, before.closes, before.deposits
+        self.received, self.claimed = before.received, before.claimed
 
 
 class InMemoryPushes:
@@ -89,10 +120,10 @@ class InMemoryPushes:
             self._update(ticket_id, status=PushStatus.PUSHED, pushed_at=at, attempts=row.attempts + 1, last_error=None)
 
     async def failed(self, ticket_id: UUID, *, attempts: int, next_attempt_at: datetime, reason: str) -> None:
-        self._update(ticket_id, attempts=attempts, next_attempt_at=next_attempt_at, last_error=reason)
+        self._update(ticket_id, attempts=attempts, next_attempt_at=next_attempt_at, last_error=kept_reason(reason))
 
     async def rejected(self, ticket_id: UUID, *, attempts: int, reason: str) -> None:
-        self._update(ticket_id, status=PushStatus.REJECTED, attempts=attempts, last_error=reason)
+        self._update(ticket_id, status=PushStatus.REJECTED, attempts=attempts, last_error=kept_reason(reason))
 
     async def replay(self, ticket_id: UUID | None, now: datetime) -> int:
         chosen = [
@@ -115,11 +146,11 @@ class InMemoryPushes:
         return len(chosen)
 
     async def pushed_numbers(self, session_id: UUID) -> list[int]:
-        return [
+        return sorted(
             row.number
             for row, _ in self._state.pushes.values()
             if row.session_id == session_id and row.status is PushStatus.PUSHED
-        ]
+        )
 
     async def tickets_of_session(self, session_id: UUID) -> list[TicketFinalizedV1]:
         rows = sorted(self._state.pushes.values(), key=lambda pair: pair[0].number)
@@ -129,7 +160,8 @@ class InMemoryPushes:
         return sorted((r for r, _ in self._state.pushes.values() if r.session_id == session_id), key=lambda r: r.number)
 
     async def rejected_ones(self) -> list[PushRow]:
-        return [r for r, _ in self._state.pushes.values() if r.status is PushStatus.REJECTED]
+        rejected = [r for r, _ in self._state.pushes.values() if r.status is PushStatus.REJECTED]
+        return sorted(rejected, key=lambda r: (r.received_at, r.number))
 
     async def get(self, ticket_id: UUID) -> tuple[PushRow, TicketFinalizedV1] | None:
         return self._state.pushes.get(ticket_id)
@@ -143,27 +175,29 @@ class InMemoryCloses:
         if closed.session_id in self._state.closes:
             return False
         self._state.closes[closed.session_id] = CloseRow(closed, CloseStatus.WAITING, 0, received_at, None, ())
+        self._state.received["closes", closed.session_id] = received_at
         return True
 
     async def waiting(self, now: datetime) -> list[CloseRow]:
-        return [r for r in self._state.closes.values() if r.status is CloseStatus.WAITING and r.next_attempt_at <= now]
+        waiting = [
+            r for r in self._state.closes.values() if r.status is CloseStatus.WAITING and r.next_attempt_at <= now
+        ]
+        return sorted(
+            waiting, key=lambda r: (self._state.received["closes", r.closed.session_id], str(r.closed.session_id))
+        )
 
-    async def settle(
-        self,
-        session_id: UUID,
-        status: CloseStatus,
-        *,
-        at: datetime,
-        differences: Sequence[dict[str, Any]] = (),
-        reason: str | None = None,
-    ) -> None:
-        row = self._state.closes[session_id]
-        self._state.closes[session_id] = replace(row, status=status, differences=tuple(differences), last_error=reason)
+    async def settle(self, session_id: UUID, settled: CloseSettled) -> None:
+        self._state.closes[session_id] = replace(
+            self._state.closes[session_id],
+            status=settled.status,
+            differences=settled.differences,
+            last_error=settled.reason,
+        )
 
     async def failed(self, session_id: UUID, *, attempts: int, next_attempt_at: datetime, reason: str) -> None:
         row = self._state.closes[session_id]
         self._state.closes[session_id] = replace(
-            row, attempts=attempts, next_attempt_at=next_attempt_at, last_error=reason
+            row, attempts=attempts, next_attempt_at=next_attempt_at, last_error=kept_reason(reason)
         )
 
     async def resume(self, company_id: UUID, now: datetime) -> int:
@@ -188,12 +222,16 @@ class InMemoryDeposits:
         if deposit.session_id in self._state.deposits:
             return False
         self._state.deposits[deposit.session_id] = DepositRow(deposit, DepositStatus.WAITING, 0, received_at, None)
+        self._state.received["deposits", deposit.session_id] = received_at
         return True
 
     async def waiting(self, now: datetime) -> list[DepositRow]:
-        return [
+        waiting = [
             r for r in self._state.deposits.values() if r.status is DepositStatus.WAITING and r.next_attempt_at <= now
         ]
+        return sorted(
+            waiting, key=lambda r: (self._state.received["deposits", r.deposit.session_id], str(r.deposit.session_id))
+        )
 
     async def settle(self, session_id: UUID, status: DepositStatus, *, at: datetime, reason: str | None = None) -> None:
         self._state.deposits[session_id] = replace(self._state.deposits[session_id], status=status, last_error=reason)
@@ -201,7 +239,7 @@ class InMemoryDeposits:
     async def failed(self, session_id: UUID, *, attempts: int, next_attempt_at: datetime, reason: str) -> None:
         row = self._state.deposits[session_id]
         self._state.deposits[session_id] = replace(
-            row, attempts=attempts, next_attempt_at=next_attempt_at, last_error=reason
+            row, attempts=attempts, next_attempt_at=next_attempt_at, last_error=kept_reason(reason)
         )
 
     async def get(self, session_id: UUID) -> DepositRow | None:
@@ -219,41 +257,45 @@ class InMemoryInbox:
 
 
 class InMemoryOutbox:
-    def __init__(self, pending: list[tuple[str, Envelope[Any]]]) -> None:
+    """Each item's row computed as the PostgreSQL adapter computes it, kept until the unit of work commits."""
+
+    def __init__(self, pending: list[tuple[OutboxRow, Envelope[Any]]]) -> None:
         self._pending = pending
 
-    async def add(
-        self, envelope: Envelope[Any], *, topic: str, key: str, aggregate_type: str, aggregate_id: str
-    ) -> None:
-        self._pending.append((topic, envelope))
-
     async def add_many(self, items: Sequence[OutboxItem]) -> None:
-        self._pending.extend((i.topic, i.envelope) for i in items)
+        self._pending.extend((outbox_row(item), item.envelope) for item in items)
 
 
 class InMemoryUnitOfWork:
-    """Writes land in the state at once (the fakes' tables), events only at commit."""
+    """Writes land in the state at once (the fakes' tables) and are undone when the unit of work ends without a
+    commit, as a transaction's are; events reach the state only at commit."""
 
     def __init__(self, state: MemoryState) -> None:
         self._state = state
-        self._events: list[tuple[str, Envelope[Any]]] = []
+        self._pending: list[tuple[OutboxRow, Envelope[Any]]] = []
+        self._before: MemoryState | None = None
         self.pushes = InMemoryPushes(state)
         self.closes = InMemoryCloses(state)
         self.deposits = InMemoryDeposits(state)
         self.inbox = InMemoryInbox(state)
-        self.outbox = InMemoryOutbox(self._events)
+        self.outbox = InMemoryOutbox(self._pending)
 
     async def __aenter__(self) -> Self:
+        self._before = self._state.copy()
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self._events.clear()
+        if self._before is not None:
+            self._state.restore(self._before)
+        self._pending.clear()
 
     async def commit(self) -> None:
-        self._state.events.extend(self._events)
-        self._events.clear()
+        self._state.outbox.extend(row for row, _ in self._pending)
+        self._state.events.extend((row.topic, envelope) for row, envelope in self._pending)
+        self._pending.clear()
+        self._before = None
 
 
 @dataclass
@@ -325,24 +367,60 @@ class FakeTargets:
     async def category_accounts(self, company_id: UUID) -> dict[UUID, str]:
         return dict(self.category_account)
 
+    async def fec_books(self, company_id: UUID) -> FecBooks:
+        return FecBooks(
+            company_id=company_id, accounts=self.mapping, vat_subject=company_id in self.vat_subject_companies
+        )
 
-@dataclass
-class FakeFec:
-    tickets: list[UUID] = field(default_factory=list)
-    closes: list[UUID] = field(default_factory=list)
-    deposits: list[UUID] = field(default_factory=list)
-    refuse: dict[UUID, str] = field(default_factory=dict)
 
-    async def book_tickets(self, tickets: Sequence[TicketFinalizedV1]) -> None:
-        for ticket in tickets:
-            if ticket.ticket_id in self.refuse:
-                raise TargetRejectedError(self.refuse[ticket.ticket_id])
-        self.tickets.extend(t.ticket_id for t in tickets)
+class InMemoryFecYear:
+    """`FecYearJournal` in memory: answers from its journal's dicts; what it is given joins them when its block ends
+    without an error."""
 
-    async def book_close(self, closed: SessionClosedV1) -> None:
-        self.closes.append(closed.session_id)
+    def __init__(self, journal: InMemoryFecJournal, books: FecBooks, year: FiscalYear) -> None:
+        self._journal = journal
+        self._company = books.company_id
+        self.name = fec_file_name(books, year)
+        self.added: list[NumberedEntry] = []
 
-    async def book_deposit(self, deposit: SessionDepositConfirmedV1) -> None:
-        if deposit.deposit_id in self.refuse:
-            raise TargetRejectedError(self.refuse[deposit.deposit_id])
-        self.deposits.append(deposit.deposit_id)
+    async def booked(self, sources: Sequence[FecSource]) -> dict[FecSource, BookedEntry]:
+        known = self._journal.booked
+        return {source: known[(self._company, source)] for source in sources if (self._company, source) in known}
+
+    async def end(self) -> JournalEnd | None:
+        entries = self._journal.entries.get(self.name)
+        return JournalEnd(entries[-1].number, entries[-1].entry.valid_date) if entries else None
+
+    async def add(self, entries: Sequence[NumberedEntry]) -> None:
+        self.added.extend(entries)
+
+    def keep(self) -> None:
+        if self.added:
+            self._journal.entries.setdefault(self.name, []).extend(self.added)
+        for numbered in self.added:
+            self._journal.booked[self._company, numbered.entry.source] = BookedEntry(
+                numbered.number, numbered.entry.entry_date
+            )
+
+
+class InMemoryFecJournal:
+    """`FecJournal` in memory: entries by file name; `text(name)` is what the file journal would have written."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, list[NumberedEntry]] = {}
+        self.booked: dict[tuple[UUID, FecSource], BookedEntry] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    @asynccontextmanager
+    async def year(self, books: FecBooks, year: FiscalYear) -> AsyncIterator[InMemoryFecYear]:
+        async with self._locks.setdefault(fec_file_name(books, year), asyncio.Lock()):
+            held = InMemoryFecYear(self, books, year)
+            yield held
+            held.keep()
+
+    def text(self, file_name: str) -> str:
+        return FEC_HEADER + "".join(e.text for e in self.entries.get(file_name, []))
+
+    def sources(self, kind: SourceKind) -> list[UUID]:
+        """The ids of what was booked of `kind` (tickets, say), in the order of their numbers."""
+        return [e.entry.source_id for entries in self.entries.values() for e in entries if e.entry.source_kind is kind]

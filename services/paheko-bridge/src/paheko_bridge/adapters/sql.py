@@ -1,46 +1,28 @@
-"""PostgreSQL implementations of the bridge's ports: one connection and transaction per unit of work."""
+"""PostgreSQL adapters of the bridge's ports on asyncpg: one pooled connection and transaction per unit of work.
+
+Every rule is computed in Python (the outbox row by `OutboxRow.of`, a kept reason by `domain.pushes.kept_reason`,
+which ticket comes next by the statement's order only); the statements only persist and read. Their twins in
+`adapters.memory` pass the same port tests (tests/ports).
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any
+from typing import Final
 from uuid import UUID
 
-from sqlalchemy import text
-from sqlalchemy.engine import Row
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+import asyncpg
 
-from caisse_contracts.envelope import Envelope
 from caisse_contracts.events import SessionClosedV1, SessionDepositConfirmedV1, TicketFinalizedV1
 from caisse_contracts.topics import PAHEKO_BRIDGE
-from caisse_runtime import database
-from caisse_runtime.inbox import SqlInbox
-from caisse_runtime.outbox import OutboxItem, enqueue, enqueue_many
-from paheko_bridge.domain.pushes import CloseStatus, DepositStatus, PushStatus
-from paheko_bridge.service_layer.ports import CloseRow, DepositRow, PendingPush, PushRow
-
-PUSH_COLUMNS = (
-    "ticket_id, company_id, pos_id, session_id, number, status, attempts, next_attempt_at, last_error,"
-    " received_at, pushed_at"
-)
-
-
-def _push(row: Row[Any]) -> PushRow:
-    return PushRow(
-        ticket_id=row.ticket_id,
-        company_id=row.company_id,
-        pos_id=row.pos_id,
-        session_id=row.session_id,
-        number=row.number,
-        status=PushStatus(row.status),
-        attempts=row.attempts,
-        next_attempt_at=row.next_attempt_at,
-        last_error=row.last_error,
-        received_at=row.received_at,
-        pushed_at=row.pushed_at,
-    )
+from caisse_runtime.inbox import claim_events
+from caisse_runtime.outbox import OutboxItem, OutboxRow, insert_outbox
+from caisse_runtime.pg import HotPool, PooledWork
+from paheko_bridge.domain.pushes import CloseStatus, DepositStatus, PushStatus, kept_reason
+from paheko_bridge.service_layer.ports import CloseRow, CloseSettled, DepositRow, PendingPush, PushRow
 
 
 class TicketMemo:
@@ -66,342 +48,364 @@ class TicketMemo:
             self._tickets.pop(ticket_id, None)
 
 
-class SqlPushes:
-    def __init__(self, conn: AsyncConnection, memo: TicketMemo | None = None) -> None:
+def _count(status: str) -> int:
+    """The number of rows of a command's status (`UPDATE 3`)."""
+    return int(status.rsplit(" ", 1)[-1])
+
+
+@dataclass(frozen=True, slots=True)
+class NewPush:
+    """A new row of `pushes`, its columns named: the statement takes one array per field, in this order."""
+
+    ticket_id: UUID
+    company_id: UUID
+    pos_id: UUID
+    session_id: UUID
+    number: int
+    ticket: str
+    """The ticket's JSON, as the ticket event carried it."""
+
+    @classmethod
+    def of(cls, ticket: TicketFinalizedV1) -> NewPush:
+        return cls(
+            ticket.ticket_id,
+            ticket.company_id,
+            ticket.pos_id,
+            ticket.session_id,
+            ticket.number,
+            ticket.model_dump_json(),
+        )
+
+
+NEW_PUSH_FIELDS: Final = tuple(f.name for f in fields(NewPush))
+
+ADD_PUSHES_SQL: Final = """
+insert into pushes (ticket_id, company_id, pos_id, session_id, number, ticket, next_attempt_at, received_at)
+select t.*, $7::timestamptz, $7::timestamptz
+from unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::integer[], $6::json[]) as t
+on conflict do nothing returning ticket_id
+"""
+
+DUE_SQL: Final = """
+select ticket_id, attempts from pushes as p
+where status = 'pending' and next_attempt_at <= $1
+  -- a ticket never overtakes an earlier one of its POS that is waiting for its backoff
+  and not exists (select 1 from pushes as q where q.pos_id = p.pos_id and q.status = 'pending'
+                  and q.number < p.number and q.next_attempt_at > $1)
+order by pos_id, number limit $2
+"""
+
+PUSH_COLUMNS: Final = (
+    "ticket_id, company_id, pos_id, session_id, number, status, attempts, next_attempt_at, last_error, received_at,"
+    " pushed_at"
+)
+
+
+def _push(row: asyncpg.Record) -> PushRow:
+    return PushRow(**{name: row[name] for name in PushRow.__dataclass_fields__} | {"status": PushStatus(row["status"])})
+
+
+class PgPushes:
+    def __init__(self, conn: asyncpg.Connection, memo: TicketMemo) -> None:
         self._conn = conn
-        self._memo = memo or TicketMemo(capacity=0)
+        self._memo = memo
 
     async def add_many(self, tickets: Sequence[TicketFinalizedV1], received_at: datetime) -> int:
-        result = await self._conn.execute(
-            text(
-                "insert into pushes (ticket_id, company_id, pos_id, session_id, number, ticket, next_attempt_at,"
-                " received_at)"
-                " select t.id, t.company, t.pos, t.session, t.number, t.ticket, :at, :at"
-                " from unnest(cast(:ids as uuid[]), cast(:companies as uuid[]), cast(:poses as uuid[]),"
-                " cast(:sessions as uuid[]), cast(:numbers as integer[]), cast(:tickets as json[]))"
-                " as t (id, company, pos, session, number, ticket)"
-                " on conflict do nothing returning ticket_id"
-            ),
-            {
-                "ids": [t.ticket_id for t in tickets],
-                "companies": [t.company_id for t in tickets],
-                "poses": [t.pos_id for t in tickets],
-                "sessions": [t.session_id for t in tickets],
-                "numbers": [t.number for t in tickets],
-                "tickets": [t.model_dump_json() for t in tickets],
-                "at": received_at,
-            },
-        )
-        inserted = {row.ticket_id for row in result}
+        rows = [NewPush.of(ticket) for ticket in tickets]
+        columns = ([getattr(row, name) for row in rows] for name in NEW_PUSH_FIELDS)
+        inserted = {r["ticket_id"] for r in await self._conn.fetch(ADD_PUSHES_SQL, *columns, received_at)}
         self._memo.remember([t for t in tickets if t.ticket_id in inserted])  # as stored: the first of an id stays
         return len(inserted)
 
     async def due(self, now: datetime, limit: int) -> list[PendingPush]:
-        rows = await self._conn.execute(
-            text(
-                "select ticket_id, attempts from pushes as p"
-                " where status = 'pending' and next_attempt_at <= :now"
-                # a ticket never overtakes an earlier one of its POS that is waiting for its backoff
-                " and not exists (select 1 from pushes as q where q.pos_id = p.pos_id and q.status = 'pending'"
-                " and q.number < p.number and q.next_attempt_at > :now)"
-                " order by pos_id, number limit :limit"
-            ),
-            {"now": now, "limit": limit},
-        )
-        due = [(row.ticket_id, row.attempts) for row in rows]
+        due = [(r["ticket_id"], r["attempts"]) for r in await self._conn.fetch(DUE_SQL, now, limit)]
         known = {ticket_id: ticket for ticket_id, _ in due if (ticket := self._memo.get(ticket_id)) is not None}
         if missing := [ticket_id for ticket_id, _ in due if ticket_id not in known]:
-            stored = await self._conn.execute(
-                text("select ticket_id, ticket::text as ticket from pushes where ticket_id = any(:ids)"),
-                {"ids": missing},
+            stored = await self._conn.fetch(
+                "select ticket_id, ticket::text as ticket from pushes where ticket_id = any($1::uuid[])", missing
             )
-            known.update((row.ticket_id, TicketFinalizedV1.model_validate_json(row.ticket)) for row in stored)
+            known.update((r["ticket_id"], TicketFinalizedV1.model_validate_json(r["ticket"])) for r in stored)
         return [PendingPush(known[ticket_id], attempts) for ticket_id, attempts in due]
 
     async def pushed_many(self, ticket_ids: Sequence[UUID], at: datetime) -> None:
         self._memo.forget(ticket_ids)
         if ticket_ids:
             await self._conn.execute(
-                text(
-                    "update pushes set status = 'pushed', pushed_at = :at, attempts = attempts + 1, last_error = null"
-                    " where ticket_id = any(:ids)"
-                ),
-                {"ids": list(ticket_ids), "at": at},
+                "update pushes set status = 'pushed', pushed_at = $2, attempts = attempts + 1, last_error = null"
+                " where ticket_id = any($1::uuid[])",
+                list(ticket_ids),
+                at,
             )
 
     async def failed(self, ticket_id: UUID, *, attempts: int, next_attempt_at: datetime, reason: str) -> None:
         await self._conn.execute(
-            text(
-                "update pushes set attempts = :attempts, next_attempt_at = :next, last_error = :reason"
-                " where ticket_id = :id"
-            ),
-            {"id": ticket_id, "attempts": attempts, "next": next_attempt_at, "reason": reason[:2000]},
+            "update pushes set attempts = $2, next_attempt_at = $3, last_error = $4 where ticket_id = $1",
+            ticket_id,
+            attempts,
+            next_attempt_at,
+            kept_reason(reason),
         )
 
     async def rejected(self, ticket_id: UUID, *, attempts: int, reason: str) -> None:
         await self._conn.execute(
-            text(
-                "update pushes set status = 'rejected', attempts = :attempts, last_error = :reason"
-                " where ticket_id = :id"
-            ),
-            {"id": ticket_id, "attempts": attempts, "reason": reason[:2000]},
+            "update pushes set status = 'rejected', attempts = $2, last_error = $3 where ticket_id = $1",
+            ticket_id,
+            attempts,
+            kept_reason(reason),
         )
 
     async def replay(self, ticket_id: UUID | None, now: datetime) -> int:
-        result = await self._conn.execute(
-            text(
-                "update pushes set status = 'pending', next_attempt_at = :now"
-                " where status = 'rejected' and (cast(:id as uuid) is null or ticket_id = :id) returning ticket_id"
-            ),
-            {"id": ticket_id, "now": now},
+        return _count(
+            await self._conn.execute(
+                "update pushes set status = 'pending', next_attempt_at = $2"
+                " where status = 'rejected' and ($1::uuid is null or ticket_id = $1)",
+                ticket_id,
+                now,
+            )
         )
-        return len(result.all())
 
     async def resume(self, company_id: UUID, now: datetime) -> int:
-        result = await self._conn.execute(
-            text(
-                "update pushes set next_attempt_at = :now"
-                " where status = 'pending' and next_attempt_at > :now and company_id = :company"
-            ),
-            {"company": company_id, "now": now},
+        return _count(
+            await self._conn.execute(
+                "update pushes set next_attempt_at = $2"
+                " where status = 'pending' and next_attempt_at > $2 and company_id = $1",
+                company_id,
+                now,
+            )
         )
-        return result.rowcount
 
     async def pushed_numbers(self, session_id: UUID) -> list[int]:
-        rows = await self._conn.execute(
-            text("select number from pushes where session_id = :s and status = 'pushed'"), {"s": session_id}
+        rows = await self._conn.fetch(
+            "select number from pushes where session_id = $1 and status = 'pushed' order by number", session_id
         )
-        return [r.number for r in rows]
+        return [r["number"] for r in rows]
 
     async def tickets_of_session(self, session_id: UUID) -> list[TicketFinalizedV1]:
-        rows = await self._conn.execute(
-            text(
-                "select ticket::text as ticket from pushes where session_id = :s and status = 'pushed' order by number"
-            ),
-            {"s": session_id},
+        rows = await self._conn.fetch(
+            "select ticket::text as ticket from pushes where session_id = $1 and status = 'pushed' order by number",
+            session_id,
         )
-        return [TicketFinalizedV1.model_validate_json(r.ticket) for r in rows]
+        return [TicketFinalizedV1.model_validate_json(r["ticket"]) for r in rows]
 
     async def of_session(self, session_id: UUID) -> list[PushRow]:
-        rows = await self._conn.execute(
-            text(f"select {PUSH_COLUMNS} from pushes where session_id = :s order by number"),  # noqa: S608 - constant
-            {"s": session_id},
+        rows = await self._conn.fetch(
+            f"select {PUSH_COLUMNS} from pushes where session_id = $1 order by number",  # noqa: S608 - constant
+            session_id,
         )
         return [_push(r) for r in rows]
 
     async def rejected_ones(self) -> list[PushRow]:
-        rows = await self._conn.execute(
-            text(f"select {PUSH_COLUMNS} from pushes where status = 'rejected' order by received_at"),  # noqa: S608
+        rows = await self._conn.fetch(
+            f"select {PUSH_COLUMNS} from pushes where status = 'rejected' order by received_at, number"  # noqa: S608
         )
         return [_push(r) for r in rows]
 
     async def get(self, ticket_id: UUID) -> tuple[PushRow, TicketFinalizedV1] | None:
-        row = (
-            await self._conn.execute(
-                text(f"select {PUSH_COLUMNS}, ticket::text as ticket from pushes where ticket_id = :id"),  # noqa: S608
-                {"id": ticket_id},
-            )
-        ).first()
-        return (_push(row), TicketFinalizedV1.model_validate_json(row.ticket)) if row else None
+        row = await self._conn.fetchrow(
+            f"select {PUSH_COLUMNS}, ticket::text as ticket from pushes where ticket_id = $1",  # noqa: S608
+            ticket_id,
+        )
+        return (_push(row), TicketFinalizedV1.model_validate_json(row["ticket"])) if row else None
 
 
-def _close(row: Row[Any]) -> CloseRow:
-    return CloseRow(
-        closed=SessionClosedV1.model_validate_json(row.closed),
-        status=CloseStatus(row.status),
-        attempts=row.attempts,
-        next_attempt_at=row.next_attempt_at,
-        last_error=row.last_error,
-        differences=tuple(json.loads(row.differences)),
-    )
-
-
-CLOSE_COLUMNS = (
+CLOSE_COLUMNS: Final = (
     "closed::text as closed, status, attempts, next_attempt_at, last_error, differences::text as differences"
 )
 
 
-class SqlCloses:
-    def __init__(self, conn: AsyncConnection) -> None:
+def _close(row: asyncpg.Record) -> CloseRow:
+    return CloseRow(
+        closed=SessionClosedV1.model_validate_json(row["closed"]),
+        status=CloseStatus(row["status"]),
+        attempts=row["attempts"],
+        next_attempt_at=row["next_attempt_at"],
+        last_error=row["last_error"],
+        differences=tuple(json.loads(row["differences"])),
+    )
+
+
+class PgCloses:
+    def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
 
     async def add(self, closed: SessionClosedV1, received_at: datetime) -> bool:
-        result = await self._conn.execute(
-            text(
-                "insert into closes (session_id, company_id, pos_id, closed, next_attempt_at, received_at)"
-                " values (:s, :company, :pos, cast(:closed as jsonb), :at, :at) on conflict do nothing"
-                " returning session_id"
-            ),
-            {
-                "s": closed.session_id,
-                "company": closed.company_id,
-                "pos": closed.pos_id,
-                "closed": closed.model_dump_json(),
-                "at": received_at,
-            },
+        added = await self._conn.fetchval(
+            "insert into closes (session_id, company_id, pos_id, closed, next_attempt_at, received_at)"
+            " values ($1, $2, $3, $4::jsonb, $5, $5) on conflict do nothing returning session_id",
+            closed.session_id,
+            closed.company_id,
+            closed.pos_id,
+            closed.model_dump_json(),
+            received_at,
         )
-        return result.first() is not None
+        return added is not None
 
     async def waiting(self, now: datetime) -> list[CloseRow]:
-        rows = await self._conn.execute(
-            text(
-                f"select {CLOSE_COLUMNS} from closes"  # noqa: S608 - constant columns
-                " where status = 'waiting' and next_attempt_at <= :now order by received_at"
-            ),
-            {"now": now},
+        rows = await self._conn.fetch(
+            f"select {CLOSE_COLUMNS} from closes"  # noqa: S608 - constant columns
+            " where status = 'waiting' and next_attempt_at <= $1 order by received_at, session_id",
+            now,
         )
         return [_close(r) for r in rows]
 
-    async def settle(
-        self,
-        session_id: UUID,
-        status: CloseStatus,
-        *,
-        at: datetime,
-        differences: Sequence[dict[str, Any]] = (),
-        reason: str | None = None,
-    ) -> None:
+    async def settle(self, session_id: UUID, settled: CloseSettled) -> None:
         await self._conn.execute(
-            text(
-                "update closes set status = :status, settled_at = :at, differences = cast(:diffs as jsonb),"
-                " last_error = :reason where session_id = :s"
-            ),
-            {
-                "s": session_id,
-                "status": status.value,
-                "at": at,
-                "diffs": json.dumps(list(differences)),
-                "reason": reason,
-            },
+            "update closes set status = $2, settled_at = $3, differences = $4::jsonb, last_error = $5"
+            " where session_id = $1",
+            session_id,
+            settled.status.value,
+            settled.at,
+            json.dumps(list(settled.differences)),
+            settled.reason,
         )
 
     async def failed(self, session_id: UUID, *, attempts: int, next_attempt_at: datetime, reason: str) -> None:
         await self._conn.execute(
-            text(
-                "update closes set attempts = :attempts, next_attempt_at = :next, last_error = :reason"
-                " where session_id = :s"
-            ),
-            {"s": session_id, "attempts": attempts, "next": next_attempt_at, "reason": reason[:2000]},
+            "update closes set attempts = $2, next_attempt_at = $3, last_error = $4 where session_id = $1",
+            session_id,
+            attempts,
+            next_attempt_at,
+            kept_reason(reason),
         )
 
     async def resume(self, company_id: UUID, now: datetime) -> int:
-        result = await self._conn.execute(
-            text(
-                "update closes set next_attempt_at = :now"
-                " where status = 'waiting' and next_attempt_at > :now and company_id = :company"
-            ),
-            {"company": company_id, "now": now},
+        return _count(
+            await self._conn.execute(
+                "update closes set next_attempt_at = $2"
+                " where status = 'waiting' and next_attempt_at > $2 and company_id = $1",
+                company_id,
+                now,
+            )
         )
-        return result.rowcount
 
     async def get(self, session_id: UUID) -> CloseRow | None:
-        row = (
-            await self._conn.execute(
-                text(f"select {CLOSE_COLUMNS} from closes where session_id = :s"),  # noqa: S608 - constant columns
-                {"s": session_id},
-            )
-        ).first()
+        row = await self._conn.fetchrow(
+            f"select {CLOSE_COLUMNS} from closes where session_id = $1",  # noqa: S608 - constant columns
+            session_id,
+        )
         return _close(row) if row else None
 
 
-DEPOSIT_COLUMNS = "deposit::text as deposit, status, attempts, next_attempt_at, last_error"
+DEPOSIT_COLUMNS: Final = "deposit::text as deposit, status, attempts, next_attempt_at, last_error"
 
 
-def _deposit(row: Row[Any]) -> DepositRow:
+def _deposit(row: asyncpg.Record) -> DepositRow:
     return DepositRow(
-        deposit=SessionDepositConfirmedV1.model_validate_json(row.deposit),
-        status=DepositStatus(row.status),
-        attempts=row.attempts,
-        next_attempt_at=row.next_attempt_at,
-        last_error=row.last_error,
+        deposit=SessionDepositConfirmedV1.model_validate_json(row["deposit"]),
+        status=DepositStatus(row["status"]),
+        attempts=row["attempts"],
+        next_attempt_at=row["next_attempt_at"],
+        last_error=row["last_error"],
     )
 
 
-class SqlDeposits:
-    def __init__(self, conn: AsyncConnection) -> None:
+class PgDeposits:
+    def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
 
     async def add(self, deposit: SessionDepositConfirmedV1, received_at: datetime) -> bool:
-        result = await self._conn.execute(
-            text(
-                "insert into deposits (session_id, deposit_id, company_id, deposit, next_attempt_at, received_at)"
-                " values (:s, :d, :company, cast(:deposit as jsonb), :at, :at) on conflict do nothing"
-                " returning session_id"
-            ),
-            {
-                "s": deposit.session_id,
-                "d": deposit.deposit_id,
-                "company": deposit.company_id,
-                "deposit": deposit.model_dump_json(),
-                "at": received_at,
-            },
+        added = await self._conn.fetchval(
+            "insert into deposits (session_id, deposit_id, company_id, deposit, next_attempt_at, received_at)"
+            " values ($1, $2, $3, $4::jsonb, $5, $5) on conflict do nothing returning session_id",
+            deposit.session_id,
+            deposit.deposit_id,
+            deposit.company_id,
+            deposit.model_dump_json(),
+            received_at,
         )
-        return result.first() is not None
+        return added is not None
 
     async def waiting(self, now: datetime) -> list[DepositRow]:
-        rows = await self._conn.execute(
-            text(
-                f"select {DEPOSIT_COLUMNS} from deposits"  # noqa: S608 - constant columns
-                " where status = 'waiting' and next_attempt_at <= :now order by received_at"
-            ),
-            {"now": now},
+        rows = await self._conn.fetch(
+            f"select {DEPOSIT_COLUMNS} from deposits"  # noqa: S608 - constant columns
+            " where status = 'waiting' and next_attempt_at <= $1 order by received_at, session_id",
+            now,
         )
         return [_deposit(r) for r in rows]
 
     async def settle(self, session_id: UUID, status: DepositStatus, *, at: datetime, reason: str | None = None) -> None:
         await self._conn.execute(
-            text("update deposits set status = :status, settled_at = :at, last_error = :reason where session_id = :s"),
-            {"s": session_id, "status": status.value, "at": at, "reason": reason},
+            "update deposits set status = $2, settled_at = $3, last_error = $4 where session_id = $1",
+            session_id,
+            status.value,
+            at,
+            reason,
         )
 
     async def failed(self, session_id: UUID, *, attempts: int, next_attempt_at: datetime, reason: str) -> None:
         await self._conn.execute(
-            text(
-                "update deposits set attempts = :attempts, next_attempt_at = :next, last_error = :reason"
-                " where session_id = :s"
-            ),
-            {"s": session_id, "attempts": attempts, "next": next_attempt_at, "reason": reason[:2000]},
+            "update deposits set attempts = $2, next_attempt_at = $3, last_error = $4 where session_id = $1",
+            session_id,
+            attempts,
+            next_attempt_at,
+            kept_reason(reason),
         )
 
     async def get(self, session_id: UUID) -> DepositRow | None:
-        row = (
-            await self._conn.execute(
-                text(f"select {DEPOSIT_COLUMNS} from deposits where session_id = :s"),  # noqa: S608 - constant columns
-                {"s": session_id},
-            )
-        ).first()
+        row = await self._conn.fetchrow(
+            f"select {DEPOSIT_COLUMNS} from deposits where session_id = $1",  # noqa: S608 - constant columns
+            session_id,
+        )
         return _deposit(row) if row else None
 
 
-class SqlOutbox:
-    def __init__(self, conn: AsyncConnection) -> None:
+class PgInbox:
+    def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
 
-    async def add(
-        self, envelope: Envelope[Any], *, topic: str, key: str, aggregate_type: str, aggregate_id: str
-    ) -> None:
-        await enqueue(
-            self._conn, envelope, topic=topic, key=key, aggregate_type=aggregate_type, aggregate_id=aggregate_id
-        )
+    async def claim_many(self, events: Sequence[tuple[UUID, str]]) -> set[UUID]:
+        return await claim_events(self._conn, PAHEKO_BRIDGE.name, events)
+
+
+class PgOutbox:
+    """The outbox port: each item's row computed by `OutboxRow.of` (which adds the trace context of the span that
+    writes it), persisted in the unit of work's transaction."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
 
     async def add_many(self, items: Sequence[OutboxItem]) -> None:
-        await enqueue_many(self._conn, items)
+        await insert_outbox(self._conn, [outbox_row(item) for item in items])
 
 
-class SqlUnitOfWork(database.SqlUnitOfWork):
-    pushes: SqlPushes
-    closes: SqlCloses
-    deposits: SqlDeposits
-    inbox: SqlInbox
-    outbox: SqlOutbox
+def outbox_row(item: OutboxItem) -> OutboxRow:
+    """The outbox row of `item`, as both the adapter and its fake store it."""
+    return OutboxRow.of(
+        item.envelope,
+        topic=item.topic,
+        key=item.key,
+        aggregate_type=item.aggregate_type,
+        aggregate_id=item.aggregate_id,
+    )
 
-    def __init__(self, engine: AsyncEngine, memo: TicketMemo | None = None) -> None:
-        super().__init__(engine)
-        self._memo = memo
 
-    def bind(self, conn: AsyncConnection) -> None:
-        self.pushes = SqlPushes(conn, self._memo)
-        self.closes = SqlCloses(conn)
-        self.deposits = SqlDeposits(conn)
-        self.inbox = SqlInbox(conn, PAHEKO_BRIDGE.name)
-        self.outbox = SqlOutbox(conn)
+class PgUnitOfWork(PooledWork):
+    """The bridge's unit of work: one pooled connection, one transaction from entry to `commit()`."""
+
+    pushes: PgPushes
+    closes: PgCloses
+    deposits: PgDeposits
+    inbox: PgInbox
+    outbox: PgOutbox
+
+    def __init__(self, pool: asyncpg.Pool, memo: TicketMemo | None = None) -> None:
+        super().__init__(pool, begin_on_entry=True)
+        self._memo = memo or TicketMemo(capacity=0)
+
+    def bind(self, conn: asyncpg.Connection) -> None:
+        self.pushes = PgPushes(conn, self._memo)
+        self.closes = PgCloses(conn)
+        self.deposits = PgDeposits(conn)
+        self.inbox = PgInbox(conn)
+        self.outbox = PgOutbox(conn)
+
+
+class BridgePool(HotPool):
+    """The bridge's asyncpg pool (store and FEC journal), opened when the service starts and closed when it stops."""
+
+    def __init__(self, dsn: str, *, size: int = 4, memo: TicketMemo | None = None) -> None:
+        super().__init__(dsn, size=size, what="paheko-bridge")
+        self._memo = memo or TicketMemo()
+
+    def work(self) -> PgUnitOfWork:
+        return PgUnitOfWork(self.opened(), self._memo)

@@ -1,12 +1,11 @@
 """Where each company's accounting goes: its Paheko when the back office gave it a URL and credentials, else the
-FEC file. A company's Paheko is provisioned (categories and methods with their accounts) before its first push,
+FEC journal, with the company's books. A company's Paheko is provisioned (categories and methods with their accounts) before its first push,
 and again whenever the configuration changes; its credentials come from pos-api, which keeps them encrypted.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -14,18 +13,11 @@ import httpx
 from pydantic import SecretStr
 
 from caisse_contracts.config import AccountMapping
-from caisse_contracts.events import SessionClosedV1, SessionDepositConfirmedV1, TicketFinalizedV1
 from paheko_bridge.adapters.config_view import SqlConfigView
-from paheko_bridge.adapters.paheko_target import PahekoSqlReader, PluginTarget, breakers
-from paheko_bridge.adapters.plugin_client import PahekoPluginClient
-from paheko_bridge.domain.fec import FecBooks, FecError
-from paheko_bridge.service_layer.fec import (
-    FecJournal,
-    book_deposit_to_fec,
-    book_session_close_to_fec,
-    book_tickets_to_fec,
-)
-from paheko_bridge.service_layer.ports import Clock, TargetRejectedError, TargetUnavailableError
+from paheko_bridge.adapters.paheko.client import PahekoPluginClient
+from paheko_bridge.adapters.paheko.target import PahekoSqlReader, PluginTarget, breakers
+from paheko_bridge.domain.fec import FecBooks
+from paheko_bridge.service_layer.ports import TargetRejectedError, TargetUnavailableError
 
 
 class PosApiCredentials:
@@ -78,6 +70,7 @@ class ConfiguredTargets:
         self._breakers = breakers(threshold=breaker_threshold, ttl_s=breaker_ttl_s)
         self._transport = transport
         self._known: dict[UUID, _Known] = {}
+        self._books_known: dict[UUID, tuple[int, FecBooks]] = {}
         self._lock = asyncio.Lock()
 
     async def paheko(self, company_id: UUID) -> PluginTarget | None:
@@ -141,24 +134,8 @@ class ConfiguredTargets:
         company = await self._view.company(company_id)
         return company is not None and company.vat_subject
 
-    async def aclose(self) -> None:
-        for known in self._known.values():
-            if known.target is not None:
-                await known.target.aclose()
-        await self._credentials.aclose()
-
-
-class FecJournalWriter:
-    """The `FecWriter` port on the FEC journal: the company's books from the configuration view."""
-
-    def __init__(self, journal: FecJournal, view: SqlConfigView, clock: Clock) -> None:
-        self._journal = journal
-        self._view = view
-        self._clock = clock
-        self._books_known: dict[UUID, tuple[int, FecBooks]] = {}
-
-    async def _books(self, company_id: UUID) -> FecBooks:
-        """The company's books, read again only when the configuration view moved."""
+    async def fec_books(self, company_id: UUID) -> FecBooks:
+        """The company's FEC books, read again only when the configuration view moved."""
         known = self._books_known.get(company_id)
         if known is not None and known[0] == self._view.generation:
             return known[1]
@@ -179,25 +156,8 @@ class FecJournalWriter:
         self._books_known[company_id] = (generation, books)
         return books
 
-    async def book_tickets(self, tickets: Sequence[TicketFinalizedV1]) -> None:
-        if not tickets:
-            return
-        books = await self._books(tickets[0].company_id)
-        try:
-            await book_tickets_to_fec(tickets, books, self._journal, self._clock())
-        except FecError as exc:
-            raise TargetRejectedError(f"FEC: {exc}") from exc
-
-    async def book_close(self, closed: SessionClosedV1) -> None:
-        books = await self._books(closed.company_id)
-        try:
-            await book_session_close_to_fec(closed, books, self._journal, self._clock())
-        except FecError as exc:
-            raise TargetRejectedError(f"FEC: {exc}") from exc
-
-    async def book_deposit(self, deposit: SessionDepositConfirmedV1) -> None:
-        books = await self._books(deposit.company_id)
-        try:
-            await book_deposit_to_fec(deposit, books, self._journal, self._clock())
-        except FecError as exc:
-            raise TargetRejectedError(f"FEC: {exc}") from exc
+    async def aclose(self) -> None:
+        for known in self._known.values():
+            if known.target is not None:
+                await known.target.aclose()
+        await self._credentials.aclose()

@@ -56,7 +56,7 @@ fixed order separated by tabs, a header line naming them. What this module follo
 from __future__ import annotations
 
 import calendar
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -260,7 +260,7 @@ class FecLine:
 
 @dataclass(frozen=True, slots=True)
 class FecEntry:
-    """One balanced entry, not numbered yet: the journal numbers it when it appends it."""
+    """One balanced entry, not numbered yet: `number_entries` numbers it in its turn."""
 
     company_id: UUID
     source_kind: SourceKind
@@ -285,6 +285,14 @@ class FecEntry:
 
     def fiscal_year(self, end_month: int = 12) -> FiscalYear:
         return fiscal_year_containing(self.entry_date, end_month)
+
+    @property
+    def source(self) -> FecSource:
+        return (self.source_kind, self.source_id)
+
+
+FecSource = tuple[SourceKind, UUID]
+"""What an entry books (a ticket, a session's variance, a deposit): a company's journal books each source once."""
 
 
 def _exponent(currency: str) -> int:
@@ -468,6 +476,86 @@ def validated_after(entry: FecEntry, latest: date | None) -> FecEntry:
     if latest is None or entry.valid_date >= latest:
         return entry
     return replace(entry, valid_date=latest)
+
+
+@dataclass(frozen=True, slots=True)
+class BookedEntry:
+    """An entry a company's journal holds already: its number, and its day, which names its fiscal year."""
+
+    number: int
+    entry_date: date
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEnd:
+    """The last entry of a company's journal of one fiscal year: the next entry follows its number and its
+    validation."""
+
+    number: int
+    valid_date: date
+
+
+@dataclass(frozen=True, slots=True)
+class NumberedEntry:
+    """An entry with its EcritureNum, validated in its turn, and its lines as the file holds them."""
+
+    number: int
+    entry: FecEntry
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class EntryPlace:
+    """Where an entry stands in its company's journal: its number in its fiscal year, and whether it is new or its
+    source was booked before (then the number is that first entry's)."""
+
+    number: int
+    year: FiscalYear
+    new: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Numbering:
+    """What a batch of entries becomes in a journal: where each one stands, and the new ones to append."""
+
+    places: tuple[EntryPlace, ...]
+    """One per entry of the batch, in its order."""
+    new: tuple[NumberedEntry, ...]
+    """In number order, following the year's last entry without a gap."""
+
+
+def number_entries(
+    entries: Sequence[FecEntry],
+    year: FiscalYear,
+    *,
+    end_month: int,
+    booked: Mapping[FecSource, BookedEntry],
+    end: JournalEnd | None,
+) -> Numbering:
+    """Number `entries`, all of one company and of its fiscal year `year`, after the year's last entry `end`.
+
+    Each source is booked once: an entry whose source `booked` holds (from any year) answers that entry's number,
+    and a source twice in the batch is numbered at its first. The new entries follow `end` without a gap, each
+    validated no earlier than the one before it (`validated_after`), so that numbers follow validation.
+    """
+    number, latest = (end.number + 1, end.valid_date) if end is not None else (1, None)
+    places: list[EntryPlace] = []
+    new: list[NumberedEntry] = []
+    first: dict[FecSource, EntryPlace] = {}
+    for entry in entries:
+        if (known := booked.get(entry.source)) is not None:
+            places.append(EntryPlace(known.number, fiscal_year_containing(known.entry_date, end_month), new=False))
+            continue
+        if (same := first.get(entry.source)) is not None:
+            places.append(same)
+            continue
+        validated = validated_after(entry, latest)
+        latest = validated.valid_date
+        new.append(NumberedEntry(number, validated, render_entry(validated, number)))
+        first[entry.source] = EntryPlace(number, year, new=True)
+        places.append(first[entry.source])
+        number += 1
+    return Numbering(tuple(places), tuple(new))
 
 
 def format_amount(minor: int, exponent: int) -> str:

@@ -46,6 +46,16 @@ class DepositStatus(StrEnum):
     REJECTED = "rejected"
 
 
+REASON_KEPT = 2000
+"""Characters of a target's reason kept with a ticket, close or deposit that waits or was refused: enough to read
+why, not a whole HTML error page."""
+
+
+def kept_reason(reason: str) -> str:
+    """What is kept of a target's reason for a failure or a refusal."""
+    return reason[:REASON_KEPT]
+
+
 def close_settled(status: CloseStatus | None) -> bool:
     """Whether a session's close is in the books, so that its deposit may follow it there."""
     return status in (CloseStatus.SYNCED, CloseStatus.MISMATCH, CloseStatus.BOOKED)

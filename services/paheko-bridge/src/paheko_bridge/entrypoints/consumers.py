@@ -11,7 +11,8 @@ from caisse_contracts.events import ConfigChangedV1, SessionClosedV1, SessionDep
 from caisse_contracts.topics import CONFIG, PAHEKO_BRIDGE, PAHEKO_BRIDGE_CONFIG, SESSIONS, TICKETS
 from caisse_runtime.batches import BatchConsumer
 from paheko_bridge.adapters.config_view import SqlConfigView
-from paheko_bridge.service_layer.forwarding import BridgeServices, accept
+from paheko_bridge.service_layer.accept import accept
+from paheko_bridge.service_layer.services import BridgeServices
 
 
 def build(

@@ -12,7 +12,10 @@ import asyncio
 import contextlib
 import logging
 
-from paheko_bridge.service_layer.forwarding import BridgeServices, close_ready, deposits_ready, push_due
+from paheko_bridge.service_layer.close import close_ready
+from paheko_bridge.service_layer.deposit import deposits_ready
+from paheko_bridge.service_layer.push import push_due
+from paheko_bridge.service_layer.services import BridgeServices
 
 log = logging.getLogger(__name__)
 

@@ -1,22 +1,35 @@
-"""Use cases of a company without Paheko: book a finalized ticket, a closed session's variance or its confirmed bank
-deposit into its FEC.
+"""Book into the FEC journal of a company without Paheko: a finalized ticket, a closed session's variance, a
+confirmed bank deposit, each as one numbered entry of its fiscal year.
 
-The bridge's consumer calls `book_ticket_to_fec` for each `ticket.finalized` and `book_session_close_to_fec`
-for each `session.closed` of a company that has no Paheko configured. Both are idempotent: a replayed event
-answers `ALREADY_BOOKED` with the entry's number and writes nothing. A `FecError` is not worth a retry.
+The domain makes the entries (`ticket_entry` and its siblings) and numbers them (`number_entries`: each source
+once, no gap, in the order of validation); the journal (`FecJournal`) only stores them, one company and fiscal year
+at a time. Booking is idempotent: a replayed event answers `ALREADY_BOOKED` with its entry's number and writes
+nothing. A `FecError` is not worth a retry: the forwarder's callers (`book_*_for`) turn it into a refusal.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
 
 from caisse_contracts.events.sessions import SessionClosedV1, SessionDepositConfirmedV1
 from caisse_contracts.events.tickets import TicketFinalizedV1
-from paheko_bridge.domain.fec import FecBooks, FecEntry, deposit_entry, session_variance_entry, ticket_entry
+from paheko_bridge.domain.fec import (
+    FecBooks,
+    FecEntry,
+    FecError,
+    FiscalYear,
+    deposit_entry,
+    fec_file_name,
+    number_entries,
+    session_variance_entry,
+    ticket_entry,
+)
+from paheko_bridge.service_layer.ports import FecJournal, TargetRejectedError
+from paheko_bridge.service_layer.services import BridgeServices
 
 
 class FecBookingStatus(StrEnum):
@@ -35,57 +48,91 @@ class FecBooking:
     file_name: str | None = None
 
 
-class FecJournal(Protocol):
-    """The FEC files of the companies without Paheko: numbered, append-only, one entry per source at most."""
-
-    async def append(self, entry: FecEntry, books: FecBooks) -> FecBooking:
-        """Give `entry` the next EcritureNum of its company's fiscal year and append it to that year's file.
-
-        When an entry of the same source (`entry.source_kind`, `entry.source_id`) was appended before, append
-        nothing and answer `ALREADY_BOOKED` with that entry's number. Once this returns, the entry is durable.
-        """
-        ...
-
-    async def append_many(self, entries: Sequence[FecEntry], books: FecBooks) -> list[FecBooking]:
-        """`append` for several entries of one company, in order, at the cost of one."""
-        ...
-
-
 async def book_tickets_to_fec(
     tickets: Sequence[TicketFinalizedV1], books: FecBooks, journal: FecJournal, now: datetime
 ) -> list[FecBooking]:
     """Book several finalized tickets of one company, in order: one entry each, written together."""
-    entries = [ticket_entry(ticket, books, now) for ticket in tickets]
-    kept = [entry for entry in entries if entry.lines]
-    booked = iter(await journal.append_many(kept, books) if kept else [])
-    return [next(booked) if entry.lines else FecBooking(FecBookingStatus.NOTHING_TO_BOOK) for entry in entries]
+    return await _book([ticket_entry(ticket, books, now) for ticket in tickets], books, journal)
 
 
 async def book_ticket_to_fec(
     ticket: TicketFinalizedV1, books: FecBooks, journal: FecJournal, now: datetime
 ) -> FecBooking:
     """Book one finalized ticket (sale or credit note) as one balanced FEC entry, validated `now` (aware)."""
-    entry = ticket_entry(ticket, books, now)
-    if not entry.lines:
-        return FecBooking(FecBookingStatus.NOTHING_TO_BOOK)
-    return await journal.append(entry, books)
+    [booking] = await _book([ticket_entry(ticket, books, now)], books, journal)
+    return booking
 
 
 async def book_session_close_to_fec(
     closed: SessionClosedV1, books: FecBooks, journal: FecJournal, now: datetime
 ) -> FecBooking:
     """Book a closed session's cash variance, validated `now` (aware); its tickets are booked one by one."""
-    entry = session_variance_entry(closed, books, now)
-    if not entry.lines:
-        return FecBooking(FecBookingStatus.NOTHING_TO_BOOK)
-    return await journal.append(entry, books)
+    [booking] = await _book([session_variance_entry(closed, books, now)], books, journal)
+    return booking
 
 
 async def book_deposit_to_fec(
     deposit: SessionDepositConfirmedV1, books: FecBooks, journal: FecJournal, now: datetime
 ) -> FecBooking:
     """Book a session's confirmed bank deposit on its day (bank debit; cash and cheques credit), validated `now`."""
-    entry = deposit_entry(deposit, books, now)
-    if not entry.lines:
-        return FecBooking(FecBookingStatus.NOTHING_TO_BOOK)
-    return await journal.append(entry, books)
+    [booking] = await _book([deposit_entry(deposit, books, now)], books, journal)
+    return booking
+
+
+async def _book(entries: Sequence[FecEntry], books: FecBooks, journal: FecJournal) -> list[FecBooking]:
+    """Number and store the entries that move money, one fiscal year at a time (each year in its own block, so
+    that one writer at a time numbers it)."""
+    bookings = [FecBooking(FecBookingStatus.NOTHING_TO_BOOK)] * len(entries)
+    by_year: dict[FiscalYear, list[int]] = {}
+    for i, entry in enumerate(entries):
+        if entry.lines:
+            by_year.setdefault(entry.fiscal_year(books.fiscal_year_end_month), []).append(i)
+    for year, indexes in by_year.items():
+        of_year = [entries[i] for i in indexes]
+        async with journal.year(books, year) as held:
+            numbering = number_entries(
+                of_year,
+                year,
+                end_month=books.fiscal_year_end_month,
+                booked=await held.booked([entry.source for entry in of_year]),
+                end=await held.end(),
+            )
+            if numbering.new:
+                await held.add(numbering.new)
+        for i, place in zip(indexes, numbering.places, strict=True):
+            status = FecBookingStatus.BOOKED if place.new else FecBookingStatus.ALREADY_BOOKED
+            bookings[i] = FecBooking(status, place.number, fec_file_name(books, place.year))
+    return bookings
+
+
+@contextmanager
+def _refused_by_the_fec() -> Iterator[None]:
+    """An entry the FEC's rules refuse is a `TargetRejectedError`: the event is dead-lettered with the reason."""
+    try:
+        yield
+    except FecError as exc:
+        raise TargetRejectedError(f"FEC: {exc}") from exc
+
+
+async def book_tickets_for(tickets: Sequence[TicketFinalizedV1], services: BridgeServices) -> None:
+    """The forwarder's booking of tickets of one company without Paheko: refused by the FEC's rules, a
+    `TargetRejectedError`; books not known yet, a `TargetUnavailableError` (retried)."""
+    if not tickets:
+        return
+    books = await services.targets.fec_books(tickets[0].company_id)
+    with _refused_by_the_fec():
+        await book_tickets_to_fec(tickets, books, services.fec, services.clock())
+
+
+async def book_close_for(closed: SessionClosedV1, services: BridgeServices) -> None:
+    """`book_tickets_for` for a closed session's variance."""
+    books = await services.targets.fec_books(closed.company_id)
+    with _refused_by_the_fec():
+        await book_session_close_to_fec(closed, books, services.fec, services.clock())
+
+
+async def book_deposit_for(deposit: SessionDepositConfirmedV1, services: BridgeServices) -> None:
+    """`book_tickets_for` for a session's confirmed bank deposit."""
+    books = await services.targets.fec_books(deposit.company_id)
+    with _refused_by_the_fec():
+        await book_deposit_to_fec(deposit, books, services.fec, services.clock())

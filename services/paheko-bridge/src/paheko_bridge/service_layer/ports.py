@@ -1,8 +1,10 @@
-"""What the bridge's use cases need from the outside: its own tables, the accounting targets, a clock."""
+"""What the bridge's use cases need from the outside: its own tables, the accounting targets (each company's Paheko,
+or its FEC journal), a clock."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
@@ -10,9 +12,9 @@ from typing import Any, Protocol, Self
 from uuid import UUID
 
 from caisse_contracts.config import AccountMapping
-from caisse_contracts.envelope import Envelope
 from caisse_contracts.events import SessionClosedV1, SessionDepositConfirmedV1, TicketFinalizedV1
 from caisse_runtime.outbox import OutboxItem
+from paheko_bridge.domain.fec import BookedEntry, FecBooks, FecSource, FiscalYear, JournalEnd, NumberedEntry
 from paheko_bridge.domain.pushes import CloseStatus, DepositStatus, PushStatus
 from paheko_bridge.domain.reconciliation import LedgerLine
 
@@ -82,15 +84,27 @@ class PahekoTarget(Protocol):
         """Book the session's confirmed bank deposit (after its close); idempotent by the deposit's id."""
 
 
-class FecWriter(Protocol):
-    """The FEC file of a company without Paheko: entries appended once per ticket and per session close."""
+class FecYearJournal(Protocol):
+    """One company's FEC journal of one fiscal year, in one writer's hands: it stores what it is given and decides
+    nothing (numbers and which source is booked are `domain.fec.number_entries`'s)."""
 
-    async def book_tickets(self, tickets: Sequence[TicketFinalizedV1]) -> None:
-        """Book tickets of one company, in order, each once; written together (one transaction, one file write)."""
+    async def booked(self, sources: Sequence[FecSource]) -> dict[FecSource, BookedEntry]:
+        """The entries the company's journal holds already for these sources, whatever their fiscal year."""
 
-    async def book_close(self, closed: SessionClosedV1) -> None: ...
+    async def end(self) -> JournalEnd | None:
+        """The year's last entry; None while the year has none."""
 
-    async def book_deposit(self, deposit: SessionDepositConfirmedV1) -> None: ...
+    async def add(self, entries: Sequence[NumberedEntry]) -> None:
+        """Store the numbered entries: kept when the block ends without an error, dropped otherwise."""
+
+
+class FecJournal(Protocol):
+    """The FEC journals of the companies without Paheko: one per company and fiscal year, append-only."""
+
+    def year(self, books: FecBooks, year: FiscalYear) -> AbstractAsyncContextManager[FecYearJournal]:
+        """The company's journal of `year`, held by this writer alone until the block ends; what the block added
+        is durable (and in the year's file, for a journal that keeps one) once it ends without an error."""
+        ...
 
 
 class Targets(Protocol):
@@ -104,6 +118,10 @@ class Targets(Protocol):
 
     async def vat_subject(self, company_id: UUID) -> bool:
         """Whether the company's books split the VAT out of its revenue."""
+
+    async def fec_books(self, company_id: UUID) -> FecBooks:
+        """The FEC books of a company without Paheko; `TargetUnavailableError` while the bridge does not know
+        enough of it to date and label an entry (its territory's time zone, say)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,20 +186,23 @@ class CloseRow:
     differences: tuple[dict[str, Any], ...]
 
 
+@dataclass(frozen=True, slots=True)
+class CloseSettled:
+    """How a session's close ended: its status and when, the differences found (reconciled with Paheko), and why."""
+
+    status: CloseStatus
+    at: datetime
+    differences: tuple[dict[str, Any], ...] = ()
+    reason: str | None = None
+
+
 class Closes(Protocol):
     async def add(self, closed: SessionClosedV1, received_at: datetime) -> bool: ...
 
     async def waiting(self, now: datetime) -> list[CloseRow]: ...
 
-    async def settle(
-        self,
-        session_id: UUID,
-        status: CloseStatus,
-        *,
-        at: datetime,
-        differences: Sequence[dict[str, Any]] = (),
-        reason: str | None = None,
-    ) -> None: ...
+    async def settle(self, session_id: UUID, settled: CloseSettled) -> None:
+        """Set the close apart as `settled` says: it waits no more."""
 
     async def failed(self, session_id: UUID, *, attempts: int, next_attempt_at: datetime, reason: str) -> None: ...
 
@@ -222,11 +243,8 @@ class Inbox(Protocol):
 
 
 class Outbox(Protocol):
-    async def add(
-        self, envelope: Envelope[Any], *, topic: str, key: str, aggregate_type: str, aggregate_id: str
-    ) -> None: ...
-
-    async def add_many(self, items: Sequence[OutboxItem]) -> None: ...
+    async def add_many(self, items: Sequence[OutboxItem]) -> None:
+        """Queue the events for the relay, in the unit of work's transaction: published once it commits."""
 
 
 class UnitOfWork(Protocol):

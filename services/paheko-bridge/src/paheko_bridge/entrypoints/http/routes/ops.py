@@ -12,8 +12,9 @@ from pydantic import BaseModel
 
 from caisse_runtime.http import ProblemError
 from paheko_bridge.domain.pushes import missing_numbers
-from paheko_bridge.service_layer.forwarding import BridgeServices, replay
 from paheko_bridge.service_layer.ports import PushRow
+from paheko_bridge.service_layer.push import replay
+from paheko_bridge.service_layer.services import BridgeServices
 
 
 class OpsUnauthenticatedError(ProblemError):

@@ -20,7 +20,7 @@ from caisse_contracts.events import (
     TicketLineV1,
 )
 from caisse_contracts.money import currency
-from paheko_bridge.adapters.plugin_models import (
+from paheko_bridge.adapters.paheko.models import (
     CashCount,
     CategoryMapping,
     CompanyAccounts,

@@ -13,7 +13,7 @@ from uuid import UUID
 import httpx
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from paheko_bridge.adapters.plugin_models import (
+from paheko_bridge.adapters.paheko.models import (
     DepositRequest,
     DepositResult,
     Health,

@@ -19,13 +19,13 @@ from pydantic import SecretStr
 
 from caisse_contracts.config import AccountMapping, Category
 from caisse_contracts.events import SessionClosedV1, SessionDepositConfirmedV1, TicketFinalizedV1
-from paheko_bridge.adapters.plugin_client import (
+from paheko_bridge.adapters.paheko.client import (
     PahekoPluginClient,
     PahekoPluginError,
     PahekoRejectedError,
     PahekoUnavailableError,
 )
-from paheko_bridge.adapters.plugin_payloads import (
+from paheko_bridge.adapters.paheko.payloads import (
     deposit_request,
     provisioning_request,
     session_close,

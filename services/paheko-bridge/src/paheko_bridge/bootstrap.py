@@ -47,19 +47,19 @@ def build_app(settings: Settings | None = None) -> FastAPI:
         uow=uow, targets=targets, fec=fec, clock=utc_now, new_id=new_id, backoff=Backoff(max_s=settings.retry_max_s)
     )
     forwarder = Forwarder(services)
-    readers = consumers.build(
+    consumers.subscribe(
+        runtime.require_broker(),
         services,
         view,
         wake=forwarder.wake,
-        bootstrap=settings.kafka_bootstrap,
         group_suffix=settings.consumer_group_suffix,
         max_records=settings.consumer_batch_size,
     )
     app = runtime.app(
         title="Caisse paheko-bridge",
         routers=[ops.router],
-        on_start=[forwarder.start, *(r.start for r in readers)],
-        on_stop=[*(r.stop for r in readers), forwarder.stop, targets.aclose],
+        on_start=[forwarder.start],
+        on_stop=[forwarder.stop, targets.aclose],
     )
     app.state.runtime = runtime
     app.state.services = services

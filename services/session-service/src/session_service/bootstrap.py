@@ -59,18 +59,18 @@ def build_app(settings: Settings | None = None) -> FastAPI:
         poll_s=settings.mail_poll_s,
     )
     counting = CountingPool(plain_dsn(settings.database_url.get_secret_value()), GROUP)
-    readers = consumers.build(
+    consumers.subscribe(
+        runtime.require_broker(),
         session_services,
         counting=counting.work,
-        bootstrap=settings.kafka_bootstrap,
         group_suffix=settings.consumer_group_suffix,
         max_records=settings.consumer_batch_size,
     )
     app = runtime.app(
         title="Caisse session-service",
         routers=[sessions.router, totals.router],
-        on_start=[counting.start, *(r.start for r in readers), mail_worker.start],
-        on_stop=[mail_worker.stop, *(r.stop for r in readers), counting.stop],
+        on_start=[counting.start, mail_worker.start],
+        on_stop=[mail_worker.stop, counting.stop],
     )
     problems.install(app)
     app.state.runtime = runtime

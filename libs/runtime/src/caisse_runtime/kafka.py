@@ -234,6 +234,7 @@ class EnvelopeConsumer:
                 await self.consume(records, dead_letter)
             except Exception:  # retryable: pause, then re-raise; the nack sends each partition back to the batch
                 attempt = await self.retry_later()
-                log.exception("%s: a batch of %d failed (attempt %d); retrying", self.group, len(records), attempt)
+                # FastStream logs the error with its traceback as the exception leaves the handler.
+                log.warning("%s: a batch of %d failed (attempt %d); retrying", self.group, len(records), attempt)
                 raise
             self._attempt = 0

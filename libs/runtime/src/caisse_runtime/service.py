@@ -31,7 +31,6 @@ from caisse_runtime.http import (
     install_health_routes,
     install_problem_handlers,
 )
-from caisse_runtime.one_write import OneWriteHttpToolsProtocol
 from caisse_runtime.settings import ServiceSettings, TraceExporter
 from caisse_runtime.telemetry import build_tracer_provider, context_from
 
@@ -283,7 +282,6 @@ def serve(app: FastAPI | str, settings: ServiceSettings) -> None:
             access_log=False,
             proxy_headers=False,
             server_header=False,
-            http=OneWriteHttpToolsProtocol,
         )
         return
     config = uvicorn.Config(
@@ -297,7 +295,6 @@ def serve(app: FastAPI | str, settings: ServiceSettings) -> None:
         # Nothing reads the client's address, and the name of the server is nobody's business.
         proxy_headers=False,
         server_header=False,
-        http=OneWriteHttpToolsProtocol,
         factory=isinstance(app, str),
     )
     _Server(config).run()

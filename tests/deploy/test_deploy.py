@@ -30,6 +30,7 @@ COMPOSE_DIR = ROOT / "deploy" / "compose"
 COMPOSE_CHECK = ROOT / "deploy" / "compose-check"
 TOPICS_TSV = COMPOSE_DIR / "topics.tsv"
 K8S = ROOT / "deploy" / "k8s"
+DOCKERFILE = ROOT / "deploy" / "Dockerfile"
 
 
 @dataclass(frozen=True)
@@ -175,13 +176,18 @@ def test_every_port_in_the_compose_file_is_written_with_the_loopback_address() -
 
 
 @pytest.mark.parametrize("service", SERVICES, ids=_ids(SERVICES))
-def test_each_service_is_built_from_its_dockerfile_and_published_on_its_port(
+def test_each_service_is_built_from_the_one_dockerfile_with_its_arguments_and_published_on_its_port(
     loaded_compose: dict[str, Any], service: Service
 ) -> None:
     spec = loaded_compose["services"][service.directory]
     assert spec["build"]["context"] == str(ROOT)
-    assert spec["build"]["dockerfile"] == f"services/{service.directory}/Dockerfile"
+    assert spec["build"]["dockerfile"] == "deploy/Dockerfile"
     assert (ROOT / spec["build"]["dockerfile"]).is_file()
+    assert spec["build"]["args"] == {
+        "SERVICE": service.directory,
+        "PORT": str(service.port),
+        "ENV_PREFIX": service.prefix,
+    }
     assert [(p["target"], p["published"], p["host_ip"]) for p in spec["ports"]] == [
         (service.port, str(service.port), "127.0.0.1")
     ]
@@ -197,7 +203,7 @@ def test_each_service_gets_its_settings_under_its_own_prefix(loaded_compose: dic
     if service.database is None:
         assert f"{service.prefix}DATABASE_URL" not in env
         assert env[f"{service.prefix}POS_API_URL"] == "http://pos-api:8101"
-        assert env[f"{service.prefix}STORE_PATH"].startswith("/var/lib/hw-proxy/")
+        assert env[f"{service.prefix}STORE_PATH"].startswith("/var/lib/caisse/")
     else:
         url = env[f"{service.prefix}DATABASE_URL"]
         assert url.startswith("postgresql+asyncpg://caisse:")
@@ -357,11 +363,15 @@ def test_the_strimzi_cluster_runs_kraft_node_pools_without_topic_auto_creation()
 # --- Dockerfiles ------------------------------------------------------------------------------------------
 
 
-def _instructions(dockerfile: Path) -> list[tuple[str, str]]:
-    """(INSTRUCTION, arguments) pairs, continuation lines joined, comments dropped."""
+def _instructions(service: Service) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs of the Dockerfile as built for `service` (its build arguments in the compose
+    file substituted), continuation lines joined, comments dropped."""
+    text = DOCKERFILE.read_text()
+    for name, value in _compose()["services"][service.directory]["build"]["args"].items():
+        text = text.replace("${" + name + "}", value)
     logical: list[str] = []
     pending = ""
-    for raw in dockerfile.read_text().splitlines():
+    for raw in text.splitlines():
         line = raw.strip()
         if not pending and (not line or line.startswith("#")):
             continue
@@ -378,16 +388,26 @@ def _instructions(dockerfile: Path) -> list[tuple[str, str]]:
 
 
 @pytest.mark.parametrize("service", SERVICES, ids=_ids(SERVICES))
-def test_every_dockerfile_runs_the_console_script_of_its_service(service: Service) -> None:
-    instructions = _instructions(ROOT / "services" / service.directory / "Dockerfile")
+def test_every_image_runs_the_console_script_of_its_service(service: Service) -> None:
+    instructions = _instructions(service)
     commands = [json.loads(arguments) for name, arguments in instructions if name == "CMD"]
-    assert commands == [[service.script]]
+    assert commands == [["caisse-service"]]
+    runs = " ".join(arguments for name, arguments in instructions if name == "RUN")
+    assert f'ln -s "{service.script}" /opt/venv/bin/caisse-service' in runs
     assert ("EXPOSE", str(service.port)) in instructions
 
 
+def test_there_is_one_dockerfile_for_every_service() -> None:
+    assert sorted(
+        path.relative_to(ROOT).as_posix()
+        for path in ROOT.glob("**/Dockerfile")
+        if ".venv" not in path.parts and ".stack" not in path.parts
+    ) == ["deploy/Dockerfile"]
+
+
 @pytest.mark.parametrize("service", SERVICES, ids=_ids(SERVICES))
-def test_every_dockerfile_installs_only_its_member_from_the_frozen_lock(service: Service) -> None:
-    instructions = _instructions(ROOT / "services" / service.directory / "Dockerfile")
+def test_every_image_installs_only_its_member_from_the_frozen_lock(service: Service) -> None:
+    instructions = _instructions(service)
     runs = [arguments for name, arguments in instructions if name == "RUN"]
     syncs = [found.group(1) for run in runs if (found := re.search(r"\buv sync (.+)$", run))]
     assert len(syncs) == 2
@@ -413,7 +433,7 @@ def test_every_dockerfile_installs_only_its_member_from_the_frozen_lock(service:
 
 @pytest.mark.parametrize("service", SERVICES, ids=_ids(SERVICES))
 def test_every_image_is_multi_stage_slim_non_root_and_probes_healthz(service: Service) -> None:
-    instructions = _instructions(ROOT / "services" / service.directory / "Dockerfile")
+    instructions = _instructions(service)
     args = dict(arg.split("=", 1) for name, arg in instructions if name == "ARG" and "=" in arg)
     stages = [arguments for name, arguments in instructions if name == "FROM"]
     assert args["PYTHON_IMAGE"] == "python:3.11-slim"
@@ -426,10 +446,12 @@ def test_every_image_is_multi_stage_slim_non_root_and_probes_healthz(service: Se
     assert int(uid) != 0, "numeric and non-root, so that Kubernetes can check runAsNonRoot"
     env = " ".join(arguments for name, arguments in instructions if name == "ENV")
     assert f"{service.prefix}HOST=0.0.0.0" in env
+    assert f"{service.prefix}PORT={service.port}" in env
+    assert f"CAISSE_ENV_PREFIX={service.prefix}" in env
     (healthcheck,) = [arguments for name, arguments in instructions if name == "HEALTHCHECK"]
     assert '"python", "-c"' in healthcheck
     assert "/healthz" in healthcheck
-    assert f"'{service.prefix}PORT', '{service.port}'" in healthcheck
+    assert "os.environ['CAISSE_ENV_PREFIX'] + 'PORT'" in healthcheck
 
 
 def test_the_docker_context_leaves_out_git_virtualenvs_and_caches() -> None:

@@ -20,13 +20,10 @@ import asyncpg
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from caisse_contracts.events import TicketFinalizedV1
 from caisse_contracts.snapshots import load_example
 from caisse_contracts.topics import TICKETS
-from caisse_runtime.database import create_engine
 from caisse_runtime.outbox import NOTIFY_CHANNEL, OutboxRelay, SqlOutboxStore
 from harness import ServiceProcess, Stack, Till
 
@@ -141,7 +138,7 @@ class RelayCrashedError(Exception):
 
 
 class CrashBeforeMarking(SqlOutboxStore):
-    async def mark_sent(self, conn: AsyncConnection, seqs: Any) -> None:
+    async def mark_sent(self, conn: asyncpg.Connection, seqs: Any) -> None:
         raise RelayCrashedError
 
 
@@ -178,12 +175,12 @@ async def _prune(stack: Stack, dsn: str, rows: dict[str, datetime | None], now: 
                 now - timedelta(days=9),
                 sent_at,
             )
-        engine = create_engine(stack.infra.database_url(stack.database("pos-api", "_prune")))
+        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=1)
         try:
-            relay = OutboxRelay(engine, NoProducer(), service="pos-api", retention=timedelta(days=7))
+            relay = OutboxRelay(pool, NoProducer(), service="pos-api", retention=timedelta(days=7))
             pruned = await relay.prune_sent()
         finally:
-            await engine.dispose()
+            await pool.close()
         kept = [
             r["aggregate_id"] for r in await conn.fetch("select aggregate_id from outbox where type = 'test.event'")
         ]
@@ -198,8 +195,8 @@ class NotingCommitWait(SqlOutboxStore):
     def __init__(self) -> None:
         self.synchronous_commit: list[str] = []
 
-    async def mark_sent(self, conn: AsyncConnection, seqs: Any) -> None:
-        self.synchronous_commit.append((await conn.execute(text("show synchronous_commit"))).scalar_one())
+    async def mark_sent(self, conn: asyncpg.Connection, seqs: Any) -> None:
+        self.synchronous_commit.append(await conn.fetchval("show synchronous_commit"))
         await super().mark_sent(conn, seqs)
 
 
@@ -225,18 +222,16 @@ async def _publish_one_noting(stack: Stack, store: NotingCommitWait) -> dict[str
         uuid.uuid4(),
         key,
     )
-    engine = create_engine(stack.infra.database_url(stack.database("pos-api", "_flush")), pool_size=1)
+    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=1)
     try:
         producer = RecordingProducer()
-        assert await OutboxRelay(engine, producer, service="pos-api", store=store).publish_pending() >= 1
+        assert await OutboxRelay(pool, producer, service="pos-api", store=store).publish_pending() >= 1
         assert key in producer.sent
-        async with engine.begin() as conn:  # the pool's one connection, the relay's own
-            setting = (await conn.execute(text("show synchronous_commit"))).scalar_one()
-            sent = (
-                await conn.execute(text("select sent_at is not null from outbox where key = :k"), {"k": key})
-            ).scalar_one()
+        async with pool.acquire() as conn:  # the pool's one connection, the relay's own
+            setting = await conn.fetchval("show synchronous_commit")
+            sent = await conn.fetchval("select sent_at is not null from outbox where key = $1", key)
     finally:
-        await engine.dispose()
+        await pool.close()
     return {"sent": sent, "synchronous_commit": setting}
 
 
@@ -340,9 +335,9 @@ async def relay_running(
     and a connection to write rows with; both stopped and closed on leaving."""
     database = stack.database("pos-api", tag)
     dsn = stack.infra.dsn(database)
-    engine = create_engine(stack.infra.database_url(database))
+    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=1)
     producer = options.pop("producer", None) or RecordingProducer()
-    relay = relay_type(engine, producer, service="pos-api", listen_dsn=dsn, **options)
+    relay = relay_type(pool, producer, service="pos-api", listen_dsn=dsn, **options)
     stop = asyncio.Event()
     running = asyncio.create_task(relay.run(stop))
     conn = await asyncpg.connect(dsn)
@@ -352,7 +347,7 @@ async def relay_running(
         stop.set()
         await running
         await conn.close()
-        await engine.dispose()
+        await pool.close()
 
 
 async def _publish_while_busy(stack: Stack) -> list[float]:
@@ -518,23 +513,23 @@ class RecordingProducer:
 
 
 async def _publish_and_crash_then_publish_again(stack: Stack, ticket_id: str) -> dict[str, Any]:
-    engine = create_engine(stack.infra.database_url(stack.database("pos-api", "_norelay")))
+    dsn = stack.infra.dsn(stack.database("pos-api", "_norelay"))
+    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=1)
     producer = AIOKafkaProducer(bootstrap_servers=stack.infra.kafka_bootstrap, enable_idempotence=True, acks="all")
     await producer.start()
     try:
-        crashing = OutboxRelay(engine, producer, service="pos-api", store=CrashBeforeMarking())
+        crashing = OutboxRelay(pool, producer, service="pos-api", store=CrashBeforeMarking())
         with pytest.raises(RelayCrashedError):
             await crashing.publish_pending()
-        dsn = stack.infra.dsn(stack.database("pos-api", "_norelay"))
         [row] = await fetch(dsn, "select id, sent_at from outbox where aggregate_id = $1", ticket_id)
         assert row["sent_at"] is None, "the crash left the row unsent"
-        assert await OutboxRelay(engine, producer, service="pos-api").publish_pending() >= 1
+        assert await OutboxRelay(pool, producer, service="pos-api").publish_pending() >= 1
         [row] = await fetch(dsn, "select id, sent_at from outbox where aggregate_id = $1", ticket_id)
         assert row["sent_at"] is not None
         event_id: uuid.UUID = row["id"]
     finally:
         await producer.stop()
-        await engine.dispose()
+        await pool.close()
     return {"event_id": event_id, "copies_on_kafka": await _copies_on_kafka(stack, event_id)}
 
 

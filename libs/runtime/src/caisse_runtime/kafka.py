@@ -1,30 +1,45 @@
-"""Kafka for a service: the FastStream broker (idempotent producer, tracing) and envelope consumers with a DLQ.
+"""Kafka for a service: the FastStream broker (idempotent producer, tracing) and the one consumer engine.
 
-A consumer acknowledges only after its work (`AckPolicy.NACK_ON_ERROR`). A message that can never be
-processed (undecodable, unknown version, refused by a rule) goes to `<topic>.<group>.dlq` with the reason,
-then is acknowledged; any other error is retried after a growing pause, and the offset stays put.
+Every consumer group reads envelopes a batch at a time through `EnvelopeConsumer`, on a FastStream batch
+subscriber. One fetch yields up to `max_records` records; the handler applies them (in one transaction when it
+can: its inbox makes a redelivery harmless) and only then are the offsets committed (`AckPolicy.NACK_ON_ERROR`),
+so nothing is acknowledged without its work. What can never be processed (undecodable, unknown version, refused
+by a rule) goes to `<topic>.<group>.dlq` with the reason. When a batch fails, its messages are applied again one
+by one, so that one poison message does not hold back the others; any other failure pauses (growing) and the
+batch comes back from its first offsets.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any, Final, cast
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Final, TypeAlias, cast
 
 from aiokafka import ConsumerRecord
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.trace import Span, SpanKind
 from pydantic import ValidationError
 
 from caisse_contracts.envelope import Envelope, EnvelopeHead, Payload
 from caisse_contracts.topics import dlq_topic
+from caisse_runtime.telemetry import context_from
 
 log = logging.getLogger(__name__)
 
 MAX_REASON: Final = 2000
+BatchHandler = Callable[[Sequence[Envelope[Any]]], Awaitable[None]]
+Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
+DeadLetter = Callable[[Record, str], Awaitable[None]]
+CATCH_UP_FETCH_BYTES: Final = 4 << 20
+"""What one fetch may bring per partition (aiokafka's default is 1 MiB). Catching up with a backlog, the consumer
+stalls on each fetch once its buffer runs dry; at 1 MiB that was every third batch of 500 tickets."""
+_SPAN_HEADERS: Final = frozenset({"traceparent", "tracestate", "ce_id"})
+"""The headers a message's span reads: only these are decoded."""
 
 
 class PoisonMessageError(Exception):
@@ -36,102 +51,194 @@ class PoisonMessageError(Exception):
 
 
 def build_broker(bootstrap: str, *, service: str, tracer_provider: TracerProvider | None) -> KafkaBroker:
-    """The service's broker: idempotent producer with `acks=all`, trace context through Kafka headers."""
+    """The service's broker: idempotent producer with `acks=all`, trace context through Kafka headers.
+
+    `tracer_provider`: where FastStream's batch and publish spans go; None when nothing exports spans, since its
+    middleware would otherwise still read every message's headers for a batch's links. The messages' own spans,
+    children of their producers' (see `EnvelopeConsumer`), are made either way.
+    """
     return KafkaBroker(
         bootstrap,
         client_id=service,
         enable_idempotence=True,
         acks="all",
         linger_ms=2,
-        middlewares=[KafkaTelemetryMiddleware(tracer_provider=tracer_provider)],
-        log_level=logging.INFO,
+        middlewares=[KafkaTelemetryMiddleware(tracer_provider=tracer_provider)] if tracer_provider is not None else [],
+        # FastStream's "Received" and "Processed" lines for every batch at DEBUG; failures still log as errors.
+        log_level=logging.DEBUG,
         graceful_timeout=10.0,
         apply_types=False,  # handlers take the message itself: no per-message dependency injection
     )
 
 
-class Backoff:
-    """Pause before a retry, growing per message and forgotten once the message is processed."""
-
-    def __init__(self, first_s: float = 0.05, max_s: float = 5.0) -> None:
-        self._first_s = first_s
-        self._max_s = max_s
-        self._attempts: dict[tuple[str, int, int], int] = {}
-
-    async def pause(self, where: tuple[str, int, int]) -> int:
-        attempt = self._attempts.get(where, 0) + 1
-        self._attempts[where] = attempt
-        await asyncio.sleep(min(self._first_s * 2 ** (attempt - 1), self._max_s))
-        return attempt
-
-    def forget(self, where: tuple[str, int, int]) -> None:
-        self._attempts.pop(where, None)
+def _routing(record: Record) -> tuple[str, int]:
+    """The event type and version, from the CloudEvents headers when the producer set them (a JSON parse
+    less per message), from the envelope itself otherwise."""
+    headers = dict(record.headers or ())
+    event_type, version = headers.get("ce_type"), headers.get("ce_dataversion")
+    if event_type is not None and version is not None and version.isdigit():
+        return event_type.decode(errors="replace"), int(version)
+    head = EnvelopeHead.model_validate_json(record.value or b"")
+    return head.type, head.version
 
 
 async def _the_message_itself(message: KafkaMessage) -> KafkaMessage:
-    """The handler decodes the envelope itself (to dead-letter what does not decode), so it takes the message."""
+    """The handler decodes the envelopes itself (to dead-letter what does not decode), so it takes the message."""
     return message
 
 
-def subscribe_envelopes(
-    broker: KafkaBroker,
-    *,
-    topic: str,
-    group: str,
-    handlers: dict[str, tuple[type[Payload], Callable[[Envelope[Any]], Awaitable[None]]]],
-    backoff: Backoff | None = None,
-    group_suffix: str = "",
-) -> None:
-    """Subscribe `group` to `topic`, routing each event type to its handler.
+class EnvelopeConsumer:
+    """`group` reading `topic`: the event types of `payloads` go to `handle`, a batch at a time; other types on
+    the same topic are acknowledged and skipped (a topic carries several types, a group reads what concerns it)."""
 
-    `handlers` maps an event type to (payload class, handler). Event types the group does not handle are
-    acknowledged and skipped: a topic carries several types, and a group reads what concerns it.
-    """
-    retry = backoff or Backoff()
-    dlq = dlq_topic(topic, group)
+    def __init__(
+        self,
+        *,
+        topic: str,
+        group: str,
+        payloads: Sequence[type[Payload]],
+        handle: BatchHandler,
+        first_backoff_s: float = 0.05,
+        max_backoff_s: float = 5.0,
+    ) -> None:
+        self.topic = topic
+        self.group = group
+        self.dlq = dlq_topic(topic, group)
+        self._payloads = {p.EVENT_TYPE: p for p in payloads}
+        # Each payload's envelope class, parametrized once rather than looked up again for every message.
+        self._envelopes: dict[str, type[Envelope[Any]]] = {p.EVENT_TYPE: Envelope[p] for p in payloads}  # type: ignore[valid-type]
+        self._handle = handle
+        self._first_backoff_s = first_backoff_s
+        self._max_backoff_s = max_backoff_s
+        self._attempt = 0
+        self._tracer = trace.get_tracer(f"{group}.consumer")
 
-    async def dead_letter(message: KafkaMessage, reason: str) -> None:
-        raw = cast("ConsumerRecord[bytes, bytes]", message.raw_message)
-        headers = {k: v.decode(errors="replace") for k, v in (raw.headers or ())}
-        headers.update(
-            {
-                "dlq_reason": reason[:MAX_REASON],
-                "dlq_group": group,
-                "dlq_original_topic": raw.topic,
-                "dlq_original_partition": str(raw.partition),
-                "dlq_original_offset": str(raw.offset),
-            }
-        )
-        await broker.publish(raw.value, topic=dlq, key=raw.key, headers=headers)
-        log.warning("dead-lettered %s[%s]@%s to %s: %s", raw.topic, raw.partition, raw.offset, dlq, reason)
+    def decode(self, record: Record) -> Envelope[Any] | None:
+        """The record's envelope, None for a type this group does not read; poison raises (to the DLQ)."""
+        event_type, version = _routing(record)
+        payload_cls = self._payloads.get(event_type)
+        if payload_cls is None:
+            return None
+        if version != payload_cls.VERSION:
+            raise PoisonMessageError(f"{event_type} v{version} is not v{payload_cls.VERSION}")
+        envelope: Envelope[Any] = self._envelopes[event_type].model_validate_json(record.value or b"")
+        if (envelope.type, envelope.version) != (event_type, version):
+            raise PoisonMessageError(
+                f"headers say {event_type} v{version}, the envelope {envelope.type} v{envelope.version}"
+            )
+        return envelope
 
-    @broker.subscriber(
-        topic,
-        group_id=group + group_suffix,
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        auto_offset_reset="earliest",
-        title=f"{group}:{topic}",
-        decoder=_the_message_itself,
-    )
-    async def consume(message: KafkaMessage) -> None:
-        raw = cast("ConsumerRecord[bytes, bytes]", message.raw_message)
-        where = (raw.topic, raw.partition, raw.offset)
+    async def consume(self, records: Sequence[Record], dead_letter: DeadLetter) -> None:
+        """Apply one batch: poison to `dead_letter`, the rest to the handler (one by one if the batch fails).
+        Raises what retrying may fix; the batch is then to come back whole."""
+        decoded: list[tuple[Record, Envelope[Any]]] = []
+        for record in records:
+            try:
+                envelope = self.decode(record)
+            except (ValidationError, PoisonMessageError) as exc:
+                reason = exc.reason if isinstance(exc, PoisonMessageError) else f"undecodable: {exc}"
+                await dead_letter(record, reason)
+                continue
+            if envelope is not None:
+                decoded.append((record, envelope))
+        if not decoded:
+            return
+        spans = [self._span(record) for record, _ in decoded]
         try:
-            head = EnvelopeHead.model_validate_json(raw.value or b"")
-            route = handlers.get(head.type)
-            if route is None:
-                return
-            payload_cls, handler = route
-            if head.version != payload_cls.VERSION:
-                raise PoisonMessageError(f"{head.type} v{head.version} is not v{payload_cls.VERSION}")
-            envelope: Envelope[Any] = Envelope[payload_cls].model_validate_json(raw.value or b"")  # type: ignore[valid-type]
-            await handler(envelope)
-        except ValidationError as exc:
-            await dead_letter(message, f"undecodable: {exc}")
+            try:
+                await self._handle([e for _, e in decoded])
+            except Exception:  # not swallowed: the batch is applied again message by message, and a lone one re-raises
+                if len(decoded) == 1:
+                    raise
+                log.warning("%s: a batch of %d failed; applying its messages one by one", self.group, len(decoded))
+                for record, envelope in decoded:
+                    await self._one(record, envelope, dead_letter)
         except PoisonMessageError as exc:
-            await dead_letter(message, exc.reason)
-        except Exception:  # retryable: pause, then re-raise so the offset stays and the message comes back
-            attempt = await retry.pause(where)
-            log.exception("%s: processing %s[%s]@%s failed (attempt %d)", group, *where, attempt)
-            raise
-        retry.forget(where)
+            await dead_letter(decoded[0][0], exc.reason)
+        finally:
+            for span in spans:
+                span.end()
+
+    async def _one(self, record: Record, envelope: Envelope[Any], dead_letter: DeadLetter) -> None:
+        try:
+            await self._handle([envelope])
+        except PoisonMessageError as exc:
+            await dead_letter(record, exc.reason)
+
+    def _span(self, record: Record) -> Span:
+        """The message's own span, a child of its producer's (the trace of a sale goes on across services)."""
+        headers = {k: v.decode(errors="replace") for k, v in (record.headers or ()) if k in _SPAN_HEADERS}
+        return self._tracer.start_span(
+            f"{record.topic} process",
+            context=context_from(headers.get("traceparent"), headers.get("tracestate")),
+            kind=SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.destination.name": record.topic,
+                "messaging.consumer.group.name": self.group,
+                "messaging.kafka.message.offset": record.offset,
+                "messaging.message.id": headers.get("ce_id", ""),
+            },
+        )
+
+    async def retry_later(self) -> int:
+        """Pause before the failed batch comes back, longer at each failure in a row; the attempt's number."""
+        self._attempt += 1
+        await asyncio.sleep(min(self._first_backoff_s * 2 ** (self._attempt - 1), self._max_backoff_s))
+        return self._attempt
+
+    def subscribe(
+        self,
+        broker: KafkaBroker,
+        *,
+        group_suffix: str = "",
+        max_records: int = 500,
+        gather_bytes: int = 64 * 1024,
+        gather_wait_ms: int = 100,
+    ) -> None:
+        """Consume on `broker` as `group` + `group_suffix`.
+
+        The broker answers a fetch once it has `gather_bytes` or after `gather_wait_ms`: under load a batch holds
+        tens of events rather than the one or two that had just arrived, so the per-batch costs (transaction,
+        inbox claim, offset commit, fetch round trip) are shared; idle, an event waits at most `gather_wait_ms`.
+        """
+
+        async def dead_letter(record: Record, reason: str) -> None:
+            headers = {k: v.decode(errors="replace") for k, v in (record.headers or ())}
+            headers.update(
+                {
+                    "dlq_reason": reason[:MAX_REASON],
+                    "dlq_group": self.group,
+                    "dlq_original_topic": record.topic,
+                    "dlq_original_partition": str(record.partition),
+                    "dlq_original_offset": str(record.offset),
+                }
+            )
+            await broker.publish(record.value, topic=self.dlq, key=record.key, headers=headers)
+            log.warning(
+                "dead-lettered %s[%s]@%s to %s: %s", record.topic, record.partition, record.offset, self.dlq, reason
+            )
+
+        @broker.subscriber(
+            self.topic,
+            group_id=self.group + group_suffix,
+            batch=True,
+            max_records=max_records,
+            fetch_min_bytes=gather_bytes,
+            fetch_max_wait_ms=gather_wait_ms,
+            max_partition_fetch_bytes=CATCH_UP_FETCH_BYTES,
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            auto_offset_reset="earliest",
+            title=f"{self.group}:{self.topic}",
+            decoder=_the_message_itself,
+        )
+        async def consume(message: KafkaMessage) -> None:
+            records = cast("tuple[Record, ...]", message.raw_message)
+            try:
+                await self.consume(records, dead_letter)
+            except Exception:  # retryable: pause, then re-raise; the nack sends each partition back to the batch
+                attempt = await self.retry_later()
+                # FastStream logs the error with its traceback as the exception leaves the handler.
+                log.warning("%s: a batch of %d failed (attempt %d); retrying", self.group, len(records), attempt)
+                raise
+            self._attempt = 0

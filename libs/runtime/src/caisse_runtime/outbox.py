@@ -33,14 +33,11 @@ from sqlalchemy import (
     Table,
     Text,
     Uuid,
-    bindparam,
-    cast,
     func,
-    select,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSON
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.dialects.postgresql import JSON
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from caisse_contracts.envelope import Envelope
 from caisse_runtime.telemetry import context_from, current_traceparent, inject_into
@@ -255,17 +252,15 @@ def outbox_row(envelope: Envelope[Any], topic: str, key: str, aggregate_type: st
 
 PRUNE_BATCH: Final = 5000
 
-PRUNE_SQL: Final = text(
-    """
-    with oldest as (select seq, sent_at, created_at from outbox order by seq limit :limit)
-    delete from outbox as o using oldest
-    where o.seq = oldest.seq and oldest.sent_at is not null and oldest.sent_at < :cutoff
-    """
-)
+PRUNE_SQL: Final = """
+with oldest as (select seq, sent_at, created_at from outbox order by seq limit $2)
+delete from outbox as o using oldest
+where o.seq = oldest.seq and oldest.sent_at is not null and oldest.sent_at < $1
+"""
 """The oldest rows first (the primary key's order), so a prune never scans the table."""
 
-RELAY_BEGIN_SQL: Final = text(
-    "select pg_try_advisory_xact_lock(:k) as locked,"
+RELAY_BEGIN_SQL: Final = (
+    "select pg_try_advisory_xact_lock($1) as locked,"
     " array(select x::text::bigint from pg_snapshot_xip(pg_current_snapshot()) as x) as in_flight"
     " from set_config('synchronous_commit', 'off', true) as not_waiting"
 )
@@ -308,19 +303,24 @@ class PendingRow:
     created_at: datetime
 
 
-class OutboxStore(Protocol):
-    """Where the relay reads pending rows and marks them sent; `SqlOutboxStore` is the real one."""
+PENDING_SQL: Final = """
+select seq, id, topic, key, type, payload::text as payload, headers::text as headers, traceparent, tracestate, created_at
+from outbox where sent_at is null order by seq limit $1
+"""
 
-    async def mark_sent(self, conn: AsyncConnection, seqs: Sequence[int]) -> None: ...
+MARK_SENT_SQL: Final = "update outbox set sent_at = now(), attempts = attempts + 1 where seq = any($1::bigint[])"
+
+
+class OutboxStore(Protocol):
+    """Where the relay marks rows sent; `SqlOutboxStore` is the real one."""
+
+    async def mark_sent(self, conn: asyncpg.Connection, seqs: Sequence[int]) -> None: ...
 
 
 class SqlOutboxStore:
-    async def mark_sent(self, conn: AsyncConnection, seqs: Sequence[int]) -> None:
+    async def mark_sent(self, conn: asyncpg.Connection, seqs: Sequence[int]) -> None:
         # One statement for the whole batch, whatever its size (one prepared statement, one round trip).
-        stmt = text("update outbox set sent_at = now(), attempts = attempts + 1 where seq = any(:seqs)").bindparams(
-            bindparam("seqs", type_=ARRAY(BigInteger))
-        )
-        await conn.execute(stmt, {"seqs": list(seqs)})
+        await conn.execute(MARK_SENT_SQL, list(seqs))
 
 
 class OutboxRelay:
@@ -328,7 +328,7 @@ class OutboxRelay:
 
     def __init__(
         self,
-        engine: AsyncEngine,
+        pool: asyncpg.Pool,
         producer: Producer,
         *,
         service: str,
@@ -341,7 +341,7 @@ class OutboxRelay:
         retention: timedelta = timedelta(days=7),
         prune_every_s: float = 600.0,
     ) -> None:
-        self._engine = engine
+        self._pool = pool
         self._producer = producer
         self._store = store or SqlOutboxStore()
         self._batch_size = batch_size
@@ -363,44 +363,27 @@ class OutboxRelay:
 
     async def publish_pending(self) -> int:
         """Publish one batch of pending rows; the number published (0 when none, or another relay holds the lock)."""
-        async with self._engine.begin() as conn:
-            begun = (await conn.execute(RELAY_BEGIN_SQL, {"k": self._lock_key})).one()
-            if not begun.locked:
+        conn: asyncpg.Connection
+        async with self._pool.acquire() as conn, conn.transaction():
+            begun = await conn.fetchrow(RELAY_BEGIN_SQL, self._lock_key)
+            if begun is None or not begun["locked"]:
                 self._in_flight = None
                 return 0
-            self._in_flight = frozenset(begun.in_flight)
-            columns = outbox_table.c
-            result = await conn.execute(
-                select(
-                    columns.seq,
-                    columns.id,
-                    columns.topic,
-                    columns.key,
-                    columns.type,
-                    cast(columns.payload, Text).label("payload"),
-                    columns.headers,
-                    columns.traceparent,
-                    columns.tracestate,
-                    columns.created_at,
-                )
-                .where(columns.sent_at.is_(None))
-                .order_by(columns.seq)
-                .limit(self._batch_size)
-            )
+            self._in_flight = frozenset(begun["in_flight"])
             rows = [
                 PendingRow(
-                    seq=r.seq,
-                    id=r.id,
-                    topic=r.topic,
-                    key=r.key,
-                    type=r.type,
-                    payload=r.payload,
-                    headers=r.headers,
-                    traceparent=r.traceparent,
-                    tracestate=r.tracestate,
-                    created_at=r.created_at,
+                    seq=r["seq"],
+                    id=r["id"],
+                    topic=r["topic"],
+                    key=r["key"],
+                    type=r["type"],
+                    payload=r["payload"],
+                    headers=json.loads(r["headers"]),
+                    traceparent=r["traceparent"],
+                    tracestate=r["tracestate"],
+                    created_at=r["created_at"],
                 )
-                for r in result
+                for r in await conn.fetch(PENDING_SQL, self._batch_size)
             ]
             if not rows:
                 return 0
@@ -412,9 +395,9 @@ class OutboxRelay:
 
     async def prune_sent(self, *, limit: int = PRUNE_BATCH) -> int:
         """Delete up to `limit` of the oldest rows sent more than `retention` ago; how many went."""
-        async with self._engine.begin() as conn:
-            result = await conn.execute(PRUNE_SQL, {"cutoff": datetime.now(UTC) - self._retention, "limit": limit})
-        return result.rowcount
+        async with self._pool.acquire() as conn:
+            status: str = await conn.execute(PRUNE_SQL, datetime.now(UTC) - self._retention, limit)
+        return int(status.rsplit(" ", 1)[-1])
 
     async def _send(self, row: PendingRow) -> asyncio.Future[Any]:
         parent = context_from(row.traceparent, row.tracestate)

@@ -1,8 +1,9 @@
 """The shape every central service runs in: one process serving HTTP, consuming Kafka and relaying its outbox.
 
 `ServiceRuntime` is built by a service's composition root (`bootstrap.py`) from its settings. Its
-FastAPI lifespan applies migrations, starts the broker and the relay, and on SIGTERM (uvicorn's graceful
-shutdown) stops them in the reverse order, so that no message is acknowledged without its work.
+FastAPI lifespan applies migrations, starts the relay, the service's own hooks, then the broker (its consumers),
+and on SIGTERM (uvicorn's graceful shutdown) stops them in the reverse order, so that no message is acknowledged
+without its work.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ from caisse_runtime.http import (
     install_health_routes,
     install_problem_handlers,
 )
-from caisse_runtime.one_write import OneWriteHttpToolsProtocol
 from caisse_runtime.settings import ServiceSettings, TraceExporter
 from caisse_runtime.telemetry import build_tracer_provider, context_from
 
@@ -40,6 +40,7 @@ if TYPE_CHECKING:  # the database and Kafka stacks load only in services that us
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     from caisse_runtime.outbox import OutboxRelay
+    from caisse_runtime.pg import HotPool
 
 log = logging.getLogger(__name__)
 
@@ -84,10 +85,14 @@ class ServiceRuntime:
         if uses_kafka:
             from caisse_runtime.kafka import build_broker  # noqa: PLC0415
 
-            self.broker = build_broker(settings.kafka_bootstrap, service=service, tracer_provider=self.tracer_provider)
+            exporting = settings.trace_exporter is not TraceExporter.NONE
+            self.broker = build_broker(
+                settings.kafka_bootstrap, service=service, tracer_provider=self.tracer_provider if exporting else None
+            )
         self._has_outbox = has_outbox
         self._producer: AIOKafkaProducer | None = None
         self.relay: OutboxRelay | None = None
+        self._relay_pool: HotPool | None = None
         self._relay_stop = asyncio.Event()
         self._relay_task: asyncio.Task[None] | None = None
         self.readiness: dict[str, ReadinessCheck] = {}
@@ -120,12 +125,11 @@ class ServiceRuntime:
             from caisse_runtime.database import migrate  # noqa: PLC0415
 
             await migrate(self.engine, self._versions_dir)
-        if self.broker is not None:
-            await self.broker.start()
         if self._has_outbox and self.settings.run_relay and self.engine is not None:
             from aiokafka import AIOKafkaProducer  # noqa: PLC0415
 
             from caisse_runtime.outbox import OutboxRelay  # noqa: PLC0415
+            from caisse_runtime.pg import HotPool  # noqa: PLC0415
 
             self._producer = AIOKafkaProducer(
                 bootstrap_servers=self.settings.kafka_bootstrap,
@@ -135,8 +139,10 @@ class ServiceRuntime:
                 linger_ms=2,
             )
             await self._producer.start()
+            self._relay_pool = HotPool(plain_dsn(self.settings.database_url.get_secret_value()), size=1, what="relay")
+            await self._relay_pool.start()
             self.relay = OutboxRelay(
-                self.engine,
+                self._relay_pool.opened(),
                 self._producer,
                 service=self.service,
                 batch_size=self.settings.relay_batch_size,
@@ -155,8 +161,9 @@ class ServiceRuntime:
         if self._producer is not None:
             await self._producer.stop()
             self._producer = None
-        if self.broker is not None:
-            await self.broker.stop()
+        if self._relay_pool is not None:
+            await self._relay_pool.stop()
+            self._relay_pool = None
         if self.engine is not None:
             await self.engine.dispose()
         self.tracer_provider.shutdown()
@@ -176,10 +183,15 @@ class ServiceRuntime:
             await self.start()
             for hook in on_start:
                 await hook()
+            # The consumers start once what they write through is open, and stop before it closes.
+            if self.broker is not None:
+                await self.broker.start()
             log.info("%s started", self.service)
             try:
                 yield
             finally:
+                if self.broker is not None:
+                    await self.broker.stop()
                 for hook in on_stop:
                     await hook()
                 await self.stop()
@@ -270,7 +282,6 @@ def serve(app: FastAPI | str, settings: ServiceSettings) -> None:
             access_log=False,
             proxy_headers=False,
             server_header=False,
-            http=OneWriteHttpToolsProtocol,
         )
         return
     config = uvicorn.Config(
@@ -284,7 +295,6 @@ def serve(app: FastAPI | str, settings: ServiceSettings) -> None:
         # Nothing reads the client's address, and the name of the server is nobody's business.
         proxy_headers=False,
         server_header=False,
-        http=OneWriteHttpToolsProtocol,
         factory=isinstance(app, str),
     )
     _Server(config).run()

@@ -46,19 +46,19 @@ def build_app(settings: Settings | None = None) -> FastAPI:
         backoff=Backoff(max_s=settings.retry_max_s),
     )
     forwarder = Forwarder(services)
-    readers = consumers.build(
+    consumers.subscribe(
+        runtime.require_broker(),
         services,
         view,
         wake=forwarder.wake,
-        bootstrap=settings.kafka_bootstrap,
         group_suffix=settings.consumer_group_suffix,
         max_records=settings.consumer_batch_size,
     )
     app = runtime.app(
         title="Caisse paheko-bridge",
         routers=[ops.router],
-        on_start=[pool.start, forwarder.start, *(r.start for r in readers)],
-        on_stop=[*(r.stop for r in readers), forwarder.stop, targets.aclose, pool.stop],
+        on_start=[pool.start, forwarder.start],
+        on_stop=[forwarder.stop, targets.aclose, pool.stop],
     )
     app.state.runtime = runtime
     app.state.services = services

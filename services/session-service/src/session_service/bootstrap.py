@@ -58,18 +58,18 @@ def build_app(settings: Settings | None = None) -> FastAPI:
         retry=MailRetry(settings.mail_retry_first_s, settings.mail_retry_max_s),
         poll_s=settings.mail_poll_s,
     )
-    readers = consumers.build(
+    consumers.subscribe(
+        runtime.require_broker(),
         session_services,
         counting=counting.work,
-        bootstrap=settings.kafka_bootstrap,
         group_suffix=settings.consumer_group_suffix,
         max_records=settings.consumer_batch_size,
     )
     app = runtime.app(
         title="Caisse session-service",
         routers=[sessions.router, totals.router],
-        on_start=[database.start, counting.start, *(r.start for r in readers), mail_worker.start],
-        on_stop=[mail_worker.stop, *(r.stop for r in readers), counting.stop, database.stop],
+        on_start=[database.start, counting.start, mail_worker.start],
+        on_stop=[mail_worker.stop, counting.stop, database.stop],
     )
     problems.install(app)
     app.state.runtime = runtime

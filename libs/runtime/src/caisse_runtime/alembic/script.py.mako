@@ -4,17 +4,21 @@ Revision ID: ${up_revision}
 Revises: ${down_revision | comma,n}
 """
 
-from alembic import op
+from caisse_runtime.database import execute_script
 
 revision = ${repr(up_revision)}
 down_revision = ${repr(down_revision)}
-branch_labels = ${repr(branch_labels)}
-depends_on = ${repr(depends_on)}
 
 
 def upgrade() -> None:
-    ${upgrades if upgrades else "pass"}
+    execute_script(
+        """
+        """
+    )
 
 
 def downgrade() -> None:
-    ${downgrades if downgrades else "pass"}
+    execute_script(
+        """
+        """
+    )

@@ -6,24 +6,26 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from faststream.kafka import KafkaBroker
+
 from caisse_contracts.envelope import Envelope
 from caisse_contracts.events import ConfigChangedV1, SessionClosedV1, SessionDepositConfirmedV1, TicketFinalizedV1
 from caisse_contracts.topics import CONFIG, PAHEKO_BRIDGE, PAHEKO_BRIDGE_CONFIG, SESSIONS, TICKETS
-from caisse_runtime.batches import BatchConsumer
+from caisse_runtime.kafka import EnvelopeConsumer
 from paheko_bridge.adapters.config_view import SqlConfigView
 from paheko_bridge.service_layer.accept import accept
 from paheko_bridge.service_layer.services import BridgeServices
 
 
-def build(
+def subscribe(
+    broker: KafkaBroker,
     services: BridgeServices,
     view: SqlConfigView,
     *,
     wake: Callable[[], None],
-    bootstrap: str,
     group_suffix: str = "",
     max_records: int = 500,
-) -> list[BatchConsumer]:
+) -> None:
     async def on_events(envelopes: Sequence[Envelope[Any]]) -> None:
         if await accept(envelopes, services):
             wake()
@@ -32,19 +34,16 @@ def build(
         if await view.apply([e.data for e in envelopes]):
             wake()  # a company may have just got its Paheko, or a missing account
 
-    def consumer(topic: str, payloads: list[Any], handle: Any, group: str) -> BatchConsumer:
-        return BatchConsumer(
-            bootstrap=bootstrap,
-            topic=topic,
-            group=group,
-            group_suffix=group_suffix,
-            payloads=payloads,
-            handle=handle,
-            max_records=max_records,
-        )
-
-    return [
-        consumer(TICKETS.name, [TicketFinalizedV1], on_events, PAHEKO_BRIDGE.name),
-        consumer(SESSIONS.name, [SessionClosedV1, SessionDepositConfirmedV1], on_events, PAHEKO_BRIDGE.name),
-        consumer(CONFIG.name, [ConfigChangedV1], on_config, PAHEKO_BRIDGE_CONFIG.name),
-    ]
+    for consumer in (
+        EnvelopeConsumer(topic=TICKETS.name, group=PAHEKO_BRIDGE.name, payloads=[TicketFinalizedV1], handle=on_events),
+        EnvelopeConsumer(
+            topic=SESSIONS.name,
+            group=PAHEKO_BRIDGE.name,
+            payloads=[SessionClosedV1, SessionDepositConfirmedV1],
+            handle=on_events,
+        ),
+        EnvelopeConsumer(
+            topic=CONFIG.name, group=PAHEKO_BRIDGE_CONFIG.name, payloads=[ConfigChangedV1], handle=on_config
+        ),
+    ):
+        consumer.subscribe(broker, group_suffix=group_suffix, max_records=max_records)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from faststream.kafka import KafkaBroker
@@ -9,25 +10,24 @@ from faststream.kafka import KafkaBroker
 from caisse_contracts.envelope import Envelope
 from caisse_contracts.events import SessionClosedV1, SessionOpenedV1
 from caisse_contracts.topics import POS_API_SESSIONS, SESSIONS
-from caisse_runtime.kafka import subscribe_envelopes
+from caisse_runtime.kafka import EnvelopeConsumer
 from pos_api.service_layer.ports import UnitOfWorkFactory
 from pos_api.service_layer.sessions import session_closed, session_opened
 
 
 def register(broker: KafkaBroker, *, uow: UnitOfWorkFactory, group_suffix: str = "") -> None:
-    async def on_opened(envelope: Envelope[Any]) -> None:
-        await session_opened(envelope.data, event_id=envelope.id, uow=uow)
+    async def on_sessions(envelopes: Sequence[Envelope[Any]]) -> None:
+        for envelope in envelopes:  # each in its own transaction: sessions open and close a few times a day
+            if envelope.type == SessionOpenedV1.EVENT_TYPE:
+                await session_opened(envelope.data, event_id=envelope.id, uow=uow)
+            else:
+                await session_closed(envelope.data, event_id=envelope.id, uow=uow)
 
-    async def on_closed(envelope: Envelope[Any]) -> None:
-        await session_closed(envelope.data, event_id=envelope.id, uow=uow)
-
-    subscribe_envelopes(
-        broker,
+    sessions = EnvelopeConsumer(
         topic=SESSIONS.name,
         group=POS_API_SESSIONS.name,
-        group_suffix=group_suffix,
-        handlers={
-            SessionOpenedV1.EVENT_TYPE: (SessionOpenedV1, on_opened),
-            SessionClosedV1.EVENT_TYPE: (SessionClosedV1, on_closed),
-        },
+        payloads=[SessionOpenedV1, SessionClosedV1],
+        handle=on_sessions,
     )
+    # A till may sell right after opening its session: the fetch answers as soon as one event is there.
+    sessions.subscribe(broker, group_suffix=group_suffix, gather_bytes=1)

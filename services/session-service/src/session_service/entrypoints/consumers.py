@@ -7,10 +7,12 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from faststream.kafka import KafkaBroker
+
 from caisse_contracts.envelope import Envelope
 from caisse_contracts.events import ConfigChangedV1, TicketFinalizedV1
 from caisse_contracts.topics import CONFIG, SESSION_SERVICE_CONFIG, SESSION_SERVICE_TICKETS, TICKETS
-from caisse_runtime.batches import BatchConsumer
+from caisse_runtime.kafka import EnvelopeConsumer
 from session_service.domain.errors import SessionServiceError
 from session_service.service_layer.close import complete_closes
 from session_service.service_layer.config import apply_config
@@ -26,14 +28,14 @@ for its till's configuration for seconds (`config_wait_s`): half a second is soo
 then asks five times less often than its ticket consumer."""
 
 
-def build(
+def subscribe(
+    broker: KafkaBroker,
     services: SessionServices,
     *,
     counting: CountingWorkFactory,
-    bootstrap: str,
     group_suffix: str = "",
     max_records: int = 500,
-) -> list[BatchConsumer]:
+) -> None:
     """`counting` is the unit of work tickets are counted in (the hot path's own, lighter than `services.uow`)."""
 
     async def on_tickets(envelopes: Sequence[Envelope[Any]]) -> None:
@@ -47,24 +49,11 @@ def build(
     async def on_config(envelopes: Sequence[Envelope[Any]]) -> None:
         await apply_config([e.data for e in envelopes], uow=services.uow)
 
-    return [
-        BatchConsumer(
-            bootstrap=bootstrap,
-            topic=TICKETS.name,
-            group=SESSION_SERVICE_TICKETS.name,
-            group_suffix=group_suffix,
-            payloads=[TicketFinalizedV1],
-            handle=on_tickets,
-            max_records=max_records,
-        ),
-        BatchConsumer(
-            bootstrap=bootstrap,
-            topic=CONFIG.name,
-            group=SESSION_SERVICE_CONFIG.name,
-            group_suffix=group_suffix,
-            payloads=[ConfigChangedV1],
-            handle=on_config,
-            max_records=max_records,
-            gather_wait_ms=CONFIG_GATHER_WAIT_MS,
-        ),
-    ]
+    tickets = EnvelopeConsumer(
+        topic=TICKETS.name, group=SESSION_SERVICE_TICKETS.name, payloads=[TicketFinalizedV1], handle=on_tickets
+    )
+    tickets.subscribe(broker, group_suffix=group_suffix, max_records=max_records)
+    config = EnvelopeConsumer(
+        topic=CONFIG.name, group=SESSION_SERVICE_CONFIG.name, payloads=[ConfigChangedV1], handle=on_config
+    )
+    config.subscribe(broker, group_suffix=group_suffix, max_records=max_records, gather_wait_ms=CONFIG_GATHER_WAIT_MS)

@@ -1,1 +1,0 @@
-"""hw-proxy's domain package."""

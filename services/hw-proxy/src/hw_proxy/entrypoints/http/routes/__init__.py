@@ -1,1 +1,0 @@
-"""hw-proxy's entrypoints http routes package."""

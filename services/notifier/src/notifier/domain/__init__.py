@@ -1,1 +1,0 @@
-"""notifier's pure domain; no I/O, no clock."""

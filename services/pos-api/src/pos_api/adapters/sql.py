@@ -210,6 +210,8 @@ def _ticket(row: asyncpg.Record) -> StoredTicket:
 
 
 class SqlTickets:
+    """The tickets, their gaps and the conflicts kept aside."""
+
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
 
@@ -326,6 +328,8 @@ def _status(session: SessionState) -> str:
 
 
 class SqlSessions:
+    """The read model of each till's cash session."""
+
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
 
@@ -399,6 +403,8 @@ def _basket(row: asyncpg.Record) -> StoredBasket:
 
 
 class SqlBaskets:
+    """The tills' baskets, open or finalized."""
+
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
 
@@ -415,6 +421,8 @@ class SqlBaskets:
 
 
 class SqlSeats:
+    """The seats sold of each event with a capacity."""
+
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
 
@@ -443,6 +451,8 @@ class SqlSeats:
 
 
 class SqlOutbox:
+    """pos-api's outbox: one `OutboxRow` per event, in the unit of work's transaction."""
+
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
 
@@ -508,6 +518,8 @@ def _item(row: asyncpg.Record) -> StoredItem:
 
 
 class SqlConfigItems:
+    """The configuration items, their history and the generation that names their state."""
+
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
 
@@ -552,6 +564,8 @@ class SqlConfigItems:
 
 
 class SqlCredentials:
+    """Device secrets, operator tokens and PINs, and the companies' sealed Paheko credentials."""
+
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
 

@@ -8,12 +8,10 @@ import secrets
 import uuid
 
 import asyncpg
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from caisse_runtime.database import create_engine
 from caisse_runtime.service import utc_now
 from harness import Stack
-from pos_api.adapters.sql import SqlUnitOfWork
+from pos_api.adapters.sql import SqlPool
 from pos_api.service_layer.config import ConfigServices, digest, ensure_bootstrap_admin
 
 
@@ -27,18 +25,20 @@ def test_processes_starting_together_make_one_bootstrap_admin(stack: Stack) -> N
     assert rows == 1
 
 
-def _services(engine: AsyncEngine) -> ConfigServices:
-    return ConfigServices(uow=lambda: SqlUnitOfWork(engine), clock=utc_now, new_id=uuid.uuid4)
+def _services(pool: SqlPool) -> ConfigServices:
+    return ConfigServices(uow=pool.work, clock=utc_now, new_id=uuid.uuid4)
 
 
 async def _start_together(stack: Stack, token: str, processes: int) -> tuple[list[uuid.UUID], int]:
     database = stack.database("pos-api", "_bootstrap")
-    engines = [create_engine(stack.infra.database_url(database)) for _ in range(processes)]
+    pools = [SqlPool(stack.infra.dsn(database), size=2) for _ in range(processes)]
     try:
-        admins = await asyncio.gather(*(ensure_bootstrap_admin(token, _services(engine)) for engine in engines))
+        for pool in pools:
+            await pool.start()
+        admins = await asyncio.gather(*(ensure_bootstrap_admin(token, _services(pool)) for pool in pools))
     finally:
-        for engine in engines:
-            await engine.dispose()
+        for pool in pools:
+            await pool.stop()
     conn = await asyncpg.connect(stack.infra.dsn(database))
     try:
         rows: int = await conn.fetchval(

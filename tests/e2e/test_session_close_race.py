@@ -24,8 +24,8 @@ from caisse_contracts.tills import BasketContent
 from caisse_contracts.topics import TICKETS
 from caisse_stack.demo_data import Demo
 from harness import ServiceProcess, Stack, free_port
-from pos_api.adapters.till_sql import TillPool
-from pos_api.service_layer.ports import StoredBasket, StoredTicket
+from pos_api.adapters.sql import SqlPool
+from pos_api.service_layer.ports import CheckoutView, SessionState, StoredBasket, StoredTicket
 
 SELLERS = 8
 """Concurrent connections selling from the till, half to each pos-api process."""
@@ -259,7 +259,7 @@ async def _write_during_close(dsn: str) -> tuple[bool, bool, int]:
         ticket, event_id=uuid.uuid4(), occurred_at=now, source="pos-api", tenant=TenantKeys(pos_id=pos_id)
     )
     closer = await asyncpg.connect(dsn)
-    pool = TillPool(dsn, size=2)
+    pool = SqlPool(dsn, size=2)
     await pool.start()
     try:
         await closer.execute(
@@ -271,8 +271,11 @@ async def _write_during_close(dsn: str) -> tuple[bool, bool, int]:
 
         async def sale() -> bool:
             async with pool.steps() as work:
+                seen = CheckoutView(
+                    None, None, SessionState(pos_id, session_id, True, now), None
+                )  # read before the close
                 return await work.checkout.record(
-                    StoredTicket.new(ticket, now), basket, event, topic=TICKETS.name, expected_version=0
+                    StoredTicket.new(ticket, now), basket, event, topic=TICKETS.name, seen=seen
                 )
 
         close = closer.transaction()

@@ -7,6 +7,7 @@ Sessions are opened as a till opens them: through pos-api, which forwards to ses
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -19,13 +20,11 @@ from caisse_contracts.envelope import Envelope
 from caisse_contracts.events import TicketFinalizedV1
 from caisse_contracts.snapshots import load_example
 from caisse_contracts.tills import BasketContent
-from caisse_runtime.database import create_engine
 from caisse_stack import simulator
 from caisse_stack.demo_data import Demo, DemoTill
 from harness import ServiceProcess, Stack
 from pos_api.adapters.memory import InMemoryUnitOfWork, MemoryState
-from pos_api.adapters.sql import SqlUnitOfWork
-from pos_api.adapters.till_sql import TillPool
+from pos_api.adapters.sql import SqlPool
 from pos_api.domain.tickets import TicketConflict
 from pos_api.service_layer.ports import StoredBasket, StoredTicket
 
@@ -393,11 +392,11 @@ def test_a_sale_naming_a_cashier_of_another_shop_is_refused_naming_operator_id(
     assert done.status_code == 201, done.text
 
 
-@pytest.mark.parametrize("adapter", ["fakes", "till's asyncpg", "back office's SQLAlchemy"])
+@pytest.mark.parametrize("adapter", ["fakes", "asyncpg"])
 def test_each_adapter_keeps_a_conflict_once_lists_a_tills_own_and_counts_the_seats_left(
     pos_api: ServiceProcess, stack: Stack, adapter: str
 ) -> None:
-    """One behaviour for the fakes and both PostgreSQL adapters of the ports finalize writes conflicts and seats to."""
+    """One behaviour for the fakes and the PostgreSQL adapter of the ports finalize writes conflicts and seats to."""
     pos, other = uuid.uuid4(), uuid.uuid4()
     now = datetime.now(UTC).replace(microsecond=0)
 
@@ -408,14 +407,9 @@ def test_each_adapter_keeps_a_conflict_once_lists_a_tills_own_and_counts_the_sea
     async def run() -> tuple[list[tuple[int, int]], list[tuple[int, int]], list[int]]:
         first, same, second = conflict(1, pos, 2), conflict(1, pos, 2), conflict(1, pos, 3)
         workshop = uuid.uuid4()
-        pool = TillPool(stack.infra.dsn(stack.database("pos-api", "_till")))
-        engine = create_engine(stack.infra.database_url(stack.database("pos-api", "_till")), pool_size=1)
+        pool = SqlPool(stack.infra.dsn(stack.database("pos-api", "_till")))
         state = MemoryState()
-        work: Any = {
-            "fakes": lambda: InMemoryUnitOfWork(state),
-            "till's asyncpg": pool.work,
-            "back office's SQLAlchemy": lambda: SqlUnitOfWork(engine),
-        }[adapter]
+        work: Any = {"fakes": lambda: InMemoryUnitOfWork(state), "asyncpg": pool.work}[adapter]
         await pool.start()
         try:
             async with work() as w:
@@ -430,7 +424,6 @@ def test_each_adapter_keeps_a_conflict_once_lists_a_tills_own_and_counts_the_sea
                 theirs = await w.tickets.conflicts([other])
         finally:
             await pool.stop()
-            await engine.dispose()
         return (
             [(c.number, c.attempt["lines"][0]["quantity"]) for c in mine],
             [(c.number, c.attempt["lines"][0]["quantity"]) for c in theirs],
@@ -641,7 +634,7 @@ def test_finalize_write_lands_only_while_basket_session_and_number_are_as_read(
 async def _record_under_guards(
     stack: Stack, till: DemoTill, boot: dict[str, Any], session_id: uuid.UUID, number: int
 ) -> dict[str, bool]:
-    pool = TillPool(stack.infra.dsn(stack.database("pos-api", "_till")))
+    pool = SqlPool(stack.infra.dsn(stack.database("pos-api", "_till")))
     await pool.start()
     now = datetime.now(UTC)
     content = BasketContent.model_validate(coat_and_bag(boot, [cash(900)]))
@@ -658,28 +651,30 @@ async def _record_under_guards(
     outcomes: dict[str, bool] = {}
     try:
         async with pool.steps() as work:
+            seen = await work.checkout.read(uuid.uuid4(), uuid.UUID(till.pos_id), number)  # a basket never saved
             stored, ended, event = sale(never_saved := uuid.uuid4(), session_id)
+            at_two = dataclasses.replace(
+                seen, basket=StoredBasket(never_saved, ended.pos_id, 2, content, False, None, now)
+            )
             outcomes["basket named at a version it never had"] = await work.checkout.record(
-                stored, ended, event, topic="caisse.ticket.v1", expected_version=2
+                stored, ended, event, topic="caisse.ticket.v1", seen=at_two
             )
             assert await work.baskets.get(never_saved) is None
             saved = uuid.uuid4()
             await work.baskets.put(StoredBasket(saved, uuid.UUID(till.pos_id), 1, content, False, None, now))
             stored, ended, event = sale(saved, session_id)
             outcomes["basket saved meanwhile (read as new, now at version 1)"] = await work.checkout.record(
-                stored, ended, event, topic="caisse.ticket.v1", expected_version=0
+                stored, ended, event, topic="caisse.ticket.v1", seen=seen
             )
             stored, ended, event = sale(uuid.uuid4(), uuid.uuid4())
             outcomes["session no longer the till's open one"] = await work.checkout.record(
-                stored, ended, event, topic="caisse.ticket.v1", expected_version=0
+                stored, ended, event, topic="caisse.ticket.v1", seen=seen
             )
             stored, ended, event = sale(uuid.uuid4(), session_id)
-            outcomes["as read"] = await work.checkout.record(
-                stored, ended, event, topic="caisse.ticket.v1", expected_version=0
-            )
+            outcomes["as read"] = await work.checkout.record(stored, ended, event, topic="caisse.ticket.v1", seen=seen)
             stored, ended, event = sale(uuid.uuid4(), session_id)
             outcomes["number taken meanwhile"] = await work.checkout.record(
-                stored, ended, event, topic="caisse.ticket.v1", expected_version=0
+                stored, ended, event, topic="caisse.ticket.v1", seen=seen
             )
             left_open = await work.baskets.get(saved)
             assert left_open is not None

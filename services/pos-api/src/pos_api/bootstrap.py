@@ -10,8 +10,7 @@ from caisse_runtime.database import migrations_beside
 from caisse_runtime.service import ServiceRuntime, plain_dsn, serve, utc_now
 from pos_api.adapters.config_listener import ConfigGenerationListener
 from pos_api.adapters.secret_box import FernetSecretBox
-from pos_api.adapters.sql import SqlUnitOfWork
-from pos_api.adapters.till_sql import TillPool
+from pos_api.adapters.sql import SqlPool
 from pos_api.config import Settings
 from pos_api.entrypoints import consumers
 from pos_api.entrypoints.http import problems
@@ -36,12 +35,10 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     runtime = ServiceRuntime(SERVICE, settings, versions_dir=migrations_beside(pos_api.__file__), has_outbox=True)
     runtime.instrument()
-    engine = runtime.require_engine()
-    till_pool = TillPool(plain_dsn(settings.database_url.get_secret_value()), size=settings.till_pool_size)
+    pool = SqlPool(plain_dsn(settings.database_url.get_secret_value()), size=settings.till_pool_size)
     services = Services(
-        uow=lambda: SqlUnitOfWork(engine),
-        till_uow=till_pool.work,
-        till_steps_uow=till_pool.steps,
+        uow=pool.work,
+        till_steps_uow=pool.steps,
         clock=utc_now,
         new_id=new_id,
         secret_box=FernetSecretBox(settings.secrets_key.get_secret_value()),
@@ -49,7 +46,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     )
     consumers.register(runtime.require_broker(), uow=services.uow, group_suffix=settings.consumer_group_suffix)
     listener = ConfigGenerationListener(plain_dsn(settings.database_url.get_secret_value()), services.cache)
-    on_start = [till_pool.start, listener.start]
+    on_start = [pool.start, listener.start]
     if settings.bootstrap_admin_token is not None:
         token = settings.bootstrap_admin_token.get_secret_value()
 
@@ -72,7 +69,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
             internal.router,
         ],
         on_start=on_start,
-        on_stop=[listener.stop, till_pool.stop],
+        on_stop=[listener.stop, pool.stop],
     )
     problems.install(app)
     app.state.runtime = runtime

@@ -32,8 +32,8 @@ class Settings(ServiceSettings):
         default=20,
         ge=1,
         le=200,
-        description="Database connections of the tills' requests. A sale holds one for its two statements only; "
-        "about one per two tills selling at once keeps them from queueing for one.",
+        description="Database connections of the requests and consumers (the outbox relay has its own). A sale "
+        "holds one for its two statements only; about one per two tills selling at once keeps them from queueing.",
     )
     bootstrap_admin_token: SecretStr | None = Field(
         default=None, description="If set and unknown, a federation admin with this bearer token is created at start."

@@ -1,5 +1,5 @@
-"""Finalize's guarded write as the fakes and the back office's unit of work compose it: it lands only while the
-basket, the session and the number are as finalize read them, and otherwise writes nothing."""
+"""Finalize's guarded write on the fakes: it lands only while the basket, the session and the number are as
+finalize read them, and otherwise writes nothing (`tests/ports` holds PostgreSQL to the same)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from caisse_contracts.events import TicketFinalizedV1
 from caisse_contracts.snapshots import load_example
 from caisse_contracts.tills import BasketContent
 from pos_api.adapters.memory import InMemoryUnitOfWork, MemoryState
-from pos_api.service_layer.ports import StoredBasket, StoredTicket
+from pos_api.service_layer.ports import CheckoutView, SessionState, StoredBasket, StoredTicket
 
 NOW = datetime(2026, 11, 21, 14, 32, 6, tzinfo=UTC)
 CONTENT = BasketContent.model_validate({"lines": [], "payments": []})
@@ -34,7 +34,11 @@ async def record(state: MemoryState, stored: StoredTicket, ended: StoredBasket, 
     work = InMemoryUnitOfWork(state)
     async with work:
         event = Envelope[TicketFinalizedV1].wrap(stored.ticket, event_id=uuid.uuid4(), occurred_at=NOW, source="test")
-        landed = await work.checkout.record(stored, ended, event, topic="t", expected_version=expected_version)
+        # what finalize read: the basket at `expected_version` (0: none) and the till's open session
+        read = StoredBasket(ended.id, ended.pos_id, expected_version, CONTENT, False, None, NOW)
+        session = SessionState(stored.ticket.pos_id, state.sessions[stored.ticket.pos_id].session_id, True, NOW)
+        seen = CheckoutView(read if expected_version else None, None, session, None)
+        landed = await work.checkout.record(stored, ended, event, topic="t", seen=seen)
         await work.commit()
     return landed
 

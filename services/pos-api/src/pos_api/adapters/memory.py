@@ -1,4 +1,7 @@
-"""In-memory fakes of pos-api's ports, for unit tests of the service layer (no server, milliseconds)."""
+"""In-memory fakes of pos-api's ports, for unit tests of the service layer (no server, milliseconds).
+
+`tests/ports` runs one suite against these and against PostgreSQL (`sql.py`), so that they cannot drift apart.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +13,11 @@ from uuid import UUID
 
 from caisse_contracts.envelope import Envelope
 from caisse_contracts.events import EntityType
-from pos_api.adapters.checkout import ComposedCheckout
-from pos_api.domain.config import Hierarchy, StoredItem
-from pos_api.domain.tickets import TicketConflict
+from caisse_runtime.outbox import OutboxRow
+from pos_api.domain.config import StoredItem
+from pos_api.domain.tickets import TicketConflict, TicketGaps, gaps_of
 from pos_api.service_layer.ports import (
+    CheckoutView,
     ClosingMark,
     DeviceCredential,
     PinState,
@@ -25,11 +29,26 @@ from pos_api.service_layer.ports import (
 
 @dataclass(frozen=True, slots=True)
 class QueuedEvent:
+    """An event queued in the outbox: the envelope as the use case made it, and the row PostgreSQL would store."""
+
     envelope: Envelope[Any]
-    topic: str
-    key: str
-    aggregate_type: str
-    aggregate_id: str
+    row: OutboxRow
+
+    @property
+    def topic(self) -> str:
+        return self.row.topic
+
+    @property
+    def key(self) -> str:
+        return self.row.key
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorCredential:
+    """An operator's row of credentials: a bearer token, a PIN, or both."""
+
+    token_sha256: str | None
+    pin: PinState
 
 
 @dataclass
@@ -40,13 +59,14 @@ class MemoryState:
     events: list[QueuedEvent] = field(default_factory=list)
     items: dict[UUID, StoredItem] = field(default_factory=dict)
     history: list[tuple[StoredItem, list[dict[str, Any]]]] = field(default_factory=list)
-    devices: dict[str, DeviceCredential] = field(default_factory=dict)
-    operator_tokens: dict[str, UUID] = field(default_factory=dict)
+    generation: int = 1
+    devices: dict[UUID, DeviceCredential] = field(default_factory=dict)
+    """pos id → its device's credential."""
+    operators: dict[UUID, OperatorCredential] = field(default_factory=dict)
     paheko: dict[UUID, tuple[str, str]] = field(default_factory=dict)
     sessions: dict[UUID, SessionState] = field(default_factory=dict)
     processed: set[UUID] = field(default_factory=set)
     baskets: dict[UUID, StoredBasket] = field(default_factory=dict)
-    pins: dict[UUID, PinState] = field(default_factory=dict)
     gaps: dict[tuple[UUID, int], datetime] = field(default_factory=dict)
     seats_sold: dict[UUID, int] = field(default_factory=dict)
     conflicts: dict[tuple[UUID, int, str], TicketConflict] = field(default_factory=dict)
@@ -57,40 +77,35 @@ class InMemoryTickets:
         self._state = state
         self._pending = pending
 
+    def _all(self) -> list[StoredTicket]:
+        return [*self._state.tickets.values(), *self._pending.values()]
+
     async def by_number(self, pos_id: UUID, number: int) -> StoredTicket | None:
         return self._pending.get((pos_id, number)) or self._state.tickets.get((pos_id, number))
 
     async def credit_notes_of(self, ticket_id: UUID) -> list[StoredTicket]:
-        return [
-            t
-            for t in [*self._state.tickets.values(), *self._pending.values()]
-            if t.ticket.original_ticket_id == ticket_id
-        ]
+        notes = [t for t in self._all() if t.ticket.original_ticket_id == ticket_id]
+        return sorted(notes, key=lambda t: t.received_at)
 
     async def by_id(self, ticket_id: UUID, *, for_update: bool = False) -> StoredTicket | None:
-        for stored in [*self._state.tickets.values(), *self._pending.values()]:
-            if stored.ticket.ticket_id == ticket_id:
-                return stored
-        return None
+        return next((t for t in self._all() if t.ticket.ticket_id == ticket_id), None)
 
     async def last_number(self, pos_id: UUID) -> int | None:
         numbers = [n for (p, n) in [*self._state.tickets, *self._pending] if p == pos_id]
         return max(numbers, default=None)
 
-    async def note_number(self, pos_id: UUID, number: int, at: datetime) -> None:
-        known = {n for (p, n) in [*self._state.tickets, *self._pending] if p == pos_id}
-        below = [n for n in known if n < number]
-        for missing in range(max(below, default=0) + 1, number):
-            if missing not in known:
+    async def note_gaps(self, pos_id: UUID, gaps: TicketGaps, at: datetime) -> None:
+        self._state.gaps.pop((pos_id, gaps.closed), None)
+        for missing in gaps.opened:
+            if (pos_id, missing) not in self._state.tickets and (pos_id, missing) not in self._pending:
                 self._state.gaps.setdefault((pos_id, missing), at)
-        self._state.gaps.pop((pos_id, number), None)
 
     async def open_gaps(self, pos_ids: list[UUID]) -> list[tuple[UUID, int, datetime]]:
         return sorted((p, n, at) for (p, n), at in self._state.gaps.items() if p in pos_ids)
 
     async def add(self, stored: StoredTicket) -> bool:
         key = (stored.ticket.pos_id, stored.ticket.number)
-        if key in self._state.tickets or key in self._pending:
+        if key in self._state.tickets or key in self._pending or await self.by_id(stored.ticket.ticket_id):
             return False
         self._pending[key] = stored
         return True
@@ -110,7 +125,12 @@ class InMemoryOutbox:
     async def add(
         self, envelope: Envelope[Any], *, topic: str, key: str, aggregate_type: str, aggregate_id: str
     ) -> None:
-        self._pending.append(QueuedEvent(envelope, topic, key, aggregate_type, aggregate_id))
+        row = OutboxRow.of(envelope, topic=topic, key=key, aggregate_type=aggregate_type, aggregate_id=aggregate_id)
+        self.queue(envelope, row)
+
+    def queue(self, envelope: Envelope[Any], row: OutboxRow) -> None:
+        """Queue `envelope` as `row`, made by the caller."""
+        self._pending.append(QueuedEvent(envelope, row))
 
 
 class InMemoryConfigItems:
@@ -125,8 +145,11 @@ class InMemoryConfigItems:
     async def put(
         self, stored: StoredItem, *, patch: list[dict[str, Any]], changed_by: UUID | None, changed_at: datetime
     ) -> None:
+        # kept in the order of their last change, as PostgreSQL lists them
+        self._state.items.pop(stored.id, None)
         self._state.items[stored.id] = stored
         self._state.history.append((stored, patch))
+        self._state.generation += 1
 
     async def list(
         self, entity_type: EntityType, *, company_id: UUID | None = None, shop_id: UUID | None = None
@@ -141,7 +164,7 @@ class InMemoryConfigItems:
         ]
 
     async def generation(self) -> int:
-        return len(self._state.history) + len(self._state.devices)
+        return self._state.generation
 
 
 class InMemoryCredentials:
@@ -149,17 +172,19 @@ class InMemoryCredentials:
         self._state = state
 
     async def device(self, serial: str) -> DeviceCredential | None:
-        return self._state.devices.get(serial)
+        return next((d for d in self._state.devices.values() if d.serial == serial), None)
 
     async def set_device(self, pos_id: UUID, serial: str, secret_sha256: str, at: datetime) -> None:
-        self._state.devices[serial] = DeviceCredential(pos_id, serial, secret_sha256)
-        self._state.history.append((StoredItem(EntityType.POS, pos_id, 0, Hierarchy(), {}), []))
+        self._state.devices[pos_id] = DeviceCredential(pos_id, serial, secret_sha256)
+        self._state.generation += 1
 
     async def operator_for_token(self, token_sha256: str) -> UUID | None:
-        return self._state.operator_tokens.get(token_sha256)
+        return next((o for o, c in self._state.operators.items() if c.token_sha256 == token_sha256), None)
 
     async def set_operator_token(self, operator_id: UUID, token_sha256: str, at: datetime) -> None:
-        self._state.operator_tokens[token_sha256] = operator_id
+        current = self._state.operators.get(operator_id)
+        pin = current.pin if current else PinState(None, 0, None)
+        self._state.operators[operator_id] = OperatorCredential(token_sha256, pin)
 
     async def hold_bootstrap(self) -> None:
         """The fakes never yield to the event loop between a check and a write: nothing to hold."""
@@ -168,14 +193,20 @@ class InMemoryCredentials:
         self._state.paheko[company_id] = (user, password_encrypted)
 
     async def set_pin(self, operator_id: UUID, pin_hash: str, at: datetime) -> None:
-        self._state.pins[operator_id] = PinState(pin_hash, 0, None)
+        current = self._state.operators.get(operator_id)
+        self._state.operators[operator_id] = OperatorCredential(
+            current.token_sha256 if current else None, PinState(pin_hash, 0, None)
+        )
 
     async def pin_state(self, operator_id: UUID) -> PinState | None:
-        return self._state.pins.get(operator_id)
+        current = self._state.operators.get(operator_id)
+        return current.pin if current else None
 
     async def pin_tried(self, operator_id: UUID, *, failed_pins: int, locked_until: datetime | None) -> None:
-        current = self._state.pins[operator_id]
-        self._state.pins[operator_id] = PinState(current.pin_hash, failed_pins, locked_until)
+        current = self._state.operators.get(operator_id)
+        if current is not None:
+            pin = PinState(current.pin.pin_hash, failed_pins, locked_until)
+            self._state.operators[operator_id] = OperatorCredential(current.token_sha256, pin)
 
     async def has_paheko(self, company_id: UUID) -> bool:
         return company_id in self._state.paheko
@@ -185,8 +216,9 @@ class InMemoryCredentials:
 
 
 class InMemorySessions:
-    def __init__(self, state: MemoryState) -> None:
+    def __init__(self, state: MemoryState, pending: dict[tuple[UUID, int], StoredTicket]) -> None:
         self._state = state
+        self._pending = pending
 
     async def of_pos(self, pos_id: UUID, *, lock: bool = False) -> SessionState | None:
         return self._state.sessions.get(pos_id)
@@ -202,7 +234,8 @@ class InMemorySessions:
         current = self._state.sessions.get(pos_id)
         if current is None or current.session_id != session_id:
             return None
-        numbers = [n for (p, n), t in self._state.tickets.items() if p == pos_id and t.ticket.session_id == session_id]
+        tickets = [*self._state.tickets.items(), *self._pending.items()]
+        numbers = [n for (p, n), t in tickets if p == pos_id and t.ticket.session_id == session_id]
         last = max(
             [n for n in (declared, max(numbers, default=None), current.last_ticket_number) if n is not None],
             default=None,
@@ -263,6 +296,61 @@ class InMemorySeats:
         return max(capacity - self._state.seats_sold.get(product_id, 0), 0)
 
 
+class InMemoryCheckout:
+    """Finalize's read and guarded write over the other fakes, with the guards of `SqlCheckout`'s statement."""
+
+    def __init__(
+        self,
+        state: MemoryState,
+        tickets: InMemoryTickets,
+        sessions: InMemorySessions,
+        baskets: InMemoryBaskets,
+        outbox: InMemoryOutbox,
+    ) -> None:
+        self._state = state
+        self._tickets = tickets
+        self._sessions = sessions
+        self._baskets = baskets
+        self._outbox = outbox
+
+    async def read(self, basket_id: UUID, pos_id: UUID, number: int) -> CheckoutView:
+        return CheckoutView(
+            basket=await self._baskets.get(basket_id, for_update=True),
+            holder=await self._tickets.by_number(pos_id, number),
+            session=await self._sessions.of_pos(pos_id),
+            last_number=await self._tickets.last_number(pos_id),
+        )
+
+    async def record(
+        self, stored: StoredTicket, basket: StoredBasket, event: Envelope[Any], *, topic: str, seen: CheckoutView
+    ) -> bool:
+        ticket = stored.ticket
+        current = self._state.baskets.get(basket.id)
+        if current is None and seen.basket is not None:
+            return False
+        if current is not None and (
+            current.finalized
+            or current.pos_id != basket.pos_id
+            or seen.basket is None
+            or current.version != seen.basket.version
+        ):
+            return False
+        session = self._state.sessions.get(ticket.pos_id)
+        if session is None or seen.session is None or session.session_id != ticket.session_id:
+            return False
+        as_seen = (seen.session.session_id, seen.session.is_open, seen.session.closing, seen.session.last_ticket_number)
+        if (session.session_id, session.is_open, session.closing, session.last_ticket_number) != as_seen:
+            return False
+        if not await self._tickets.add(stored):
+            return False
+        await self._tickets.note_gaps(ticket.pos_id, gaps_of(ticket.number, seen.last_number), stored.received_at)
+        body = stored.body or ticket.model_dump_json()
+        where = {"key": str(ticket.pos_id), "aggregate_type": "ticket", "aggregate_id": str(ticket.ticket_id)}
+        self._outbox.queue(event, OutboxRow.of(event, topic=topic, data_json=body, **where))
+        self._state.baskets[basket.id] = basket
+        return True
+
+
 class InMemoryUnitOfWork:
     def __init__(self, state: MemoryState) -> None:
         self._state = state
@@ -272,11 +360,11 @@ class InMemoryUnitOfWork:
         self.outbox = InMemoryOutbox(self._events)
         self.config = InMemoryConfigItems(state)
         self.credentials = InMemoryCredentials(state)
-        self.sessions = InMemorySessions(state)
+        self.sessions = InMemorySessions(state, self._tickets)
         self.inbox = InMemoryInbox(state)
         self.baskets = InMemoryBaskets(state)
         self.seats = InMemorySeats(state)
-        self.checkout = ComposedCheckout(self.tickets, self.baskets, self.sessions, self.outbox)
+        self.checkout = InMemoryCheckout(state, self.tickets, self.sessions, self.baskets, self.outbox)
         self.committed = False
 
     async def __aenter__(self) -> Self:

@@ -1,41 +1,35 @@
-"""PostgreSQL implementations of pos-api's ports: one connection and transaction per unit of work."""
+"""pos-api's ports on PostgreSQL, through asyncpg: each statement is prepared once per connection of the pool.
+
+One unit of work serves the till's requests, the back office and the consumers: one transaction on one pooled
+connection, or (`SqlPool.steps`) statements each atomic on its own, for a use case whose every write is one
+guarded statement. The rules (the numbers a ticket skips, what an outbox row holds) are computed in Python,
+by the domain and the runtime; the statements here only store what they computed.
+"""
 
 from __future__ import annotations
 
+import json
+import re
 import zlib
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 from uuid import UUID
 
-from sqlalchemy import func, select, text, update
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.engine import Row
-from sqlalchemy.ext.asyncio import AsyncConnection
+import asyncpg
 
 from caisse_contracts.envelope import Envelope
 from caisse_contracts.events import EntityType, TicketFinalizedV1
 from caisse_contracts.tills import BasketContent
 from caisse_contracts.topics import POS_API_SESSIONS
-from caisse_runtime import database
-from caisse_runtime.inbox import SqlInbox
-from caisse_runtime.outbox import enqueue
-from pos_api.adapters.checkout import ComposedCheckout
-from pos_api.adapters.tables import (
-    baskets,
-    company_secrets,
-    config_history,
-    config_items,
-    device_credentials,
-    event_seats,
-    operator_credentials,
-    pos_sessions,
-    ticket_conflicts,
-    ticket_gaps,
-    tickets,
-)
+from caisse_runtime.inbox import claim_events
+from caisse_runtime.outbox import OUTBOX_COLUMNS, OutboxRow, insert_outbox
+from caisse_runtime.pg import HotPool, PooledWork
 from pos_api.domain.config import Hierarchy, StoredItem
-from pos_api.domain.tickets import TicketConflict
+from pos_api.domain.tickets import TicketConflict, TicketGaps, gaps_of
 from pos_api.service_layer.ports import (
+    CheckoutView,
     ClosingMark,
     DeviceCredential,
     PinState,
@@ -48,459 +42,800 @@ BOOTSTRAP_LOCK: Final = zlib.crc32(b"pos-api:bootstrap-admin")
 """The advisory lock under which a starting process creates the bootstrap admin."""
 
 
-def _stored(row: Row[Any]) -> StoredTicket:
+def numbered(sql: str, names: Sequence[str]) -> str:
+    """`sql` with each `:name` in it written as asyncpg's `$n`, `n` being the place of `name` among `names` (the
+    fields of the row the statement takes, in their order): a name the row lacks fails as the module loads."""
+    places = {name: f"${i}" for i, name in enumerate(names, 1)}
+    return re.sub(r"(?<![:\w]):(\w+)", lambda found: places[found[1]], sql)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _atomic(conn: asyncpg.Connection) -> AbstractAsyncContextManager[Any]:
+    """The unit of work's transaction when there is one; a transaction of its own otherwise (`steps`)."""
+    return nullcontext() if conn.is_in_transaction() else conn.transaction()
+
+
+class TicketRow(NamedTuple):
+    """A row of `tickets`: the fields the statements below name, in the order they number them."""
+
+    id: UUID
+    pos_id: UUID
+    number: int
+    session_id: UUID
+    shop_id: UUID
+    kind: str
+    total_incl_tax: int
+    currency: str
+    finalized_at: datetime
+    received_at: datetime
+    content_hash: str
+    body: str
+
+    @classmethod
+    def of(cls, stored: StoredTicket) -> TicketRow:
+        t = stored.ticket
+        return cls(
+            id=t.ticket_id,
+            pos_id=t.pos_id,
+            number=t.number,
+            session_id=t.session_id,
+            shop_id=t.shop_id,
+            kind=t.kind.value,
+            total_incl_tax=t.total_incl_tax,
+            currency=t.currency,
+            finalized_at=t.finalized_at,
+            received_at=stored.received_at,
+            content_hash=stored.content_hash,
+            body=stored.body or t.model_dump_json(),
+        )
+
+
+class BasketRow(NamedTuple):
+    """A row of `baskets`."""
+
+    id: UUID
+    pos_id: UUID
+    version: int
+    content: str
+    status: str
+    ticket_id: UUID | None
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, basket: StoredBasket) -> BasketRow:
+        return cls(
+            id=basket.id,
+            pos_id=basket.pos_id,
+            version=basket.version,
+            content=basket.content.model_dump_json(),
+            status="finalized" if basket.finalized else "open",
+            ticket_id=basket.ticket_id,
+            updated_at=basket.updated_at,
+        )
+
+
+class ConflictRow(NamedTuple):
+    """A row of `ticket_conflicts`."""
+
+    pos_id: UUID
+    number: int
+    attempt_sha256: str
+    existing_ticket_id: UUID
+    attempted_ticket_id: UUID
+    source: str
+    attempt: str
+    detected_at: datetime
+
+    @classmethod
+    def of(cls, conflict: TicketConflict) -> ConflictRow:
+        return cls(
+            pos_id=conflict.pos_id,
+            number=conflict.number,
+            attempt_sha256=conflict.attempt_sha256,
+            existing_ticket_id=conflict.existing_ticket_id,
+            attempted_ticket_id=conflict.attempted_ticket_id,
+            source=conflict.source,
+            attempt=_json(conflict.attempt),
+            detected_at=conflict.detected_at,
+        )
+
+
+class ConfigItemRow(NamedTuple):
+    """A row of `config_items`, with the patch its history row keeps beside it."""
+
+    id: UUID
+    entity_type: str
+    version: int
+    territory_id: UUID | None
+    company_id: UUID | None
+    shop_id: UUID | None
+    pos_id: UUID | None
+    item: str
+    deleted: bool
+    updated_by: UUID | None
+    updated_at: datetime
+    patch: str
+
+
+TICKET_BY_NUMBER: Final = "select body, content_hash, received_at from tickets where pos_id = $1 and number = $2"
+TICKET_BY_ID: Final = "select body, content_hash, received_at from tickets where id = $1"
+TICKET_BY_ID_LOCKED: Final = TICKET_BY_ID + " for update"
+CREDIT_NOTES_OF: Final = (
+    "select body, content_hash, received_at from tickets"
+    " where kind = 'credit_note' and body->>'original_ticket_id' = $1 order by received_at"
+)
+
+TICKET_ADD: Final = numbered(
+    """
+    insert into tickets (id, pos_id, number, session_id, shop_id, kind, total_incl_tax, currency,
+                         finalized_at, received_at, content_hash, body)
+    values (:id, :pos_id, :number, :session_id, :shop_id, :kind, :total_incl_tax, :currency,
+            :finalized_at, :received_at, :content_hash, :body::json)
+    on conflict do nothing
+    returning id
+    """,
+    TicketRow._fields,
+)
+"""Nothing written when the till already used the number or the ticket's id is already a ticket."""
+
+GAP_CLOSED: Final = """
+update ticket_gaps set filled_at = :received_at
+where pos_id = :pos_id and number = :number and filled_at is null {when}
+"""
+
+GAPS_OPENED: Final = """
+insert into ticket_gaps (pos_id, number, detected_at)
+select :pos_id, missing, :received_at from unnest(:gaps::int[]) as missing
+where not exists (select 1 from tickets where pos_id = :pos_id and number = missing) {when}
+on conflict do nothing
+"""
+"""A ticket's `TicketGaps` stored: the gap of its number closed, the numbers it skips opened. A number read as
+free may have been taken since (by a sale of another process): a ticket's number is never a gap."""
+
+TICKET_GAPS: Final = numbered(
+    f"with closed as ({GAP_CLOSED.format(when='')}) {GAPS_OPENED.format(when='')}",
+    ("pos_id", "number", "received_at", "gaps"),
+)
+
+
+def _ticket(row: asyncpg.Record) -> StoredTicket:
     return StoredTicket(
-        ticket=TicketFinalizedV1.model_validate(row.body, strict=False),
-        content_hash=row.content_hash,
-        received_at=row.received_at,
+        ticket=TicketFinalizedV1.model_validate_json(row["body"], strict=False),
+        content_hash=row["content_hash"],
+        received_at=row["received_at"],
     )
 
 
 class SqlTickets:
-    def __init__(self, conn: AsyncConnection) -> None:
+    """The tickets, their gaps and the conflicts kept aside."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
 
     async def by_number(self, pos_id: UUID, number: int) -> StoredTicket | None:
-        row = (
-            await self._conn.execute(select(tickets).where(tickets.c.pos_id == pos_id, tickets.c.number == number))
-        ).first()
-        return _stored(row) if row else None
+        row = await self._conn.fetchrow(TICKET_BY_NUMBER, pos_id, number)
+        return _ticket(row) if row else None
 
     async def by_id(self, ticket_id: UUID, *, for_update: bool = False) -> StoredTicket | None:
-        stmt = select(tickets).where(tickets.c.id == ticket_id)
-        if for_update:
-            stmt = stmt.with_for_update()
-        row = (await self._conn.execute(stmt)).first()
-        return _stored(row) if row else None
+        row = await self._conn.fetchrow(TICKET_BY_ID_LOCKED if for_update else TICKET_BY_ID, ticket_id)
+        return _ticket(row) if row else None
 
     async def credit_notes_of(self, ticket_id: UUID) -> list[StoredTicket]:
-        stmt = select(tickets).where(
-            tickets.c.kind == "credit_note", tickets.c.body["original_ticket_id"].astext == str(ticket_id)
-        )
-        return [_stored(row) for row in await self._conn.execute(stmt)]
+        rows = await self._conn.fetch(CREDIT_NOTES_OF, str(ticket_id))
+        return [_ticket(row) for row in rows]
 
     async def last_number(self, pos_id: UUID) -> int | None:
-        stmt = select(func.max(tickets.c.number)).where(tickets.c.pos_id == pos_id)
-        found: int | None = (await self._conn.execute(stmt)).scalar_one_or_none()
+        found: int | None = await self._conn.fetchval("select max(number) from tickets where pos_id = $1", pos_id)
         return found
 
-    async def note_number(self, pos_id: UUID, number: int, at: datetime) -> None:
-        await self._conn.execute(
-            text(
-                """
-                insert into ticket_gaps (pos_id, number, detected_at)
-                select :pos, missing, :at
-                from generate_series(
-                    (select coalesce(max(number), 0) + 1 from tickets where pos_id = :pos and number < :number),
-                    :number - 1
-                ) as missing
-                where not exists (select 1 from tickets where pos_id = :pos and number = missing)
-                on conflict do nothing
-                """
-            ),
-            {"pos": pos_id, "number": number, "at": at},
-        )
-        await self._conn.execute(
-            update(ticket_gaps)
-            .where(ticket_gaps.c.pos_id == pos_id, ticket_gaps.c.number == number, ticket_gaps.c.filled_at.is_(None))
-            .values(filled_at=at)
-        )
+    async def note_gaps(self, pos_id: UUID, gaps: TicketGaps, at: datetime) -> None:
+        await self._conn.execute(TICKET_GAPS, pos_id, gaps.closed, at, list(gaps.opened))
 
     async def open_gaps(self, pos_ids: list[UUID]) -> list[tuple[UUID, int, datetime]]:
-        stmt = (
-            select(ticket_gaps.c.pos_id, ticket_gaps.c.number, ticket_gaps.c.detected_at)
-            .where(ticket_gaps.c.pos_id.in_(pos_ids), ticket_gaps.c.filled_at.is_(None))
-            .order_by(ticket_gaps.c.pos_id, ticket_gaps.c.number)
+        rows = await self._conn.fetch(
+            "select pos_id, number, detected_at from ticket_gaps"
+            " where pos_id = any($1::uuid[]) and filled_at is null order by pos_id, number",
+            pos_ids,
         )
-        return [(row.pos_id, row.number, row.detected_at) for row in await self._conn.execute(stmt)]
+        return [(row["pos_id"], row["number"], row["detected_at"]) for row in rows]
 
     async def add(self, stored: StoredTicket) -> bool:
-        t = stored.ticket
-        stmt = (
-            insert(tickets)
-            .values(
-                id=t.ticket_id,
-                pos_id=t.pos_id,
-                number=t.number,
-                session_id=t.session_id,
-                shop_id=t.shop_id,
-                kind=t.kind.value,
-                total_incl_tax=t.total_incl_tax,
-                currency=t.currency,
-                finalized_at=t.finalized_at,
-                received_at=stored.received_at,
-                content_hash=stored.content_hash,
-                body=t.model_dump(mode="json"),
-            )
-            .on_conflict_do_nothing(index_elements=["pos_id", "number"])
-            .returning(tickets.c.id)
-        )
-        return (await self._conn.execute(stmt)).first() is not None
+        return await self._conn.fetchval(TICKET_ADD, *TicketRow.of(stored)) is not None
 
     async def keep_conflict(self, conflict: TicketConflict) -> None:
-        await self._conn.execute(
-            insert(ticket_conflicts)
-            .values(
-                pos_id=conflict.pos_id,
-                number=conflict.number,
-                attempt_sha256=conflict.attempt_sha256,
-                existing_ticket_id=conflict.existing_ticket_id,
-                attempted_ticket_id=conflict.attempted_ticket_id,
-                source=conflict.source,
-                attempt=conflict.attempt,
-                detected_at=conflict.detected_at,
-            )
-            .on_conflict_do_nothing()
-        )
+        await self._conn.execute(CONFLICT_KEPT, *ConflictRow.of(conflict))
 
     async def conflicts(self, pos_ids: list[UUID]) -> list[TicketConflict]:
-        stmt = (
-            select(ticket_conflicts)
-            .where(ticket_conflicts.c.pos_id.in_(pos_ids))
-            .order_by(ticket_conflicts.c.detected_at, ticket_conflicts.c.pos_id, ticket_conflicts.c.number)
+        rows = await self._conn.fetch(
+            "select pos_id, number, existing_ticket_id, attempted_ticket_id, source, attempt, detected_at"
+            " from ticket_conflicts where pos_id = any($1::uuid[]) order by detected_at, pos_id, number",
+            pos_ids,
         )
         return [
             TicketConflict(
-                row.pos_id,
-                row.number,
-                row.existing_ticket_id,
-                row.attempted_ticket_id,
-                row.source,
-                row.attempt,
-                row.detected_at,
+                row["pos_id"],
+                row["number"],
+                row["existing_ticket_id"],
+                row["attempted_ticket_id"],
+                row["source"],
+                json.loads(row["attempt"]),
+                row["detected_at"],
             )
-            for row in await self._conn.execute(stmt)
+            for row in rows
         ]
 
 
+CONFLICT_KEPT: Final = numbered(
+    """
+    insert into ticket_conflicts (pos_id, number, attempt_sha256, existing_ticket_id, attempted_ticket_id,
+                                  source, attempt, detected_at)
+    values (:pos_id, :number, :attempt_sha256, :existing_ticket_id, :attempted_ticket_id,
+            :source, :attempt::json, :detected_at)
+    on conflict do nothing
+    """,
+    ConflictRow._fields,
+)
+
+SESSION_OF_POS: Final = (
+    "select pos_id, session_id, status, opened_at, last_ticket_number from pos_sessions where pos_id = $1"
+)
+SESSION_OF_POS_SHARED: Final = SESSION_OF_POS + " for share"
+
+SESSION_OPENED: Final = """
+insert into pos_sessions (pos_id, session_id, status, opened_at, closed_at, last_ticket_number)
+values ($1, $2, 'open', $3, null, null)
+on conflict (pos_id) do update
+set session_id = excluded.session_id, status = 'open', opened_at = excluded.opened_at,
+    closed_at = null, last_ticket_number = null
+where pos_sessions.opened_at <= excluded.opened_at
+  and (pos_sessions.session_id <> excluded.session_id or pos_sessions.status = 'open')
+"""
+"""A late `session.opened` (or a retried open) never reopens the same session once it is closing or closed."""
+
+SESSION_FOR_CLOSE: Final = (
+    "select status, last_ticket_number from pos_sessions where pos_id = $1 and session_id = $2 for update"
+)
+"""Waits for any sale writing in the session (finalize's write locks its row shared); every later sale waits for
+the close's commit and then finds the session no longer as it read it."""
+
+SESSION_LAST_NUMBER: Final = "select max(number) from tickets where pos_id = $1 and session_id = $2"
+
+SESSION_CLOSING: Final = """
+update pos_sessions set status = 'closing', last_ticket_number = $3
+where pos_id = $1 and session_id = $2 and status in ('open', 'closing')
+"""
+
+
+def _session(
+    pos_id: UUID, session_id: UUID, status: str, opened_at: datetime, last_ticket_number: int | None
+) -> SessionState:
+    return SessionState(
+        pos_id,
+        session_id,
+        status == "open",
+        opened_at,
+        status == "closing",
+        last_ticket_number if status == "closing" else None,
+    )
+
+
+def _status(session: SessionState) -> str:
+    """The `pos_sessions.status` of a session as `_session` reads it back."""
+    return "open" if session.is_open else "closing" if session.closing else "closed"
+
+
 class SqlSessions:
-    def __init__(self, conn: AsyncConnection) -> None:
+    """The read model of each till's cash session."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
 
     async def of_pos(self, pos_id: UUID, *, lock: bool = False) -> SessionState | None:
-        query = select(pos_sessions).where(pos_sessions.c.pos_id == pos_id)
-        row = (await self._conn.execute(query.with_for_update(read=True) if lock else query)).first()
-        if row is None:
-            return None
-        closing = row.status == "closing"
-        return SessionState(
-            row.pos_id,
-            row.session_id,
-            row.status == "open",
-            row.opened_at,
-            closing,
-            row.last_ticket_number if closing else None,
-        )
+        row = await self._conn.fetchrow(SESSION_OF_POS_SHARED if lock else SESSION_OF_POS, pos_id)
+        return _session(*row) if row else None
 
     async def opened(self, pos_id: UUID, session_id: UUID, opened_at: datetime) -> None:
-        values = {
-            "session_id": session_id,
-            "status": "open",
-            "opened_at": opened_at,
-            "closed_at": None,
-            "last_ticket_number": None,
-        }
-        stmt = insert(pos_sessions).values(pos_id=pos_id, **values)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["pos_id"],
-            set_=values,
-            # a late `session.opened` never reopens the same session once it is closing or closed
-            where=(pos_sessions.c.opened_at <= opened_at)
-            & ((pos_sessions.c.session_id != session_id) | (pos_sessions.c.status == "open")),
-        )
-        await self._conn.execute(stmt)
+        await self._conn.execute(SESSION_OPENED, pos_id, session_id, opened_at)
 
     async def mark_closing(self, pos_id: UUID, session_id: UUID, declared: int | None) -> ClosingMark | None:
-        where = (pos_sessions.c.pos_id == pos_id, pos_sessions.c.session_id == session_id)
-        # the row lock waits for a sale writing in the session; later sales wait for this commit, then refuse
-        row = (
-            await self._conn.execute(
-                select(pos_sessions.c.status, pos_sessions.c.last_ticket_number).where(*where).with_for_update()
-            )
-        ).first()
-        if row is None:
-            return None
-        held = (
-            await self._conn.execute(
-                select(func.max(tickets.c.number)).where(tickets.c.pos_id == pos_id, tickets.c.session_id == session_id)
-            )
-        ).scalar()
-        numbers = (declared, held, row.last_ticket_number if row.status == "closing" else None)
-        last = max((n for n in numbers if n is not None), default=None)
-        await self._conn.execute(
-            update(pos_sessions)
-            .where(*where, pos_sessions.c.status.in_(("open", "closing")))
-            .values(status="closing", last_ticket_number=last)
-        )
-        return ClosingMark(row.status == "open", last)
+        async with _atomic(self._conn):
+            row = await self._conn.fetchrow(SESSION_FOR_CLOSE, pos_id, session_id)
+            if row is None:
+                return None
+            # a new statement, so a new snapshot: it sees the sale the lock waited for
+            held = await self._conn.fetchval(SESSION_LAST_NUMBER, pos_id, session_id)
+            numbers = (declared, held, row["last_ticket_number"] if row["status"] == "closing" else None)
+            last = max((n for n in numbers if n is not None), default=None)
+            await self._conn.execute(SESSION_CLOSING, pos_id, session_id, last)
+        return ClosingMark(row["status"] == "open", last)
 
     async def reopen(self, pos_id: UUID, session_id: UUID) -> None:
         await self._conn.execute(
-            update(pos_sessions)
-            .where(
-                pos_sessions.c.pos_id == pos_id,
-                pos_sessions.c.session_id == session_id,
-                pos_sessions.c.status == "closing",
-            )
-            .values(status="open", last_ticket_number=None)
+            "update pos_sessions set status = 'open', last_ticket_number = null"
+            " where pos_id = $1 and session_id = $2 and status = 'closing'",
+            pos_id,
+            session_id,
         )
 
     async def closed(self, pos_id: UUID, session_id: UUID, closed_at: datetime, last_ticket_number: int | None) -> None:
         await self._conn.execute(
-            update(pos_sessions)
-            .where(pos_sessions.c.pos_id == pos_id, pos_sessions.c.session_id == session_id)
-            .values(status="closed", closed_at=closed_at, last_ticket_number=last_ticket_number)
+            "update pos_sessions set status = 'closed', closed_at = $3, last_ticket_number = $4"
+            " where pos_id = $1 and session_id = $2",
+            pos_id,
+            session_id,
+            closed_at,
+            last_ticket_number,
         )
+
+
+BASKET_GET: Final = "select id, pos_id, version, content, status, ticket_id, updated_at from baskets where id = $1"
+BASKET_GET_LOCKED: Final = BASKET_GET + " for update"
+BASKET_OPEN_OF_POS: Final = (
+    "select id, pos_id, version, content, status, ticket_id, updated_at from baskets"
+    " where pos_id = $1 and status = 'open' order by updated_at desc limit 1"
+)
+
+BASKET_PUT: Final = numbered(
+    """
+    insert into baskets (id, pos_id, version, content, status, ticket_id, updated_at)
+    values (:id, :pos_id, :version, :content::json, :status, :ticket_id, :updated_at)
+    on conflict (id) do update
+    set pos_id = excluded.pos_id, version = excluded.version, content = excluded.content,
+        status = excluded.status, ticket_id = excluded.ticket_id, updated_at = excluded.updated_at
+    """,
+    BasketRow._fields,
+)
+
+
+def _basket(row: asyncpg.Record) -> StoredBasket:
+    return StoredBasket(
+        id=row["id"],
+        pos_id=row["pos_id"],
+        version=row["version"],
+        content=BasketContent.model_validate_json(row["content"]),
+        finalized=row["status"] == "finalized",
+        ticket_id=row["ticket_id"],
+        updated_at=row["updated_at"],
+    )
 
 
 class SqlBaskets:
-    def __init__(self, conn: AsyncConnection) -> None:
+    """The tills' baskets, open or finalized."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
 
-    @staticmethod
-    def _basket(row: Row[Any]) -> StoredBasket:
-        return StoredBasket(
-            id=row.id,
-            pos_id=row.pos_id,
-            version=row.version,
-            content=BasketContent.model_validate(row.content),
-            finalized=row.status == "finalized",
-            ticket_id=row.ticket_id,
-            updated_at=row.updated_at,
-        )
-
     async def get(self, basket_id: UUID, *, for_update: bool = False) -> StoredBasket | None:
-        stmt = select(baskets).where(baskets.c.id == basket_id)
-        if for_update:
-            stmt = stmt.with_for_update()
-        row = (await self._conn.execute(stmt)).first()
-        return self._basket(row) if row else None
+        row = await self._conn.fetchrow(BASKET_GET_LOCKED if for_update else BASKET_GET, basket_id)
+        return _basket(row) if row else None
 
     async def put(self, basket: StoredBasket) -> None:
-        values: dict[str, Any] = {
-            "pos_id": basket.pos_id,
-            "version": basket.version,
-            "content": basket.content.model_dump(mode="json"),
-            "status": "finalized" if basket.finalized else "open",
-            "ticket_id": basket.ticket_id,
-            "updated_at": basket.updated_at,
-        }
-        stmt = insert(baskets).values(id=basket.id, **values)
-        await self._conn.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=values))
+        await self._conn.execute(BASKET_PUT, *BasketRow.of(basket))
 
     async def open_of_pos(self, pos_id: UUID) -> StoredBasket | None:
-        stmt = (
-            select(baskets)
-            .where(baskets.c.pos_id == pos_id, baskets.c.status == "open")
-            .order_by(baskets.c.updated_at.desc())
-            .limit(1)
-        )
-        row = (await self._conn.execute(stmt)).first()
-        return self._basket(row) if row else None
+        row = await self._conn.fetchrow(BASKET_OPEN_OF_POS, pos_id)
+        return _basket(row) if row else None
 
 
 class SqlSeats:
-    def __init__(self, conn: AsyncConnection) -> None:
+    """The seats sold of each event with a capacity."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
 
     async def take(self, product_id: UUID, capacity: int, quantity: int) -> int | None:
         await self._conn.execute(
-            insert(event_seats).values(product_id=product_id, capacity=capacity, sold=0).on_conflict_do_nothing()
+            "insert into event_seats (product_id, capacity, sold) values ($1, $2, 0) on conflict do nothing",
+            product_id,
+            capacity,
         )
-        stmt = (
-            update(event_seats)
-            .where(event_seats.c.product_id == product_id, event_seats.c.sold + quantity <= capacity)
-            .values(sold=event_seats.c.sold + quantity, capacity=capacity)
-            .returning(event_seats.c.capacity - event_seats.c.sold)
+        left: int | None = await self._conn.fetchval(
+            "update event_seats set sold = sold + $3, capacity = $2"
+            " where product_id = $1 and sold + $3 <= $2 returning capacity - sold",
+            product_id,
+            capacity,
+            quantity,
         )
-        left: int | None = (await self._conn.execute(stmt)).scalar_one_or_none()
         return left
 
     async def left(self, product_id: UUID, capacity: int) -> int:
-        sold = select(event_seats.c.sold).where(event_seats.c.product_id == product_id).scalar_subquery()
-        found: int = (
-            await self._conn.execute(select(func.greatest(capacity - func.coalesce(sold, 0), 0)))
-        ).scalar_one()
+        found: int = await self._conn.fetchval(
+            "select greatest($2 - coalesce((select sold from event_seats where product_id = $1), 0), 0)",
+            product_id,
+            capacity,
+        )
         return found
 
 
 class SqlOutbox:
-    def __init__(self, conn: AsyncConnection) -> None:
+    """pos-api's outbox: one `OutboxRow` per event, in the unit of work's transaction."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
 
     async def add(
         self, envelope: Envelope[Any], *, topic: str, key: str, aggregate_type: str, aggregate_id: str
     ) -> None:
-        await enqueue(
-            self._conn,
-            envelope,
-            topic=topic,
-            key=key,
-            aggregate_type=aggregate_type,
-            aggregate_id=aggregate_id,
-        )
+        row = OutboxRow.of(envelope, topic=topic, key=key, aggregate_type=aggregate_type, aggregate_id=aggregate_id)
+        await insert_outbox(self._conn, [row])
 
 
-def _item(row: Row[Any]) -> StoredItem:
+class SqlInbox:
+    """The inbox of pos-api's consumer group (`session.opened` and `session.closed`)."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def claim(self, event_id: UUID, event_type: str) -> bool:
+        return event_id in await claim_events(self._conn, POS_API_SESSIONS.name, [(event_id, event_type)])
+
+
+ITEM_GET: Final = (
+    "select entity_type, id, version, territory_id, company_id, shop_id, pos_id, item, deleted"
+    " from config_items where id = $1"
+)
+ITEM_GET_LOCKED: Final = ITEM_GET + " for update"
+ITEM_LIST: Final = (
+    "select entity_type, id, version, territory_id, company_id, shop_id, pos_id, item, deleted from config_items"
+    " where entity_type = $1 and not deleted"
+    " and ($2::uuid is null or company_id = $2) and ($3::uuid is null or shop_id = $3)"
+    " order by updated_at"
+)
+
+ITEM_PUT: Final = numbered(
+    """
+    with item as (
+        insert into config_items (id, entity_type, version, territory_id, company_id, shop_id, pos_id, item,
+                                  deleted, updated_by, updated_at)
+        values (:id, :entity_type, :version, :territory_id, :company_id, :shop_id, :pos_id, :item::jsonb,
+                :deleted, :updated_by, :updated_at)
+        on conflict (id) do update
+        set entity_type = excluded.entity_type, version = excluded.version, territory_id = excluded.territory_id,
+            company_id = excluded.company_id, shop_id = excluded.shop_id, pos_id = excluded.pos_id,
+            item = excluded.item, deleted = excluded.deleted, updated_by = excluded.updated_by,
+            updated_at = excluded.updated_at
+    )
+    insert into config_history (id, version, entity_type, item, patch, deleted, changed_by, changed_at)
+    values (:id, :version, :entity_type, :item::jsonb, :patch::jsonb, :deleted, :updated_by, :updated_at)
+    """,
+    ConfigItemRow._fields,
+)
+"""The item as it now is, and the same version in its history, in one statement."""
+
+
+def _item(row: asyncpg.Record) -> StoredItem:
     return StoredItem(
-        entity_type=EntityType(row.entity_type),
-        id=row.id,
-        version=row.version,
-        hierarchy=Hierarchy(row.territory_id, row.company_id, row.shop_id, row.pos_id),
-        item=row.item,
-        deleted=row.deleted,
+        entity_type=EntityType(row["entity_type"]),
+        id=row["id"],
+        version=row["version"],
+        hierarchy=Hierarchy(row["territory_id"], row["company_id"], row["shop_id"], row["pos_id"]),
+        item=json.loads(row["item"]),
+        deleted=row["deleted"],
     )
 
 
 class SqlConfigItems:
-    def __init__(self, conn: AsyncConnection) -> None:
+    """The configuration items, their history and the generation that names their state."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
 
     async def get(self, entity_id: UUID, *, for_update: bool = False) -> StoredItem | None:
-        stmt = select(config_items).where(config_items.c.id == entity_id)
-        if for_update:
-            stmt = stmt.with_for_update()
-        row = (await self._conn.execute(stmt)).first()
+        row = await self._conn.fetchrow(ITEM_GET_LOCKED if for_update else ITEM_GET, entity_id)
         return _item(row) if row else None
 
     async def put(
         self, stored: StoredItem, *, patch: list[dict[str, Any]], changed_by: UUID | None, changed_at: datetime
     ) -> None:
         h = stored.hierarchy
-        values: dict[str, Any] = {
-            "id": stored.id,
-            "entity_type": stored.entity_type.value,
-            "version": stored.version,
-            "territory_id": h.territory_id,
-            "company_id": h.company_id,
-            "shop_id": h.shop_id,
-            "pos_id": h.pos_id,
-            "item": stored.item,
-            "deleted": stored.deleted,
-            "updated_by": changed_by,
-            "updated_at": changed_at,
-        }
-        upsert = insert(config_items).values(**values)
-        upsert = upsert.on_conflict_do_update(
-            index_elements=["id"], set_={k: upsert.excluded[k] for k in values if k != "id"}
+        row = ConfigItemRow(
+            id=stored.id,
+            entity_type=stored.entity_type.value,
+            version=stored.version,
+            territory_id=h.territory_id,
+            company_id=h.company_id,
+            shop_id=h.shop_id,
+            pos_id=h.pos_id,
+            item=_json(stored.item),
+            deleted=stored.deleted,
+            updated_by=changed_by,
+            updated_at=changed_at,
+            patch=_json(patch),
         )
-        await self._conn.execute(upsert)
-        await self._conn.execute(
-            insert(config_history).values(
-                id=stored.id,
-                version=stored.version,
-                entity_type=stored.entity_type.value,
-                item=stored.item,
-                patch=patch,
-                deleted=stored.deleted,
-                changed_by=changed_by,
-                changed_at=changed_at,
-            )
-        )
+        await self._conn.execute(ITEM_PUT, *row)
 
     async def list(
         self, entity_type: EntityType, *, company_id: UUID | None = None, shop_id: UUID | None = None
     ) -> list[StoredItem]:
-        stmt = select(config_items).where(
-            config_items.c.entity_type == entity_type.value, config_items.c.deleted.is_(False)
+        rows = await self._conn.fetch(
+            ITEM_LIST,
+            entity_type.value,
+            company_id,
+            shop_id,
         )
-        if company_id is not None:
-            stmt = stmt.where(config_items.c.company_id == company_id)
-        if shop_id is not None:
-            stmt = stmt.where(config_items.c.shop_id == shop_id)
-        return [_item(row) for row in await self._conn.execute(stmt.order_by(config_items.c.updated_at))]
+        return [_item(row) for row in rows]
 
     async def generation(self) -> int:
-        value: int = (
-            await self._conn.execute(text("select generation from config_generation where id = 1"))
-        ).scalar_one()
+        value: int = await self._conn.fetchval("select generation from config_generation where id = 1")
         return value
 
 
 class SqlCredentials:
-    def __init__(self, conn: AsyncConnection) -> None:
+    """Device secrets, operator tokens and PINs, and the companies' sealed Paheko credentials."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
 
     async def device(self, serial: str) -> DeviceCredential | None:
-        row = (
-            await self._conn.execute(select(device_credentials).where(device_credentials.c.serial == serial))
-        ).first()
-        return DeviceCredential(row.pos_id, row.serial, row.secret_sha256) if row else None
+        row = await self._conn.fetchrow(
+            "select pos_id, serial, secret_sha256 from device_credentials where serial = $1", serial
+        )
+        return DeviceCredential(row["pos_id"], row["serial"], row["secret_sha256"]) if row else None
 
     async def set_device(self, pos_id: UUID, serial: str, secret_sha256: str, at: datetime) -> None:
-        stmt = insert(device_credentials).values(
-            pos_id=pos_id, serial=serial, secret_sha256=secret_sha256, rotated_at=at
+        await self._conn.execute(
+            "insert into device_credentials (pos_id, serial, secret_sha256, rotated_at) values ($1, $2, $3, $4)"
+            " on conflict (pos_id) do update"
+            " set serial = excluded.serial, secret_sha256 = excluded.secret_sha256, rotated_at = excluded.rotated_at",
+            pos_id,
+            serial,
+            secret_sha256,
+            at,
         )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["pos_id"], set_={"secret_sha256": secret_sha256, "rotated_at": at, "serial": serial}
-        )
-        await self._conn.execute(stmt)
 
     async def operator_for_token(self, token_sha256: str) -> UUID | None:
-        stmt = select(operator_credentials.c.operator_id).where(operator_credentials.c.token_sha256 == token_sha256)
-        found: UUID | None = (await self._conn.execute(stmt)).scalar_one_or_none()
+        found: UUID | None = await self._conn.fetchval(
+            "select operator_id from operator_credentials where token_sha256 = $1", token_sha256
+        )
         return found
 
     async def set_operator_token(self, operator_id: UUID, token_sha256: str, at: datetime) -> None:
-        stmt = insert(operator_credentials).values(operator_id=operator_id, token_sha256=token_sha256, created_at=at)
-        stmt = stmt.on_conflict_do_update(index_elements=["operator_id"], set_={"token_sha256": token_sha256})
-        await self._conn.execute(stmt)
+        await self._conn.execute(
+            "insert into operator_credentials (operator_id, token_sha256, created_at) values ($1, $2, $3)"
+            " on conflict (operator_id) do update set token_sha256 = excluded.token_sha256",
+            operator_id,
+            token_sha256,
+            at,
+        )
 
     async def hold_bootstrap(self) -> None:
-        await self._conn.execute(select(func.pg_advisory_xact_lock(BOOTSTRAP_LOCK)))
+        await self._conn.execute("select pg_advisory_xact_lock($1)", BOOTSTRAP_LOCK)
 
     async def set_paheko(self, company_id: UUID, user: str, password_encrypted: str, at: datetime) -> None:
-        values = {"paheko_api_user": user, "paheko_api_password_encrypted": password_encrypted, "updated_at": at}
-        stmt = insert(company_secrets).values(company_id=company_id, **values)
-        await self._conn.execute(stmt.on_conflict_do_update(index_elements=["company_id"], set_=values))
+        await self._conn.execute(
+            "insert into company_secrets (company_id, paheko_api_user, paheko_api_password_encrypted, updated_at)"
+            " values ($1, $2, $3, $4) on conflict (company_id) do update"
+            " set paheko_api_user = excluded.paheko_api_user,"
+            " paheko_api_password_encrypted = excluded.paheko_api_password_encrypted, updated_at = excluded.updated_at",
+            company_id,
+            user,
+            password_encrypted,
+            at,
+        )
 
     async def set_pin(self, operator_id: UUID, pin_hash: str, at: datetime) -> None:
-        values = {"pin_hash": pin_hash, "failed_pins": 0, "locked_until": None}
-        stmt = insert(operator_credentials).values(operator_id=operator_id, created_at=at, **values)
-        await self._conn.execute(stmt.on_conflict_do_update(index_elements=["operator_id"], set_=values))
+        await self._conn.execute(
+            "insert into operator_credentials (operator_id, pin_hash, failed_pins, locked_until, created_at)"
+            " values ($1, $2, 0, null, $3) on conflict (operator_id) do update"
+            " set pin_hash = excluded.pin_hash, failed_pins = 0, locked_until = null",
+            operator_id,
+            pin_hash,
+            at,
+        )
 
     async def pin_state(self, operator_id: UUID) -> PinState | None:
-        stmt = select(operator_credentials).where(operator_credentials.c.operator_id == operator_id).with_for_update()
-        row = (await self._conn.execute(stmt)).first()
-        return PinState(row.pin_hash, row.failed_pins, row.locked_until) if row else None
+        row = await self._conn.fetchrow(
+            "select pin_hash, failed_pins, locked_until from operator_credentials where operator_id = $1 for update",
+            operator_id,
+        )
+        return PinState(row["pin_hash"], row["failed_pins"], row["locked_until"]) if row else None
 
     async def pin_tried(self, operator_id: UUID, *, failed_pins: int, locked_until: datetime | None) -> None:
         await self._conn.execute(
-            update(operator_credentials)
-            .where(operator_credentials.c.operator_id == operator_id)
-            .values(failed_pins=failed_pins, locked_until=locked_until)
+            "update operator_credentials set failed_pins = $2, locked_until = $3 where operator_id = $1",
+            operator_id,
+            failed_pins,
+            locked_until,
         )
-
-    async def paheko(self, company_id: UUID) -> tuple[str, str] | None:
-        stmt = select(company_secrets.c.paheko_api_user, company_secrets.c.paheko_api_password_encrypted).where(
-            company_secrets.c.company_id == company_id
-        )
-        row = (await self._conn.execute(stmt)).first()
-        return (row.paheko_api_user, row.paheko_api_password_encrypted) if row else None
 
     async def has_paheko(self, company_id: UUID) -> bool:
-        stmt = select(company_secrets.c.company_id).where(company_secrets.c.company_id == company_id)
-        return (await self._conn.execute(stmt)).first() is not None
+        found: bool = await self._conn.fetchval(
+            "select exists (select 1 from company_secrets where company_id = $1)", company_id
+        )
+        return found
+
+    async def paheko(self, company_id: UUID) -> tuple[str, str] | None:
+        row = await self._conn.fetchrow(
+            "select paheko_api_user, paheko_api_password_encrypted from company_secrets where company_id = $1",
+            company_id,
+        )
+        return (row["paheko_api_user"], row["paheko_api_password_encrypted"]) if row else None
 
 
-class SqlUnitOfWork(database.SqlUnitOfWork):
+CHECKOUT_READ: Final = """
+select b.id, b.pos_id, b.version, b.content, b.status, b.ticket_id, b.updated_at,
+       t.body, t.content_hash, t.received_at,
+       s.session_id, s.status as session_status, s.opened_at, s.last_ticket_number as awaited,
+       (select max(number) from tickets where pos_id = $2) as last_number
+from (select 1) as one
+left join lateral (
+    select id, pos_id, version, content, status, ticket_id, updated_at from baskets where id = $1 {lock}
+) as b on true
+left join tickets as t on t.pos_id = $2 and t.number = $3
+left join pos_sessions as s on s.pos_id = $2
+"""
+
+
+class SaleGuards(NamedTuple):
+    """What finalize read and decided on, which its write checks is still so, and the gaps its number opens."""
+
+    expected_version: int
+    """The basket's version as read; 0: never saved."""
+    session_status: str
+    session_awaited: int | None
+    gaps: list[int]
+
+
+RECORD_NAMES: Final = (
+    *TicketRow._fields,
+    *(f"basket_{name}" for name in BasketRow._fields),
+    *(f"event_{name}" for name in OUTBOX_COLUMNS),
+    *SaleGuards._fields,
+)
+
+_IF_RECORDED: Final = "and exists (select 1 from ticket)"
+
+CHECKOUT_RECORD: Final = numbered(
+    f"""
+    with basket as (
+        insert into baskets as b (id, pos_id, version, content, status, ticket_id, updated_at)
+        select :basket_id, :basket_pos_id, :basket_version, :basket_content::json, :basket_status,
+               :basket_ticket_id, :basket_updated_at
+        where exists (
+            select 1 from pos_sessions
+            where pos_id = :pos_id and session_id = :session_id and status = :session_status
+              and last_ticket_number is not distinct from :session_awaited
+            for share
+        )
+          and (:expected_version = 0 or exists (select 1 from baskets where id = :basket_id))
+        on conflict (id) do update
+        set version = excluded.version, content = excluded.content, status = excluded.status,
+            ticket_id = excluded.ticket_id, updated_at = excluded.updated_at
+        where b.pos_id = excluded.pos_id and b.status = 'open' and b.version = :expected_version
+        returning id
+    ), ticket as (
+        insert into tickets (id, pos_id, number, session_id, shop_id, kind, total_incl_tax, currency,
+                             finalized_at, received_at, content_hash, body)
+        select :id, :pos_id, :number, :session_id, :shop_id, :kind, :total_incl_tax, :currency,
+               :finalized_at, :received_at, :content_hash, :body::json
+        from basket
+        returning id
+    ), event as (
+        insert into outbox (id, aggregate_type, aggregate_id, type, topic, key, payload, headers, traceparent,
+                            tracestate)
+        select :event_id, :event_aggregate_type, :event_aggregate_id, :event_type, :event_topic, :event_key,
+               :event_payload::json, :event_headers::json, :event_traceparent, :event_tracestate
+        from ticket
+    ), closed as ({GAP_CLOSED.format(when=_IF_RECORDED)}
+    ), opened as ({GAPS_OPENED.format(when=_IF_RECORDED)}
+    )
+    select count(*) from ticket
+    """,  # noqa: S608 - made of this module's constants
+    RECORD_NAMES,
+)
+"""Finalize's write, guarded: the basket ends only if it is still open at the version finalize read (a new one
+only if finalize read none and nobody created it meanwhile) and the till's session is still as finalize read
+it; the ticket, its event and its gaps only if the basket ended. A number or a ticket id already taken raises,
+and the statement leaves nothing behind. The session's row is locked shared for the statement: a close marking
+it closing waits for the sale, or the sale, waiting for the close, finds the session changed (a snapshot taken
+before the close committed does not let it in)."""
+
+
+class SqlCheckout:
+    """Finalize's read in one statement and its write in one statement (ticket, gaps, event, basket).
+
+    In a transaction the read locks the basket. Without one (`SqlPool.steps`) each statement is atomic on its
+    own and the write's guards stand in for the lock: a sale costs two round trips in all.
+    """
+
+    def __init__(self, conn: asyncpg.Connection, *, lock: bool) -> None:
+        self._conn = conn
+        self._read = CHECKOUT_READ.format(lock="for update" if lock else "")
+
+    async def read(self, basket_id: UUID, pos_id: UUID, number: int) -> CheckoutView:
+        row = await self._conn.fetchrow(self._read, basket_id, pos_id, number)
+        if row is None:  # pragma: no cover - the query always answers one row
+            raise RuntimeError("checkout read answered no row")
+        return CheckoutView(
+            basket=_basket(row) if row["id"] is not None else None,
+            holder=_ticket(row) if row["body"] is not None else None,
+            session=(
+                _session(pos_id, row["session_id"], row["session_status"], row["opened_at"], row["awaited"])
+                if row["session_id"] is not None
+                else None
+            ),
+            last_number=row["last_number"],
+        )
+
+    async def record(
+        self, stored: StoredTicket, basket: StoredBasket, event: Envelope[Any], *, topic: str, seen: CheckoutView
+    ) -> bool:
+        if seen.session is None:
+            return False
+        ticket = TicketRow.of(stored)
+        row = OutboxRow.of(
+            event,
+            topic=topic,
+            key=str(ticket.pos_id),
+            aggregate_type="ticket",
+            aggregate_id=str(ticket.id),
+            data_json=ticket.body,
+        )
+        guards = SaleGuards(
+            expected_version=seen.basket.version if seen.basket is not None else 0,
+            session_status=_status(seen.session),
+            session_awaited=seen.session.last_ticket_number,
+            gaps=list(gaps_of(ticket.number, seen.last_number).opened),
+        )
+        try:
+            inserted: int = await self._conn.fetchval(
+                CHECKOUT_RECORD,
+                *ticket,
+                *BasketRow.of(basket),
+                *(getattr(row, column) for column in OUTBOX_COLUMNS),
+                *guards,
+            )
+        except asyncpg.UniqueViolationError:  # the number is taken, or the basket's id is already a ticket
+            return False
+        return inserted == 1
+
+
+class SqlUnitOfWork(PooledWork):
+    """One transaction on one connection of the pool; leaving without `commit()` rolls it back.
+
+    With `steps=True` there is no transaction: each statement commits on its own and `commit()` has nothing
+    left to do. For use cases whose writes are each one guarded statement (finalize), that saves the BEGIN
+    and COMMIT round trips and holds no lock while Python computes.
+    """
+
     tickets: SqlTickets
-    outbox: SqlOutbox
-    config: SqlConfigItems
-    credentials: SqlCredentials
     sessions: SqlSessions
-    inbox: SqlInbox
     baskets: SqlBaskets
     seats: SqlSeats
-    checkout: ComposedCheckout
+    outbox: SqlOutbox
+    inbox: SqlInbox
+    config: SqlConfigItems
+    credentials: SqlCredentials
+    checkout: SqlCheckout
 
-    def bind(self, conn: AsyncConnection) -> None:
+    def __init__(self, pool: asyncpg.Pool, *, steps: bool = False) -> None:
+        super().__init__(pool, begin_on_entry=not steps)
+        self._steps = steps
+
+    def bind(self, conn: asyncpg.Connection) -> None:
+        self.tickets = SqlTickets(conn)
         self.sessions = SqlSessions(conn)
         self.baskets = SqlBaskets(conn)
         self.seats = SqlSeats(conn)
-        self.inbox = SqlInbox(conn, POS_API_SESSIONS.name)
-        self.tickets = SqlTickets(conn)
         self.outbox = SqlOutbox(conn)
+        self.inbox = SqlInbox(conn)
         self.config = SqlConfigItems(conn)
         self.credentials = SqlCredentials(conn)
-        self.checkout = ComposedCheckout(self.tickets, self.baskets, self.sessions, self.outbox)
+        self.checkout = SqlCheckout(conn, lock=not self._steps)
+
+
+class SqlPool(HotPool):
+    """pos-api's asyncpg pool, opened when the service starts and closed when it stops: every unit of work
+    (the till's, the back office's, the consumers') runs on one of its connections."""
+
+    def __init__(self, dsn: str, *, size: int = 20) -> None:
+        super().__init__(dsn, size=size, what="pos-api's")
+
+    def work(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.opened())
+
+    def steps(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.opened(), steps=True)

@@ -4,7 +4,7 @@ A ticket arrives computed (by the till, online or offline); the server trusts no
 sums: lines → total, lines per rate → tax totals, HT + TVA = TTC, payments = total + cash rounding, and
 change = cash tendered − cash applied. Signs follow the ticket's kind: a sale is positive, a credit note
 negative. A ticket's content hash says whether two tickets under one number are the same sale; one that is
-not is a `TicketConflict`.
+not is a `TicketConflict`. A number that skips others opens them as gaps (`gaps_of`).
 """
 
 from __future__ import annotations
@@ -78,6 +78,22 @@ class TicketConflict:
         """Names the attempt: the same content sent again is the same conflict, kept once."""
         canonical = json.dumps(self.attempt, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class TicketGaps:
+    """What a ticket's number does to its till's gaps: each number it skips opens one; its own closes one."""
+
+    opened: range
+    """The numbers between the till's highest one and this ticket's: missing until their tickets come."""
+    closed: int
+    """The ticket's own number: a gap if a higher number came first, and no more."""
+
+
+def gaps_of(number: int, last_number: int | None) -> TicketGaps:
+    """The gaps a ticket numbered `number` opens and closes, the till's highest number so far being `last_number`
+    (None: no ticket yet, so every number from 1 on is skipped). A number below the highest skips nothing new."""
+    return TicketGaps(range((last_number or 0) + 1, number), number)
 
 
 def check_ticket(ticket: TicketFinalizedV1) -> None:

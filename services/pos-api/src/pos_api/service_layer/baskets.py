@@ -40,7 +40,7 @@ from pos_api.domain.errors import (
     TicketNumberConflictError,
 )
 from pos_api.domain.pricing import Catalogue, price_lines
-from pos_api.domain.tickets import TicketConflict, check_ticket, content_hash, same_sale
+from pos_api.domain.tickets import TicketConflict, check_ticket, content_hash, gaps_of, same_sale
 from pos_api.service_layer.cache import TillCache
 from pos_api.service_layer.config import ConfigServices
 from pos_api.service_layer.ports import CheckoutView, StoredBasket, StoredTicket, TillWork
@@ -290,7 +290,6 @@ async def _finalize_once(
             raise BasketConflictError("basket", f"was already finalized as ticket {basket.ticket_id}")
         if request.version != basket.version:
             raise StaleVersionError("basket", basket_id, basket.version)
-        read_version = basket.version
         if request.content is not None:  # saved and finalized at once: the version a PUT would have made
             basket = StoredBasket(basket.id, basket.pos_id, basket.version + 1, request.content, False, None, now)
         session = seen.session
@@ -324,7 +323,7 @@ async def _finalize_once(
         stored = StoredTicket.new(ticket, now)
         ended = StoredBasket(basket.id, basket.pos_id, basket.version, content, True, ticket.ticket_id, now)
         event = _event(ticket, services)
-        if not await work.checkout.record(stored, ended, event, topic=TICKETS.name, expected_version=read_version):
+        if not await work.checkout.record(stored, ended, event, topic=TICKETS.name, seen=seen):
             return _Again.READ_AGAIN
         await work.commit()
     services.sales.sold(device.pos_id, request.number)
@@ -467,10 +466,11 @@ async def _credit(device: Device, ticket_id: UUID, request: CreditNoteIn, servic
         earlier = [t.ticket for t in await work.tickets.credit_notes_of(ticket_id)]
         ticket = _credit_note(sale, earlier, request, device, session.session_id, now, context)
         check_ticket(ticket)
-        check_number_jump(await work.tickets.last_number(device.pos_id), request.number)
+        last_number = await work.tickets.last_number(device.pos_id)
+        check_number_jump(last_number, request.number)
         if not await work.tickets.add(StoredTicket.new(ticket, now)):
             raise TicketNumberConflictError(device.pos_id, request.number, ticket.ticket_id)
-        await work.tickets.note_number(device.pos_id, request.number, now)
+        await work.tickets.note_gaps(device.pos_id, gaps_of(request.number, last_number), now)
         await work.outbox.add(
             _event(ticket, services),
             topic=TICKETS.name,

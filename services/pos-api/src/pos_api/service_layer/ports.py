@@ -13,7 +13,7 @@ from caisse_contracts.envelope import Envelope
 from caisse_contracts.events import EntityType, TicketFinalizedV1
 from caisse_contracts.tills import BasketContent
 from pos_api.domain.config import StoredItem
-from pos_api.domain.tickets import TicketConflict, json_digest
+from pos_api.domain.tickets import TicketConflict, TicketGaps, json_digest
 
 Clock = Callable[[], datetime]
 """Aware UTC now."""
@@ -134,14 +134,16 @@ class Tickets(Protocol):
     async def last_number(self, pos_id: UUID) -> int | None:
         """The highest ticket number received from the POS."""
 
-    async def note_number(self, pos_id: UUID, number: int, at: datetime) -> None:
-        """Record the numbers skipped before `number` as gaps, and close the gap `number` fills, if any."""
+    async def note_gaps(self, pos_id: UUID, gaps: TicketGaps, at: datetime) -> None:
+        """Store what a ticket's number does to the till's gaps (`gaps_of`): close the gap of its number, open the
+        numbers it skips that no ticket holds (one may have come since they were read as free), each once."""
 
     async def open_gaps(self, pos_ids: list[UUID]) -> list[tuple[UUID, int, datetime]]:
         """(POS, missing number, since when) of the tills given."""
 
     async def add(self, stored: StoredTicket) -> bool:
-        """Store a new ticket; False (and nothing written) when its POS already used the number."""
+        """Store a new ticket; False (and nothing written) when its POS already used the number or its id is
+        already a ticket's."""
 
     async def keep_conflict(self, conflict: TicketConflict) -> None:
         """Keep aside a number sent again with other content; the same attempt twice is kept once."""
@@ -281,72 +283,20 @@ class Checkout(Protocol):
     async def read(self, basket_id: UUID, pos_id: UUID, number: int) -> CheckoutView: ...
 
     async def record(
-        self, stored: StoredTicket, basket: StoredBasket, event: Envelope[Any], *, topic: str, expected_version: int
+        self, stored: StoredTicket, basket: StoredBasket, event: Envelope[Any], *, topic: str, seen: CheckoutView
     ) -> bool:
-        """Store the ticket, note the numbers it skips or fills, queue its event and end its basket, at once.
+        """Store the ticket, its gaps (`gaps_of` its number after `seen.last_number`), its event, and end its
+        basket, at once.
 
-        False, with nothing written, when what finalize decided on has moved since it read: the till already
-        used the number, the basket's id is already a ticket, the basket is no longer open at
-        `expected_version` (0: never saved), or the ticket's session is no longer the till's open one.
+        False, with nothing written, when what finalize decided on has moved since it read `seen`: the till
+        already used the number, the basket's id is already a ticket, the basket is no longer open at the version
+        seen (none seen: nobody may have saved it since), or the till's session is no longer as seen (the
+        ticket's session).
         """
 
 
-class ConfigReader(Protocol):
-    """The configuration as a till request reads it: never written from a till."""
-
-    async def get(self, entity_id: UUID, *, for_update: bool = False) -> StoredItem | None: ...
-
-    async def list(
-        self, entity_type: EntityType, *, company_id: UUID | None = None, shop_id: UUID | None = None
-    ) -> list[StoredItem]: ...
-
-    async def generation(self) -> int: ...
-
-
-class DeviceCredentials(Protocol):
-    async def device(self, serial: str) -> DeviceCredential | None: ...
-
-
-class TillWork(Protocol):
-    """The unit of work of a till request: baskets, tickets, seats and their events, the configuration read-only.
-
-    It is the hot path of the product (every sale passes here), so its adapter may be leaner than the
-    back office's; any full `UnitOfWork` is also one.
-    """
-
-    @property
-    def tickets(self) -> Tickets: ...
-
-    @property
-    def config(self) -> ConfigReader: ...
-
-    @property
-    def credentials(self) -> DeviceCredentials: ...
-
-    @property
-    def sessions(self) -> Sessions: ...
-
-    @property
-    def baskets(self) -> Baskets: ...
-
-    @property
-    def seats(self) -> Seats: ...
-
-    @property
-    def outbox(self) -> Outbox: ...
-
-    @property
-    def checkout(self) -> Checkout: ...
-
-    async def __aenter__(self) -> Self: ...
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        """Roll back whatever was not committed."""
-
-    async def commit(self) -> None: ...
-
+TillWork = UnitOfWork
+"""The unit of work of a till request: the same as the back office's, on the same adapters."""
 
 TillWorkFactory = Callable[[], TillWork]
 """A till unit of work: one transaction, or (`ConfigServices.till_steps`) statements each atomic on its own."""

@@ -13,7 +13,7 @@ from caisse_contracts.events import TicketFinalizedV1
 from caisse_contracts.topics import TICKETS
 from caisse_runtime.telemetry import current_traceparent
 from pos_api.domain.errors import FieldProblem, TicketInconsistentError, TicketNumberConflictError
-from pos_api.domain.tickets import TicketConflict, check_ticket, content_hash, same_sale
+from pos_api.domain.tickets import TicketConflict, check_ticket, content_hash, gaps_of, same_sale
 from pos_api.service_layer.ports import Clock, IdFactory, StoredTicket, UnitOfWorkFactory
 
 SOURCE = "pos-api"
@@ -76,10 +76,11 @@ async def _record(
             if check_operator is not None:
                 await check_operator(ticket.operator_id)
             stored = StoredTicket(ticket=ticket, content_hash=digest, received_at=clock())
-            check_number_jump(await work.tickets.last_number(ticket.pos_id), ticket.number)
+            last_number = await work.tickets.last_number(ticket.pos_id)
+            check_number_jump(last_number, ticket.number)
             if not await work.tickets.add(stored):
                 continue  # another request stored this number meanwhile: read what it stored
-            await work.tickets.note_number(ticket.pos_id, ticket.number, stored.received_at)
+            await work.tickets.note_gaps(ticket.pos_id, gaps_of(ticket.number, last_number), stored.received_at)
             traceparent, tracestate = current_traceparent()
             envelope = Envelope[TicketFinalizedV1].wrap(
                 ticket,

@@ -15,7 +15,6 @@ from pos_api.adapters.till_sql import TillPool
 from pos_api.config import Settings
 from pos_api.entrypoints import consumers
 from pos_api.entrypoints.http import problems
-from pos_api.entrypoints.http.deps import Services
 from pos_api.entrypoints.http.routes import (
     backoffice,
     baskets,
@@ -27,7 +26,9 @@ from pos_api.entrypoints.http.routes import (
     tickets,
     till,
 )
+from pos_api.entrypoints.http.session_proxy import SessionServiceProxy, session_service_client
 from pos_api.service_layer.config import digest, ensure_bootstrap_admin
+from pos_api.service_layer.services import Services
 
 SERVICE = "pos-api"
 
@@ -38,23 +39,35 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     runtime.instrument()
     engine = runtime.require_engine()
     till_pool = TillPool(plain_dsn(settings.database_url.get_secret_value()), size=settings.till_pool_size)
+    # One per process: the use cases keep per-process memory in it (the till cache, each till's last sale).
     services = Services(
         uow=lambda: SqlUnitOfWork(engine),
         till_uow=till_pool.work,
         till_steps_uow=till_pool.steps,
         clock=utc_now,
         new_id=new_id,
-        secret_box=FernetSecretBox(settings.secrets_key.get_secret_value()),
-        bridge_token_sha256=digest(settings.bridge_token.get_secret_value()) if settings.bridge_token else None,
     )
     consumers.register(runtime.require_broker(), uow=services.uow, group_suffix=settings.consumer_group_suffix)
     listener = ConfigGenerationListener(plain_dsn(settings.database_url.get_secret_value()), services.cache)
-    on_start = [till_pool.start, listener.start]
+    session_service_token = settings.session_service_token
+
+    async def connect_session_service() -> None:
+        # made as the application starts (`app` is built by then), closed as it stops
+        app.state.session_service = SessionServiceProxy(
+            session_service_client(settings.session_service_url),
+            session_service_token.get_secret_value() if session_service_token is not None else None,
+        )
+
+    async def disconnect_session_service() -> None:
+        proxy: SessionServiceProxy = app.state.session_service
+        await proxy.close()
+
+    on_start = [till_pool.start, listener.start, connect_session_service]
     if settings.bootstrap_admin_token is not None:
         token = settings.bootstrap_admin_token.get_secret_value()
 
         async def bootstrap_admin() -> None:
-            await ensure_bootstrap_admin(token, services.config)
+            await ensure_bootstrap_admin(token, services)
 
         on_start.append(bootstrap_admin)
     app = runtime.app(
@@ -72,11 +85,13 @@ def build_app(settings: Settings | None = None) -> FastAPI:
             internal.router,
         ],
         on_start=on_start,
-        on_stop=[listener.stop, till_pool.stop],
+        on_stop=[disconnect_session_service, listener.stop, till_pool.stop],
     )
     problems.install(app)
     app.state.runtime = runtime
     app.state.services = services
+    app.state.secret_box = FernetSecretBox(settings.secrets_key.get_secret_value())
+    app.state.bridge_token_sha256 = digest(settings.bridge_token.get_secret_value()) if settings.bridge_token else None
     return app
 
 

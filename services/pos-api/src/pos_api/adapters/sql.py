@@ -18,7 +18,7 @@ from caisse_contracts.tills import BasketContent
 from caisse_contracts.topics import POS_API_SESSIONS
 from caisse_runtime import database
 from caisse_runtime.inbox import SqlInbox
-from caisse_runtime.outbox import enqueue
+from caisse_runtime.outbox import OUTBOX_COLUMNS, OutboxRow
 from pos_api.adapters.checkout import ComposedCheckout
 from pos_api.adapters.tables import (
     baskets,
@@ -324,6 +324,14 @@ class SqlSeats:
         return found
 
 
+OUTBOX_ROW_SQL: Final = text(
+    "insert into outbox (id, aggregate_type, aggregate_id, type, topic, key, payload, headers, traceparent, tracestate)"
+    " values (:id, :aggregate_type, :aggregate_id, :type, :topic, :key, cast(:payload as json),"
+    " cast(:headers as json), :traceparent, :tracestate)"
+)
+"""One `OutboxRow` as it was computed, persisted in the unit of work's transaction."""
+
+
 class SqlOutbox:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
@@ -331,14 +339,9 @@ class SqlOutbox:
     async def add(
         self, envelope: Envelope[Any], *, topic: str, key: str, aggregate_type: str, aggregate_id: str
     ) -> None:
-        await enqueue(
-            self._conn,
-            envelope,
-            topic=topic,
-            key=key,
-            aggregate_type=aggregate_type,
-            aggregate_id=aggregate_id,
-        )
+        # The row carries the writing span's trace context: the use case leaves tracing to the outbox.
+        row = OutboxRow.of(envelope, topic=topic, key=key, aggregate_type=aggregate_type, aggregate_id=aggregate_id)
+        await self._conn.execute(OUTBOX_ROW_SQL, {column: getattr(row, column) for column in OUTBOX_COLUMNS})
 
 
 def _item(row: Row[Any]) -> StoredItem:

@@ -16,7 +16,7 @@ import asyncpg
 from caisse_contracts.envelope import Envelope
 from caisse_contracts.events import EntityType, TicketFinalizedV1
 from caisse_contracts.tills import BasketContent
-from caisse_runtime.outbox import enqueue_raw
+from caisse_runtime.outbox import OutboxRow, insert_outbox
 from caisse_runtime.pg import HotPool, PooledWork
 from pos_api.domain.config import Hierarchy, StoredItem
 from pos_api.domain.tickets import TicketConflict
@@ -338,9 +338,9 @@ class PgOutbox:
     async def add(
         self, envelope: Envelope[Any], *, topic: str, key: str, aggregate_type: str, aggregate_id: str
     ) -> None:
-        await enqueue_raw(
-            self._conn, envelope, topic=topic, key=key, aggregate_type=aggregate_type, aggregate_id=aggregate_id
-        )
+        # The row carries the writing span's trace context: the use case leaves tracing to the outbox.
+        row = OutboxRow.of(envelope, topic=topic, key=key, aggregate_type=aggregate_type, aggregate_id=aggregate_id)
+        await insert_outbox(self._conn, [row])
 
 
 def _item(row: asyncpg.Record) -> StoredItem:
@@ -492,6 +492,15 @@ class PgCheckout:
         self, stored: StoredTicket, basket: StoredBasket, event: Envelope[Any], *, topic: str, expected_version: int
     ) -> bool:
         t = stored.ticket
+        body = stored.body or t.model_dump_json()
+        row = OutboxRow.of(  # with the writing span's trace context
+            event,
+            topic=topic,
+            key=str(t.pos_id),
+            aggregate_type="ticket",
+            aggregate_id=str(t.ticket_id),
+            data_json=body,
+        )
         try:
             inserted: int = await self._conn.fetchval(
                 CHECKOUT_RECORD,
@@ -506,14 +515,14 @@ class PgCheckout:
                 t.finalized_at,
                 stored.received_at,
                 stored.content_hash,
-                (body := stored.body or t.model_dump_json()),
-                event.id,
-                event.type,
-                topic,
-                event.dump_json_with_data(body),
-                json.dumps(event.kafka_headers(), separators=(",", ":")),
-                event.traceparent,
-                event.tracestate,
+                body,
+                row.id,
+                row.type,
+                row.topic,
+                row.payload,
+                row.headers,
+                row.traceparent,
+                row.tracestate,
                 basket.id,
                 basket.version,
                 basket.content.model_dump_json(),

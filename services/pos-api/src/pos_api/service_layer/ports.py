@@ -349,4 +349,4 @@ class TillWork(Protocol):
 
 
 TillWorkFactory = Callable[[], TillWork]
-"""A till unit of work: one transaction, or (`ConfigServices.till_steps`) statements each atomic on its own."""
+"""A till unit of work: one transaction, or (`Services.till_steps`) statements each atomic on its own."""

@@ -12,7 +12,8 @@ import asyncpg
 from caisse_runtime.service import utc_now
 from harness import Stack
 from pos_api.adapters.sql import SqlPool
-from pos_api.service_layer.config import ConfigServices, digest, ensure_bootstrap_admin
+from pos_api.service_layer.config import digest, ensure_bootstrap_admin
+from pos_api.service_layer.services import Services
 
 
 def test_processes_starting_together_make_one_bootstrap_admin(stack: Stack) -> None:
@@ -25,8 +26,8 @@ def test_processes_starting_together_make_one_bootstrap_admin(stack: Stack) -> N
     assert rows == 1
 
 
-def _services(pool: SqlPool) -> ConfigServices:
-    return ConfigServices(uow=pool.work, clock=utc_now, new_id=uuid.uuid4)
+def _services(pool: SqlPool) -> Services:
+    return Services(uow=pool.work, clock=utc_now, new_id=uuid.uuid4)
 
 
 async def _start_together(stack: Stack, token: str, processes: int) -> tuple[list[uuid.UUID], int]:

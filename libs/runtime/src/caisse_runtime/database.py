@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import abc
 import zlib
 from pathlib import Path
-from types import TracebackType
-from typing import Final, Self
+from typing import Final
 
 import asyncpg
 import sqlparse
@@ -14,7 +12,7 @@ from alembic import command, op
 from alembic.config import Config
 from sqlalchemy import Connection, text
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 ALEMBIC_DIR: Final = Path(__file__).parent / "alembic"
 
@@ -109,43 +107,3 @@ async def database_answers(engine: AsyncEngine) -> bool:
     async with engine.connect() as conn:
         answer: int = (await conn.execute(text("select 1"))).scalar_one()
         return answer == 1
-
-
-class SqlUnitOfWork(abc.ABC):
-    """One transaction on one pooled connection; leaving without `commit()` rolls it back.
-
-    A service's unit of work subclasses it and binds its repositories to the connection in `bind`.
-    """
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-        self._conn: AsyncConnection | None = None
-        self._tx: AsyncTransaction | None = None
-
-    @abc.abstractmethod
-    def bind(self, conn: AsyncConnection) -> None:
-        """Build the repositories of this unit of work on `conn`."""
-
-    async def __aenter__(self) -> Self:
-        self._conn = await self._engine.connect()
-        self._tx = await self._conn.begin()
-        self.bind(self._conn)
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self._conn is None or self._tx is None:
-            return
-        try:
-            if self._tx.is_active:
-                await self._tx.rollback()
-        finally:
-            await self._conn.close()
-            self._conn = None
-            self._tx = None
-
-    async def commit(self) -> None:
-        if self._tx is None:
-            raise RuntimeError("commit outside of the unit of work")
-        await self._tx.commit()

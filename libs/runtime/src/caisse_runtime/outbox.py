@@ -24,20 +24,6 @@ from uuid import UUID
 import asyncpg
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    DateTime,
-    Integer,
-    MetaData,
-    Table,
-    Text,
-    Uuid,
-    func,
-    text,
-)
-from sqlalchemy.dialects.postgresql import JSON
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from caisse_contracts.envelope import Envelope
 from caisse_runtime.telemetry import context_from, current_traceparent, inject_into
@@ -45,27 +31,6 @@ from caisse_runtime.telemetry import context_from, current_traceparent, inject_i
 log = logging.getLogger(__name__)
 
 NOTIFY_CHANNEL: Final = "caisse_outbox"
-
-metadata = MetaData()
-
-outbox_table = Table(
-    "outbox",
-    metadata,
-    Column("seq", BigInteger, primary_key=True, autoincrement=True),
-    Column("id", Uuid, nullable=False, unique=True),
-    Column("aggregate_type", Text, nullable=False),
-    Column("aggregate_id", Text, nullable=False),
-    Column("type", Text, nullable=False),
-    Column("topic", Text, nullable=False),
-    Column("key", Text, nullable=False),
-    Column("payload", JSON, nullable=False),
-    Column("headers", JSON, nullable=False),
-    Column("traceparent", Text),
-    Column("tracestate", Text),
-    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    Column("sent_at", DateTime(timezone=True)),
-    Column("attempts", Integer, nullable=False, server_default="0"),
-)
 
 # The table's SQL, revision by revision, is frozen in `caisse_runtime.frozen_sql` for the services' migrations.
 
@@ -149,105 +114,15 @@ async def insert_outbox(conn: asyncpg.Connection, rows: Sequence[OutboxRow]) -> 
         )
 
 
-async def enqueue(
-    conn: AsyncConnection,
-    envelope: Envelope[Any],
-    *,
-    topic: str,
-    key: str,
-    aggregate_type: str,
-    aggregate_id: str,
-) -> None:
-    """Add an event to the outbox inside the caller's transaction (the state change's own)."""
-    await conn.execute(outbox_table.insert(), [outbox_row(envelope, topic, key, aggregate_type, aggregate_id)])
-
-
 @dataclass(frozen=True, slots=True)
 class OutboxItem:
-    """One event to queue, with where it goes and what it is about."""
+    """One event to queue, with where it goes and what it is about; its adapter makes it an `OutboxRow.of`."""
 
     envelope: Envelope[Any]
     topic: str
     key: str
     aggregate_type: str
     aggregate_id: str
-
-
-ENQUEUE_MANY_SQL: Final = text(
-    """
-    insert into outbox (id, aggregate_type, aggregate_id, type, topic, key, payload, headers, traceparent, tracestate)
-    select * from unnest(cast(:ids as uuid[]), cast(:aggregate_types as text[]), cast(:aggregate_ids as text[]),
-                         cast(:types as text[]), cast(:topics as text[]), cast(:keys as text[]),
-                         cast(:payloads as json[]), cast(:headers as json[]), cast(:traceparents as text[]),
-                         cast(:tracestates as text[]))
-    """
-)
-
-
-async def enqueue_many(conn: AsyncConnection, items: Sequence[OutboxItem]) -> None:
-    """`enqueue` for several events at once: one statement with one array per column, whatever their number."""
-    if items:
-        await conn.execute(
-            ENQUEUE_MANY_SQL,
-            {
-                "ids": [i.envelope.id for i in items],
-                "aggregate_types": [i.aggregate_type for i in items],
-                "aggregate_ids": [i.aggregate_id for i in items],
-                "types": [i.envelope.type for i in items],
-                "topics": [i.topic for i in items],
-                "keys": [i.key for i in items],
-                "payloads": [i.envelope.model_dump_json() for i in items],
-                "headers": [json.dumps(i.envelope.kafka_headers(), separators=(",", ":")) for i in items],
-                "traceparents": [i.envelope.traceparent for i in items],
-                "tracestates": [i.envelope.tracestate for i in items],
-            },
-        )
-
-
-ENQUEUE_SQL: Final = """
-insert into outbox (id, aggregate_type, aggregate_id, type, topic, key, payload, headers, traceparent, tracestate)
-values ($1, $2, $3, $4, $5, $6, $7::json, $8::json, $9, $10)
-"""
-
-
-async def enqueue_raw(
-    conn: asyncpg.Connection,
-    envelope: Envelope[Any],
-    *,
-    topic: str,
-    key: str,
-    aggregate_type: str,
-    aggregate_id: str,
-) -> None:
-    """`enqueue` for a plain asyncpg connection inside its transaction (the till's hot path uses one)."""
-    await conn.execute(
-        ENQUEUE_SQL,
-        envelope.id,
-        aggregate_type,
-        aggregate_id,
-        envelope.type,
-        topic,
-        key,
-        envelope.model_dump_json(),
-        json.dumps(envelope.kafka_headers(), separators=(",", ":")),
-        envelope.traceparent,
-        envelope.tracestate,
-    )
-
-
-def outbox_row(envelope: Envelope[Any], topic: str, key: str, aggregate_type: str, aggregate_id: str) -> dict[str, Any]:
-    return {
-        "id": envelope.id,
-        "aggregate_type": aggregate_type,
-        "aggregate_id": aggregate_id,
-        "type": envelope.type,
-        "topic": topic,
-        "key": key,
-        "payload": envelope.model_dump(mode="json"),
-        "headers": envelope.kafka_headers(),
-        "traceparent": envelope.traceparent,
-        "tracestate": envelope.tracestate,
-    }
 
 
 PRUNE_BATCH: Final = 5000

@@ -1,8 +1,8 @@
-"""Plain asyncpg for a service's hot path: a pool whose statements are prepared once per connection and planned
-once, and a unit of work on one of its connections.
+"""asyncpg for a service's adapters: a pool whose statements are prepared once per connection and planned once,
+and a unit of work on one of its connections.
 
-SQLAlchemy serves the rest of each service; where every event or every sale passes (pos-api's till, the
-running totals of session-service) the few statements are written by hand and run through this instead.
+Every service's SQL adapter runs on this, the hot paths (a till's sale, the running totals) and the rest alike;
+SQLAlchemy is left to Alembic's migrations and the readiness probe.
 """
 
 from __future__ import annotations

@@ -14,7 +14,6 @@ from pos_api.adapters.sql import SqlPool
 from pos_api.config import Settings
 from pos_api.entrypoints import consumers
 from pos_api.entrypoints.http import problems
-from pos_api.entrypoints.http.deps import Services
 from pos_api.entrypoints.http.routes import (
     backoffice,
     baskets,
@@ -26,7 +25,9 @@ from pos_api.entrypoints.http.routes import (
     tickets,
     till,
 )
+from pos_api.entrypoints.http.session_proxy import SessionServiceProxy, session_service_client
 from pos_api.service_layer.config import digest, ensure_bootstrap_admin
+from pos_api.service_layer.services import Services
 
 SERVICE = "pos-api"
 
@@ -36,22 +37,34 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     runtime = ServiceRuntime(SERVICE, settings, versions_dir=migrations_beside(pos_api.__file__), has_outbox=True)
     runtime.instrument()
     pool = SqlPool(plain_dsn(settings.database_url.get_secret_value()), size=settings.till_pool_size)
+    # One per process: the use cases keep per-process memory in it (the till cache, each till's last sale).
     services = Services(
         uow=pool.work,
         till_steps_uow=pool.steps,
         clock=utc_now,
         new_id=new_id,
-        secret_box=FernetSecretBox(settings.secrets_key.get_secret_value()),
-        bridge_token_sha256=digest(settings.bridge_token.get_secret_value()) if settings.bridge_token else None,
     )
     consumers.register(runtime.require_broker(), uow=services.uow, group_suffix=settings.consumer_group_suffix)
     listener = ConfigGenerationListener(plain_dsn(settings.database_url.get_secret_value()), services.cache)
-    on_start = [pool.start, listener.start]
+    session_service_token = settings.session_service_token
+
+    async def connect_session_service() -> None:
+        # made as the application starts (`app` is built by then), closed as it stops
+        app.state.session_service = SessionServiceProxy(
+            session_service_client(settings.session_service_url),
+            session_service_token.get_secret_value() if session_service_token is not None else None,
+        )
+
+    async def disconnect_session_service() -> None:
+        proxy: SessionServiceProxy = app.state.session_service
+        await proxy.close()
+
+    on_start = [pool.start, listener.start, connect_session_service]
     if settings.bootstrap_admin_token is not None:
         token = settings.bootstrap_admin_token.get_secret_value()
 
         async def bootstrap_admin() -> None:
-            await ensure_bootstrap_admin(token, services.config)
+            await ensure_bootstrap_admin(token, services)
 
         on_start.append(bootstrap_admin)
     app = runtime.app(
@@ -69,11 +82,13 @@ def build_app(settings: Settings | None = None) -> FastAPI:
             internal.router,
         ],
         on_start=on_start,
-        on_stop=[listener.stop, pool.stop],
+        on_stop=[disconnect_session_service, listener.stop, pool.stop],
     )
     problems.install(app)
     app.state.runtime = runtime
     app.state.services = services
+    app.state.secret_box = FernetSecretBox(settings.secrets_key.get_secret_value())
+    app.state.bridge_token_sha256 = digest(settings.bridge_token.get_secret_value()) if settings.bridge_token else None
     return app
 
 

@@ -7,7 +7,8 @@ import uuid
 from dataclasses import dataclass
 
 from caisse_contracts.events import EntityType
-from pos_api.service_layer.config import SYSTEM, ConfigServices, create_item
+from pos_api.service_layer.config import SYSTEM, create_item
+from pos_api.service_layer.services import Services
 
 SERIAL = "SER-1"
 
@@ -21,7 +22,7 @@ class Setting:
     secret: str
 
 
-async def a_shop_with_a_till(services: ConfigServices) -> Setting:
+async def a_shop_with_a_till(services: Services) -> Setting:
     territory = await create_item(
         EntityType.TERRITORY,
         {

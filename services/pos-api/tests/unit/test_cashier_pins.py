@@ -12,8 +12,9 @@ from caisse_contracts.events import EntityType
 from pos_api.adapters.memory import InMemoryUnitOfWork, MemoryState
 from pos_api.domain.errors import InvalidReferenceError, OperatorLockedError, UnauthenticatedError
 from pos_api.domain.pins import hash_pin, pin_matches
-from pos_api.service_layer.config import SYSTEM, ConfigServices, create_item
+from pos_api.service_layer.config import SYSTEM, create_item
 from pos_api.service_layer.operators import cashier_login, set_pin
+from pos_api.service_layer.services import Services
 from pos_api.service_layer.till import authenticate_device
 
 START = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
@@ -35,10 +36,10 @@ class Clock:
         return self.now
 
 
-async def setting() -> tuple[ConfigServices, Clock, uuid.UUID, str, str]:
+async def setting() -> tuple[Services, Clock, uuid.UUID, str, str]:
     state = MemoryState()
     clock = Clock()
-    services = ConfigServices(uow=lambda: InMemoryUnitOfWork(state), clock=clock, new_id=uuid.uuid4)
+    services = Services(uow=lambda: InMemoryUnitOfWork(state), clock=clock, new_id=uuid.uuid4)
     setting = await a_shop_with_a_till(services)
     cashier = await create_item(
         EntityType.OPERATOR, {"name": "Lou", "role": "cashier", "shop_id": str(setting.shop_id)}, SYSTEM, services

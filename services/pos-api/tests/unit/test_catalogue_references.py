@@ -14,7 +14,8 @@ from pos_api_setting import a_shop_with_a_till
 from caisse_contracts.events import EntityType
 from pos_api.adapters.memory import InMemoryUnitOfWork, MemoryState
 from pos_api.domain.errors import InUseError, InvalidReferenceError
-from pos_api.service_layer.config import SYSTEM, ConfigServices, create_item, delete_item, read_item, update_item
+from pos_api.service_layer.config import SYSTEM, create_item, delete_item, read_item, update_item
+from pos_api.service_layer.services import Services
 
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 TVA20 = {"code": "TVA20", "label": "TVA 20 %", "rate_bp": 2000}
@@ -23,7 +24,7 @@ TVA55 = {"code": "TVA5.5", "label": "TVA 5,5 %", "rate_bp": 550}
 
 @dataclass
 class World:
-    services: ConfigServices
+    services: Services
     state: MemoryState
     territory_id: uuid.UUID
     company_id: uuid.UUID
@@ -32,7 +33,7 @@ class World:
 
 async def a_world() -> World:
     state = MemoryState()
-    services = ConfigServices(uow=lambda: InMemoryUnitOfWork(state), clock=lambda: NOW, new_id=uuid.uuid4)
+    services = Services(uow=lambda: InMemoryUnitOfWork(state), clock=lambda: NOW, new_id=uuid.uuid4)
     setting = await a_shop_with_a_till(services)
     company = await read_item(EntityType.COMPANY, setting.company_id, SYSTEM, services)
     territory_id = company.hierarchy.territory_id

@@ -20,8 +20,9 @@ from pos_api.domain.errors import (
     TicketNumberConflictError,
 )
 from pos_api.service_layer.baskets import check_ticket_operator, credit_ticket, finalize_basket, save_basket
-from pos_api.service_layer.config import SYSTEM, ConfigServices, create_item
+from pos_api.service_layer.config import SYSTEM, create_item
 from pos_api.service_layer.ports import SessionState
+from pos_api.service_layer.services import Services
 from pos_api.service_layer.till import Device, authenticate_device
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -29,7 +30,7 @@ NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
 @dataclass(frozen=True, slots=True)
 class Shop:
-    services: ConfigServices
+    services: Services
     state: MemoryState
     device: Device
     category: str
@@ -37,7 +38,7 @@ class Shop:
     operators: dict[str, uuid.UUID]
 
 
-async def _create(services: ConfigServices, entity_type: EntityType, body: dict[str, Any]) -> uuid.UUID:
+async def _create(services: Services, entity_type: EntityType, body: dict[str, Any]) -> uuid.UUID:
     return (await create_item(entity_type, body, SYSTEM, services)).stored.id
 
 
@@ -46,7 +47,7 @@ async def shop() -> Shop:
     """A New Caledonian shop (XPF, cash rounded to 5, TGC 22 %) with a till, a workshop of 8 seats, its cashier;
     a second shop with its own cashier; a federation admin; a cashier who left."""
     state = MemoryState()
-    services = ConfigServices(uow=lambda: InMemoryUnitOfWork(state), clock=lambda: NOW, new_id=uuid.uuid4)
+    services = Services(uow=lambda: InMemoryUnitOfWork(state), clock=lambda: NOW, new_id=uuid.uuid4)
     territory = await _create(
         services,
         EntityType.TERRITORY,

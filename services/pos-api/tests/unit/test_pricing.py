@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from caisse_contracts.config import (
+    CatalogueOverride,
+    Category,
+    Denomination,
+    DenominationKind,
+    Product,
+    TaxRate,
+    Territory,
+)
 from caisse_contracts.events import LineKind
 from caisse_contracts.tills import BasketContent, BasketLine
 from pos_api.domain.catalogue import shop_catalogue
@@ -48,11 +58,39 @@ SEAT: dict[str, Any] = {
     "kind": "event_seat",
     "capacity": 8,
 }
-TERRITORY: dict[str, Any] = {"tax_rates": [{"code": "TVA20", "rate_bp": 2000}, {"code": "TVA5.5", "rate_bp": 550}]}
+TERRITORY = Territory(
+    id=uuid.uuid4(),
+    version=1,
+    updated_at=datetime(2026, 11, 23, 10, 0, tzinfo=UTC),
+    name="France métropolitaine",
+    currency="EUR",
+    currency_exponent=2,
+    tax_rates=(
+        TaxRate(code="TVA20", label="TVA 20 %", rate_bp=2000),
+        TaxRate(code="TVA5.5", label="TVA 5,5 %", rate_bp=550),
+    ),
+    denominations=(Denomination(value=500, kind=DenominationKind.NOTE),),
+)
+
+
+COMPANY_ID = str(uuid.uuid4())
+SHOP_ID = str(uuid.uuid4())
+
+
+def _stored(fields: dict[str, Any], **where: str) -> dict[str, Any]:
+    """The fields as the back office stores them: where they sit, with an id (theirs if they have one), version 1."""
+    return {"id": str(uuid.uuid4()), "version": 1, "updated_at": TERRITORY.updated_at, **where, **fields}
 
 
 def catalogue(overrides: list[dict[str, Any]] | None = None) -> Catalogue:
-    return Catalogue.of(shop_catalogue([TEXTILE, GOODS], [BAG, BULBS, SEAT], overrides or []), TERRITORY)
+    return Catalogue.of(
+        shop_catalogue(
+            [Category.model_validate(_stored(c, company_id=COMPANY_ID)) for c in (TEXTILE, GOODS)],
+            [Product.model_validate(_stored(p, company_id=COMPANY_ID)) for p in (BAG, BULBS, SEAT)],
+            [CatalogueOverride.model_validate(_stored(o, shop_id=SHOP_ID)) for o in overrides or []],
+        ),
+        TERRITORY,
+    )
 
 
 def line(**fields: Any) -> BasketLine:

@@ -8,19 +8,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from cryptography.fernet import Fernet
+from fastapi import FastAPI, Request
 from pos_api_setting import a_shop_with_a_till
 
 from caisse_contracts.events import EntityType
 from caisse_contracts.tills import BasketContent, FinalizeIn
 from pos_api.adapters.memory import InMemoryUnitOfWork, MemoryState
-from pos_api.adapters.secret_box import FernetSecretBox
 from pos_api.domain.errors import BasketConflictError, StaleVersionError, TicketInconsistentError
-from pos_api.entrypoints.http.deps import Services
+from pos_api.entrypoints.http.deps import get_services
 from pos_api.service_layer.baskets import finalize_basket
 from pos_api.service_layer.cache import TILLS_REMEMBERED, SaleMemo
-from pos_api.service_layer.config import SYSTEM, ConfigServices, create_item
+from pos_api.service_layer.config import SYSTEM, create_item
 from pos_api.service_layer.ports import CheckoutView, SessionState
+from pos_api.service_layer.services import Services
 from pos_api.service_layer.tickets import MAX_NUMBER_JUMP
 from pos_api.service_layer.till import Device, authenticate_device
 
@@ -44,7 +44,7 @@ class CountedWork(InMemoryUnitOfWork):
         return self
 
 
-async def a_till(services: ConfigServices) -> tuple[Device, str]:
+async def a_till(services: Services) -> tuple[Device, str]:
     setting = await a_shop_with_a_till(services)
     category = await create_item(
         EntityType.CATEGORY,
@@ -70,9 +70,9 @@ def sale(category_id: str, number: int, *, version: int = 0, price: int = 900) -
 
 
 @pytest.fixture
-async def till() -> tuple[ConfigServices, MemoryState, Device, str]:
+async def till() -> tuple[Services, MemoryState, Device, str]:
     state = MemoryState()
-    services = ConfigServices(uow=lambda: CountedWork(state), clock=lambda: NOW, new_id=uuid.uuid4)
+    services = Services(uow=lambda: CountedWork(state), clock=lambda: NOW, new_id=uuid.uuid4)
     device, category_id = await a_till(services)
     state.sessions[device.pos_id] = SessionState(device.pos_id, uuid.uuid4(), True, NOW)
     CountedWork.reads = 0
@@ -80,7 +80,7 @@ async def till() -> tuple[ConfigServices, MemoryState, Device, str]:
 
 
 async def test_a_tills_next_sale_is_written_without_a_read(
-    till: tuple[ConfigServices, MemoryState, Device, str],
+    till: tuple[Services, MemoryState, Device, str],
 ) -> None:
     services, state, device, category = till
     for number in (1, 2, 3):
@@ -91,7 +91,7 @@ async def test_a_tills_next_sale_is_written_without_a_read(
 
 
 async def test_a_session_closed_and_reopened_since_the_last_sale_takes_the_new_one(
-    till: tuple[ConfigServices, MemoryState, Device, str],
+    till: tuple[Services, MemoryState, Device, str],
 ) -> None:
     services, state, device, category = till
     await finalize_basket(device, uuid.uuid4(), sale(category, 1), services)
@@ -106,7 +106,7 @@ async def test_a_session_closed_and_reopened_since_the_last_sale_takes_the_new_o
 
 
 async def test_a_replay_after_the_memo_answers_the_original(
-    till: tuple[ConfigServices, MemoryState, Device, str],
+    till: tuple[Services, MemoryState, Device, str],
 ) -> None:
     services, state, device, category = till
     basket = uuid.uuid4()
@@ -118,7 +118,7 @@ async def test_a_replay_after_the_memo_answers_the_original(
 
 
 async def test_a_basket_named_at_a_version_it_never_had_is_stale_not_created(
-    till: tuple[ConfigServices, MemoryState, Device, str],
+    till: tuple[Services, MemoryState, Device, str],
 ) -> None:
     services, state, device, category = till
     await finalize_basket(device, uuid.uuid4(), sale(category, 1), services)
@@ -131,13 +131,13 @@ async def test_a_basket_named_at_a_version_it_never_had_is_stale_not_created(
 
 
 async def test_a_jump_the_memo_cannot_vouch_for_is_decided_on_the_database(
-    till: tuple[ConfigServices, MemoryState, Device, str],
+    till: tuple[Services, MemoryState, Device, str],
 ) -> None:
     """The memo's highest number is never above the database's; another process's sales leave it behind, so a
     jump it finds too far is read again before it is refused."""
     services, state, device, category = till
     await finalize_basket(device, uuid.uuid4(), sale(category, 1), services)
-    other_process = ConfigServices(uow=services.uow, clock=services.clock, new_id=uuid.uuid4)
+    other_process = Services(uow=services.uow, clock=services.clock, new_id=uuid.uuid4)
     beyond_memo = 1 + MAX_NUMBER_JUMP + 5
     await finalize_basket(device, uuid.uuid4(), sale(category, beyond_memo - 10), other_process)
     reads = CountedWork.reads
@@ -166,13 +166,11 @@ def test_the_memo_keeps_open_sessions_only_and_a_bounded_number_of_tills() -> No
     assert len(memo.tills) == TILLS_REMEMBERED
 
 
-def test_every_request_of_a_process_shares_its_memo() -> None:
-    services = Services(
-        uow=lambda: InMemoryUnitOfWork(MemoryState()),
-        clock=lambda: NOW,
-        new_id=uuid.uuid4,
-        secret_box=FernetSecretBox(Fernet.generate_key().decode()),
-    )
-    assert services.config is services.config
-    assert services.config.sales is services.config.sales
-    assert services.config.cache is services.cache
+async def test_every_request_of_a_process_shares_its_memo() -> None:
+    services = Services(uow=lambda: InMemoryUnitOfWork(MemoryState()), clock=lambda: NOW, new_id=uuid.uuid4)
+    app = FastAPI()
+    app.state.services = services
+    first, second = [await get_services(Request({"type": "http", "app": app})) for _ in range(2)]
+    assert first is second is services
+    assert first.sales is second.sales
+    assert first.cache is second.cache

@@ -22,10 +22,11 @@ from pos_api.service_layer.cash_sessions import (
     last_ticket_to_close,
     note_session_closed,
     note_session_opened,
+    session_opened,
 )
-from pos_api.service_layer.config import SYSTEM, ConfigServices, create_item
+from pos_api.service_layer.config import SYSTEM, create_item
 from pos_api.service_layer.ports import ClosingMark
-from pos_api.service_layer.sessions import session_opened
+from pos_api.service_layer.services import Services
 from pos_api.service_layer.till import Device, authenticate_device
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -42,7 +43,7 @@ def sale(category_id: str, number: int) -> FinalizeIn:
 class Till:
     """One till on two pos-api processes: one state (the database), a sale memo each."""
 
-    def __init__(self, state: MemoryState, services: ConfigServices, device: Device, category: str) -> None:
+    def __init__(self, state: MemoryState, services: Services, device: Device, category: str) -> None:
         self.state = state
         self.one = services
         self.two = replace(services, sales=type(services.sales)())
@@ -50,7 +51,7 @@ class Till:
         self.category = category
         self.session_id = uuid.uuid4()
 
-    async def sell(self, services: ConfigServices, number: int) -> None:
+    async def sell(self, services: Services, number: int) -> None:
         await finalize_basket(self.device, uuid.uuid4(), sale(self.category, number), services)
 
     def numbers(self) -> list[int]:
@@ -60,7 +61,7 @@ class Till:
 @pytest.fixture
 async def till() -> Till:
     state = MemoryState()
-    services = ConfigServices(uow=lambda: InMemoryUnitOfWork(state), clock=lambda: NOW, new_id=uuid.uuid4)
+    services = Services(uow=lambda: InMemoryUnitOfWork(state), clock=lambda: NOW, new_id=uuid.uuid4)
     setting = await a_shop_with_a_till(services)
     category = await create_item(
         EntityType.CATEGORY,

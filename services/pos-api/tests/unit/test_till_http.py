@@ -9,19 +9,17 @@ from typing import Any
 
 import httpx
 import pytest
-from cryptography.fernet import Fernet
 from fastapi import FastAPI
 from pos_api_setting import a_shop_with_a_till
 
 from caisse_contracts.events import EntityType
 from caisse_runtime.http import install_problem_handlers
 from pos_api.adapters.memory import InMemoryUnitOfWork, MemoryState
-from pos_api.adapters.secret_box import FernetSecretBox
 from pos_api.entrypoints.http import problems
-from pos_api.entrypoints.http.deps import Services
 from pos_api.entrypoints.http.routes import baskets
 from pos_api.service_layer.config import SYSTEM, create_item
 from pos_api.service_layer.ports import SessionState
+from pos_api.service_layer.services import Services
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
@@ -29,13 +27,8 @@ NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 @pytest.fixture
 async def till() -> tuple[httpx.AsyncClient, dict[str, str], str]:
     state = MemoryState()
-    services = Services(
-        uow=lambda: InMemoryUnitOfWork(state),
-        clock=lambda: NOW,
-        new_id=uuid.uuid4,
-        secret_box=FernetSecretBox(Fernet.generate_key().decode()),
-    )
-    setting = await a_shop_with_a_till(services.config)
+    services = Services(uow=lambda: InMemoryUnitOfWork(state), clock=lambda: NOW, new_id=uuid.uuid4)
+    setting = await a_shop_with_a_till(services)
     state.sessions[setting.pos_id] = SessionState(setting.pos_id, uuid.uuid4(), True, NOW)
     category = await create_item(
         EntityType.CATEGORY,
@@ -46,7 +39,7 @@ async def till() -> tuple[httpx.AsyncClient, dict[str, str], str]:
             "default_tax_code": "TVA20",
         },
         SYSTEM,
-        services.config,
+        services,
     )
     app = FastAPI()
     install_problem_handlers(app)

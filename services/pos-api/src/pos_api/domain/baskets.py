@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from caisse_contracts.basket import BasketIn, BasketLineIn, Discount
+from caisse_contracts.config import Company, Pos, Shop, Territory
 from caisse_contracts.events import CategoryWeightV1, TicketFinalizedV1, TicketLineV1
-from caisse_contracts.money import CashRoundingRule
 from caisse_contracts.tills import BasketContent, DiscountIn, Receipt, ReceiptLine, ReceiptPayment, ReceiptTax
 from pos_api.domain.pricing import PricedLine
 
@@ -22,14 +21,12 @@ def _discount(discount: DiscountIn | None) -> Discount | None:
     return Discount(kind="amount", value=discount.value)
 
 
-def basket_input(
-    content: BasketContent, priced: list[PricedLine], territory: dict[str, Any], company: dict[str, Any]
-) -> BasketIn:
+def basket_input(content: BasketContent, priced: list[PricedLine], territory: Territory, company: Company) -> BasketIn:
     """What `compute_basket` needs: lines at their catalogue or free price, the company's card and staff rates."""
     return BasketIn(
-        currency=territory["currency"],
-        prices_include_tax=territory["prices_include_tax"],
-        cash_rounding=CashRoundingRule(territory["cash_rounding"]),
+        currency=territory.currency,
+        prices_include_tax=territory.prices_include_tax,
+        cash_rounding=territory.cash_rounding,
         lines=[
             BasketLineIn(
                 line_id=line.line_id,
@@ -49,8 +46,8 @@ def basket_input(
             for line in priced
         ],
         basket_discount=_discount(content.basket_discount),
-        member_discount_bp=company.get("member_discount_bp", 0) if content.member_card else None,
-        employee_discount_bp=company.get("employee_discount_bp", 0) if content.employee else None,
+        member_discount_bp=company.member_discount_bp if content.member_card else None,
+        employee_discount_bp=company.employee_discount_bp if content.employee else None,
         vouchers=content.vouchers,
         payments=content.payments,
     )
@@ -64,22 +61,20 @@ def category_weights(lines: tuple[TicketLineV1, ...]) -> tuple[CategoryWeightV1,
     return tuple(CategoryWeightV1(category_id=c, weight_grams=w) for c, w in weights.items())
 
 
-def receipt_of(
-    ticket: TicketFinalizedV1, shop: dict[str, Any], pos: dict[str, Any], territory: dict[str, Any]
-) -> Receipt:
+def receipt_of(ticket: TicketFinalizedV1, shop: Shop, pos: Pos, territory: Territory) -> Receipt:
     """The receipt of a finalized ticket, in the shop's local time; what hw-proxy prints."""
-    codes = {t["rate_bp"]: t["code"] for t in territory["tax_rates"]}
-    local = ticket.finalized_at.astimezone(ZoneInfo(territory["timezone"]))
+    codes = {t.rate_bp: t.code for t in territory.tax_rates}
+    local = ticket.finalized_at.astimezone(ZoneInfo(territory.timezone))
     return Receipt(
         ticket_id=ticket.ticket_id,
         number=ticket.number,
         kind=ticket.kind.value,
-        header=shop.get("receipt_header") or shop["name"],
-        footer=shop.get("receipt_footer", ""),
-        shop=shop["name"],
-        pos=pos["name"],
+        header=shop.receipt_header or shop.name,
+        footer=shop.receipt_footer,
+        shop=shop.name,
+        pos=pos.name,
         currency=ticket.currency,
-        currency_exponent=territory["currency_exponent"],
+        currency_exponent=territory.currency_exponent,
         local_datetime=local.strftime("%Y-%m-%d %H:%M"),
         finalized_at=ticket.finalized_at,
         lines=tuple(

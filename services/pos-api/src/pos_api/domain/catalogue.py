@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+
+from caisse_contracts.config import CatalogueOverride, Category, Product
+from caisse_contracts.till_views import ShopCatalogue
 
 
 def shop_catalogue(
-    categories: Iterable[dict[str, Any]], products: Iterable[dict[str, Any]], overrides: Iterable[dict[str, Any]]
-) -> dict[str, list[dict[str, Any]]]:
+    categories: Iterable[Category], products: Iterable[Product], overrides: Iterable[CatalogueOverride]
+) -> ShopCatalogue:
     """Categories and the products the shop sells, each at the shop's price; inactive ones left out."""
-    by_product = {str(o["product_id"]): o for o in overrides}
-    sold: list[dict[str, Any]] = []
+    by_product = {o.product_id: o for o in overrides}
+    sold: list[Product] = []
     for product in products:
-        override = by_product.get(str(product["id"]))
-        effective = dict(product)
+        override = by_product.get(product.id)
+        effective = product
         if override is not None:
-            if override.get("price") is not None:
-                effective["price"] = override["price"]
-            if override.get("active") is not None:
-                effective["active"] = override["active"]
-        if effective.get("active", True):
+            changes = {"price": override.price, "active": override.active}
+            effective = product.model_copy(update={k: v for k, v in changes.items() if v is not None})
+        if effective.active:
             sold.append(effective)
-    return {"categories": list(categories), "products": sold}
+    return ShopCatalogue(categories=tuple(categories), products=tuple(sold))

@@ -8,11 +8,11 @@ an inactive product, a missing weight or a seat without capacity are refused wit
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 from uuid import UUID
 
-from caisse_contracts.config import ProductKind, WeightMode
+from caisse_contracts.config import Category, Product, ProductKind, Territory, WeightMode
 from caisse_contracts.events import LineKind
+from caisse_contracts.till_views import ShopCatalogue
 from caisse_contracts.tills import BasketContent, BasketLine, DiscountIn
 from pos_api.domain.errors import FieldProblem, TicketInconsistentError
 
@@ -40,16 +40,16 @@ class PricedLine:
 class Catalogue:
     """The shop's sellable catalogue (`domain.catalogue.shop_catalogue`) indexed by id, with the territory's rates."""
 
-    categories: dict[str, dict[str, Any]]
-    products: dict[str, dict[str, Any]]
+    categories: dict[UUID, Category]
+    products: dict[UUID, Product]
     tax_rates: dict[str, int]
 
     @classmethod
-    def of(cls, catalogue: dict[str, list[dict[str, Any]]], territory: dict[str, Any]) -> Catalogue:
+    def of(cls, catalogue: ShopCatalogue, territory: Territory) -> Catalogue:
         return cls(
-            categories={str(c["id"]): c for c in catalogue["categories"]},
-            products={str(p["id"]): p for p in catalogue["products"]},
-            tax_rates={t["code"]: t["rate_bp"] for t in territory["tax_rates"]},
+            categories={c.id: c for c in catalogue.categories},
+            products={p.id: p for p in catalogue.products},
+            tax_rates={t.code: t.rate_bp for t in territory.tax_rates},
         )
 
 
@@ -88,51 +88,51 @@ def _rate(catalogue: Catalogue, code: str, where: str) -> int:
 
 def _price(line: BasketLine, catalogue: Catalogue, where: str) -> PricedLine:
     if line.product_id is not None:
-        product = catalogue.products.get(str(line.product_id))
+        product = catalogue.products.get(line.product_id)
         if product is None:
             raise _LineError(f"{where}.product_id", "is not sold by this shop")
-        category = catalogue.categories.get(str(product["category_id"]))
+        category = catalogue.categories.get(product.category_id)
         if category is None:
             raise _LineError(f"{where}.product_id", "has no category in this shop's catalogue")
-        mode = WeightMode(product.get("weight_mode", "none"))
+        mode = product.weight_mode
         if mode is not WeightMode.NONE and line.weight_grams is None:
             raise _LineError(f"{where}.weight_grams", "this product is sold with its weight")
         if line.price is not None:
             raise _LineError(f"{where}.price", "a catalogue product is sold at the catalogue's price")
-        seat = ProductKind(product.get("kind", "product")) is ProductKind.EVENT_SEAT
-        tax_code = product.get("tax_code") or category["default_tax_code"]
+        seat = product.kind is ProductKind.EVENT_SEAT
+        tax_code = product.tax_code or category.default_tax_code
         return PricedLine(
             line_id=line.line_id,
             kind=LineKind.EVENT_SEAT if seat else LineKind.PRODUCT,
-            label=line.label or product["name"],
-            category_id=UUID(str(category["id"])),
-            category_label=category["name"],
-            revenue_account=category["revenue_account"],
+            label=line.label or product.name,
+            category_id=category.id,
+            category_label=category.name,
+            revenue_account=category.revenue_account,
             product_id=line.product_id,
             quantity=line.quantity,
-            unit_price=product["price"],
+            unit_price=product.price,
             per_kg=mode is WeightMode.PER_KG,
             weight_grams=line.weight_grams,
             tax_code=tax_code,
             tax_rate_bp=_rate(catalogue, tax_code, f"{where}.product_id"),
             discount=line.discount,
-            seat_capacity=product.get("capacity") if seat else None,
+            seat_capacity=product.capacity if seat else None,
         )
-    category = catalogue.categories.get(str(line.category_id))
+    category = catalogue.categories.get(line.category_id) if line.category_id is not None else None
     if category is None:
         raise _LineError(f"{where}.category_id", "is not a category of this shop's catalogue")
-    if category.get("sold_by_weight") and line.weight_grams is None:
+    if category.sold_by_weight and line.weight_grams is None:
         raise _LineError(f"{where}.weight_grams", "items of this category are sold with their weight")
     if line.price is None:
         raise _LineError(f"{where}.price", "a category item needs its free price")
-    tax_code = category["default_tax_code"]
+    tax_code = category.default_tax_code
     return PricedLine(
         line_id=line.line_id,
         kind=LineKind.CATEGORY_ITEM,
-        label=line.label or category["name"],
-        category_id=UUID(str(category["id"])),
-        category_label=category["name"],
-        revenue_account=category["revenue_account"],
+        label=line.label or category.name,
+        category_id=category.id,
+        category_label=category.name,
+        revenue_account=category.revenue_account,
         product_id=None,
         quantity=line.quantity,
         unit_price=line.price,

@@ -11,8 +11,8 @@ from caisse_contracts.envelope import Envelope
 from caisse_contracts.events import SessionClosedV1, SessionOpenedV1
 from caisse_contracts.topics import POS_API_SESSIONS, SESSIONS
 from caisse_runtime.kafka import EnvelopeConsumer
+from pos_api.service_layer.cash_sessions import session_closed, session_opened
 from pos_api.service_layer.ports import UnitOfWorkFactory
-from pos_api.service_layer.sessions import session_closed, session_opened
 
 
 def register(broker: KafkaBroker, *, uow: UnitOfWorkFactory, group_suffix: str = "") -> None:

@@ -14,19 +14,16 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
-from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from caisse_contracts.basket import BasketError, ComputedBasket, compute_basket
+from caisse_contracts.config import Company, Pos, Shop, Territory
 from caisse_contracts.envelope import Envelope, TenantKeys
 from caisse_contracts.events import EntityType, TicketFinalizedV1, TicketKind
-from caisse_contracts.money import CashRoundingRule
 from caisse_contracts.tills import BasketContent, BasketPut, CreditNoteIn, FinalizeIn, Receipt
 from caisse_contracts.topics import TICKETS
-from caisse_runtime.telemetry import current_traceparent
 from pos_api.domain.baskets import basket_input, category_weights, receipt_of
-from pos_api.domain.catalogue import shop_catalogue
 from pos_api.domain.credit_notes import RefundLine, RefundTender, credit_note_parts
 from pos_api.domain.errors import (
     BasketConflictError,
@@ -39,34 +36,37 @@ from pos_api.domain.errors import (
     TicketInconsistentError,
     TicketNumberConflictError,
 )
-from pos_api.domain.pricing import Catalogue, price_lines
+from pos_api.domain.pricing import Catalogue, PricedLine, price_lines
 from pos_api.domain.tickets import TicketConflict, check_ticket, content_hash, gaps_of, same_sale
 from pos_api.service_layer.cache import TillCache
-from pos_api.service_layer.config import ConfigServices
-from pos_api.service_layer.ports import CheckoutView, StoredBasket, StoredTicket, TillWork
+from pos_api.service_layer.ports import CheckoutView, StoredBasket, StoredTicket, UnitOfWork
+from pos_api.service_layer.services import Services
 from pos_api.service_layer.tickets import check_number_jump
-from pos_api.service_layer.till import Device
+from pos_api.service_layer.till import Device, catalogue_of, live_item
 
 SOURCE = "pos-api"
 
 
 @dataclass(frozen=True, slots=True)
 class TillContext:
-    """The configuration a basket is priced against: the till's territory, company, shop and catalogue."""
+    """The configuration a basket is priced against: the till's territory, company, shop and catalogue.
 
-    territory: dict[str, Any]
-    company: dict[str, Any]
-    shop: dict[str, Any]
-    pos: dict[str, Any]
+    Validated into the contracts' models once, as it is loaded; every request of the till then reads it as it is.
+    """
+
+    territory: Territory
+    company: Company
+    shop: Shop
+    pos: Pos
     catalogue: Catalogue
     operators: frozenset[UUID] = frozenset()
     """The shop's active operators: who may be recorded on its tickets (a federation admin too, looked up)."""
 
 
-async def till_context(work: TillWork, device: Device, cache: TillCache) -> TillContext:
+async def till_context(work: UnitOfWork, device: Device, cache: TillCache) -> TillContext:
     """The till's configuration, from memory while the configuration generation has not moved."""
     seen = cache.generation if cache.supervised else cache.at(await work.config.generation()).generation
-    known: TillContext | None = cache.contexts.get(device.pos_id)
+    known = cache.contexts.get(device.pos_id)
     if known is None:
         known = await _load_context(work, device)
         if cache.generation == seen:  # not if the configuration moved while this was read
@@ -74,25 +74,19 @@ async def till_context(work: TillWork, device: Device, cache: TillCache) -> Till
     return known
 
 
-async def _load_context(work: TillWork, device: Device) -> TillContext:
+async def _load_context(work: UnitOfWork, device: Device) -> TillContext:
     h = device.pos.hierarchy
-    items = {}
-    for name, entity_id in (("territory", h.territory_id), ("company", h.company_id), ("shop", h.shop_id)):
-        found = await work.config.get(entity_id) if entity_id else None
-        if found is None or found.deleted:
-            raise NotFoundError(name, str(entity_id))
-        items[name] = found.item
-    categories = [c.item for c in await work.config.list(EntityType.CATEGORY, company_id=h.company_id)]
-    products = [p.item for p in await work.config.list(EntityType.PRODUCT, company_id=h.company_id)]
-    overrides = [o.item for o in await work.config.list(EntityType.CATALOGUE_OVERRIDE, shop_id=h.shop_id)]
-    catalogue = Catalogue.of(shop_catalogue(categories, products, overrides), items["territory"])
+    territory = await live_item(work, Territory, "territory", h.territory_id)
+    company = await live_item(work, Company, "company", h.company_id)
+    shop = await live_item(work, Shop, "shop", h.shop_id)
+    catalogue = Catalogue.of(await catalogue_of(work, h), territory)
     operators = frozenset(
         o.id for o in await work.config.list(EntityType.OPERATOR, shop_id=h.shop_id) if o.item.get("active", True)
     )
-    return TillContext(items["territory"], items["company"], items["shop"], device.pos.item, catalogue, operators)
+    return TillContext(territory, company, shop, Pos.model_validate(device.pos.item), catalogue, operators)
 
 
-async def check_operator(work: TillWork, context: TillContext, operator_id: UUID | None, field: str) -> None:
+async def check_operator(work: UnitOfWork, context: TillContext, operator_id: UUID | None, field: str) -> None:
     """The operator recorded on a ticket exists, is active and works in the till's shop, as session-service
     requires of who opens, moves and closes a session (a federation admin, with no shop, works anywhere).
 
@@ -114,7 +108,7 @@ def compute(content: BasketContent, context: TillContext) -> ComputedBasket:
     )
 
 
-async def check_ticket_operator(device: Device, operator_id: UUID | None, services: ConfigServices) -> None:
+async def check_ticket_operator(device: Device, operator_id: UUID | None, services: Services) -> None:
     """`check_operator` for a ticket the till made itself (synced after working offline)."""
     if operator_id is None:
         return
@@ -128,9 +122,9 @@ class BasketView:
     computed: ComputedBasket
 
 
-async def save_basket(device: Device, basket_id: UUID, put: BasketPut, services: ConfigServices) -> BasketView:
+async def save_basket(device: Device, basket_id: UUID, put: BasketPut, services: Services) -> BasketView:
     now = services.clock()
-    async with services.till_work() as work:
+    async with services.uow() as work:
         context = await till_context(work, device, services.cache)
         computed = compute(put.content, context)
         current = await work.baskets.get(basket_id, for_update=True)
@@ -147,8 +141,8 @@ async def save_basket(device: Device, basket_id: UUID, put: BasketPut, services:
     return BasketView(stored, computed)
 
 
-async def read_basket(device: Device, basket_id: UUID, services: ConfigServices) -> BasketView:
-    async with services.till_work() as work:
+async def read_basket(device: Device, basket_id: UUID, services: Services) -> BasketView:
+    async with services.uow() as work:
         stored = await work.baskets.get(basket_id)
         if stored is None or stored.pos_id != device.pos_id:
             raise NotFoundError("basket", str(basket_id))
@@ -156,8 +150,8 @@ async def read_basket(device: Device, basket_id: UUID, services: ConfigServices)
     return BasketView(stored, compute(stored.content, context))
 
 
-async def current_basket(device: Device, services: ConfigServices) -> BasketView:
-    async with services.till_work() as work:
+async def current_basket(device: Device, services: Services) -> BasketView:
+    async with services.uow() as work:
         stored = await work.baskets.open_of_pos(device.pos_id)
         if stored is None:
             raise NotFoundError("open basket of the till", str(device.pos_id))
@@ -180,7 +174,7 @@ class _Again(Enum):
     LOCK = "read again, in a transaction"
 
 
-async def finalize_basket(device: Device, basket_id: UUID, request: FinalizeIn, services: ConfigServices) -> Finalized:
+async def finalize_basket(device: Device, basket_id: UUID, request: FinalizeIn, services: Services) -> Finalized:
     """Finalize optimistically: read, decide and compute with no lock held, then one guarded write.
 
     A basket handed over with its finalize goes without a transaction (`till_steps`): the read and the write
@@ -198,19 +192,19 @@ async def finalize_basket(device: Device, basket_id: UUID, request: FinalizeIn, 
 
 
 @asynccontextmanager
-async def _conflicts_kept(services: ConfigServices) -> AsyncIterator[None]:
+async def _conflicts_kept(services: Services) -> AsyncIterator[None]:
     """A number sent again with other content is refused, and what the till sent is kept aside for ops first."""
     try:
         yield
     except TicketNumberConflictError as conflict:
         if conflict.attempt is not None:
-            async with services.till_work() as work:
+            async with services.uow() as work:
                 await work.tickets.keep_conflict(conflict.attempt)
                 await work.commit()
         raise
 
 
-async def _finalize(device: Device, basket_id: UUID, request: FinalizeIn, services: ConfigServices) -> Finalized:
+async def _finalize(device: Device, basket_id: UUID, request: FinalizeIn, services: Services) -> Finalized:
     locked = request.content is None
     if not locked and (seen := _guess(device, basket_id, request, services)) is not None:
         try:
@@ -229,7 +223,7 @@ async def _finalize(device: Device, basket_id: UUID, request: FinalizeIn, servic
     raise TicketNumberConflictError(device.pos_id, request.number, basket_id)
 
 
-def _guess(device: Device, basket_id: UUID, request: FinalizeIn, services: ConfigServices) -> CheckoutView | None:
+def _guess(device: Device, basket_id: UUID, request: FinalizeIn, services: Services) -> CheckoutView | None:
     """What finalize's read would find if nothing moved since this till's last sale here, or None."""
     known = services.sales.of(device.pos_id)
     if known is None or request.content is None:
@@ -247,13 +241,13 @@ async def _finalize_once(
     device: Device,
     basket_id: UUID,
     request: FinalizeIn,
-    services: ConfigServices,
+    services: Services,
     *,
     locked: bool,
     guessed: CheckoutView | None = None,
 ) -> Finalized | _Again:
     now = services.clock()
-    async with services.till_work() if locked else services.till_steps() as work:
+    async with services.uow() if locked else services.till_steps() as work:
         if guessed is None:
             seen = await work.checkout.read(basket_id, device.pos_id, request.number)
             services.sales.saw(device.pos_id, seen.session, seen.last_number)
@@ -296,7 +290,7 @@ async def _finalize_once(
         if session is None or not session.takes(request.number):
             raise BasketConflictError("session", "this till has no open cash session")
         content = basket.content
-        if device.pos.item.get("pickup_number_required") and not content.pickup_number:
+        if context.pos.pickup_number_required and not content.pickup_number:
             raise TicketInconsistentError([FieldProblem("pickup_number", "this till requires a pickup number")])
         if not content.lines:
             raise TicketInconsistentError([FieldProblem("lines", "an empty basket cannot be finalized")])
@@ -364,7 +358,7 @@ def _ticket(
     basket: StoredBasket,
     content: BasketContent,
     computed: ComputedBasket,
-    priced: list[Any],
+    priced: list[PricedLine],
     session_id: UUID,
     number: int,
     now: datetime,
@@ -385,9 +379,9 @@ def _ticket(
         session_id=session_id,
         operator_id=content.operator_id,
         finalized_at=now,
-        local_date=now.astimezone(ZoneInfo(context.territory["timezone"])).date(),
-        currency=context.territory["currency"],
-        prices_include_tax=context.territory["prices_include_tax"],
+        local_date=now.astimezone(ZoneInfo(context.territory.timezone)).date(),
+        currency=context.territory.currency,
+        prices_include_tax=context.territory.prices_include_tax,
         lines=lines,
         taxes=computed.to_ticket_taxes(),
         payments=computed.to_ticket_payments(),
@@ -395,15 +389,14 @@ def _ticket(
         total_tax=computed.total_tax,
         total_incl_tax=computed.total_incl_tax,
         cash_rounding=computed.cash_rounding,
-        rounding_account=context.company["accounts"]["cash_rounding"] if computed.cash_rounding else None,
+        rounding_account=context.company.accounts.cash_rounding if computed.cash_rounding else None,
         change_given=computed.change,
         category_weights=category_weights(lines),
         pickup_number=content.pickup_number,
     )
 
 
-def _event(ticket: TicketFinalizedV1, services: ConfigServices) -> Envelope[TicketFinalizedV1]:
-    traceparent, tracestate = current_traceparent()
+def _event(ticket: TicketFinalizedV1, services: Services) -> Envelope[TicketFinalizedV1]:
     return Envelope[TicketFinalizedV1].wrap(
         ticket,
         event_id=services.new_id(),
@@ -412,12 +405,10 @@ def _event(ticket: TicketFinalizedV1, services: ConfigServices) -> Envelope[Tick
         tenant=TenantKeys(
             territory_id=ticket.territory_id, company_id=ticket.company_id, shop_id=ticket.shop_id, pos_id=ticket.pos_id
         ),
-        traceparent=traceparent,
-        tracestate=tracestate,
     )
 
 
-async def credit_ticket(device: Device, ticket_id: UUID, request: CreditNoteIn, services: ConfigServices) -> Finalized:
+async def credit_ticket(device: Device, ticket_id: UUID, request: CreditNoteIn, services: Services) -> Finalized:
     """A credit note on a sale of the till's shop: a new, immutable ticket with negative amounts.
 
     The same credit note sent again under its number answers the original; another one under a number already
@@ -427,9 +418,9 @@ async def credit_ticket(device: Device, ticket_id: UUID, request: CreditNoteIn, 
         return await _credit(device, ticket_id, request, services)
 
 
-async def _credit(device: Device, ticket_id: UUID, request: CreditNoteIn, services: ConfigServices) -> Finalized:
+async def _credit(device: Device, ticket_id: UUID, request: CreditNoteIn, services: Services) -> Finalized:
     now = services.clock()
-    async with services.till_work() as work:
+    async with services.uow() as work:
         original = await work.tickets.by_id(ticket_id, for_update=True)
         if original is None or original.ticket.shop_id != device.shop_id:
             raise NotFoundError("ticket", str(ticket_id))
@@ -497,7 +488,7 @@ def _credit_note(
         earlier,
         [RefundLine(line.line_id, line.quantity) for line in request.lines],
         [RefundTender(p.payment_id, p.method, p.amount, p.reference) for p in request.payments],
-        CashRoundingRule(context.territory["cash_rounding"]),
+        context.territory.cash_rounding,
     )
     ticket = sale.model_copy(
         update={
@@ -509,7 +500,7 @@ def _credit_note(
             "session_id": session_id,
             "operator_id": request.operator_id,
             "finalized_at": now,
-            "local_date": now.astimezone(ZoneInfo(context.territory["timezone"])).date(),
+            "local_date": now.astimezone(ZoneInfo(context.territory.timezone)).date(),
             "lines": parts.lines,
             "taxes": parts.taxes,
             "payments": parts.payments,
@@ -517,7 +508,7 @@ def _credit_note(
             "total_tax": parts.total_tax,
             "total_incl_tax": parts.total_incl_tax,
             "cash_rounding": parts.cash_rounding,
-            "rounding_account": context.company["accounts"]["cash_rounding"] if parts.cash_rounding else None,
+            "rounding_account": context.company.accounts.cash_rounding if parts.cash_rounding else None,
             "change_given": 0,
             "category_weights": category_weights(parts.lines),
             "pickup_number": None,

@@ -9,10 +9,14 @@ Either way a rotated secret or a new price is seen by every process within milli
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from pos_api.service_layer.ports import SessionState
+
+if TYPE_CHECKING:  # they name the cache in their use cases: imported for the annotations only
+    from pos_api.service_layer.baskets import TillContext
+    from pos_api.service_layer.till import Device
 
 
 @dataclass
@@ -20,10 +24,10 @@ class TillCache:
     generation: int = -1
     supervised: bool = False
     """True while a listener receives every new generation: requests then need not read it themselves."""
-    devices: dict[str, tuple[str, Any]] = field(default_factory=dict)
+    devices: dict[str, tuple[str, Device]] = field(default_factory=dict)
     """serial → (secret digest, device)."""
-    contexts: dict[Any, Any] = field(default_factory=dict)
-    """pos id → till context."""
+    contexts: dict[UUID, TillContext] = field(default_factory=dict)
+    """pos id → till context, validated once as it was loaded."""
 
     def forget(self) -> None:
         """Drop everything now: this process just changed the configuration (others hear of it at commit)."""

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -18,7 +19,6 @@ from caisse_contracts.config import Role
 from caisse_contracts.envelope import Envelope, TenantKeys
 from caisse_contracts.events import ConfigChangedV1, EntityType, PatchOperationV1
 from caisse_contracts.topics import CONFIG
-from caisse_runtime.telemetry import current_traceparent
 from pos_api.domain.config import (
     SPECS,
     TAX_CODE_FIELDS,
@@ -34,16 +34,8 @@ from pos_api.domain.config import (
     refuse_while_used,
 )
 from pos_api.domain.errors import ForbiddenError, InvalidReferenceError, NotFoundError, UnauthenticatedError
-from pos_api.service_layer.cache import SaleMemo, TillCache
-from pos_api.service_layer.ports import (
-    Clock,
-    IdFactory,
-    SecretBox,
-    TillWork,
-    TillWorkFactory,
-    UnitOfWork,
-    UnitOfWorkFactory,
-)
+from pos_api.service_layer.ports import SecretBox, UnitOfWork
+from pos_api.service_layer.services import Services
 
 SOURCE = "pos-api"
 
@@ -61,28 +53,7 @@ class Written:
     """A device secret or an operator token, shown once and never again."""
 
 
-@dataclass(frozen=True, slots=True)
-class ConfigServices:
-    uow: UnitOfWorkFactory
-    clock: Clock
-    new_id: IdFactory
-    cache: TillCache = field(default_factory=TillCache)
-    sales: SaleMemo = field(default_factory=SaleMemo)
-    till_uow: TillWorkFactory | None = None
-    """The till's leaner unit of work, when the composition root has one; else `uow` serves the till too."""
-    till_steps_uow: TillWorkFactory | None = None
-    """The till's work without a transaction around it, each statement atomic on its own; else `till_work`."""
-
-    def till_work(self) -> TillWork:
-        return self.till_uow() if self.till_uow is not None else self.uow()
-
-    def till_steps(self) -> TillWork:
-        """For a use case whose every write is one guarded statement: no BEGIN and COMMIT round trips, no lock
-        held while it computes. A transaction serves the same purpose where there is no leaner one."""
-        return self.till_steps_uow() if self.till_steps_uow is not None else self.till_work()
-
-
-async def authenticate(token: str | None, services: ConfigServices) -> Actor:
+async def authenticate(token: str | None, services: Services) -> Actor:
     if not token:
         raise UnauthenticatedError("an operator bearer token is required")
     async with services.uow() as work:
@@ -168,10 +139,9 @@ async def _announce(
     stored: StoredItem,
     previous: StoredItem | None,
     patch: list[dict[str, Any]],
-    services: ConfigServices,
+    services: Services,
     by: UUID | None,
 ) -> None:
-    traceparent, tracestate = current_traceparent()
     h = stored.hierarchy
     payload = ConfigChangedV1(
         entity_type=stored.entity_type,
@@ -189,8 +159,6 @@ async def _announce(
         occurred_at=services.clock(),
         source=SOURCE,
         tenant=TenantKeys(territory_id=h.territory_id, company_id=h.company_id, shop_id=h.shop_id, pos_id=h.pos_id),
-        traceparent=traceparent,
-        tracestate=tracestate,
     )
     await work.outbox.add(
         envelope,
@@ -202,7 +170,7 @@ async def _announce(
 
 
 async def create_item(
-    entity_type: EntityType, body: dict[str, Any] | BaseModel, actor: Actor, services: ConfigServices
+    entity_type: EntityType, body: dict[str, Any] | BaseModel, actor: Actor, services: Services
 ) -> Written:
     """Create an item from its fields: a JSON object, or the entity's fields model already validated."""
     spec = SPECS[entity_type]
@@ -230,11 +198,7 @@ async def create_item(
             spec, entity_id, fields, current=None, expected_version=None, now=now, by=actor.operator_id
         )
         stored = StoredItem(entity_type, entity_id, version, hierarchy, item)
-        patch = patch_from(None, item)
-        await work.config.put(stored, patch=patch, changed_by=actor.operator_id, changed_at=now)
-        await _announce(work, stored, None, patch, services, actor.operator_id)
-        await work.commit()
-        services.cache.forget()
+        await _record(work, stored, None, services, actor.operator_id, now)
     return Written(stored, secret)
 
 
@@ -244,16 +208,12 @@ async def update_item(
     expected_version: int,
     body: dict[str, Any] | BaseModel,
     actor: Actor,
-    services: ConfigServices,
+    services: Services,
 ) -> Written:
-    spec = SPECS[entity_type]
-    fields = spec.fields.model_validate(body)
+    fields = SPECS[entity_type].fields.model_validate(body)
     now = services.clock()
     async with services.uow() as work:
-        current = await work.config.get(entity_id, for_update=True)
-        if current is None or current.deleted or current.entity_type is not entity_type:
-            raise NotFoundError(entity_type.value, str(entity_id))
-        authorize(actor, entity_type, current.hierarchy, write=True)
+        current = await _held(work, entity_type, entity_id, actor)
         values = fields.model_dump(mode="json")
         parent = await _parent(work, entity_type, values)
         hierarchy = hierarchy_of(entity_type, entity_id, parent, values)
@@ -261,22 +221,9 @@ async def update_item(
         if entity_type is EntityType.POS and values["device_serial"] != current.item["device_serial"]:
             raise InvalidReferenceError("device_serial", "is fixed; register a new till for new hardware")
         await _refuse_broken_references(work, entity_type, values, hierarchy, current)
-        item, version = next_item(
-            spec,
-            entity_id,
-            fields,
-            current=current,
-            expected_version=expected_version,
-            now=now,
-            by=actor.operator_id,
-            extra=_kept(current),
-        )
+        item, version = _next_version(current, fields, expected_version, actor, now, _kept(current))
         stored = StoredItem(entity_type, entity_id, version, hierarchy, item)
-        patch = patch_from(current.item, item)
-        await work.config.put(stored, patch=patch, changed_by=actor.operator_id, changed_at=now)
-        await _announce(work, stored, current, patch, services, actor.operator_id)
-        await work.commit()
-        services.cache.forget()
+        await _record(work, stored, current, services, actor.operator_id, now)
     return Written(stored)
 
 
@@ -292,38 +239,69 @@ def _fields_of(current: StoredItem) -> BaseModel:
     return spec.fields.model_validate({k: v for k, v in current.item.items() if k in spec.fields.model_fields})
 
 
+async def _held(work: UnitOfWork, entity_type: EntityType, entity_id: UUID, actor: Actor) -> StoredItem:
+    """The live item about to change, locked until the transaction ends, if `actor` may write it where it sits."""
+    current = await work.config.get(entity_id, for_update=True)
+    if current is None or current.deleted or current.entity_type is not entity_type:
+        raise NotFoundError(entity_type.value, str(entity_id))
+    authorize(actor, entity_type, current.hierarchy, write=True)
+    return current
+
+
+def _next_version(
+    current: StoredItem,
+    fields: BaseModel,
+    expected_version: int | None,
+    actor: Actor,
+    now: datetime,
+    extra: dict[str, Any] | None,
+) -> tuple[dict[str, Any], int]:
+    """`current` with these fields and `extra` as its next version, if `expected_version` (when given) is its own."""
+    spec = SPECS[current.entity_type]
+    return next_item(
+        spec,
+        current.id,
+        fields,
+        current=current,
+        expected_version=expected_version,
+        now=now,
+        by=actor.operator_id,
+        extra=extra,
+    )
+
+
+async def _record(
+    work: UnitOfWork,
+    stored: StoredItem,
+    previous: StoredItem | None,
+    services: Services,
+    by: UUID | None,
+    now: datetime,
+    *,
+    patch: list[dict[str, Any]] | None = None,
+) -> None:
+    """Keep the new version in the history and queue its `config.changed`, in one commit; the till cache forgets."""
+    patch = patch_from(previous.item if previous else None, stored.item) if patch is None else patch
+    await work.config.put(stored, patch=patch, changed_by=by, changed_at=now)
+    await _announce(work, stored, previous, patch, services, by)
+    await work.commit()
+    services.cache.forget()
+
+
 async def delete_item(
-    entity_type: EntityType, entity_id: UUID, expected_version: int, actor: Actor, services: ConfigServices
+    entity_type: EntityType, entity_id: UUID, expected_version: int, actor: Actor, services: Services
 ) -> StoredItem:
     now = services.clock()
     async with services.uow() as work:
-        current = await work.config.get(entity_id, for_update=True)
-        if current is None or current.deleted or current.entity_type is not entity_type:
-            raise NotFoundError(entity_type.value, str(entity_id))
-        authorize(actor, entity_type, current.hierarchy, write=True)
+        current = await _held(work, entity_type, entity_id, actor)
         refuse_while_used(entity_type, "id", await _children(work, current), "delete")
-        spec = SPECS[entity_type]
-        fields = _fields_of(current)
-        item, version = next_item(
-            spec,
-            entity_id,
-            fields,
-            current=current,
-            expected_version=expected_version,
-            now=now,
-            by=actor.operator_id,
-            extra=_kept(current),
-        )
+        item, version = _next_version(current, _fields_of(current), expected_version, actor, now, _kept(current))
         stored = StoredItem(entity_type, entity_id, version, current.hierarchy, item, deleted=True)
-        patch: list[dict[str, Any]] = [{"op": "remove", "path": ""}]
-        await work.config.put(stored, patch=patch, changed_by=actor.operator_id, changed_at=now)
-        await _announce(work, stored, current, patch, services, actor.operator_id)
-        await work.commit()
-        services.cache.forget()
+        await _record(work, stored, current, services, actor.operator_id, now, patch=[{"op": "remove", "path": ""}])
     return stored
 
 
-async def read_item(entity_type: EntityType, entity_id: UUID, actor: Actor, services: ConfigServices) -> StoredItem:
+async def read_item(entity_type: EntityType, entity_id: UUID, actor: Actor, services: Services) -> StoredItem:
     async with services.uow() as work:
         current = await work.config.get(entity_id)
     if current is None or current.deleted or current.entity_type is not entity_type:
@@ -332,7 +310,7 @@ async def read_item(entity_type: EntityType, entity_id: UUID, actor: Actor, serv
     return current
 
 
-async def list_items(entity_type: EntityType, actor: Actor, services: ConfigServices) -> list[StoredItem]:
+async def list_items(entity_type: EntityType, actor: Actor, services: Services) -> list[StoredItem]:
     async with services.uow() as work:
         if actor.role is Role.FEDERATION_ADMIN:
             return await work.config.list(entity_type)
@@ -348,13 +326,10 @@ def _readable(actor: Actor, where: Hierarchy) -> bool:
     return True
 
 
-async def rotate_device_secret(pos_id: UUID, actor: Actor, services: ConfigServices) -> str:
+async def rotate_device_secret(pos_id: UUID, actor: Actor, services: Services) -> str:
     """A new device secret for a till; the old one stops working at once."""
     async with services.uow() as work:
-        pos = await work.config.get(pos_id, for_update=True)
-        if pos is None or pos.deleted or pos.entity_type is not EntityType.POS:
-            raise NotFoundError("pos", str(pos_id))
-        authorize(actor, EntityType.POS, pos.hierarchy, write=True)
+        pos = await _held(work, EntityType.POS, pos_id, actor)
         secret = secrets.token_urlsafe(32)
         await work.credentials.set_device(pos_id, pos.item["device_serial"], digest(secret), services.clock())
         await work.commit()
@@ -362,7 +337,7 @@ async def rotate_device_secret(pos_id: UUID, actor: Actor, services: ConfigServi
     return secret
 
 
-async def paheko_credentials_for_bridge(company_id: UUID, services: ConfigServices, box: SecretBox) -> tuple[str, str]:
+async def paheko_credentials_for_bridge(company_id: UUID, services: Services, box: SecretBox) -> tuple[str, str]:
     """The company's Paheko API user and password in clear, for paheko-bridge only (the route checks who asks)."""
     async with services.uow() as work:
         stored = await work.credentials.paheko(company_id)
@@ -373,34 +348,17 @@ async def paheko_credentials_for_bridge(company_id: UUID, services: ConfigServic
 
 
 async def set_paheko_credentials(
-    company_id: UUID, user: str, password: str, actor: Actor, services: ConfigServices, box: SecretBox
+    company_id: UUID, user: str, password: str, actor: Actor, services: Services, box: SecretBox
 ) -> StoredItem:
     """Store a company's Paheko API credentials (encrypted) and mark the company as having them."""
     now = services.clock()
     async with services.uow() as work:
-        company = await work.config.get(company_id, for_update=True)
-        if company is None or company.deleted or company.entity_type is not EntityType.COMPANY:
-            raise NotFoundError("company", str(company_id))
-        authorize(actor, EntityType.COMPANY, company.hierarchy, write=True)
+        company = await _held(work, EntityType.COMPANY, company_id, actor)
         await work.credentials.set_paheko(company_id, user, box.seal(password), now)
-        spec = SPECS[EntityType.COMPANY]
-        fields = _fields_of(company)
-        item, version = next_item(
-            spec,
-            company_id,
-            fields,
-            current=company,
-            expected_version=None,
-            now=now,
-            by=actor.operator_id,
-            extra={"paheko_credentials_set": True},
-        )
+        extra = {"paheko_credentials_set": True}
+        item, version = _next_version(company, _fields_of(company), None, actor, now, extra)
         stored = StoredItem(EntityType.COMPANY, company_id, version, company.hierarchy, item)
-        patch = patch_from(company.item, item)
-        await work.config.put(stored, patch=patch, changed_by=actor.operator_id, changed_at=now)
-        await _announce(work, stored, company, patch, services, actor.operator_id)
-        await work.commit()
-        services.cache.forget()
+        await _record(work, stored, company, services, actor.operator_id, now)
     return stored
 
 
@@ -408,7 +366,7 @@ SYSTEM = Actor(operator_id=UUID(int=0), role=Role.FEDERATION_ADMIN)
 """The platform itself, for the first administrator and for demo data."""
 
 
-async def ensure_bootstrap_admin(token: str, services: ConfigServices) -> UUID:
+async def ensure_bootstrap_admin(token: str, services: Services) -> UUID:
     """Create the first federation admin with a token chosen by the deployment, once, however many processes
     start together on an empty database: the first creates it while the others wait, then find it."""
     async with services.uow() as work:
@@ -422,10 +380,6 @@ async def ensure_bootstrap_admin(token: str, services: ConfigServices) -> UUID:
         fields = spec.fields.model_validate({"name": "Federation admin", "role": Role.FEDERATION_ADMIN.value})
         item, version = next_item(spec, entity_id, fields, current=None, expected_version=None, now=now, by=None)
         stored = StoredItem(EntityType.OPERATOR, entity_id, version, Hierarchy(), item)
-        patch = patch_from(None, item)
-        await work.config.put(stored, patch=patch, changed_by=None, changed_at=now)
         await work.credentials.set_operator_token(entity_id, digest(token), now)
-        await _announce(work, stored, None, patch, services, None)
-        await work.commit()
-        services.cache.forget()
+        await _record(work, stored, None, services, None, now)
     return entity_id

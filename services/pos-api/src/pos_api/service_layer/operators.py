@@ -10,7 +10,7 @@ from caisse_contracts.events import EntityType
 from pos_api.domain.config import Actor, authorize
 from pos_api.domain.errors import InvalidReferenceError, NotFoundError, OperatorLockedError, UnauthenticatedError
 from pos_api.domain.pins import hash_pin, locked_until_after_failure, pin_matches, valid_pin
-from pos_api.service_layer.config import ConfigServices
+from pos_api.service_layer.services import Services
 from pos_api.service_layer.till import Device
 
 
@@ -21,7 +21,7 @@ class LoggedIn:
     role: Role
 
 
-async def set_pin(operator_id: UUID, pin: str, actor: Actor, services: ConfigServices) -> None:
+async def set_pin(operator_id: UUID, pin: str, actor: Actor, services: Services) -> None:
     if not valid_pin(pin):
         raise InvalidReferenceError("pin", "is 4 to 8 digits")
     async with services.uow() as work:
@@ -35,7 +35,7 @@ async def set_pin(operator_id: UUID, pin: str, actor: Actor, services: ConfigSer
         await work.commit()
 
 
-async def cashier_login(device: Device, operator_id: UUID, pin: str, services: ConfigServices) -> LoggedIn:
+async def cashier_login(device: Device, operator_id: UUID, pin: str, services: Services) -> LoggedIn:
     """The operator, if they work in this till's shop and typed their PIN; five wrong PINs lock them a while."""
     now = services.clock()
     async with services.uow() as work:

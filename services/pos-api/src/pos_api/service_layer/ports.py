@@ -293,10 +293,3 @@ class Checkout(Protocol):
         seen (none seen: nobody may have saved it since), or the till's session is no longer as seen (the
         ticket's session).
         """
-
-
-TillWork = UnitOfWork
-"""The unit of work of a till request: the same as the back office's, on the same adapters."""
-
-TillWorkFactory = Callable[[], TillWork]
-"""A till unit of work: one transaction, or (`ConfigServices.till_steps`) statements each atomic on its own."""

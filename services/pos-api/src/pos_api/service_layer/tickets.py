@@ -11,7 +11,6 @@ from uuid import UUID
 from caisse_contracts.envelope import Envelope, TenantKeys
 from caisse_contracts.events import TicketFinalizedV1
 from caisse_contracts.topics import TICKETS
-from caisse_runtime.telemetry import current_traceparent
 from pos_api.domain.errors import FieldProblem, TicketInconsistentError, TicketNumberConflictError
 from pos_api.domain.tickets import TicketConflict, check_ticket, content_hash, gaps_of, same_sale
 from pos_api.service_layer.ports import Clock, IdFactory, StoredTicket, UnitOfWorkFactory
@@ -81,7 +80,6 @@ async def _record(
             if not await work.tickets.add(stored):
                 continue  # another request stored this number meanwhile: read what it stored
             await work.tickets.note_gaps(ticket.pos_id, gaps_of(ticket.number, last_number), stored.received_at)
-            traceparent, tracestate = current_traceparent()
             envelope = Envelope[TicketFinalizedV1].wrap(
                 ticket,
                 event_id=new_id(),
@@ -93,8 +91,6 @@ async def _record(
                     shop_id=ticket.shop_id,
                     pos_id=ticket.pos_id,
                 ),
-                traceparent=traceparent,
-                tracestate=tracestate,
             )
             await work.outbox.add(
                 envelope,

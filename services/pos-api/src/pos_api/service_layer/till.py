@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
-from typing import Any
+from typing import TypeVar
 from uuid import UUID
 
+from pydantic import BaseModel
+
+from caisse_contracts.config import CatalogueOverride, Category, Company, Pos, Product, Shop, Territory
 from caisse_contracts.events import EntityType
+from caisse_contracts.till_views import OpenSession, PosData, ShopCatalogue
 from pos_api.domain.catalogue import shop_catalogue
-from pos_api.domain.config import StoredItem
-from pos_api.domain.errors import UnauthenticatedError
-from pos_api.service_layer.config import ConfigServices, digest
-from pos_api.service_layer.ports import TillWork
+from pos_api.domain.config import Hierarchy, StoredItem
+from pos_api.domain.errors import NotFoundError, UnauthenticatedError
+from pos_api.service_layer.config import digest
+from pos_api.service_layer.ports import UnitOfWork
+from pos_api.service_layer.services import Services
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,13 +38,13 @@ class Device:
         return shop
 
 
-async def authenticate_device(serial: str | None, secret: str | None, services: ConfigServices) -> Device:
+async def authenticate_device(serial: str | None, secret: str | None, services: Services) -> Device:
     if not serial or not secret:
         raise UnauthenticatedError("X-Device-Serial and X-Device-Secret are required")
     cache = services.cache
     known = cache.devices.get(serial) if cache.supervised else None
     if known is None:
-        async with services.till_work() as work:
+        async with services.uow() as work:
             seen = cache.generation if cache.supervised else cache.at(await work.config.generation()).generation
             known = cache.devices.get(serial)
             if known is None:
@@ -52,41 +57,60 @@ async def authenticate_device(serial: str | None, secret: str | None, services: 
                     cache.devices[serial] = known
     if not hmac.compare_digest(known[0], digest(secret)):
         raise UnauthenticatedError("wrong device secret")
-    device: Device = known[1]
-    return device
+    return known[1]
 
 
-async def _item(work: TillWork, entity_id: UUID | None) -> dict[str, Any]:
+Item = TypeVar("Item", bound=BaseModel)
+
+
+async def live_item(work: UnitOfWork, model: type[Item], name: str, entity_id: UUID | None) -> Item:
+    """An item of the till's hierarchy as its contracts' model; a missing or deleted one is not found."""
+    found = await work.config.get(entity_id) if entity_id else None
+    if found is None or found.deleted:
+        raise NotFoundError(name, str(entity_id))
+    return model.model_validate(found.item)
+
+
+async def catalogue_of(work: UnitOfWork, hierarchy: Hierarchy) -> ShopCatalogue:
+    """The catalogue the till's shop sells from, validated into the contracts' models."""
+    company_id, shop_id = hierarchy.company_id, hierarchy.shop_id
+    categories = [
+        Category.model_validate(c.item) for c in await work.config.list(EntityType.CATEGORY, company_id=company_id)
+    ]
+    products = [
+        Product.model_validate(p.item) for p in await work.config.list(EntityType.PRODUCT, company_id=company_id)
+    ]
+    overrides = await work.config.list(EntityType.CATALOGUE_OVERRIDE, shop_id=shop_id)
+    return shop_catalogue(categories, products, [CatalogueOverride.model_validate(o.item) for o in overrides])
+
+
+async def _item(work: UnitOfWork, model: type[Item], entity_id: UUID | None) -> Item:
     found = await work.config.get(entity_id) if entity_id else None
     if found is None:
         raise UnauthenticatedError("this till's hierarchy is incomplete")
-    return found.item
+    return model.model_validate(found.item)
 
 
-async def pos_data(device: Device, services: ConfigServices) -> dict[str, Any]:
+async def pos_data(device: Device, services: Services) -> PosData:
     """Territory, company, shop, POS, the shop's catalogue, the open session and the last ticket number."""
     h = device.pos.hierarchy
-    async with services.till_work() as work:
-        territory = await _item(work, h.territory_id)
-        company = await _item(work, h.company_id)
-        shop = await _item(work, h.shop_id)
-        categories = [c.item for c in await work.config.list(EntityType.CATEGORY, company_id=h.company_id)]
-        products = [p.item for p in await work.config.list(EntityType.PRODUCT, company_id=h.company_id)]
-        overrides = [o.item for o in await work.config.list(EntityType.CATALOGUE_OVERRIDE, shop_id=h.shop_id)]
+    async with services.uow() as work:
+        territory = await _item(work, Territory, h.territory_id)
+        company = await _item(work, Company, h.company_id)
+        shop = await _item(work, Shop, h.shop_id)
+        catalogue = await catalogue_of(work, h)
         session = await work.sessions.of_pos(device.pos_id)
         last_number = await work.tickets.last_number(device.pos_id)
     open_session = session if session is not None and session.is_open else None
-    return {
-        "status": "READY_CONTINUE" if open_session else "READY_OPEN",
-        "territory": territory,
-        "company": company,
-        "shop": shop,
-        "pos": device.pos.item,
-        "catalogue": shop_catalogue(categories, products, overrides),
-        "session": (
-            {"session_id": str(open_session.session_id), "opened_at": open_session.opened_at.isoformat()}
-            if open_session
-            else None
-        ),
-        "last_ticket_number": last_number,
-    }
+    return PosData(
+        status="READY_CONTINUE" if open_session else "READY_OPEN",
+        territory=territory,
+        company=company,
+        shop=shop,
+        pos=Pos.model_validate(device.pos.item),
+        catalogue=catalogue,
+        session=OpenSession(session_id=open_session.session_id, opened_at=open_session.opened_at)
+        if open_session
+        else None,
+        last_ticket_number=last_number,
+    )

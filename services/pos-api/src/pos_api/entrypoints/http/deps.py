@@ -1,50 +1,19 @@
-"""FastAPI dependencies: the services a route needs, the authenticated operator, the authenticated till."""
+"""FastAPI dependencies: what the composition root put on the application for the routes (the use cases'
+services, the secret box, paheko-bridge's token digest, the session-service proxy), the authenticated operator
+and the authenticated till."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
 from pos_api.domain.config import Actor
-from pos_api.service_layer.cache import TillCache
-from pos_api.service_layer.config import ConfigServices, authenticate
-from pos_api.service_layer.ports import Clock, IdFactory, SecretBox, TillWorkFactory, UnitOfWorkFactory
+from pos_api.entrypoints.http.session_proxy import SessionServiceProxy
+from pos_api.service_layer.config import authenticate
+from pos_api.service_layer.ports import SecretBox
+from pos_api.service_layer.services import Services
 from pos_api.service_layer.till import Device, authenticate_device
-
-
-@dataclass(frozen=True, slots=True)
-class Services:
-    """What the composition root hands to the routes."""
-
-    uow: UnitOfWorkFactory
-    clock: Clock
-    new_id: IdFactory
-    secret_box: SecretBox
-    cache: TillCache = field(default_factory=TillCache)
-    till_uow: TillWorkFactory | None = None
-    till_steps_uow: TillWorkFactory | None = None
-    bridge_token_sha256: str | None = None
-    """Digest of paheko-bridge's bearer token, for the internal credentials route."""
-
-    _config: ConfigServices = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        # Built once: the use cases keep per-process memory in it (the till cache, each till's last sale).
-        config = ConfigServices(
-            uow=self.uow,
-            clock=self.clock,
-            new_id=self.new_id,
-            cache=self.cache,
-            till_uow=self.till_uow,
-            till_steps_uow=self.till_steps_uow,
-        )
-        object.__setattr__(self, "_config", config)
-
-    @property
-    def config(self) -> ConfigServices:
-        return self._config
 
 
 async def get_services(request: Request) -> Services:
@@ -56,11 +25,36 @@ async def get_services(request: Request) -> Services:
 CurrentServices = Annotated[Services, Depends(get_services)]
 
 
+async def get_secret_box(request: Request) -> SecretBox:
+    box: SecretBox = request.app.state.secret_box
+    return box
+
+
+CurrentSecretBox = Annotated[SecretBox, Depends(get_secret_box)]
+
+
+async def get_bridge_token_sha256(request: Request) -> str | None:
+    """Digest of paheko-bridge's bearer token, for the internal credentials route; None: the route is off."""
+    digest: str | None = getattr(request.app.state, "bridge_token_sha256", None)
+    return digest
+
+
+BridgeTokenSha256 = Annotated[str | None, Depends(get_bridge_token_sha256)]
+
+
+async def get_session_service(request: Request) -> SessionServiceProxy:
+    proxy: SessionServiceProxy = request.app.state.session_service
+    return proxy
+
+
+CurrentSessionService = Annotated[SessionServiceProxy, Depends(get_session_service)]
+
+
 async def get_actor(services: CurrentServices, authorization: Annotated[str | None, Header()] = None) -> Actor:
     token = (
         authorization.removeprefix("Bearer ").strip() if authorization and authorization.startswith("Bearer ") else None
     )
-    return await authenticate(token, services.config)
+    return await authenticate(token, services)
 
 
 CurrentActor = Annotated[Actor, Depends(get_actor)]
@@ -71,7 +65,7 @@ async def get_device(
     x_device_serial: Annotated[str | None, Header()] = None,
     x_device_secret: Annotated[str | None, Header()] = None,
 ) -> Device:
-    return await authenticate_device(x_device_serial, x_device_secret, services.config)
+    return await authenticate_device(x_device_serial, x_device_secret, services)
 
 
 CurrentDevice = Annotated[Device, Depends(get_device)]

@@ -17,7 +17,7 @@ from caisse_contracts.config import Company
 from caisse_contracts.events import EntityType
 from caisse_runtime.http import InvalidParam, ProblemError
 from pos_api.domain.config import SPECS, EntitySpec, StoredItem
-from pos_api.entrypoints.http.deps import CurrentActor, CurrentServices
+from pos_api.entrypoints.http.deps import CurrentActor, CurrentSecretBox, CurrentServices
 from pos_api.service_layer import config as use
 
 router = APIRouter(prefix="/v1", tags=["back office"])
@@ -71,17 +71,17 @@ def _routes(spec: EntitySpec) -> None:
     async def create(
         body: BaseModel, actor: CurrentActor, services: CurrentServices, response: Response
     ) -> ItemOut[dict[str, Any]]:
-        written = await use.create_item(kind, body, actor, services.config)
+        written = await use.create_item(kind, body, actor, services)
         response.headers["Location"] = f"/v1/{spec.path}/{written.stored.id}"
         return _out(written.stored, response, written.secret)
 
     async def listing(actor: CurrentActor, services: CurrentServices) -> list[dict[str, Any]]:
-        return [i.item for i in await use.list_items(kind, actor, services.config)]
+        return [i.item for i in await use.list_items(kind, actor, services)]
 
     async def read(
         entity_id: UUID, actor: CurrentActor, services: CurrentServices, response: Response
     ) -> ItemOut[dict[str, Any]]:
-        return _out(await use.read_item(kind, entity_id, actor, services.config), response)
+        return _out(await use.read_item(kind, entity_id, actor, services), response)
 
     async def replace(
         entity_id: UUID,
@@ -91,7 +91,7 @@ def _routes(spec: EntitySpec) -> None:
         response: Response,
         if_match: Annotated[str | None, Header()] = None,
     ) -> ItemOut[dict[str, Any]]:
-        written = await use.update_item(kind, entity_id, version_from(if_match), body, actor, services.config)
+        written = await use.update_item(kind, entity_id, version_from(if_match), body, actor, services)
         return _out(written.stored, response)
 
     async def delete(
@@ -101,7 +101,7 @@ def _routes(spec: EntitySpec) -> None:
         response: Response,
         if_match: Annotated[str | None, Header()] = None,
     ) -> ItemOut[dict[str, Any]]:
-        return _out(await use.delete_item(kind, entity_id, version_from(if_match), actor, services.config), response)
+        return _out(await use.delete_item(kind, entity_id, version_from(if_match), actor, services), response)
 
     # The body is this entity's own fields model: FastAPI reads the annotations, which name the type per entity.
     for with_body in (create, replace):
@@ -134,7 +134,7 @@ for _spec in SPECS.values():
 
 @router.post("/pos/{pos_id}/rotate-secret", summary="A new device secret for a till; the old one stops working")
 async def rotate_secret(pos_id: UUID, actor: CurrentActor, services: CurrentServices) -> DeviceSecretOut:
-    return DeviceSecretOut(pos_id=pos_id, secret=await use.rotate_device_secret(pos_id, actor, services.config))
+    return DeviceSecretOut(pos_id=pos_id, secret=await use.rotate_device_secret(pos_id, actor, services))
 
 
 @router.put(
@@ -143,9 +143,12 @@ async def rotate_secret(pos_id: UUID, actor: CurrentActor, services: CurrentServ
     response_model=ItemOut[Company],
 )
 async def paheko_credentials(
-    company_id: UUID, body: PahekoCredentialsIn, actor: CurrentActor, services: CurrentServices, response: Response
+    company_id: UUID,
+    body: PahekoCredentialsIn,
+    actor: CurrentActor,
+    services: CurrentServices,
+    box: CurrentSecretBox,
+    response: Response,
 ) -> ItemOut[dict[str, Any]]:
-    stored = await use.set_paheko_credentials(
-        company_id, body.api_user, body.api_password, actor, services.config, services.secret_box
-    )
+    stored = await use.set_paheko_credentials(company_id, body.api_user, body.api_password, actor, services, box)
     return _out(stored, response)

@@ -64,7 +64,7 @@ def _view(view: BasketView) -> JSONResponse:
     responses={200: {"model": BasketOut}},
 )
 async def get_current_basket(device: CurrentDevice, services: CurrentServices) -> JSONResponse:
-    return _view(await current_basket(device, services.config))
+    return _view(await current_basket(device, services))
 
 
 @router.put(
@@ -82,7 +82,7 @@ async def get_current_basket(device: CurrentDevice, services: CurrentServices) -
 async def put_basket(
     basket_id: UUID, body: BasketPut, device: CurrentDevice, services: CurrentServices
 ) -> JSONResponse:
-    return _view(await save_basket(device, basket_id, body, services.config))
+    return _view(await save_basket(device, basket_id, body, services))
 
 
 @router.get(
@@ -92,7 +92,7 @@ async def put_basket(
     responses={200: {"model": BasketOut}},
 )
 async def get_basket(basket_id: UUID, device: CurrentDevice, services: CurrentServices) -> JSONResponse:
-    return _view(await read_basket(device, basket_id, services.config))
+    return _view(await read_basket(device, basket_id, services))
 
 
 TICKET_OUTCOME: dict[str, Any] = {
@@ -125,7 +125,7 @@ RECEIPT_RESPONSES: dict[int | str, dict[str, Any]] = {
 async def post_finalize(
     basket_id: UUID, body: FinalizeIn, device: CurrentDevice, services: CurrentServices
 ) -> Response:
-    return receipt_response(await finalize_basket(device, basket_id, body, services.config))
+    return receipt_response(await finalize_basket(device, basket_id, body, services))
 
 
 def receipt_response(done: Finalized) -> Response:

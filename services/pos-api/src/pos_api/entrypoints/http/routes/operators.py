@@ -37,10 +37,10 @@ class LoginOut(BaseModel):
 
 @router.put("/operators/{operator_id}/pin", status_code=204, summary="Set a cashier's PIN (4 to 8 digits)")
 async def put_pin(operator_id: UUID, body: PinIn, actor: CurrentActor, services: CurrentServices) -> None:
-    await set_pin(operator_id, body.pin, actor, services.config)
+    await set_pin(operator_id, body.pin, actor, services)
 
 
 @router.post("/cashier-login", summary="A cashier of this till's shop logs in with their PIN")
 async def post_login(body: LoginIn, device: CurrentDevice, services: CurrentServices) -> LoginOut:
-    done = await cashier_login(device, body.operator_id, body.pin, services.config)
+    done = await cashier_login(device, body.operator_id, body.pin, services)
     return LoginOut(operator_id=done.operator_id, name=done.name, role=done.role.value)

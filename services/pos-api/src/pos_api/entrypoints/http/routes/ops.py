@@ -27,7 +27,7 @@ class TicketGap(BaseModel):
 
 @router.get("/ticket-gaps", summary="Ticket numbers a till skipped and that have not arrived yet")
 async def ticket_gaps(actor: CurrentActor, services: CurrentServices) -> list[TicketGap]:
-    tills = [p.id for p in await list_items(EntityType.POS, actor, services.config)]
+    tills = [p.id for p in await list_items(EntityType.POS, actor, services)]
     async with services.uow() as work:
         gaps = await work.tickets.open_gaps(tills)
     return [TicketGap(pos_id=p, number=n, missing_since=at) for p, n, at in gaps]
@@ -58,7 +58,7 @@ ATTEMPTS: Final[dict[str, type[BasketContent | CreditNoteIn | TicketFinalizedV1]
     summary="Ticket numbers a till sent again with other content: refused (409) and kept here, never overwritten",
 )
 async def ticket_conflicts(actor: CurrentActor, services: CurrentServices) -> list[TicketConflictView]:
-    tills = [p.id for p in await list_items(EntityType.POS, actor, services.config)]
+    tills = [p.id for p in await list_items(EntityType.POS, actor, services)]
     async with services.uow() as work:
         kept = await work.tickets.conflicts(tills)
     return [

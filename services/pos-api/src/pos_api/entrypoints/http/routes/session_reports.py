@@ -7,13 +7,13 @@ from __future__ import annotations
 from typing import Annotated, Final
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 
 from caisse_contracts.session_api import DepositIn, LateTicketOut, SessionOut
 from caisse_runtime.http import ProblemError
 from pos_api.domain.config import Actor
-from pos_api.entrypoints.http.deps import CurrentActor
-from pos_api.entrypoints.http.routes.sessions import DEPOSIT_ANSWERS, forward
+from pos_api.entrypoints.http.deps import CurrentActor, CurrentSessionService
+from pos_api.entrypoints.http.routes.sessions import DEPOSIT_ANSWERS
 from pos_api.entrypoints.http.routes.sessions import DOCUMENTS as DOCUMENT_ANSWERS
 
 router = APIRouter(prefix="/v1", tags=["back office"])
@@ -36,8 +36,8 @@ def operator_headers(actor: Actor) -> dict[str, str]:
     response_model=None,
     responses={200: {"model": SessionOut}},
 )
-async def read_session(session_id: UUID, request: Request, actor: CurrentActor) -> Response:
-    return await forward(request, "GET", f"/v1/sessions/{session_id}", operator_headers(actor))
+async def read_session(session_id: UUID, session_service: CurrentSessionService, actor: CurrentActor) -> Response:
+    return await session_service.forward("GET", f"/v1/sessions/{session_id}", operator_headers(actor))
 
 
 @router.post(
@@ -47,9 +47,13 @@ async def read_session(session_id: UUID, request: Request, actor: CurrentActor) 
     status_code=201,
     responses=DEPOSIT_ANSWERS,
 )
-async def confirm_deposit(session_id: UUID, body: DepositIn, request: Request, actor: CurrentActor) -> Response:
+async def confirm_deposit(
+    session_id: UUID, body: DepositIn, session_service: CurrentSessionService, actor: CurrentActor
+) -> Response:
     sent = body.model_dump(mode="json", exclude_unset=True)
-    return await forward(request, "POST", f"/v1/sessions/{session_id}/deposit", operator_headers(actor), json=sent)
+    return await session_service.forward(
+        "POST", f"/v1/sessions/{session_id}/deposit", operator_headers(actor), json=sent
+    )
 
 
 @router.get(
@@ -58,10 +62,12 @@ async def confirm_deposit(session_id: UUID, body: DepositIn, request: Request, a
     response_model=None,
     responses=DOCUMENT_ANSWERS,
 )
-async def read_document(session_id: UUID, document: str, request: Request, actor: CurrentActor) -> Response:
+async def read_document(
+    session_id: UUID, document: str, session_service: CurrentSessionService, actor: CurrentActor
+) -> Response:
     if document not in DOCUMENTS:
         raise ProblemError(404, "Not Found", detail=f"no document {document!r}")
-    return await forward(request, "GET", f"/v1/sessions/{session_id}/{document}", operator_headers(actor))
+    return await session_service.forward("GET", f"/v1/sessions/{session_id}/{document}", operator_headers(actor))
 
 
 @router.get(
@@ -71,10 +77,12 @@ async def read_document(session_id: UUID, document: str, request: Request, actor
     responses={200: {"model": list[LateTicketOut]}},
 )
 async def late_tickets(
-    request: Request,
+    session_service: CurrentSessionService,
     actor: CurrentActor,
     shop_id: Annotated[UUID | None, Query()] = None,
     company_id: Annotated[UUID | None, Query()] = None,
 ) -> Response:
     query = "&".join(f"{k}={v}" for k, v in (("shop_id", shop_id), ("company_id", company_id)) if v is not None)
-    return await forward(request, "GET", "/v1/late-tickets" + (f"?{query}" if query else ""), operator_headers(actor))
+    return await session_service.forward(
+        "GET", "/v1/late-tickets" + (f"?{query}" if query else ""), operator_headers(actor)
+    )

@@ -14,8 +14,7 @@ from datetime import datetime
 from typing import Any, Final
 from uuid import UUID
 
-import httpx
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
 from caisse_contracts.session_api import (
@@ -28,8 +27,7 @@ from caisse_contracts.session_api import (
     ZReportOut,
 )
 from caisse_runtime.http import ProblemError
-from caisse_runtime.telemetry import inject_into
-from pos_api.entrypoints.http.deps import CurrentDevice, CurrentServices
+from pos_api.entrypoints.http.deps import CurrentDevice, CurrentServices, CurrentSessionService
 from pos_api.service_layer.cash_sessions import (
     begin_close,
     close_refused,
@@ -42,10 +40,6 @@ from pos_api.service_layer.cash_sessions import (
 from pos_api.service_layer.till import Device
 
 router = APIRouter(prefix="/v1/sessions", tags=["till"])
-
-PASSED_HEADERS: Final = ("content-type", "retry-after", "x-session-outcome", "content-disposition")
-TIMEOUT: Final = httpx.Timeout(5.0, read=60.0)
-"""A close may wait (bounded, in session-service) for the till's last tickets."""
 
 DOCUMENTS: Final[dict[int | str, dict[str, Any]]] = {
     200: {
@@ -70,41 +64,8 @@ CLOSE_REFUSED: Final = frozenset({400, 401, 403, 404, 422})
 tickets, or closed already), a 5xx or no answer leave it closing: the till sends the close again."""
 
 
-def _client(request: Request) -> httpx.AsyncClient:
-    """One pooled client per application, made on first use."""
-    client: httpx.AsyncClient | None = getattr(request.app.state, "session_service_client", None)
-    if client is None:
-        base_url = str(getattr(request.app.state.runtime.settings, "session_service_url", "http://127.0.0.1:8102"))
-        client = httpx.AsyncClient(base_url=base_url, timeout=TIMEOUT)
-        request.app.state.session_service_client = client
-    return client
-
-
-def identity_headers(request: Request, caller: dict[str, str]) -> dict[str, str]:
-    """pos-api's service token and the caller it authenticated (a till's POS, or an operator and their scope)."""
-    token = getattr(request.app.state.runtime.settings, "session_service_token", None)
-    headers = {"Authorization": f"Bearer {token.get_secret_value()}"} if token is not None else {}
-    return {**headers, **caller}
-
-
 def till_headers(device: Device) -> dict[str, str]:
     return {"X-Caisse-Pos-Id": str(device.pos_id), "X-Caisse-Shop-Id": str(device.shop_id)}
-
-
-async def forward(
-    request: Request, method: str, path: str, caller: dict[str, str], *, json: dict[str, Any] | None = None
-) -> Response:
-    """The call to session-service on behalf of `caller`; its answer as it is (problems included)."""
-    headers = identity_headers(request, caller)
-    inject_into(headers)  # the caller's trace continues in session-service
-    try:
-        answer = await _client(request).request(method, path, json=json, headers=headers)
-    except httpx.HTTPError as exc:
-        raise ProblemError(
-            503, "Session service unreachable", detail=f"session-service did not answer: {type(exc).__name__}"
-        ) from exc
-    passed = {k: v for k, v in answer.headers.items() if k.lower() in PASSED_HEADERS}
-    return Response(answer.content, status_code=answer.status_code, headers=passed)
 
 
 @router.post(
@@ -115,17 +76,19 @@ async def forward(
     responses={201: {"model": SessionOut}, 200: {"model": SessionOut, "description": "Continued: already open"}},
 )
 async def open_session(
-    body: OpenSessionIn, request: Request, device: CurrentDevice, services: CurrentServices
+    body: OpenSessionIn, session_service: CurrentSessionService, device: CurrentDevice, services: CurrentServices
 ) -> Response:
-    forwarded = {**_sent(body), "first_ticket_number": await next_ticket_number(device, services.config)}
-    answer = await forward(request, "POST", f"/v1/pos/{device.pos_id}/sessions", till_headers(device), json=forwarded)
+    forwarded = {**_sent(body), "first_ticket_number": await next_ticket_number(device, services)}
+    answer = await session_service.forward(
+        "POST", f"/v1/pos/{device.pos_id}/sessions", till_headers(device), json=forwarded
+    )
     if answer.status_code in (200, 201):
         opened = json.loads(bytes(answer.body))
         await note_session_opened(
             device,
             UUID(opened["session_id"]),
             datetime.fromisoformat(opened["opened_at"]),
-            services.config,
+            services,
             status=opened["status"],
         )
     return answer
@@ -137,8 +100,8 @@ async def open_session(
     response_model=None,
     responses={200: {"model": SessionOut}},
 )
-async def current_session(request: Request, device: CurrentDevice) -> Response:
-    return await forward(request, "GET", f"/v1/pos/{device.pos_id}/sessions/current", till_headers(device))
+async def current_session(session_service: CurrentSessionService, device: CurrentDevice) -> Response:
+    return await session_service.forward("GET", f"/v1/pos/{device.pos_id}/sessions/current", till_headers(device))
 
 
 @router.get(
@@ -147,8 +110,8 @@ async def current_session(request: Request, device: CurrentDevice) -> Response:
     response_model=None,
     responses={200: {"model": SessionOut}},
 )
-async def read_session(session_id: UUID, request: Request, device: CurrentDevice) -> Response:
-    return await forward(request, "GET", f"/v1/sessions/{session_id}", till_headers(device))
+async def read_session(session_id: UUID, session_service: CurrentSessionService, device: CurrentDevice) -> Response:
+    return await session_service.forward("GET", f"/v1/sessions/{session_id}", till_headers(device))
 
 
 @router.post(
@@ -158,9 +121,11 @@ async def read_session(session_id: UUID, request: Request, device: CurrentDevice
     status_code=201,
     responses={201: {"model": SessionOut}},
 )
-async def post_movement(session_id: UUID, body: MovementIn, request: Request, device: CurrentDevice) -> Response:
+async def post_movement(
+    session_id: UUID, body: MovementIn, session_service: CurrentSessionService, device: CurrentDevice
+) -> Response:
     path = f"/v1/sessions/{session_id}/movements"
-    return await forward(request, "POST", path, till_headers(device), json=_sent(body))
+    return await session_service.forward("POST", path, till_headers(device), json=_sent(body))
 
 
 DEPOSIT_ANSWERS: Final[dict[int | str, dict[str, Any]]] = {
@@ -176,9 +141,11 @@ DEPOSIT_ANSWERS: Final[dict[int | str, dict[str, Any]]] = {
     status_code=201,
     responses=DEPOSIT_ANSWERS,
 )
-async def post_deposit(session_id: UUID, body: DepositIn, request: Request, device: CurrentDevice) -> Response:
+async def post_deposit(
+    session_id: UUID, body: DepositIn, session_service: CurrentSessionService, device: CurrentDevice
+) -> Response:
     path = f"/v1/sessions/{session_id}/deposit"
-    return await forward(request, "POST", path, till_headers(device), json=_sent(body))
+    return await session_service.forward("POST", path, till_headers(device), json=_sent(body))
 
 
 @router.post(
@@ -188,15 +155,21 @@ async def post_deposit(session_id: UUID, body: DepositIn, request: Request, devi
     responses={200: {"model": SessionOut}},
 )
 async def post_close(
-    session_id: UUID, body: CloseSessionIn, request: Request, device: CurrentDevice, services: CurrentServices
+    session_id: UUID,
+    body: CloseSessionIn,
+    session_service: CurrentSessionService,
+    device: CurrentDevice,
+    services: CurrentServices,
 ) -> Response:
-    await refuse_close_with_open_basket(device, services.config)
+    await refuse_close_with_open_basket(device, services)
     forwarded = _sent(body)
-    mark = await begin_close(device, session_id, forwarded.get("last_ticket_number"), services.config)
+    mark = await begin_close(device, session_id, forwarded.get("last_ticket_number"), services)
     if "last_ticket_number" in forwarded:  # a close without it is session-service's to refuse
         forwarded["last_ticket_number"] = last_ticket_to_close(forwarded["last_ticket_number"], mark)
     # unreachable (503): the session stays closing until the till sends its close again
-    answer = await forward(request, "POST", f"/v1/sessions/{session_id}/close", till_headers(device), json=forwarded)
+    answer = await session_service.forward(
+        "POST", f"/v1/sessions/{session_id}/close", till_headers(device), json=forwarded
+    )
     if answer.status_code == 200:
         closed = json.loads(bytes(answer.body))
         if closed["status"] == "closed":
@@ -205,10 +178,10 @@ async def post_close(
                 session_id,
                 datetime.fromisoformat(closed["closed_at"]),
                 closed["closing"]["last_ticket_number"],
-                services.config,
+                services,
             )
     elif answer.status_code in CLOSE_REFUSED:
-        await close_refused(device, session_id, mark, services.config)
+        await close_refused(device, session_id, mark, services)
     return answer
 
 
@@ -218,7 +191,9 @@ async def post_close(
     response_model=None,
     responses=DOCUMENTS,
 )
-async def get_document(session_id: UUID, document: str, request: Request, device: CurrentDevice) -> Response:
+async def get_document(
+    session_id: UUID, document: str, session_service: CurrentSessionService, device: CurrentDevice
+) -> Response:
     if document not in {"report", "report.html", "report.pdf", "deposit-slip.pdf", "deposit-slip.escpos"}:
         raise ProblemError(404, "Not Found", detail=f"no document {document!r}")
-    return await forward(request, "GET", f"/v1/sessions/{session_id}/{document}", till_headers(device))
+    return await session_service.forward("GET", f"/v1/sessions/{session_id}/{document}", till_headers(device))

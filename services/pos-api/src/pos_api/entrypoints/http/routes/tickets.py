@@ -38,7 +38,7 @@ async def post_ticket(
         raise ProblemError(403, "Another till's ticket", invalid_params=[InvalidParam("pos_id", "is not this till")])
 
     async def check_operator(operator_id: UUID | None) -> None:
-        await check_ticket_operator(device, operator_id, services.config)
+        await check_ticket_operator(device, operator_id, services)
 
     recorded = await record_ticket(
         ticket, uow=services.uow, clock=services.clock, new_id=services.new_id, check_operator=check_operator
@@ -73,4 +73,4 @@ async def get_ticket(ticket_id: UUID, device: CurrentDevice, services: CurrentSe
 async def post_credit_note(
     ticket_id: UUID, body: CreditNoteIn, device: CurrentDevice, services: CurrentServices
 ) -> Response:
-    return receipt_response(await credit_ticket(device, ticket_id, body, services.config))
+    return receipt_response(await credit_ticket(device, ticket_id, body, services))

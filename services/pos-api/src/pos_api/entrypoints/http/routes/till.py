@@ -19,4 +19,4 @@ router = APIRouter(prefix="/v1", tags=["till"])
     responses={200: {"model": PosData}},
 )
 async def get_pos_data(device: CurrentDevice, services: CurrentServices) -> JSONResponse:
-    return JSONResponse(await pos_data(device, services.config))
+    return JSONResponse((await pos_data(device, services)).model_dump(mode="json"))

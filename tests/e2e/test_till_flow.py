@@ -25,7 +25,7 @@ from caisse_stack.demo_data import Demo, DemoTill
 from harness import ServiceProcess, Stack
 from pos_api.adapters.memory import InMemoryUnitOfWork, MemoryState
 from pos_api.adapters.sql import SqlPool
-from pos_api.domain.tickets import TicketConflict
+from pos_api.domain.errors import TicketConflict
 from pos_api.service_layer.ports import StoredBasket, StoredTicket
 
 

@@ -15,7 +15,7 @@ import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import uvicorn
 from fastapi import APIRouter, FastAPI
@@ -253,6 +253,9 @@ def instrument_process(provider: TracerProvider, *, database: bool = True) -> No
         instrumentor.instrument(tracer_provider=provider)
 
 
+WORKER_HEALTHCHECK_S: Final = 60
+
+
 class _Server(uvicorn.Server):
     """Uvicorn, but a SIGTERM that ended in a clean shutdown exits 0 instead of being re-raised."""
 
@@ -279,6 +282,9 @@ def serve(app: FastAPI | str, settings: ServiceSettings) -> None:
             port=settings.port,
             log_level=settings.log_level.lower(),
             timeout_graceful_shutdown=15,
+            # The supervisor restarts a worker that does not answer its ping within this time; its default (5 s)
+            # killed workers still importing the application on a busy two-core machine, over and over.
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
             access_log=False,
             proxy_headers=False,
             server_header=False,

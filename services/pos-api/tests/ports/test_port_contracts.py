@@ -29,7 +29,8 @@ from caisse_stack import Infra, ensure_up
 from pos_api.adapters.memory import InMemoryUnitOfWork, MemoryState
 from pos_api.adapters.sql import SqlPool
 from pos_api.domain.config import Hierarchy, StoredItem
-from pos_api.domain.tickets import TicketConflict, gaps_of
+from pos_api.domain.errors import TicketConflict
+from pos_api.domain.tickets import gaps_of
 from pos_api.service_layer.ports import (
     CheckoutView,
     ClosingMark,

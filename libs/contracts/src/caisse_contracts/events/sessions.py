@@ -24,11 +24,8 @@ class DenominationCountV1(_Part):
     count: StrictInt = Field(ge=0)
 
 
-class SessionOpenedV1(Payload):
-    """A cash session was opened on a POS with a counted float."""
-
-    EVENT_TYPE: ClassVar[str] = "session.opened"
-    VERSION: ClassVar[int] = 1
+class _PosSessionV1(Payload):
+    """What every event of a session opened on a POS starts with: the session, where it runs, when it opened."""
 
     session_id: UUID
     territory_id: UUID
@@ -36,6 +33,14 @@ class SessionOpenedV1(Payload):
     shop_id: UUID
     pos_id: UUID
     opened_at: AwareDatetime
+
+
+class SessionOpenedV1(_PosSessionV1):
+    """A cash session was opened on a POS with a counted float."""
+
+    EVENT_TYPE: ClassVar[str] = "session.opened"
+    VERSION: ClassVar[int] = 1
+
     operator_ids: tuple[UUID, ...] = Field(min_length=1)
     currency: str = Field(min_length=3, max_length=3)
     opening_float: Minor
@@ -62,18 +67,12 @@ class ChequeV1(_Part):
     amount: Minor
 
 
-class SessionClosedV1(Payload):
+class SessionClosedV1(_PosSessionV1):
     """A cash session was closed: its totals include every ticket up to `last_ticket_number`."""
 
     EVENT_TYPE: ClassVar[str] = "session.closed"
     VERSION: ClassVar[int] = 1
 
-    session_id: UUID
-    territory_id: UUID
-    company_id: UUID
-    shop_id: UUID
-    pos_id: UUID
-    opened_at: AwareDatetime
     closed_at: AwareDatetime
     currency: str = Field(min_length=3, max_length=3)
     first_ticket_number: StrictInt | None = None

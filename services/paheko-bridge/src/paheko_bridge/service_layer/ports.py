@@ -7,12 +7,12 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Protocol
 from uuid import UUID
 
 from caisse_contracts.config import AccountMapping
 from caisse_contracts.events import SessionClosedV1, SessionDepositConfirmedV1, TicketFinalizedV1
+from caisse_runtime import work
 from caisse_runtime.outbox import OutboxItem
 from paheko_bridge.domain.fec import BookedEntry, FecBooks, FecSource, FiscalYear, JournalEnd, NumberedEntry
 from paheko_bridge.domain.pushes import CloseStatus, DepositStatus, PushStatus
@@ -247,7 +247,7 @@ class Outbox(Protocol):
         """Queue the events for the relay, in the unit of work's transaction: published once it commits."""
 
 
-class UnitOfWork(Protocol):
+class UnitOfWork(work.UnitOfWork, Protocol):
     @property
     def pushes(self) -> Pushes: ...
 
@@ -262,14 +262,6 @@ class UnitOfWork(Protocol):
 
     @property
     def outbox(self) -> Outbox: ...
-
-    async def __aenter__(self) -> Self: ...
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None: ...
-
-    async def commit(self) -> None: ...
 
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]

@@ -15,7 +15,8 @@ from caisse_contracts.envelope import Envelope
 from caisse_contracts.events import EntityType
 from caisse_runtime.outbox import OutboxRow
 from pos_api.domain.config import StoredItem
-from pos_api.domain.tickets import TicketConflict, TicketGaps, gaps_of
+from pos_api.domain.errors import TicketConflict
+from pos_api.domain.tickets import TicketGaps, gaps_of
 from pos_api.service_layer.ports import (
     CheckoutView,
     ClosingMark,

@@ -27,7 +27,8 @@ from caisse_runtime.inbox import claim_events
 from caisse_runtime.outbox import OUTBOX_COLUMNS, OutboxRow, insert_outbox
 from caisse_runtime.pg import HotPool, PooledWork
 from pos_api.domain.config import Hierarchy, StoredItem
-from pos_api.domain.tickets import TicketConflict, TicketGaps, gaps_of
+from pos_api.domain.errors import TicketConflict
+from pos_api.domain.tickets import TicketGaps, gaps_of
 from pos_api.service_layer.ports import (
     CheckoutView,
     ClosingMark,

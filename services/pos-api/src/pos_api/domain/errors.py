@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import Any, Literal
 from uuid import UUID
-
-if TYPE_CHECKING:
-    from pos_api.domain.tickets import TicketConflict
 
 
 class PosApiError(Exception):
@@ -29,6 +28,28 @@ class TicketInconsistentError(PosApiError):
 
     def __str__(self) -> str:
         return "; ".join(f"{p.field}: {p.reason}" for p in self.problems)
+
+
+@dataclass(frozen=True, slots=True)
+class TicketConflict:
+    """A ticket number sent again with other content: refused, and kept aside for ops to sort out."""
+
+    pos_id: UUID
+    number: int
+    existing_ticket_id: UUID
+    attempted_ticket_id: UUID
+    source: Literal["finalize", "credit_note", "ticket"]
+    """`finalize` (a basket finalized online), `credit_note`, or `ticket` (a ticket the till made itself, e.g.
+    synced after working offline)."""
+    attempt: dict[str, Any]
+    """What the till sent, as JSON: the basket's content, the credit note asked for, or the ticket."""
+    detected_at: datetime
+
+    @property
+    def attempt_sha256(self) -> str:
+        """Names the attempt: the same content sent again is the same conflict, kept once."""
+        canonical = json.dumps(self.attempt, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 @dataclass

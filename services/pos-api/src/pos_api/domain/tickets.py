@@ -10,11 +10,8 @@ not is a `TicketConflict`. A number that skips others opens them as gaps (`gaps_
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Literal
 from uuid import UUID
 
 from caisse_contracts.events import PaymentMethod, TicketFinalizedV1, TicketKind
@@ -56,28 +53,6 @@ def same_sale(stored_hash: str, stored: TicketFinalizedV1, attempt_hash: str) ->
     if not stored_hash.startswith(SALE_HASH_PREFIX):
         stored_hash = content_hash(stored)
     return stored_hash == attempt_hash
-
-
-@dataclass(frozen=True, slots=True)
-class TicketConflict:
-    """A ticket number sent again with other content: refused, and kept aside for ops to sort out."""
-
-    pos_id: UUID
-    number: int
-    existing_ticket_id: UUID
-    attempted_ticket_id: UUID
-    source: Literal["finalize", "credit_note", "ticket"]
-    """`finalize` (a basket finalized online), `credit_note`, or `ticket` (a ticket the till made itself, e.g.
-    synced after working offline)."""
-    attempt: dict[str, Any]
-    """What the till sent, as JSON: the basket's content, the credit note asked for, or the ticket."""
-    detected_at: datetime
-
-    @property
-    def attempt_sha256(self) -> str:
-        """Names the attempt: the same content sent again is the same conflict, kept once."""
-        canonical = json.dumps(self.attempt, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

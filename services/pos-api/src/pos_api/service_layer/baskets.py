@@ -33,11 +33,12 @@ from pos_api.domain.errors import (
     PosApiError,
     SeatsFullError,
     StaleVersionError,
+    TicketConflict,
     TicketInconsistentError,
     TicketNumberConflictError,
 )
 from pos_api.domain.pricing import Catalogue, PricedLine, price_lines
-from pos_api.domain.tickets import TicketConflict, check_ticket, content_hash, gaps_of, same_sale
+from pos_api.domain.tickets import check_ticket, content_hash, gaps_of, same_sale
 from pos_api.service_layer.cache import TillCache
 from pos_api.service_layer.ports import CheckoutView, StoredBasket, StoredTicket, UnitOfWork
 from pos_api.service_layer.services import Services

@@ -5,15 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Protocol
 from uuid import UUID
 
 from caisse_contracts.envelope import Envelope
 from caisse_contracts.events import EntityType, TicketFinalizedV1
 from caisse_contracts.tills import BasketContent
+from caisse_runtime import work
 from pos_api.domain.config import StoredItem
-from pos_api.domain.tickets import TicketConflict, TicketGaps, json_digest
+from pos_api.domain.errors import TicketConflict
+from pos_api.domain.tickets import TicketGaps, json_digest
 
 Clock = Callable[[], datetime]
 """Aware UTC now."""
@@ -225,7 +226,7 @@ class SecretBox(Protocol):
     def open(self, sealed: str) -> str: ...
 
 
-class UnitOfWork(Protocol):
+class UnitOfWork(work.UnitOfWork, Protocol):
     @property
     def tickets(self) -> Tickets: ...
 
@@ -252,15 +253,6 @@ class UnitOfWork(Protocol):
 
     @property
     def checkout(self) -> Checkout: ...
-
-    async def __aenter__(self) -> Self: ...
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        """Roll back whatever was not committed."""
-
-    async def commit(self) -> None: ...
 
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]

@@ -11,8 +11,8 @@ from uuid import UUID
 from caisse_contracts.envelope import Envelope, TenantKeys
 from caisse_contracts.events import TicketFinalizedV1
 from caisse_contracts.topics import TICKETS
-from pos_api.domain.errors import FieldProblem, TicketInconsistentError, TicketNumberConflictError
-from pos_api.domain.tickets import TicketConflict, check_ticket, content_hash, gaps_of, same_sale
+from pos_api.domain.errors import FieldProblem, TicketConflict, TicketInconsistentError, TicketNumberConflictError
+from pos_api.domain.tickets import check_ticket, content_hash, gaps_of, same_sale
 from pos_api.service_layer.ports import Clock, IdFactory, StoredTicket, UnitOfWorkFactory
 
 SOURCE = "pos-api"

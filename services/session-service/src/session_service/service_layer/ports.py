@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Protocol
 from uuid import UUID
 
 from caisse_contracts.envelope import Envelope
+from caisse_runtime import work
 from session_service.domain.deposits import Deposit
 from session_service.domain.report import ZReport
 from session_service.domain.sessions import CashMovement, CashSession, Cheque
@@ -201,7 +201,7 @@ class Outbox(Protocol):
         (with the trace context of the span that writes it)."""
 
 
-class UnitOfWork(Protocol):
+class UnitOfWork(work.UnitOfWork, Protocol):
     @property
     def inbox(self) -> Inbox: ...
 
@@ -226,19 +226,11 @@ class UnitOfWork(Protocol):
     @property
     def outbox(self) -> Outbox: ...
 
-    async def __aenter__(self) -> Self: ...
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None: ...
-
-    async def commit(self) -> None: ...
-
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
 
 
-class CountingWork(Protocol):
+class CountingWork(work.UnitOfWork, Protocol):
     """The unit of work of counting a batch of tickets: the inbox and the totals, in one transaction (and which
     sessions wait for tickets to close)."""
 
@@ -250,14 +242,6 @@ class CountingWork(Protocol):
 
     @property
     def sessions(self) -> ClosingSessions: ...
-
-    async def __aenter__(self) -> Self: ...
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None: ...
-
-    async def commit(self) -> None: ...
 
 
 CountingWorkFactory = Callable[[], CountingWork]

@@ -19,11 +19,12 @@ from pos_api.domain.errors import (
     TicketInconsistentError,
     TicketNumberConflictError,
 )
+from pos_api.domain.till import Device
 from pos_api.service_layer.baskets import check_ticket_operator, credit_ticket, finalize_basket, save_basket
 from pos_api.service_layer.config import SYSTEM, create_item
 from pos_api.service_layer.ports import SessionState
 from pos_api.service_layer.services import Services
-from pos_api.service_layer.till import Device, authenticate_device
+from pos_api.service_layer.till import authenticate_device
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 

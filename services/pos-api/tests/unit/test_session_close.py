@@ -15,6 +15,7 @@ from caisse_contracts.events import EntityType, SessionOpenedV1
 from caisse_contracts.tills import BasketContent, FinalizeIn
 from pos_api.adapters.memory import InMemoryUnitOfWork, MemoryState
 from pos_api.domain.errors import BasketConflictError
+from pos_api.domain.till import Device
 from pos_api.service_layer.baskets import finalize_basket
 from pos_api.service_layer.cash_sessions import (
     begin_close,
@@ -27,7 +28,7 @@ from pos_api.service_layer.cash_sessions import (
 from pos_api.service_layer.config import SYSTEM, create_item
 from pos_api.service_layer.ports import ClosingMark
 from pos_api.service_layer.services import Services
-from pos_api.service_layer.till import Device, authenticate_device
+from pos_api.service_layer.till import authenticate_device
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 

@@ -12,10 +12,11 @@ from caisse_contracts.events import EntityType
 from pos_api.adapters.memory import InMemoryUnitOfWork, MemoryState
 from pos_api.domain.config import Hierarchy, StoredItem
 from pos_api.domain.errors import UnauthenticatedError
+from pos_api.domain.till import Device
 from pos_api.service_layer.cache import TillCache
 from pos_api.service_layer.config import SYSTEM, rotate_device_secret
 from pos_api.service_layer.services import Services
-from pos_api.service_layer.till import Device, authenticate_device
+from pos_api.service_layer.till import authenticate_device
 
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 

@@ -39,29 +39,14 @@ from pos_api.domain.errors import (
 )
 from pos_api.domain.pricing import Catalogue, PricedLine, price_lines
 from pos_api.domain.tickets import check_ticket, content_hash, gaps_of, same_sale
+from pos_api.domain.till import Device, TillContext
 from pos_api.service_layer.cache import TillCache
 from pos_api.service_layer.ports import CheckoutView, StoredBasket, StoredTicket, UnitOfWork
 from pos_api.service_layer.services import Services
 from pos_api.service_layer.tickets import check_number_jump
-from pos_api.service_layer.till import Device, catalogue_of, live_item
+from pos_api.service_layer.till import catalogue_of, live_item
 
 SOURCE = "pos-api"
-
-
-@dataclass(frozen=True, slots=True)
-class TillContext:
-    """The configuration a basket is priced against: the till's territory, company, shop and catalogue.
-
-    Validated into the contracts' models once, as it is loaded; every request of the till then reads it as it is.
-    """
-
-    territory: Territory
-    company: Company
-    shop: Shop
-    pos: Pos
-    catalogue: Catalogue
-    operators: frozenset[UUID] = frozenset()
-    """The shop's active operators: who may be recorded on its tickets (a federation admin too, looked up)."""
 
 
 async def till_context(work: UnitOfWork, device: Device, cache: TillCache) -> TillContext:

@@ -9,14 +9,10 @@ Either way a rotated secret or a new price is seen by every process within milli
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 from uuid import UUID
 
+from pos_api.domain.till import Device, TillContext
 from pos_api.service_layer.ports import SessionState
-
-if TYPE_CHECKING:  # they name the cache in their use cases: imported for the annotations only
-    from pos_api.service_layer.baskets import TillContext
-    from pos_api.service_layer.till import Device
 
 
 @dataclass

@@ -15,9 +15,9 @@ from uuid import UUID
 
 from caisse_contracts.events import SessionClosedV1, SessionOpenedV1
 from pos_api.domain.errors import BasketConflictError
+from pos_api.domain.till import Device
 from pos_api.service_layer.ports import ClosingMark, UnitOfWorkFactory
 from pos_api.service_layer.services import Services
-from pos_api.service_layer.till import Device
 
 
 async def next_ticket_number(device: Device, services: Services) -> int:

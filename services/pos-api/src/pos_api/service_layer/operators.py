@@ -10,8 +10,8 @@ from caisse_contracts.events import EntityType
 from pos_api.domain.config import Actor, authorize
 from pos_api.domain.errors import InvalidReferenceError, NotFoundError, OperatorLockedError, UnauthenticatedError
 from pos_api.domain.pins import hash_pin, locked_until_after_failure, pin_matches, valid_pin
+from pos_api.domain.till import Device
 from pos_api.service_layer.services import Services
-from pos_api.service_layer.till import Device
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass
 from typing import TypeVar
 from uuid import UUID
 
@@ -13,29 +12,12 @@ from caisse_contracts.config import CatalogueOverride, Category, Company, Pos, P
 from caisse_contracts.events import EntityType
 from caisse_contracts.till_views import OpenSession, PosData, ShopCatalogue
 from pos_api.domain.catalogue import shop_catalogue
-from pos_api.domain.config import Hierarchy, StoredItem
+from pos_api.domain.config import Hierarchy
 from pos_api.domain.errors import NotFoundError, UnauthenticatedError
+from pos_api.domain.till import Device
 from pos_api.service_layer.config import digest
 from pos_api.service_layer.ports import UnitOfWork
 from pos_api.service_layer.services import Services
-
-
-@dataclass(frozen=True, slots=True)
-class Device:
-    """An authenticated till: its POS item and where it sits. A till only ever reaches its own shop."""
-
-    pos: StoredItem
-
-    @property
-    def pos_id(self) -> UUID:
-        return self.pos.id
-
-    @property
-    def shop_id(self) -> UUID:
-        shop = self.pos.hierarchy.shop_id
-        if shop is None:
-            raise UnauthenticatedError("this till belongs to no shop")
-        return shop
 
 
 async def authenticate_device(serial: str | None, secret: str | None, services: Services) -> Device:

@@ -9,11 +9,12 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 
 from pos_api.domain.config import Actor
+from pos_api.domain.till import Device
 from pos_api.entrypoints.http.session_proxy import SessionServiceProxy
 from pos_api.service_layer.config import authenticate
 from pos_api.service_layer.ports import SecretBox
 from pos_api.service_layer.services import Services
-from pos_api.service_layer.till import Device, authenticate_device
+from pos_api.service_layer.till import authenticate_device
 
 
 async def get_services(request: Request) -> Services:

@@ -27,6 +27,7 @@ from caisse_contracts.session_api import (
     ZReportOut,
 )
 from caisse_runtime.http import ProblemError
+from pos_api.domain.till import Device
 from pos_api.entrypoints.http.deps import CurrentDevice, CurrentServices, CurrentSessionService
 from pos_api.service_layer.cash_sessions import (
     begin_close,
@@ -37,7 +38,6 @@ from pos_api.service_layer.cash_sessions import (
     note_session_opened,
     refuse_close_with_open_basket,
 )
-from pos_api.service_layer.till import Device
 
 router = APIRouter(prefix="/v1/sessions", tags=["till"])
 

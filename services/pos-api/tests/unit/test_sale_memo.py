@@ -15,6 +15,7 @@ from caisse_contracts.events import EntityType
 from caisse_contracts.tills import BasketContent, FinalizeIn
 from pos_api.adapters.memory import InMemoryUnitOfWork, MemoryState
 from pos_api.domain.errors import BasketConflictError, StaleVersionError, TicketInconsistentError
+from pos_api.domain.tickets import MAX_NUMBER_JUMP
 from pos_api.domain.till import Device
 from pos_api.entrypoints.http.deps import get_services
 from pos_api.service_layer.baskets import finalize_basket
@@ -22,7 +23,6 @@ from pos_api.service_layer.cache import TILLS_REMEMBERED, SaleMemo
 from pos_api.service_layer.config import SYSTEM, create_item
 from pos_api.service_layer.ports import CheckoutView, SessionState
 from pos_api.service_layer.services import Services
-from pos_api.service_layer.tickets import MAX_NUMBER_JUMP
 from pos_api.service_layer.till import authenticate_device
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)

@@ -158,3 +158,16 @@ def _rest_rounded_away(cash_rounding: int, sign: int) -> bool:
     """A rest left for cash that rounds to nothing (2 XPF after a card): booked as rounding, no cash changes hands."""
     rest = -cash_rounding
     return rest * sign > 0 and round_cash(rest, CashRoundingRule.NEAREST_5).rounded == 0
+
+
+MAX_NUMBER_JUMP = 10_000
+"""More numbers skipped at once than a till could have sold offline is a broken counter, not a gap."""
+
+
+def check_number_jump(last_number: int | None, number: int) -> None:
+    """A ticket number may leave gaps behind the till's last, never more than `MAX_NUMBER_JUMP` of them."""
+    last = last_number or 0
+    if number > last + MAX_NUMBER_JUMP:
+        raise TicketInconsistentError(
+            [FieldProblem("number", f"jumps from {last} to {number}: more than {MAX_NUMBER_JUMP} missing tickets")]
+        )

@@ -38,12 +38,11 @@ from pos_api.domain.errors import (
     TicketNumberConflictError,
 )
 from pos_api.domain.pricing import Catalogue, PricedLine, price_lines
-from pos_api.domain.tickets import check_ticket, content_hash, gaps_of, same_sale
+from pos_api.domain.tickets import check_number_jump, check_ticket, content_hash, gaps_of, same_sale
 from pos_api.domain.till import Device, TillContext
 from pos_api.service_layer.cache import TillCache
 from pos_api.service_layer.ports import CheckoutView, StoredBasket, StoredTicket, UnitOfWork
 from pos_api.service_layer.services import Services
-from pos_api.service_layer.tickets import check_number_jump
 from pos_api.service_layer.till import catalogue_of, live_item
 
 SOURCE = "pos-api"

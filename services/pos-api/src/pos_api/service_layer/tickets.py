@@ -11,8 +11,8 @@ from uuid import UUID
 from caisse_contracts.envelope import Envelope, TenantKeys
 from caisse_contracts.events import TicketFinalizedV1
 from caisse_contracts.topics import TICKETS
-from pos_api.domain.errors import FieldProblem, TicketConflict, TicketInconsistentError, TicketNumberConflictError
-from pos_api.domain.tickets import check_ticket, content_hash, gaps_of, same_sale
+from pos_api.domain.errors import TicketConflict, TicketNumberConflictError
+from pos_api.domain.tickets import check_number_jump, check_ticket, content_hash, gaps_of, same_sale
 from pos_api.service_layer.ports import Clock, IdFactory, StoredTicket, UnitOfWorkFactory
 
 SOURCE = "pos-api"
@@ -102,18 +102,6 @@ async def _record(
             await work.commit()
             return Recorded(Outcome.CREATED, stored)
     raise RuntimeError("ticket number raced twice")  # pragma: no cover - a unique key cannot flip twice
-
-
-MAX_NUMBER_JUMP = 10_000
-"""More numbers skipped at once than a till could have sold offline is a broken counter, not a gap."""
-
-
-def check_number_jump(last_number: int | None, number: int) -> None:
-    last = last_number or 0
-    if number > last + MAX_NUMBER_JUMP:
-        raise TicketInconsistentError(
-            [FieldProblem("number", f"jumps from {last} to {number}: more than {MAX_NUMBER_JUMP} missing tickets")]
-        )
 
 
 def _replay(existing: StoredTicket, ticket: TicketFinalizedV1, digest: str, now: datetime) -> Recorded:

@@ -26,6 +26,9 @@ class Rounds(BackgroundWorker):
             self.finished.set()
         if step == "fail":
             raise ConnectionError("the database blinked")
+        if step == "wake and fail":
+            self.wake()
+            raise ConnectionError("the database is away")
         if step == "wake":
             self.wake()
         if step == "pause":
@@ -39,6 +42,15 @@ async def test_a_failed_round_is_logged_and_the_next_round_retries() -> None:
     await asyncio.wait_for(worker.finished.wait(), timeout=10)
     await worker.stop()
     assert worker.done[:2] == ["fail", "again"]
+
+
+async def test_a_failed_round_is_not_retried_at_once_when_something_wakes_the_worker() -> None:
+    worker = Rounds(["wake and fail", "retried"], idle_s=HOUR)
+    await worker.start()
+    for _ in range(50):  # loop turns enough for a worker that retried on the wake-up to have run its next round
+        await asyncio.sleep(0)
+    await worker.stop()
+    assert worker.done == ["wake and fail"]
 
 
 async def test_a_wake_up_during_a_round_gets_a_round_of_its_own_without_waiting_for_the_idle_poll() -> None:

@@ -51,9 +51,11 @@ class BackgroundWorker(abc.ABC):
             self._wake.clear()
             try:
                 pause = await self.round()
-            except Exception:
-                log.exception("%s: round failed; retrying", self.name)
-                pause = None
+            except Exception:  # not lost: what the round had to do stays stored, and the round after retries it
+                log.exception("%s: round failed; retrying in %.1fs", self.name, self._idle_s)
+                # Retried after `idle_s` whatever wakes the worker: a failing database must not be hammered by every
+                # delivery that calls `wake()`.
+                pause = self._idle_s
             if pause == 0:
                 continue
             with contextlib.suppress(TimeoutError):

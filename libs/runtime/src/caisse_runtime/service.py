@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
@@ -186,6 +187,7 @@ class ServiceRuntime:
             # The consumers start once what they write through is open, and stop before it closes.
             if self.broker is not None:
                 await self.broker.start()
+            settle_heap()
             log.info("%s started", self.service)
             try:
                 yield
@@ -251,6 +253,18 @@ def instrument_process(provider: TracerProvider, *, database: bool = True) -> No
     instrumentor = AsyncPGInstrumentor()  # type: ignore[no-untyped-call]
     if not instrumentor.is_instrumented_by_opentelemetry:
         instrumentor.instrument(tracer_provider=provider)
+
+
+def settle_heap() -> None:
+    """Keep what the service built at its start out of the cyclic garbage collector's rounds.
+
+    Modules, schemas, routes, pools and consumers live as long as the process, yet every full collection
+    walks them all again: at hundreds of thousands of objects, that walk cost more CPU than the work of the
+    events whose allocations triggered it. Frozen, they are never collected (they are never garbage), and a
+    full collection walks only what came after (Python's `gc.freeze`, meant for this).
+    """
+    gc.collect()
+    gc.freeze()
 
 
 WORKER_HEALTHCHECK_S: Final = 60

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from fastapi import FastAPI
 
 import session_service
@@ -17,6 +19,7 @@ from session_service.entrypoints.http import problems
 from session_service.entrypoints.http.deps import Services, token_digest
 from session_service.entrypoints.http.routes import sessions, totals
 from session_service.entrypoints.mail_worker import MailWorker
+from session_service.service_layer.close import resume_closes
 from session_service.service_layer.mail import MailRetry
 from session_service.service_layer.sessions import SessionRules, SessionServices
 
@@ -68,7 +71,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     app = runtime.app(
         title="Caisse session-service",
         routers=[sessions.router, totals.router],
-        on_start=[database.start, counting.start, mail_worker.start],
+        on_start=[database.start, counting.start, partial(resume_closes, session_services), mail_worker.start],
         on_stop=[mail_worker.stop, counting.stop, database.stop],
     )
     problems.install(app)

@@ -86,8 +86,8 @@ async def test_batches_counted_through_asyncpg_read_back_as_the_domain_folds_the
         ticket(session_id, 4, kind=TicketKind.CREDIT_NOTE, total_incl_tax=-1000, change_given=0),
         ticket(session_id, 3),
     ]
-    assert await count_tickets([event(t) for t in first], uow=pool.work, clock=lambda: NOW) == {session_id}
-    assert await count_tickets([event(t) for t in second], uow=pool.work, clock=lambda: NOW) == {session_id}
+    assert (await count_tickets([event(t) for t in first], uow=pool.work, clock=lambda: NOW)).sessions == {session_id}
+    assert (await count_tickets([event(t) for t in second], uow=pool.work, clock=lambda: NOW)).sessions == {session_id}
 
     expected = apply_tickets(RunningTotals.empty_for(first[0]), first + second)
     assert await stored(pool, session_id) == expected
@@ -105,9 +105,9 @@ async def test_a_redelivered_batch_and_a_ticket_under_another_event_id_count_onc
     session_id = uuid.uuid4()
     one, two = ticket(session_id, 1), ticket(session_id, 2)
     batch = [event(one), event(one), event(two)]
-    assert await count_tickets(batch, uow=pool.work, clock=lambda: NOW) == {session_id}
-    assert await count_tickets(batch, uow=pool.work, clock=lambda: NOW) == set()
-    assert await count_tickets([event(two)], uow=pool.work, clock=lambda: NOW) == set()
+    assert (await count_tickets(batch, uow=pool.work, clock=lambda: NOW)).sessions == {session_id}
+    assert (await count_tickets(batch, uow=pool.work, clock=lambda: NOW)).sessions == set()
+    assert (await count_tickets([event(two)], uow=pool.work, clock=lambda: NOW)).sessions == set()
     totals = await stored(pool, session_id)
     assert totals is not None
     assert (totals.ticket_count, totals.total_incl_tax) == (2, 2000)
@@ -116,7 +116,7 @@ async def test_a_redelivered_batch_and_a_ticket_under_another_event_id_count_onc
 async def test_totals_of_a_batch_whose_ticket_was_recorded_meanwhile_are_not_kept(pool: SqlDatabase) -> None:
     session_id = uuid.uuid4()
     counted = ticket(session_id, 1)
-    assert await count_tickets([event(counted)], uow=pool.work, clock=lambda: NOW) == {session_id}
+    assert (await count_tickets([event(counted)], uow=pool.work, clock=lambda: NOW)).sessions == {session_id}
     before = await stored(pool, session_id)
     assert before is not None
     late_event = uuid.uuid4()
@@ -133,7 +133,7 @@ async def test_totals_of_a_batch_whose_ticket_was_recorded_meanwhile_are_not_kep
 async def test_a_cheque_already_recorded_is_skipped_by_the_batch_insert(pool: SqlDatabase) -> None:
     session_id = uuid.uuid4()
     paid = ticket(session_id, 1, payments=(cheque(1000, "0000777"),), change_given=0)
-    assert await count_tickets([event(paid)], uow=pool.work, clock=lambda: NOW) == {session_id}
+    assert (await count_tickets([event(paid)], uow=pool.work, clock=lambda: NOW)).sessions == {session_id}
     payment = paid.payments[0]
     other = ticket(session_id, 2)
     applied = AppliedTicket(other.ticket_id, session_id, other.pos_id, 2, 1000, uuid.uuid4(), NOW)
@@ -149,7 +149,7 @@ async def test_a_cheque_already_recorded_is_skipped_by_the_batch_insert(pool: Sq
         assert await work.totals.numbers_in(session_id, 1, 2) == [1, 2]
 
 
-async def test_the_sessions_waiting_to_close_are_those_closing_among_the_ones_asked(
+async def test_the_sessions_waiting_to_close_are_the_closing_ones(
     pool: SqlDatabase, infra: Infra, database: str
 ) -> None:
     statuses = {uuid.uuid4(): status for status in ("open", "closing", "closed", "closing")}
@@ -171,11 +171,8 @@ async def test_the_sessions_waiting_to_close_are_those_closing_among_the_ones_as
     finally:
         await conn.close()
     closing = {s for s, status in statuses.items() if status == "closing"}
-    some = list(statuses)[:2]
     async with pool.work() as work:
         assert set(await work.sessions.closing()) == closing
-        assert await work.sessions.closing(some) == [some[1]]
-        assert await work.sessions.closing([]) == []
 
 
 async def test_a_unit_of_work_left_without_commit_keeps_nothing_and_one_that_only_reads_commits_nothing(
@@ -185,7 +182,7 @@ async def test_a_unit_of_work_left_without_commit_keeps_nothing_and_one_that_onl
     async with pool.work() as work:
         assert await work.inbox.claim_many([(event_id, "ticket.finalized")]) == {event_id}
     async with pool.work() as work:
-        assert await work.sessions.closing([uuid.uuid4()]) == []
+        assert await work.totals.before_counting([], [uuid.uuid4()]) == (set(), set(), set())
         await work.commit()
     async with pool.work() as work:
         assert await work.inbox.claim_many([(event_id, "ticket.finalized")]) == {event_id}
@@ -219,17 +216,17 @@ async def test_a_ticket_of_a_closed_session_is_kept_aside_in_a_batch_or_alone_an
 ) -> None:
     closed, still_open = await a_session(infra, database, "closed"), await a_session(infra, database, "open")
     late = ticket(closed, 9, payments=(cheque(1000, "0000999"),), change_given=0)
-    assert await count_tickets([event(late), event(ticket(still_open, 1))], uow=pool.work, clock=lambda: NOW) == {
-        still_open
-    }
-    assert await count_tickets([event(late)], uow=pool.work, clock=lambda: NOW) == set()
+    assert (
+        await count_tickets([event(late), event(ticket(still_open, 1))], uow=pool.work, clock=lambda: NOW)
+    ).sessions == {still_open}
+    assert (await count_tickets([event(late)], uow=pool.work, clock=lambda: NOW)).sessions == set()
     again = ticket(closed, 10)
-    assert await count_tickets([event(again)], uow=pool.work, clock=lambda: NOW) == set()
+    assert (await count_tickets([event(again)], uow=pool.work, clock=lambda: NOW)).sessions == set()
     assert await stored(pool, closed) is None
     async with pool.work() as work:
         kept = await work.totals.late_tickets(LateTicketsOf(session_id=closed))
         assert await work.totals.cheques(closed) == []
-        assert await work.totals.applied_and_closed([], [closed, still_open]) == (set(), {closed})
+        assert await work.totals.before_counting([], [closed, still_open]) == (set(), {closed}, set())
     assert sorted((k.number, k.total_incl_tax, k.by_method, k.received_at) for k in kept) == [
         (9, 1000, {"cheque": 1000}, NOW),
         (10, 1000, {"cash": 1000}, NOW),
@@ -246,7 +243,7 @@ async def test_a_close_waits_for_a_batch_counting_into_its_session(
     session_id = await a_session(infra, database, "open")
     async with pool.work() as counting:
         await counting.inbox.claim_many([(uuid.uuid4(), "ticket.finalized")])
-        assert await counting.totals.applied_and_closed([], [session_id]) == (set(), set())
+        assert await counting.totals.before_counting([], [session_id]) == (set(), set(), set())
         closer = await asyncpg.connect(infra.dsn(database))
         try:
             with pytest.raises(asyncpg.LockNotAvailableError):  # the batch holds the session's row

@@ -269,7 +269,7 @@ async def test_totals_left_without_commit_are_not_kept(ports: Ports) -> None:
         assert await work.totals.numbers_in(session_id, 1, 1) == []
 
 
-async def test_applied_and_closed_names_the_tickets_counted_and_the_sessions_closed(ports: Ports) -> None:
+async def test_before_counting_names_the_tickets_counted_and_the_sessions_closed_or_closing(ports: Ports) -> None:
     opened, closing, closed = a_session(), a_session(), a_session()
     counted = applied(opened.session_id, 1)
     request = CloseRequest(uuid.uuid4(), None, (Count(5000, 2), Count(200, 5)))
@@ -282,10 +282,10 @@ async def test_applied_and_closed_names_the_tickets_counted_and_the_sessions_clo
         await work.commit()
     unknown = uuid.uuid4()
     async with ports.work() as work:
-        assert await work.totals.applied_and_closed(
+        assert await work.totals.before_counting(
             [counted.ticket_id, uuid.uuid4()], [opened.session_id, closing.session_id, closed.session_id, unknown]
-        ) == ({counted.ticket_id}, {closed.session_id})
-        assert await work.totals.applied_and_closed([], []) == (set(), set())
+        ) == ({counted.ticket_id}, {closed.session_id}, {closing.session_id})
+        assert await work.totals.before_counting([], []) == (set(), set(), set())
 
 
 async def test_late_tickets_are_kept_once_and_listed_newest_first_per_session_shop_or_company(ports: Ports) -> None:
@@ -418,20 +418,17 @@ async def test_the_last_closed_number_is_the_highest_of_the_pos_s_closed_session
         assert await work.sessions.last_closed_number(uuid.uuid4()) is None
 
 
-async def test_the_sessions_waiting_to_close_are_the_closing_ones_among_those_asked(ports: Ports) -> None:
+async def test_the_sessions_waiting_to_close_are_the_closing_ones_the_oldest_wait_first(ports: Ports) -> None:
     sessions = [a_session() for _ in range(4)]
     request = CloseRequest(uuid.uuid4(), 5, (Count(5000, 2), Count(200, 5)))
     async with ports.work() as work:
         for session in sessions:
             await work.sessions.add(session)
-        for waiting in (sessions[1], sessions[3]):
-            await work.sessions.update(begin_closing(waiting, request, NOW))
+        await work.sessions.update(begin_closing(sessions[3], request, NOW))
+        await work.sessions.update(begin_closing(sessions[1], request, NOW + timedelta(minutes=1)))
         await work.commit()
-    closing = {sessions[1].session_id, sessions[3].session_id}
     async with ports.work() as work:
-        assert set(await work.sessions.closing()) == closing
-        assert await work.sessions.closing([sessions[0].session_id, sessions[1].session_id]) == [sessions[1].session_id]
-        assert await work.sessions.closing([]) == []
+        assert await work.sessions.closing() == [sessions[3].session_id, sessions[1].session_id]
 
 
 def record(entity_type: str, version: int = 1, *, deleted: bool = False, **item: Any) -> ConfigRecord:

@@ -37,7 +37,7 @@ from session_service.domain.errors import (
     UnknownReferenceError,
 )
 from session_service.domain.sessions import CashSession, MovementKind, SessionStatus
-from session_service.service_layer.close import CloseSession, close_cash_session, complete_closes
+from session_service.service_layer.close import CloseSession, close_cash_session, complete_closes, resume_closes
 from session_service.service_layer.config import apply_config
 from session_service.service_layer.deposits import ConfirmDeposit, confirm_session_deposit
 from session_service.service_layer.mail import MailRetry, send_due_mail
@@ -45,7 +45,7 @@ from session_service.service_layer.movements import RecordMovement, record_movem
 from session_service.service_layer.open import OpenSession, open_cash_session
 from session_service.service_layer.ports import ConfigRecord, LateTicketsOf
 from session_service.service_layer.sessions import SessionRules, SessionServices, read_session
-from session_service.service_layer.totals import TicketEvent, count_tickets
+from session_service.service_layer.totals import Counted, TicketEvent, count_tickets
 
 EXAMPLE = load_example(TicketFinalizedV1).data
 EUR_DENOMINATIONS = (50000, 20000, 10000, 5000, 2000, 1000, 500, 200, 100, 50, 20, 10, 5, 2, 1)
@@ -138,7 +138,7 @@ class World:
             update |= {"payments": payments, "change_given": 0}
         return EXAMPLE.model_copy(update=update)
 
-    async def count(self, *tickets: TicketFinalizedV1) -> set[uuid.UUID]:
+    async def count(self, *tickets: TicketFinalizedV1) -> Counted:
         events = [TicketEvent(uuid.uuid4(), "ticket.finalized", t) for t in tickets]
         return await count_tickets(events, uow=lambda: InMemoryUnitOfWork(self.state), clock=self.clock)
 
@@ -379,30 +379,57 @@ async def test_the_close_waits_for_the_last_tickets_then_says_which_are_missing(
     assert read.waiting_for == ((2, 3),)
     assert events(world, SessionClosedV1) == []
 
-    changed = await world.count(world.ticket(session.session_id, 3), world.ticket(session.session_id, 2))
-    assert await complete_closes(sorted(changed), world.services) == [session.session_id]
+    counted = await world.count(world.ticket(session.session_id, 3), world.ticket(session.session_id, 2))
+    assert counted.waiting == (session.session_id,)
+    assert await complete_closes(counted.waiting, world.services) == [session.session_id]
     [announced] = events(world, SessionClosedV1)
     assert (announced.ticket_count, announced.last_ticket_number) == (3, 3)
 
 
-async def test_the_consumer_asks_its_own_unit_of_work_which_closes_wait_and_none_for_no_session(world: World) -> None:
-    session = await open_session(world)
-    await world.count(world.ticket(session.session_id, 1))
+async def test_a_batch_names_the_sessions_it_counted_into_that_wait_for_their_close_and_no_other(
+    world: World,
+) -> None:
+    second_till = uuid.uuid4()
+    world.configure("pos", second_till, {"shop_id": str(world.shop_id), "name": "Caisse 2"})
+    waiting, still_open = await open_session(world), await open_session(world, pos_id=second_till)
+    await world.count(world.ticket(waiting.session_id, 1))
     with pytest.raises(TicketsMissingError):
-        await close_cash_session(close(world, session, FLOAT, last_ticket_number=2, comment="ok"), world.services)
-    asked: list[InMemoryUnitOfWork] = []
-
-    def counting() -> InMemoryUnitOfWork:
-        asked.append(InMemoryUnitOfWork(world.state))
-        return asked[-1]
-
-    assert await complete_closes([], world.services, counting=counting) == []
-    assert asked == []
-    changed = await world.count(world.ticket(session.session_id, 2))
-    assert await complete_closes(sorted(changed), world.services, counting=counting) == [session.session_id]
-    assert len(asked) == 1
+        await close_cash_session(close(world, waiting, FLOAT, last_ticket_number=3, comment="ok"), world.services)
+    counted = await world.count(world.ticket(still_open.session_id, 1))
+    assert counted.sessions == {still_open.session_id}
+    assert counted.waiting == ()
+    counted = await world.count(world.ticket(waiting.session_id, 2), world.ticket(still_open.session_id, 2))
+    assert counted.sessions == {waiting.session_id, still_open.session_id}
+    assert counted.waiting == (waiting.session_id,)
+    assert await complete_closes(counted.waiting, world.services) == []  # ticket 3 is still missing
+    assert (await read_session(waiting.session_id, world.services)).session.status is SessionStatus.CLOSING
+    last = await count_tickets(  # sent twice in one batch: counted once
+        [TicketEvent(uuid.uuid4(), "ticket.finalized", world.ticket(waiting.session_id, 3))] * 2,
+        uow=world.services.uow,
+        clock=world.clock,
+    )
+    assert last.waiting == (waiting.session_id,)
+    assert await complete_closes(last.waiting, world.services) == [waiting.session_id]
     [announced] = events(world, SessionClosedV1)
-    assert (announced.ticket_count, announced.last_ticket_number) == (2, 2)
+    assert (announced.ticket_count, announced.last_ticket_number) == (3, 3)
+
+
+async def test_a_close_whose_tickets_came_in_while_nobody_completed_it_closes_at_start(world: World) -> None:
+    second_till = uuid.uuid4()
+    world.configure("pos", second_till, {"shop_id": str(world.shop_id), "name": "Caisse 2"})
+    complete, incomplete = await open_session(world), await open_session(world, pos_id=second_till)
+    for session in (complete, incomplete):
+        await world.count(world.ticket(session.session_id, 1))
+        with pytest.raises(TicketsMissingError):
+            await close_cash_session(close(world, session, FLOAT, last_ticket_number=2, comment="ok"), world.services)
+    await world.count(world.ticket(complete.session_id, 2))  # counted, then the service stopped: no one closed it
+    assert (await read_session(complete.session_id, world.services)).session.status is SessionStatus.CLOSING
+
+    await resume_closes(world.services)
+    assert (await read_session(complete.session_id, world.services)).session.status is SessionStatus.CLOSED
+    assert (await read_session(incomplete.session_id, world.services)).session.status is SessionStatus.CLOSING
+    [announced] = events(world, SessionClosedV1)
+    assert announced.session_id == complete.session_id
 
 
 async def test_a_close_of_a_closed_session_is_refused_but_an_identical_retry_answers_the_close(world: World) -> None:
@@ -424,10 +451,10 @@ async def test_a_ticket_of_a_closed_session_is_kept_aside_and_never_counted(worl
     before = world.state.totals[session.session_id]
     late = world.ticket(session.session_id, 2, payments=(cheque(1000, "0042"),))
     other = await open_session(world)  # the till's next session counts on beside it, in the same batch
-    assert await world.count(late, world.ticket(other.session_id, 2)) == {other.session_id}
+    assert (await world.count(late, world.ticket(other.session_id, 2))).sessions == {other.session_id}
     assert world.state.totals[session.session_id] == before
     assert late.ticket_id not in world.state.applied
-    assert await world.count(late) == set()  # redelivered under another event id: kept once
+    assert (await world.count(late)).sessions == set()  # redelivered under another event id: kept once
     async with InMemoryUnitOfWork(world.state) as work:
         [kept] = await work.totals.late_tickets(LateTicketsOf(session_id=session.session_id))
         assert await work.totals.late_tickets(LateTicketsOf(shop_id=uuid.uuid4())) == []
@@ -452,7 +479,7 @@ async def test_a_ticket_of_a_closing_session_is_still_counted_and_completes_the_
     session = await open_session(world)
     with pytest.raises(TicketsMissingError):
         await close_cash_session(close(world, session, FLOAT, last_ticket_number=1, comment="ok"), world.services)
-    assert await world.count(world.ticket(session.session_id, 1)) == {session.session_id}
+    assert (await world.count(world.ticket(session.session_id, 1))).sessions == {session.session_id}
     assert world.state.late == {}
 
 
@@ -518,8 +545,8 @@ async def test_a_batch_with_a_redelivered_event_and_a_ticket_seen_under_another_
         TicketEvent(uuid.uuid4(), "ticket.finalized", second),
     ]
     uow = world.services.uow
-    assert await count_tickets(batch, uow=uow, clock=world.clock) == {session_id}
-    assert await count_tickets(batch, uow=uow, clock=world.clock) == set()
+    assert (await count_tickets(batch, uow=uow, clock=world.clock)).sessions == {session_id}
+    assert (await count_tickets(batch, uow=uow, clock=world.clock)).sessions == set()
     totals = world.state.totals[session_id]
     assert (totals.ticket_count, totals.total_incl_tax) == (2, 2000)
 

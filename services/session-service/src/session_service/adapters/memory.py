@@ -23,6 +23,7 @@ from session_service.domain.totals import LateTicket, RunningTotals
 from session_service.service_layer.ports import (
     AppliedTicket,
     Attachment,
+    BeforeCounting,
     ConfigRecord,
     LateTicketsOf,
     Mail,
@@ -97,12 +98,13 @@ class InMemoryTotals(_Staged):
     async def applied_ticket(self, ticket_id: UUID) -> AppliedTicket | None:
         return self._state.applied.get(ticket_id)
 
-    async def applied_and_closed(
-        self, ticket_ids: Sequence[UUID], session_ids: Sequence[UUID]
-    ) -> tuple[set[UUID], set[UUID]]:
-        sessions = self._state.sessions
-        closed = {s for s in session_ids if s in sessions and sessions[s].status is SessionStatus.CLOSED}
-        return {t for t in ticket_ids if t in self._state.applied}, closed
+    async def before_counting(self, ticket_ids: Sequence[UUID], session_ids: Sequence[UUID]) -> BeforeCounting:
+        held = [self._state.sessions[s] for s in session_ids if s in self._state.sessions]
+        return BeforeCounting(
+            {t for t in ticket_ids if t in self._state.applied},
+            {s.session_id for s in held if s.status is SessionStatus.CLOSED},
+            {s.session_id for s in held if s.status is SessionStatus.CLOSING},
+        )
 
     async def save(self, totals: RunningTotals, applied: AppliedTicket) -> None:
         await self.save_many([totals], [applied], [])
@@ -194,12 +196,9 @@ class InMemorySessions(_Staged):
 
         self._changes.append(apply)
 
-    async def closing(self, session_ids: Sequence[UUID] | None = None) -> list[UUID]:
-        return [
-            s.session_id
-            for s in self._state.sessions.values()
-            if s.status is SessionStatus.CLOSING and (session_ids is None or s.session_id in session_ids)
-        ]
+    async def closing(self) -> list[UUID]:
+        waiting = [s for s in self._state.sessions.values() if s.status is SessionStatus.CLOSING]
+        return [s.session_id for s in sorted(waiting, key=lambda s: (s.closing_since or s.opened_at, s.session_id))]
 
 
 class InMemoryConfigView(_Staged):

@@ -37,7 +37,7 @@ from session_service.domain.sessions import (
     TillPlace,
 )
 from session_service.domain.totals import CategoryTotal, LateTicket, RunningTotals
-from session_service.service_layer.ports import AppliedTicket, ConfigRecord, LateTicketsOf, Mail
+from session_service.service_layer.ports import AppliedTicket, BeforeCounting, ConfigRecord, LateTicketsOf, Mail
 
 GROUP = "session-service.tickets"
 
@@ -286,7 +286,7 @@ GET_TOTALS: Final = f"""
 """  # noqa: S608
 FOR_UPDATE: Final = f"{GET_TOTALS} for update"
 
-APPLIED_AND_CLOSED: Final = """
+BEFORE_COUNTING: Final = """
     with held as materialized (
         select session_id, status from cash_sessions
         where session_id = any($2::uuid[])
@@ -294,7 +294,8 @@ APPLIED_AND_CLOSED: Final = """
         for share
     )
     select array(select ticket_id from session_tickets where ticket_id = any($1::uuid[])) as applied,
-        array(select session_id from held where status = 'closed') as closed
+        array(select session_id from held where status = 'closed') as closed,
+        array(select session_id from held where status = 'closing') as closing
 """
 """Every session's row is read, so every one is locked; a row a close updated meanwhile is read as it committed."""
 
@@ -333,8 +334,9 @@ NUMBERS_IN: Final = (
 )
 CHEQUES_OF: Final = "select payment_id, ticket_id, number, bank, amount from session_cheques where session_id = $1"
 
-CLOSING_ALL: Final = "select session_id from cash_sessions where status = 'closing'"
-CLOSING_AMONG: Final = "select session_id from cash_sessions where status = 'closing' and session_id = any($1::uuid[])"
+WAITING_CLOSES: Final = (
+    "select session_id from cash_sessions where status = 'closing' order by closing_since, session_id"
+)
 
 SESSION_COLUMNS: Final = """session_id, pos_id, pos_name, shop_id, company_id, territory_id, currency, exponent,
     denominations::text, status, opened_at, operator_ids::text, float_counts::text, first_ticket_number,
@@ -449,11 +451,9 @@ class SqlTotals:
     def __init__(self, connect: Connect) -> None:
         self._connect = connect
 
-    async def applied_and_closed(
-        self, ticket_ids: Sequence[UUID], session_ids: Sequence[UUID]
-    ) -> tuple[set[UUID], set[UUID]]:
-        rows = await (await self._connect()).fetch(APPLIED_AND_CLOSED, list(ticket_ids), sorted(session_ids))
-        return set(rows[0]["applied"]), set(rows[0]["closed"])  # one row, always
+    async def before_counting(self, ticket_ids: Sequence[UUID], session_ids: Sequence[UUID]) -> BeforeCounting:
+        row = await (await self._connect()).fetchrow(BEFORE_COUNTING, list(ticket_ids), sorted(session_ids))
+        return BeforeCounting(set(row["applied"]), set(row["closed"]), set(row["closing"]))  # one row, always
 
     async def for_update(self, session_id: UUID) -> RunningTotals | None:
         return (await self.for_update_many([session_id])).get(session_id)
@@ -579,12 +579,8 @@ class SqlSessions:
         row = MovementRow(m.movement_id, session_id, m.kind.value, m.amount, m.reason, m.operator_id, m.at)
         await (await self._connect()).execute(ADD_MOVEMENT, *row)
 
-    async def closing(self, session_ids: Sequence[UUID] | None = None) -> list[UUID]:
-        if session_ids is None:
-            return [row[0] for row in await self._conn.fetch(CLOSING_ALL)]
-        if not session_ids:
-            return []
-        return [row[0] for row in await self._conn.fetch(CLOSING_AMONG, list(session_ids))]
+    async def closing(self) -> list[UUID]:
+        return [row[0] for row in await self._conn.fetch(WAITING_CLOSES)]
 
 
 def _config(row: asyncpg.Record) -> ConfigRecord:

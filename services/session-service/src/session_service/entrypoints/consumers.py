@@ -3,7 +3,6 @@ the closes that were waiting for those tickets), and `config.changed` into the c
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,14 +12,11 @@ from caisse_contracts.envelope import Envelope
 from caisse_contracts.events import ConfigChangedV1, TicketFinalizedV1
 from caisse_contracts.topics import CONFIG, SESSION_SERVICE_CONFIG, SESSION_SERVICE_TICKETS, TICKETS
 from caisse_runtime.kafka import EnvelopeConsumer
-from session_service.domain.errors import SessionServiceError
 from session_service.service_layer.close import complete_closes
 from session_service.service_layer.config import apply_config
 from session_service.service_layer.ports import CountingWorkFactory
 from session_service.service_layer.sessions import SessionServices
 from session_service.service_layer.totals import TicketEvent, count_tickets
-
-log = logging.getLogger(__name__)
 
 CONFIG_GATHER_WAIT_MS = 500
 """How long the broker may hold the config consumer's fetch when nothing comes. Changes are rare and an open waits
@@ -40,11 +36,8 @@ def subscribe(
 
     async def on_tickets(envelopes: Sequence[Envelope[Any]]) -> None:
         events = [TicketEvent(e.id, e.type, e.data) for e in envelopes]
-        changed = await count_tickets(events, uow=counting, clock=services.clock)
-        try:
-            await complete_closes(sorted(changed), services, counting=counting)
-        except SessionServiceError as exc:  # the close stays `closing` and its till hears why when it asks
-            log.warning("a waiting close could not complete: %s", exc)
+        counted = await count_tickets(events, uow=counting, clock=services.clock)
+        await complete_closes(counted.waiting, services)
 
     async def on_config(envelopes: Sequence[Envelope[Any]]) -> None:
         await apply_config([e.data for e in envelopes], uow=services.uow)

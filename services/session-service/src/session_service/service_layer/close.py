@@ -8,6 +8,7 @@ or the ticket consumer) completes it, in one transaction with its report, its e-
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID
@@ -20,7 +21,12 @@ from caisse_contracts.events import (
     PaymentMethod,
     SessionClosedV1,
 )
-from session_service.domain.errors import InvalidFieldError, SessionNotOpenError, TicketsMissingError
+from session_service.domain.errors import (
+    InvalidFieldError,
+    SessionNotOpenError,
+    SessionServiceError,
+    TicketsMissingError,
+)
 from session_service.domain.report import z_report
 from session_service.domain.sessions import (
     CashSession,
@@ -34,7 +40,7 @@ from session_service.domain.sessions import (
 )
 from session_service.domain.totals import RunningTotals
 from session_service.service_layer.places import PlaceItems, names_of, operator_shops, place_of, report_recipients
-from session_service.service_layer.ports import CountingWorkFactory, Mail, UnitOfWork
+from session_service.service_layer.ports import Mail, UnitOfWork
 from session_service.service_layer.sessions import (
     SessionServices,
     announce,
@@ -42,6 +48,8 @@ from session_service.service_layer.sessions import (
     missing_tickets,
     session_keys,
 )
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,21 +140,30 @@ async def complete_close(session_id: UUID, services: SessionServices) -> CashSes
     return closed
 
 
-async def complete_closes(
-    session_ids: Sequence[UUID], services: SessionServices, *, counting: CountingWorkFactory | None = None
-) -> list[UUID]:
-    """After tickets were counted: close those of their sessions that were waiting for them. Which are waiting is
-    asked in `counting`'s unit of work when given (the one the tickets were counted in: after every batch, and
-    most often none is)."""
-    if not session_ids:
-        return []
-    async with (counting or services.uow)() as work:
-        waiting = await work.sessions.closing(session_ids)
+async def complete_closes(session_ids: Sequence[UUID], services: SessionServices) -> list[UUID]:
+    """Close those of `session_ids` whose last tickets are in now (the sessions a batch of tickets found
+    waiting for their close); the ones closed. A close that cannot complete stays `closing`, logged, and its
+    till hears why when it asks: the others go on."""
     done = []
-    for session_id in waiting:
-        if isinstance(await complete_close(session_id, services), CashSession):
+    for session_id in session_ids:
+        try:
+            outcome = await complete_close(session_id, services)
+        except SessionServiceError as exc:
+            log.warning("the waiting close of session %s could not complete: %s", session_id, exc)
+            continue
+        if isinstance(outcome, CashSession) and outcome.status is SessionStatus.CLOSED:
             done.append(session_id)
     return done
+
+
+async def resume_closes(services: SessionServices) -> None:
+    """At start: complete the closes whose last tickets were counted while nobody completed them (the service
+    stopped between the two)."""
+    async with services.uow() as work:
+        waiting = await work.sessions.closing()
+    done = await complete_closes(waiting, services)
+    if done:
+        log.info("closed %d session(s) whose last tickets had come in while no one completed them", len(done))
 
 
 async def _finish(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 from uuid import UUID
 
 from caisse_contracts.envelope import Envelope
@@ -51,16 +51,23 @@ class Inbox(Protocol):
         """The ids among `events` this consumer has not processed yet, now claimed."""
 
 
+class BeforeCounting(NamedTuple):
+    """What a batch must know of its tickets and their sessions before counting them."""
+
+    applied: set[UUID]
+    closed: set[UUID]
+    closing: set[UUID]
+
+
 class CountedTotals(Protocol):
     """What counting a batch of tickets needs of the totals, and no more: the consumer's hot path may have an
     implementation of its own."""
 
-    async def applied_and_closed(
-        self, ticket_ids: Sequence[UUID], session_ids: Sequence[UUID]
-    ) -> tuple[set[UUID], set[UUID]]:
-        """The ids among `ticket_ids` already counted, and the closed sessions among `session_ids`. Every one of
-        those sessions' rows stays locked (shared, in id order) until the unit of work ends: a close waits for the
-        tickets being counted, or they wait for it and see it closed. One question, as it is asked per batch."""
+    async def before_counting(self, ticket_ids: Sequence[UUID], session_ids: Sequence[UUID]) -> BeforeCounting:
+        """The ids among `ticket_ids` already counted, and the closed and the closing sessions among `session_ids`.
+        Every one of those sessions' rows stays locked (shared, in id order) until the unit of work ends: a close
+        waits for the tickets being counted (and then finds them), or they wait for it and see it closing or closed.
+        One question, as it is asked per batch."""
 
     async def for_update_many(self, session_ids: Sequence[UUID]) -> dict[UUID, RunningTotals]:
         """The sessions' totals that exist, locked (in id order, so two batches never deadlock)."""
@@ -94,8 +101,8 @@ class Totals(CountedTotals, Protocol):
 
 
 class ClosingSessions(Protocol):
-    async def closing(self, session_ids: Sequence[UUID] | None = None) -> list[UUID]:
-        """Sessions waiting for tickets to close (among `session_ids`, or all)."""
+    async def closing(self) -> list[UUID]:
+        """Every session waiting for tickets to close."""
 
 
 class Sessions(ClosingSessions, Protocol):
@@ -231,17 +238,13 @@ UnitOfWorkFactory = Callable[[], UnitOfWork]
 
 
 class CountingWork(work.UnitOfWork, Protocol):
-    """The unit of work of counting a batch of tickets: the inbox and the totals, in one transaction (and which
-    sessions wait for tickets to close)."""
+    """The unit of work of counting a batch of tickets: the inbox and the totals, in one transaction."""
 
     @property
     def inbox(self) -> Inbox: ...
 
     @property
     def totals(self) -> CountedTotals: ...
-
-    @property
-    def sessions(self) -> ClosingSessions: ...
 
 
 CountingWorkFactory = Callable[[], CountingWork]

@@ -4,6 +4,9 @@ A batch claims its events in the inbox, locks the totals of the sessions it touc
 ticket already counted under another event id, and stores the new totals, the applied tickets and their
 cheques in one transaction: a redelivered batch, or any part of it, changes nothing.
 
+A batch that counts into a session waiting for its close (`closing`) names it, so that the close completes
+once the batch is in (`complete_closes`); the batch learns it in the same statement that locks the sessions' rows.
+
 A ticket of a closed session is never counted: its Z report, its variance and `session.closed` are final. It is
 kept aside as a late ticket (and logged) for ops and the treasurer. The batch holds its sessions' rows while it
 counts, so a close either waits for it (and its figures include the batch) or comes first (and the batch sees it).
@@ -31,10 +34,20 @@ class TicketEvent:
     ticket: TicketFinalizedV1
 
 
-async def count_tickets(events: Sequence[TicketEvent], *, uow: CountingWorkFactory, clock: Clock) -> set[UUID]:
-    """Apply the batch; the sessions whose totals changed."""
+@dataclass(frozen=True, slots=True)
+class Counted:
+    """What a batch changed."""
+
+    sessions: frozenset[UUID] = frozenset()
+    """the sessions whose totals changed"""
+    waiting: tuple[UUID, ...] = ()
+    """those of them that wait for tickets to close, in id order"""
+
+
+async def count_tickets(events: Sequence[TicketEvent], *, uow: CountingWorkFactory, clock: Clock) -> Counted:
+    """Apply the batch; the sessions whose totals changed, and which of them wait for their close."""
     if not events:
-        return set()
+        return Counted()
     async with uow() as work:
         fresh = await work.inbox.claim_many([(e.event_id, e.event_type) for e in events])
         todo: list[TicketEvent] = []
@@ -43,13 +56,13 @@ async def count_tickets(events: Sequence[TicketEvent], *, uow: CountingWorkFacto
             if event.event_id in fresh and event.ticket.ticket_id not in seen:
                 seen.add(event.ticket.ticket_id)
                 todo.append(event)
-        already, closed = await work.totals.applied_and_closed(
+        already, closed, closing = await work.totals.before_counting(
             [e.ticket.ticket_id for e in todo], sorted({e.ticket.session_id for e in todo})
         )
         todo = [e for e in todo if e.ticket.ticket_id not in already]
         if not todo:
             await work.commit()  # remember the events, count nothing
-            return set()
+            return Counted()
         now = clock()
         if closed:
             late = [e for e in todo if e.ticket.session_id in closed]
@@ -66,7 +79,7 @@ async def count_tickets(events: Sequence[TicketEvent], *, uow: CountingWorkFacto
                 )
             if not todo:
                 await work.commit()
-                return set()
+                return Counted()
         by_session: dict[UUID, list[TicketFinalizedV1]] = {}
         for event in todo:
             by_session.setdefault(event.ticket.session_id, []).append(event.ticket)
@@ -94,12 +107,12 @@ async def count_tickets(events: Sequence[TicketEvent], *, uow: CountingWorkFacto
         ]
         await work.totals.save_many(folded, applied, cheques)
         await work.commit()
-    return set(changed)
+    return Counted(frozenset(changed), tuple(s for s in changed if s in closing))
 
 
 async def count_ticket(
     ticket: TicketFinalizedV1, *, event_id: UUID, event_type: str, uow: CountingWorkFactory, clock: Clock
 ) -> bool:
     """Apply one ticket; False when this event (or this ticket under another event id) was already applied."""
-    changed = await count_tickets([TicketEvent(event_id, event_type, ticket)], uow=uow, clock=clock)
-    return bool(changed)
+    counted = await count_tickets([TicketEvent(event_id, event_type, ticket)], uow=uow, clock=clock)
+    return bool(counted.sessions)

@@ -73,7 +73,10 @@ CONFIG: Final = Topic(
     producers=("pos-api",),
     consumers=("notifier", "session-service", "paheko-bridge"),
     compacted=True,
+    partitions=1,
 )
+"""One partition: its offsets are one total order of every change, the position a till resumes from on any notifier
+replica (`caisse_contracts.stream`). Back-office changes are few; one partition carries thousands a second."""
 STOCK: Final = Topic(
     name="caisse.stock.v1",
     key="shop_id",

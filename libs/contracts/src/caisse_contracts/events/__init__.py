@@ -12,6 +12,7 @@ from caisse_contracts.events.paheko import (
     PahekoTicketPushedV1,
     ReconciledAmountV1,
 )
+from caisse_contracts.events.presence import PresenceKind, TillPresenceV1
 from caisse_contracts.events.sessions import (
     CategoryTotalV1,
     ChequeV1,
@@ -43,6 +44,7 @@ PAYLOADS: Final[tuple[type[Payload], ...]] = (
     PahekoTicketPushedV1,
     PahekoSessionSyncedV1,
     PahekoReconciliationFailedV1,
+    TillPresenceV1,
 )
 
 
@@ -69,6 +71,7 @@ __all__ = [
     "PatchOperationV1",
     "PaymentMethod",
     "PaymentV1",
+    "PresenceKind",
     "ReconciledAmountV1",
     "SessionClosedV1",
     "SessionDepositConfirmedV1",
@@ -79,5 +82,6 @@ __all__ = [
     "TicketFinalizedV1",
     "TicketKind",
     "TicketLineV1",
+    "TillPresenceV1",
     "payload_class",
 ]

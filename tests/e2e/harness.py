@@ -162,6 +162,10 @@ class Stack:
             extra = {"bootstrap_admin_token": self.admin_token(tag), **extra}
             if (sessions := self.services.get("session-service" + tag)) is not None:
                 extra = {"session_service_url": sessions.url, **extra}
+        if name == "notifier" and (pos_api := self.services.get("pos-api" + tag)) is not None:
+            extra = {"pos_api_url": pos_api.url, **extra}
+        if name == "hw-proxy" and (notifier := self.services.get("notifier" + tag)) is not None:
+            extra = {"notifier_url": notifier.url.replace("http://", "ws://", 1), **extra}
         env = service_env(
             definition,
             self.infra.instance,

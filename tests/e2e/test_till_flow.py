@@ -14,11 +14,13 @@ from typing import Any
 
 import asyncpg
 import httpx
+import jwt
 import pytest
 
 from caisse_contracts.envelope import Envelope
 from caisse_contracts.events import TicketFinalizedV1
 from caisse_contracts.snapshots import load_example
+from caisse_contracts.stream import STREAM_AUDIENCE, STREAM_ISSUER
 from caisse_contracts.tills import BasketContent
 from caisse_stack import simulator
 from caisse_stack.demo_data import Demo, DemoTill
@@ -125,6 +127,35 @@ def test_a_till_boots_with_its_shop_catalogue_and_continues_its_open_session(
     assert {c["name"] for c in boot["catalogue"]["categories"]} >= {"Textile", "Livres", "Ateliers"}
     assert "secret" not in str(boot["pos"])
     assert catalogue_of(pos_api, demo.tills[2])["status"] == "READY_OPEN"
+
+
+def test_a_till_gets_stream_tokens_that_the_published_keys_alone_verify_and_the_key_stays_out_of_the_log(
+    pos_api: ServiceProcess, demo: Demo
+) -> None:
+    till = demo.tills[2]
+    boot = catalogue_of(pos_api, till)
+    refreshed = httpx.post(f"{pos_api.url}/v1/till/stream-token", headers=headers(till))
+    assert refreshed.status_code == 200, refreshed.text
+    keys = httpx.get(f"{pos_api.url}/v1/stream-keys")
+    assert keys.headers["cache-control"] == "public, max-age=300"
+    key_set = jwt.PyJWKSet.from_dict(keys.json())
+    for token in (boot["stream"]["token"], refreshed.json()["token"]):
+        key = key_set[jwt.get_unverified_header(token)["kid"]]
+        claims = jwt.decode(token, key, algorithms=["EdDSA"], audience=STREAM_AUDIENCE, issuer=STREAM_ISSUER)
+        assert (claims["sub"], claims["pos"]) == (f"pos:{boot['pos']['id']}", boot["pos"]["id"])
+        assert (claims["shop"], claims["company"], claims["territory"]) == (
+            boot["shop"]["id"],
+            boot["company"]["id"],
+            boot["territory"]["id"],
+        )
+        assert claims["exp"] - claims["iat"] == 600  # POS_API_STREAM_TOKEN_TTL_S's default
+    refused = problem(
+        httpx.post(f"{pos_api.url}/v1/till/stream-token", headers={**headers(till), "X-Device-Secret": "wrong"}), 401
+    )
+    assert "token" not in refused
+    signing_key = "".join(pos_api.env["POS_API_STREAM_SIGNING_KEY"].splitlines()[1:-1])
+    assert signing_key
+    assert signing_key not in pos_api.log_path.read_text()
 
 
 def test_a_basket_is_computed_saved_with_versions_and_found_again_after_a_reboot(

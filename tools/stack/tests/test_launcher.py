@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import importlib
+import stat
 from pathlib import Path
 
 import asyncpg
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from caisse_contracts.topics import CONFIG, all_topics
 from caisse_stack import ensure_up, kafka, postgres
 from caisse_stack.layout import INSTANCES, instance
 from caisse_stack.processes import alive, read_pid
+from caisse_stack.services import BY_NAME, service_env
 
 
 def test_the_dev_and_test_instances_never_share_a_port() -> None:
@@ -109,3 +114,35 @@ def test_php_cli_is_installed_when_missing_for_the_paheko_plugins_checks(monkeyp
     monkeypatch.setattr(installer.shutil, "which", lambda name: None if name == "php" else found(name))
     assert installer.missing_php() == ["php-cli"]
     assert "php-cli" in installer.missing_packages()
+
+
+def test_pos_api_gets_one_stream_signing_key_per_instance_made_once_owner_only_and_reused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("CAISSE_STACK_ROOT", str(tmp_path))
+    monkeypatch.delenv("CAISSE_STACK_PORT_SHIFT", raising=False)
+    inst = instance("test")
+    pos_api = BY_NAME["pos-api"]
+    first = service_env(pos_api, inst, port=1)["POS_API_STREAM_SIGNING_KEY"]
+    path = tmp_path / ".stack" / "test" / "stream-signing-key.pem"
+    assert path.read_text() == first
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    key = serialization.load_pem_private_key(first.encode(), password=None)
+    assert isinstance(key, Ed25519PrivateKey)
+    assert service_env(pos_api, inst, port=1)["POS_API_STREAM_SIGNING_KEY"] == first
+    assert [p.name for p in path.parent.iterdir() if p.name.startswith(".")] == []  # no temporary file left
+    other = dataclasses.replace(inst, name="dev")
+    assert service_env(pos_api, other, port=1)["POS_API_STREAM_SIGNING_KEY"] != first
+
+
+def test_the_notifier_reads_the_keys_from_pos_api_and_the_till_finds_the_notifier(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("CAISSE_STACK_ROOT", str(tmp_path))
+    monkeypatch.setenv("CAISSE_STACK_PORT_SHIFT", "2000")
+    inst = instance("test")
+    notifier = service_env(BY_NAME["notifier"], inst, port=BY_NAME["notifier"].port(inst))
+    assert notifier["NOTIFIER_POS_API_URL"] == "http://127.0.0.1:30101"
+    till = service_env(BY_NAME["hw-proxy"], inst, port=BY_NAME["hw-proxy"].port(inst))
+    assert till["HW_PROXY_NOTIFIER_URL"] == "ws://127.0.0.1:30104"
+    assert "STREAM_SIGNING_KEY" not in " ".join(notifier) + " ".join(till)

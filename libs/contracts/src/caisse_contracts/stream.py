@@ -33,6 +33,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, Typ
 from caisse_contracts.events.config import EntityType, PatchOperationV1
 
 STREAM_PATH: Final = "/v1/stream"
+STREAM_KEYS_PATH: Final = "/v1/stream-keys"
+"""pos-api's route that publishes the public keys of its stream tokens (`StreamKeySet`)."""
 STREAM_AUDIENCE: Final = "caisse-notifier"
 STREAM_ISSUER: Final = "caisse-pos-api"
 STREAM_TOKEN_MAX_S: Final = 15 * 60
@@ -84,6 +86,33 @@ class StreamToken(BaseModel):
     token: str
     expires_at: AwareDatetime
     stream_path: str = STREAM_PATH
+
+
+class StreamKey(BaseModel):
+    """One public key that verifies stream tokens: a JWK (RFC 7517) of an Ed25519 key (RFC 8037)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kty: Literal["OKP"] = "OKP"
+    crv: Literal["Ed25519"] = "Ed25519"
+    x: str = Field(min_length=43, max_length=43, description="The public key, base64url without padding.")
+    kid: str = Field(
+        min_length=43,
+        max_length=43,
+        description="The key's RFC 7638 thumbprint (base64url SHA-256): a token's `kid` header names its key.",
+    )
+    alg: Literal["EdDSA"] = "EdDSA"
+    use: Literal["sig"] = "sig"
+
+
+class StreamKeySet(BaseModel):
+    """pos-api's `GET /v1/stream-keys`, a JWKS: the key that signs stream tokens now, then the retired ones still
+    accepted during a rotation. Empty when pos-api hands out no stream token. The notifier fetches it once and
+    keeps it (again on a `kid` it does not know), and never calls pos-api for a connection."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    keys: tuple[StreamKey, ...] = Field(default=(), max_length=16)
 
 
 class Scope(BaseModel):

@@ -12,6 +12,7 @@ from uuid import UUID
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from caisse_contracts.config import Category, Company, Pos, Product, SessionStatus, Shop, Territory
+from caisse_contracts.stream import StreamToken
 from caisse_contracts.tills import BasketContent
 
 Minor = StrictInt
@@ -44,6 +45,11 @@ class PosData(_Answer):
     catalogue: ShopCatalogue
     session: OpenSession | None = Field(description="The till's open cash session, if any.")
     last_ticket_number: StrictInt | None = Field(ge=1, description="The till's highest ticket number pos-api has.")
+    stream: StreamToken | None = Field(
+        default=None,
+        description="A token for the notifier's config stream, which pushes the till its configuration's changes; "
+        "renewed with `POST /v1/till/stream-token` before it ends. None when pos-api hands out no stream token.",
+    )
 
 
 class ComputedLine(_Answer):

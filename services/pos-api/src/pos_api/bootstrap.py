@@ -11,6 +11,7 @@ from caisse_runtime.service import ServiceRuntime, plain_dsn, serve, utc_now
 from pos_api.adapters.config_listener import ConfigGenerationListener
 from pos_api.adapters.secret_box import FernetSecretBox
 from pos_api.adapters.sql import SqlPool
+from pos_api.adapters.stream_tokens import Ed25519StreamTokenSigner
 from pos_api.config import Settings
 from pos_api.entrypoints import consumers
 from pos_api.entrypoints.http import problems
@@ -43,6 +44,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
         till_steps_uow=pool.steps,
         clock=utc_now,
         new_id=new_id,
+        stream_tokens=stream_token_signer(settings),
     )
     consumers.register(runtime.require_broker(), uow=services.uow, group_suffix=settings.consumer_group_suffix)
     listener = ConfigGenerationListener(plain_dsn(settings.database_url.get_secret_value()), services.cache)
@@ -90,6 +92,19 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     app.state.secret_box = FernetSecretBox(settings.secrets_key.get_secret_value())
     app.state.bridge_token_sha256 = digest(settings.bridge_token.get_secret_value()) if settings.bridge_token else None
     return app
+
+
+def stream_token_signer(settings: Settings) -> Ed25519StreamTokenSigner | None:
+    """The signer of the tills' stream tokens, if a key is configured; a key that does not load stops the start."""
+    if settings.stream_signing_key is None:
+        if settings.stream_retired_keys is not None:
+            raise ValueError("POS_API_STREAM_RETIRED_KEYS needs POS_API_STREAM_SIGNING_KEY: retired keys never sign")
+        return None
+    return Ed25519StreamTokenSigner(
+        settings.stream_signing_key.get_secret_value(),
+        ttl_s=settings.stream_token_ttl_s,
+        retired_keys_pem=settings.stream_retired_keys,
+    )
 
 
 def main() -> None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from caisse_contracts.stream import STREAM_TOKEN_MAX_S
 from caisse_runtime.settings import ServiceSettings
 
 
@@ -38,3 +41,23 @@ class Settings(ServiceSettings):
     bootstrap_admin_token: SecretStr | None = Field(
         default=None, description="If set and unknown, a federation admin with this bearer token is created at start."
     )
+    stream_signing_key: SecretStr | None = Field(
+        default=None,
+        description="PEM of the Ed25519 private key (PKCS8) that signs the tills' stream tokens for the notifier; "
+        "the same on every pos-api. Unset: no stream token (503 on POST /v1/till/stream-token, `stream: null` in "
+        "the POS data, an empty GET /v1/stream-keys).",
+    )
+    stream_token_ttl_s: int = Field(
+        default=600, ge=60, le=STREAM_TOKEN_MAX_S, description="How long a stream token lives, in seconds."
+    )
+    stream_retired_keys: str | None = Field(
+        default=None,
+        description="Public PEMs (concatenated) of signing keys replaced in a rotation: published with the signing "
+        "key, so that the tokens they signed are accepted until they run out; they never sign.",
+    )
+
+    @field_validator("stream_signing_key", "stream_retired_keys", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        # `POS_API_STREAM_SIGNING_KEY=` (as a compose file writes an unset variable) means no key, not an empty one.
+        return None if isinstance(value, str) and not value.strip() else value

@@ -15,6 +15,7 @@ SERIAL = "SER-1"
 
 @dataclass(frozen=True, slots=True)
 class Setting:
+    territory_id: uuid.UUID
     company_id: uuid.UUID
     shop_id: uuid.UUID
     pos_id: uuid.UUID
@@ -46,4 +47,4 @@ async def a_shop_with_a_till(services: Services) -> Setting:
         services,
     )
     assert pos.secret is not None
-    return Setting(company.stored.id, shop.stored.id, pos.stored.id, SERIAL, pos.secret)
+    return Setting(territory.stored.id, company.stored.id, shop.stored.id, pos.stored.id, SERIAL, pos.secret)

@@ -6,12 +6,15 @@ import os
 import secrets
 import shutil
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
 import httpx
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from caisse_stack import postgres
 from caisse_stack.layout import Instance, repo_root
@@ -55,6 +58,7 @@ def service_env(
         env[f"{p}SESSION_SERVICE_URL"] = f"http://127.0.0.1:{BY_NAME['session-service'].port(inst)}"
         env[f"{p}BRIDGE_TOKEN"] = instance_token(inst, "bridge-token")
         env[f"{p}SESSION_SERVICE_TOKEN"] = service_token(inst)
+        env[f"{p}STREAM_SIGNING_KEY"] = stream_signing_key(inst)
     if service.name == "session-service":
         env[f"{p}SERVICE_TOKEN"] = service_token(inst)
     if service.name == "paheko-bridge":
@@ -62,9 +66,13 @@ def service_env(
         env[f"{p}POS_API_TOKEN"] = instance_token(inst, "bridge-token")
         env[f"{p}OPS_TOKEN"] = instance_token(inst, "bridge-ops-token")
         env[f"{p}FEC_DIRECTORY"] = str(inst.folder / "fec")
+    if service.name == "notifier":
+        # where it reads the public keys of the tills' stream tokens (`<url>/v1/stream-keys`)
+        env[f"{p}POS_API_URL"] = f"http://127.0.0.1:{BY_NAME['pos-api'].port(inst)}"
     if service.name == "hw-proxy":
         env[f"{p}STORE_PATH"] = str(inst.folder / "hw-proxy" / "till.sqlite3")
         env[f"{p}POS_API_URL"] = f"http://127.0.0.1:{BY_NAME['pos-api'].port(inst)}"
+        env[f"{p}NOTIFIER_URL"] = f"ws://127.0.0.1:{BY_NAME['notifier'].port(inst)}"
     env.update({f"{p}{k.upper()}": v for k, v in (extra or {}).items()})
     return env
 
@@ -83,10 +91,38 @@ def instance_token(inst: Instance, name: str) -> str:
     """A random token of the instance, made once and kept in `.stack/<instance>/<name>` (readable by its owner)."""
     path = inst.folder / name
     if not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(32))
-        path.chmod(0o600)
+        write_private(path, secrets.token_urlsafe(32))
     return path.read_text().strip()
+
+
+STREAM_SIGNING_KEY_FILE: Final = "stream-signing-key.pem"
+
+
+def stream_signing_key(inst: Instance) -> str:
+    """pos-api's Ed25519 key for the tills' stream tokens (PEM, PKCS8): made once per instance and kept in
+    `.stack/<instance>/stream-signing-key.pem` (readable by its owner), so that tokens outlive a restart."""
+    path = inst.folder / STREAM_SIGNING_KEY_FILE
+    if not path.is_file():
+        pem = Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        write_private(path, pem.decode())
+    return path.read_text()
+
+
+def write_private(path: Path, text: str) -> None:
+    """Create `path` whole and readable by its owner only, from the start; a file another launch made first is
+    kept (never half written: the text goes to a private temporary file, then is linked in place)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
+    try:
+        with os.fdopen(fd, "w") as file:
+            file.write(text)
+        os.link(temporary, path)
+    except FileExistsError:
+        pass
+    finally:
+        os.unlink(temporary)
 
 
 def executable(name: str) -> str:

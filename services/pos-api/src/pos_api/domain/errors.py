@@ -158,3 +158,12 @@ class OperatorLockedError(PosApiError):
 
     def __str__(self) -> str:
         return f"too many wrong PINs; try again after {self.until.isoformat()}"
+
+
+@dataclass
+class StreamTokensNotConfiguredError(PosApiError):
+    """pos-api has no key to sign stream tokens with (`POS_API_STREAM_SIGNING_KEY` unset): a till works without
+    the config stream, from its POS data."""
+
+    def __str__(self) -> str:
+        return "stream tokens are not configured"

@@ -1,4 +1,5 @@
-"""The ports pos-api's use cases need: a unit of work with its repositories and outbox, a clock, ids."""
+"""The ports pos-api's use cases need: a unit of work with its repositories and outbox, a clock, ids, the signer
+of the tills' stream tokens."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from uuid import UUID
 
 from caisse_contracts.envelope import Envelope
 from caisse_contracts.events import EntityType, TicketFinalizedV1
+from caisse_contracts.stream import StreamClaims, StreamKeySet
 from caisse_contracts.tills import BasketContent
 from caisse_runtime import work
 from pos_api.domain.config import StoredItem
@@ -224,6 +226,21 @@ class SecretBox(Protocol):
     def seal(self, plain: str) -> str: ...
 
     def open(self, sealed: str) -> str: ...
+
+
+class StreamTokenSigner(Protocol):
+    """Signs a till's stream token, which the notifier checks against the public keys alone: it never calls
+    pos-api for a connection. The private key never leaves the signer."""
+
+    @property
+    def ttl_s(self) -> int:
+        """How long a token lives (at most `STREAM_TOKEN_MAX_S`)."""
+
+    def sign(self, claims: StreamClaims) -> str:
+        """The compact JWT of `claims`, its header naming the key (`kid`)."""
+
+    def key_set(self) -> StreamKeySet:
+        """The public keys that verify the tokens: the signing one, then the retired ones still accepted."""
 
 
 class UnitOfWork(work.UnitOfWork, Protocol):

@@ -9,12 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pos_api.service_layer.cache import SaleMemo, TillCache
-from pos_api.service_layer.ports import Clock, IdFactory, UnitOfWork, UnitOfWorkFactory
+from pos_api.service_layer.ports import Clock, IdFactory, StreamTokenSigner, UnitOfWork, UnitOfWorkFactory
 
 
 @dataclass(frozen=True, slots=True)
 class Services:
-    """pos-api's dependencies: units of work, clock, ids, and the till cache and sale memo of this process."""
+    """pos-api's dependencies: units of work, clock, ids, the stream-token signer, and the till cache and sale memo
+    of this process."""
 
     uow: UnitOfWorkFactory
     clock: Clock
@@ -23,6 +24,8 @@ class Services:
     sales: SaleMemo = field(default_factory=SaleMemo)
     till_steps_uow: UnitOfWorkFactory | None = None
     """The till's work without a transaction around it, each statement atomic on its own; else `uow`."""
+    stream_tokens: StreamTokenSigner | None = None
+    """Signs the tills' stream tokens; None: pos-api hands out none (no signing key configured)."""
 
     def till_steps(self) -> UnitOfWork:
         """For a use case whose every write is one guarded statement: no BEGIN and COMMIT round trips, no lock

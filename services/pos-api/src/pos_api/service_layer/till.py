@@ -1,4 +1,5 @@
-"""Use cases of the till: device authentication and boot (everything a till needs, in one call)."""
+"""Use cases of the till: device authentication and boot (everything a till needs, in one call, its stream token
+included)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from pos_api.domain.till import Device
 from pos_api.service_layer.config import digest
 from pos_api.service_layer.ports import UnitOfWork
 from pos_api.service_layer.services import Services
+from pos_api.service_layer.stream_tokens import stream_token_if_configured
 
 
 async def authenticate_device(serial: str | None, secret: str | None, services: Services) -> Device:
@@ -74,7 +76,8 @@ async def _item(work: UnitOfWork, model: type[Item], entity_id: UUID | None) -> 
 
 
 async def pos_data(device: Device, services: Services) -> PosData:
-    """Territory, company, shop, POS, the shop's catalogue, the open session and the last ticket number."""
+    """Territory, company, shop, POS, the shop's catalogue, the open session, the last ticket number and a token
+    for the config stream."""
     h = device.pos.hierarchy
     async with services.uow() as work:
         territory = await _item(work, Territory, h.territory_id)
@@ -95,4 +98,5 @@ async def pos_data(device: Device, services: Services) -> PosData:
         if open_session
         else None,
         last_ticket_number=last_number,
+        stream=stream_token_if_configured(device, services),
     )

@@ -18,6 +18,7 @@ from pos_api.domain.errors import (
     PosApiError,
     SeatsFullError,
     StaleVersionError,
+    StreamTokensNotConfiguredError,
     TicketInconsistentError,
     TicketNumberConflictError,
     UnauthenticatedError,
@@ -66,6 +67,7 @@ PROBLEMS: Final[dict[type[Exception], Problem]] = {
     InvalidReferenceError: Problem(422, "Invalid reference", "invalid-reference", field_reason),
     InUseError: Problem(409, "Still in use", "in-use", field_reason),
     BasketError: Problem(422, "Basket refused", "basket-refused", field_reason),
+    StreamTokensNotConfiguredError: Problem(503, "Stream tokens unavailable", "stream-tokens-not-configured"),
 }
 
 

@@ -100,6 +100,8 @@ class StormReport:
     """From the first till's disconnect to the last till's `synced` after it reconnected."""
     reconnects: int
     first_disconnect_ns: int
+    first_synced_ns: int
+    """The first till back: from there to `last_synced_ns`, the notifier's catch-up without its own restart."""
     last_synced_ns: int
 
     @property
@@ -127,7 +129,7 @@ class StreamGen:
         """Start the generator on `url` (ws://127.0.0.1:…/v1/stream) with every till connecting at once.
 
         `mode="storm"` makes the tills reconnect and resume when the notifier closes them; `params` are the job's
-        others (dial_concurrency, connect_timeout_s, retry_max_ms, half_open_s, position).
+        others (dial_concurrency, connect_timeout_s, retry_max_ms, half_open_s, ping_s, position).
         """
         process = subprocess.Popen(
             [str(binary)],
@@ -242,6 +244,7 @@ class StreamGen:
             elapsed_ms=answer["elapsed_ms"],
             reconnects=answer["reconnects"],
             first_disconnect_ns=answer["first_disconnect_ns"],
+            first_synced_ns=answer["first_synced_ns"],
             last_synced_ns=answer["last_synced_ns"],
         )
 

@@ -18,7 +18,10 @@
 //	 "dial_concurrency": 500,         // dials (TCP + WebSocket handshake) in flight at once
 //	 "connect_timeout_s": 300,        // the first connection of every till, retries included
 //	 "retry_max_ms": 1000,            // the backoff's ceiling between two dials of one till
-//	 "half_open_s": 0}                // > 0: a connection silent that long (no message, no ping) is dead
+//	 "half_open_s": 0,                // > 0: a connection silent that long (no message, ping or pong) is dead
+//	 "ping_s": 0}                     // > 0: every till pings the notifier this often (its pongs keep it alive)
+//
+// The url's host must be a loopback address: the benchmark runs on one machine and never listens elsewhere.
 //
 // In "connect" mode a connection that ends is a failure; in "storm" mode its till reconnects at once (no wait
 // before the first retry, then a short backoff while the notifier is away) and resumes from its last ack. A close
@@ -43,7 +46,8 @@
 //	{"cmd": "storm", "deadline_s": S}
 //	→ {"event": "storm", "tills": n, "disconnected": n, "caught_up": n, "not_caught_up": n,
 //	   "catch_up_ms": [per till caught up: its synced after reconnecting − its first disconnect],
-//	   "first_disconnect_ns", "last_synced_ns", "elapsed_ms": last_synced − first_disconnect, "reconnects": n}
+//	   "first_disconnect_ns", "first_synced_ns" (the first till back), "last_synced_ns",
+//	   "elapsed_ms": last_synced − first_disconnect, "reconnects": n (dials after the first, all storms together)}
 //	  Sent once every till still alive got `synced` again after a disconnect, or at deadline_s; the next storm
 //	  counts from there.
 //
@@ -67,6 +71,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"runtime"
 	"strconv"
@@ -101,6 +106,7 @@ type job struct {
 	ConnectTimeoutS  float64   `json:"connect_timeout_s"`
 	RetryMaxMs       float64   `json:"retry_max_ms"`
 	HalfOpenS        float64   `json:"half_open_s"`
+	PingS            float64   `json:"ping_s"`
 	HandshakeTimeout float64   `json:"handshake_timeout_s"`
 }
 
@@ -150,17 +156,18 @@ type till struct {
 }
 
 type gen struct {
-	job      job
-	tills    []*till
-	dialer   websocket.Dialer
-	dials    chan struct{}
-	storm    bool
-	retryMax time.Duration
-	halfOpen time.Duration
-	began    time.Time
-	deadline time.Time // of the first connections
-	closing  chan struct{}
-	wg       sync.WaitGroup
+	job       job
+	tills     []*till
+	dialer    websocket.Dialer
+	dials     chan struct{}
+	storm     bool
+	retryMax  time.Duration
+	halfOpen  time.Duration
+	pingEvery time.Duration
+	began     time.Time
+	deadline  time.Time // of the first connections
+	closing   chan struct{}
+	wg        sync.WaitGroup
 
 	changed   chan struct{}
 	synced    atomic.Int64
@@ -461,9 +468,21 @@ func (g *gen) session(t *till, conn *websocket.Conn) (int, string, error) {
 			_ = conn.SetReadDeadline(time.Now().Add(g.halfOpen))
 			return ping(data)
 		})
+		conn.SetPongHandler(func(string) error {
+			return conn.SetReadDeadline(time.Now().Add(g.halfOpen))
+		})
 		_ = conn.SetReadDeadline(time.Now().Add(g.halfOpen))
 	} else {
 		_ = conn.SetReadDeadline(time.Time{})
+	}
+	if g.pingEvery > 0 {
+		var pinger *time.Timer
+		pinger = time.AfterFunc(g.pingEvery, func() {
+			if conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(5*time.Second)) == nil {
+				pinger.Reset(g.pingEvery)
+			}
+		})
+		defer pinger.Stop()
 	}
 	t.mu.Lock()
 	from := t.acked
@@ -731,7 +750,7 @@ func (g *gen) stormCmd(c command) map[string]any {
 	deadline := time.Now().Add(time.Duration(c.DeadlineS * float64(time.Second)))
 	alive := func() int64 { return int64(len(g.tills)) - g.failed.Load() }
 	g.waitFor(deadline, func() bool { return g.down.Load() > 0 && g.back.Load() >= alive() })
-	var first, last int64
+	var first, firstBack, last int64
 	catchUp := []float64{}
 	var down, back int
 	for _, t := range g.tills {
@@ -745,6 +764,9 @@ func (g *gen) stormCmd(c command) map[string]any {
 				back++
 				catchUp = append(catchUp, float64(t.backAt-t.downAt)/1e6)
 				last = max(last, t.backAt)
+				if firstBack == 0 || t.backAt < firstBack {
+					firstBack = t.backAt
+				}
 			}
 		}
 		t.downAt, t.backAt = 0, 0
@@ -759,7 +781,7 @@ func (g *gen) stormCmd(c command) map[string]any {
 	return map[string]any{
 		"event": "storm", "tills": len(g.tills), "disconnected": down, "caught_up": back,
 		"not_caught_up": alive() - int64(back), "catch_up_ms": catchUp, "first_disconnect_ns": first,
-		"last_synced_ns": last, "elapsed_ms": elapsed, "reconnects": g.reconnect.Load(),
+		"first_synced_ns": firstBack, "last_synced_ns": last, "elapsed_ms": elapsed, "reconnects": g.reconnect.Load(),
 	}
 }
 
@@ -788,6 +810,9 @@ func serve(in io.Reader, out io.Writer) error {
 	if len(j.Tills) == 0 {
 		return errors.New("no tills")
 	}
+	if err := loopback(j.URL); err != nil {
+		return err
+	}
 	j.DialConcurrency = cmp(j.DialConcurrency, 500)
 	if j.ConnectTimeoutS <= 0 {
 		j.ConnectTimeoutS = 300
@@ -800,16 +825,17 @@ func serve(in io.Reader, out io.Writer) error {
 	}
 	nofile := raiseNofile(uint64(len(j.Tills)) + 64)
 	g := &gen{
-		job:      j,
-		dials:    make(chan struct{}, j.DialConcurrency),
-		storm:    j.Mode == "storm",
-		retryMax: time.Duration(j.RetryMaxMs * float64(time.Millisecond)),
-		halfOpen: time.Duration(j.HalfOpenS * float64(time.Second)),
-		closing:  make(chan struct{}),
-		changed:  make(chan struct{}, 1),
-		byCode:   map[string]int{},
-		closes:   map[string]int{},
-		out:      json.NewEncoder(out),
+		job:       j,
+		dials:     make(chan struct{}, j.DialConcurrency),
+		storm:     j.Mode == "storm",
+		retryMax:  time.Duration(j.RetryMaxMs * float64(time.Millisecond)),
+		halfOpen:  time.Duration(j.HalfOpenS * float64(time.Second)),
+		pingEvery: time.Duration(j.PingS * float64(time.Second)),
+		closing:   make(chan struct{}),
+		changed:   make(chan struct{}, 1),
+		byCode:    map[string]int{},
+		closes:    map[string]int{},
+		out:       json.NewEncoder(out),
 	}
 	g.dialer = websocket.Dialer{
 		NetDialContext:   (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
@@ -878,6 +904,21 @@ func serve(in io.Reader, out io.Writer) error {
 	case <-ctx.Done():
 	}
 	g.emit(g.stats("done"))
+	return nil
+}
+
+// loopback refuses a url whose host is not a loopback address.
+func loopback(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("bad url: %w", err)
+	}
+	if u.Scheme != "ws" {
+		return errors.New("the url is ws://<loopback address>:<port>/v1/stream")
+	}
+	if ip := net.ParseIP(u.Hostname()); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("the url's host %q is not a loopback address", u.Hostname())
+	}
 	return nil
 }
 

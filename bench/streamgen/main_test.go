@@ -30,6 +30,8 @@ type fakeNotifier struct {
 	resumes  map[string][]*int64        // per POS, the positions of its resumes
 	acks     map[string]int64           // per POS, its last ack
 	upgrader websocket.Upgrader
+	frozen   bool          // a new connection is left unread once synced: its pings go unanswered
+	thaw     chan struct{} // closed at the end of the test, for the frozen handlers
 }
 
 type change struct {
@@ -40,9 +42,9 @@ type change struct {
 
 func newFake(t *testing.T) *fakeNotifier {
 	f := &fakeNotifier{t: t, conns: map[*websocket.Conn]string{}, resumes: map[string][]*int64{},
-		acks: map[string]int64{}}
+		acks: map[string]int64{}, thaw: make(chan struct{})}
 	f.start("127.0.0.1:0")
-	t.Cleanup(f.stop)
+	t.Cleanup(func() { close(f.thaw); f.stop() })
 	return f
 }
 
@@ -137,7 +139,12 @@ func (f *fakeNotifier) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	f.send(c, map[string]any{"type": "synced", "position": f.last()})
 	f.conns[c] = shop
+	frozen := f.frozen
 	f.mu.Unlock()
+	if frozen {
+		<-f.thaw
+		return
+	}
 	for {
 		var ack struct {
 			Type     string `json:"type"`
@@ -301,7 +308,9 @@ func TestWatchRecordsReceiptsAndCountsUnexpectedOnes(t *testing.T) {
 	f := newFake(t)
 	shopA, idsA := tills("a", 30)
 	shopB, _ := tills("b", 20)
-	g := startGenerator(t, map[string]any{"url": f.url(), "mode": "connect", "tills": append(shopA, shopB...)})
+	// The tills ping: the server's pongs keep their quiet connections alive past half_open_s.
+	g := startGenerator(t, map[string]any{"url": f.url(), "mode": "connect", "tills": append(shopA, shopB...),
+		"ping_s": 0.1, "half_open_s": 0.4})
 	if synced := g.next("synced"); num(synced, "count") != 50 {
 		t.Fatalf("synced: %v", synced)
 	}
@@ -345,7 +354,7 @@ func TestWatchRecordsReceiptsAndCountsUnexpectedOnes(t *testing.T) {
 	g.send(map[string]any{"cmd": "stats"})
 	stats := g.next("stats")
 	// 4 at the start, 2 changes for shop a's, 1 for shop b's
-	if num(stats, "messages_total") != 30*6+20*5 {
+	if num(stats, "messages_total") != 30*6+20*5 || len(stats["closes_by_code"].(map[string]any)) != 0 {
 		t.Fatalf("stats: %v", stats)
 	}
 	g.close()
@@ -388,5 +397,34 @@ func TestStormReconnectsAndResumesFromTheLastAck(t *testing.T) {
 	done := g.close()
 	if closes := done["closes_by_code"].(map[string]any); closes["1001"] != float64(50) {
 		t.Fatalf("closes: %v", closes)
+	}
+}
+
+func TestStormNoticesADeadConnectionByItsPings(t *testing.T) {
+	f := newFake(t)
+	f.frozen = true
+	list, _ := tills("a", 20)
+	g := startGenerator(t, map[string]any{"url": f.url(), "mode": "storm", "tills": list, "ping_s": 0.1,
+		"half_open_s": 0.5, "retry_max_ms": 100})
+	if synced := g.next("synced"); num(synced, "count") != 20 {
+		t.Fatalf("synced: %v", synced)
+	}
+	f.mu.Lock()
+	f.frozen = false
+	f.mu.Unlock()
+	g.send(map[string]any{"cmd": "storm", "deadline_s": 10})
+	if s := g.next("storm"); num(s, "disconnected") != 20 || num(s, "caught_up") != 20 {
+		t.Fatalf("storm: %v", s)
+	}
+	if closes := g.close()["closes_by_code"].(map[string]any); closes["1006"] != float64(20) {
+		t.Fatalf("closes: %v", closes)
+	}
+}
+
+func TestOnlyALoopbackURLIsServed(t *testing.T) {
+	job := `{"url": "ws://192.0.2.1:8080/v1/stream", "mode": "connect", "tills": [{"pos_id": "p", "token": "t"}]}`
+	err := serve(strings.NewReader(job), io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "not a loopback address") {
+		t.Fatalf("served %v", err)
 	}
 }

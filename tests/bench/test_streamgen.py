@@ -174,6 +174,7 @@ async def test_the_tills_sync_receive_a_shop_change_and_resume_after_a_restart(
         assert (storm.disconnected, storm.caught_up, storm.not_caught_up) == (50, 50, 0)
         assert len(storm.catch_up_ms) == 50
         assert storm.elapsed_ms > 0
+        assert storm.first_disconnect_ns < storm.first_synced_ns <= storm.last_synced_ns
         assert all(stream.resumes[t.pos_id] == [None, position + 1] for t in [*shop_a, *shop_b])
 
         done = await asyncio.to_thread(gen.close)

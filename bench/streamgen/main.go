@@ -840,7 +840,7 @@ func serve(in io.Reader, out io.Writer) error {
 	g.dialer = websocket.Dialer{
 		NetDialContext:   (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
 		HandshakeTimeout: time.Duration(j.HandshakeTimeout * float64(time.Second)),
-		ReadBufferSize:   4096,
+		ReadBufferSize:   1024,
 		WriteBufferSize:  512,
 		WriteBufferPool:  &sync.Pool{},
 	}

@@ -172,7 +172,7 @@ class Removed(_Message):
 class Reset(_Message):
     type: Literal["reset"] = "reset"
     scope: Scope
-    reason: Literal["first", "too_old", "moved"]
+    reason: Literal["first", "too_old", "unknown_position", "moved"]
 
 
 class Synced(_Message):

@@ -105,7 +105,8 @@ TOPICS: Final[tuple[Topic, ...]] = (TICKETS, SESSIONS, CONFIG, STOCK, PAHEKO, PR
 SESSION_SERVICE_TICKETS: Final = ConsumerGroup("session-service.tickets", "session-service", (TICKETS.name,))
 POS_API_SESSIONS: Final = ConsumerGroup("pos-api.sessions", "pos-api", (SESSIONS.name,))
 PAHEKO_BRIDGE: Final = ConsumerGroup("paheko-bridge", "paheko-bridge", (TICKETS.name, SESSIONS.name))
-NOTIFIER_CONFIG: Final = ConsumerGroup("notifier.config", "notifier", (CONFIG.name,))
+NOTIFIER_CONFIG: Final = ConsumerGroup("notifier.config", "notifier", (CONFIG.name,), reads_whole_history=True)
+"""No group in Kafka: each replica reads the whole topic at every start; the name is its dead letters'."""
 SESSION_SERVICE_CONFIG: Final = ConsumerGroup(
     "session-service.config", "session-service", (CONFIG.name,), reads_whole_history=True
 )

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Final, TypeAlias, cast
+from typing import Any, Final, NamedTuple, TypeAlias, cast
 
 from aiokafka import ConsumerRecord
 from faststream import AckPolicy
@@ -146,7 +146,7 @@ class EnvelopeConsumer:
         spans = [self._span(record) for record, _ in decoded]
         try:
             try:
-                await self._handle([e for _, e in decoded])
+                await self._deliver(decoded)
             except Exception:  # not swallowed: the batch is applied again message by message, and a lone one re-raises
                 if len(decoded) == 1:
                     raise
@@ -159,9 +159,13 @@ class EnvelopeConsumer:
             for span in spans:
                 span.end()
 
+    async def _deliver(self, decoded: Sequence[tuple[Record, Envelope[Any]]]) -> None:
+        """Hand the decoded envelopes to the handler."""
+        await self._handle([e for _, e in decoded])
+
     async def _one(self, record: Record, envelope: Envelope[Any], dead_letter: DeadLetter) -> None:
         try:
-            await self._handle([envelope])
+            await self._deliver([(record, envelope)])
         except PoisonMessageError as exc:
             await dead_letter(record, exc.reason)
 
@@ -195,8 +199,13 @@ class EnvelopeConsumer:
         max_records: int = 500,
         gather_bytes: int = 64 * 1024,
         gather_wait_ms: int = 100,
+        whole_history: bool = False,
     ) -> None:
         """Consume on `broker` as `group` + `group_suffix`.
+
+        `whole_history`: read the topic from its beginning at every start, with no consumer group (nothing is
+        committed, each process reads every partition): a view that each replica rebuilds for itself. A failed
+        batch is read again from its first offsets all the same.
 
         The broker answers a fetch once it has `gather_bytes` or after `gather_wait_ms`: under load a batch holds
         tens of events rather than the one or two that had just arrived, so the per-batch costs (transaction,
@@ -221,13 +230,13 @@ class EnvelopeConsumer:
 
         @broker.subscriber(
             self.topic,
-            group_id=self.group + group_suffix,
+            group_id=None if whole_history else self.group + group_suffix,
             batch=True,
             max_records=max_records,
             fetch_min_bytes=gather_bytes,
             fetch_max_wait_ms=gather_wait_ms,
             max_partition_fetch_bytes=CATCH_UP_FETCH_BYTES,
-            ack_policy=AckPolicy.NACK_ON_ERROR,
+            ack_policy=AckPolicy.MANUAL if whole_history else AckPolicy.NACK_ON_ERROR,
             auto_offset_reset="earliest",
             title=f"{self.group}:{self.topic}",
             decoder=_the_message_itself,
@@ -237,8 +246,47 @@ class EnvelopeConsumer:
             try:
                 await self.consume(records, dead_letter)
             except Exception:  # retryable: pause, then re-raise; the nack sends each partition back to the batch
+                if whole_history:
+                    await message.nack()  # nothing commits here: the rewind is the consumer's own
                 attempt = await self.retry_later()
                 # FastStream logs the error with its traceback as the exception leaves the handler.
                 log.warning("%s: a batch of %d failed (attempt %d); retrying", self.group, len(records), attempt)
                 raise
             self._attempt = 0
+
+
+class PositionedConsumer(EnvelopeConsumer):
+    """An `EnvelopeConsumer` whose handler also learns where each envelope sits in its partition: a view whose
+    readers resume by position (the partition's offsets)."""
+
+    def __init__(
+        self,
+        *,
+        topic: str,
+        group: str,
+        payloads: Sequence[type[Payload]],
+        handle: Callable[[Sequence[Positioned]], Awaitable[None]],
+        first_backoff_s: float = 0.05,
+        max_backoff_s: float = 5.0,
+    ) -> None:
+        async def unused(_: Sequence[Envelope[Any]]) -> None:
+            raise NotImplementedError
+
+        super().__init__(
+            topic=topic,
+            group=group,
+            payloads=payloads,
+            handle=unused,
+            first_backoff_s=first_backoff_s,
+            max_backoff_s=max_backoff_s,
+        )
+        self._handle_positioned = handle
+
+    async def _deliver(self, decoded: Sequence[tuple[Record, Envelope[Any]]]) -> None:
+        await self._handle_positioned([Positioned(r.partition, r.offset, e) for r, e in decoded])
+
+
+class Positioned(NamedTuple):
+    partition: int
+    offset: int
+    envelope: Envelope[Any]

@@ -14,6 +14,7 @@ import gc
 import logging
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -280,11 +281,23 @@ class _Server(uvicorn.Server):
         yield
 
 
-def serve(app: FastAPI | str, settings: ServiceSettings) -> None:
+@dataclass(frozen=True, slots=True)
+class WebSockets:
+    """How a service that holds WebSocket connections serves them."""
+
+    ping_s: float
+    """Each side is pinged this often and must answer within as long: a half-open connection ends within twice it."""
+    max_message_bytes: int = 1 << 20
+    backlog: int = 4096
+    """Connections waiting to be accepted: a fleet of tills reconnecting at once after a restart."""
+
+
+def serve(app: FastAPI | str, settings: ServiceSettings, *, websockets: WebSockets | None = None) -> None:
     """Run the app until SIGTERM or SIGINT; uvicorn drains requests and runs the lifespan's shutdown.
 
     `app` is the application, or the import path of its factory (`package.bootstrap:build_app`), which
-    `workers > 1` needs: each worker process builds its own application.
+    `workers > 1` needs: each worker process builds its own application. `websockets`: the service serves
+    WebSocket connections (on `websockets`' sans-I/O protocol, whose pings are timers rather than tasks).
     """
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if isinstance(app, str) and settings.workers > 1:
@@ -316,5 +329,16 @@ def serve(app: FastAPI | str, settings: ServiceSettings) -> None:
         proxy_headers=False,
         server_header=False,
         factory=isinstance(app, str),
+        **(
+            {
+                "ws": "websockets-sansio",
+                "ws_ping_interval": websockets.ping_s,
+                "ws_ping_timeout": websockets.ping_s,
+                "ws_max_size": websockets.max_message_bytes,
+                "backlog": websockets.backlog,
+            }
+            if websockets is not None
+            else {"ws": "none"}
+        ),
     )
     _Server(config).run()

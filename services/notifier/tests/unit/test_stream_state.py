@@ -213,9 +213,7 @@ def test_a_replayed_change_changes_nothing() -> None:
     world = World()
     product = uuid.uuid4()
     world.change(EntityType.PRODUCT, product, Placement(T, A), price=1)
-    change = ConfigChangedV1(
-        entity_type=EntityType.PRODUCT, entity_id=product, version=1, item={"price": 1}, patch=()
-    )
+    change = ConfigChangedV1(entity_type=EntityType.PRODUCT, entity_id=product, version=1, item={"price": 1}, patch=())
     assert world.state.apply(Incoming(1, change, Placement(T, A))) is None
     assert len(world.state.log) == 1
 

@@ -55,7 +55,9 @@ async def end_of_topic(bootstrap: str) -> int:
         await admin.close()
     partitions = described.get("partitions") or []
     if len(partitions) != 1:
-        raise TopicShapeError(f"{CONFIG.name} has {len(partitions)} partitions; the stream's positions need exactly one")
+        raise TopicShapeError(
+            f"{CONFIG.name} has {len(partitions)} partitions; the stream's positions need exactly one"
+        )
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:

@@ -16,13 +16,13 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from stream_support import Config, Keys, SimTill, new_scope, tenant
 from websockets.exceptions import ConnectionClosed
 
 from caisse_contracts.events import EntityType
 from caisse_contracts.stream import Change, CloseCode, Item, Reset, Synced
 from caisse_contracts.topics import PRESENCE
 from harness import ServiceProcess, Stack
+from stream_support import Config, Keys, SimTill, new_scope, tenant
 
 OPS = "notifier-ops-token"
 

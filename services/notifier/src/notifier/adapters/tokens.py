@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 KEYS_PATH: Final = "/v1/stream-keys"
 LEEWAY_S: Final = 5
+READY_RETRY_S: Final = 3.0
 
 
 class JwksTokens:
@@ -30,19 +31,22 @@ class JwksTokens:
         self._timeout_s = timeout_s
         self._keys: dict[str, Any] = {}
         self._fetched_at: float | None = None
+        self._tried_at: float | None = None
 
     @property
     def loaded(self) -> bool:
         return self._fetched_at is not None
 
     async def answers(self) -> bool:
-        """Readiness: the keys are known (fetched now if they are not yet)."""
-        if not self.loaded:
+        """Readiness: the keys are known (asked again, at most every few seconds, while they are not)."""
+        now = time.monotonic()
+        if not self.loaded and (self._tried_at is None or now - self._tried_at >= READY_RETRY_S):
             await self.fetch()
         return self.loaded
 
     async def fetch(self) -> None:
         """Fetch the keys; a failure keeps the ones known and is logged (the next unknown key tries again)."""
+        self._tried_at = time.monotonic()
         try:
             async with httpx.AsyncClient(timeout=self._timeout_s) as client:
                 response = await client.get(self._url)

@@ -59,8 +59,23 @@ def test_each_service_sends_what_it_produces_and_receives_what_it_consumes() -> 
         produced = {
             t.name.replace(".", "-") for t in TOPICS if service in t.producers and modelled & set(t.event_types)
         }
-        assert sends == produced  # a topic whose events have no model yet (till presence) has no operation
-        assert receives == {t.name.replace(".", "-") for t in TOPICS if service in t.consumers}
+        stream = {"till-stream"} if service == "notifier" else set()
+        assert sends == produced | stream
+        assert receives == {t.name.replace(".", "-") for t in TOPICS if service in t.consumers} | stream
     pos_api = document("pos-api")
     assert pos_api["operations"]["send-ticket.finalized-v1"]["action"] == "send"
     assert pos_api["channels"]["caisse-ticket-v1"]["address"] == "caisse.ticket.v1"
+
+
+def test_the_notifier_documents_the_tills_stream_both_ways_with_its_close_codes() -> None:
+    doc = document("notifier")
+    assert doc["servers"]["stream"]["protocol"] == "ws"
+    channel = doc["channels"]["till-stream"]
+    assert channel["address"] == "/v1/stream"
+    assert "4401 TOKEN_REFUSED" in channel["description"]
+    sent = {m["$ref"].rsplit("/", 1)[1] for m in doc["operations"]["send-stream"]["messages"]}
+    received = {m["$ref"].rsplit("/", 1)[1] for m in doc["operations"]["receive-stream"]["messages"]}
+    assert {"stream.hello", "stream.change", "stream.item", "stream.removed", "stream.reset", "stream.synced"} <= sent
+    assert received == {"stream.resume", "stream.ack", "stream.snapshot", "stream.refresh"}
+    change = doc["components"]["messages"]["stream.change"]["payload"]
+    assert set(change["required"]) >= {"position", "entity_type", "entity_id", "from_version", "version", "patch"}

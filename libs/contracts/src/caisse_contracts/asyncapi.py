@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any, Final
 
+from caisse_contracts import stream
 from caisse_contracts.envelope import Payload
 from caisse_contracts.events import PAYLOADS
 from caisse_contracts.snapshots import schema_of
@@ -92,21 +93,81 @@ def document(service: str) -> dict[str, Any]:
                         "channel": {"$ref": f"#/channels/{channel}"},
                         "messages": [{"$ref": f"#/channels/{channel}/messages/{_message_name(cls)}"}],
                     }
+    servers: dict[str, Any] = {
+        "kafka": {"host": "caisse-kafka-bootstrap:9092", "protocol": "kafka", "description": "Apache Kafka"}
+    }
+    description = f"The events {service} publishes (through its outbox) and reads (through its inbox)."
+    if service == "notifier":
+        _add_stream(servers, channels, operations, messages, schemas)
+        description += " And the tills' config stream, a WebSocket: " + _first_paragraph(stream.__doc__)
     return {
         "asyncapi": "3.0.0",
-        "info": {
-            "title": f"Caisse {service}",
-            "version": "1",
-            "description": f"The events {service} publishes (through its outbox) and reads (through its inbox).",
-        },
+        "info": {"title": f"Caisse {service}", "version": "1", "description": description},
         "defaultContentType": "application/json",
-        "servers": {
-            "kafka": {"host": "caisse-kafka-bootstrap:9092", "protocol": "kafka", "description": "Apache Kafka"}
-        },
+        "servers": servers,
         "channels": channels,
         "operations": operations,
         "components": {"messages": messages, "schemas": dict(sorted(schemas.items()))},
     }
+
+
+def _first_paragraph(text: str | None) -> str:
+    return " ".join((text or "").strip().split("\n\n")[0].split())
+
+
+def _add_stream(
+    servers: dict[str, Any],
+    channels: dict[str, Any],
+    operations: dict[str, Any],
+    messages: dict[str, Any],
+    schemas: dict[str, Any],
+) -> None:
+    """The config stream: one WebSocket channel, the notifier's messages to the till and the till's to it."""
+    servers["stream"] = {
+        "host": "caisse-notifier:8104",
+        "protocol": "ws",
+        "pathname": stream.STREAM_PATH,
+        "description": "Each till's config stream; `Authorization: Bearer <stream token>` (an EdDSA JWT from pos-api).",
+    }
+    channel_messages: dict[str, Any] = {}
+    for direction, classes in (("send", stream.TO_TILL_MESSAGES), ("receive", stream.FROM_TILL_MESSAGES)):
+        refs = []
+        for cls in classes:
+            name = f"stream.{cls.model_fields['type'].default}"
+            schema = _rewrite_refs(cls.model_json_schema(ref_template="#/components/schemas/{model}"))
+            schemas.update(schema.pop("$defs", {}))
+            messages[name] = {
+                "name": name,
+                "title": cls.__name__,
+                "summary": (cls.__doc__ or cls.__name__).strip().splitlines()[0],
+                "contentType": "application/json",
+                "payload": schema,
+            }
+            channel_messages[name] = {"$ref": f"#/components/messages/{name}"}
+            refs.append({"$ref": f"#/channels/till-stream/messages/{name}"})
+        operations[f"{direction}-stream"] = {
+            "action": direction,
+            "channel": {"$ref": "#/channels/till-stream"},
+            "summary": "to the till" if direction == "send" else "from the till",
+            "messages": refs,
+        }
+    channels["till-stream"] = {
+        "address": stream.STREAM_PATH,
+        "description": "Close codes: "
+        + "; ".join(f"{code.value} {code.name}: {_first_paragraph(_code_doc(code))}" for code in stream.CloseCode),
+        "servers": [{"$ref": "#/servers/stream"}],
+        "messages": channel_messages,
+    }
+
+
+def _code_doc(code: stream.CloseCode) -> str:
+    return {
+        stream.CloseCode.GOING_AWAY: "the notifier stops or is not ready: reconnect and resume",
+        stream.CloseCode.PROTOCOL: "a message the notifier does not understand",
+        stream.CloseCode.TOKEN_REFUSED: "no, forged, unknown-key or expired token: get a new one, then reconnect",
+        stream.CloseCode.FORBIDDEN: "a refreshed token of another POS",
+        stream.CloseCode.TOO_SLOW: "the till read too slowly: reconnect and resume",
+    }[code]
 
 
 def _topic_configuration(topic: Topic) -> dict[str, Any]:

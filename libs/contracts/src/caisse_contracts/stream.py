@@ -218,6 +218,8 @@ class Refresh(_Message):
     token: str = Field(min_length=1, max_length=4096)
 
 
+TO_TILL_MESSAGES: Final = (Hello, Change, Item, Removed, Reset, Synced, TokenExpiring, Refreshed)
+FROM_TILL_MESSAGES: Final = (Resume, Ack, Snapshot, Refresh)
 ToTill = Annotated[
     Hello | Change | Item | Removed | Reset | Synced | TokenExpiring | Refreshed, Field(discriminator="type")
 ]

@@ -61,6 +61,7 @@ class StreamServices:
     """Whether the rebuild from the topic is done: until then a till is sent away to resume elsewhere or later."""
     max_queue: int = 1000
     resume_within_s: float = 10.0
+    reach_within_s: float = 5.0
     warn_before_expiry_s: float = 120.0
     connections: set[Connection] = field(default_factory=set)
 
@@ -206,6 +207,7 @@ async def stream(websocket: WebSocket) -> None:
         return
     except WebSocketDisconnect:
         return
+    await _reach(services, resume.position)
     writer = asyncio.create_task(connection.write(), name=f"stream-{connection.scope.pos_id}")
     services.hub.join(connection, resume.position)
     services.connections.add(connection)
@@ -228,6 +230,17 @@ async def stream(websocket: WebSocket) -> None:
         writer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await writer
+
+
+async def _reach(services: StreamServices, position: int | None) -> None:
+    """A till coming from a replica that had read further than this one waits (a little) until this one has read
+    as far: it then gets exactly what it misses rather than its whole scope again."""
+    deadline = time.monotonic() + services.reach_within_s
+    while position is not None and time.monotonic() < deadline:
+        latest = services.state.latest
+        if latest is not None and latest >= position:
+            return
+        await asyncio.sleep(0.05)
 
 
 async def _handle(services: StreamServices, connection: Connection, message: object) -> None:

@@ -497,7 +497,8 @@ def test_each_central_service_has_a_probed_non_root_deployment_and_a_cluster_ip_
     (container,) = pod["containers"]
     assert container["image"].startswith(f"caisse/{service.directory}:")
     assert container["ports"] == [{"name": "http", "containerPort": service.port, "protocol": "TCP"}]
-    assert container["resources"]["limits"]["memory"] == "256Mi"
+    # The notifier holds the tills' connections: its memory grows with them (`make bench`, notifier figures).
+    assert container["resources"]["limits"]["memory"] == ("768Mi" if service.name == "notifier" else "256Mi")
     assert container["resources"]["requests"]["memory"]
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"

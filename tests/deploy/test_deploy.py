@@ -498,7 +498,7 @@ def test_each_central_service_has_a_probed_non_root_deployment_and_a_cluster_ip_
     assert container["image"].startswith(f"caisse/{service.directory}:")
     assert container["ports"] == [{"name": "http", "containerPort": service.port, "protocol": "TCP"}]
     # The notifier holds the tills' connections: its memory grows with them (`make bench`, notifier figures).
-    assert container["resources"]["limits"]["memory"] == ("768Mi" if service.name == "notifier" else "256Mi")
+    assert container["resources"]["limits"]["memory"] == ("768Mi" if service.directory == "notifier" else "256Mi")
     assert container["resources"]["requests"]["memory"]
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"

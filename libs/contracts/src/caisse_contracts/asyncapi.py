@@ -162,7 +162,8 @@ def _add_stream(
 
 def _code_doc(code: stream.CloseCode) -> str:
     return {
-        stream.CloseCode.GOING_AWAY: "the notifier stops or is not ready: reconnect and resume",
+        stream.CloseCode.GOING_AWAY: "the notifier is not ready yet: reconnect and resume",
+        stream.CloseCode.SERVICE_RESTART: "the notifier stops (a deploy, a restart): reconnect and resume",
         stream.CloseCode.PROTOCOL: "a message the notifier does not understand",
         stream.CloseCode.TOKEN_REFUSED: "no, forged, unknown-key or expired token: get a new one, then reconnect",
         stream.CloseCode.FORBIDDEN: "a refreshed token of another POS",

@@ -49,6 +49,9 @@ class CloseCode(IntEnum):
     """WebSocket close codes of the stream (4000–4999 are the application's)."""
 
     GOING_AWAY = 1001
+    """The notifier is not ready yet (it is still reading the configuration): reconnect and resume, here or on another
+    replica."""
+    SERVICE_RESTART = 1012
     """The notifier stops (a deploy, a restart): reconnect and resume, on this replica or another."""
     PROTOCOL = 4400
     """A message the notifier does not understand: the reason names it."""

@@ -333,3 +333,30 @@ async def test_a_token_running_out_is_renewed_over_the_socket_or_the_connection_
         await renewing.until(renewing_ws, lambda _: False, timeout_s=10)
     assert refused.value.rcvd is not None
     assert refused.value.rcvd.code == CloseCode.FORBIDDEN
+
+
+async def test_a_notifier_stopping_tells_its_tills_it_restarts_and_they_resume_after(
+    stack: Stack, keys: Keys, config: Config
+) -> None:
+    notifier = stack.service("notifier", tag="_restart", pos_api_url=keys.url, ops_token=OPS)
+    notifier.start()
+    scope = new_scope()
+    product = uuid.uuid4()
+    await config.publish(config.change(EntityType.PRODUCT, product, tenant(scope, "company"), price=10))
+    till = SimTill(notifier.url.replace("http", "ws"), keys.token(scope))
+    ws = await till.connect()
+    await till.until(ws, lambda t: t.versions.get(product) == 1)
+    stopping = asyncio.create_task(asyncio.to_thread(notifier.stop))
+    with pytest.raises(ConnectionClosed) as closed:
+        await till.until(ws, lambda _: False, timeout_s=20)
+    assert await stopping == 0
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == CloseCode.SERVICE_RESTART
+    await config.publish(config.change(EntityType.PRODUCT, product, tenant(scope, "company"), price=20))
+    notifier.start()
+    till.received.clear()
+    ws = await till.connect()
+    await till.until(ws, lambda t: t.versions.get(product) == 2)
+    assert [type(m) for m in till.received if getattr(m, "entity_id", None) == product] == [Change]
+    await ws.close()
+    notifier.stop()

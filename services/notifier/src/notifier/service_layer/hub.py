@@ -13,7 +13,7 @@ from typing import Protocol
 
 from caisse_contracts.events import EntityType
 from caisse_contracts.stream import Scope
-from notifier.domain.placement import PlacementKey, scope_keys
+from notifier.domain.placement import PlacementKey, Route, route, scope_keys
 from notifier.service_layer.state import ChangeRecord, ConfigState, Message
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ class Hub:
                 reached |= self._by_key.get(key, set())
             else:
                 reached |= {t for t in self._tills if placement.reaches(t.scope)}
-        texts: dict[str, str] = {}
+        texts: dict[Route, str | None] = {}
         offered = 0
         moved: list[Till] = []
         new_scope = _scope_of(record)
@@ -88,15 +88,16 @@ class Hub:
             if new_scope is not None and new_scope.pos_id == till.scope.pos_id and new_scope != till.scope:
                 moved.append(till)  # its own POS moved: its whole new scope follows
                 continue
-            message = self._state.message_for(record, till.scope)
-            if message is None:
+            kind = route(record.before, record.placement, deleted=record.deleted, scope=till.scope)
+            if kind is Route.NOTHING:
                 continue
-            kind = type(message).__name__
-            text = texts.get(kind)
-            if text is None:
-                text = texts[kind] = message.model_dump_json()
-            till.offer(text)
-            offered += 1
+            if kind not in texts:  # one message per kind: every till told the same is sent the same text
+                message = self._state.message_for(record, till.scope)
+                texts[kind] = message.model_dump_json() if message is not None else None
+            text = texts[kind]
+            if text is not None:
+                till.offer(text)
+                offered += 1
         if new_scope is not None:
             for till in moved:
                 offered += self._follow(till, new_scope)

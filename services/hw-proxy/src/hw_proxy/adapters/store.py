@@ -164,7 +164,14 @@ class LocalStore:
         return await self._call(lambda conn: conn.execute("select 1").fetchall()) == [(1,)]
 
     async def schema_version(self) -> int:
-        return await self._call(lambda conn: int(conn.execute("pragma user_version").fetchone()[0]))
+        """The schema version of the file (`PRAGMA user_version`)."""
+        return await self.pragma("user_version")
+
+    async def pragma(self, name: str) -> int:
+        """An integer pragma of the open connection (`user_version`, `synchronous`…), for the checks and the tests."""
+        if not name.isidentifier():
+            raise ValueError(f"not a pragma: {name!r}")
+        return await self._call(lambda conn: int(conn.execute(f"pragma {name}").fetchone()[0]))
 
     async def stream_state(self) -> StreamState:
         def read(conn: sqlite3.Connection) -> StreamState:

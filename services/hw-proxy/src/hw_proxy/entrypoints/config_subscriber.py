@@ -150,7 +150,8 @@ class ConfigSubscriber:
         return reconnect_delay(failures, first_s=self._first_s, max_s=self._max_s, draw=self._draw)
 
     async def run(self) -> None:
-        """Connect, apply, reconnect: until the app stops."""
+        """Connect, apply, reconnect: until the app stops. `failures` counts the attempts since the last session
+        that caught up; the n-th waits at most `reconnect_first_s` × 2ⁿ (capped)."""
         failures = 0
         while not self._stopping.is_set():
             caught_up = False
@@ -172,8 +173,10 @@ class ConfigSubscriber:
                 self.status.caught_up = False
             if self._stopping.is_set():
                 break
-            failures = 0 if caught_up else failures + 1
+            if caught_up:
+                failures = 0  # a good session: the next wait starts over from the first delay
             delay = self._delay(failures)
+            failures += 1
             log.info("config stream: next attempt in %.1f s", delay)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), timeout=delay)

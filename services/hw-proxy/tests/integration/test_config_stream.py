@@ -11,9 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -22,6 +28,8 @@ from typing import Any
 import httpx
 import jsonpatch
 import pytest
+import uvicorn
+from fastapi import FastAPI, Header, Response
 from pydantic import SecretStr
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
@@ -46,6 +54,7 @@ from caisse_contracts.stream import (
     TokenExpiring,
 )
 from caisse_runtime.service import utc_now
+from caisse_stack.services import executable
 from hw_proxy.adapters.pos_api import PosApiStreamTokens
 from hw_proxy.adapters.store import LocalStore
 from hw_proxy.domain.config_cache import EntityKey
@@ -118,7 +127,7 @@ def build_history(length: int) -> list[Step]:
 def live_state(steps: list[Step], upto: int | None) -> dict[EntityKey, tuple[int, dict[str, Any]]]:
     """The live items after the message at position `upto` (None: before any)."""
     state: dict[EntityKey, tuple[int, dict[str, Any] | None]] = {}
-    for step in steps[: -1 if upto is None else upto + 1] if upto is not None else []:
+    for step in steps[: upto + 1] if upto is not None else []:
         state[step.key] = (step.version, step.item)
     return {k: (v, i) for k, (v, i) in state.items() if i is not None}
 
@@ -434,3 +443,150 @@ async def test_the_backoff_grows_while_pos_api_is_away_and_starts_over_after_a_g
         await eventually(lambda: len(server.resumes) == 2, what="the reconnection")
         assert draws[4] == 0.05  # the session had caught up: the backoff starts over
         assert sub.sessions == 2
+
+
+# hw-proxy as a real process, killed in the middle of storing a message.
+
+
+class _QuietServer(uvicorn.Server):
+    """Uvicorn inside the test's event loop: the test runner keeps its own signal handlers."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+@contextlib.asynccontextmanager
+async def pos_api(desk: TokenDesk) -> AsyncIterator[str]:
+    """A real HTTP pos-api on 127.0.0.1 that answers `POST /v1/till/stream-token` from `desk`."""
+    app = FastAPI()
+
+    @app.post("/v1/till/stream-token")
+    async def stream_token(
+        x_device_serial: str | None = Header(default=None), x_device_secret: str | None = Header(default=None)
+    ) -> Response:
+        status, body = desk.answer(x_device_serial, x_device_secret)
+        return Response(body, status_code=status, media_type="application/json")
+
+    server = _QuietServer(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off"))
+    task = asyncio.create_task(server.serve())
+    await eventually(lambda: server.started, what="pos-api's start")
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start_hw_proxy(
+    folder: Path, *, port: int, pos_api_url: str, notifier_url: str, kill_after: int | None
+) -> subprocess.Popen[bytes]:
+    """The `hw-proxy` console script, configured by environment as on a till."""
+    env = {
+        **os.environ,
+        "HW_PROXY_HOST": "127.0.0.1",
+        "HW_PROXY_PORT": str(port),
+        "HW_PROXY_STORE_PATH": str(folder / "till.sqlite3"),
+        "HW_PROXY_POS_API_URL": pos_api_url,
+        "HW_PROXY_NOTIFIER_URL": notifier_url,
+        "HW_PROXY_DEVICE_SERIAL": SERIAL,
+        "HW_PROXY_DEVICE_SECRET": SECRET,
+        "HW_PROXY_RECONNECT_FIRST_S": "0.05",
+        "HW_PROXY_RECONNECT_MAX_S": "0.5",
+    }
+    env.pop("HW_PROXY_FAULT_KILL_AFTER_MESSAGES", None)
+    if kill_after is not None:
+        env["HW_PROXY_FAULT_KILL_AFTER_MESSAGES"] = str(kill_after)
+    with (folder / "hw-proxy.log").open("ab") as log:
+        return subprocess.Popen([executable("hw-proxy")], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=folder)
+
+
+def consistent_cache(path: Path, steps: list[Step], log_start: int) -> tuple[int | None, bool]:
+    """Assert that the cache is the history up to its stored position (nothing half-applied, nothing skipped);
+    inside an unfinished reset, each item is the one at the stored position or the one the reset sent."""
+    conn = sqlite3.connect(path)
+    try:
+        position, in_reset = conn.execute("select position, reset_in_progress from stream_state").fetchone()
+        rows = {
+            EntityKey(EntityType(t), uuid.UUID(i)): (v, json.loads(item))
+            for t, i, v, item in conn.execute(
+                "select entity_type, entity_id, version, item from config_item where item is not null"
+                " and removed is null"
+            )
+        }
+        awaiting = conn.execute("select count(*) from config_item where awaiting_snapshot = 1").fetchone()[0]
+    finally:
+        conn.close()
+    assert awaiting == 0
+    at_position = live_state(steps, position)
+    if not in_reset:
+        assert rows == at_position
+    else:
+        at_reset = live_state(steps, log_start - 1)
+        assert set(at_position) <= set(rows)
+        for key, held in rows.items():
+            assert held in (at_position.get(key), at_reset.get(key)), key
+    return position, bool(in_reset)
+
+
+async def test_a_till_killed_while_storing_keeps_a_consistent_cache_and_ends_with_the_latest_items(
+    tmp_path: Path,
+) -> None:
+    steps = build_history(80)
+    log_start = 12
+    kills = [4, 9, 15, 6, 23, 12]
+    seen: list[tuple[int | None, bool]] = []
+    async with pos_api(TokenDesk()) as pos_api_url, notifier(list(steps), log_start=log_start) as server:
+        for number, kill_after in enumerate(kills, start=1):
+            proc = start_hw_proxy(
+                tmp_path, port=free_port(), pos_api_url=pos_api_url, notifier_url=server.url, kill_after=kill_after
+            )
+            returncode = await asyncio.to_thread(proc.wait, 90)
+            log = (tmp_path / "hw-proxy.log").read_text()
+            assert returncode == -signal.SIGKILL, log
+            assert len(server.resumes) == number
+            stored = consistent_cache(tmp_path / "till.sqlite3", steps, log_start)
+            expected_resume = None if not seen or seen[-1][1] else seen[-1][0]
+            assert server.resumes[-1] == expected_resume  # each run resumed from what the last one stored
+            seen.append(stored)
+        # Run 1 dies on the 4th message, inside the first reset (Reset, then six items); run 2 redoes the reset
+        # (Reset, six items, Synced at 11) and dies on the change at 12; the next ones die on their 15th, 6th, 23rd
+        # and 12th change, each having stored the ones before.
+        assert seen == [(None, True), (11, False), (25, False), (30, False), (52, False), (63, False)]
+
+        port = free_port()
+        proc = start_hw_proxy(tmp_path, port=port, pos_api_url=pos_api_url, notifier_url=server.url, kill_after=None)
+        try:
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+                body: dict[str, Any] = {}
+
+                async def caught_up() -> bool:
+                    nonlocal body
+                    with contextlib.suppress(httpx.TransportError):
+                        body = (await http.get("/v1/config")).json()
+                        return bool(body["freshness"]["position"] == 79 and body["freshness"]["caught_up"])
+                    return False
+
+                deadline = time.monotonic() + 60
+                while not await caught_up():
+                    assert time.monotonic() < deadline, (tmp_path / "hw-proxy.log").read_text()
+                    await asyncio.sleep(0.05)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            assert await asyncio.to_thread(proc.wait, 30) == 0
+    assert body["freshness"]["stale"] is False
+    served = {
+        EntityKey(EntityType(kind), uuid.UUID(view["entity_id"])): (view["version"], view["item"])
+        for kind, views in body["items"].items()
+        for view in views
+    }
+    assert served == live_state(steps, 79)
+    assert consistent_cache(tmp_path / "till.sqlite3", steps, log_start) == (79, False)
+    assert "device-secret-of-the-till" not in (tmp_path / "hw-proxy.log").read_text()

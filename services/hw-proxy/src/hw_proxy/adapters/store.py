@@ -141,7 +141,14 @@ class LocalStore:
             raise RuntimeError("the local store is not open")
         conn = self._conn
         async with self._lock:
-            return await asyncio.to_thread(work, conn)
+            # A cancelled caller (the app stopping) still waits for the thread: the connection is never closed,
+            # nor used by the next caller, while a transaction runs on it.
+            running = asyncio.ensure_future(asyncio.to_thread(work, conn))
+            try:
+                return await asyncio.shield(running)
+            except asyncio.CancelledError:
+                await asyncio.wait({running})
+                raise
 
     async def _transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """`work` in one transaction, committed whole or rolled back whole."""

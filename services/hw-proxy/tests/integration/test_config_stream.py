@@ -10,7 +10,9 @@ is always the history up to its stored position, and in the end holds the latest
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
 import json
 import os
 import signal
@@ -33,10 +35,12 @@ from fastapi import FastAPI, Header, Response
 from pydantic import SecretStr
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import Frame, Opcode
 
 from caisse_contracts.events.config import EntityType, PatchOperationV1
 from caisse_contracts.stream import (
     FROM_TILL,
+    HALF_OPEN_S,
     Ack,
     Change,
     CloseCode,
@@ -58,7 +62,7 @@ from caisse_stack.services import executable
 from hw_proxy.adapters.pos_api import PosApiStreamTokens
 from hw_proxy.adapters.store import LocalStore
 from hw_proxy.domain.config_cache import EntityKey
-from hw_proxy.entrypoints.config_subscriber import ConfigSubscriber
+from hw_proxy.entrypoints.config_subscriber import PING_INTERVAL_S, PING_TIMEOUT_S, ConfigSubscriber
 
 SERIAL = "TILL-0001"
 SECRET = "device-secret-of-the-till"
@@ -443,6 +447,61 @@ async def test_the_backoff_grows_while_pos_api_is_away_and_starts_over_after_a_g
         await eventually(lambda: len(server.resumes) == 2, what="the reconnection")
         assert draws[4] == 0.05  # the session had caught up: the backoff starts over
         assert sub.sessions == 2
+
+
+WEBSOCKET_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 §1.3
+
+
+def test_the_pings_notice_a_dead_notifier_within_the_half_open_limit() -> None:
+    assert PING_INTERVAL_S + PING_TIMEOUT_S < HALF_OPEN_S
+
+
+async def test_a_notifier_that_stops_answering_is_left_and_the_till_connects_again(store: LocalStore) -> None:
+    """A notifier that accepts, says Hello, then answers nothing (not even pings): a half-open connection."""
+    writers: list[asyncio.StreamWriter] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        request = await reader.readuntil(b"\r\n\r\n")
+        key = next(
+            line.split(b":", 1)[1].strip()
+            for line in request.split(b"\r\n")
+            if line.lower().startswith(b"sec-websocket-key:")
+        )
+        accept = base64.b64encode(hashlib.sha1(key + WEBSOCKET_GUID).digest())  # noqa: S324 (the RFC's hash)
+        writer.write(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n"
+        )
+        hello = Hello(notifier="silent", scope=SCOPE, position=None, token_expires_at=utc_now())
+        writer.write(Frame(Opcode.TEXT, hello.model_dump_json().encode()).serialize(mask=False))
+        writers.append(writer)  # kept open, never read again
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = httpx.AsyncClient(transport=TokenDesk().mock(), base_url="http://pos-api.test")
+    sub = ConfigSubscriber(
+        store=store,
+        tokens=PosApiStreamTokens(client, serial=SERIAL, secret=SecretStr(SECRET)),
+        notifier_url=f"ws://127.0.0.1:{port}",
+        clock=utc_now,
+        reconnect_first_s=0.05,
+        reconnect_max_s=0.1,
+        ack_interval_s=0.0,
+        ping_interval_s=0.2,
+        ping_timeout_s=0.2,
+    )
+    await sub.start()
+    try:
+        await eventually(lambda: sub.status.connected, timeout_s=10, what="the first connection")
+        await eventually(lambda: len(writers) >= 2, timeout_s=10, what="a new connection after the silence")
+        assert sub.sessions >= 1
+    finally:
+        await sub.stop()
+        await client.aclose()
+        for writer in writers:
+            writer.close()
+        server.close()
+        await server.wait_closed()
 
 
 # hw-proxy as a real process, killed in the middle of storing a message.

@@ -196,7 +196,7 @@ class ConfigSubscriber:
             ping_interval=self._ping_interval_s,
             ping_timeout=self._ping_timeout_s,
             open_timeout=HALF_OPEN_S,
-            close_timeout=5,
+            close_timeout=2,  # a dead notifier does not hold the till's stop or its next attempt for long
             max_size=8 * 2**20,
             logger=_wire_log,
         ) as ws:

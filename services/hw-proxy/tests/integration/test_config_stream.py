@@ -449,6 +449,30 @@ async def test_the_backoff_grows_while_pos_api_is_away_and_starts_over_after_a_g
         assert sub.sessions == 2
 
 
+class FlakyStore(LocalStore):
+    """The real store, whose first write fails as a full disk would."""
+
+    failed = False
+
+    async def record(self, *args: Any, **kwargs: Any) -> None:
+        if not self.failed:
+            self.failed = True
+            raise sqlite3.OperationalError("database or disk is full")
+        await super().record(*args, **kwargs)
+
+
+async def test_a_failure_while_storing_ends_the_session_and_the_till_tries_again(tmp_path: Path) -> None:
+    store = FlakyStore(str(tmp_path / "till.sqlite3"))
+    await store.open()
+    try:
+        async with notifier(build_history(6)) as server, subscriber(store, TokenDesk(), server):
+            await eventually(lambda: server.acks[-1:] == [5], what="the catch-up after the failure")
+            assert server.resumes == [None, None]
+            assert store.failed
+    finally:
+        await store.close()
+
+
 WEBSOCKET_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 §1.3
 
 

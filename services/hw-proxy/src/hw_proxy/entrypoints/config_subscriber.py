@@ -167,6 +167,8 @@ class ConfigSubscriber:
                 log.error("the notifier breaks the stream's contract: %s", exc)
             except (OSError, TimeoutError, WebSocketException) as exc:
                 log.warning("the notifier is out of reach (%s)", type(exc).__name__)
+            except Exception:  # the stream must outlive any one failure (a full disk, a bug): log it, try again
+                log.exception("the config stream failed")
             finally:
                 self._ws = None
                 self.status.connected = False

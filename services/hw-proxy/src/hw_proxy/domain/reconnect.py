@@ -17,8 +17,7 @@ def reconnect_ceiling(failures: int, *, first_s: float, max_s: float) -> float:
     return min(max_s, first_s * 2.0 ** min(max(failures, 0), 62))
 
 
-def reconnect_delay(
-    failures: int, *, first_s: float, max_s: float, draw: Draw = random.uniform
-) -> float:  # jitter, not secrecy
-    """The wait before the next attempt: a uniform draw in [0, ceiling] (`draw` is injected by the tests)."""
+def reconnect_delay(failures: int, *, first_s: float, max_s: float, draw: Draw = random.uniform) -> float:
+    """The wait before the next attempt: a uniform draw in [0, ceiling] (`draw` is injected by the tests; the
+    standard generator is right here: this is jitter, not secrecy)."""
     return draw(0.0, reconnect_ceiling(failures, first_s=first_s, max_s=max_s))

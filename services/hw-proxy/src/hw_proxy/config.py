@@ -2,14 +2,38 @@
 
 from __future__ import annotations
 
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from caisse_runtime.settings import ServiceSettings
 
 
 class Settings(ServiceSettings):
+    """What the till's agent reads from its environment; the device secret is a `SecretStr`, never logged."""
+
     model_config = SettingsConfigDict(env_prefix="HW_PROXY_", extra="ignore")
 
     port: int = 8105
     store_path: str = "hw-proxy.sqlite3"
     pos_api_url: str = "http://127.0.0.1:8101"
+    pos_api_timeout_s: float = Field(default=10.0, gt=0, description="How long a call to pos-api may take.")
+    notifier_url: str = Field(
+        default="ws://127.0.0.1:8104", description="The notifier's base URL; the stream path comes with the token."
+    )
+    device_serial: str | None = Field(
+        default=None, description="The till's serial, as enrolled in pos-api; without it the config stream is off."
+    )
+    device_secret: SecretStr | None = Field(default=None, description="The till's device secret (never logged).")
+    reconnect_first_s: float = Field(default=0.5, gt=0, description="The first reconnect delay's upper bound.")
+    reconnect_max_s: float = Field(default=30.0, gt=0, description="The cap of the reconnect delay.")
+    ack_interval_s: float = Field(
+        default=0.25, ge=0, description="At most one `Ack` per this interval; the last position is always acked."
+    )
+    stale_after_s: float = Field(
+        default=300.0, gt=0, description="The config is flagged stale after this long without contact."
+    )
+    fault_kill_after_messages: int | None = Field(
+        default=None,
+        ge=1,
+        description="Tests only: SIGKILL the process while it stores the Nth stream message, before its commit.",
+    )

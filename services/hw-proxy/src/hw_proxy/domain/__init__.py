@@ -1,0 +1,1 @@
+"""hw-proxy's domain: the till's rules, pure (no I/O, no clock)."""

@@ -1,0 +1,1 @@
+"""hw-proxy's entrypoints: the config stream's subscriber and the local HTTP routes."""

@@ -1,0 +1,1 @@
+"""hw-proxy's use cases, over the ports they need (`ports.py`)."""

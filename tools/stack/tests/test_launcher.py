@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from caisse_contracts.topics import CONFIG, all_topics
 from caisse_stack import ensure_up, kafka, postgres
+from caisse_stack.demo_data import Demo, DemoTill
 from caisse_stack.layout import INSTANCES, instance
 from caisse_stack.processes import alive, read_pid
 from caisse_stack.services import BY_NAME, service_env
@@ -146,3 +147,19 @@ def test_the_notifier_reads_the_keys_from_pos_api_and_the_till_finds_the_notifie
     till = service_env(BY_NAME["hw-proxy"], inst, port=BY_NAME["hw-proxy"].port(inst))
     assert till["HW_PROXY_NOTIFIER_URL"] == "ws://127.0.0.1:30104"
     assert "STREAM_SIGNING_KEY" not in " ".join(notifier) + " ".join(till)
+
+
+def test_hw_proxy_is_the_demo_first_till_once_the_demo_exists(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("CAISSE_STACK_ROOT", str(tmp_path))
+    monkeypatch.delenv("CAISSE_STACK_PORT_SHIFT", raising=False)
+    inst = instance("test")
+    hw_proxy = BY_NAME["hw-proxy"]
+    assert "HW_PROXY_DEVICE_SERIAL" not in service_env(hw_proxy, inst, port=1)  # no demo yet: no till
+    demo = Demo(
+        admin_token="x",
+        tills=[DemoTill("p", "s", "TILL-1", "secret-1", "EUR"), DemoTill("q", "s", "TILL-2", "secret-2", "EUR")],
+    )
+    inst.folder.mkdir(parents=True, exist_ok=True)
+    demo.save(inst.folder / "demo.json")
+    env = service_env(hw_proxy, inst, port=1)
+    assert (env["HW_PROXY_DEVICE_SERIAL"], env["HW_PROXY_DEVICE_SECRET"]) == ("TILL-1", "secret-1")

@@ -156,7 +156,10 @@ class Change(_Message):
 
 class Item(_Message):
     type: Literal["item"] = "item"
-    position: Position | None = Field(description="None inside a `Reset`: the position comes with its `Synced`.")
+    position: Position | None = Field(
+        description="None inside a `Reset` (the position comes with its `Synced`) and when it answers a `Snapshot` (an "
+        "answer moves no position: it may come from further in the log than the stream has reached)."
+    )
     entity_type: EntityType
     entity_id: UUID
     version: StrictInt
@@ -165,7 +168,7 @@ class Item(_Message):
 
 class Removed(_Message):
     type: Literal["removed"] = "removed"
-    position: Position
+    position: Position | None = Field(description="None when it answers a `Snapshot`: an answer moves no position.")
     entity_type: EntityType
     entity_id: UUID
     version: StrictInt

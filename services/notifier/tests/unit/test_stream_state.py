@@ -227,3 +227,20 @@ def test_lag_counts_the_changes_of_the_scope_after_the_position() -> None:
     world.change(EntityType.TERRITORY, T, Placement(T), name="t")
     assert world.state.lag(scope(A, SHOP_A1), acked) == 2
     assert world.state.lag(scope(A, SHOP_A1), world.position) == 0
+
+
+def test_a_snapshot_answer_carries_no_position_and_says_removed_for_what_left_the_scope() -> None:
+    world = World()
+    product, gone = uuid.uuid4(), uuid.uuid4()
+    world.change(EntityType.PRODUCT, product, Placement(T, A), price=1)
+    world.change(EntityType.PRODUCT, gone, Placement(T, A), price=1)
+    world.change(EntityType.PRODUCT, gone, Placement(T, A), deleted=True)
+    till = scope(A, SHOP_A1)
+    item = world.state.item(EntityType.PRODUCT, product, till)
+    assert isinstance(item, Item)
+    assert (item.position, item.version) == (None, 1)
+    removed = world.state.item(EntityType.PRODUCT, gone, till)
+    assert isinstance(removed, Removed)
+    assert (removed.position, removed.reason) == (None, "deleted")
+    assert isinstance(world.state.item(EntityType.PRODUCT, product, scope(B, SHOP_B1)), Removed)  # not its company's
+    assert world.state.item(EntityType.PRODUCT, uuid.uuid4(), till) is None

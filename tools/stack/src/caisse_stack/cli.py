@@ -33,6 +33,13 @@ def cmd_up(args: argparse.Namespace) -> int:
             )
     if args.demo:
         demo.run(inst)
+        if args.services:
+            # hw-proxy becomes the demo's first till: it fetches its stream token and keeps its config from the notifier
+            services.restart(inst, "hw-proxy")
+            _say(
+                f"      hw-proxy is its till: its config, kept from the notifier, at "
+                f"http://127.0.0.1:{services.BY_NAME['hw-proxy'].port(inst)}/v1/config"
+            )
     _say(f"{inst.name} up in {time.monotonic() - began:.1f}s")
     return 0
 

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from caisse_stack import postgres
+from caisse_stack.demo_data import Demo
 from caisse_stack.layout import Instance, repo_root
 from caisse_stack.processes import read_pid, require_free, start_detached, stop_pid
 
@@ -73,8 +74,31 @@ def service_env(
         env[f"{p}STORE_PATH"] = str(inst.folder / "hw-proxy" / "till.sqlite3")
         env[f"{p}POS_API_URL"] = f"http://127.0.0.1:{BY_NAME['pos-api'].port(inst)}"
         env[f"{p}NOTIFIER_URL"] = f"ws://127.0.0.1:{BY_NAME['notifier'].port(inst)}"
+        if (till := demo_till(inst)) is not None:  # the till this instance's hw-proxy is, once the demo made one
+            env[f"{p}DEVICE_SERIAL"], env[f"{p}DEVICE_SECRET"] = till
     env.update({f"{p}{k.upper()}": v for k, v in (extra or {}).items()})
     return env
+
+
+def demo_till(inst: Instance) -> tuple[str, str] | None:
+    """The serial and secret of the demo's first till, once the demo data was loaded (`demo.json`)."""
+    path = inst.folder / "demo.json"
+    if not path.is_file():
+        return None
+    tills = Demo.load(path).tills
+    return (tills[0].serial, tills[0].secret) if tills else None
+
+
+def restart(inst: Instance, name: str) -> int:
+    """Stop one service if it runs and start it again with its current environment; wait for its /readyz."""
+    service = BY_NAME[name]
+    stop_pid(pid_file(inst, name), timeout_s=30)
+    env = {**os.environ, **service_env(service, inst, port=service.port(inst))}
+    pid = start_detached(
+        [executable(name)], log_file=log_file(inst, name), pid_file=pid_file(inst, name), cwd=repo_root(), env=env
+    )
+    wait_ready(f"http://127.0.0.1:{service.port(inst)}", name, log_file(inst, name))
+    return pid
 
 
 def admin_token(inst: Instance) -> str:

@@ -270,7 +270,7 @@ class ConfigState:
             return None
         if entity.deleted or not entity.placement.reaches(scope):
             return Removed(
-                position=entity.position,
+                position=None,
                 entity_type=entity_type,
                 entity_id=entity_id,
                 version=entity.version,

@@ -144,6 +144,7 @@ def test_the_notifier_reads_the_keys_from_pos_api_and_the_till_finds_the_notifie
     inst = instance("test")
     notifier = service_env(BY_NAME["notifier"], inst, port=BY_NAME["notifier"].port(inst))
     assert notifier["NOTIFIER_POS_API_URL"] == "http://127.0.0.1:30101"
+    assert notifier["NOTIFIER_OPS_TOKEN"] == (tmp_path / ".stack" / "test" / "notifier-ops-token").read_text().strip()
     till = service_env(BY_NAME["hw-proxy"], inst, port=BY_NAME["hw-proxy"].port(inst))
     assert till["HW_PROXY_NOTIFIER_URL"] == "ws://127.0.0.1:30104"
     assert "STREAM_SIGNING_KEY" not in " ".join(notifier) + " ".join(till)

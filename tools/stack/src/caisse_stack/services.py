@@ -70,6 +70,7 @@ def service_env(
     if service.name == "notifier":
         # where it reads the public keys of the tills' stream tokens (`<url>/v1/stream-keys`)
         env[f"{p}POS_API_URL"] = f"http://127.0.0.1:{BY_NAME['pos-api'].port(inst)}"
+        env[f"{p}OPS_TOKEN"] = instance_token(inst, "notifier-ops-token")
     if service.name == "hw-proxy":
         env[f"{p}STORE_PATH"] = str(inst.folder / "hw-proxy" / "till.sqlite3")
         env[f"{p}POS_API_URL"] = f"http://127.0.0.1:{BY_NAME['pos-api'].port(inst)}"

@@ -45,7 +45,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench import calibration
-from bench.cpu import cpu_seconds
+from bench.cpu import CpuShares, cpu_seconds
 from bench.finalize import fresh_consumers, percentile
 from bench.idle_rss import rss_mb
 from bench.report import Figure
@@ -290,6 +290,26 @@ def relayed_ns(bootstrap: str, entity_id: str, version: int) -> int | None:
     return asyncio.run(look())
 
 
+class Shares:
+    """CPU seconds by process over a phase (`bench.cpu`'s services, PostgreSQL and Kafka, plus the generator)."""
+
+    def __init__(self, inst: Instance, generator: int | None = None) -> None:
+        self.generator = generator
+        self._shares = CpuShares(inst)
+        self._shares.start()
+        self._generator_s = cpu_seconds(generator) or 0.0 if generator is not None else 0.0
+        self._began = time.monotonic()
+
+    def stop(self) -> str:
+        self._shares.stop()
+        spent = {name: ms / 1000 for name, ms in self._shares.per_item(1).items() if name != "load generator"}
+        if self.generator is not None:
+            spent["streamgen"] = (cpu_seconds(self.generator) or 0.0) - self._generator_s
+        wall = time.monotonic() - self._began
+        ranked = sorted(spent.items(), key=lambda kv: kv[1], reverse=True)
+        return f"{wall:.1f} s wall, CPU s " + ", ".join(f"{name} {s:.1f}" for name, s in ranked if s >= 0.05)
+
+
 def say(text: str) -> None:
     sys.stdout.write(text + "\n")
     sys.stdout.flush()
@@ -338,8 +358,11 @@ def run() -> list[Figure]:
         tills, in_shop = tills_of(placed, key)
         minted = time.monotonic()
         rss_before = rss_mb(pid)
+        connecting = Shares(inst)
         with StreamGen.start(binary, stream_url, tills, mode="storm", connect_timeout_s=CONNECT_TIMEOUT_S) as gen:
+            connecting.generator = gen.process.pid
             synced = gen.wait_synced()
+            say(f"CPU while the tills connected: {connecting.stop()}")
             say(
                 f"{synced['count']} of {synced['tills']} tills synced in {synced['elapsed_ms'] / 1000:.1f} s"
                 f" ({synced['failed']} failed {synced['failures']['by_code']}, timed out: {synced['timed_out']});"
@@ -359,6 +382,7 @@ def run() -> list[Figure]:
             )
             name = restore[0][2]
             territory_runs = []
+            fanning = Shares(inst, gen.process.pid)
             for n in range(1, TERRITORY_RUNS + 1):
                 territory_runs.append(
                     fan_out(gen, office, pid, territory_path, placed.territory_id, {"name": f"{name} ({n})"}, None)
@@ -366,6 +390,7 @@ def run() -> list[Figure]:
                 rss_held.append(rss_mb(pid))
                 time.sleep(PAUSE_S)
             say("territory-wide change: " + describe(territory_runs))
+            say(f"CPU over the {TERRITORY_RUNS} territory-wide changes (pauses included): {fanning.stop()}")
             footer = restore[1][2]
             shop_runs = []
             for n in range(1, SHOP_RUNS + 1):
@@ -401,7 +426,9 @@ def run() -> list[Figure]:
             finally:
                 resumed_ns = time.time_ns()
                 os.kill(gen.process.pid, signal.SIGCONT)
+            storming = Shares(inst, gen.process.pid)
             report = gen.storm_report(deadline_s=STORM_DEADLINE_S)
+            say(f"CPU during the storm: {storming.stop()}")
             missed = gen.watch(placed.territory_id, missed_version, deadline_s=WATCH_DEADLINE_S)
             storm = Storm(report, resumed_ns, stopped_s, port_wait_s, held, ready_s, missed)
             pid = notifier_pid(inst)

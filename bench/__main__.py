@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from bench import basket_math, finalize, idle_rss, paheko_latency, paheko_push, paheko_recovery, sessions
+from bench import basket_math, finalize, idle_rss, notifier, paheko_latency, paheko_push, paheko_recovery, sessions
 from bench.report import Figure, print_table
 
 BENCHMARKS: dict[str, Callable[[], list[Figure]]] = {
@@ -14,6 +14,7 @@ BENCHMARKS: dict[str, Callable[[], list[Figure]]] = {
     "finalize": finalize.run,
     "idle_rss": idle_rss.run,
     "sessions": sessions.run,
+    "notifier": notifier.run,
     "paheko_push": paheko_push.run,
     "paheko_latency": paheko_latency.run,
     "paheko_recovery": paheko_recovery.run,

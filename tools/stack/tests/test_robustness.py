@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import resource
 import subprocess
 import sys
 import threading
@@ -31,6 +32,23 @@ def test_a_detached_process_is_found_again_by_its_pid_file(tmp_path: Path) -> No
         assert read_pid(pid_file) == pid
     finally:
         subprocess.run(["kill", str(pid)], check=True)
+
+
+def test_a_detached_process_may_open_as_many_files_as_the_hard_limit_allows(tmp_path: Path) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(256, hard), hard))  # a low soft limit, as distributions give
+    try:
+        pid_file = tmp_path / "limits.pid"
+        start_detached(
+            ["sh", "-c", "ulimit -Sn; ulimit -Hn"], log_file=tmp_path / "limits.log", pid_file=pid_file, cwd=tmp_path
+        )
+        deadline = time.monotonic() + 10
+        while len((tmp_path / "limits.log").read_text().split()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        started_soft, started_hard = (tmp_path / "limits.log").read_text().split()
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, resource.getrlimit(resource.RLIMIT_NOFILE)[0]), hard))
+    assert started_soft == started_hard == str(hard)
 
 
 def test_the_urls_of_an_instance_name_its_port_and_the_caisse_role(monkeypatch: pytest.MonkeyPatch) -> None:

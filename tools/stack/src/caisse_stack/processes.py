@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -62,8 +63,10 @@ def require_free(port: int, what: str) -> None:
 def start_detached(
     argv: Sequence[str], *, log_file: Path, pid_file: Path, cwd: Path, env: Mapping[str, str] | None = None
 ) -> int:
-    """Start `argv` in its own session (it outlives this command), output appended to `log_file`."""
+    """Start `argv` in its own session (it outlives this command), output appended to `log_file`, with as many
+    open files as the hard limit allows (`raise_open_files_limit`)."""
     log_file.parent.mkdir(parents=True, exist_ok=True)
+    raise_open_files_limit()
     with log_file.open("ab") as log:
         process = subprocess.Popen(
             list(argv),
@@ -76,6 +79,20 @@ def start_detached(
         )
     pid_file.write_text(f"{process.pid}\nstarted={started(process.pid)}\n")
     return process.pid
+
+
+def raise_open_files_limit() -> int:
+    """Lift this process's soft limit of open files to its hard one, so that what it starts inherits it; the soft
+    limit now.
+
+    A socket is a file: the notifier holds one per connected till (10,000 in its benchmark), and a distribution's
+    default soft limit (often 1,024) would refuse them long before the hard one (often 524,288); a container
+    usually runs with both at the same high value.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
 def stop_pid(pid_file: Path, *, timeout_s: float = 30.0) -> bool:

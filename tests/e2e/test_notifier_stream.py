@@ -36,7 +36,9 @@ def keys() -> Iterator[Keys]:
 
 @pytest.fixture(scope="module")
 def notifier(stack: Stack, keys: Keys) -> ServiceProcess:
-    service = stack.service("notifier", pos_api_url=keys.url, ops_token=OPS, presence_flush_s="0.2")
+    service = stack.service(
+        "notifier", pos_api_url=keys.url, ops_token=OPS, presence_flush_s="0.2", presence_ack_every_s="0.2"
+    )
     service.start()
     return service
 

@@ -1,8 +1,9 @@
-"""A started service keeps its start-up heap out of the cyclic collector's rounds, and only that."""
+"""A started service keeps its start-up heap out of the cyclic collector's rounds, and its log free of each WebSocket."""
 
 from __future__ import annotations
 
 import gc
+import logging
 import weakref
 from collections.abc import Iterator
 
@@ -55,3 +56,15 @@ async def test_a_service_settles_its_heap_once_started() -> None:
     assert gc.get_freeze_count() == 0
     async with app.router.lifespan_context(app):
         assert gc.get_freeze_count() > 0
+
+
+def test_a_websocket_service_keeps_each_connections_opening_and_closing_out_of_its_info_log() -> None:
+    from caisse_runtime.service import _quiet_connections  # noqa: PLC0415 (a private filter, tested alone)
+
+    def record(level: int, message: str) -> logging.LogRecord:
+        return logging.LogRecord("uvicorn.error", level, __file__, 1, message, None, None)
+
+    assert not _quiet_connections(record(logging.INFO, "connection open"))
+    assert not _quiet_connections(record(logging.INFO, '127.0.0.1:5000 - "WebSocket /v1/stream" [accepted]'))
+    assert _quiet_connections(record(logging.INFO, "Application startup complete."))
+    assert _quiet_connections(record(logging.WARNING, "connection open"))

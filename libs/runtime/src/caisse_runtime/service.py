@@ -341,4 +341,15 @@ def serve(app: FastAPI | str, settings: ServiceSettings, *, websockets: WebSocke
             else {"ws": "none"}
         ),
     )
+    if websockets is not None:
+        logging.getLogger("uvicorn.error").addFilter(_quiet_connections)
     _Server(config).run()
+
+
+def _quiet_connections(record: logging.LogRecord) -> bool:
+    """Uvicorn says every WebSocket's opening and closing at INFO: thousands of tills reconnecting would fill the log
+    (and spend a core on it). They stay at DEBUG; failures still show."""
+    if record.levelno > logging.INFO:
+        return True
+    message = record.getMessage()
+    return not (message in {"connection open", "connection closed"} or '"WebSocket ' in message)

@@ -73,6 +73,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
         clock=utc_now,
         new_id=new_id,
         ack_every_s=settings.presence_ack_every_s,
+        ack_event_every_s=settings.presence_ack_event_every_s,
         seen_every_s=settings.presence_seen_every_s,
     )
     streams = StreamServices(

@@ -27,5 +27,8 @@ class Settings(ServiceSettings):
     )
     ping_s: float = Field(default=10.0, gt=0, le=15, description="WebSocket pings; a half-open connection ends in 2×.")
     presence_flush_s: float = Field(default=1.0, gt=0)
-    presence_ack_every_s: float = Field(default=5.0, gt=0)
+    presence_ack_every_s: float = Field(default=5.0, gt=0, description="How often acknowledged positions are written.")
+    presence_ack_event_every_s: float = Field(
+        default=60.0, gt=0, description="A till's `acknowledged` presence event, at most this often."
+    )
     presence_seen_every_s: float = Field(default=10.0, gt=0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, Final
 
 import asyncpg
@@ -74,6 +75,7 @@ SAVE_TILLS: Final = f"""
     where t.connection_id = excluded.connection_id or t.connected_at <= excluded.connected_at
 """  # noqa: S608
 """A replica's late word on an older connection never overwrites a newer connection of the same till."""
+SEEN: Final = "update tills set last_seen_at = $2 where notifier = $1 and connected and last_seen_at < $2"
 LIST_TILLS: Final = f"""
     select {TILL_COLUMNS} from tills
     where ($1::uuid is null or shop_id = $1) and ($2::uuid is null or company_id = $2)
@@ -203,6 +205,9 @@ class NotifierDatabase(HotPool):
                     for e in events
                 ],
             )
+
+    async def seen(self, notifier: str, at: datetime) -> None:
+        await self.opened().execute(SEEN, notifier, at)
 
     async def tills(self, of: TillsOf) -> list[TillRow]:
         rows = await self.opened().fetch(LIST_TILLS, of.shop_id, of.company_id, of.limit)

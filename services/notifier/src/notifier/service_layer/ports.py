@@ -62,6 +62,9 @@ class PresenceStore(Protocol):
     async def save_presence(self, rows: Sequence[TillRow], events: Sequence[Envelope[Any]]) -> None:
         """Upsert the tills' rows and queue their `till.presence` events, in one transaction."""
 
+    async def seen(self, notifier: str, at: datetime) -> None:
+        """The tills connected to `notifier` were still there `at`."""
+
     async def tills(self, of: TillsOf) -> list[TillRow]: ...
 
 

@@ -1,10 +1,11 @@
 """Use case: the tills' presence — who is connected, to which replica, how far each has acknowledged.
 
 Each replica records its own connections: a row per till (the latest connection wins) and a `till.presence`
-event when a till connects, acknowledges (at most every `ack_every_s`), and goes away. Rows and events are written
-together, a batch every `flush_s`: ten thousand tills acknowledging the same change cost one transaction, not ten
-thousand. A replica also refreshes its connected tills' `last_seen_at` every `seen_every_s`, so that the tills of a
-replica that died are shown offline once that time has passed twice.
+event when a till connects and goes away, and when it acknowledges (at most every `ack_event_every_s` per till).
+Rows and events are written together, a batch every `flush_s`; the positions the tills acknowledged join a batch
+every `ack_every_s` only: ten thousand tills acknowledging the same change cost one statement, not ten thousand,
+and not one a second. A replica also marks its connected tills seen every `seen_every_s` (one statement), so that
+the tills of a replica that died are shown offline once that time has passed twice.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class Presence:
         clock: Clock,
         new_id: Callable[[], UUID],
         ack_every_s: float = 5.0,
+        ack_event_every_s: float = 60.0,
         seen_every_s: float = 10.0,
     ) -> None:
         self._store = store
@@ -54,13 +56,18 @@ class Presence:
         self._clock = clock
         self._new_id = new_id
         self._ack_every = timedelta(seconds=ack_every_s)
+        self._ack_event_every = timedelta(seconds=ack_event_every_s)
         self.seen_every = timedelta(seconds=seen_every_s)
         self._live: dict[UUID, TillRow] = {}
         """This replica's connected tills, by connection."""
         self._dirty: dict[UUID, TillRow] = {}
+        """Rows to write at the next flush: a connection, a disconnection, a move."""
+        self._acked: dict[UUID, TillRow] = {}
+        """Rows whose acknowledged position moved: written every `ack_every`."""
         self._events: list[Envelope[Any]] = []
         self._acked_event_at: dict[UUID, datetime] = {}
         self._seen_at: datetime | None = None
+        self._acks_at: datetime | None = None
 
     def connected(self, connection_id: UUID, scope: Scope) -> None:
         now = self._clock()
@@ -93,15 +100,20 @@ class Presence:
             return
         now = self._clock()
         row = replace(row, acked_position=position, last_seen_at=now)
-        self._live[connection_id] = self._dirty[connection_id] = row
+        self._live[connection_id] = row
+        if connection_id in self._dirty:
+            self._dirty[connection_id] = row
+        else:
+            self._acked[connection_id] = row
         last = self._acked_event_at.get(connection_id)
-        if last is None or now - last >= self._ack_every:
+        if last is None or now - last >= self._ack_event_every:
             self._acked_event_at[connection_id] = now
             self._event(row, PresenceKind.ACKNOWLEDGED, now)
 
     def disconnected(self, connection_id: UUID, close_code: int | None) -> None:
         row = self._live.pop(connection_id, None)
         self._acked_event_at.pop(connection_id, None)
+        self._acked.pop(connection_id, None)
         if row is None:
             return
         now = self._clock()
@@ -137,29 +149,36 @@ class Presence:
         )
 
     async def flush(self) -> int:
-        """Write what changed since the last flush (and, every `seen_every`, that the connected tills are still
-        there); what fails to be written is kept for the next flush. The number of rows written."""
+        """Write what changed since the last flush (the acknowledged positions every `ack_every`; every
+        `seen_every`, that the connected tills are still there); what fails to be written is kept for the next
+        flush. The number of rows written."""
         now = self._clock()
         rows = dict(self._dirty)
-        if self._seen_at is None or now - self._seen_at >= self.seen_every:
-            for connection_id, row in self._live.items():
-                rows[connection_id] = self._live[connection_id] = replace(row, last_seen_at=now)
+        acks_due = self._acks_at is None or now - self._acks_at >= self._ack_every
+        if acks_due:
+            rows.update({k: v for k, v in self._acked.items() if k not in rows})
         events = list(self._events)
-        if not rows and not events:
-            return 0
-        # One row per till: its latest connection's.
-        latest: dict[UUID, TillRow] = {}
-        for row in rows.values():
-            kept = latest.get(row.pos_id)
-            if kept is None or row.connected_at >= kept.connected_at:
-                latest[row.pos_id] = row
-        await self._store.save_presence(list(latest.values()), events)
-        for connection_id in rows:
-            self._dirty.pop(connection_id, None)
-        del self._events[: len(events)]
-        if rows.keys() >= self._live.keys():
+        seen_due = self._seen_at is None or now - self._seen_at >= self.seen_every
+        if rows or events:
+            # One row per till: its latest connection's.
+            latest: dict[UUID, TillRow] = {}
+            for row in rows.values():
+                kept = latest.get(row.pos_id)
+                if kept is None or row.connected_at >= kept.connected_at:
+                    latest[row.pos_id] = row
+            await self._store.save_presence(list(latest.values()), events)
+            for connection_id, row in rows.items():
+                if self._dirty.get(connection_id) is row:
+                    del self._dirty[connection_id]
+                if self._acked.get(connection_id) is row:
+                    del self._acked[connection_id]
+            del self._events[: len(events)]
+        if acks_due:
+            self._acks_at = now
+        if seen_due and self._live:
+            await self._store.seen(self.notifier, now)
             self._seen_at = now
-        return len(latest)
+        return len(rows)
 
     async def tills(self, of: TillsOf) -> list[TillStatus]:
         rows = await self._store.tills(of)

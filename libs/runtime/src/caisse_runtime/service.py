@@ -292,10 +292,10 @@ class WebSockets:
     """Connections waiting to be accepted: a fleet of tills reconnecting at once after a restart."""
 
 
-def serve(app: FastAPI | str, settings: ServiceSettings, *, websockets: WebSockets | None = None) -> None:
+def serve(app: ASGIApp | str, settings: ServiceSettings, *, websockets: WebSockets | None = None) -> None:
     """Run the app until SIGTERM or SIGINT; uvicorn drains requests and runs the lifespan's shutdown.
 
-    `app` is the application, or the import path of its factory (`package.bootstrap:build_app`), which
+    `app` is the application (FastAPI's, or an ASGI application in front of it), or the import path of its factory (`package.bootstrap:build_app`), which
     `workers > 1` needs: each worker process builds its own application. `websockets`: the service serves
     WebSocket connections (on `websockets`' sans-I/O protocol, whose pings are timers rather than tasks).
     """

@@ -16,8 +16,8 @@ from notifier.adapters.sql import NotifierDatabase
 from notifier.adapters.tokens import JwksTokens
 from notifier.config import Settings
 from notifier.entrypoints import consumer
-from notifier.entrypoints.http import stream, tills
-from notifier.entrypoints.http.stream import StreamServices
+from notifier.entrypoints.http import tills
+from notifier.entrypoints.http.stream import StreamFirst, StreamServices
 from notifier.entrypoints.workers import PresenceWriter, TokenSweeper
 from notifier.service_layer.hub import Hub
 from notifier.service_layer.intake import Intake
@@ -92,7 +92,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     runtime.readiness["stream_keys"] = tokens.answers
     app = runtime.app(
         title="Caisse notifier",
-        routers=[stream.router, tills.router],
+        routers=[tills.router],
         on_start=[database.start, rebuild.start, tokens.fetch, writer.start, sweeper.start],
         on_stop=[sweeper.stop, writer.stop, database.stop],
     )
@@ -105,4 +105,5 @@ def build_app(settings: Settings | None = None) -> FastAPI:
 def main() -> None:
     """The `notifier` console script: serve until SIGTERM."""
     settings = Settings()
-    serve(build_app(settings), settings, websockets=WebSockets(ping_s=settings.ping_s))
+    app = build_app(settings)
+    serve(StreamFirst(app, app.state.stream), settings, websockets=WebSockets(ping_s=settings.ping_s))

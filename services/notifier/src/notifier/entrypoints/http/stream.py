@@ -18,8 +18,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Final
 
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
+from starlette.types import ASGIApp, Receive, Send
+from starlette.types import Scope as ASGIScope
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from caisse_contracts.stream import (
     FROM_TILL,
@@ -42,7 +44,6 @@ from notifier.service_layer.presence import Presence
 from notifier.service_layer.state import ConfigState
 
 log = logging.getLogger(__name__)
-router = APIRouter()
 
 MAX_REASON_BYTES: Final = 123
 """A WebSocket close reason is at most 123 bytes."""
@@ -168,10 +169,24 @@ def _why(exc: ValidationError) -> str:
     return f"{where}: {error['msg']}"
 
 
-@router.websocket(STREAM_PATH)
-async def stream(websocket: WebSocket) -> None:
+class StreamFirst:
+    """The service's ASGI application: the config stream's WebSocket goes straight to its handler, everything else
+    (HTTP, the lifespan) to the FastAPI application. Ten thousand tills reconnecting at once, or every message to
+    them, then skip the HTTP middleware stack, which a WebSocket of ours does not use."""
+
+    def __init__(self, app: ASGIApp, services: StreamServices) -> None:
+        self.app = app
+        self.services = services
+
+    async def __call__(self, scope: ASGIScope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and scope["path"] == STREAM_PATH:
+            await stream(WebSocket(scope, receive, send), self.services)
+        else:
+            await self.app(scope, receive, send)
+
+
+async def stream(websocket: WebSocket, services: StreamServices) -> None:
     """A till's config stream."""
-    services: StreamServices = websocket.app.state.stream
     await websocket.accept()
     if not services.ready():
         await websocket.close(CloseCode.GOING_AWAY, "the notifier is still reading the configuration")

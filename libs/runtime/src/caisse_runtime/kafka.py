@@ -200,8 +200,13 @@ class EnvelopeConsumer:
         gather_bytes: int = 64 * 1024,
         gather_wait_ms: int = 100,
         whole_history: bool = False,
+        idle_poll_ms: int = 200,
     ) -> None:
         """Consume on `broker` as `group` + `group_suffix`.
+
+        `idle_poll_ms`: when a poll finds nothing, FastStream waits this long before the next (and a poll waits as
+        long for records): what comes meanwhile waits up to twice it. A consumer whose latency is the product's (the
+        notifier's) polls more often.
 
         `whole_history`: read the topic from its beginning at every start, with no consumer group (nothing is
         committed, each process reads every partition): a view that each replica rebuilds for itself. A failed
@@ -233,6 +238,7 @@ class EnvelopeConsumer:
             group_id=None if whole_history else self.group + group_suffix,
             batch=True,
             max_records=max_records,
+            batch_timeout_ms=idle_poll_ms,
             fetch_min_bytes=gather_bytes,
             fetch_max_wait_ms=gather_wait_ms,
             max_partition_fetch_bytes=CATCH_UP_FETCH_BYTES,

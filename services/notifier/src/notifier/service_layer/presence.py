@@ -2,7 +2,7 @@
 
 Each replica records its own connections: a row per till (the latest connection wins) and a `till.presence`
 event when a till connects and goes away, and when it acknowledges (at most every `ack_event_every_s` per till).
-Rows and events are written together, a batch every `flush_s`; the positions the tills acknowledged join a batch
+Rows and events are written every `flush_s` (the events in batches); the positions the tills acknowledged join a batch
 every `ack_every_s` only: ten thousand tills acknowledging the same change cost one statement, not ten thousand,
 and not one a second. A replica also marks its connected tills seen every `seen_every_s` (one statement), so that
 the tills of a replica that died are shown offline once that time has passed twice.
@@ -10,6 +10,7 @@ the tills of a replica that died are shown offline once that time has passed twi
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -25,6 +26,7 @@ from notifier.service_layer.state import ConfigState
 
 log = logging.getLogger(__name__)
 SOURCE = "notifier"
+FLUSH_BATCH = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,20 +161,26 @@ class Presence:
             rows.update({k: v for k, v in self._acked.items() if k not in rows})
         events = list(self._events)
         seen_due = self._seen_at is None or now - self._seen_at >= self.seen_every
-        if rows or events:
+        if rows:
             # One row per till: its latest connection's.
             latest: dict[UUID, TillRow] = {}
             for row in rows.values():
                 kept = latest.get(row.pos_id)
                 if kept is None or row.connected_at >= kept.connected_at:
                     latest[row.pos_id] = row
-            await self._store.save_presence(list(latest.values()), events)
+            await self._store.save_presence(list(latest.values()), [])
             for connection_id, row in rows.items():
                 if self._dirty.get(connection_id) is row:
                     del self._dirty[connection_id]
                 if self._acked.get(connection_id) is row:
                     del self._acked[connection_id]
-            del self._events[: len(events)]
+        # The events a batch at a time, the event loop free between them: ten thousand tills connecting at once
+        # never hold up a change on its way to the others. What is written leaves the queue batch by batch.
+        for start in range(0, len(events), FLUSH_BATCH):
+            batch = events[start : start + FLUSH_BATCH]
+            await self._store.save_presence([], batch)
+            del self._events[: len(batch)]
+            await asyncio.sleep(0)
         if acks_due:
             self._acks_at = now
         if seen_due and self._live:

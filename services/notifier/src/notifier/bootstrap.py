@@ -18,7 +18,7 @@ from notifier.config import Settings
 from notifier.entrypoints import consumer
 from notifier.entrypoints.http import tills
 from notifier.entrypoints.http.stream import StreamFirst, StreamServices
-from notifier.entrypoints.workers import PresenceWriter, TokenSweeper
+from notifier.entrypoints.workers import HeapKeeper, PresenceWriter, TokenSweeper
 from notifier.service_layer.hub import Hub
 from notifier.service_layer.intake import Intake
 from notifier.service_layer.presence import Presence
@@ -88,13 +88,14 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     consumer.subscribe(runtime.require_broker(), intake)
     writer = PresenceWriter(presence, every_s=settings.presence_flush_s)
     sweeper = TokenSweeper(streams)
+    heap = HeapKeeper(streams)
     runtime.readiness["rebuild"] = rebuild.answers
     runtime.readiness["stream_keys"] = tokens.answers
     app = runtime.app(
         title="Caisse notifier",
         routers=[tills.router],
-        on_start=[database.start, rebuild.start, tokens.fetch, writer.start, sweeper.start],
-        on_stop=[sweeper.stop, writer.stop, database.stop],
+        on_start=[database.start, rebuild.start, tokens.fetch, writer.start, sweeper.start, heap.start],
+        on_stop=[heap.stop, sweeper.stop, writer.stop, database.stop],
     )
     app.state.runtime = runtime
     app.state.stream = streams

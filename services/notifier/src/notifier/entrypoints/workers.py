@@ -2,9 +2,79 @@
 
 from __future__ import annotations
 
+import gc
+import logging
+import time
+
 from caisse_runtime.worker import BackgroundWorker
 from notifier.entrypoints.http.stream import StreamServices
 from notifier.service_layer.presence import Presence
+
+log = logging.getLogger(__name__)
+
+
+class HeapKeeper(BackgroundWorker):
+    """Keeps the cyclic garbage collector out of the way of a flood of tills connecting.
+
+    Every till holds a few dozen long-lived objects; while thousands connect (a restart, a morning), each full
+    collection walks all of those already there (hundreds of milliseconds at 5,000 tills, most of a second at
+    10,000), again and again. While more than `burst_per_s` tills join a second the collector waits; once they stop
+    (or after `max_wait_s`) one full collection is taken, at that quiet moment rather than in the middle of the next
+    change's fan-out. Each full collection longer than `slow_s` is logged.
+    """
+
+    def __init__(
+        self,
+        stream: StreamServices,
+        *,
+        burst_per_s: int = 100,
+        every_s: float = 1.0,
+        max_wait_s: float = 30.0,
+        slow_s: float = 0.2,
+    ) -> None:
+        super().__init__("heap-keeper", idle_s=every_s)
+        self._stream = stream
+        self._burst = burst_per_s * every_s
+        self._every_s, self._max_wait_s, self._slow_s = every_s, max_wait_s, slow_s
+        self._seen = 0
+        self._waiting_since: float | None = None
+        self._started: float | None = None
+        gc.callbacks.append(self._timed)
+
+    def _timed(self, phase: str, info: dict[str, int]) -> None:
+        if info.get("generation") != 2:
+            return
+        if phase == "start":
+            self._started = time.perf_counter()
+        elif self._started is not None and (took := time.perf_counter() - self._started) >= self._slow_s:
+            tills = len(self._stream.hub)
+            log.warning("a full garbage collection took %.0f ms (%d tills connected)", took * 1000, tills)
+
+    async def round(self) -> float | None:
+        joined, now = self._stream.joined, time.monotonic()
+        flooding = joined - self._seen >= self._burst
+        self._seen = joined
+        if flooding and self._waiting_since is None:
+            gc.disable()
+            self._waiting_since = now
+        elif self._waiting_since is not None and (not flooding or now - self._waiting_since >= self._max_wait_s):
+            began = time.perf_counter()
+            gc.collect()
+            log.info("tills flooded in: one collection after, %.0f ms", (time.perf_counter() - began) * 1000)
+            if flooding:
+                self._waiting_since = now
+            else:
+                self._waiting_since = None
+                gc.enable()
+        return self._every_s
+
+    async def stop(self) -> None:
+        await super().stop()
+        if self._timed in gc.callbacks:
+            gc.callbacks.remove(self._timed)
+        if self._waiting_since is not None:
+            self._waiting_since = None
+            gc.enable()
 
 
 class PresenceWriter(BackgroundWorker):

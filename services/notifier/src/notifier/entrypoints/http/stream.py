@@ -65,6 +65,8 @@ class StreamServices:
     reach_within_s: float = 5.0
     warn_before_expiry_s: float = 120.0
     connections: set[Connection] = field(default_factory=set)
+    joined: int = 0
+    """Connections that joined since the start."""
 
     async def sweep(self) -> None:
         """Tell the tills whose token ends soon; close those whose token ended."""
@@ -226,6 +228,7 @@ async def stream(websocket: WebSocket, services: StreamServices) -> None:
     writer = asyncio.create_task(connection.write(), name=f"stream-{connection.scope.pos_id}")
     services.hub.join(connection, resume.position)
     services.connections.add(connection)
+    services.joined += 1
     services.presence.connected(connection.id, connection.scope)
     try:
         while True:

@@ -16,11 +16,15 @@ log = logging.getLogger(__name__)
 class HeapKeeper(BackgroundWorker):
     """Keeps the cyclic garbage collector out of the way of a flood of tills connecting.
 
-    Every till holds a few dozen long-lived objects; while thousands connect (a restart, a morning), each full
-    collection walks all of those already there (hundreds of milliseconds at 5,000 tills, most of a second at
-    10,000), again and again. While more than `burst_per_s` tills join a second the collector waits; once they stop
-    (or after `max_wait_s`) one full collection is taken, at that quiet moment rather than in the middle of the next
-    change's fan-out. Each full collection longer than `slow_s` is logged.
+    Every till holds a few dozen long-lived objects; each full collection walks all of them (about a second at
+    10,000 tills), and a fan-out's allocations make one due every few seconds. So:
+    - while more than `burst_per_s` tills join a second, the collector waits; once they stop (or after
+      `max_wait_s`) one full collection is taken, at that quiet moment;
+    - what lives after it is frozen (`gc.freeze`): later collections walk only what came since, and a change's
+      fan-out is never held up by a walk over ten thousand connections;
+    - frozen objects are never collected, so once `refreeze_after` tills have gone since (their connections'
+      cycles are garbage now) the heap is thawed, collected and frozen again at a quiet moment.
+    Each full collection longer than `slow_s` is logged.
     """
 
     def __init__(
@@ -30,13 +34,16 @@ class HeapKeeper(BackgroundWorker):
         burst_per_s: int = 100,
         every_s: float = 1.0,
         max_wait_s: float = 30.0,
+        refreeze_after: int = 1000,
         slow_s: float = 0.2,
     ) -> None:
         super().__init__("heap-keeper", idle_s=every_s)
         self._stream = stream
         self._burst = burst_per_s * every_s
         self._every_s, self._max_wait_s, self._slow_s = every_s, max_wait_s, slow_s
+        self._refreeze_after = refreeze_after
         self._seen = 0
+        self._left_at_freeze = 0
         self._waiting_since: float | None = None
         self._started: float | None = None
         gc.callbacks.append(self._timed)
@@ -51,22 +58,31 @@ class HeapKeeper(BackgroundWorker):
             log.warning("a full garbage collection took %.0f ms (%d tills connected)", took * 1000, tills)
 
     async def round(self) -> float | None:
-        joined, now = self._stream.joined, time.monotonic()
+        joined, left, now = self._stream.joined, self._stream.left, time.monotonic()
         flooding = joined - self._seen >= self._burst
         self._seen = joined
         if flooding and self._waiting_since is None:
             gc.disable()
             self._waiting_since = now
         elif self._waiting_since is not None and (not flooding or now - self._waiting_since >= self._max_wait_s):
-            began = time.perf_counter()
-            gc.collect()
-            log.info("tills flooded in: one collection after, %.0f ms", (time.perf_counter() - began) * 1000)
+            self._settle("tills flooded in")
             if flooding:
                 self._waiting_since = now
             else:
                 self._waiting_since = None
                 gc.enable()
+        elif not flooding and left - self._left_at_freeze >= self._refreeze_after:
+            self._settle(f"{left - self._left_at_freeze} tills went")
         return self._every_s
+
+    def _settle(self, why: str) -> None:
+        """Thaw, collect, freeze what lives: the connections' objects stay out of every later collection."""
+        began = time.perf_counter()
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()
+        self._left_at_freeze = self._stream.left
+        log.info("%s: the heap collected and frozen again in %.0f ms", why, (time.perf_counter() - began) * 1000)
 
     async def stop(self) -> None:
         await super().stop()

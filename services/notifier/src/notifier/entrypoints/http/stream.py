@@ -67,6 +67,8 @@ class StreamServices:
     connections: set[Connection] = field(default_factory=set)
     joined: int = 0
     """Connections that joined since the start."""
+    left: int = 0
+    """Connections that ended since the start."""
 
     async def sweep(self) -> None:
         """Tell the tills whose token ends soon; close those whose token ended."""
@@ -244,6 +246,7 @@ async def stream(websocket: WebSocket, services: StreamServices) -> None:
     finally:
         services.hub.leave(connection)
         services.connections.discard(connection)
+        services.left += 1
         services.presence.disconnected(connection.id, connection.close_code or code)
         writer.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -9,7 +9,6 @@ what the generator sends with the contracts' `FROM_TILL`, so a message of the wr
 from __future__ import annotations
 
 import asyncio
-import shutil
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -36,8 +35,6 @@ from caisse_contracts.stream import (
     Synced,
     ToTill,
 )
-
-pytestmark = pytest.mark.skipif(shutil.which("go") is None, reason="Go builds bench/streamgen")
 
 TERRITORY, COMPANY = uuid.uuid4(), uuid.uuid4()
 SHOP_A, SHOP_B = uuid.uuid4(), uuid.uuid4()

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from caisse_contracts.envelope import Envelope
 from caisse_contracts.events import SessionOpenedV1, TicketFinalizedV1
 from caisse_contracts.snapshots import load_example
-from caisse_runtime.kafka import EnvelopeConsumer, PoisonMessageError, Record, build_broker
+from caisse_runtime.kafka import EnvelopeConsumer, PoisonMessageError, Positioned, Record, build_broker
 
 
 @dataclass
@@ -167,3 +167,24 @@ async def test_on_the_broker_an_envelope_reaches_its_handler_and_an_undecodable_
 
 async def _headers(message: KafkaMessage) -> dict[str, str]:
     return {k: str(v) for k, v in message.headers.items()}
+
+
+async def test_a_positioned_reader_learns_each_envelope_s_partition_and_offset() -> None:
+    got: list[Positioned] = []
+
+    async def handle(batch: Sequence[Positioned]) -> None:
+        got.extend(batch)
+
+    reader = EnvelopeConsumer(
+        topic="caisse.ticket.v1", group="g", payloads=[TicketFinalizedV1], handle_positioned=handle
+    )
+    events = tickets(2)
+    await reader.consume([record(events[0], 7), record(events[1], 9)], DeadLetters())
+    assert [(p.offset, p.envelope.id) for p in got] == [(7, events[0].id), (9, events[1].id)]
+
+
+def test_a_consumer_has_exactly_one_handler() -> None:
+    with pytest.raises(ValueError, match="one handler"):
+        EnvelopeConsumer(topic="t", group="g", payloads=[TicketFinalizedV1])
+    with pytest.raises(ValueError, match="one handler"):
+        EnvelopeConsumer(topic="t", group="g", payloads=[TicketFinalizedV1], handle=_ignore, handle_positioned=_ignore)

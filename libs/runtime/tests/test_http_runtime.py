@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import httpx
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from pydantic import BaseModel, StrictInt
 
 from caisse_runtime.http import (
     InvalidParam,
     ProblemError,
+    bearer_only,
     install_health_routes,
     install_problem_handlers,
 )
@@ -81,3 +82,23 @@ async def test_malformed_json_names_the_body_and_says_in_words_where_it_breaks()
     assert body["invalid_params"] == [
         {"name": "body", "reason": "is not valid JSON: expecting value at line 4, column 1 (character 30)"}
     ]
+
+
+async def test_a_bearer_only_route_lets_through_its_token_only_and_says_whose_is_required() -> None:
+    app = FastAPI()
+    install_problem_handlers(app)
+    app.state.token = "s3cret"
+
+    @app.get("/ops", dependencies=[Depends(bearer_only(lambda r: r.app.state.token, whose="the ops"))])
+    async def ops() -> dict[str, bool]:
+        return {"ok": True}
+
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://service")
+    assert (await client.get("/ops", headers={"Authorization": "Bearer s3cret"})).status_code == 200
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Bearer "}):
+        refused = await client.get("/ops", headers=headers)
+        assert refused.status_code == 401
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert refused.json()["detail"] == "the ops bearer token is required"
+    app.state.token = None  # no token configured: nobody gets in
+    assert (await client.get("/ops", headers={"Authorization": "Bearer s3cret"})).status_code == 401

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -228,6 +229,20 @@ def install_dependency_down_handler(
 
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
+
+
+def bearer_only(token_of: Callable[[Request], str | None], *, whose: str) -> Callable[..., Awaitable[None]]:
+    """A route dependency that lets through only `Authorization: Bearer <the token>`, compared in constant time;
+    `token_of` reads the expected token from the request's app (None: nobody is let through). Refused: 401
+    problem+json saying whose token is required."""
+
+    async def only(request: Request) -> None:
+        expected = token_of(request)
+        token = (request.headers.get("authorization") or "").removeprefix("Bearer ").strip()
+        if expected is None or not token or not hmac.compare_digest(token.encode(), expected.encode()):
+            raise ProblemError(401, "Unauthenticated", f"{whose} bearer token is required")
+
+    return only
 
 
 class Alive(BaseModel):

@@ -89,7 +89,8 @@ async def _the_message_itself(message: KafkaMessage) -> KafkaMessage:
 
 class EnvelopeConsumer:
     """`group` reading `topic`: the event types of `payloads` go to `handle`, a batch at a time; other types on
-    the same topic are acknowledged and skipped (a topic carries several types, a group reads what concerns it)."""
+    the same topic are acknowledged and skipped (a topic carries several types, a group reads what concerns it).
+    A reader that also needs each envelope's partition and offset gives `handle_positioned` instead."""
 
     def __init__(
         self,
@@ -97,10 +98,13 @@ class EnvelopeConsumer:
         topic: str,
         group: str,
         payloads: Sequence[type[Payload]],
-        handle: BatchHandler,
+        handle: BatchHandler | None = None,
+        handle_positioned: PositionedHandler | None = None,
         first_backoff_s: float = 0.05,
         max_backoff_s: float = 5.0,
     ) -> None:
+        if (handle is None) == (handle_positioned is None):
+            raise ValueError("a consumer has one handler: handle or handle_positioned")
         self.topic = topic
         self.group = group
         self.dlq = dlq_topic(topic, group)
@@ -108,6 +112,7 @@ class EnvelopeConsumer:
         # Each payload's envelope class, parametrized once rather than looked up again for every message.
         self._envelopes: dict[str, type[Envelope[Any]]] = {p.EVENT_TYPE: Envelope[p] for p in payloads}  # type: ignore[valid-type]
         self._handle = handle
+        self._handle_positioned = handle_positioned
         self._first_backoff_s = first_backoff_s
         self._max_backoff_s = max_backoff_s
         self._attempt = 0
@@ -160,8 +165,11 @@ class EnvelopeConsumer:
                 span.end()
 
     async def _deliver(self, decoded: Sequence[tuple[Record, Envelope[Any]]]) -> None:
-        """Hand the decoded envelopes to the handler."""
-        await self._handle([e for _, e in decoded])
+        """Hand the decoded envelopes to the handler (with their positions, to a positioned one)."""
+        if self._handle_positioned is not None:
+            await self._handle_positioned([Positioned(r.partition, r.offset, e) for r, e in decoded])
+        elif self._handle is not None:
+            await self._handle([e for _, e in decoded])
 
     async def _one(self, record: Record, envelope: Envelope[Any], dead_letter: DeadLetter) -> None:
         try:
@@ -261,38 +269,12 @@ class EnvelopeConsumer:
             self._attempt = 0
 
 
-class PositionedConsumer(EnvelopeConsumer):
-    """An `EnvelopeConsumer` whose handler also learns where each envelope sits in its partition: a view whose
-    readers resume by position (the partition's offsets)."""
-
-    def __init__(
-        self,
-        *,
-        topic: str,
-        group: str,
-        payloads: Sequence[type[Payload]],
-        handle: Callable[[Sequence[Positioned]], Awaitable[None]],
-        first_backoff_s: float = 0.05,
-        max_backoff_s: float = 5.0,
-    ) -> None:
-        async def unused(_: Sequence[Envelope[Any]]) -> None:
-            raise NotImplementedError
-
-        super().__init__(
-            topic=topic,
-            group=group,
-            payloads=payloads,
-            handle=unused,
-            first_backoff_s=first_backoff_s,
-            max_backoff_s=max_backoff_s,
-        )
-        self._handle_positioned = handle
-
-    async def _deliver(self, decoded: Sequence[tuple[Record, Envelope[Any]]]) -> None:
-        await self._handle_positioned([Positioned(r.partition, r.offset, e) for r, e in decoded])
-
-
 class Positioned(NamedTuple):
+    """An envelope with where it sits in its partition: for views whose readers resume by position."""
+
     partition: int
     offset: int
     envelope: Envelope[Any]
+
+
+PositionedHandler = Callable[[Sequence[Positioned]], Awaitable[None]]

@@ -11,7 +11,7 @@ from faststream.kafka import KafkaBroker
 
 from caisse_contracts.events import ConfigChangedV1
 from caisse_contracts.topics import CONFIG, NOTIFIER_CONFIG
-from caisse_runtime.kafka import Positioned, PositionedConsumer
+from caisse_runtime.kafka import EnvelopeConsumer, Positioned
 from notifier.domain.placement import Placement
 from notifier.service_layer.intake import Intake, Read
 
@@ -38,8 +38,8 @@ def subscribe(broker: KafkaBroker, intake: Intake, *, max_records: int = 1000) -
             ]
         )
 
-    consumer = PositionedConsumer(
-        topic=CONFIG.name, group=NOTIFIER_CONFIG.name, payloads=[ConfigChangedV1], handle=on_config
+    consumer = EnvelopeConsumer(
+        topic=CONFIG.name, group=NOTIFIER_CONFIG.name, payloads=[ConfigChangedV1], handle_positioned=on_config
     )
     # A change reaches the tills within a second: the topic is asked every 10 ms when quiet, not every 200.
     consumer.subscribe(broker, max_records=max_records, gather_wait_ms=10, idle_poll_ms=10, whole_history=True)

@@ -2,32 +2,26 @@
 
 from __future__ import annotations
 
-import hmac
 from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
-from caisse_runtime.http import ProblemError
+from caisse_runtime.http import bearer_only
 from notifier.service_layer.ports import TillsOf
 from notifier.service_layer.presence import Presence, TillStatus
 
 
-class OpsUnauthenticatedError(ProblemError):
-    def __init__(self) -> None:
-        super().__init__(401, "Unauthenticated", "the notifier's ops bearer token is required")
+def _ops_token(request: Request) -> str | None:
+    token: str | None = request.app.state.ops_token
+    return token
 
 
-async def ops_only(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
-    expected: str | None = request.app.state.ops_token
-    token = authorization.removeprefix("Bearer ").strip() if authorization else ""
-    if expected is None or not token or not hmac.compare_digest(token.encode(), expected.encode()):
-        raise OpsUnauthenticatedError
-
-
-router = APIRouter(prefix="/v1", tags=["ops"], dependencies=[Depends(ops_only)])
+router = APIRouter(
+    prefix="/v1", tags=["ops"], dependencies=[Depends(bearer_only(_ops_token, whose="the notifier's ops"))]
+)
 
 
 class TillOut(BaseModel):

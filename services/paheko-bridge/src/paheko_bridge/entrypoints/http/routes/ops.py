@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import hmac
 from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 
-from caisse_runtime.http import ProblemError
+from caisse_runtime.http import ProblemError, bearer_only
 from paheko_bridge.domain.pushes import missing_numbers
 from paheko_bridge.service_layer.ports import PushRow
 from paheko_bridge.service_layer.push import replay
 from paheko_bridge.service_layer.services import BridgeServices
-
-
-class OpsUnauthenticatedError(ProblemError):
-    def __init__(self) -> None:
-        super().__init__(401, "Unauthenticated", "the bridge's ops bearer token is required")
 
 
 class NotKnownError(ProblemError):
@@ -32,15 +26,15 @@ async def services_of(request: Request) -> BridgeServices:
     return services
 
 
-async def ops_only(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
-    expected: str | None = request.app.state.ops_token
-    token = authorization.removeprefix("Bearer ").strip() if authorization else ""
-    if expected is None or not token or not hmac.compare_digest(token.encode(), expected.encode()):
-        raise OpsUnauthenticatedError
+def _ops_token(request: Request) -> str | None:
+    token: str | None = request.app.state.ops_token
+    return token
 
 
 Services = Annotated[BridgeServices, Depends(services_of)]
-router = APIRouter(prefix="/v1/ops", tags=["ops"], dependencies=[Depends(ops_only)])
+router = APIRouter(
+    prefix="/v1/ops", tags=["ops"], dependencies=[Depends(bearer_only(_ops_token, whose="the bridge's ops"))]
+)
 
 
 class PushOut(BaseModel):

@@ -337,7 +337,7 @@ async def test_a_token_running_out_is_renewed_over_the_socket_or_the_connection_
     assert refused.value.rcvd.code == CloseCode.FORBIDDEN
 
 
-async def test_a_notifier_stopping_tells_its_tills_it_restarts_and_they_resume_after(
+async def test_a_notifier_stopping_tells_its_tills_it_restarts_and_they_resume_after_with_their_tokens_remembered(
     stack: Stack, keys: Keys, config: Config
 ) -> None:
     notifier = stack.service("notifier", tag="_restart", pos_api_url=keys.url, ops_token=OPS)
@@ -355,10 +355,19 @@ async def test_a_notifier_stopping_tells_its_tills_it_restarts_and_they_resume_a
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == CloseCode.SERVICE_RESTART
     await config.publish(config.change(EntityType.PRODUCT, product, tenant(scope, "company"), price=20))
-    notifier.start()
-    till.received.clear()
-    ws = await till.connect()
-    await till.until(ws, lambda t: t.versions.get(product) == 2)
-    assert [type(m) for m in till.received if getattr(m, "entity_id", None) == product] == [Change]
-    await ws.close()
-    notifier.stop()
+    published, keys.jwks = keys.jwks, {"keys": []}  # pos-api unreachable or its keys gone meanwhile
+    try:
+        notifier.start()
+        till.received.clear()
+        ws = await till.connect()  # its token was verified before the restart: remembered, no check again
+        await till.until(ws, lambda t: t.versions.get(product) == 2)
+        assert [type(m) for m in till.received if getattr(m, "entity_id", None) == product] == [Change]
+        stranger = SimTill(notifier.url.replace("http", "ws"), keys.token(new_scope()))
+        with pytest.raises(ConnectionClosed) as refused:
+            await stranger.connect()  # a token never seen needs the keys
+        assert refused.value.rcvd is not None
+        assert refused.value.rcvd.code == CloseCode.TOKEN_REFUSED
+        await ws.close()
+    finally:
+        keys.jwks = published
+        notifier.stop()

@@ -11,11 +11,12 @@ needs to see what left, then the relay prunes them: Kafka keeps the events thems
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Protocol
@@ -198,6 +199,10 @@ class SqlOutboxStore:
         await conn.execute(MARK_SENT_SQL, list(seqs))
 
 
+HOLD_LOOK_S: Final = 0.2
+"""How often a held relay asks again whether it may publish."""
+
+
 class OutboxRelay:
     """Publishes pending outbox rows in order, restoring each row's trace context on its publish span."""
 
@@ -215,8 +220,13 @@ class OutboxRelay:
         listening_wait_s: float = 5.0,
         retention: timedelta = timedelta(days=7),
         prune_every_s: float = 600.0,
+        held: Callable[[], bool] = lambda: False,
+        max_hold_s: float = 30.0,
     ) -> None:
         self._pool = pool
+        self._held = held
+        """While it answers True (its service is busy with what cannot wait), the relay waits, `max_hold_s` at most."""
+        self._max_hold_s = max_hold_s
         self._producer = producer
         self._store = store or SqlOutboxStore()
         self._batch_size = batch_size
@@ -314,8 +324,16 @@ class OutboxRelay:
         watched: frozenset[int] = frozenset()
         """Transactions that were in flight after a publish and still were at the last look."""
         watching_waits = 0
+        held_since: float | None = None
         try:
             while not stop.is_set():
+                if self._held():
+                    held_since = held_since if held_since is not None else time.monotonic()
+                    if time.monotonic() - held_since < self._max_hold_s:
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(stop.wait(), HOLD_LOOK_S)
+                        continue
+                held_since = None
                 # Cleared before the look, not after: a NOTIFY that comes while the relay looks is for a row the
                 # look may have missed, and it must cut the wait that follows.
                 self._wake.clear()

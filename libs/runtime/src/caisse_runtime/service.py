@@ -94,6 +94,8 @@ class ServiceRuntime:
         self._has_outbox = has_outbox
         self._producer: AIOKafkaProducer | None = None
         self.relay: OutboxRelay | None = None
+        self.relay_held: Callable[[], bool] = lambda: False
+        """While it answers True the outbox relay waits (30 s at most): the notifier holds it while tills flood in."""
         self._relay_pool: HotPool | None = None
         self._relay_stop = asyncio.Event()
         self._relay_task: asyncio.Task[None] | None = None
@@ -150,6 +152,7 @@ class ServiceRuntime:
                 batch_size=self.settings.relay_batch_size,
                 idle_wait_s=self.settings.relay_idle_wait_s,
                 listen_dsn=plain_dsn(self.settings.database_url.get_secret_value()),
+                held=self.relay_held,
             )
             self._relay_stop.clear()
             self._relay_task = asyncio.create_task(self.relay.run(self._relay_stop), name=f"{self.service}-relay")

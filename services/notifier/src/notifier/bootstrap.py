@@ -18,11 +18,12 @@ from notifier.config import Settings
 from notifier.entrypoints import consumer
 from notifier.entrypoints.http import tills
 from notifier.entrypoints.http.stream import StreamFirst, StreamServices
-from notifier.entrypoints.workers import HeapKeeper, PresenceWriter, TokenSweeper
+from notifier.entrypoints.workers import Arrivals, HeapKeeper, PresenceWriter, TokenSweeper
 from notifier.service_layer.hub import Hub
 from notifier.service_layer.intake import Intake
 from notifier.service_layer.presence import Presence
 from notifier.service_layer.state import ConfigState
+from notifier.service_layer.tokens import RememberedTokens
 
 SERVICE = "notifier"
 log = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     intake = Intake(state, hub, database)
     rebuild = Rebuild(state, intake, database, settings.kafka_bootstrap)
     tokens = JwksTokens(settings.pos_api_url)
+    remembered = RememberedTokens(tokens, database)
     presence = Presence(
         database,
         state,
@@ -79,22 +81,32 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     streams = StreamServices(
         state=state,
         hub=hub,
-        tokens=tokens,
+        tokens=remembered,
         presence=presence,
         notifier=name,
         ready=rebuild.done,
         max_queue=settings.max_queue,
     )
     consumer.subscribe(runtime.require_broker(), intake)
-    writer = PresenceWriter(presence, every_s=settings.presence_flush_s)
-    sweeper = TokenSweeper(streams)
-    heap = HeapKeeper(streams)
+    arrivals = Arrivals(streams)
+    runtime.relay_held = lambda: arrivals.flooding
+    writer = PresenceWriter(presence, arrivals, every_s=settings.presence_flush_s)
+    sweeper = TokenSweeper(streams, remembered, arrivals)
+    heap = HeapKeeper(streams, arrivals)
     runtime.readiness["rebuild"] = rebuild.answers
     runtime.readiness["stream_keys"] = tokens.answers
     app = runtime.app(
         title="Caisse notifier",
         routers=[tills.router],
-        on_start=[database.start, rebuild.start, tokens.fetch, writer.start, sweeper.start, heap.start],
+        on_start=[
+            database.start,
+            rebuild.start,
+            remembered.load,
+            tokens.fetch,
+            writer.start,
+            sweeper.start,
+            heap.start,
+        ],
         on_stop=[heap.stop, sweeper.stop, writer.stop, database.stop],
     )
     app.state.runtime = runtime

@@ -1,5 +1,5 @@
-"""The notifier's database on asyncpg: the configuration it rebuilt, its change log, the tills' presence and
-the outbox of `till.presence`."""
+"""The notifier's database on asyncpg: the configuration it rebuilt, its change log, the tills' presence, the
+outbox of `till.presence` and the stream tokens verified."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import asyncpg
 
 from caisse_contracts.envelope import Envelope
 from caisse_contracts.events import EntityType, PatchOperationV1
+from caisse_contracts.stream import StreamClaims
 from caisse_contracts.topics import PRESENCE
 from caisse_runtime.outbox import OutboxRow, insert_outbox
 from caisse_runtime.pg import HotPool
@@ -75,6 +76,13 @@ SAVE_TILLS: Final = f"""
     where t.connection_id = excluded.connection_id or t.connected_at <= excluded.connected_at
 """  # noqa: S608
 """A replica's late word on an older connection never overwrites a newer connection of the same till."""
+REMEMBERED_TOKENS: Final = "select digest, claims::text from verified_tokens where expires_at >= to_timestamp($1)"
+REMEMBER_TOKENS: Final = """
+    insert into verified_tokens (digest, claims, expires_at)
+    select d, c, to_timestamp(e) from unnest($1::bytea[], $2::jsonb[], $3::float8[]) as t(d, c, e)
+    on conflict (digest) do nothing
+"""
+FORGET_TOKENS: Final = "delete from verified_tokens where expires_at < to_timestamp($1)"
 SEEN: Final = "update tills set last_seen_at = $2 where notifier = $1 and connected and last_seen_at < $2"
 LIST_TILLS: Final = f"""
     select {TILL_COLUMNS} from tills
@@ -205,6 +213,21 @@ class NotifierDatabase(HotPool):
                     for e in events
                 ],
             )
+
+    async def remembered(self, now: float) -> list[tuple[bytes, StreamClaims]]:
+        rows = await self.opened().fetch(REMEMBERED_TOKENS, now)
+        return [(bytes(r["digest"]), StreamClaims.model_validate_json(r["claims"])) for r in rows]
+
+    async def remember(self, tokens: Sequence[tuple[bytes, StreamClaims]], expired_before: float) -> None:
+        async with self.opened().acquire() as conn, conn.transaction():
+            if tokens:
+                await conn.execute(
+                    REMEMBER_TOKENS,
+                    [d for d, _ in tokens],
+                    [c.model_dump_json() for _, c in tokens],
+                    [float(c.exp) for _, c in tokens],
+                )
+            await conn.execute(FORGET_TOKENS, expired_before)
 
     async def seen(self, notifier: str, at: datetime) -> None:
         await self.opened().execute(SEEN, notifier, at)

@@ -1,11 +1,7 @@
 """Stream tokens checked with pos-api's public keys (its JWKS), fetched once and kept: no call to pos-api per
 connection. A token signed by a key not seen yet makes the keys be fetched again (at most every `refetch_s`), so a
-rotation at pos-api needs no restart here.
-
-A token verified once is remembered until it expires (a till reconnecting with the token it holds, as all of them
-do after a restart of the notifier, costs no signature check): the same bytes, checked with the same keys, give the
-same claims. A key withdrawn from pos-api's set stops new tokens at once; the ones already seen live out their 15
-minutes at most."""
+rotation at pos-api needs no restart here. (`service_layer.tokens.RememberedTokens` in front of it checks each
+token once.)"""
 
 from __future__ import annotations
 
@@ -19,13 +15,11 @@ from pydantic import ValidationError
 
 from caisse_contracts.stream import STREAM_AUDIENCE, STREAM_ISSUER, STREAM_TOKEN_MAX_S, StreamClaims
 from notifier.domain.errors import TokenRefusedError
+from notifier.service_layer.tokens import LEEWAY_S
 
 log = logging.getLogger(__name__)
 
 KEYS_PATH: Final = "/v1/stream-keys"
-LEEWAY_S: Final = 5
-REMEMBERED: Final = 100_000
-"""Verified tokens remembered at most (one per till, about 1 KB each)."""
 READY_RETRY_S: Final = 3.0
 
 
@@ -39,7 +33,6 @@ class JwksTokens:
         self._keys: dict[str, Any] = {}
         self._fetched_at: float | None = None
         self._tried_at: float | None = None
-        self._verified: dict[str, StreamClaims] = {}
 
     @property
     def loaded(self) -> bool:
@@ -69,22 +62,6 @@ class JwksTokens:
         log.info("%d stream key(s) known from pos-api", len(self._keys))
 
     async def verify(self, token: str) -> StreamClaims:
-        known = self._verified.get(token)
-        if known is not None:
-            if time.time() > known.exp + LEEWAY_S:
-                del self._verified[token]
-                raise TokenRefusedError("the token expired")
-            return known
-        claims = await self._check(token)
-        if len(self._verified) >= REMEMBERED:
-            now = time.time()
-            self._verified = {t: c for t, c in self._verified.items() if c.exp + LEEWAY_S >= now}
-            if len(self._verified) >= REMEMBERED:
-                self._verified.clear()
-        self._verified[token] = claims
-        return claims
-
-    async def _check(self, token: str) -> StreamClaims:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError as exc:

@@ -9,8 +9,29 @@ import time
 from caisse_runtime.worker import BackgroundWorker
 from notifier.entrypoints.http.stream import StreamServices
 from notifier.service_layer.presence import Presence
+from notifier.service_layer.tokens import RememberedTokens
 
 log = logging.getLogger(__name__)
+
+
+class Arrivals:
+    """Whether tills are flooding in: more than `burst_per_s` joined since the last look (a restart's ten thousand
+    tills coming back at once). The heap keeper looks every second; the presence writer reads what it saw."""
+
+    def __init__(self, stream: StreamServices, *, burst_per_s: int = 100) -> None:
+        self._stream = stream
+        self._burst_per_s = burst_per_s
+        self._seen = stream.joined
+        self._looked = time.monotonic()
+        self.flooding = False
+
+    def look(self) -> bool:
+        now = time.monotonic()
+        joined = self._stream.joined
+        # Over one second at least: rounds closer together (a test's) count as one second.
+        self.flooding = joined - self._seen >= self._burst_per_s * max(now - self._looked, 1.0)
+        self._seen, self._looked = joined, now
+        return self.flooding
 
 
 class HeapKeeper(BackgroundWorker):
@@ -18,10 +39,10 @@ class HeapKeeper(BackgroundWorker):
 
     Every till holds a few dozen long-lived objects; each full collection walks all of them (about a second at
     10,000 tills), and a fan-out's allocations make one due every few seconds. So:
-    - while more than `burst_per_s` tills join a second, the collector waits; once they stop (or after
-      `max_wait_s`) one full collection is taken, at that quiet moment;
-    - what lives after it is frozen (`gc.freeze`): later collections walk only what came since, and a change's
-      fan-out is never held up by a walk over ten thousand connections;
+    - while tills flood in (`Arrivals`), the collector waits; once they stop (or after `max_wait_s`) what lives is
+      frozen (`gc.freeze`, which walks nothing): later collections walk only what came since, and neither the last
+      tills of the flood nor a change's fan-out is held up by a walk over ten thousand connections. The flood's own
+      cyclic garbage (about 27 objects a till: handshake protocol objects) is frozen with it, until the next thaw;
     - frozen objects are never collected, so once `refreeze_after` tills have gone since (their connections'
       cycles are garbage now) the heap is thawed, collected and frozen again at a quiet moment.
     Each full collection longer than `slow_s` is logged.
@@ -30,8 +51,8 @@ class HeapKeeper(BackgroundWorker):
     def __init__(
         self,
         stream: StreamServices,
+        arrivals: Arrivals,
         *,
-        burst_per_s: int = 100,
         every_s: float = 1.0,
         max_wait_s: float = 30.0,
         refreeze_after: int = 1000,
@@ -39,10 +60,9 @@ class HeapKeeper(BackgroundWorker):
     ) -> None:
         super().__init__("heap-keeper", idle_s=every_s)
         self._stream = stream
-        self._burst = burst_per_s * every_s
+        self._arrivals = arrivals
         self._every_s, self._max_wait_s, self._slow_s = every_s, max_wait_s, slow_s
         self._refreeze_after = refreeze_after
-        self._seen = 0
         self._left_at_freeze = 0
         self._waiting_since: float | None = None
         self._started: float | None = None
@@ -58,14 +78,13 @@ class HeapKeeper(BackgroundWorker):
             log.warning("a full garbage collection took %.0f ms (%d tills connected)", took * 1000, tills)
 
     async def round(self) -> float | None:
-        joined, left, now = self._stream.joined, self._stream.left, time.monotonic()
-        flooding = joined - self._seen >= self._burst
-        self._seen = joined
+        flooding, left, now = self._arrivals.look(), self._stream.left, time.monotonic()
         if flooding and self._waiting_since is None:
             gc.disable()
             self._waiting_since = now
         elif self._waiting_since is not None and (not flooding or now - self._waiting_since >= self._max_wait_s):
-            self._settle("tills flooded in")
+            gc.freeze()
+            log.info("tills flooded in: %d objects frozen", gc.get_freeze_count())
             if flooding:
                 self._waiting_since = now
             else:
@@ -79,10 +98,16 @@ class HeapKeeper(BackgroundWorker):
         """Thaw, collect, freeze what lives: the connections' objects stay out of every later collection."""
         began = time.perf_counter()
         gc.unfreeze()
-        gc.collect()
+        found = gc.collect()
         gc.freeze()
         self._left_at_freeze = self._stream.left
-        log.info("%s: the heap collected and frozen again in %.0f ms", why, (time.perf_counter() - began) * 1000)
+        log.info(
+            "%s: %d unreachable objects collected, %d frozen, in %.0f ms",
+            why,
+            found,
+            gc.get_freeze_count(),
+            (time.perf_counter() - began) * 1000,
+        )
 
     async def stop(self) -> None:
         await super().stop()
@@ -94,14 +119,26 @@ class HeapKeeper(BackgroundWorker):
 
 
 class PresenceWriter(BackgroundWorker):
-    """Writes the presence every `every_s`; what is left is written when the service stops."""
+    """Writes the presence every `every_s`; what is left is written when the service stops.
 
-    def __init__(self, presence: Presence, *, every_s: float) -> None:
+    While tills flood in (a restart's storm), the writing waits, `max_wait_s` at most: the core goes to bringing
+    the tills back, and their rows and `till.presence` events are written (in batches) once they are back."""
+
+    def __init__(self, presence: Presence, arrivals: Arrivals, *, every_s: float, max_wait_s: float = 30.0) -> None:
         super().__init__("presence-writer", idle_s=every_s)
         self._presence = presence
-        self._every_s = every_s
+        self._arrivals = arrivals
+        self._every_s, self._max_wait_s = every_s, max_wait_s
+        self._waiting_since: float | None = None
 
     async def round(self) -> float | None:
+        now = time.monotonic()
+        if self._arrivals.flooding:
+            if self._waiting_since is None:
+                self._waiting_since = now
+            if now - self._waiting_since < self._max_wait_s:
+                return self._every_s
+        self._waiting_since = None
         await self._presence.flush()
         return self._every_s
 
@@ -111,13 +148,24 @@ class PresenceWriter(BackgroundWorker):
 
 
 class TokenSweeper(BackgroundWorker):
-    """Every `every_s`: warns the tills whose token ends soon and closes those whose token ended."""
+    """Every `every_s`: warns the tills whose token ends soon, closes those whose token ended, and keeps the tokens
+    verified since in the database (not while tills flood in: then they are written once the flood is over)."""
 
-    def __init__(self, stream: StreamServices, *, every_s: float = 5.0) -> None:
+    def __init__(
+        self, stream: StreamServices, tokens: RememberedTokens, arrivals: Arrivals, *, every_s: float = 5.0
+    ) -> None:
         super().__init__("token-sweeper", idle_s=every_s)
         self._stream = stream
+        self._tokens = tokens
+        self._arrivals = arrivals
         self._every_s = every_s
 
     async def round(self) -> float | None:
         await self._stream.sweep()
+        if not self._arrivals.flooding:
+            await self._tokens.save()
         return self._every_s
+
+    async def stop(self) -> None:
+        await super().stop()
+        await self._tokens.save()

@@ -71,3 +71,11 @@ class PresenceStore(Protocol):
 class TokenVerifier(Protocol):
     async def verify(self, token: str) -> StreamClaims:
         """The claims of a valid stream token; raises `TokenRefusedError` saying why otherwise."""
+
+
+class TokenStore(Protocol):
+    async def remembered(self, now: float) -> list[tuple[bytes, StreamClaims]]:
+        """The verified tokens (their digests) that have not expired at `now` (a Unix time)."""
+
+    async def remember(self, tokens: Sequence[tuple[bytes, StreamClaims]], expired_before: float) -> None:
+        """Keep these verified tokens and forget those that expired before `expired_before` (a Unix time)."""

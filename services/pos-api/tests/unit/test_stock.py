@@ -125,6 +125,26 @@ async def test_an_online_sale_below_zero_of_a_product_that_refuses_it_is_refused
     assert len(shop.state.stock_movements) == 2
 
 
+async def test_a_sale_refused_for_its_stock_is_finalized_when_sent_again_once_the_units_arrived(shop: Shop) -> None:
+    """Nothing of a refused sale stays behind: its basket is still open, its number still free."""
+    basket = uuid.uuid4()
+    content = BasketContent.model_validate(
+        {
+            "lines": [line(shop, "bulb")],
+            "payments": [{"payment_id": str(uuid.uuid4()), "method": "cash", "amount": 350}],
+        }
+    )
+    request = FinalizeIn(number=1, version=0, content=content)
+    with pytest.raises(StockRefusedError):
+        await finalize_basket(shop.device, basket, request, shop.services)
+    assert basket not in shop.state.baskets
+    await deliver(shop, ("bulb", 1))
+    done = await finalize_basket(shop.device, basket, request, shop.services)
+    assert not done.replayed
+    assert level(shop, "bulb") == 0
+    assert shop.state.baskets[basket].finalized
+
+
 async def test_an_online_sale_below_zero_of_a_product_that_does_not_refuse_goes_negative_with_an_alert(
     shop: Shop,
 ) -> None:

@@ -323,6 +323,7 @@ class InMemoryCheckout:
         self._sessions = sessions
         self._baskets = baskets
         self._outbox = outbox
+        self.ended: dict[UUID, StoredBasket] = {}
 
     async def read(self, basket_id: UUID, pos_id: UUID, number: int) -> CheckoutView:
         return CheckoutView(
@@ -358,7 +359,7 @@ class InMemoryCheckout:
         body = stored.body or ticket.model_dump_json()
         where = {"key": str(ticket.pos_id), "aggregate_type": "ticket", "aggregate_id": str(ticket.ticket_id)}
         self._outbox.queue(event, OutboxRow.of(event, topic=topic, data_json=body, **where))
-        self._state.baskets[basket.id] = basket
+        self.ended[basket.id] = basket  # ends at the commit: a sale refused after its write leaves it open
         return True
 
 
@@ -474,6 +475,7 @@ class InMemoryUnitOfWork:
         self._tickets.clear()
         self._events.clear()
         self.stock.forget()
+        self.checkout.ended.clear()
 
     async def commit(self) -> None:
         self._state.tickets.update(self._tickets)
@@ -481,4 +483,6 @@ class InMemoryUnitOfWork:
         self._tickets.clear()
         self._events.clear()
         self.stock.commit()
+        self._state.baskets.update(self.checkout.ended)
+        self.checkout.ended.clear()
         self.committed = True

@@ -181,7 +181,16 @@ class ProductFields(BaseModel):
     ean: Annotated[str, Field(pattern=r"^([0-9]{8}|[0-9]{13})$")] | None = None
     weight_mode: WeightMode = WeightMode.NONE
     stock_tracked: bool = False
-    stock_threshold: StrictInt | None = Field(default=None, ge=0, le=10_000_000)
+    stock_threshold: StrictInt | None = Field(
+        default=None, ge=0, le=10_000_000, description="A level at or below it is low stock (alerts)."
+    )
+    stock_refuse_below_zero: bool = Field(
+        default=False,
+        description=(
+            "An online sale that would take the shop's stock below zero is refused (409); a sale made offline"
+            " never is (it happened): the level goes negative and an alert says so."
+        ),
+    )
     capacity: StrictInt | None = Field(default=None, ge=1, le=100_000, description="Seats of an event.")
     active: bool = True
 
@@ -189,6 +198,12 @@ class ProductFields(BaseModel):
     def _seat_has_capacity(self) -> ProductFields:
         if self.kind is ProductKind.EVENT_SEAT and self.capacity is None:
             raise ValueError("an event seat needs a capacity")
+        return self
+
+    @model_validator(mode="after")
+    def _stock_rules_need_stock(self) -> ProductFields:
+        if self.stock_refuse_below_zero and not self.stock_tracked:
+            raise ValueError("stock_refuse_below_zero needs stock_tracked: an untracked product has no level")
         return self
 
 

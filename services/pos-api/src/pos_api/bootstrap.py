@@ -23,6 +23,7 @@ from pos_api.entrypoints.http.routes import (
     ops,
     session_reports,
     sessions,
+    stock,
     tickets,
     till,
 )
@@ -81,6 +82,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
             session_reports.router,
             operators.router,
             ops.router,
+            stock.router,
             internal.router,
         ],
         on_start=on_start,

@@ -8,6 +8,7 @@ this module; each test names a fresh till, ticket or item, so that the tests sha
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +21,7 @@ import pytest_asyncio
 
 import pos_api
 from caisse_contracts.envelope import Envelope
-from caisse_contracts.events import EntityType, TicketFinalizedV1, TicketKind
+from caisse_contracts.events import EntityType, StockReason, TicketFinalizedV1, TicketKind
 from caisse_contracts.snapshots import load_example
 from caisse_contracts.tills import BasketContent
 from caisse_runtime.database import create_engine, migrate, migrations_beside
@@ -30,13 +31,17 @@ from pos_api.adapters.memory import InMemoryUnitOfWork, MemoryState
 from pos_api.adapters.sql import SqlPool
 from pos_api.domain.config import Hierarchy, StoredItem
 from pos_api.domain.errors import TicketConflict
+from pos_api.domain.stock import DocumentType, LevelChange, StockMovement, StockRule
 from pos_api.domain.tickets import gaps_of
 from pos_api.service_layer.ports import (
     CheckoutView,
     ClosingMark,
     DeviceCredential,
+    MovementFilter,
     PinState,
     SessionState,
+    StockDocument,
+    StockLevel,
     StoredBasket,
     StoredTicket,
     UnitOfWork,
@@ -579,3 +584,178 @@ async def test_a_sale_whose_basket_session_or_number_moved_since_its_read_writes
         assert await work.baskets.get(saved.id) == saved
         assert await work.tickets.last_number(pos) == 1
         assert await work.tickets.open_gaps([pos]) == []
+
+
+# stock
+
+
+def movement(shop: uuid.UUID, product: uuid.UUID, change: int, before: int, **update: Any) -> StockMovement:
+    made = StockMovement(
+        id=uuid.uuid4(),
+        shop_id=shop,
+        product_id=product,
+        change=change,
+        level_before=before,
+        level_after=before + change,
+        reason=StockReason.DELIVERY,
+        document_type=DocumentType.DELIVERY,
+        document_id=None,
+        document_ref=None,
+        pos_id=None,
+        moved_by=None,
+        moved_at=NOW,
+    )
+    return dataclasses.replace(made, **update)
+
+
+async def test_levels_start_at_zero_add_in_the_order_of_the_products_and_are_kept_once_committed(
+    store: Store,
+) -> None:
+    shop = uuid.uuid4()
+    a, b = sorted((uuid.uuid4(), uuid.uuid4()))
+    async with store.work() as work:
+        assert await work.stock.add(shop, [(b, 4), (a, -1)], NOW) == [LevelChange(a, 0, -1), LevelChange(b, 0, 4)]
+    async with store.work() as work:
+        assert await work.stock.levels(shop) == []  # not committed: not kept
+        await work.stock.add(shop, [(b, 4), (a, -1)], NOW)
+        await work.commit()
+    async with store.work() as work:
+        assert await work.stock.add(shop, [(b, -3)], later(1)) == [LevelChange(b, 4, 1)]
+        await work.commit()
+    async with store.work() as work:
+        assert await work.stock.levels(shop) == [StockLevel(shop, a, -1, NOW), StockLevel(shop, b, 1, later(1))]
+        assert await work.stock.levels(shop, [b]) == [StockLevel(shop, b, 1, later(1))]
+        assert await work.stock.levels(uuid.uuid4()) == []
+
+
+async def test_levels_held_for_an_inventory_are_read_and_a_new_one_is_zero(store: Store) -> None:
+    shop, counted, new = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    async with store.work() as work:
+        await work.stock.add(shop, [(counted, 7)], NOW)
+        await work.commit()
+    async with store.work() as work:
+        assert await work.stock.hold(shop, [new, counted], later(1)) == {counted: 7, new: 0}
+        assert await work.stock.add(shop, [(counted, -2)], later(1)) == [LevelChange(counted, 7, 5)]
+        await work.commit()
+    async with store.work() as work:
+        assert [level.level for level in await work.stock.levels(shop, [counted])] == [5]
+
+
+async def test_the_rules_are_those_of_the_stock_tracked_products_only(store: Store) -> None:
+    company = uuid.uuid4()
+    bulb = item(EntityType.PRODUCT, company, stock_tracked=True, stock_threshold=2, stock_refuse_below_zero=True)
+    bag = item(EntityType.PRODUCT, company, stock_tracked=True)
+    card = item(EntityType.PRODUCT, company, stock_tracked=False)
+    async with store.work() as work:
+        for put in (bulb, bag, card):
+            await work.config.put(
+                StoredItem(put.entity_type, put.id, 1, put.hierarchy, {**put.item, "id": str(put.id)}),
+                patch=[],
+                changed_by=None,
+                changed_at=NOW,
+            )
+        await work.commit()
+    async with store.work() as work:
+        assert await work.stock.rules([bulb.id, bag.id, card.id, uuid.uuid4()]) == {
+            bulb.id: StockRule(bulb.id, "x", 2, True),
+            bag.id: StockRule(bag.id, "x", None, False),
+        }
+
+
+async def test_movements_are_kept_once_and_listed_newest_first_by_filter_and_cursor(store: Store) -> None:
+    shop, bulb, bag, document = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    first = movement(shop, bulb, 5, 0, document_id=document, document_ref="BL-1")
+    second = movement(shop, bag, 2, 0, document_id=document, document_ref="BL-1")
+    sale = movement(
+        shop,
+        bulb,
+        -1,
+        5,
+        reason=StockReason.SALE,
+        document_type=DocumentType.TICKET,
+        document_id=uuid.uuid4(),
+        document_ref="Caisse 1/000001",
+        pos_id=uuid.uuid4(),
+        moved_by=uuid.uuid4(),
+        moved_at=later(60),
+    )
+    async with store.work() as work:
+        await work.stock.record([first, second])
+        await work.commit()
+    async with store.work() as work:
+        await work.stock.record([sale, first])  # `first` again: kept once
+        await work.commit()
+    async with store.work() as work:
+        everything = await work.stock.movements(shop, MovementFilter(), before_seq=None, limit=10)
+        assert [dataclasses.replace(m, seq=None) for m in everything] == [sale, second, first]
+        seqs = [m.seq or 0 for m in everything]
+        assert seqs == sorted(seqs, reverse=True)
+        assert 0 not in seqs
+        [page] = await work.stock.movements(shop, MovementFilter(), before_seq=None, limit=1)
+        rest = await work.stock.movements(shop, MovementFilter(), before_seq=page.seq, limit=10)
+        assert [m.id for m in rest] == [second.id, first.id]
+        of_bulb = await work.stock.movements(shop, MovementFilter(product_id=bulb), before_seq=None, limit=10)
+        assert [m.id for m in of_bulb] == [sale.id, first.id]
+        sales = await work.stock.movements(shop, MovementFilter(reason="sale"), before_seq=None, limit=10)
+        assert [m.id for m in sales] == [sale.id]
+        of_document = await work.stock.movements(shop, MovementFilter(document_id=document), before_seq=None, limit=10)
+        assert {m.id for m in of_document} == {first.id, second.id}
+        window = MovementFilter(since=later(60), until=later(61))
+        assert [m.id for m in await work.stock.movements(shop, window, before_seq=None, limit=10)] == [sale.id]
+        before = MovementFilter(until=later(60))
+        assert len(await work.stock.movements(shop, before, before_seq=None, limit=10)) == 2
+        assert [m.id for m in await work.stock.document_movements(document)] == [first.id, second.id]
+        assert await work.stock.movements(uuid.uuid4(), MovementFilter(), before_seq=None, limit=10) == []
+
+
+async def test_a_stock_document_is_kept_once_under_its_id(store: Store) -> None:
+    document = StockDocument(uuid.uuid4(), uuid.uuid4(), "delivery", "delivery", "BL-1", None, "abc", None, NOW)
+    async with store.work() as work:
+        assert await work.stock.claim_document(document) is None
+    async with store.work() as work:  # not committed: not kept
+        assert await work.stock.claim_document(document) is None
+        await work.commit()
+    async with store.work() as work:
+        other = dataclasses.replace(document, content_sha256="def", reference="BL-2")
+        assert await work.stock.claim_document(other) == document
+
+
+@pytest.mark.integration
+async def test_two_sales_of_the_same_products_in_opposite_orders_wait_for_each_other_and_lose_no_unit(
+    database: tuple[Infra, str],
+) -> None:
+    """PostgreSQL only: the fakes never run two units of work at once. The second sale waits for the first to
+    commit and adds to what it left; its other order takes the locks in the same order, so neither waits in a
+    circle (PostgreSQL would abort one as a deadlock)."""
+    infra, name = database
+    pool = SqlPool(infra.dsn(name), size=3)
+    await pool.start()
+    shop = uuid.uuid4()
+    a, b = uuid.uuid4(), uuid.uuid4()
+    try:
+        async with pool.work() as work:
+            await work.stock.add(shop, [(a, 10), (b, 10)], NOW)
+            await work.commit()
+        first = pool.work()
+        await first.__aenter__()
+        await first.stock.add(shop, [(a, -1), (b, -2)], NOW)
+        second_done = asyncio.Event()
+
+        async def second_sale() -> list[LevelChange]:
+            async with pool.work() as work:
+                moved = await work.stock.add(shop, [(b, -3), (a, -4)], NOW)
+                await work.commit()
+            second_done.set()
+            return moved
+
+        second = asyncio.create_task(second_sale())
+        with pytest.raises(TimeoutError):  # it waits for the first sale's locks
+            await asyncio.wait_for(asyncio.shield(second_done.wait()), 0.5)
+        await first.commit()
+        await first.__aexit__(None, None, None)
+        moved = await asyncio.wait_for(second, 10)
+        assert sorted(moved, key=lambda m: m.product_id) == sorted(
+            [LevelChange(a, 9, 5), LevelChange(b, 8, 5)], key=lambda m: m.product_id
+        )
+    finally:
+        await pool.stop()

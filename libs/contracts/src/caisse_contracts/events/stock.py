@@ -36,3 +36,7 @@ class StockMovedV1(Payload):
     document_id: UUID | None = None
     document_ref: str | None = Field(default=None, description="Human reference, e.g. POS-3/000127.")
     moved_at: AwareDatetime
+    moved_by: UUID | None = Field(
+        default=None, description="Who moved it: the ticket's operator, or the back-office operator."
+    )
+    pos_id: UUID | None = Field(default=None, description="The till of a sale or a credit note.")

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
@@ -16,13 +18,17 @@ from caisse_contracts.events import EntityType
 from caisse_runtime.outbox import OutboxRow
 from pos_api.domain.config import StoredItem
 from pos_api.domain.errors import TicketConflict
+from pos_api.domain.stock import LevelChange, StockMovement, StockRule
 from pos_api.domain.tickets import TicketGaps, gaps_of
 from pos_api.service_layer.ports import (
     CheckoutView,
     ClosingMark,
     DeviceCredential,
+    MovementFilter,
     PinState,
     SessionState,
+    StockDocument,
+    StockLevel,
     StoredBasket,
     StoredTicket,
 )
@@ -71,6 +77,10 @@ class MemoryState:
     gaps: dict[tuple[UUID, int], datetime] = field(default_factory=dict)
     seats_sold: dict[UUID, int] = field(default_factory=dict)
     conflicts: dict[tuple[UUID, int, str], TicketConflict] = field(default_factory=dict)
+    stock_levels: dict[tuple[UUID, UUID], StockLevel] = field(default_factory=dict)
+    """(shop id, product id) → its level."""
+    stock_movements: list[StockMovement] = field(default_factory=list)
+    stock_documents: dict[UUID, StockDocument] = field(default_factory=dict)
 
 
 class InMemoryTickets:
@@ -313,6 +323,7 @@ class InMemoryCheckout:
         self._sessions = sessions
         self._baskets = baskets
         self._outbox = outbox
+        self.ended: dict[UUID, StoredBasket] = {}
 
     async def read(self, basket_id: UUID, pos_id: UUID, number: int) -> CheckoutView:
         return CheckoutView(
@@ -348,8 +359,94 @@ class InMemoryCheckout:
         body = stored.body or ticket.model_dump_json()
         where = {"key": str(ticket.pos_id), "aggregate_type": "ticket", "aggregate_id": str(ticket.ticket_id)}
         self._outbox.queue(event, OutboxRow.of(event, topic=topic, data_json=body, **where))
-        self._state.baskets[basket.id] = basket
+        self.ended[basket.id] = basket  # ends at the commit: a sale refused after its write leaves it open
         return True
+
+
+class InMemoryStock:
+    """The stock on the fakes: the fakes never yield between a read and a write, so a level needs no lock; what a
+    unit of work changes is kept aside and lands at its commit, as PostgreSQL's transaction would."""
+
+    def __init__(self, state: MemoryState) -> None:
+        self._state = state
+        self.levels_changed: dict[tuple[UUID, UUID], StockLevel] = {}
+        self.moved: list[StockMovement] = []
+        self.documents: dict[UUID, StockDocument] = {}
+
+    def _level(self, shop_id: UUID, product_id: UUID) -> StockLevel | None:
+        key = (shop_id, product_id)
+        return self.levels_changed.get(key) or self._state.stock_levels.get(key)
+
+    async def rules(self, product_ids: Sequence[UUID]) -> dict[UUID, StockRule]:
+        found = (self._state.items.get(p) for p in product_ids)
+        rules = (StockRule.of(i.item) for i in found if i is not None and i.entity_type is EntityType.PRODUCT)
+        return {rule.product_id: rule for rule in rules if rule is not None}
+
+    async def add(self, shop_id: UUID, changes: Sequence[tuple[UUID, int]], at: datetime) -> list[LevelChange]:
+        moved = []
+        for product_id, change in sorted(changes):
+            current = self._level(shop_id, product_id)
+            before = current.level if current else 0
+            self.levels_changed[(shop_id, product_id)] = StockLevel(shop_id, product_id, before + change, at)
+            moved.append(LevelChange(product_id, before, before + change))
+        return moved
+
+    async def hold(self, shop_id: UUID, product_ids: Sequence[UUID], at: datetime) -> dict[UUID, int]:
+        held = {}
+        for product_id in sorted(set(product_ids)):
+            current = self._level(shop_id, product_id)
+            if current is None:
+                current = StockLevel(shop_id, product_id, 0, at)
+                self.levels_changed[(shop_id, product_id)] = current
+            held[product_id] = current.level
+        return held
+
+    async def record(self, movements: Sequence[StockMovement]) -> None:
+        known = {m.id for m in (*self._state.stock_movements, *self.moved)}
+        self.moved += [m for m in movements if m.id not in known]
+
+    async def claim_document(self, document: StockDocument) -> StockDocument | None:
+        existing = self.documents.get(document.id) or self._state.stock_documents.get(document.id)
+        if existing is None:
+            self.documents[document.id] = document
+        return existing
+
+    async def document_movements(self, document_id: UUID) -> list[StockMovement]:
+        return [m for m in (*self._state.stock_movements, *self.moved) if m.document_id == document_id]
+
+    async def levels(self, shop_id: UUID, product_ids: Sequence[UUID] | None = None) -> list[StockLevel]:
+        wanted = set(product_ids) if product_ids is not None else None
+        keys = {*self._state.stock_levels, *self.levels_changed}
+        found = [self._level(s, p) for s, p in keys if s == shop_id and (wanted is None or p in wanted)]
+        return sorted((f for f in found if f is not None), key=lambda level: level.product_id)
+
+    async def movements(
+        self, shop_id: UUID, where: MovementFilter, *, before_seq: int | None, limit: int
+    ) -> list[StockMovement]:
+        found = [
+            m
+            for m in self._state.stock_movements
+            if m.shop_id == shop_id
+            and (where.product_id is None or m.product_id == where.product_id)
+            and (where.reason is None or m.reason.value == where.reason)
+            and (where.document_id is None or m.document_id == where.document_id)
+            and (where.since is None or m.moved_at >= where.since)
+            and (where.until is None or m.moved_at < where.until)
+            and (before_seq is None or (m.seq or 0) < before_seq)
+        ]
+        return sorted(found, key=lambda m: m.seq or 0, reverse=True)[:limit]
+
+    def commit(self) -> None:
+        self._state.stock_levels.update(self.levels_changed)
+        first = len(self._state.stock_movements) + 1
+        self._state.stock_movements += [dataclasses.replace(m, seq=first + n) for n, m in enumerate(self.moved)]
+        self._state.stock_documents.update(self.documents)
+        self.forget()
+
+    def forget(self) -> None:
+        self.levels_changed.clear()
+        self.moved.clear()
+        self.documents.clear()
 
 
 class InMemoryUnitOfWork:
@@ -366,6 +463,7 @@ class InMemoryUnitOfWork:
         self.baskets = InMemoryBaskets(state)
         self.seats = InMemorySeats(state)
         self.checkout = InMemoryCheckout(state, self.tickets, self.sessions, self.baskets, self.outbox)
+        self.stock = InMemoryStock(state)
         self.committed = False
 
     async def __aenter__(self) -> Self:
@@ -376,10 +474,15 @@ class InMemoryUnitOfWork:
     ) -> None:
         self._tickets.clear()
         self._events.clear()
+        self.stock.forget()
+        self.checkout.ended.clear()
 
     async def commit(self) -> None:
         self._state.tickets.update(self._tickets)
         self._state.events.extend(self._events)
         self._tickets.clear()
         self._events.clear()
+        self.stock.commit()
+        self._state.baskets.update(self.checkout.ended)
+        self.checkout.ended.clear()
         self.committed = True

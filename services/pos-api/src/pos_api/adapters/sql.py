@@ -20,7 +20,7 @@ from uuid import UUID
 import asyncpg
 
 from caisse_contracts.envelope import Envelope
-from caisse_contracts.events import EntityType, TicketFinalizedV1
+from caisse_contracts.events import EntityType, StockReason, TicketFinalizedV1
 from caisse_contracts.tills import BasketContent
 from caisse_contracts.topics import POS_API_SESSIONS
 from caisse_runtime.inbox import claim_events
@@ -28,13 +28,17 @@ from caisse_runtime.outbox import OUTBOX_COLUMNS, OutboxRow, insert_outbox
 from caisse_runtime.pg import HotPool, PooledWork
 from pos_api.domain.config import Hierarchy, StoredItem
 from pos_api.domain.errors import TicketConflict
+from pos_api.domain.stock import DocumentType, LevelChange, StockMovement, StockRule
 from pos_api.domain.tickets import TicketGaps, gaps_of
 from pos_api.service_layer.ports import (
     CheckoutView,
     ClosingMark,
     DeviceCredential,
+    MovementFilter,
     PinState,
     SessionState,
+    StockDocument,
+    StockLevel,
     StoredBasket,
     StoredTicket,
 )
@@ -794,6 +798,181 @@ class SqlCheckout:
         return inserted == 1
 
 
+STOCK_RULES: Final = (
+    "select item from config_items"
+    " where id = any($1::uuid[]) and entity_type = 'product' and (item->>'stock_tracked')::boolean"
+)
+
+STOCK_ADD: Final = """
+insert into stock_levels as s (shop_id, product_id, level, updated_at)
+select $1, c.product_id, c.change, $4
+from unnest($2::uuid[], $3::int[]) as c (product_id, change)
+order by c.product_id
+on conflict (shop_id, product_id) do update set level = s.level + excluded.level, updated_at = excluded.updated_at
+returning product_id, level
+"""
+"""The changes added to the levels one product after the other, in the order of their ids: each row stays locked
+until the transaction ends, and a second sale of it waits, then adds to the level the first left."""
+
+STOCK_CREATE: Final = """
+insert into stock_levels (shop_id, product_id, level, updated_at)
+select $1, product_id, 0, $3 from unnest($2::uuid[]) as product_id order by product_id
+on conflict do nothing
+"""
+STOCK_HOLD: Final = (
+    "select product_id, level from stock_levels where shop_id = $1 and product_id = any($2::uuid[])"
+    " order by product_id for update"
+)
+
+
+class MovementRow(NamedTuple):
+    """A row of `stock_movements` (its `seq` is the database's)."""
+
+    id: UUID
+    shop_id: UUID
+    product_id: UUID
+    change: int
+    level_before: int
+    level_after: int
+    reason: str
+    document_type: str
+    document_id: UUID | None
+    document_ref: str | None
+    pos_id: UUID | None
+    moved_by: UUID | None
+    moved_at: datetime
+
+    @classmethod
+    def of(cls, m: StockMovement) -> MovementRow:
+        return cls(
+            m.id,
+            m.shop_id,
+            m.product_id,
+            m.change,
+            m.level_before,
+            m.level_after,
+            m.reason.value,
+            m.document_type.value,
+            m.document_id,
+            m.document_ref,
+            m.pos_id,
+            m.moved_by,
+            m.moved_at,
+        )
+
+
+STOCK_RECORD: Final = f"""
+insert into stock_movements ({", ".join(MovementRow._fields)})
+select * from unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::int[], $6::int[], $7::text[], $8::text[],
+                     $9::uuid[], $10::text[], $11::uuid[], $12::uuid[], $13::timestamptz[])
+on conflict (id) do nothing
+"""  # noqa: S608 - made of this module's constants
+
+MOVEMENT_COLUMNS: Final = "seq, " + ", ".join(MovementRow._fields)
+
+DOCUMENT_COLUMNS: Final = "id, shop_id, document_type, reason, reference, note, content_sha256, created_by, created_at"
+DOCUMENT_CLAIM: Final = f"""
+insert into stock_documents ({DOCUMENT_COLUMNS}) values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+on conflict (id) do nothing returning id
+"""  # noqa: S608 - made of this module's constants
+
+
+def _movement(row: asyncpg.Record) -> StockMovement:
+    return StockMovement(
+        id=row["id"],
+        shop_id=row["shop_id"],
+        product_id=row["product_id"],
+        change=row["change"],
+        level_before=row["level_before"],
+        level_after=row["level_after"],
+        reason=StockReason(row["reason"]),
+        document_type=DocumentType(row["document_type"]),
+        document_id=row["document_id"],
+        document_ref=row["document_ref"],
+        pos_id=row["pos_id"],
+        moved_by=row["moved_by"],
+        moved_at=row["moved_at"],
+        seq=row["seq"],
+    )
+
+
+class SqlStock:
+    """The stock levels, their movements and the back office's stock documents."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def rules(self, product_ids: Sequence[UUID]) -> dict[UUID, StockRule]:
+        rows = await self._conn.fetch(STOCK_RULES, list(product_ids))
+        found = (StockRule.of(json.loads(row["item"])) for row in rows)
+        return {rule.product_id: rule for rule in found if rule is not None}
+
+    async def add(self, shop_id: UUID, changes: Sequence[tuple[UUID, int]], at: datetime) -> list[LevelChange]:
+        ordered = sorted(changes)
+        async with _atomic(self._conn):
+            rows = await self._conn.fetch(STOCK_ADD, shop_id, [p for p, _ in ordered], [c for _, c in ordered], at)
+        after = {row["product_id"]: row["level"] for row in rows}
+        return [LevelChange(p, after[p] - c, after[p]) for p, c in ordered]
+
+    async def hold(self, shop_id: UUID, product_ids: Sequence[UUID], at: datetime) -> dict[UUID, int]:
+        ordered = sorted(set(product_ids))
+        await self._conn.execute(STOCK_CREATE, shop_id, ordered, at)
+        rows = await self._conn.fetch(STOCK_HOLD, shop_id, ordered)
+        return {row["product_id"]: row["level"] for row in rows}
+
+    async def record(self, movements: Sequence[StockMovement]) -> None:
+        if movements:
+            rows = [MovementRow.of(m) for m in movements]
+            await self._conn.execute(STOCK_RECORD, *(list(column) for column in zip(*rows, strict=True)))
+
+    async def claim_document(self, document: StockDocument) -> StockDocument | None:
+        d = document
+        values = (d.id, d.shop_id, d.document_type, d.reason, d.reference, d.note, d.content_sha256)
+        if await self._conn.fetchval(DOCUMENT_CLAIM, *values, d.created_by, d.created_at) is not None:
+            return None
+        row = await self._conn.fetchrow(
+            f"select {DOCUMENT_COLUMNS} from stock_documents where id = $1",  # noqa: S608 - constants
+            d.id,
+        )
+        return StockDocument(*row) if row else None
+
+    async def document_movements(self, document_id: UUID) -> list[StockMovement]:
+        rows = await self._conn.fetch(
+            f"select {MOVEMENT_COLUMNS} from stock_movements where document_id = $1 order by seq",  # noqa: S608
+            document_id,
+        )
+        return [_movement(row) for row in rows]
+
+    async def levels(self, shop_id: UUID, product_ids: Sequence[UUID] | None = None) -> list[StockLevel]:
+        rows = await self._conn.fetch(
+            "select shop_id, product_id, level, updated_at from stock_levels"
+            " where shop_id = $1 and ($2::uuid[] is null or product_id = any($2::uuid[])) order by product_id",
+            shop_id,
+            list(product_ids) if product_ids is not None else None,
+        )
+        return [StockLevel(*row) for row in rows]
+
+    async def movements(
+        self, shop_id: UUID, where: MovementFilter, *, before_seq: int | None, limit: int
+    ) -> list[StockMovement]:
+        rows = await self._conn.fetch(
+            f"select {MOVEMENT_COLUMNS} from stock_movements"  # noqa: S608 - made of this module's constants
+            " where shop_id = $1 and ($2::uuid is null or product_id = $2) and ($3::text is null or reason = $3)"
+            " and ($4::uuid is null or document_id = $4) and ($5::timestamptz is null or moved_at >= $5)"
+            " and ($6::timestamptz is null or moved_at < $6) and ($7::bigint is null or seq < $7)"
+            " order by seq desc limit $8",
+            shop_id,
+            where.product_id,
+            where.reason,
+            where.document_id,
+            where.since,
+            where.until,
+            before_seq,
+            limit,
+        )
+        return [_movement(row) for row in rows]
+
+
 class SqlUnitOfWork(PooledWork):
     """One transaction on one connection of the pool; leaving without `commit()` rolls it back.
 
@@ -811,6 +990,7 @@ class SqlUnitOfWork(PooledWork):
     config: SqlConfigItems
     credentials: SqlCredentials
     checkout: SqlCheckout
+    stock: SqlStock
 
     def __init__(self, pool: asyncpg.Pool, *, steps: bool = False) -> None:
         super().__init__(pool, begin_on_entry=not steps)
@@ -826,6 +1006,7 @@ class SqlUnitOfWork(PooledWork):
         self.config = SqlConfigItems(conn)
         self.credentials = SqlCredentials(conn)
         self.checkout = SqlCheckout(conn, lock=not self._steps)
+        self.stock = SqlStock(conn)
 
 
 class SqlPool(HotPool):

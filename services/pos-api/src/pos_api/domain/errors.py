@@ -167,3 +167,30 @@ class StreamTokensNotConfiguredError(PosApiError):
 
     def __str__(self) -> str:
         return "stream tokens are not configured"
+
+
+@dataclass
+class StockRefusedError(PosApiError):
+    """A product that refuses to go below zero has fewer units in the shop than asked (an online sale, a loss)."""
+
+    field: str
+    product_id: UUID
+    product_name: str
+    level: int
+    asked: int
+
+    def __str__(self) -> str:
+        return (
+            f"{self.field}: {self.product_name!r} ({self.product_id}) has {self.level} in stock"
+            f" and cannot go below zero; {self.asked} asked"
+        )
+
+
+@dataclass
+class StockDocumentConflictError(PosApiError):
+    """A stock document id already names another document (other content): refused, the first one stands."""
+
+    document_id: UUID
+
+    def __str__(self) -> str:
+        return f"stock document {self.document_id} already holds other content"

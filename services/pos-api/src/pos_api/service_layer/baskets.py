@@ -21,7 +21,7 @@ from caisse_contracts.basket import BasketError, ComputedBasket, compute_basket
 from caisse_contracts.config import Company, Pos, Shop, Territory
 from caisse_contracts.envelope import Envelope, TenantKeys
 from caisse_contracts.events import EntityType, TicketFinalizedV1, TicketKind
-from caisse_contracts.tills import BasketContent, BasketPut, CreditNoteIn, FinalizeIn, Receipt
+from caisse_contracts.tills import BasketContent, BasketPut, CreditNoteIn, FinalizeIn, Receipt, StockAlert
 from caisse_contracts.topics import TICKETS
 from pos_api.domain.baskets import basket_input, category_weights, receipt_of
 from pos_api.domain.credit_notes import RefundLine, RefundTender, credit_note_parts
@@ -43,6 +43,7 @@ from pos_api.domain.till import Device, TillContext
 from pos_api.service_layer.cache import TillCache
 from pos_api.service_layer.ports import CheckoutView, StoredBasket, StoredTicket, UnitOfWork
 from pos_api.service_layer.services import Services
+from pos_api.service_layer.stock import apply_ticket_stock
 from pos_api.service_layer.till import catalogue_of, live_item
 
 SOURCE = "pos-api"
@@ -290,7 +291,12 @@ async def _finalize_once(
             for i, line in enumerate(priced)
             if line.seat_capacity is not None and line.product_id is not None
         ]
-        if seats and not locked:
+        tracked = any(
+            (product := context.catalogue.products.get(line.product_id)) is not None and product.stock_tracked
+            for line in priced
+            if line.product_id is not None
+        )
+        if (seats or tracked) and not locked:  # seats and stock are taken in the sale's own transaction
             return _Again.LOCK
         for i, product_id, capacity, quantity in seats:
             if await work.seats.take(product_id, capacity, quantity) is None:
@@ -304,9 +310,14 @@ async def _finalize_once(
         event = _event(ticket, services)
         if not await work.checkout.record(stored, ended, event, topic=TICKETS.name, seen=seen):
             return _Again.READ_AGAIN
+        alerts = await apply_ticket_stock(work, ticket, refuse_below_zero=True, now=now) if tracked else ()
         await work.commit()
     services.sales.sold(device.pos_id, request.number)
-    return Finalized(receipt_of(ticket, context.shop, context.pos, context.territory), replayed=False)
+    return Finalized(_with_alerts(receipt_of(ticket, context.shop, context.pos, context.territory), alerts), False)
+
+
+def _with_alerts(receipt: Receipt, alerts: tuple[StockAlert, ...]) -> Receipt:
+    return receipt.model_copy(update={"alerts": alerts}) if alerts else receipt
 
 
 def _same_content(
@@ -454,8 +465,9 @@ async def _credit(device: Device, ticket_id: UUID, request: CreditNoteIn, servic
             aggregate_type="ticket",
             aggregate_id=str(ticket.ticket_id),
         )
+        alerts = await apply_ticket_stock(work, ticket, refuse_below_zero=False, now=now)  # puts back: never refused
         await work.commit()
-    receipt = receipt_of(ticket, context.shop, context.pos, context.territory)
+    receipt = _with_alerts(receipt_of(ticket, context.shop, context.pos, context.territory), alerts)
     return Finalized(receipt.model_copy(update={"original_number": sale.number}), replayed=False)
 
 

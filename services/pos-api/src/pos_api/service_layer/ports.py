@@ -3,7 +3,7 @@ of the tills' stream tokens."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -16,6 +16,7 @@ from caisse_contracts.tills import BasketContent
 from caisse_runtime import work
 from pos_api.domain.config import StoredItem
 from pos_api.domain.errors import TicketConflict
+from pos_api.domain.stock import LevelChange, StockMovement, StockRule
 from pos_api.domain.tickets import TicketGaps, json_digest
 
 Clock = Callable[[], datetime]
@@ -243,6 +244,78 @@ class StreamTokenSigner(Protocol):
         """The public keys that verify the tokens: the signing one, then the retired ones still accepted."""
 
 
+@dataclass(frozen=True, slots=True)
+class StockDocument:
+    """A back-office stock document (a delivery, an adjustment, an inventory), kept once under the id the back
+    office chose: the same document sent again is a retry, other content under its id a conflict."""
+
+    id: UUID
+    shop_id: UUID
+    document_type: str
+    reason: str
+    reference: str | None
+    note: str | None
+    content_sha256: str
+    created_by: UUID | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StockLevel:
+    shop_id: UUID
+    product_id: UUID
+    level: int
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MovementFilter:
+    """Which movements of a shop a listing wants; None: any."""
+
+    product_id: UUID | None = None
+    reason: str | None = None
+    document_id: UUID | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    """Excluded: movements strictly before it."""
+
+
+class Stock(Protocol):
+    """The stock levels per shop and product, their movements and the back office's stock documents."""
+
+    async def rules(self, product_ids: Sequence[UUID]) -> dict[UUID, StockRule]:
+        """The stock-tracked products among these (deleted ones too: a sale of yesterday still moves them)."""
+
+    async def add(self, shop_id: UUID, changes: Sequence[tuple[UUID, int]], at: datetime) -> list[LevelChange]:
+        """Add each change to its product's level at the shop (a new level starts at zero), and answer each
+        level before and after, in the order of the product ids.
+
+        The levels stay locked until the unit of work ends, taken in the order of the product ids: a second sale
+        of a product waits for the first to end and then adds to what it left; two sales of the same products
+        in another order never wait for each other in a circle."""
+
+    async def hold(self, shop_id: UUID, product_ids: Sequence[UUID], at: datetime) -> dict[UUID, int]:
+        """The levels of these products at the shop (a new one at zero), locked until the unit of work ends, in
+        the order of the product ids (an inventory reads them before it sets them)."""
+
+    async def record(self, movements: Sequence[StockMovement]) -> None:
+        """Keep the movements; a movement id already kept is kept once."""
+
+    async def claim_document(self, document: StockDocument) -> StockDocument | None:
+        """Keep a new back-office document; the one already kept under its id (nothing written) if any."""
+
+    async def document_movements(self, document_id: UUID) -> list[StockMovement]:
+        """The movements a document made, in their order."""
+
+    async def levels(self, shop_id: UUID, product_ids: Sequence[UUID] | None = None) -> list[StockLevel]:
+        """The shop's levels (only these products when given), by product id."""
+
+    async def movements(
+        self, shop_id: UUID, where: MovementFilter, *, before_seq: int | None, limit: int
+    ) -> list[StockMovement]:
+        """The shop's movements that `where` wants, newest first, from before `before_seq` (the cursor) if given."""
+
+
 class UnitOfWork(work.UnitOfWork, Protocol):
     @property
     def tickets(self) -> Tickets: ...
@@ -270,6 +343,9 @@ class UnitOfWork(work.UnitOfWork, Protocol):
 
     @property
     def checkout(self) -> Checkout: ...
+
+    @property
+    def stock(self) -> Stock: ...
 
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]

@@ -1,4 +1,4 @@
-"""Use case: record a finalized ticket from a till, once, with its `ticket.finalized` event."""
+"""Use case: record a finalized ticket from a till, once, with its `ticket.finalized` event and the stock it moves."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ from uuid import UUID
 
 from caisse_contracts.envelope import Envelope, TenantKeys
 from caisse_contracts.events import TicketFinalizedV1
+from caisse_contracts.tills import StockAlert
 from caisse_contracts.topics import TICKETS
 from pos_api.domain.errors import TicketConflict, TicketNumberConflictError
 from pos_api.domain.tickets import check_number_jump, check_ticket, content_hash, gaps_of, same_sale
 from pos_api.service_layer.ports import Clock, IdFactory, StoredTicket, UnitOfWorkFactory
+from pos_api.service_layer.stock import apply_ticket_stock
 
 SOURCE = "pos-api"
 
@@ -27,6 +29,8 @@ class Outcome(StrEnum):
 class Recorded:
     outcome: Outcome
     stored: StoredTicket
+    alerts: tuple[StockAlert, ...] = ()
+    """The stock alerts of the products this ticket moved; none on a replay (nothing moved)."""
 
 
 OperatorCheck = Callable[[UUID | None], Awaitable[None]]
@@ -40,16 +44,23 @@ async def record_ticket(
     clock: Clock,
     new_id: IdFactory,
     check_operator: OperatorCheck | None = None,
+    offline: bool = False,
 ) -> Recorded:
-    """Check the ticket, then store it and its event in one transaction.
+    """Check the ticket, then store it, its event and the stock it moves in one transaction.
 
     The POS numbers its tickets: a new number is stored (its operator checked first); a known number with
     identical content answers with the original (a safe retry, whatever became of its operator since); a known
     number with other content is a conflict, kept aside for ops.
+
+    Online, a product that refuses to go below zero and lacks the units sold refuses the sale
+    (`StockRefusedError`, nothing stored); a sale made `offline` happened and is never refused for its stock: the
+    level goes negative and an alert says so.
     """
     check_ticket(ticket)
     try:
-        return await _record(ticket, uow=uow, clock=clock, new_id=new_id, check_operator=check_operator)
+        return await _record(
+            ticket, uow=uow, clock=clock, new_id=new_id, check_operator=check_operator, offline=offline
+        )
     except TicketNumberConflictError as conflict:
         if conflict.attempt is not None:
             async with uow() as work:
@@ -65,6 +76,7 @@ async def _record(
     clock: Clock,
     new_id: IdFactory,
     check_operator: OperatorCheck | None,
+    offline: bool,
 ) -> Recorded:
     digest = content_hash(ticket)
     for _ in range(2):
@@ -99,8 +111,9 @@ async def _record(
                 aggregate_type="ticket",
                 aggregate_id=str(ticket.ticket_id),
             )
+            alerts = await apply_ticket_stock(work, ticket, refuse_below_zero=not offline, now=stored.received_at)
             await work.commit()
-            return Recorded(Outcome.CREATED, stored)
+            return Recorded(Outcome.CREATED, stored, alerts)
     raise RuntimeError("ticket number raced twice")  # pragma: no cover - a unique key cannot flip twice
 
 

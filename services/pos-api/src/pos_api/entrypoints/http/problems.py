@@ -18,6 +18,8 @@ from pos_api.domain.errors import (
     PosApiError,
     SeatsFullError,
     StaleVersionError,
+    StockDocumentConflictError,
+    StockRefusedError,
     StreamTokensNotConfiguredError,
     TicketInconsistentError,
     TicketNumberConflictError,
@@ -67,6 +69,24 @@ PROBLEMS: Final[dict[type[Exception], Problem]] = {
     InvalidReferenceError: Problem(422, "Invalid reference", "invalid-reference", field_reason),
     InUseError: Problem(409, "Still in use", "in-use", field_reason),
     BasketError: Problem(422, "Basket refused", "basket-refused", field_reason),
+    StockRefusedError: Problem(
+        409,
+        "Not enough stock",
+        "stock-refused",
+        lambda e: [
+            InvalidParam(
+                e.field,
+                f"{e.product_name!r} has {e.level} in stock at this shop and cannot go below zero; {e.asked} asked",
+            )
+        ],
+        lambda e: {"product_id": str(e.product_id), "product_name": e.product_name, "stock_level": e.level},
+    ),
+    StockDocumentConflictError: Problem(
+        409,
+        "Stock document id already used",
+        "stock-document-conflict",
+        lambda _: [InvalidParam("id", "already names another stock document of other content")],
+    ),
     StreamTokensNotConfiguredError: Problem(503, "Stream tokens unavailable", "stream-tokens-not-configured"),
 }
 

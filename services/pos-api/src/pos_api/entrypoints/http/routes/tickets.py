@@ -6,9 +6,10 @@ from uuid import UUID
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
+from pydantic import Field
 
 from caisse_contracts.events import TicketFinalizedV1
-from caisse_contracts.tills import CreditNoteIn
+from caisse_contracts.tills import CreditNoteIn, StockAlert
 from caisse_runtime.http import InvalidParam, ProblemError
 from pos_api.entrypoints.http.deps import CurrentDevice, CurrentServices
 from pos_api.entrypoints.http.routes.baskets import RECEIPT_RESPONSES, TICKET_OUTCOME, receipt_response
@@ -18,13 +19,21 @@ from pos_api.service_layer.tickets import Outcome, record_ticket
 router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
 
 
+class TicketRecorded(TicketFinalizedV1):
+    """The ticket as stored, and the stock alerts of the products it moved."""
+
+    alerts: tuple[StockAlert, ...] = Field(
+        default=(), description="Stock alerts of the products this ticket moved; none on a replay (nothing moved)."
+    )
+
+
 @router.post(
     "",
     status_code=201,
     responses={
         201: {"description": "The ticket is stored", "headers": TICKET_OUTCOME},
         200: {
-            "model": TicketFinalizedV1,
+            "model": TicketRecorded,
             "description": "Identical replay: the original ticket",
             "headers": TICKET_OUTCOME,
         },
@@ -32,8 +41,10 @@ router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
 )
 async def post_ticket(
     ticket: TicketFinalizedV1, device: CurrentDevice, services: CurrentServices, response: Response
-) -> TicketFinalizedV1:
-    """Record a finalized ticket and emit `ticket.finalized`; 200 with the original on an identical replay."""
+) -> TicketRecorded:
+    """Record a finalized ticket, emit `ticket.finalized` and move the stock of its stock-tracked products (a
+    product refusing to go below zero without the units sold makes it a 409); 200 with the original on an identical
+    replay."""
     if ticket.pos_id != device.pos_id or ticket.shop_id != device.shop_id:
         raise ProblemError(403, "Another till's ticket", invalid_params=[InvalidParam("pos_id", "is not this till")])
 
@@ -46,7 +57,7 @@ async def post_ticket(
     if recorded.outcome is Outcome.ALREADY_EXISTS:
         response.status_code = 200
     response.headers["X-Ticket-Outcome"] = recorded.outcome.value
-    return recorded.stored.ticket
+    return TicketRecorded.model_validate({**recorded.stored.ticket.model_dump(), "alerts": recorded.alerts})
 
 
 @router.get(

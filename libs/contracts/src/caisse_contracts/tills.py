@@ -137,6 +137,21 @@ class ReceiptPayment(_Strict):
     reference: str | None
 
 
+class StockAlert(_Strict):
+    """A stock-tracked product a sale (or a credit note) left low in the till's shop, as the till shows it.
+
+    `negative`: below zero (a sale made offline is never refused, it happened); `out_of_stock`: at zero;
+    `low_stock`: at or below the product's threshold. One alert per product, the most severe.
+    """
+
+    product_id: UUID
+    product_name: str
+    shop_id: UUID
+    kind: Literal["low_stock", "out_of_stock", "negative"]
+    level: StrictInt = Field(description="Units in stock at the shop after the sale.")
+    threshold: StrictInt | None = Field(description="The product's low-stock threshold, if it has one.")
+
+
 class Receipt(_Strict):
     """Everything a printer needs, already computed: hw-proxy only lays it out."""
 

@@ -23,6 +23,7 @@ from pos_api.entrypoints.http.routes import (
     ops,
     session_reports,
     sessions,
+    sync,
     tickets,
     till,
 )
@@ -76,6 +77,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
             baskets.router,
             till.router,
             tickets.router,
+            sync.router,
             sessions.router,
             backoffice.router,
             session_reports.router,
@@ -89,6 +91,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     problems.install(app)
     app.state.runtime = runtime
     app.state.services = services
+    app.state.sync_batch_max = settings.sync_batch_max
     app.state.secret_box = FernetSecretBox(settings.secrets_key.get_secret_value())
     app.state.bridge_token_sha256 = digest(settings.bridge_token.get_secret_value()) if settings.bridge_token else None
     return app

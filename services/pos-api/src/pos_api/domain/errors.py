@@ -167,3 +167,14 @@ class StreamTokensNotConfiguredError(PosApiError):
 
     def __str__(self) -> str:
         return "stream tokens are not configured"
+
+
+@dataclass
+class ForeignSaleError(PosApiError):
+    """A synced sale that another till made (of this shop or another): a till only ever writes its own sales."""
+
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.reason}"

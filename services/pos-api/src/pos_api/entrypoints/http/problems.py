@@ -11,6 +11,7 @@ from caisse_runtime.http import InvalidParam, Problem, field_reason, install_pro
 from pos_api.domain.errors import (
     BasketConflictError,
     ForbiddenError,
+    ForeignSaleError,
     InUseError,
     InvalidReferenceError,
     NotFoundError,
@@ -68,6 +69,7 @@ PROBLEMS: Final[dict[type[Exception], Problem]] = {
     InUseError: Problem(409, "Still in use", "in-use", field_reason),
     BasketError: Problem(422, "Basket refused", "basket-refused", field_reason),
     StreamTokensNotConfiguredError: Problem(503, "Stream tokens unavailable", "stream-tokens-not-configured"),
+    ForeignSaleError: Problem(403, "Another till's sale", "foreign-sale", field_reason),
 }
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -119,7 +120,7 @@ def offline_ticket(sale: OfflineSale, place: TillPlace, held: HeldConfig) -> Tic
         who,
         content,
         computed,
-        finalized_at=sale.finalized_at,
+        finalized_at=sale.finalized_at.astimezone(UTC),  # the till's offset only gives the local day
         timezone=sale.timezone,
         territory=territory,
         company=company,
@@ -212,7 +213,9 @@ def _take_line(
         raise _LineRefusedError(f"{where}.product_version", "is not a version of a product of the till's company")
     product = _model(Product, product_item, f"{where}.product_version")
     if product.category_id != line.category_id:
-        raise _LineRefusedError(f"{where}.category_id", f"at version {product.version} the product is of another category")
+        raise _LineRefusedError(
+            f"{where}.category_id", f"at version {product.version} the product is of another category"
+        )
     _one_version(products, product, f"{where}.product_version")
     if line.override_id is None or line.override_version is None:
         return
@@ -232,7 +235,9 @@ Versioned = TypeVar("Versioned", Territory, Company, Category, Product, Catalogu
 def _one_version(taken: dict[UUID, Held], item: Held, field: str) -> None:
     known = taken.setdefault(item.id, item)
     if known.version != item.version:
-        raise _LineRefusedError(field, f"another line names version {known.version} of this item: a sale is priced with one")
+        raise _LineRefusedError(
+            field, f"another line names version {known.version} of this item: a sale is priced with one"
+        )
 
 
 def _model(model: type[Versioned], item: dict[str, Any], field: str) -> Versioned:

@@ -98,7 +98,10 @@ def _read(sale: Any) -> OfflineSale | SaleProblem:
     try:
         return OFFLINE_SALE.validate_python(sale)
     except ValidationError as invalid:
-        fields = tuple(InvalidField(name=_field(e["loc"]), reason=e["msg"]) for e in invalid.errors())
+        errors = invalid.errors()
+        # A list whose item is refused also reports itself too short: the item names what is wrong.
+        inner = {e["loc"][:n] for e in errors for n in range(len(e["loc"]))}
+        fields = tuple(InvalidField(name=_field(e["loc"]), reason=e["msg"]) for e in errors if e["loc"] not in inner)
         return SaleProblem(
             type=PROBLEM_TYPE_BASE + "sale-invalid",
             title="Invalid sale",

@@ -24,6 +24,7 @@ from pos_api.entrypoints.http.routes import (
     session_reports,
     sessions,
     stock,
+    sync,
     tickets,
     till,
 )
@@ -77,6 +78,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
             baskets.router,
             till.router,
             tickets.router,
+            sync.router,
             sessions.router,
             backoffice.router,
             session_reports.router,
@@ -91,6 +93,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     problems.install(app)
     app.state.runtime = runtime
     app.state.services = services
+    app.state.sync_batch_max = settings.sync_batch_max
     app.state.secret_box = FernetSecretBox(settings.secrets_key.get_secret_value())
     app.state.bridge_token_sha256 = digest(settings.bridge_token.get_secret_value()) if settings.bridge_token else None
     return app

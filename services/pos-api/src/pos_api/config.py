@@ -8,6 +8,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from caisse_contracts.stream import STREAM_TOKEN_MAX_S
+from caisse_contracts.sync import SYNC_BATCH_DEFAULT
 from caisse_runtime.settings import ServiceSettings
 
 
@@ -37,6 +38,13 @@ class Settings(ServiceSettings):
         le=200,
         description="Database connections of the requests and consumers (the outbox relay has its own). A sale "
         "holds one for its two statements only; about one per two tills selling at once keeps them from queueing.",
+    )
+    sync_batch_max: int = Field(
+        default=SYNC_BATCH_DEFAULT,
+        ge=1,
+        le=10_000,
+        description="The most sales a till may send in one offline sync batch (`POST /v1/sync/sales`); a longer "
+        "batch is a 413 and nothing of it is written.",
     )
     bootstrap_admin_token: SecretStr | None = Field(
         default=None, description="If set and unknown, a federation admin with this bearer token is created at start."

@@ -409,6 +409,33 @@ async def test_items_put_are_got_and_listed_live_in_the_order_of_their_last_chan
         assert await work.config.list(EntityType.CATEGORY, company_id=company) == [other]
 
 
+async def test_versions_are_read_from_the_history_as_they_were_and_a_version_never_stored_is_left_out(
+    store: Store,
+) -> None:
+    company = uuid.uuid4()
+    product = item(EntityType.PRODUCT, company, price=500)
+    repriced = StoredItem(product.entity_type, product.id, 2, product.hierarchy, {**product.item, "price": 600})
+    deleted = StoredItem(product.entity_type, product.id, 3, product.hierarchy, repriced.item, deleted=True)
+    async with store.work() as work:
+        for at, put in enumerate((product, repriced, deleted)):
+            await work.config.put(put, patch=[], changed_by=None, changed_at=later(at))
+        await work.commit()
+    async with store.steps() as work:
+        found = await work.config.versions([(product.id, 1), (product.id, 3), (product.id, 4), (uuid.uuid4(), 1)])
+    assert sorted(found, key=lambda v: v.version) == [product, deleted]
+
+
+async def test_the_tickets_matching_a_batch_are_the_tills_numbers_and_the_ids_of_any_till(store: Store) -> None:
+    pos, other = uuid.uuid4(), uuid.uuid4()
+    first, second, third, elsewhere = ticket(pos, 1), ticket(pos, 2), ticket(pos, 3), ticket(other, 2)
+    await stored(store, first, second, third, elsewhere)
+    async with store.steps() as work:
+        found = await work.tickets.matching(pos, [1, 2, 7], [first.ticket.ticket_id, elsewhere.ticket.ticket_id])
+        assert await work.tickets.matching(pos, [], []) == []
+    assert sorted((t.ticket.pos_id == pos, t.ticket.number) for t in found) == [(False, 2), (True, 1), (True, 2)]
+    assert {t.content_hash for t in found} == {first.content_hash, second.content_hash, elsewhere.content_hash}
+
+
 async def test_the_generation_moves_with_every_item_and_every_device_secret(store: Store) -> None:
     async with store.work() as work:
         seen = [await work.config.generation()]

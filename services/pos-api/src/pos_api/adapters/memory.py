@@ -128,6 +128,14 @@ class InMemoryTickets:
         kept = [c for c in self._state.conflicts.values() if c.pos_id in pos_ids]
         return sorted(kept, key=lambda c: (c.detected_at, c.pos_id, c.number))
 
+    async def matching(self, pos_id: UUID, numbers: list[int], ticket_ids: list[UUID]) -> list[StoredTicket]:
+        wanted_numbers, wanted_ids = set(numbers), set(ticket_ids)
+        return [
+            t
+            for t in self._all()
+            if (t.ticket.pos_id == pos_id and t.ticket.number in wanted_numbers) or t.ticket.ticket_id in wanted_ids
+        ]
+
 
 class InMemoryOutbox:
     def __init__(self, pending: list[QueuedEvent]) -> None:
@@ -176,6 +184,10 @@ class InMemoryConfigItems:
 
     async def generation(self) -> int:
         return self._state.generation
+
+    async def versions(self, refs: Sequence[tuple[UUID, int]]) -> Sequence[StoredItem]:
+        wanted: set[tuple[UUID, int]] = set(refs)
+        return [stored for stored, _ in self._state.history if (stored.id, stored.version) in wanted]
 
 
 class InMemoryCredentials:

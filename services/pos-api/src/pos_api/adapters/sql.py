@@ -272,6 +272,19 @@ class SqlTickets:
             for row in rows
         ]
 
+    async def matching(self, pos_id: UUID, numbers: list[int], ticket_ids: list[UUID]) -> list[StoredTicket]:
+        rows = await self._conn.fetch(TICKETS_MATCHING, pos_id, numbers, ticket_ids)
+        return [_ticket(row) for row in rows]
+
+
+TICKETS_MATCHING: Final = (
+    "select body, content_hash, received_at from tickets where pos_id = $1 and number = any($2::int[])"
+    " union all"
+    " select body, content_hash, received_at from tickets where id = any($3::uuid[])"
+    " and not (pos_id = $1 and number = any($2::int[]))"
+)
+"""Two index reads (the till's numbers, the ids) rather than one scan: each ticket once."""
+
 
 CONFLICT_KEPT: Final = numbered(
     """
@@ -566,6 +579,32 @@ class SqlConfigItems:
     async def generation(self) -> int:
         value: int = await self._conn.fetchval("select generation from config_generation where id = 1")
         return value
+
+    async def versions(self, refs: Sequence[tuple[UUID, int]]) -> Sequence[StoredItem]:
+        rows = await self._conn.fetch(ITEM_VERSIONS, [r[0] for r in refs], [r[1] for r in refs])
+        return [_version(row) for row in rows]
+
+
+ITEM_VERSIONS: Final = """
+select h.entity_type, h.id, h.version, h.item, h.deleted,
+       i.territory_id, i.company_id, i.shop_id, i.pos_id
+from unnest($1::uuid[], $2::int[]) as wanted (id, version)
+join config_history as h on h.id = wanted.id and h.version = wanted.version
+left join config_items as i on i.id = h.id
+"""
+"""Versions by their primary key. The history keeps no hierarchy keys: an item's are its current ones, which
+only a move changes, and the items a sale is priced with (a territory, a company, its catalogue) never move."""
+
+
+def _version(row: asyncpg.Record) -> StoredItem:
+    return StoredItem(
+        entity_type=EntityType(row["entity_type"]),
+        id=row["id"],
+        version=row["version"],
+        hierarchy=Hierarchy(row["territory_id"], row["company_id"], row["shop_id"], row["pos_id"]),
+        item=json.loads(row["item"]),
+        deleted=row["deleted"],
+    )
 
 
 class SqlCredentials:

@@ -1,14 +1,17 @@
-"""A basket's pure transformations: the math input from priced lines, the weights per category, the receipt."""
+"""A basket's pure transformations: the math input from priced lines, the ticket it makes, the weights per category,
+the receipt."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from caisse_contracts.basket import BasketIn, BasketLineIn, Discount
+from caisse_contracts.basket import BasketIn, BasketLineIn, ComputedBasket, Discount
 from caisse_contracts.config import Company, Pos, Shop, Territory
-from caisse_contracts.events import CategoryWeightV1, TicketFinalizedV1, TicketLineV1
+from caisse_contracts.events import CategoryWeightV1, TicketFinalizedV1, TicketKind, TicketLineV1
 from caisse_contracts.tills import BasketContent, DiscountIn, Receipt, ReceiptLine, ReceiptPayment, ReceiptTax
 from pos_api.domain.pricing import PricedLine
 
@@ -50,6 +53,60 @@ def basket_input(content: BasketContent, priced: list[PricedLine], territory: Te
         employee_discount_bp=company.employee_discount_bp if content.employee else None,
         vouchers=content.vouchers,
         payments=content.payments,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SaleIdentity:
+    """Who made a sale and under which number: the ticket's id, its till's number, where the till sits, its session."""
+
+    ticket_id: UUID
+    number: int
+    territory_id: UUID
+    company_id: UUID
+    shop_id: UUID
+    pos_id: UUID
+    session_id: UUID
+
+
+def sale_ticket(
+    who: SaleIdentity,
+    content: BasketContent,
+    computed: ComputedBasket,
+    *,
+    finalized_at: datetime,
+    timezone: str,
+    territory: Territory,
+    company: Company,
+) -> TicketFinalizedV1:
+    """The ticket of a computed sale: the same for a basket finalized online and for a sale synced after working
+    offline, so that both book alike. `timezone` gives its local date (the business day)."""
+    lines = computed.to_ticket_lines()
+    return TicketFinalizedV1(
+        ticket_id=who.ticket_id,
+        number=who.number,
+        kind=TicketKind.SALE,
+        territory_id=who.territory_id,
+        company_id=who.company_id,
+        shop_id=who.shop_id,
+        pos_id=who.pos_id,
+        session_id=who.session_id,
+        operator_id=content.operator_id,
+        finalized_at=finalized_at,
+        local_date=finalized_at.astimezone(ZoneInfo(timezone)).date(),
+        currency=territory.currency,
+        prices_include_tax=territory.prices_include_tax,
+        lines=lines,
+        taxes=computed.to_ticket_taxes(),
+        payments=computed.to_ticket_payments(),
+        total_excl_tax=computed.total_excl_tax,
+        total_tax=computed.total_tax,
+        total_incl_tax=computed.total_incl_tax,
+        cash_rounding=computed.cash_rounding,
+        rounding_account=company.accounts.cash_rounding if computed.cash_rounding else None,
+        change_given=computed.change,
+        category_weights=category_weights(lines),
+        pickup_number=content.pickup_number,
     )
 
 

@@ -194,3 +194,14 @@ class StockDocumentConflictError(PosApiError):
 
     def __str__(self) -> str:
         return f"stock document {self.document_id} already holds other content"
+
+
+@dataclass
+class ForeignSaleError(PosApiError):
+    """A synced sale that another till made (of this shop or another): a till only ever writes its own sales."""
+
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.reason}"

@@ -23,7 +23,7 @@ from caisse_contracts.envelope import Envelope, TenantKeys
 from caisse_contracts.events import EntityType, TicketFinalizedV1, TicketKind
 from caisse_contracts.tills import BasketContent, BasketPut, CreditNoteIn, FinalizeIn, Receipt, StockAlert
 from caisse_contracts.topics import TICKETS
-from pos_api.domain.baskets import basket_input, category_weights, receipt_of
+from pos_api.domain.baskets import SaleIdentity, basket_input, category_weights, receipt_of, sale_ticket
 from pos_api.domain.credit_notes import RefundLine, RefundTender, credit_note_parts
 from pos_api.domain.errors import (
     BasketConflictError,
@@ -363,32 +363,14 @@ def _ticket(
     h = device.pos.hierarchy
     if h.territory_id is None or h.company_id is None or h.shop_id is None:
         raise NotFoundError("hierarchy of the till", str(device.pos_id))
-    lines = computed.to_ticket_lines()
-    return TicketFinalizedV1(
-        ticket_id=basket.id,
-        number=number,
-        kind=TicketKind.SALE,
-        territory_id=h.territory_id,
-        company_id=h.company_id,
-        shop_id=h.shop_id,
-        pos_id=device.pos_id,
-        session_id=session_id,
-        operator_id=content.operator_id,
+    return sale_ticket(
+        SaleIdentity(basket.id, number, h.territory_id, h.company_id, h.shop_id, device.pos_id, session_id),
+        content,
+        computed,
         finalized_at=now,
-        local_date=now.astimezone(ZoneInfo(context.territory.timezone)).date(),
-        currency=context.territory.currency,
-        prices_include_tax=context.territory.prices_include_tax,
-        lines=lines,
-        taxes=computed.to_ticket_taxes(),
-        payments=computed.to_ticket_payments(),
-        total_excl_tax=computed.total_excl_tax,
-        total_tax=computed.total_tax,
-        total_incl_tax=computed.total_incl_tax,
-        cash_rounding=computed.cash_rounding,
-        rounding_account=context.company.accounts.cash_rounding if computed.cash_rounding else None,
-        change_given=computed.change,
-        category_weights=category_weights(lines),
-        pickup_number=content.pickup_number,
+        timezone=context.territory.timezone,
+        territory=context.territory,
+        company=context.company,
     )
 
 

@@ -155,6 +155,10 @@ class Tickets(Protocol):
     async def conflicts(self, pos_ids: list[UUID]) -> list[TicketConflict]:
         """The conflicts kept aside for the tills given, oldest first."""
 
+    async def matching(self, pos_id: UUID, numbers: list[int], ticket_ids: list[UUID]) -> list[StoredTicket]:
+        """In one read: the POS's tickets numbered among `numbers`, and any ticket whose id is among `ticket_ids`
+        (of whichever till): what a batch of synced sales may already hold."""
+
 
 class Outbox(Protocol):
     async def add(
@@ -186,6 +190,10 @@ class ConfigItems(Protocol):
 
     async def generation(self) -> int:
         """A number that changes whenever the configuration or a device's credentials change."""
+
+    async def versions(self, refs: Sequence[tuple[UUID, int]]) -> Sequence[StoredItem]:
+        """In one read: the items named (id, version) as they were at that version, from the history; a pair the
+        history lacks is left out."""
 
 
 @dataclass(frozen=True, slots=True)

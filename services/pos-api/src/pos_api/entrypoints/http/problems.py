@@ -11,6 +11,7 @@ from caisse_runtime.http import InvalidParam, Problem, field_reason, install_pro
 from pos_api.domain.errors import (
     BasketConflictError,
     ForbiddenError,
+    ForeignSaleError,
     InUseError,
     InvalidReferenceError,
     NotFoundError,
@@ -88,6 +89,7 @@ PROBLEMS: Final[dict[type[Exception], Problem]] = {
         lambda _: [InvalidParam("id", "already names another stock document of other content")],
     ),
     StreamTokensNotConfiguredError: Problem(503, "Stream tokens unavailable", "stream-tokens-not-configured"),
+    ForeignSaleError: Problem(403, "Another till's sale", "foreign-sale", field_reason),
 }
 
 

@@ -8,7 +8,7 @@ the variance threshold…) are session-service's, which names the field it refus
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
@@ -329,6 +329,21 @@ class SessionSyncIn(_In):
 SyncOutcome = Literal["created", "already_exists", "conflict", "failed"]
 
 
+class InvalidParamOut(_Out):
+    name: str = Field(description="The field refused, as a JSON path into the operation")
+    reason: str
+
+
+class SyncProblemOut(_Out):
+    """The RFC 9457 problem session-service (or pos-api) answered for one operation; members of its own kept."""
+
+    type: str
+    title: str
+    status: StrictInt
+    detail: str | None = None
+    invalid_params: list[InvalidParamOut] = Field(default_factory=list)
+
+
 class SessionOperationOut(_Out):
     """What became of one queued operation: `created` (recorded now), `already_exists` (recorded before with the
     same content: nothing changed), `conflict` (its id was recorded before with other content: the first is kept,
@@ -345,7 +360,7 @@ class SessionOperationOut(_Out):
         description="The session after it (created, already_exists). A close whose tickets have not all arrived"
         " leaves it `closing`, waiting for them (`waiting_for`): it closes on its own once they are in.",
     )
-    problem: dict[str, Any] | None = Field(default=None, description="The RFC 9457 problem (conflict, failed).")
+    problem: SyncProblemOut | None = Field(default=None, description="Why (conflict, failed).")
 
 
 class SessionSyncOut(_Out):

@@ -8,10 +8,10 @@ the variance threshold…) are session-service's, which names the field it refus
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
 
 
 class _In(BaseModel):
@@ -31,10 +31,21 @@ class CountIn(_In):
     count: StrictInt = Field(le=1_000_000)
 
 
+TILL_TIME = (
+    " by the till's clock, with its UTC offset (e.g. 2026-11-21T09:00:00+01:00): given when the till did it offline"
+    " and syncs it later; left out, session-service's clock at receipt. Not in the future (beyond a small"
+    " tolerance)"
+)
+
+
 class OpenSessionIn(_In):
-    session_id: UUID = Field(description="Chosen by the till, so that a retried open is recognised.")
+    session_id: UUID = Field(
+        description="Chosen by the till, so that a retried open is recognised: the same id with other content is a"
+        " 409 naming the field."
+    )
     operator_ids: list[UUID] = Field(min_length=1, max_length=20)
     float_counts: list[CountIn] = Field(max_length=50)
+    opened_at: AwareDatetime | None = Field(default=None, description=f"When the session opened,{TILL_TIME}.")
 
 
 class MovementIn(_In):
@@ -43,6 +54,9 @@ class MovementIn(_In):
     amount: StrictInt = Field(le=100_000_000)
     reason: str = Field(max_length=500)
     operator_id: UUID
+    occurred_at: AwareDatetime | None = Field(
+        default=None, description=f"When the cash moved,{TILL_TIME}, nor before the session opened."
+    )
 
 
 class CloseSessionIn(_In):
@@ -55,6 +69,11 @@ class CloseSessionIn(_In):
     cheques_ticked: list[UUID] = Field(default_factory=list, max_length=10_000)
     card_terminal_total: StrictInt | None = Field(default=None, le=100_000_000_000)
     comment: str | None = Field(default=None, max_length=2000)
+    closed_at: AwareDatetime | None = Field(
+        default=None,
+        description=f"When the till closed,{TILL_TIME}, nor before the session opened or moved cash. A close that"
+        " carries it is the session's one close: the same again answers it, any other is a 409 naming the field.",
+    )
 
 
 class DepositIn(_In):
@@ -258,3 +277,94 @@ class ZReportOut(_Out):
     card_total: StrictInt
     card_terminal_total: StrictInt | None
     card_difference: StrictInt | None
+
+
+# The offline sync of a till's cash sessions (`POST /v1/sync/sessions`): the operations the till queued while
+# pos-api was out of reach, sent in the order they happened, each with its own id and the till's time.
+
+
+class OpenOperationIn(OpenSessionIn):
+    """The open of a session, made offline: the session id is the operation's id."""
+
+    op: Literal["open"]
+    opened_at: AwareDatetime = Field(description=f"When the session opened,{TILL_TIME}.")
+    first_ticket_number: StrictInt | None = Field(
+        default=None,
+        ge=1,
+        le=2**31 - 1,
+        description="The number the session's first ticket carries, as the till numbered it; left out, the POS's next"
+        " number as pos-api has received its tickets.",
+    )
+
+
+class MovementOperationIn(MovementIn):
+    """A cash movement made offline: the movement id is the operation's id."""
+
+    op: Literal["movement"]
+    session_id: UUID
+    occurred_at: AwareDatetime = Field(description=f"When the cash moved,{TILL_TIME}.")
+
+
+class CloseOperationIn(CloseSessionIn):
+    """The close of a session made offline: the session id is the operation's id (a session closes once)."""
+
+    op: Literal["close"]
+    session_id: UUID
+    closed_at: AwareDatetime = Field(description=f"When the till closed,{TILL_TIME}.")
+
+
+SessionOperationIn = Annotated[OpenOperationIn | MovementOperationIn | CloseOperationIn, Field(discriminator="op")]
+"""One queued operation of a till's cash session, told apart by `op`."""
+
+SYNC_SESSIONS_MAX = 500
+"""Operations in one sync request at most (a day of a till is a handful)."""
+
+
+class SessionSyncIn(_In):
+    """A till's queued session operations, in the order they happened on the till."""
+
+    operations: list[SessionOperationIn] = Field(min_length=1, description="In the order they happened on the till.")
+
+
+SyncOutcome = Literal["created", "already_exists", "conflict", "failed"]
+
+
+class InvalidParamOut(_Out):
+    name: str = Field(description="The field refused, as a JSON path into the operation")
+    reason: str
+
+
+class SyncProblemOut(_Out):
+    """The RFC 9457 problem session-service (or pos-api) answered for one operation; members of its own kept."""
+
+    type: str
+    title: str
+    status: StrictInt
+    detail: str | None = None
+    invalid_params: list[InvalidParamOut] = Field(default_factory=list)
+
+
+class SessionOperationOut(_Out):
+    """What became of one queued operation: `created` (recorded now), `already_exists` (recorded before with the
+    same content: nothing changed), `conflict` (its id was recorded before with other content: the first is kept,
+    `problem` names the field), `failed` (refused: `problem` names the field and the reason; nothing written)."""
+
+    index: StrictInt = Field(description="Its place in the request's `operations`.")
+    op: Literal["open", "movement", "close"]
+    id: UUID = Field(description="The operation's id: the session's for an open or a close, the movement's.")
+    session_id: UUID
+    outcome: SyncOutcome
+    status: StrictInt = Field(description="The HTTP status session-service answered for it.")
+    session: SessionOut | None = Field(
+        default=None,
+        description="The session after it (created, already_exists). A close whose tickets have not all arrived"
+        " leaves it `closing`, waiting for them (`waiting_for`): it closes on its own once they are in.",
+    )
+    problem: SyncProblemOut | None = Field(default=None, description="Why (conflict, failed).")
+
+
+class SessionSyncOut(_Out):
+    """One answer per operation, in the request's order; `counts` per outcome."""
+
+    results: list[SessionOperationOut]
+    counts: dict[SyncOutcome, StrictInt]

@@ -42,6 +42,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
         comment_threshold=settings.variance_comment_threshold,
         close_wait_s=settings.close_wait_s,
         config_wait_s=settings.config_wait_s,
+        clock_tolerance_s=settings.clock_tolerance_s,
     )
     session_services = SessionServices(uow=uow, clock=utc_now, new_id=new_id, rules=rules)
     documents = ReportDocuments()

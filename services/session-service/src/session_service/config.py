@@ -22,6 +22,12 @@ class Settings(ServiceSettings):
     )
     close_wait_s: float = Field(default=10.0, ge=0, description="How long a close waits for the till's last tickets.")
     config_wait_s: float = Field(default=3.0, ge=0, description="How long an open waits for the POS's configuration.")
+    clock_tolerance_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="How far ahead of session-service's clock a till's time (an offline open, movement or close) may"
+        " be before it is refused as a wrong clock.",
+    )
     consumer_batch_size: int = Field(default=500, ge=1, le=10_000)
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 25

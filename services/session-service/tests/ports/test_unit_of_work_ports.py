@@ -12,7 +12,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import asyncpg
@@ -601,3 +601,41 @@ async def test_the_outbox_holds_the_row_computed_from_the_event_with_the_writing
         assert rows[1] == OutboxRow.of(traced, key="pos-2", aggregate_id="s-2", **where)
     assert json.loads(rows[1].payload)["traceparent"] == rows[1].traceparent
     assert json.loads(rows[1].headers)["ce_type"] == "session.opened"
+
+
+async def test_a_movement_id_names_the_session_it_was_recorded_in_and_no_other(ports: Ports) -> None:
+    session, other = a_session(), a_session()
+    at_the_till = datetime(2026, 11, 21, 9, 30, tzinfo=timezone(timedelta(hours=1)))
+    movement = CashMovement(uuid.uuid4(), MovementKind.WITHDRAWAL, 3000, "safe", uuid.uuid4(), at_the_till)
+    async with ports.work() as work:
+        await work.sessions.add(session)
+        await work.sessions.add(other)
+        await work.sessions.add_movement(session.session_id, movement)
+        assert await work.sessions.session_of_movement(movement.movement_id) == session.session_id
+        await work.commit()
+    async with ports.work() as work:
+        assert await work.sessions.session_of_movement(movement.movement_id) == session.session_id
+        assert await work.sessions.session_of_movement(uuid.uuid4()) is None
+        stored = await work.sessions.get(session.session_id)
+        assert stored is not None
+        assert stored.movements == (movement,)  # the till's time, the same instant
+
+
+async def test_a_close_made_offline_keeps_the_till_s_time_of_the_close_in_its_request(ports: Ports) -> None:
+    session = a_session()
+    closed_at = datetime(2026, 11, 21, 17, 0, tzinfo=UTC)
+    request = CloseRequest(uuid.uuid4(), None, (Count(5000, 2), Count(200, 5)), closed_at=closed_at)
+    async with ports.work() as work:
+        await work.sessions.add(session)
+        await work.sessions.update(begin_closing(session, request, NOW))
+        await work.commit()
+    async with ports.work() as work:
+        waiting = await work.sessions.get(session.session_id)
+        assert waiting is not None
+        assert waiting.close_request == request
+        await work.sessions.update(close_session(waiting, request, None, [], comment_threshold=500, now=NOW))
+        await work.commit()
+    async with ports.work() as work:
+        closed = await work.sessions.get(session.session_id)
+        assert closed is not None
+        assert (closed.closed_at, closed.closing_since) == (closed_at, NOW)

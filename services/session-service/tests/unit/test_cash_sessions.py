@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -30,14 +30,22 @@ from session_service.domain.errors import (
     ConfigurationMissingError,
     DepositAlreadyConfirmedError,
     InvalidFieldError,
+    ReplayConflictError,
     SessionAlreadyOpenError,
     SessionNotClosedError,
+    SessionNotFoundError,
     SessionNotOpenError,
     TicketsMissingError,
     UnknownReferenceError,
 )
 from session_service.domain.sessions import CashSession, MovementKind, SessionStatus
-from session_service.service_layer.close import CloseSession, close_cash_session, complete_closes, resume_closes
+from session_service.service_layer.close import (
+    CloseSession,
+    close_cash_session,
+    complete_closes,
+    request_close,
+    resume_closes,
+)
 from session_service.service_layer.config import apply_config
 from session_service.service_layer.deposits import ConfirmDeposit, confirm_session_deposit
 from session_service.service_layer.mail import MailRetry, send_due_mail
@@ -665,3 +673,243 @@ async def test_a_session_not_closed_has_no_deposit_yet(world: World) -> None:
         await confirm_session_deposit(deposit(session, 0), Caller.till(world.pos_id), world.services)
     assert refused.value.status == "open"
     assert world.state.deposits == {}
+
+
+# A day the till spent offline: its open, movements and close synced an hour after the close, with its own times.
+
+PARIS = timezone(timedelta(hours=1))  # Europe/Paris in November
+OPENED_LOCAL = datetime(2026, 11, 21, 9, 0, tzinfo=PARIS)
+CLOSED_LOCAL = datetime(2026, 11, 21, 18, 0, tzinfo=PARIS)
+SYNCED = datetime(2026, 11, 21, 18, 0, tzinfo=UTC)  # 19:00 in Paris: an hour after the close
+
+
+@dataclass
+class OfflineDay:
+    """The operations a till queued on a day offline, each with its id and its time on the till."""
+
+    session_id: uuid.UUID
+    open: OpenSession
+    movements: tuple[RecordMovement, ...]
+    close: CloseSession
+
+
+def offline_day(world: World) -> OfflineDay:
+    session_id = uuid.uuid4()
+    return OfflineDay(
+        session_id=session_id,
+        open=OpenSession(session_id, world.pos_id, (world.cashier,), FLOAT, 1, opened_at=OPENED_LOCAL),
+        movements=(
+            RecordMovement(
+                session_id,
+                uuid.uuid4(),
+                MovementKind.WITHDRAWAL,
+                5000,
+                "au coffre",
+                world.cashier,
+                occurred_at=OPENED_LOCAL + timedelta(hours=1, minutes=30),
+            ),
+            RecordMovement(
+                session_id,
+                uuid.uuid4(),
+                MovementKind.ADDITION,
+                1000,
+                "monnaie",
+                world.cashier,
+                occurred_at=OPENED_LOCAL + timedelta(hours=6),
+            ),
+        ),
+        # expected = 145.00 float + 40.00 received − 20.00 change + 10.00 added − 50.00 withdrawn = 125.00
+        close=CloseSession(
+            session_id,
+            world.cashier,
+            2,
+            ((5000, 2), (2000, 1), (200, 2), (100, 1)),
+            closed_at=CLOSED_LOCAL,
+        ),
+    )
+
+
+async def sync_day(world: World, day: OfflineDay) -> list[bool]:
+    """The day's operations sent in order (the close without waiting); whether each was created."""
+    created = [(await open_cash_session(day.open, world.services)).created]
+    for movement in day.movements:
+        created.append((await record_movement(movement, world.services)).created)
+    created.append((await request_close(day.close, world.services, wait=False)).created)
+    return created
+
+
+async def test_an_offline_day_synced_later_keeps_the_till_s_times_in_the_session_its_events_and_its_report(
+    world: World,
+) -> None:
+    world.now = SYNCED
+    day = offline_day(world)
+    await world.count(world.ticket(day.session_id, 1), world.ticket(day.session_id, 2))
+    assert await sync_day(world, day) == [True, True, True, True]
+    session = world.state.sessions[day.session_id]
+    assert session.status is SessionStatus.CLOSED
+    assert session.opened_at == datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
+    assert session.closed_at == datetime(2026, 11, 21, 17, 0, tzinfo=UTC)
+    assert [m.at for m in session.movements] == [m.occurred_at for m in day.movements]
+    assert session.closing is not None
+    assert (session.closing.expected_cash, session.closing.counted_cash, session.closing.variance) == (12500, 12500, 0)
+
+    [opened] = events(world, SessionOpenedV1)
+    assert (opened.opened_at, opened.received_at) == (OPENED_LOCAL, SYNCED)
+    [closed] = events(world, SessionClosedV1)
+    assert (closed.opened_at, closed.closed_at, closed.close_received_at) == (OPENED_LOCAL, CLOSED_LOCAL, SYNCED)
+    assert [(m.kind, m.amount, m.at) for m in closed.movements] == [
+        ("withdrawal", 5000, OPENED_LOCAL + timedelta(hours=1, minutes=30)),
+        ("addition", 1000, OPENED_LOCAL + timedelta(hours=6)),
+    ]
+    assert (closed.cash_withdrawn, closed.cash_added, closed.ticket_count) == (5000, 1000, 2)
+    occurred = {r.type: json.loads(r.payload)["occurred_at"] for r in world.state.outbox}
+    assert occurred == {"session.opened": "2026-11-21T08:00:00Z", "session.closed": "2026-11-21T17:00:00Z"}
+
+    report = world.state.reports[day.session_id]
+    assert (report.opened_at, report.closed_at) == (OPENED_LOCAL, CLOSED_LOCAL)
+    assert [m.at for m in report.movements] == [m.occurred_at for m in day.movements]
+
+
+async def test_an_offline_day_replayed_twice_answers_what_was_recorded_and_changes_nothing(world: World) -> None:
+    world.now = SYNCED
+    day = offline_day(world)
+    await world.count(world.ticket(day.session_id, 1), world.ticket(day.session_id, 2))
+    await sync_day(world, day)
+    recorded, outbox = world.state.sessions[day.session_id], list(world.state.outbox)
+    for _ in range(2):
+        world.now += timedelta(minutes=10)
+        assert await sync_day(world, day) == [False, False, False, False]
+    assert world.state.sessions[day.session_id] == recorded
+    assert world.state.outbox == outbox
+
+
+async def test_a_close_synced_before_its_tickets_waits_for_them_and_closes_at_the_till_s_time(world: World) -> None:
+    world.now = SYNCED
+    day = offline_day(world)
+    await open_cash_session(day.open, world.services)
+    for movement in day.movements:
+        await record_movement(movement, world.services)
+    answer = await request_close(day.close, world.services, wait=False)
+    assert (answer.created, answer.session.status) == (True, SessionStatus.CLOSING)
+    assert world.slept == 0, "a close that does not wait answers at once"
+    again = await request_close(day.close, world.services, wait=False)
+    assert (again.created, again.session.status) == (False, SessionStatus.CLOSING)
+    assert (await read_session(day.session_id, world.services)).waiting_for == ((1, 2),)
+
+    world.now += timedelta(minutes=5)
+    counted = await world.count(world.ticket(day.session_id, 1), world.ticket(day.session_id, 2))
+    assert await complete_closes(counted.waiting, world.services) == [day.session_id]
+    closed = world.state.sessions[day.session_id]
+    assert closed.closed_at == CLOSED_LOCAL, "the till's time, not the time its last ticket came in"
+    assert closed.closing_since == SYNCED
+
+
+async def test_an_open_sent_again_with_other_content_is_a_conflict_naming_the_field_and_changes_nothing(
+    world: World,
+) -> None:
+    world.now = SYNCED
+    day = offline_day(world)
+    await open_cash_session(day.open, world.services)
+    recorded, outbox = world.state.sessions[day.session_id], list(world.state.outbox)
+    for changes, field_name in (
+        ({"float_counts": ((5000, 3),)}, "float_counts"),
+        ({"opened_at": OPENED_LOCAL + timedelta(minutes=1)}, "opened_at"),
+        ({"operator_ids": (world.cashier, world.stranger)}, "operator_ids"),
+    ):
+        with pytest.raises(ReplayConflictError) as conflict:
+            await open_cash_session(replace(day.open, **changes), world.services)
+        assert conflict.value.field == field_name
+    other_till = uuid.uuid4()
+    world.configure("pos", other_till, {"shop_id": str(world.shop_id), "name": "Caisse 2"})
+    with pytest.raises(ReplayConflictError) as another_till:
+        await open_cash_session(replace(day.open, pos_id=other_till), world.services)
+    assert another_till.value.field == "session_id"
+    assert (world.state.sessions[day.session_id], world.state.outbox) == (recorded, outbox)
+
+
+async def test_a_movement_sent_again_with_other_content_or_in_another_session_is_a_conflict(world: World) -> None:
+    world.now = SYNCED
+    day = offline_day(world)
+    await open_cash_session(day.open, world.services)
+    first = day.movements[0]
+    await record_movement(first, world.services)
+    for changes, field_name in (
+        ({"amount": 5001}, "amount"),
+        ({"kind": MovementKind.ADDITION}, "kind"),
+        ({"occurred_at": OPENED_LOCAL + timedelta(hours=2)}, "occurred_at"),
+    ):
+        with pytest.raises(ReplayConflictError) as conflict:
+            await record_movement(replace(first, **changes), world.services)
+        assert conflict.value.field == field_name
+    second_till = uuid.uuid4()
+    world.configure("pos", second_till, {"shop_id": str(world.shop_id), "name": "Caisse 2"})
+    elsewhere = await open_session(world, pos_id=second_till)
+    with pytest.raises(ReplayConflictError) as moved_elsewhere:
+        await record_movement(replace(first, session_id=elsewhere.session_id), world.services)
+    assert moved_elsewhere.value.field == "session_id"
+    assert world.state.sessions[elsewhere.session_id].movements == ()
+    assert [m.amount for m in world.state.sessions[day.session_id].movements] == [5000]
+
+
+async def test_a_close_made_offline_is_the_session_s_one_close_another_is_a_conflict_naming_the_field(
+    world: World,
+) -> None:
+    world.now = SYNCED
+    day = offline_day(world)
+    await open_cash_session(day.open, world.services)
+    request = replace(day.close, last_ticket_number=None, counts=FLOAT)
+    await request_close(request, world.services, wait=False)
+    for changes, field_name in (
+        ({"counts": ((5000, 3),), "comment": "recompté"}, "counts"),
+        ({"closed_at": CLOSED_LOCAL - timedelta(minutes=1)}, "closed_at"),
+        ({"closed_at": None}, "closed_at"),
+    ):
+        with pytest.raises(ReplayConflictError) as conflict:
+            await request_close(replace(request, **changes), world.services, wait=False)
+        assert conflict.value.field == field_name
+    assert len(events(world, SessionClosedV1)) == 1
+
+
+async def test_times_in_the_future_or_before_the_open_are_refused_naming_the_field_and_write_nothing(
+    world: World,
+) -> None:
+    world.now = SYNCED
+    day = offline_day(world)
+    with pytest.raises(InvalidFieldError) as future_open:
+        await open_cash_session(replace(day.open, opened_at=SYNCED + timedelta(minutes=6)), world.services)
+    assert future_open.value.field == "opened_at"
+    assert "in the future" in future_open.value.reason
+    assert world.state.sessions == {}
+    await open_cash_session(replace(day.open, opened_at=SYNCED + timedelta(minutes=4)), world.services)  # drift
+    world.state.sessions.clear()
+    world.state.outbox.clear()
+
+    await open_cash_session(day.open, world.services)
+    early = replace(day.movements[0], occurred_at=OPENED_LOCAL - timedelta(minutes=1))
+    with pytest.raises(InvalidFieldError) as before_open:
+        await record_movement(early, world.services)
+    assert before_open.value.field == "occurred_at"
+    with pytest.raises(InvalidFieldError) as future_move:
+        await record_movement(replace(early, occurred_at=SYNCED + timedelta(hours=1)), world.services)
+    assert future_move.value.field == "occurred_at"
+    with pytest.raises(InvalidFieldError) as close_before_open:
+        await request_close(replace(day.close, closed_at=OPENED_LOCAL - timedelta(hours=1)), world.services, wait=False)
+    assert close_before_open.value.field == "closed_at"
+    await record_movement(day.movements[1], world.services)  # at 15:00
+    with pytest.raises(InvalidFieldError) as close_before_move:
+        await request_close(replace(day.close, closed_at=OPENED_LOCAL + timedelta(hours=5)), world.services, wait=False)
+    assert close_before_move.value.field == "closed_at"
+    with pytest.raises(InvalidFieldError) as future_close:
+        await request_close(replace(day.close, closed_at=SYNCED + timedelta(hours=1)), world.services, wait=False)
+    assert future_close.value.field == "closed_at"
+    session = world.state.sessions[day.session_id]
+    assert (session.status, len(session.movements)) == (SessionStatus.OPEN, 1)
+    assert events(world, SessionClosedV1) == []
+
+
+async def test_a_movement_of_an_unknown_session_is_refused(world: World) -> None:
+    world.now = SYNCED
+    day = offline_day(world)
+    with pytest.raises(SessionNotFoundError):
+        await record_movement(day.movements[0], world.services)
+    assert world.state.sessions == {}

@@ -311,3 +311,127 @@ def test_every_route_documents_a_typed_request_and_a_typed_answer_in_openapi() -
                 if "$ref" not in refusal.get("application/problem+json", {}).get("schema", {}):
                     untyped.append(f"{where}: {code} is not a problem document")
     assert untyped == []
+
+
+# The open, a movement and the close a till made offline, sent with its own times and ids: they answer what they
+# recorded when sent again (`X-Session-Outcome`), refuse the same id with other content as a 409 problem naming the
+# field, and a close that does not wait answers at once (202, closing).
+
+OPENED_AT = "2026-11-21T06:30:00+01:00"  # NOW is 08:00 UTC, 09:00 in Paris
+MOVED_AT = "2026-11-21T07:15:00+01:00"
+CLOSED_AT = "2026-11-21T08:45:00+01:00"
+
+
+@dataclass
+class Till:
+    client: httpx.AsyncClient
+    place: Place
+    session_id: uuid.UUID
+
+    async def open(self, **changes: Any) -> httpx.Response:
+        body = {
+            "session_id": str(self.session_id),
+            "operator_ids": [str(self.place.cashier)],
+            "float_counts": [{"value": 1000, "count": 2}],
+            "opened_at": OPENED_AT,
+            **changes,
+        }
+        return await self.client.post(f"/v1/pos/{self.place.pos_id}/sessions", json=body, headers=till(self.place))
+
+    async def move(self, movement_id: uuid.UUID, **changes: Any) -> httpx.Response:
+        body = {
+            "movement_id": str(movement_id),
+            "kind": "withdrawal",
+            "amount": 500,
+            "reason": "au coffre",
+            "operator_id": str(self.place.cashier),
+            "occurred_at": MOVED_AT,
+            **changes,
+        }
+        return await self.client.post(f"/v1/sessions/{self.session_id}/movements", json=body, headers=till(self.place))
+
+    async def close(self, *, wait: bool = False, **changes: Any) -> httpx.Response:
+        body = {
+            "closed_by": str(self.place.cashier),
+            "last_ticket_number": None,
+            "counts": [{"value": 1000, "count": 1}, {"value": 100, "count": 5}],
+            "closed_at": CLOSED_AT,
+            **changes,
+        }
+        path = f"/v1/sessions/{self.session_id}/close?wait={str(wait).lower()}"
+        return await self.client.post(path, json=body, headers=till(self.place))
+
+
+@pytest.fixture
+async def offline() -> AsyncIterator[Till]:
+    state, place = MemoryState(), Place()
+    configure(state, place)
+    transport = httpx.ASGITransport(app=build_app(state))
+    async with httpx.AsyncClient(transport=transport, base_url="http://session-service") as client:
+        yield Till(client, place, uuid.uuid4())
+
+
+def outcome(response: httpx.Response, status: int, expected: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["X-Session-Outcome"] == expected
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def conflict(response: httpx.Response, field_name: str) -> None:
+    assert response.status_code == 409, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["type"].endswith("/replay-conflict")
+    assert [p["name"] for p in problem["invalid_params"]] == [field_name]
+
+
+async def test_an_offline_open_movement_and_close_keep_the_till_s_times_and_answer_the_same_when_sent_again(
+    offline: Till,
+) -> None:
+    opened = outcome(await offline.open(), 201, "created")
+    assert opened["opened_at"] == "2026-11-21T05:30:00Z"
+    movement_id = uuid.uuid4()
+    moved = outcome(await offline.move(movement_id), 201, "created")
+    assert [m["at"] for m in moved["movements"]] == ["2026-11-21T06:15:00Z"]
+    closed = outcome(await offline.close(), 200, "created")
+    assert (closed["status"], closed["closed_at"]) == ("closed", "2026-11-21T07:45:00Z")
+    assert closed["closing"]["variance"] == 0  # 20.00 float − 5.00 to the safe = 15.00 counted
+
+    assert outcome(await offline.open(), 200, "already_exists") == closed
+    assert outcome(await offline.move(movement_id), 200, "already_exists") == closed
+    assert outcome(await offline.close(), 200, "already_exists") == closed
+    report = (await offline.client.get(f"/v1/sessions/{offline.session_id}/report", headers=till(offline.place))).json()
+    assert (report["opened_at"], report["closed_at"]) == ("2026-11-21T05:30:00Z", "2026-11-21T07:45:00Z")
+
+
+async def test_the_same_ids_with_other_content_are_409_problems_naming_the_field(offline: Till) -> None:
+    outcome(await offline.open(), 201, "created")
+    conflict(await offline.open(float_counts=[{"value": 1000, "count": 3}]), "float_counts")
+    movement_id = uuid.uuid4()
+    outcome(await offline.move(movement_id), 201, "created")
+    conflict(await offline.move(movement_id, amount=600), "amount")
+    outcome(await offline.close(), 200, "created")
+    conflict(await offline.close(closed_at="2026-11-21T08:46:00+01:00"), "closed_at")
+
+
+async def test_a_close_that_does_not_wait_answers_at_once_closing_and_waiting_for_its_tickets(offline: Till) -> None:
+    outcome(await offline.open(), 201, "created")
+    waiting = outcome(await offline.close(last_ticket_number=2), 202, "created")
+    assert (waiting["status"], waiting["waiting_for"]) == ("closing", [[1, 2]])
+    again = outcome(await offline.close(last_ticket_number=2), 202, "already_exists")
+    assert again["status"] == "closing"
+
+
+async def test_a_time_in_the_future_or_without_its_offset_is_refused_naming_the_field(offline: Till) -> None:
+    future = await offline.open(opened_at="2026-11-21T10:00:00+01:00")  # an hour ahead of the server's clock
+    assert future.status_code == 422, future.text
+    assert [p["name"] for p in future.json()["invalid_params"]] == ["opened_at"]
+    naive = await offline.open(opened_at="2026-11-21T06:30:00")
+    assert naive.status_code == 422, naive.text
+    assert "opened_at" in naive.json()["invalid_params"][0]["name"]
+    outcome(await offline.open(), 201, "created")
+    early = await offline.move(uuid.uuid4(), occurred_at="2026-11-21T06:00:00+01:00")
+    assert early.status_code == 422, early.text
+    assert [p["name"] for p in early.json()["invalid_params"]] == ["occurred_at"]
+    outcome(await offline.move(uuid.uuid4(), occurred_at="2026-11-21T09:04:00+01:00"), 201, "created")  # drift

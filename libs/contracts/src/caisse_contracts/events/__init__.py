@@ -14,6 +14,7 @@ from caisse_contracts.events.paheko import (
 )
 from caisse_contracts.events.presence import PresenceKind, TillPresenceV1
 from caisse_contracts.events.sessions import (
+    CashMovementV1,
     CategoryTotalV1,
     ChequeV1,
     DenominationCountV1,
@@ -57,6 +58,7 @@ def payload_class(event_type: str, version: int) -> type[Payload]:
 
 __all__ = [
     "PAYLOADS",
+    "CashMovementV1",
     "CategoryTotalV1",
     "CategoryWeightV1",
     "ChequeV1",

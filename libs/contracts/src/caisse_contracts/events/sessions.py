@@ -4,7 +4,7 @@ counted close, and its takings deposited at the bank."""
 from __future__ import annotations
 
 from datetime import date
-from typing import ClassVar
+from typing import ClassVar, Literal
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
@@ -25,7 +25,10 @@ class DenominationCountV1(_Part):
 
 
 class _PosSessionV1(Payload):
-    """What every event of a session opened on a POS starts with: the session, where it runs, when it opened."""
+    """What every event of a session opened on a POS starts with: the session, where it runs, when it opened.
+
+    Times are the till's: a session opened, moved and closed offline and synced later carries the times it
+    happened at on the till, never those of the sync (the `…received_at` fields say when session-service heard)."""
 
     session_id: UUID
     territory_id: UUID
@@ -45,6 +48,22 @@ class SessionOpenedV1(_PosSessionV1):
     currency: str = Field(min_length=3, max_length=3)
     opening_float: Minor
     float_counts: tuple[DenominationCountV1, ...] = ()
+    received_at: AwareDatetime | None = Field(
+        default=None,
+        description="When session-service recorded the open: later than `opened_at`, the till's own time, when the"
+        " till opened offline and synced the open afterwards.",
+    )
+
+
+class CashMovementV1(_Part):
+    """Cash taken out of the drawer (`withdrawal`, to the safe) or added to the float (`addition`) in a session."""
+
+    movement_id: UUID
+    kind: Literal["withdrawal", "addition"]
+    amount: Minor = Field(gt=0)
+    reason: str
+    operator_id: UUID
+    at: AwareDatetime = Field(description="When the cash moved, by the till's clock.")
 
 
 class MethodTotalV1(_Part):
@@ -98,6 +117,15 @@ class SessionClosedV1(_PosSessionV1):
     comment: str | None = None
     closed_by: UUID | None = None
     opened_by: UUID | None = Field(default=None, description="The cashier who opened the session (counted the float).")
+    movements: tuple[CashMovementV1, ...] = Field(
+        default=(),
+        description="Each cash movement of the session, in the order of its time (sum: cash_added and cash_withdrawn).",
+    )
+    close_received_at: AwareDatetime | None = Field(
+        default=None,
+        description="When session-service received the till's close: later than `closed_at`, the till's own time,"
+        " when the till closed offline and synced the close afterwards.",
+    )
 
 
 class SessionDepositConfirmedV1(Payload):

@@ -196,6 +196,16 @@ class InMemorySessions(_Staged):
 
         self._changes.append(apply)
 
+    async def session_of_movement(self, movement_id: UUID) -> UUID | None:
+        return next(
+            (
+                s.session_id
+                for s in self._state.sessions.values()
+                if any(m.movement_id == movement_id for m in s.movements)
+            ),
+            None,
+        )
+
     async def closing(self) -> list[UUID]:
         waiting = [s for s in self._state.sessions.values() if s.status is SessionStatus.CLOSING]
         return [s.session_id for s in sorted(waiting, key=lambda s: (s.closing_since or s.opened_at, s.session_id))]

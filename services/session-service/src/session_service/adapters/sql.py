@@ -355,6 +355,7 @@ UPDATE_SESSION: Final = f"""
     where session_id = $1
 """  # noqa: S608
 ADD_MOVEMENT: Final = f"{insert_one('cash_movements', MovementRow)} on conflict do nothing"
+SESSION_OF_MOVEMENT: Final = "select session_id from cash_movements where movement_id = $1"
 
 _CONFIG_SET: Final = ", ".join(f"{c} = excluded.{c}" for c in ConfigRow._fields if c != "entity_id")
 UPSERT_CONFIG: Final = f"""
@@ -578,6 +579,10 @@ class SqlSessions:
         m = movement
         row = MovementRow(m.movement_id, session_id, m.kind.value, m.amount, m.reason, m.operator_id, m.at)
         await (await self._connect()).execute(ADD_MOVEMENT, *row)
+
+    async def session_of_movement(self, movement_id: UUID) -> UUID | None:
+        found: UUID | None = await (await self._connect()).fetchval(SESSION_OF_MOVEMENT, movement_id)
+        return found
 
     async def closing(self) -> list[UUID]:
         return [row[0] for row in await self._conn.fetch(WAITING_CLOSES)]

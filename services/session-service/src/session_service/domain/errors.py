@@ -28,6 +28,18 @@ class UnknownReferenceError(InvalidFieldError):
 
 
 @dataclass
+class ReplayConflictError(SessionServiceError):
+    """An operation's id (a session's, a movement's, a session's close) was recorded before with other content: the
+    first is kept, never overwritten; `field` is the first that differs."""
+
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.reason}"
+
+
+@dataclass
 class SessionNotFoundError(SessionServiceError):
     session_id: UUID | None = None
     pos_id: UUID | None = None

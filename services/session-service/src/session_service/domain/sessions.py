@@ -2,19 +2,25 @@
 
 Everything here is pure: the caller passes `now`, ids, the territory's denominations and the running totals.
 Money is int minor units; a count is refused unless its denomination is one of the territory's.
+
+A till that worked offline syncs its session later: the open, each movement and the close carry the till's own
+time and an id of the till's making. The session keeps the till's times (its report, its events and the books
+tell the day as it happened), and an operation sent again is recognised by its id: the same content changes
+nothing, other content is a conflict naming the first field that differs, never an overwrite.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from uuid import UUID
 
 from session_service.domain.errors import (
     CommentRequiredError,
     InvalidFieldError,
+    ReplayConflictError,
     SessionNotOpenError,
     UnknownReferenceError,
 )
@@ -123,6 +129,8 @@ class CloseRequest:
     cheques_ticked: frozenset[UUID] = frozenset()
     card_terminal_total: int | None = None
     comment: str | None = None
+    closed_at: datetime | None = None
+    """The till's time of the close when it closed offline; None: the session closes when its tickets are in."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +181,54 @@ class CashSession:
         return sum(m.amount for m in self.movements if m.kind is MovementKind.WITHDRAWAL)
 
 
+def till_time(at: datetime | None, now: datetime, tolerance: timedelta, field_name: str) -> datetime:
+    """When something happened on the till: its own time when it says (an offline operation synced later), else
+    `now`. A time in the future beyond `tolerance` (clocks drift a little) is a till with a wrong clock: refused.
+    The time is kept in UTC (the shop's time zone renders it)."""
+    if at is None:
+        return now
+    if at.tzinfo is None:
+        raise InvalidFieldError(field_name, "a time carries its UTC offset")
+    if at > now + tolerance:
+        raise InvalidFieldError(
+            field_name,
+            f"{at.isoformat()} is in the future (server time {now.isoformat()}, tolerance {tolerance.total_seconds():g} s)",
+        )
+    return at.astimezone(UTC)
+
+
+def _not_before_open(session: CashSession, at: datetime, field_name: str) -> None:
+    if at < session.opened_at:
+        raise InvalidFieldError(
+            field_name, f"{at.isoformat()} is before the session opened ({session.opened_at.isoformat()})"
+        )
+
+
+def first_difference(fields: Sequence[tuple[str, object, object]]) -> str | None:
+    """The name of the first (name, recorded, sent) whose values differ."""
+    return next((name for name, recorded, sent in fields if recorded != sent), None)
+
+
+def check_same_open(
+    session: CashSession,
+    operator_ids: Sequence[UUID],
+    float_counts: Iterable[tuple[int, int]],
+    opened_at: datetime | None,
+) -> None:
+    """An open sent again is the same open: the same operators, the same float and, when the till says when, the
+    same time. Anything else is a conflict naming the field (the session recorded first stays as it is)."""
+    counts = counted(float_counts, session.place.denominations, "float_counts")
+    differs = first_difference(
+        [
+            ("operator_ids", session.operator_ids, tuple(operator_ids)),
+            ("float_counts", session.float_counts, counts),
+            ("opened_at", session.opened_at, opened_at if opened_at is not None else session.opened_at),
+        ]
+    )
+    if differs is not None:
+        raise ReplayConflictError(differs, f"session {session.session_id} was opened with another {differs}")
+
+
 def open_session(
     *,
     session_id: UUID,
@@ -182,7 +238,8 @@ def open_session(
     first_ticket_number: int,
     now: datetime,
 ) -> CashSession:
-    """A new session with its counted float; at least one operator."""
+    """A new session with its counted float; at least one operator. `now` is when it opened: the till's time of
+    an offline open, checked by `till_time`."""
     if not operator_ids:
         raise InvalidFieldError("operator_ids", "at least one operator opens a session")
     if len(set(operator_ids)) != len(operator_ids):
@@ -205,15 +262,31 @@ def require_open(session: CashSession) -> None:
         raise SessionNotOpenError(session.session_id, session.status.value)
 
 
-def add_movement(session: CashSession, movement: CashMovement) -> CashSession:
-    """The session with one more withdrawal or addition; a replay of the same movement id changes nothing."""
-    if any(m.movement_id == movement.movement_id for m in session.movements):
+def add_movement(session: CashSession, movement: CashMovement, *, timed: bool = False) -> CashSession:
+    """The session with one more withdrawal or addition; a replay of the same movement id changes nothing, and
+    the same id with other content is a conflict naming the field. `timed`: the movement's time is the till's
+    (an offline movement), which a replay must repeat and which is not before the session's open."""
+    recorded = next((m for m in session.movements if m.movement_id == movement.movement_id), None)
+    if recorded is not None:
+        differs = first_difference(
+            [
+                ("kind", recorded.kind, movement.kind),
+                ("amount", recorded.amount, movement.amount),
+                ("reason", recorded.reason, movement.reason),
+                ("operator_id", recorded.operator_id, movement.operator_id),
+                ("occurred_at", recorded.at, movement.at if timed else recorded.at),
+            ]
+        )
+        if differs is not None:
+            raise ReplayConflictError(differs, f"movement {movement.movement_id} was recorded with another {differs}")
         return session
     require_open(session)
     if movement.amount <= 0:
         raise InvalidFieldError("amount", "a cash movement moves a positive amount")
     if not movement.reason.strip():
         raise InvalidFieldError("reason", "say why cash moves")
+    if timed:
+        _not_before_open(session, movement.at, "occurred_at")
     return replace(session, movements=(*session.movements, movement))
 
 
@@ -240,6 +313,39 @@ def check_close_request(session: CashSession, request: CloseRequest) -> None:
         )
     if request.card_terminal_total is not None and request.card_terminal_total < 0:
         raise InvalidFieldError("card_terminal_total", "a terminal total cannot be negative")
+    if request.closed_at is not None:
+        _not_before_open(session, request.closed_at, "closed_at")
+        last_moved = max((m.at for m in session.movements), default=None)
+        if last_moved is not None and request.closed_at < last_moved:
+            raise InvalidFieldError(
+                "closed_at",
+                f"{request.closed_at.isoformat()} is before the session's last cash movement"
+                f" ({last_moved.isoformat()})",
+            )
+
+
+def check_same_close(session: CashSession, request: CloseRequest) -> None:
+    """A close the till says it made offline (`closed_at`) is the session's one close: another close of the session
+    (other counts, another time…) is a conflict naming the first field that differs, never a recount."""
+    recorded = session.close_request
+    if recorded is None or recorded == request:
+        return
+    differs = (
+        first_difference([(name, getattr(recorded, name), getattr(request, name)) for name in CLOSE_FIELDS]) or "counts"
+    )
+    raise ReplayConflictError(differs, f"session {session.session_id} was closed with another {differs}")
+
+
+CLOSE_FIELDS: tuple[str, ...] = (
+    "closed_at",
+    "closed_by",
+    "last_ticket_number",
+    "counts",
+    "float_kept",
+    "cheques_ticked",
+    "card_terminal_total",
+    "comment",
+)
 
 
 def tickets_awaited(session: CashSession, last_ticket_number: int | None) -> tuple[int, int] | None:
@@ -313,7 +419,7 @@ def close_session(
         status=SessionStatus.CLOSED,
         close_request=request,
         closing_since=session.closing_since or now,
-        closed_at=now,
+        closed_at=request.closed_at or now,
         closing=figures,
     )
 

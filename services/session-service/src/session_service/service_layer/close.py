@@ -4,6 +4,9 @@ The close never guesses: it carries the number of the last ticket the till issue
 only when its totals include every ticket from its first number to that one. Until then the session is
 `closing`, visibly waiting for the missing numbers; whoever sees the last ticket arrive (the waiting request
 or the ticket consumer) completes it, in one transaction with its report, its e-mail and `session.closed`.
+
+A close made offline carries the till's `closed_at`: the session closes at that time whenever its tickets come
+in, and it is the session's one close (sent again, it answers the close; other figures are a conflict).
 """
 
 from __future__ import annotations
@@ -11,9 +14,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 from caisse_contracts.events import (
+    CashMovementV1,
     CategoryTotalV1,
     ChequeV1,
     DenominationCountV1,
@@ -31,12 +36,15 @@ from session_service.domain.report import z_report
 from session_service.domain.sessions import (
     CashSession,
     CloseRequest,
+    MovementKind,
     SessionStatus,
     begin_closing,
     check_close_request,
     check_operators,
+    check_same_close,
     close_session,
     counted,
+    till_time,
 )
 from session_service.domain.totals import RunningTotals
 from session_service.service_layer.places import PlaceItems, names_of, operator_shops, place_of, report_recipients
@@ -63,6 +71,8 @@ class CloseSession:
     card_terminal_total: int | None = None
     comment: str | None = None
     pos_id: UUID | None = None
+    closed_at: datetime | None = None
+    """The till's time of a close made offline; None: when the last ticket is in."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,25 +83,45 @@ class Waiting:
     missing: tuple[tuple[int, int], ...]
 
 
+@dataclass(frozen=True, slots=True)
+class CloseAnswer:
+    session: CashSession
+    """Closed, or (a close that does not wait) `closing` until its last tickets are in."""
+    created: bool
+    """False: the till sent a close that was recorded before, nothing changed."""
+
+
 async def close_cash_session(command: CloseSession, services: SessionServices) -> CashSession:
     """Close the session with the till's counts, once its totals include every ticket up to the last number.
 
     Waits up to `close_wait_s` for missing tickets, then raises `TicketsMissingError` (the session stays
     `closing`; the consumer completes it when the tickets arrive, or the till sends the close again — a new
-    count replaces the previous one). Bad input is refused before anything is written.
+    count replaces the previous one, unless the close was made offline). Bad input is refused before anything
+    is written.
     """
-    outcome = await _request_close(command, services)
+    return (await request_close(command, services, wait=True)).session
+
+
+async def request_close(command: CloseSession, services: SessionServices, *, wait: bool) -> CloseAnswer:
+    """The close, recorded; with `wait`, as `close_cash_session`; without, answered at once, the session left
+    `closing` while tickets are missing (a till syncing its offline queue sends its tickets afterwards)."""
+    outcome, created = await _request_close(command, services)
     waited = 0.0
     while isinstance(outcome, Waiting):
+        if not wait:
+            return CloseAnswer(outcome.session, created)
         if waited >= services.rules.close_wait_s:
             raise TicketsMissingError(command.session_id, outcome.missing, waited)
         await services.sleep(services.rules.poll_s)
         waited += services.rules.poll_s
         outcome = await complete_close(command.session_id, services)
-    return outcome
+    return CloseAnswer(outcome, created)
 
 
-async def _request_close(command: CloseSession, services: SessionServices) -> CashSession | Waiting:
+async def _request_close(command: CloseSession, services: SessionServices) -> tuple[CashSession | Waiting, bool]:
+    closed_at = command.closed_at
+    if closed_at is not None:
+        closed_at = till_time(closed_at, services.clock(), services.rules.clock_tolerance, "closed_at")
     async with services.uow() as work:
         session = await find_session(work, command.session_id, command.pos_id, for_update=True)
         items = await place_of(work, session.place.pos_id)
@@ -104,11 +134,22 @@ async def _request_close(command: CloseSession, services: SessionServices) -> Ca
             cheques_ticked=command.cheques_ticked,
             card_terminal_total=command.card_terminal_total,
             comment=command.comment,
+            closed_at=closed_at,
         )
+        recorded = session.close_request
+        offline = closed_at is not None or (recorded is not None and recorded.closed_at is not None)
         if session.status is SessionStatus.CLOSED:
-            if session.close_request == request:
-                return session  # the till retries a close that went through
+            if recorded == request:
+                return session, False  # the till retries a close that went through
+            if offline:
+                check_same_close(session, request)
             raise SessionNotOpenError(session.session_id, session.status.value)
+        if session.status is SessionStatus.CLOSING and recorded is not None:
+            if recorded == request:  # sent again while its tickets are on their way
+                missing = await missing_tickets(work, session, request)
+                return (Waiting(session, missing) if missing else await _complete(work, services, session)), False
+            if offline:
+                check_same_close(session, request)
         if command.last_ticket_number is not None and command.last_ticket_number < 0:
             raise InvalidFieldError("last_ticket_number", "a ticket number is not negative")
         check_close_request(session, request)
@@ -119,9 +160,19 @@ async def _request_close(command: CloseSession, services: SessionServices) -> Ca
             session = begin_closing(session, request, services.clock())
             await work.sessions.update(session)
             await work.commit()
-            return Waiting(session, missing)
+            return Waiting(session, missing), True
         closed = await _finish(work, services, session, request, items)
         await work.commit()
+    return closed, True
+
+
+async def _complete(work: UnitOfWork, services: SessionServices, session: CashSession) -> CashSession:
+    """Close a `closing` session whose last tickets are in, in the unit of work that found it so."""
+    request = session.close_request
+    if request is None:  # pragma: no cover - a closing session holds its request
+        raise ValueError("a closing session holds its close request")
+    closed = await _finish(work, services, session, request, await place_of(work, session.place.pos_id))
+    await work.commit()
     return closed
 
 
@@ -135,9 +186,7 @@ async def complete_close(session_id: UUID, services: SessionServices) -> CashSes
         missing = await missing_tickets(work, session, request)
         if missing:
             return Waiting(session, missing)
-        closed = await _finish(work, services, session, request, await place_of(work, session.place.pos_id))
-        await work.commit()
-    return closed
+        return await _complete(work, services, session)
 
 
 async def complete_closes(session_ids: Sequence[UUID], services: SessionServices) -> list[UUID]:
@@ -182,7 +231,7 @@ async def _finish(
     recipients = report_recipients(items)
     if recipients:
         await work.mail.add(Mail(services.new_id(), session.session_id, recipients, next_attempt_at=now))
-    await announce(work, services, _closed_event(closed, totals))
+    await announce(work, services, _closed_event(closed, totals), occurred_at=closed.closed_at)
     return closed
 
 
@@ -230,4 +279,16 @@ def _closed_event(session: CashSession, totals: RunningTotals | None) -> Session
         comment=request.comment,
         closed_by=request.closed_by,
         opened_by=session.operator_ids[0],
+        movements=tuple(
+            CashMovementV1(
+                movement_id=m.movement_id,
+                kind="withdrawal" if m.kind is MovementKind.WITHDRAWAL else "addition",
+                amount=m.amount,
+                reason=m.reason,
+                operator_id=m.operator_id,
+                at=m.at,
+            )
+            for m in sorted(session.movements, key=lambda m: (m.at, str(m.movement_id)))
+        ),
+        close_received_at=session.closing_since,
     )

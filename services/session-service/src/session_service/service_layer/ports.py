@@ -122,6 +122,9 @@ class Sessions(ClosingSessions, Protocol):
 
     async def add_movement(self, session_id: UUID, movement: CashMovement) -> None: ...
 
+    async def session_of_movement(self, movement_id: UUID) -> UUID | None:
+        """The session a movement id was recorded in, if any (a movement id is the till's, unique everywhere)."""
+
 
 @dataclass(frozen=True, slots=True)
 class ConfigRecord:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import TypedDict
 from uuid import UUID
 
@@ -34,6 +35,13 @@ class SessionRules:
     config_wait_s: float = 3.0
     """How long an open waits for the POS's configuration to reach session-service."""
     poll_s: float = 0.05
+    clock_tolerance_s: float = 300.0
+    """How far in the future of session-service's clock a till's time may be (its clock drifts a little) before
+    the operation is refused as one from a till with a wrong clock."""
+
+    @property
+    def clock_tolerance(self) -> timedelta:
+        return timedelta(seconds=self.clock_tolerance_s)
 
 
 async def _sleep(seconds: float) -> None:
@@ -69,14 +77,19 @@ async def missing_tickets(work: UnitOfWork, session: CashSession, request: Close
 
 
 async def announce(
-    work: UnitOfWork, services: SessionServices, event: SessionOpenedV1 | SessionClosedV1 | SessionDepositConfirmedV1
+    work: UnitOfWork,
+    services: SessionServices,
+    event: SessionOpenedV1 | SessionClosedV1 | SessionDepositConfirmedV1,
+    *,
+    occurred_at: datetime | None = None,
 ) -> None:
     """A session event in the outbox, in the unit of work of the change it tells: keyed by its till (the outbox
-    adapter adds the trace context of the span that writes it)."""
+    adapter adds the trace context of the span that writes it). It occurred at `occurred_at` (the till's time of
+    an open or a close), or now."""
     envelope = Envelope[type(event)].wrap(  # type: ignore[misc]
         event,
         event_id=services.new_id(),
-        occurred_at=services.clock(),
+        occurred_at=occurred_at or services.clock(),
         source=SOURCE,
         tenant=TenantKeys(
             territory_id=event.territory_id, company_id=event.company_id, shop_id=event.shop_id, pos_id=event.pos_id

@@ -13,6 +13,7 @@ from session_service.domain.errors import (
     DepositAlreadyConfirmedError,
     ForbiddenError,
     InvalidFieldError,
+    ReplayConflictError,
     SessionAlreadyOpenError,
     SessionNotClosedError,
     SessionNotFoundError,
@@ -37,6 +38,7 @@ PROBLEMS: Final[dict[type[Exception], Problem]] = {
     UnauthenticatedError: Problem(401, "Not authenticated", "unauthenticated", headers={"WWW-Authenticate": "Bearer"}),
     ForbiddenError: Problem(403, "Forbidden", "forbidden"),
     SessionNotFoundError: Problem(404, "Session not found", "session-not-found"),
+    ReplayConflictError: Problem(409, "Recorded before with other content", "replay-conflict", field_reason),
     SessionAlreadyOpenError: Problem(
         409,
         "A session is already open",

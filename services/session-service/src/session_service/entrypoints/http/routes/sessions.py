@@ -1,6 +1,11 @@
 """Cash session routes: open (or continue), read, cash movements, close, Z report, bank deposit slip and the
 confirmation of the deposit.
 
+An open, a movement and a close each carry an id of the till's making (the session's, the movement's, the
+session's again) and, when the till made them offline, its own time: sent again, they answer what was recorded
+(`X-Session-Outcome`: `continued` or `already_exists`) and change nothing; the same id with other content is a
+409 `replay-conflict` naming the field.
+
 Every route needs pos-api's service token: pos-api calls for an authenticated till (whose POS scopes what it
 reaches), for an operator (the shops of their scope), or for itself (`domain.access`). Every answer is a typed
 schema; every refusal a problem document.
@@ -40,7 +45,7 @@ from session_service.domain.report import ZReport
 from session_service.domain.sessions import Count, MovementKind, SessionStatus, expected_cash
 from session_service.entrypoints.http.deps import CurrentCaller, CurrentServices
 from session_service.entrypoints.http.schemas import BINARY, PDF, late_ticket_out, problems
-from session_service.service_layer.close import CloseSession, close_cash_session
+from session_service.service_layer.close import CloseSession, request_close
 from session_service.service_layer.deposits import ConfirmDeposit, confirm_session_deposit
 from session_service.service_layer.movements import RecordMovement, record_movement
 from session_service.service_layer.open import OpenSession, open_cash_session
@@ -159,7 +164,11 @@ def session_body(read: SessionRead) -> dict[str, Any]:
     summary="Open a session with its counted float",
     response_model=SessionOut,
     responses={
-        200: {"model": SessionOut, "description": "The POS's open session, continued (X-Session-Outcome: continued)"},
+        200: {
+            "model": SessionOut,
+            "description": "The session of this open, sent again: continued while it is open (X-Session-Outcome:"
+            " continued), as it stands once closing or closed (already_exists)",
+        },
         **problems(409, 422, 503),
     },
 )
@@ -174,6 +183,7 @@ async def post_open(
             operator_ids=tuple(body.operator_ids),
             float_counts=tuple((c.value, c.count) for c in body.float_counts),
             first_ticket_number=body.first_ticket_number,
+            opened_at=body.opened_at,
         ),
         services.sessions,
     )
@@ -181,7 +191,8 @@ async def post_open(
         asyncio.get_running_loop().run_in_executor(None, services.documents.warm_up)
     if not opened.created:
         response.status_code = 200
-    response.headers["X-Session-Outcome"] = "created" if opened.created else "continued"
+    outcome = "created" if opened.created else "continued" if opened.continued else "already_exists"
+    response.headers["X-Session-Outcome"] = outcome
     return session_body(await read_session(opened.session.session_id, services.sessions))
 
 
@@ -212,13 +223,19 @@ async def get_session(session_id: UUID, services: CurrentServices, caller: Curre
     status_code=201,
     summary="Withdraw cash to the safe or add to the float",
     response_model=SessionOut,
-    responses=problems(409, 422),
+    responses={
+        200: {
+            "model": SessionOut,
+            "description": "Recorded before: nothing changed (X-Session-Outcome: already_exists)",
+        },
+        **problems(409, 422),
+    },
 )
 async def post_movement(
-    session_id: UUID, body: MovementIn, services: CurrentServices, caller: CurrentCaller
+    session_id: UUID, body: MovementIn, services: CurrentServices, caller: CurrentCaller, response: Response
 ) -> dict[str, Any]:
     check_writer(caller)
-    await record_movement(
+    moved = await record_movement(
         RecordMovement(
             session_id=session_id,
             movement_id=body.movement_id,
@@ -227,9 +244,13 @@ async def post_movement(
             reason=body.reason,
             operator_id=body.operator_id,
             pos_id=caller.pos_scope,
+            occurred_at=body.occurred_at,
         ),
         services.sessions,
     )
+    if not moved.created:
+        response.status_code = 200
+    response.headers["X-Session-Outcome"] = "created" if moved.created else "already_exists"
     return session_body(await read_session(session_id, services.sessions))
 
 
@@ -238,15 +259,31 @@ async def post_movement(
     summary="Close with the counts, once every ticket up to the last number is counted",
     response_model=SessionOut,
     responses={
+        202: {
+            "model": SessionOut,
+            "description": "With wait=false: the close is recorded, the session `closing` until its last tickets are"
+            " in (waiting_for); it closes on its own then",
+        },
         **problems(422),
-        409: {**problems(409)[409], "description": "Closed already, or (Retry-After) still waiting for tickets"},
+        409: {
+            **problems(409)[409],
+            "description": "Closed already, or (Retry-After) still waiting for tickets, or (replay-conflict) closed"
+            " offline with other figures",
+        },
     },
 )
 async def post_close(
-    session_id: UUID, body: CloseSessionIn, services: CurrentServices, caller: CurrentCaller
+    session_id: UUID,
+    body: CloseSessionIn,
+    services: CurrentServices,
+    caller: CurrentCaller,
+    response: Response,
+    wait: Annotated[
+        bool, Query(description="Wait (a bounded while) for the last tickets; false: answer at once (202 closing)")
+    ] = True,
 ) -> dict[str, Any]:
     check_writer(caller)
-    closed = await close_cash_session(
+    answer = await request_close(
         CloseSession(
             session_id=session_id,
             closed_by=body.closed_by,
@@ -257,11 +294,17 @@ async def post_close(
             card_terminal_total=body.card_terminal_total,
             comment=body.comment,
             pos_id=caller.pos_scope,
+            closed_at=body.closed_at,
         ),
         services.sessions,
+        wait=wait,
     )
+    closed = answer.session
     if closed.status is SessionStatus.CLOSED:
         services.wake_mail()
+    else:
+        response.status_code = 202
+    response.headers["X-Session-Outcome"] = "created" if answer.created else "already_exists"
     return session_body(await read_session(closed.session_id, services.sessions))
 
 

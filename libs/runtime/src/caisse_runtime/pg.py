@@ -7,6 +7,8 @@ SQLAlchemy is left to Alembic's migrations and the readiness probe.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Self
 
@@ -108,3 +110,11 @@ class PooledWork:
         if self._tx is not None:
             await self._tx.commit()
         self._committed = True
+
+    @contextlib.asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """A part of the transaction that an exception undoes alone (a SAVEPOINT): one sale of a batch, whose
+        refusal leaves the others, the batch committed once at its end."""
+        conn = await self.begin()
+        async with conn.transaction():  # nested in the unit of work's: a savepoint
+            yield

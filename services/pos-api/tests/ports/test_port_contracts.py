@@ -191,6 +191,38 @@ async def test_a_ticket_not_committed_is_not_kept(store: Store) -> None:
         assert await work.tickets.last_number(pos) is None
 
 
+async def test_a_savepoint_undone_leaves_the_rest_of_the_unit_of_work_to_be_committed(store: Store) -> None:
+    pos = uuid.uuid4()
+    first, refused, third = ticket(pos, 1), ticket(pos, 2), ticket(pos, 3)
+    kept, dropped = event(first), event(refused)
+    where = {"topic": "caisse.ticket.v1", "key": str(pos), "aggregate_type": "ticket"}
+    async with store.work() as work:
+        async with work.savepoint():
+            assert await work.tickets.add(first)
+            await work.outbox.add(kept, aggregate_id=str(first.ticket.ticket_id), **where)
+
+        async def refused_after_its_first_writes() -> None:
+            async with work.savepoint():
+                assert await work.tickets.add(refused)
+                await work.outbox.add(dropped, aggregate_id=str(refused.ticket.ticket_id), **where)
+                await work.tickets.note_gaps(pos, gaps_of(5, 2), NOW)
+                raise LookupError("this sale is refused after its first writes")
+
+        with pytest.raises(LookupError):
+            await refused_after_its_first_writes()
+        async with work.savepoint():
+            assert await work.tickets.add(third)
+        await work.commit()
+    async with store.work() as work:
+        assert await work.tickets.by_number(pos, 1) is not None
+        assert await work.tickets.by_number(pos, 2) is None
+        assert await work.tickets.by_number(pos, 3) is not None
+        assert await work.tickets.open_gaps([pos]) == []
+    assert await store.outbox_rows([kept.id, dropped.id]) == [
+        OutboxRow.of(kept, aggregate_id=str(first.ticket.ticket_id), **where)
+    ]
+
+
 async def test_the_last_number_is_the_tills_highest(store: Store) -> None:
     pos, other = uuid.uuid4(), uuid.uuid4()
     await stored(store, ticket(pos, 3), ticket(pos, 1), ticket(other, 9))

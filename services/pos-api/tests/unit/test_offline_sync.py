@@ -25,6 +25,7 @@ from pos_api.adapters.memory import InMemoryUnitOfWork, MemoryState
 from pos_api.entrypoints.http import problems
 from pos_api.entrypoints.http.routes import ops, sync
 from pos_api.service_layer.config import SYSTEM, create_item, update_item
+from pos_api.service_layer.ports import MovementFilter
 from pos_api.service_layer.services import Services
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -390,3 +391,23 @@ async def test_an_operator_of_another_shop_fails_naming_operator_id(shop: Shop) 
     )
     [result] = await shop.answer(shop.sale(1, operator_id=str(cashier.stored.id)))
     assert failure(result) == (422, ["operator_id"])
+
+
+async def test_synced_sales_move_the_stock_past_zero_with_their_alerts_and_a_replay_moves_nothing(shop: Shop) -> None:
+    fields = {"company_id": str(shop.setting.company_id), "category_id": str(shop.category), "name": "Sac"}
+    tracked = {**fields, "price": 500, "stock_tracked": True, "stock_threshold": 1, "stock_refuse_below_zero": True}
+    await update_item(EntityType.PRODUCT, shop.bag, 1, tracked, SYSTEM, shop.services)
+    batch = [shop.sale(1, shop.line(product_version=2)), shop.sale(2, shop.line(product_version=2))]
+    results = await shop.answer(*batch)
+    assert outcomes(results) == ["created", "created"]  # it happened: never refused offline, not even below zero
+    assert [[(a["kind"], a["level"]) for a in r["alerts"]] for r in results] == [
+        [("negative", -1)],
+        [("negative", -2)],
+    ]
+    assert await shop.answer(*batch) == [{**r, "outcome": "already_exists", "alerts": []} for r in results]
+
+    async with InMemoryUnitOfWork(shop.state) as work:
+        levels = await work.stock.levels(shop.setting.shop_id, [shop.bag])
+        moved = await work.stock.movements(shop.setting.shop_id, MovementFilter(), before_seq=None, limit=10)
+    assert [level.level for level in levels] == [-2]
+    assert sorted((m.level_before, m.level_after) for m in moved) == [(-1, -2), (0, -1)]  # once each, not again

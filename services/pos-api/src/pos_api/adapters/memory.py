@@ -5,8 +5,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
@@ -488,6 +489,25 @@ class InMemoryUnitOfWork:
         self._events.clear()
         self.stock.forget()
         self.checkout.ended.clear()
+
+    @contextlib.asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        tickets, events, gaps = dict(self._tickets), len(self._events), dict(self._state.gaps)
+        stock = (dict(self.stock.levels_changed), len(self.stock.moved), dict(self.stock.documents))
+        try:
+            yield
+        except BaseException:
+            self._tickets.clear()
+            self._tickets.update(tickets)
+            del self._events[events:]
+            self._state.gaps.clear()
+            self._state.gaps.update(gaps)
+            self.stock.levels_changed.clear()
+            self.stock.levels_changed.update(stock[0])
+            del self.stock.moved[stock[1] :]
+            self.stock.documents.clear()
+            self.stock.documents.update(stock[2])
+            raise
 
     async def commit(self) -> None:
         self._state.tickets.update(self._tickets)

@@ -4,6 +4,7 @@ of the tills' stream tokens."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -354,6 +355,9 @@ class UnitOfWork(work.UnitOfWork, Protocol):
 
     @property
     def stock(self) -> Stock: ...
+
+    def savepoint(self) -> AbstractAsyncContextManager[None]:
+        """A part of the unit of work that an exception undoes alone (the rest stays, to be committed)."""
 
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]

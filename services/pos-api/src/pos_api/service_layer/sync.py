@@ -27,12 +27,12 @@ from pos_api.domain.errors import (
     TicketNumberConflictError,
 )
 from pos_api.domain.offline_sales import HeldConfig, TillPlace, offline_ticket, versions_named
-from pos_api.domain.tickets import content_hash, same_sale
+from pos_api.domain.tickets import check_ticket, content_hash, same_sale
 from pos_api.domain.till import Device
 from pos_api.service_layer.baskets import check_operator, till_context
-from pos_api.service_layer.ports import StoredTicket
+from pos_api.service_layer.ports import StoredTicket, UnitOfWork
 from pos_api.service_layer.services import Services
-from pos_api.service_layer.tickets import OperatorCheck, Outcome, record_ticket
+from pos_api.service_layer.tickets import OperatorCheck, Outcome, record_in
 
 
 class SyncOutcome(StrEnum):
@@ -70,21 +70,42 @@ async def sync_sales(device: Device, sales: Sequence[OfflineSale], services: Ser
             await check_operator(work, context, operator_id, "operator_id")
 
     answered: list[SyncedSale] = []
-    for sale in sales:
-        try:
-            synced = await _sync_one(sale, place, held, by_number, numbers_of_ids, check_ticket_operator, services)
-        except TicketNumberConflictError as conflict:
-            synced = SyncedSale(SyncOutcome.CONFLICT, error=conflict)
-        except (TicketInconsistentError, InvalidReferenceError, ForeignSaleError) as refused:
-            synced = SyncedSale(SyncOutcome.FAILED, error=refused)
-        if synced.stored is not None:
-            numbers_of_ids[sale.ticket_id] = (place.pos_id, sale.number)
-        answered.append(synced)
+    async with services.uow() as work:
+        await _hold_stock(work, place, sales, services)
+        for sale in sales:
+            try:
+                async with work.savepoint():
+                    synced = await _sync_one(
+                        work, sale, place, held, by_number, numbers_of_ids, check_ticket_operator, services
+                    )
+            except TicketNumberConflictError as conflict:
+                if conflict.attempt is not None:
+                    await work.tickets.keep_conflict(conflict.attempt)
+                synced = SyncedSale(SyncOutcome.CONFLICT, error=conflict)
+            except (TicketInconsistentError, InvalidReferenceError, ForeignSaleError) as refused:
+                synced = SyncedSale(SyncOutcome.FAILED, error=refused)
+            if synced.stored is not None:
+                numbers_of_ids[sale.ticket_id] = (place.pos_id, sale.number)
+            answered.append(synced)
+        await work.commit()
     services.sales.forget(place.pos_id)  # finalize's memory of the till's last number is behind now
     return answered
 
 
+async def _hold_stock(work: UnitOfWork, place: TillPlace, sales: Sequence[OfflineSale], services: Services) -> None:
+    """Lock, at the batch's start and in the order of their ids, the levels of every stock-tracked product its
+    sales name: the batch's sales then move them in any order, and two batches (or a batch and an online sale)
+    never wait for each other in a circle."""
+    products = {line.product_id for sale in sales for line in sale.lines if line.product_id is not None}
+    if not products:
+        return
+    tracked = await work.stock.rules(sorted(products))
+    if tracked:
+        await work.stock.hold(place.shop_id, sorted(tracked), services.clock())
+
+
 async def _sync_one(
+    work: UnitOfWork,
     sale: OfflineSale,
     place: TillPlace,
     held: HeldConfig,
@@ -104,10 +125,11 @@ async def _sync_one(
     holder = numbers_of_ids.get(sale.ticket_id)
     if holder is not None and holder != (place.pos_id, sale.number):
         raise TicketInconsistentError([_id_taken(holder[1] if holder[0] == place.pos_id else None)])
+    check_ticket(ticket)
     # An offline sale happened: it is never refused for its stock (the level goes negative, an alert says so).
-    recorded = await record_ticket(
+    recorded = await record_in(
+        work,
         ticket,
-        uow=services.uow,
         clock=services.clock,
         new_id=services.new_id,
         check_operator=check_ticket_operator,

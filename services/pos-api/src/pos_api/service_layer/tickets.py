@@ -14,7 +14,7 @@ from caisse_contracts.tills import StockAlert
 from caisse_contracts.topics import TICKETS
 from pos_api.domain.errors import TicketConflict, TicketNumberConflictError
 from pos_api.domain.tickets import check_number_jump, check_ticket, content_hash, gaps_of, same_sale
-from pos_api.service_layer.ports import Clock, IdFactory, StoredTicket, UnitOfWorkFactory
+from pos_api.service_layer.ports import Clock, IdFactory, StoredTicket, UnitOfWork, UnitOfWorkFactory
 from pos_api.service_layer.stock import apply_ticket_stock
 
 SOURCE = "pos-api"
@@ -78,42 +78,61 @@ async def _record(
     check_operator: OperatorCheck | None,
     offline: bool,
 ) -> Recorded:
+    async with uow() as work:
+        recorded = await record_in(
+            work, ticket, clock=clock, new_id=new_id, check_operator=check_operator, offline=offline
+        )
+        if recorded.outcome is Outcome.CREATED:
+            await work.commit()
+        return recorded
+
+
+async def record_in(
+    work: UnitOfWork,
+    ticket: TicketFinalizedV1,
+    *,
+    clock: Clock,
+    new_id: IdFactory,
+    check_operator: OperatorCheck | None = None,
+    offline: bool = False,
+) -> Recorded:
+    """Store a checked ticket, its event and the stock it moves in the caller's unit of work (the caller commits):
+    one transaction of its own (`record_ticket`), or one savepoint of a batch's (the offline sync). Every refusal
+    comes before its first write, but for an online sale's stock (`StockRefusedError`), which the caller rolls back."""
     digest = content_hash(ticket)
     for _ in range(2):
-        async with uow() as work:
-            existing = await work.tickets.by_number(ticket.pos_id, ticket.number)
-            if existing is not None:
-                return _replay(existing, ticket, digest, clock())
-            if check_operator is not None:
-                await check_operator(ticket.operator_id)
-            stored = StoredTicket(ticket=ticket, content_hash=digest, received_at=clock())
-            last_number = await work.tickets.last_number(ticket.pos_id)
-            check_number_jump(last_number, ticket.number)
-            if not await work.tickets.add(stored):
-                continue  # another request stored this number meanwhile: read what it stored
-            await work.tickets.note_gaps(ticket.pos_id, gaps_of(ticket.number, last_number), stored.received_at)
-            envelope = Envelope[TicketFinalizedV1].wrap(
-                ticket,
-                event_id=new_id(),
-                occurred_at=ticket.finalized_at,
-                source=SOURCE,
-                tenant=TenantKeys(
-                    territory_id=ticket.territory_id,
-                    company_id=ticket.company_id,
-                    shop_id=ticket.shop_id,
-                    pos_id=ticket.pos_id,
-                ),
-            )
-            await work.outbox.add(
-                envelope,
-                topic=TICKETS.name,
-                key=str(ticket.pos_id),
-                aggregate_type="ticket",
-                aggregate_id=str(ticket.ticket_id),
-            )
-            alerts = await apply_ticket_stock(work, ticket, refuse_below_zero=not offline, now=stored.received_at)
-            await work.commit()
-            return Recorded(Outcome.CREATED, stored, alerts)
+        existing = await work.tickets.by_number(ticket.pos_id, ticket.number)
+        if existing is not None:
+            return _replay(existing, ticket, digest, clock())
+        if check_operator is not None:
+            await check_operator(ticket.operator_id)
+        stored = StoredTicket(ticket=ticket, content_hash=digest, received_at=clock())
+        last_number = await work.tickets.last_number(ticket.pos_id)
+        check_number_jump(last_number, ticket.number)
+        if not await work.tickets.add(stored):
+            continue  # another request stored this number meanwhile: read what it stored
+        await work.tickets.note_gaps(ticket.pos_id, gaps_of(ticket.number, last_number), stored.received_at)
+        envelope = Envelope[TicketFinalizedV1].wrap(
+            ticket,
+            event_id=new_id(),
+            occurred_at=ticket.finalized_at,
+            source=SOURCE,
+            tenant=TenantKeys(
+                territory_id=ticket.territory_id,
+                company_id=ticket.company_id,
+                shop_id=ticket.shop_id,
+                pos_id=ticket.pos_id,
+            ),
+        )
+        await work.outbox.add(
+            envelope,
+            topic=TICKETS.name,
+            key=str(ticket.pos_id),
+            aggregate_type="ticket",
+            aggregate_id=str(ticket.ticket_id),
+        )
+        alerts = await apply_ticket_stock(work, ticket, refuse_below_zero=not offline, now=stored.received_at)
+        return Recorded(Outcome.CREATED, stored, alerts)
     raise RuntimeError("ticket number raced twice")  # pragma: no cover - a unique key cannot flip twice
 
 

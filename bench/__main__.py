@@ -6,12 +6,23 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from bench import basket_math, finalize, idle_rss, notifier, paheko_latency, paheko_push, paheko_recovery, sessions
+from bench import (
+    basket_math,
+    finalize,
+    idle_rss,
+    notifier,
+    offline_sync,
+    paheko_latency,
+    paheko_push,
+    paheko_recovery,
+    sessions,
+)
 from bench.report import Figure, print_table
 
 BENCHMARKS: dict[str, Callable[[], list[Figure]]] = {
     "basket_math": basket_math.run,
     "finalize": finalize.run,
+    "offline_sync": offline_sync.run,
     "idle_rss": idle_rss.run,
     "sessions": sessions.run,
     "notifier": notifier.run,

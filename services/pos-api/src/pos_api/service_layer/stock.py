@@ -55,11 +55,34 @@ QUANTITY_FIELDS: Final = {
 """The field of a document's line that holds its units, as the back office sends it (and a refusal names it)."""
 
 
+@dataclass(frozen=True, slots=True)
+class KnownStock:
+    """What a batch of one till's tickets read once for all of them: the stock rules of their products and the
+    till's name (their movements' reference)."""
+
+    rules: dict[UUID, StockRule]
+    pos_name: str | None
+
+
+async def known_stock(work: UnitOfWork, tickets: Sequence[TicketFinalizedV1], pos_id: UUID) -> KnownStock:
+    products = sorted({p for t in tickets for p in ticket_moves(t)})
+    rules = await work.stock.rules(products) if products else {}
+    pos = await work.config.get(pos_id) if rules else None
+    return KnownStock(rules, str(pos.item.get("name")) if pos else None)
+
+
 async def apply_ticket_stock(
-    work: UnitOfWork, ticket: TicketFinalizedV1, *, refuse_below_zero: bool, now: datetime
+    work: UnitOfWork,
+    ticket: TicketFinalizedV1,
+    *,
+    refuse_below_zero: bool,
+    now: datetime,
+    known: KnownStock | None = None,
 ) -> tuple[StockAlert, ...]:
     """Move the stock of the ticket's stock-tracked products at its shop, in the ticket's own unit of work: a sale
     takes its units out, a credit note puts them back; the alerts of the levels it leaves.
+
+    A batch passes what it read once for all its tickets (`known`): no read of the rules or the till's name each.
 
     With `refuse_below_zero` (an online sale), a product that refuses to go below zero and has fewer units than
     sold makes the sale a `StockRefusedError`: the caller's transaction, ticket included, is not committed. A sale
@@ -68,14 +91,21 @@ async def apply_ticket_stock(
     moves = ticket_moves(ticket)
     if not moves:
         return ()
-    rules = await work.stock.rules(list(moves))
+    if known is not None:
+        rules = {p: known.rules[p] for p in moves if p in known.rules}
+    else:
+        rules = await work.stock.rules(list(moves))
     if not rules:
         return ()
     moved = await work.stock.add(ticket.shop_id, [(p, moves[p].change) for p in rules], now)
     if refuse_below_zero:
         refuse_online(moves, rules, moved)
-    pos = await work.config.get(ticket.pos_id)
-    reference = ticket_reference(str(pos.item.get("name")) if pos else None, ticket)
+    if known is not None:
+        pos_name = known.pos_name
+    else:
+        pos = await work.config.get(ticket.pos_id)
+        pos_name = str(pos.item.get("name")) if pos else None
+    reference = ticket_reference(pos_name, ticket)
     movements = [
         StockMovement(
             id=movement_id(ticket.ticket_id, level.product_id),

@@ -10,6 +10,7 @@ conflict kept aside for ops). A sale refused never stops the next one.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -27,11 +28,13 @@ from pos_api.domain.errors import (
     TicketNumberConflictError,
 )
 from pos_api.domain.offline_sales import HeldConfig, TillPlace, offline_ticket, versions_named
+from pos_api.domain.stock import ticket_moves
 from pos_api.domain.tickets import check_ticket, content_hash, same_sale
 from pos_api.domain.till import Device
 from pos_api.service_layer.baskets import check_operator, till_context
 from pos_api.service_layer.ports import StoredTicket, UnitOfWork
 from pos_api.service_layer.services import Services
+from pos_api.service_layer.stock import apply_ticket_stock, known_stock
 from pos_api.service_layer.tickets import OperatorCheck, Outcome, record_in
 
 
@@ -71,7 +74,6 @@ async def sync_sales(device: Device, sales: Sequence[OfflineSale], services: Ser
 
     answered: list[SyncedSale] = []
     async with services.uow() as work:
-        await _hold_stock(work, place, sales, services)
         for sale in sales:
             try:
                 async with work.savepoint():
@@ -87,21 +89,34 @@ async def sync_sales(device: Device, sales: Sequence[OfflineSale], services: Ser
             if synced.stored is not None:
                 numbers_of_ids[sale.ticket_id] = (place.pos_id, sale.number)
             answered.append(synced)
+        answered = await _move_stock(work, place, answered)
         await work.commit()
     services.sales.forget(place.pos_id)  # finalize's memory of the till's last number is behind now
     return answered
 
 
-async def _hold_stock(work: UnitOfWork, place: TillPlace, sales: Sequence[OfflineSale], services: Services) -> None:
-    """Lock, at the batch's start and in the order of their ids, the levels of every stock-tracked product its
-    sales name: the batch's sales then move them in any order, and two batches (or a batch and an online sale)
-    never wait for each other in a circle."""
-    products = {line.product_id for sale in sales for line in sale.lines if line.product_id is not None}
-    if not products:
-        return
-    tracked = await work.stock.rules(sorted(products))
-    if tracked:
-        await work.stock.hold(place.shop_id, sorted(tracked), services.clock())
+async def _move_stock(work: UnitOfWork, place: TillPlace, answered: list[SyncedSale]) -> list[SyncedSale]:
+    """The stock the batch's new sales move, in their order, at the batch's end: the levels of its tracked products
+    are locked (in the order of their ids) only from here to the commit, so that the batches of the shop's other
+    tills (and its online sales) wait for each other no longer than that, and never in a circle. An offline sale
+    happened: it is never refused for its stock (the level goes negative, an alert says so)."""
+    created = [s.stored for s in answered if s.outcome is SyncOutcome.CREATED and s.stored is not None]
+    known = await known_stock(work, [c.ticket for c in created], place.pos_id)
+    if not known.rules:
+        return answered
+    moved = {p for c in created for p in ticket_moves(c.ticket) if p in known.rules}
+    await work.stock.hold(place.shop_id, sorted(moved), created[-1].received_at)
+    with_alerts: list[SyncedSale] = []
+    for synced in answered:
+        stored = synced.stored
+        if synced.outcome is SyncOutcome.CREATED and stored is not None:
+            alerts = await apply_ticket_stock(
+                work, stored.ticket, refuse_below_zero=False, now=stored.received_at, known=known
+            )
+            with_alerts.append(dataclasses.replace(synced, alerts=alerts))
+        else:
+            with_alerts.append(synced)
+    return with_alerts
 
 
 async def _sync_one(
@@ -126,7 +141,6 @@ async def _sync_one(
     if holder is not None and holder != (place.pos_id, sale.number):
         raise TicketInconsistentError([_id_taken(holder[1] if holder[0] == place.pos_id else None)])
     check_ticket(ticket)
-    # An offline sale happened: it is never refused for its stock (the level goes negative, an alert says so).
     recorded = await record_in(
         work,
         ticket,
@@ -134,9 +148,10 @@ async def _sync_one(
         new_id=services.new_id,
         check_operator=check_ticket_operator,
         offline=True,
+        move_stock=False,  # at the batch's end (`_move_stock`)
     )
     outcome = SyncOutcome.CREATED if recorded.outcome is Outcome.CREATED else SyncOutcome.ALREADY_EXISTS
-    return SyncedSale(outcome, recorded.stored, alerts=recorded.alerts)
+    return SyncedSale(outcome, recorded.stored)
 
 
 def _id_taken(number: int | None) -> FieldProblem:

@@ -95,10 +95,12 @@ async def record_in(
     new_id: IdFactory,
     check_operator: OperatorCheck | None = None,
     offline: bool = False,
+    move_stock: bool = True,
 ) -> Recorded:
     """Store a checked ticket, its event and the stock it moves in the caller's unit of work (the caller commits):
-    one transaction of its own (`record_ticket`), or one savepoint of a batch's (the offline sync). Every refusal
-    comes before its first write, but for an online sale's stock (`StockRefusedError`), which the caller rolls back."""
+    one transaction of its own (`record_ticket`), or one savepoint of a batch's (the offline sync, which moves the
+    stock of all its tickets at its end: `move_stock=False`). Every refusal comes before its first write, but for an
+    online sale's stock (`StockRefusedError`), which the caller rolls back."""
     digest = content_hash(ticket)
     for _ in range(2):
         existing = await work.tickets.by_number(ticket.pos_id, ticket.number)
@@ -111,7 +113,8 @@ async def record_in(
         check_number_jump(last_number, ticket.number)
         if not await work.tickets.add(stored):
             continue  # another request stored this number meanwhile: read what it stored
-        await work.tickets.note_gaps(ticket.pos_id, gaps_of(ticket.number, last_number), stored.received_at)
+        if ticket.number != (last_number or 0) + 1:  # the next number, the common case, opens and closes no gap
+            await work.tickets.note_gaps(ticket.pos_id, gaps_of(ticket.number, last_number), stored.received_at)
         envelope = Envelope[TicketFinalizedV1].wrap(
             ticket,
             event_id=new_id(),
@@ -131,7 +134,11 @@ async def record_in(
             aggregate_type="ticket",
             aggregate_id=str(ticket.ticket_id),
         )
-        alerts = await apply_ticket_stock(work, ticket, refuse_below_zero=not offline, now=stored.received_at)
+        alerts = (
+            await apply_ticket_stock(work, ticket, refuse_below_zero=not offline, now=stored.received_at)
+            if move_stock
+            else ()
+        )
         return Recorded(Outcome.CREATED, stored, alerts)
     raise RuntimeError("ticket number raced twice")  # pragma: no cover - a unique key cannot flip twice
 

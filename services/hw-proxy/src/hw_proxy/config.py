@@ -15,13 +15,19 @@ class Settings(ServiceSettings):
 
     port: int = 8105
     store_path: str = "hw-proxy.sqlite3"
+    secret_path: str | None = Field(
+        default=None,
+        description="The file of the device secret (mode 0600, the agent's only); the store's path + `.secret` if unset.",
+    )
     pos_api_url: str = "http://127.0.0.1:8101"
     pos_api_timeout_s: float = Field(default=10.0, gt=0, description="How long a call to pos-api may take.")
     notifier_url: str = Field(
         default="ws://127.0.0.1:8104", description="The notifier's base URL; the stream path comes with the token."
     )
     device_serial: str | None = Field(
-        default=None, description="The till's serial, as enrolled in pos-api; without it the config stream is off."
+        default=None,
+        description="The till's serial, as enrolled in pos-api: kept in the store at start, with the secret in its"
+        " file; left unset, the enrolment kept before is used (none: the till stays BOOTING, offline of pos-api).",
     )
     device_secret: SecretStr | None = Field(default=None, description="The till's device secret (never logged).")
     reconnect_first_s: float = Field(default=0.5, gt=0, description="The first reconnect delay's upper bound.")

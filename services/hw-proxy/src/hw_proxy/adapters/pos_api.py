@@ -6,9 +6,10 @@ import logging
 from typing import Final
 
 import httpx
-from pydantic import SecretStr, ValidationError
+from pydantic import ValidationError
 
 from caisse_contracts.stream import StreamToken
+from hw_proxy.domain.enrolment import DeviceIdentity
 from hw_proxy.service_layer.ports import TokenUnavailableError
 
 log = logging.getLogger(__name__)
@@ -20,13 +21,15 @@ class PosApiStreamTokens:
     """Asks pos-api for a stream token with the till's serial and secret (the secret goes in a header, never in a
     log line)."""
 
-    def __init__(self, client: httpx.AsyncClient, *, serial: str, secret: SecretStr) -> None:
+    def __init__(self, client: httpx.AsyncClient, identity: DeviceIdentity) -> None:
         self._client = client
-        self._serial = serial
-        self._secret = secret
+        self._identity = identity
 
     async def fetch(self) -> StreamToken:
-        headers = {"X-Device-Serial": self._serial, "X-Device-Secret": self._secret.get_secret_value()}
+        credentials = self._identity.credentials
+        if credentials is None:
+            raise TokenUnavailableError("the till is not enrolled", refused=True)
+        headers = credentials.headers()
         try:
             response = await self._client.post(STREAM_TOKEN_PATH, headers=headers)
         except httpx.HTTPError as exc:

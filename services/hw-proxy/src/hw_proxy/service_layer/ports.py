@@ -1,10 +1,13 @@
-"""What hw-proxy's use cases need from the outside: the local store of the config cache, and stream tokens."""
+"""What hw-proxy's use cases need from the outside: the local store (config cache, enrolment, sessions, sales, the
+outbox), the device secret, stream tokens, and pos-api."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
+
+from pydantic import SecretStr
 
 from caisse_contracts.stream import StreamToken
 from hw_proxy.domain.config_cache import CachedItem, EntityKey, StreamState
@@ -66,3 +69,19 @@ class TokenUnavailableError(Exception):
     def __init__(self, reason: str, *, refused: bool = False) -> None:
         super().__init__(reason)
         self.refused = refused
+
+
+class EnrolmentStore(Protocol):
+    """Where the till keeps its serial (the secret lives apart, `SecretKeeper`)."""
+
+    async def enrolled_serial(self) -> str | None: ...
+
+    async def enrol(self, serial: str, at: datetime) -> None: ...
+
+
+class SecretKeeper(Protocol):
+    """The till's device secret, in a place only the agent may read (a 0600 file)."""
+
+    def write(self, secret: SecretStr) -> None: ...
+
+    def read(self) -> SecretStr | None: ...

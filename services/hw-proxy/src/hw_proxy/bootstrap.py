@@ -2,27 +2,36 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import uuid
 
 import httpx
 from fastapi import FastAPI
 
 from caisse_runtime.service import Hook, ServiceRuntime, serve, utc_now
-from hw_proxy.adapters.pos_api import PosApiStreamTokens
+from hw_proxy.adapters.pos_api import PosApiCentral, PosApiStreamTokens
 from hw_proxy.adapters.secret_file import SecretFile
 from hw_proxy.adapters.store import FaultInjection, TillRecords
 from hw_proxy.config import Settings
 from hw_proxy.domain.enrolment import DeviceCredentials, DeviceIdentity
 from hw_proxy.entrypoints.config_subscriber import ConfigSubscriber
 from hw_proxy.entrypoints.http import config_routes
+from hw_proxy.entrypoints.problems import install_problems
+from hw_proxy.entrypoints.till_routes import till_routes
+from hw_proxy.service_layer.boot import check_numbers
 from hw_proxy.service_layer.enrolment import load_enrolment
+from hw_proxy.service_layer.ports import CentralApi
+from hw_proxy.service_layer.till_state import TillState
 
 SERVICE = "hw-proxy"
 
 log = logging.getLogger(__name__)
 
 
-def build_app(settings: Settings | None = None) -> FastAPI:
+def build_app(settings: Settings | None = None, *, central: CentralApi | None = None) -> FastAPI:
+    """The till agent's app; `central` replaces pos-api (unit tests give a fake)."""
     settings = settings or Settings()
     runtime = ServiceRuntime(SERVICE, settings, versions_dir=None, uses_kafka=False)
     runtime.instrument()
@@ -35,7 +44,10 @@ def build_app(settings: Settings | None = None) -> FastAPI:
         else None
     )
     identity = DeviceIdentity()
+    state = TillState(identity)
     client = httpx.AsyncClient(base_url=settings.pos_api_url, timeout=settings.pos_api_timeout_s)
+    central = central or PosApiCentral(client, identity, forward_timeout_s=settings.forward_timeout_s)
+    background: set[asyncio.Task[None]] = set()
     subscriber = ConfigSubscriber(
         store=store,
         tokens=PosApiStreamTokens(client, identity),
@@ -55,18 +67,43 @@ def build_app(settings: Settings | None = None) -> FastAPI:
         else:
             log.warning("the till is not enrolled: the config stream is off, the cache stays as it is")
 
-    on_start: list[Hook] = [store.open, enrol, stream]
-    on_stop: list[Hook] = [subscriber.stop, client.aclose, store.close]
+    boot_checked = asyncio.Event()
+
+    async def check() -> None:
+        try:
+            await check_numbers(store, central, state)
+        finally:
+            boot_checked.set()
+
+    async def boot_check() -> None:
+        if identity.enrolled:
+            background.add(asyncio.create_task(check(), name="boot-number-check"))
+        else:
+            boot_checked.set()
+
+    async def stop_background() -> None:
+        for task in background:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    on_start: list[Hook] = [store.open, enrol, stream, boot_check]
+    on_stop: list[Hook] = [stop_background, subscriber.stop, client.aclose, store.close]
     app = runtime.app(
         title="Caisse hw-proxy",
-        routers=[config_routes(store, subscriber.status, clock=utc_now, stale_after_s=settings.stale_after_s)],
+        routers=[
+            config_routes(store, subscriber.status, clock=utc_now, stale_after_s=settings.stale_after_s),
+            till_routes(store, central, state, clock=utc_now, new_id=uuid.uuid4),
+        ],
         on_start=on_start,
         on_stop=on_stop,
     )
+    install_problems(app)
     app.state.runtime = runtime
     app.state.store = store
     app.state.subscriber = subscriber
-    app.state.identity = identity
+    app.state.till = state
+    app.state.boot_checked = boot_checked
     return app
 
 

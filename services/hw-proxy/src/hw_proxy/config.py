@@ -21,6 +21,12 @@ class Settings(ServiceSettings):
     )
     pos_api_url: str = "http://127.0.0.1:8101"
     pos_api_timeout_s: float = Field(default=10.0, gt=0, description="How long a call to pos-api may take.")
+    forward_timeout_s: float = Field(
+        default=0.5,
+        gt=0,
+        description="How long a sale's finalize or a cashier's login may wait for pos-api before the till goes on"
+        " offline (the sale is then queued, the PIN checked locally).",
+    )
     notifier_url: str = Field(
         default="ws://127.0.0.1:8104", description="The notifier's base URL; the stream path comes with the token."
     )

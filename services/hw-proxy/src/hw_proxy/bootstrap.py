@@ -18,6 +18,7 @@ from hw_proxy.config import Settings
 from hw_proxy.domain.enrolment import DeviceCredentials, DeviceIdentity
 from hw_proxy.entrypoints.config_subscriber import ConfigSubscriber
 from hw_proxy.entrypoints.http import config_routes
+from hw_proxy.entrypoints.outbox_sender import OutboxSender
 from hw_proxy.entrypoints.problems import install_problems
 from hw_proxy.entrypoints.till_routes import till_routes
 from hw_proxy.service_layer.boot import check_numbers
@@ -35,7 +36,9 @@ def build_app(settings: Settings | None = None, *, central: CentralApi | None = 
     settings = settings or Settings()
     runtime = ServiceRuntime(SERVICE, settings, versions_dir=None, uses_kafka=False)
     runtime.instrument()
-    store = TillRecords(settings.store_path, faults=FaultInjection(settings.fault_kill_after_messages))
+    store = TillRecords(
+        settings.store_path, faults=FaultInjection(settings.fault_kill_after_messages, settings.fault_kill_after_sales)
+    )
     runtime.readiness["local_store"] = store.answers
     secrets = SecretFile(settings.secret_path or settings.store_path + ".secret")
     given = (
@@ -48,6 +51,14 @@ def build_app(settings: Settings | None = None, *, central: CentralApi | None = 
     client = httpx.AsyncClient(base_url=settings.pos_api_url, timeout=settings.pos_api_timeout_s)
     central = central or PosApiCentral(client, identity, forward_timeout_s=settings.forward_timeout_s)
     background: set[asyncio.Task[None]] = set()
+    sender = OutboxSender(
+        store,
+        central,
+        clock=utc_now,
+        batch_max=settings.sync_batch_max,
+        retry_first_s=settings.send_retry_first_s,
+        retry_max_s=settings.send_retry_max_s,
+    )
     subscriber = ConfigSubscriber(
         store=store,
         tokens=PosApiStreamTokens(client, identity),
@@ -78,6 +89,7 @@ def build_app(settings: Settings | None = None, *, central: CentralApi | None = 
     async def boot_check() -> None:
         if identity.enrolled:
             background.add(asyncio.create_task(check(), name="boot-number-check"))
+            await sender.start()
         else:
             boot_checked.set()
 
@@ -88,12 +100,12 @@ def build_app(settings: Settings | None = None, *, central: CentralApi | None = 
                 await task
 
     on_start: list[Hook] = [store.open, enrol, stream, boot_check]
-    on_stop: list[Hook] = [stop_background, subscriber.stop, client.aclose, store.close]
+    on_stop: list[Hook] = [stop_background, sender.stop, subscriber.stop, client.aclose, store.close]
     app = runtime.app(
         title="Caisse hw-proxy",
         routers=[
             config_routes(store, subscriber.status, clock=utc_now, stale_after_s=settings.stale_after_s),
-            till_routes(store, central, state, clock=utc_now, new_id=uuid.uuid4),
+            till_routes(store, central, state, clock=utc_now, new_id=uuid.uuid4, queued=sender.nudge),
         ],
         on_start=on_start,
         on_stop=on_stop,
@@ -104,6 +116,7 @@ def build_app(settings: Settings | None = None, *, central: CentralApi | None = 
     app.state.subscriber = subscriber
     app.state.till = state
     app.state.boot_checked = boot_checked
+    app.state.sender = sender
     return app
 
 

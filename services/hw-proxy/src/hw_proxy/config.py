@@ -27,6 +27,11 @@ class Settings(ServiceSettings):
         description="How long a sale's finalize or a cashier's login may wait for pos-api before the till goes on"
         " offline (the sale is then queued, the PIN checked locally).",
     )
+    sync_batch_max: int = Field(
+        default=500, ge=1, le=500, description="Sales or session operations sent in one sync request at most."
+    )
+    send_retry_first_s: float = Field(default=0.5, gt=0, description="The first retry delay's upper bound.")
+    send_retry_max_s: float = Field(default=60.0, gt=0, description="The cap of the sender's retry delay.")
     notifier_url: str = Field(
         default="ws://127.0.0.1:8104", description="The notifier's base URL; the stream path comes with the token."
     )
@@ -48,4 +53,9 @@ class Settings(ServiceSettings):
         default=None,
         ge=1,
         description="Tests only: SIGKILL the process while it stores the Nth stream message, before its commit.",
+    )
+    fault_kill_after_sales: int | None = Field(
+        default=None,
+        ge=1,
+        description="Tests only: SIGKILL the process while it stores its Nth finalized sale, before its commit.",
     )

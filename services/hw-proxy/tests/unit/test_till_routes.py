@@ -4,6 +4,7 @@ moved and closed locally, each operation queued for `POST /v1/sync/sessions` in 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -237,3 +238,13 @@ async def test_the_till_routes_are_in_the_openapi(till: Till) -> None:
     paths = (await till.http.get("/openapi.json")).json()["paths"]
     for path in ("/v1/status", "/v1/cashier/login", "/v1/session/open", "/v1/session/close"):
         assert path in paths
+
+
+async def test_a_session_opened_online_reaches_the_session_sync_at_once(till: Till) -> None:
+    await login(till)
+    opened = await till.http.post("/v1/session/open", json={"float_counts": [{"value": 5000, "count": 1}]})
+    assert opened.status_code == 201
+    sender = till.app.state.sender
+    await asyncio.wait_for(sender.idle.wait(), timeout=5)  # the open's nudge cleared it: set again once drained
+    assert [o["session_id"] for o in till.central.operations] == [opened.json()["session_id"]]
+    assert (await till.http.get("/v1/status")).json()["queue"]["pending_sessions"] == 0

@@ -79,6 +79,17 @@ class StatusOut(BaseModel):
     queue: QueueView
 
 
+class AsideOut(BaseModel):
+    """One entry of the till's queue that pos-api refused: kept, never sent again on its own, for ops to settle."""
+
+    seq: int
+    kind: Literal["session", "sale"]
+    ref: str = Field(description="The ticket id of a sale; the session or movement id of a session operation.")
+    outcome: str | None = Field(description="conflict or failed")
+    reason: str | None
+    enqueued_at: datetime
+
+
 class OpenIn(_In):
     float_counts: list[CountIn] = Field(max_length=50, description="The opening float, per denomination.")
 
@@ -125,9 +136,16 @@ def session_view(session: LocalSession) -> SessionView:
 
 
 def till_routes(
-    store: TillStore, central: CentralApi, state: TillState, *, clock: Clock, new_id: Callable[[], UUID]
+    store: TillStore,
+    central: CentralApi,
+    state: TillState,
+    *,
+    clock: Clock,
+    new_id: Callable[[], UUID],
+    queued: Callable[[], None],
 ) -> APIRouter:
-    """`/v1/status`, `/v1/cashier/login`, `/v1/session/…` over the till's store and state."""
+    """`/v1/status`, `/v1/cashier/login`, `/v1/session/…`, `/v1/queue` over the till's store and state; `queued`
+    wakes the sender after something was queued."""
     router = APIRouter(prefix="/v1", tags=["till"])
 
     @router.get("/status", summary="The till's status (BOOTING → READY_OPEN / READY_CONTINUE → WORKING)")
@@ -171,7 +189,9 @@ def till_routes(
         responses={409: PROBLEM, 422: PROBLEM},
     )
     async def post_open(body: OpenIn) -> SessionView:
-        return session_view(await open_session(store, state, body.float_counts, now=clock(), new_id=new_id))
+        opened = await open_session(store, state, body.float_counts, now=clock(), new_id=new_id)
+        queued()
+        return session_view(opened)
 
     @router.post(
         "/session/continue",
@@ -189,6 +209,7 @@ def till_routes(
     )
     async def post_movement(body: MovementIn) -> MovementOut:
         moved = await move_cash(store, state, body.kind, body.amount, body.reason, now=clock(), new_id=new_id)
+        queued()
         return MovementOut(
             movement_id=moved.movement_id,
             session_id=moved.session_id,
@@ -212,11 +233,19 @@ def till_routes(
             card_terminal_total=body.card_terminal_total,
             now=clock(),
         )
+        queued()
         return CloseOut(
             session_id=closed.session_id,
             closed_at=closed.closed_at,
             last_ticket_number=closed.last_ticket_number,
             counted_cash=sum(c.value * c.count for c in closed.counts),
         )
+
+    @router.get("/queue/aside", summary="What pos-api refused (conflict, failed), kept aside with the reason")
+    async def get_aside() -> list[AsideOut]:
+        return [
+            AsideOut(seq=e.seq, kind=e.kind, ref=e.ref, outcome=e.outcome, reason=e.reason, enqueued_at=e.enqueued_at)
+            for e in await store.aside()
+        ]
 
     return router

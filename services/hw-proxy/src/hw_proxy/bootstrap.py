@@ -2,60 +2,121 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import uuid
 
 import httpx
 from fastapi import FastAPI
 
 from caisse_runtime.service import Hook, ServiceRuntime, serve, utc_now
-from hw_proxy.adapters.pos_api import PosApiStreamTokens
-from hw_proxy.adapters.store import FaultInjection, LocalStore
+from hw_proxy.adapters.pos_api import PosApiCentral, PosApiStreamTokens
+from hw_proxy.adapters.secret_file import SecretFile
+from hw_proxy.adapters.store import FaultInjection, TillRecords
 from hw_proxy.config import Settings
-from hw_proxy.entrypoints.config_subscriber import ConfigSubscriber, StreamStatus
+from hw_proxy.domain.enrolment import DeviceCredentials, DeviceIdentity
+from hw_proxy.entrypoints.config_subscriber import ConfigSubscriber
 from hw_proxy.entrypoints.http import config_routes
+from hw_proxy.entrypoints.outbox_sender import OutboxSender
+from hw_proxy.entrypoints.problems import install_problems
+from hw_proxy.entrypoints.till_routes import till_routes
+from hw_proxy.service_layer.boot import check_numbers
+from hw_proxy.service_layer.enrolment import load_enrolment
+from hw_proxy.service_layer.ports import CentralApi
+from hw_proxy.service_layer.till_state import TillState
 
 SERVICE = "hw-proxy"
 
 log = logging.getLogger(__name__)
 
 
-def build_app(settings: Settings | None = None) -> FastAPI:
+def build_app(settings: Settings | None = None, *, central: CentralApi | None = None) -> FastAPI:
+    """The till agent's app; `central` replaces pos-api (unit tests give a fake)."""
     settings = settings or Settings()
     runtime = ServiceRuntime(SERVICE, settings, versions_dir=None, uses_kafka=False)
     runtime.instrument()
-    store = LocalStore(settings.store_path, faults=FaultInjection(settings.fault_kill_after_messages))
+    store = TillRecords(
+        settings.store_path, faults=FaultInjection(settings.fault_kill_after_messages, settings.fault_kill_after_sales)
+    )
     runtime.readiness["local_store"] = store.answers
-    on_start: list[Hook] = [store.open]
-    on_stop: list[Hook] = []
-    subscriber: ConfigSubscriber | None = None
-    status = StreamStatus()
-    if settings.device_serial and settings.device_secret is not None:
-        client = httpx.AsyncClient(base_url=settings.pos_api_url, timeout=settings.pos_api_timeout_s)
-        tokens = PosApiStreamTokens(client, serial=settings.device_serial, secret=settings.device_secret)
-        subscriber = ConfigSubscriber(
-            store=store,
-            tokens=tokens,
-            notifier_url=settings.notifier_url,
-            clock=utc_now,
-            reconnect_first_s=settings.reconnect_first_s,
-            reconnect_max_s=settings.reconnect_max_s,
-            ack_interval_s=settings.ack_interval_s,
-        )
-        status = subscriber.status
-        on_start.append(subscriber.start)
-        on_stop.extend([subscriber.stop, client.aclose])
-    else:
-        log.warning("no device serial and secret: the config stream is off, the cache stays as it is")
-    on_stop.append(store.close)
+    secrets = SecretFile(settings.secret_path or settings.store_path + ".secret")
+    given = (
+        DeviceCredentials(settings.device_serial, settings.device_secret)
+        if settings.device_serial and settings.device_secret is not None
+        else None
+    )
+    identity = DeviceIdentity()
+    state = TillState(identity)
+    client = httpx.AsyncClient(base_url=settings.pos_api_url, timeout=settings.pos_api_timeout_s)
+    central = central or PosApiCentral(client, identity, forward_timeout_s=settings.forward_timeout_s)
+    background: set[asyncio.Task[None]] = set()
+    sender = OutboxSender(
+        store,
+        central,
+        clock=utc_now,
+        batch_max=settings.sync_batch_max,
+        retry_first_s=settings.send_retry_first_s,
+        retry_max_s=settings.send_retry_max_s,
+    )
+    subscriber = ConfigSubscriber(
+        store=store,
+        tokens=PosApiStreamTokens(client, identity),
+        notifier_url=settings.notifier_url,
+        clock=utc_now,
+        reconnect_first_s=settings.reconnect_first_s,
+        reconnect_max_s=settings.reconnect_max_s,
+        ack_interval_s=settings.ack_interval_s,
+    )
+
+    async def enrol() -> None:
+        identity.credentials = await load_enrolment(store, secrets, given=given, now=utc_now())
+
+    async def stream() -> None:
+        if identity.enrolled:
+            await subscriber.start()
+        else:
+            log.warning("the till is not enrolled: the config stream is off, the cache stays as it is")
+
+    boot_checked = asyncio.Event()
+
+    async def check() -> None:
+        try:
+            await check_numbers(store, central, state)
+        finally:
+            boot_checked.set()
+
+    async def boot_check() -> None:
+        if identity.enrolled:
+            background.add(asyncio.create_task(check(), name="boot-number-check"))
+            await sender.start()
+        else:
+            boot_checked.set()
+
+    async def stop_background() -> None:
+        for task in background:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    on_start: list[Hook] = [store.open, enrol, stream, boot_check]
+    on_stop: list[Hook] = [stop_background, sender.stop, subscriber.stop, client.aclose, store.close]
     app = runtime.app(
         title="Caisse hw-proxy",
-        routers=[config_routes(store, status, clock=utc_now, stale_after_s=settings.stale_after_s)],
+        routers=[
+            config_routes(store, subscriber.status, clock=utc_now, stale_after_s=settings.stale_after_s),
+            till_routes(store, central, state, clock=utc_now, new_id=uuid.uuid4, queued=sender.nudge),
+        ],
         on_start=on_start,
         on_stop=on_stop,
     )
+    install_problems(app)
     app.state.runtime = runtime
     app.state.store = store
     app.state.subscriber = subscriber
+    app.state.till = state
+    app.state.boot_checked = boot_checked
+    app.state.sender = sender
     return app
 
 

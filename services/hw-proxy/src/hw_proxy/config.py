@@ -15,13 +15,30 @@ class Settings(ServiceSettings):
 
     port: int = 8105
     store_path: str = "hw-proxy.sqlite3"
+    secret_path: str | None = Field(
+        default=None,
+        description="The file of the device secret (mode 0600, the agent's only); the store's path + `.secret` if unset.",
+    )
     pos_api_url: str = "http://127.0.0.1:8101"
     pos_api_timeout_s: float = Field(default=10.0, gt=0, description="How long a call to pos-api may take.")
+    forward_timeout_s: float = Field(
+        default=0.5,
+        gt=0,
+        description="How long a sale's finalize or a cashier's login may wait for pos-api before the till goes on"
+        " offline (the sale is then queued, the PIN checked locally).",
+    )
+    sync_batch_max: int = Field(
+        default=500, ge=1, le=500, description="Sales or session operations sent in one sync request at most."
+    )
+    send_retry_first_s: float = Field(default=0.5, gt=0, description="The first retry delay's upper bound.")
+    send_retry_max_s: float = Field(default=60.0, gt=0, description="The cap of the sender's retry delay.")
     notifier_url: str = Field(
         default="ws://127.0.0.1:8104", description="The notifier's base URL; the stream path comes with the token."
     )
     device_serial: str | None = Field(
-        default=None, description="The till's serial, as enrolled in pos-api; without it the config stream is off."
+        default=None,
+        description="The till's serial, as enrolled in pos-api: kept in the store at start, with the secret in its"
+        " file; left unset, the enrolment kept before is used (none: the till stays BOOTING, offline of pos-api).",
     )
     device_secret: SecretStr | None = Field(default=None, description="The till's device secret (never logged).")
     reconnect_first_s: float = Field(default=0.5, gt=0, description="The first reconnect delay's upper bound.")
@@ -36,4 +53,9 @@ class Settings(ServiceSettings):
         default=None,
         ge=1,
         description="Tests only: SIGKILL the process while it stores the Nth stream message, before its commit.",
+    )
+    fault_kill_after_sales: int | None = Field(
+        default=None,
+        ge=1,
+        description="Tests only: SIGKILL the process while it stores its Nth finalized sale, before its commit.",
     )

@@ -62,6 +62,7 @@ from caisse_stack.services import executable
 from hw_proxy.adapters.pos_api import PosApiStreamTokens
 from hw_proxy.adapters.store import LocalStore
 from hw_proxy.domain.config_cache import EntityKey
+from hw_proxy.domain.enrolment import DeviceCredentials, DeviceIdentity
 from hw_proxy.entrypoints.config_subscriber import PING_INTERVAL_S, PING_TIMEOUT_S, ConfigSubscriber
 
 SERIAL = "TILL-0001"
@@ -331,7 +332,7 @@ async def subscriber(
         return low  # the tests check the ceilings; they do not wait them out
 
     client = httpx.AsyncClient(transport=desk.mock(), base_url="http://pos-api.test")
-    tokens = PosApiStreamTokens(client, serial=SERIAL, secret=SecretStr(SECRET))
+    tokens = PosApiStreamTokens(client, DeviceIdentity(DeviceCredentials(SERIAL, SecretStr(SECRET))))
     sub = ConfigSubscriber(
         store=store,
         tokens=tokens,
@@ -505,7 +506,7 @@ async def test_a_notifier_that_stops_answering_is_left_and_the_till_connects_aga
     client = httpx.AsyncClient(transport=TokenDesk().mock(), base_url="http://pos-api.test")
     sub = ConfigSubscriber(
         store=store,
-        tokens=PosApiStreamTokens(client, serial=SERIAL, secret=SecretStr(SECRET)),
+        tokens=PosApiStreamTokens(client, DeviceIdentity(DeviceCredentials(SERIAL, SecretStr(SECRET)))),
         notifier_url=f"ws://127.0.0.1:{port}",
         clock=utc_now,
         reconnect_first_s=0.05,

@@ -11,6 +11,7 @@ from pydantic import SecretStr
 
 from caisse_contracts.stream import STREAM_PATH, StreamToken
 from hw_proxy.adapters.pos_api import PosApiStreamTokens
+from hw_proxy.domain.enrolment import DeviceCredentials, DeviceIdentity
 from hw_proxy.service_layer.ports import TokenUnavailableError
 
 TOKEN = StreamToken(token="eyJ.stream.token", expires_at=datetime(2026, 12, 4, 10, 15, tzinfo=UTC))
@@ -18,7 +19,7 @@ TOKEN = StreamToken(token="eyJ.stream.token", expires_at=datetime(2026, 12, 4, 1
 
 def tokens(handler: httpx.MockTransport) -> PosApiStreamTokens:
     client = httpx.AsyncClient(transport=handler, base_url="http://pos-api.test")
-    return PosApiStreamTokens(client, serial="TILL-0001", secret=SecretStr("s3cret"))
+    return PosApiStreamTokens(client, DeviceIdentity(DeviceCredentials("TILL-0001", SecretStr("s3cret"))))
 
 
 async def test_the_token_is_asked_with_the_device_credentials_and_read_from_the_contract() -> None:

@@ -9,9 +9,9 @@ import pytest
 from pos_api_setting import a_shop_with_a_till
 
 from caisse_contracts.events import EntityType
+from caisse_contracts.pins import hash_pin, pin_matches
 from pos_api.adapters.memory import InMemoryUnitOfWork, MemoryState
 from pos_api.domain.errors import InvalidReferenceError, OperatorLockedError, UnauthenticatedError
-from pos_api.domain.pins import hash_pin, pin_matches
 from pos_api.service_layer.config import SYSTEM, create_item
 from pos_api.service_layer.operators import cashier_login, set_pin
 from pos_api.service_layer.services import Services

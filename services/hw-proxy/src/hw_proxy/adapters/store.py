@@ -17,11 +17,20 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Final, TypeVar, cast
+from typing import Any, Final, TypeVar, cast
 from uuid import UUID
 
+from caisse_contracts.events import TicketFinalizedV1
 from caisse_contracts.events.config import EntityType
+from caisse_contracts.session_api import CloseOperationIn, CountIn, MovementOperationIn, OpenOperationIn
+from caisse_contracts.sync import OfflineSale
+from caisse_contracts.tills import BasketContent
+from hw_proxy.domain.cash_session import LocalSession, SessionState
 from hw_proxy.domain.config_cache import CachedItem, EntityKey, RemovedReason, StreamState
+from hw_proxy.domain.errors import NotReadyError, StaleBasketError
+from hw_proxy.domain.login import PinState
+from hw_proxy.domain.outbox import EntryKind, EntryState, OutboxEntry, QueueCounts, Settled
+from hw_proxy.domain.sales import BasketState, FinalizedSale, StoredBasket
 
 T = TypeVar("T")
 
@@ -52,6 +61,98 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         """,
         "insert into stream_state (id) values (1)",
     ),
+    (
+        # The till's identity: its serial here, its secret in a file of its own (mode 0600, `adapters/enrolment.py`).
+        """
+        create table enrolment (
+            id integer primary key check (id = 1),
+            serial text not null,
+            enrolled_at text not null
+        )
+        """,
+        # A cashier's PIN as this till learned it at an online login: its own salted scrypt hash, and the lock.
+        """
+        create table operator_pin (
+            operator_id text primary key,
+            pin_hash text not null,
+            failed_pins integer not null default 0,
+            locked_until text,
+            learned_at text not null
+        ) without rowid
+        """,
+        # The till's cash sessions as it opened and closed them (at most one open).
+        """
+        create table cash_session (
+            session_id text primary key,
+            status text not null check (status in ('open', 'closed')),
+            opened_at text not null,
+            operator_ids text not null,
+            float_counts text not null,
+            first_ticket_number integer not null,
+            closed_at text,
+            closing text
+        ) without rowid
+        """,
+        "create unique index cash_session_one_open on cash_session (status) where status = 'open'",
+        """
+        create table cash_movement (
+            movement_id text primary key,
+            session_id text not null references cash_session (session_id),
+            kind text not null check (kind in ('withdrawal', 'addition')),
+            amount integer not null check (amount > 0),
+            reason text not null,
+            operator_id text not null,
+            occurred_at text not null
+        ) without rowid
+        """,
+        # The last ticket number of the till's POS: allocated in the sale's own transaction, so never reused nor skipped.
+        """
+        create table ticket_counter (
+            id integer primary key check (id = 1),
+            last_number integer not null check (last_number >= 0)
+        )
+        """,
+        "insert into ticket_counter (id, last_number) values (1, 0)",
+        # The basket being rung up, kept on every change (the latest version wins).
+        """
+        create table basket (
+            basket_id text primary key,
+            version integer not null check (version >= 1),
+            status text not null check (status in ('open', 'finalized')),
+            content text not null,
+            ticket_id text,
+            updated_at text not null
+        ) without rowid
+        """,
+        # A sale finalized on the till: immutable once written, with the ticket and the sale as the sync sends it.
+        """
+        create table sale (
+            ticket_id text primary key,
+            number integer not null unique check (number >= 1),
+            session_id text not null,
+            basket_id text,
+            finalized_at text not null,
+            sale text not null,
+            ticket text not null
+        ) without rowid
+        """,
+        # What the till owes the central side, in the order it happened: session operations and sales.
+        """
+        create table outbox (
+            seq integer primary key autoincrement,
+            kind text not null check (kind in ('session', 'sale')),
+            ref text not null,
+            payload text not null,
+            enqueued_at text not null,
+            attempts integer not null default 0,
+            state text not null default 'pending' check (state in ('pending', 'sent', 'aside')),
+            outcome text,
+            reason text,
+            done_at text
+        )
+        """,
+        "create index outbox_pending on outbox (seq) where state = 'pending'",
+    ),
 )
 """The schema, step by step; a step is never edited once released, a change is a new step."""
 
@@ -59,17 +160,18 @@ _ITEM_COLUMNS: Final = "entity_type, entity_id, version, item, removed, position
 
 
 class FaultInjection:
-    """Tests only: SIGKILL this process while it stores its Nth stream message, after the item's write and before
-    the commit, to prove that a till killed at the worst moment keeps a consistent cache."""
+    """Tests only: SIGKILL this process while it stores its Nth stream message (or its Nth sale), after the writes
+    and before the commit, to prove that a till killed at the worst moment keeps a consistent store."""
 
-    def __init__(self, kill_after_messages: int | None) -> None:
-        self._left = kill_after_messages
+    def __init__(self, kill_after_messages: int | None, kill_after_sales: int | None = None) -> None:
+        self._left = {"message": kill_after_messages, "sale": kill_after_sales}
 
-    def before_commit(self) -> None:
-        if self._left is None:
+    def before_commit(self, point: str) -> None:
+        left = self._left.get(point)
+        if left is None:
             return
-        self._left -= 1
-        if self._left == 0:
+        self._left[point] = left - 1
+        if left == 1:
             os.kill(os.getpid(), signal.SIGKILL)
 
 
@@ -150,14 +252,16 @@ class LocalStore:
                 await asyncio.wait({running})
                 raise
 
-    async def _transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """`work` in one transaction, committed whole or rolled back whole."""
+    async def _transaction(self, work: Callable[[sqlite3.Connection], T], *, fault: str | None = None) -> T:
+        """`work` in one transaction, committed whole or rolled back whole; `fault` names the fault-injection
+        point it counts for (`message`: a stream message, `sale`: a finalized sale)."""
 
         def run(conn: sqlite3.Connection) -> T:
             conn.execute("begin immediate")
             try:
                 result = work(conn)
-                self._faults.before_commit()
+                if fault is not None:
+                    self._faults.before_commit(fault)
             except BaseException:
                 conn.execute("rollback")
                 raise
@@ -244,14 +348,14 @@ class LocalStore:
                 (at.isoformat(), position, position),
             )
 
-        await self._transaction(work)
+        await self._transaction(work, fault="message")
 
     async def begin_reset(self, at: datetime) -> None:
         def work(conn: sqlite3.Connection) -> None:
             conn.execute("update config_item set reset_seen = 0")
             conn.execute("update stream_state set reset_in_progress = 1, last_message_at = ?", (at.isoformat(),))
 
-        await self._transaction(work)
+        await self._transaction(work, fault="message")
 
     async def finish_reset(self, position: int | None, at: datetime) -> int:
         def work(conn: sqlite3.Connection) -> int:
@@ -263,7 +367,7 @@ class LocalStore:
             )
             return int(dropped)
 
-        return await self._transaction(work)
+        return await self._transaction(work, fault="message")
 
     async def synced(self, position: int | None, at: datetime) -> None:
         def work(conn: sqlite3.Connection) -> None:
@@ -273,4 +377,363 @@ class LocalStore:
                 (at.isoformat(), at.isoformat(), position, position),
             )
 
+        await self._transaction(work, fault="message")
+
+
+def _uuid(value: object) -> UUID:
+    return UUID(str(value))
+
+
+def _counts(raw: object) -> tuple[CountIn, ...]:
+    return tuple(CountIn.model_validate(c) for c in json.loads(str(raw)))
+
+
+def _session(row: tuple[object, ...]) -> LocalSession:
+    session_id, status, opened_at, operators, float_counts, first, closed_at, closing = row
+    return LocalSession(
+        session_id=_uuid(session_id),
+        status=cast(SessionState, status),
+        opened_at=datetime.fromisoformat(str(opened_at)),
+        operator_ids=tuple(UUID(o) for o in json.loads(str(operators))),
+        float_counts=_counts(float_counts),
+        first_ticket_number=int(cast(int, first)),
+        closed_at=_time(closed_at),
+        closing=json.loads(str(closing)) if closing is not None else None,
+    )
+
+
+_SESSION_COLUMNS: Final = (
+    "session_id, status, opened_at, operator_ids, float_counts, first_ticket_number, closed_at, closing"
+)
+_OUTBOX_COLUMNS: Final = "seq, kind, ref, payload, enqueued_at, attempts, state, outcome, reason"
+
+
+def _entry(row: tuple[object, ...]) -> OutboxEntry:
+    seq, kind, ref, payload, enqueued_at, attempts, state, outcome, reason = row
+    return OutboxEntry(
+        seq=int(cast(int, seq)),
+        kind=cast(EntryKind, kind),
+        ref=str(ref),
+        payload=str(payload),
+        enqueued_at=datetime.fromisoformat(str(enqueued_at)),
+        attempts=int(cast(int, attempts)),
+        state=cast(EntryState, state),
+        outcome=cast(str | None, outcome),
+        reason=cast(str | None, reason),
+    )
+
+
+def _enqueue(conn: sqlite3.Connection, kind: EntryKind, ref: str, payload: str, at: datetime) -> None:
+    conn.execute(
+        "insert into outbox (kind, ref, payload, enqueued_at) values (?, ?, ?, ?)", (kind, ref, payload, at.isoformat())
+    )
+
+
+class TillRecords(LocalStore):
+    """The same SQLite file, with the till's own records besides its config cache: enrolment, cashiers' PINs,
+    cash sessions, baskets, sales, the ticket counter and the outbox (the `TillStore` port)."""
+
+    # enrolment
+
+    async def enrolled_serial(self) -> str | None:
+        def read(conn: sqlite3.Connection) -> str | None:
+            row = conn.execute("select serial from enrolment").fetchone()
+            return str(row[0]) if row else None
+
+        return await self._call(read)
+
+    async def enrol(self, serial: str, at: datetime) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "insert into enrolment (id, serial, enrolled_at) values (1, ?, ?)"
+                " on conflict (id) do update set serial = excluded.serial, enrolled_at = excluded.enrolled_at"
+                " where enrolment.serial <> excluded.serial",
+                (serial, at.isoformat()),
+            )
+
         await self._transaction(work)
+
+    # cashiers' PINs
+
+    async def pin_state(self, operator_id: UUID) -> PinState | None:
+        def read(conn: sqlite3.Connection) -> PinState | None:
+            row = conn.execute(
+                "select pin_hash, failed_pins, locked_until from operator_pin where operator_id = ?",
+                (str(operator_id),),
+            ).fetchone()
+            return PinState(str(row[0]), int(row[1]), _time(row[2])) if row else None
+
+        return await self._call(read)
+
+    async def learn_pin(self, operator_id: UUID, pin_hash: str, at: datetime) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "insert or replace into operator_pin (operator_id, pin_hash, failed_pins, locked_until, learned_at)"
+                " values (?, ?, 0, null, ?)",
+                (str(operator_id), pin_hash, at.isoformat()),
+            )
+
+        await self._transaction(work)
+
+    async def pin_tried(self, operator_id: UUID, *, failed_pins: int, locked_until: datetime | None) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "update operator_pin set failed_pins = ?, locked_until = ? where operator_id = ?",
+                (failed_pins, locked_until.isoformat() if locked_until else None, str(operator_id)),
+            )
+
+        await self._transaction(work)
+
+    # cash sessions
+
+    async def open_session(self) -> LocalSession | None:
+        def read(conn: sqlite3.Connection) -> LocalSession | None:
+            row = conn.execute(
+                f"select {_SESSION_COLUMNS} from cash_session where status = 'open'"  # noqa: S608
+            ).fetchone()
+            return _session(row) if row else None
+
+        return await self._call(read)
+
+    async def session(self, session_id: UUID) -> LocalSession | None:
+        def read(conn: sqlite3.Connection) -> LocalSession | None:
+            row = conn.execute(
+                f"select {_SESSION_COLUMNS} from cash_session where session_id = ?",  # noqa: S608
+                (str(session_id),),
+            ).fetchone()
+            return _session(row) if row else None
+
+        return await self._call(read)
+
+    async def movements(self, session_id: UUID) -> list[MovementOperationIn]:
+        def read(conn: sqlite3.Connection) -> list[MovementOperationIn]:
+            rows = conn.execute(
+                "select payload from outbox where kind = 'session' and ref in"
+                " (select movement_id from cash_movement where session_id = ?) order by seq",
+                (str(session_id),),
+            ).fetchall()
+            return [MovementOperationIn.model_validate_json(r[0]) for r in rows]
+
+        return await self._call(read)
+
+    async def record_open(self, operation: OpenOperationIn, at: datetime) -> LocalSession:
+        """The session and its queued open, in one transaction; the first ticket number is the counter's next."""
+
+        def work(conn: sqlite3.Connection) -> LocalSession:
+            last = int(conn.execute("select last_number from ticket_counter").fetchone()[0])
+            first = operation.first_ticket_number or last + 1
+            sent = operation.model_copy(update={"first_ticket_number": first})
+            conn.execute(
+                f"insert into cash_session ({_SESSION_COLUMNS}) values (?, 'open', ?, ?, ?, ?, null, null)",  # noqa: S608
+                (
+                    str(operation.session_id),
+                    operation.opened_at.isoformat(),
+                    json.dumps([str(o) for o in operation.operator_ids]),
+                    json.dumps([c.model_dump() for c in operation.float_counts]),
+                    first,
+                ),
+            )
+            _enqueue(conn, "session", str(operation.session_id), sent.model_dump_json(), at)
+            row = conn.execute(
+                f"select {_SESSION_COLUMNS} from cash_session where session_id = ?",  # noqa: S608
+                (str(operation.session_id),),
+            ).fetchone()
+            return _session(row)
+
+        return await self._transaction(work)
+
+    async def record_movement(self, operation: MovementOperationIn, at: datetime) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "insert into cash_movement (movement_id, session_id, kind, amount, reason, operator_id, occurred_at)"
+                " values (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    str(operation.movement_id),
+                    str(operation.session_id),
+                    operation.kind,
+                    operation.amount,
+                    operation.reason,
+                    str(operation.operator_id),
+                    operation.occurred_at.isoformat(),
+                ),
+            )
+            _enqueue(conn, "session", str(operation.movement_id), operation.model_dump_json(), at)
+
+        await self._transaction(work)
+
+    async def record_close(self, operation: CloseOperationIn, closing: dict[str, Any], at: datetime) -> None:
+        """The session closed and its close queued, in one transaction; `last_ticket_number` is the counter's."""
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "update cash_session set status = 'closed', closed_at = ?, closing = ? where session_id = ?",
+                (operation.closed_at.isoformat(), json.dumps(closing), str(operation.session_id)),
+            )
+            _enqueue(conn, "session", f"close:{operation.session_id}", operation.model_dump_json(), at)
+
+        await self._transaction(work)
+
+    # numbers, baskets and sales
+
+    async def last_number(self) -> int:
+        return await self._call(lambda conn: int(conn.execute("select last_number from ticket_counter").fetchone()[0]))
+
+    async def basket(self, basket_id: UUID) -> StoredBasket | None:
+        def read(conn: sqlite3.Connection) -> StoredBasket | None:
+            row = conn.execute(
+                "select version, status, content, ticket_id, updated_at from basket where basket_id = ?",
+                (str(basket_id),),
+            ).fetchone()
+            if row is None:
+                return None
+            return StoredBasket(
+                basket_id,
+                int(row[0]),
+                cast(BasketState, row[1]),
+                BasketContent.model_validate_json(row[2]),
+                UUID(row[3]) if row[3] else None,
+                datetime.fromisoformat(row[4]),
+            )
+
+        return await self._call(read)
+
+    async def save_basket(self, basket_id: UUID, version: int, content: BasketContent, at: datetime) -> int:
+        """Write the basket over `version` (0: a new one); its new version, or `StaleBasketError`."""
+
+        def work(conn: sqlite3.Connection) -> int:
+            row = conn.execute("select version, status from basket where basket_id = ?", (str(basket_id),)).fetchone()
+            current = int(row[0]) if row else 0
+            if current != version:
+                raise StaleBasketError(basket_id, version, current)
+            if row is not None and row[1] != "open":
+                raise NotReadyError("finalized", f"basket {basket_id} is finalized: a sale is never changed")
+            conn.execute(
+                "insert into basket (basket_id, version, status, content, updated_at) values (?, ?, 'open', ?, ?)"
+                " on conflict (basket_id) do update set version = excluded.version, content = excluded.content,"
+                " updated_at = excluded.updated_at",
+                (str(basket_id), current + 1, content.model_dump_json(), at.isoformat()),
+            )
+            return current + 1
+
+        return await self._transaction(work)
+
+    async def finalize(
+        self, make: Callable[[int], FinalizedSale], *, basket: tuple[UUID, int] | None, at: datetime
+    ) -> FinalizedSale:
+        """Number and store a sale in ONE transaction: the counter's next number, the sale, the basket marked
+        finalized and the sale queued for the central side all commit together, or none does. `make` builds the
+        sale for the number it is given (pure); `basket` is the basket and the version it was made from."""
+
+        def work(conn: sqlite3.Connection) -> FinalizedSale:
+            if basket is not None:
+                basket_id, version = basket
+                row = conn.execute(
+                    "select version, status from basket where basket_id = ?", (str(basket_id),)
+                ).fetchone()
+                current = int(row[0]) if row else 0
+                if row is not None and row[1] != "open":
+                    raise NotReadyError("finalized", f"basket {basket_id} is finalized already")
+                if current != version:
+                    raise StaleBasketError(basket_id, version, current)
+            number = int(conn.execute("select last_number from ticket_counter").fetchone()[0]) + 1
+            done = make(number)
+            sale_json = done.sale.model_dump_json()
+            conn.execute(
+                "insert into sale (ticket_id, number, session_id, basket_id, finalized_at, sale, ticket)"
+                " values (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    str(done.sale.ticket_id),
+                    number,
+                    str(done.sale.session_id),
+                    str(done.basket_id) if done.basket_id else None,
+                    done.sale.finalized_at.isoformat(),
+                    sale_json,
+                    done.ticket.model_dump_json(),
+                ),
+            )
+            conn.execute("update ticket_counter set last_number = ?", (number,))
+            if done.basket_id is not None:
+                conn.execute(
+                    "insert into basket (basket_id, version, status, content, ticket_id, updated_at)"
+                    " values (?, 1, 'finalized', '{}', ?, ?) on conflict (basket_id) do update set"
+                    " status = 'finalized', ticket_id = excluded.ticket_id, updated_at = excluded.updated_at",
+                    (str(done.basket_id), str(done.sale.ticket_id), at.isoformat()),
+                )
+            _enqueue(conn, "sale", str(done.sale.ticket_id), sale_json, at)
+            return done
+
+        return await self._transaction(work, fault="sale")
+
+    async def sale(self, ticket_id: UUID) -> tuple[FinalizedSale, OutboxEntry | None] | None:
+        def read(conn: sqlite3.Connection) -> tuple[FinalizedSale, OutboxEntry | None] | None:
+            row = conn.execute(
+                "select sale, ticket, basket_id from sale where ticket_id = ?", (str(ticket_id),)
+            ).fetchone()
+            if row is None:
+                return None
+            entry = conn.execute(
+                f"select {_OUTBOX_COLUMNS} from outbox where kind = 'sale' and ref = ?",  # noqa: S608
+                (str(ticket_id),),
+            ).fetchone()
+            done = FinalizedSale(
+                OfflineSale.model_validate_json(row[0]),
+                TicketFinalizedV1.model_validate_json(row[1]),
+                UUID(row[2]) if row[2] else None,
+            )
+            return done, _entry(entry) if entry else None
+
+        return await self._call(read)
+
+    # the outbox
+
+    async def pending(self, limit: int) -> list[OutboxEntry]:
+        """The head of the queue: the oldest pending entries, at most `limit`."""
+
+        def read(conn: sqlite3.Connection) -> list[OutboxEntry]:
+            rows = conn.execute(
+                f"select {_OUTBOX_COLUMNS} from outbox where state = 'pending' order by seq limit ?",  # noqa: S608
+                (limit,),
+            ).fetchall()
+            return [_entry(r) for r in rows]
+
+        return await self._call(read)
+
+    async def settle(self, results: Sequence[Settled], at: datetime) -> None:
+        """The central side's answers, in one transaction: each entry sent, kept aside, or tried once more."""
+
+        def work(conn: sqlite3.Connection) -> None:
+            for result in results:
+                if result.state == "pending":
+                    conn.execute(
+                        "update outbox set attempts = attempts + 1, outcome = ?, reason = ? where seq = ?",
+                        (result.outcome, result.reason, result.seq),
+                    )
+                else:
+                    conn.execute(
+                        "update outbox set attempts = attempts + 1, state = ?, outcome = ?, reason = ?, done_at = ?"
+                        " where seq = ?",
+                        (result.state, result.outcome, result.reason, at.isoformat(), result.seq),
+                    )
+
+        await self._transaction(work)
+
+    async def aside(self) -> list[OutboxEntry]:
+        """What the central side refused (conflict, failed): kept, with the reason, for ops."""
+
+        def read(conn: sqlite3.Connection) -> list[OutboxEntry]:
+            rows = conn.execute(
+                f"select {_OUTBOX_COLUMNS} from outbox where state = 'aside' order by seq"  # noqa: S608
+            ).fetchall()
+            return [_entry(r) for r in rows]
+
+        return await self._call(read)
+
+    async def queue_counts(self) -> QueueCounts:
+        def read(conn: sqlite3.Connection) -> QueueCounts:
+            row = conn.execute(
+                "select sum(state = 'pending' and kind = 'session'), sum(state = 'pending' and kind = 'sale'),"
+                " sum(state = 'aside'), min(case when state = 'pending' then enqueued_at end) from outbox"
+            ).fetchone()
+            return QueueCounts(int(row[0] or 0), int(row[1] or 0), int(row[2] or 0), _time(row[3]))
+
+        return await self._call(read)

@@ -1,13 +1,30 @@
-"""What hw-proxy's use cases need from the outside: the local store of the config cache, and stream tokens."""
+"""What hw-proxy's use cases need from the outside: the local store (config cache, enrolment, sessions, sales, the
+outbox), the device secret, stream tokens, and pos-api."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
+from uuid import UUID
 
+from pydantic import SecretStr
+
+from caisse_contracts.events import TicketFinalizedV1
+from caisse_contracts.session_api import (
+    CloseOperationIn,
+    MovementOperationIn,
+    OpenOperationIn,
+    SessionSyncOut,
+)
 from caisse_contracts.stream import StreamToken
+from caisse_contracts.sync import OfflineSale, SyncAnswer
+from caisse_contracts.tills import BasketContent
+from hw_proxy.domain.cash_session import LocalSession
 from hw_proxy.domain.config_cache import CachedItem, EntityKey, StreamState
+from hw_proxy.domain.login import PinState
+from hw_proxy.domain.outbox import OutboxEntry, QueueCounts, Settled
+from hw_proxy.domain.sales import FinalizedSale, StoredBasket
 
 Clock = Callable[[], datetime]
 
@@ -66,3 +83,102 @@ class TokenUnavailableError(Exception):
     def __init__(self, reason: str, *, refused: bool = False) -> None:
         super().__init__(reason)
         self.refused = refused
+
+
+class EnrolmentStore(Protocol):
+    """Where the till keeps its serial (the secret lives apart, `SecretKeeper`)."""
+
+    async def enrolled_serial(self) -> str | None: ...
+
+    async def enrol(self, serial: str, at: datetime) -> None: ...
+
+
+class SecretKeeper(Protocol):
+    """The till's device secret, in a place only the agent may read (a 0600 file)."""
+
+    def write(self, secret: SecretStr) -> None: ...
+
+    def read(self) -> SecretStr | None: ...
+
+
+class CentralUnreachableError(Exception):
+    """pos-api did not answer in time, could not be reached, or failed (5xx): the till works on, offline."""
+
+
+class CentralRefusedError(Exception):
+    """pos-api answered with a refusal (4xx): `status` and the problem's `detail`."""
+
+    def __init__(self, status: int, detail: str, body: dict[str, Any] | None = None) -> None:
+        super().__init__(f"{status}: {detail}")
+        self.status = status
+        self.detail = detail
+        self.body = body or {}
+
+
+class CentralApi(Protocol):
+    """pos-api as the till calls it with its device credentials; every call has a short timeout and raises
+    `CentralUnreachableError` rather than making the till wait."""
+
+    async def last_ticket_number(self) -> int | None:
+        """The till's highest ticket number pos-api holds (`GET /v1/pos-data`)."""
+        ...
+
+    async def cashier_login(self, operator_id: UUID, pin: str) -> None:
+        """pos-api's check of a cashier's PIN; `CentralRefusedError` (401, 429) when it refuses."""
+        ...
+
+    async def post_ticket(self, ticket: TicketFinalizedV1) -> str:
+        """`POST /v1/tickets`: `created` or `already_exists`; `CentralRefusedError` when refused (409, 422…)."""
+        ...
+
+    async def sync_sales(self, sales: list[OfflineSale]) -> SyncAnswer:
+        """`POST /v1/sync/sales`: one result per sale, in order."""
+        ...
+
+    async def sync_sessions(self, operations: list[dict[str, Any]]) -> SessionSyncOut:
+        """`POST /v1/sync/sessions`: one result per operation, in order."""
+        ...
+
+
+class TillStore(Protocol):
+    """The till's own records (`adapters.store.TillRecords`); each write is one SQLite transaction."""
+
+    async def items(self) -> list[CachedItem]: ...
+
+    async def pin_state(self, operator_id: UUID) -> PinState | None: ...
+
+    async def learn_pin(self, operator_id: UUID, pin_hash: str, at: datetime) -> None: ...
+
+    async def pin_tried(self, operator_id: UUID, *, failed_pins: int, locked_until: datetime | None) -> None: ...
+
+    async def open_session(self) -> LocalSession | None: ...
+
+    async def session(self, session_id: UUID) -> LocalSession | None: ...
+
+    async def movements(self, session_id: UUID) -> list[MovementOperationIn]: ...
+
+    async def record_open(self, operation: OpenOperationIn, at: datetime) -> LocalSession: ...
+
+    async def record_movement(self, operation: MovementOperationIn, at: datetime) -> None: ...
+
+    async def record_close(self, operation: CloseOperationIn, closing: dict[str, Any], at: datetime) -> None: ...
+
+    async def last_number(self) -> int: ...
+
+    async def basket(self, basket_id: UUID) -> StoredBasket | None: ...
+
+    async def save_basket(self, basket_id: UUID, version: int, content: BasketContent, at: datetime) -> int: ...
+
+    async def finalize(
+        self, make: Callable[[int], FinalizedSale], *, basket: tuple[UUID, int] | None, at: datetime
+    ) -> FinalizedSale: ...
+
+    async def sale(self, ticket_id: UUID) -> tuple[FinalizedSale, OutboxEntry | None] | None: ...
+
+    async def pending(self, limit: int) -> list[OutboxEntry]: ...
+
+    async def settle(self, results: Sequence[Settled], at: datetime) -> None: ...
+
+    async def aside(self) -> list[OutboxEntry]: ...
+
+    async def queue_counts(self) -> QueueCounts: ...

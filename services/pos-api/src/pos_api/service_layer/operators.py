@@ -7,9 +7,9 @@ from uuid import UUID
 
 from caisse_contracts.config import Role
 from caisse_contracts.events import EntityType
+from caisse_contracts.pins import hash_pin, locked_until_after_failure, pin_matches, valid_pin
 from pos_api.domain.config import Actor, authorize
 from pos_api.domain.errors import InvalidReferenceError, NotFoundError, OperatorLockedError, UnauthenticatedError
-from pos_api.domain.pins import hash_pin, locked_until_after_failure, pin_matches, valid_pin
 from pos_api.domain.till import Device
 from pos_api.service_layer.services import Services
 

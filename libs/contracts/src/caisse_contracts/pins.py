@@ -1,7 +1,9 @@
 """Cashier PINs: four to eight digits, kept as a salted scrypt hash, locked after five wrong tries in a row.
 
 A PIN has little entropy, so unlike device secrets it gets a deliberately slow hash, and guessing is
-bounded by the lock rather than by the hash alone.
+bounded by the lock rather than by the hash alone. pos-api checks a login against its own hash; a till (hw-proxy)
+keeps a hash of its own, made with the same rules at the cashier's last online login, so that the cashier logs in
+offline too and meets the same lock.
 """
 
 from __future__ import annotations

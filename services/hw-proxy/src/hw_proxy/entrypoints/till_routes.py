@@ -1,0 +1,251 @@
+"""The till's local HTTP API for its web app: the boot status, the cashier's login, the cash session.
+
+Everything answers from the till's own store, at once, whether pos-api answers or not; what the central side must
+know is queued and sent by the background sender.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
+
+from caisse_contracts.session_api import CountIn
+from caisse_runtime.http import PROBLEM_JSON
+from hw_proxy.domain.cash_session import LocalSession
+from hw_proxy.domain.till_status import TillStatus
+from hw_proxy.service_layer.boot import till_view
+from hw_proxy.service_layer.cash_session import close_session, continue_session, move_cash, open_session
+from hw_proxy.service_layer.login import log_in
+from hw_proxy.service_layer.ports import CentralApi, Clock, TillStore
+from hw_proxy.service_layer.till_state import TillState
+
+Pin = Annotated[str, Field(min_length=4, max_length=8, pattern=r"^[0-9]+$")]
+PROBLEM: dict[str, Any] = {"content": {PROBLEM_JSON: {}}}
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LoginIn(_In):
+    operator_id: UUID
+    pin: Pin
+
+
+class CashierOut(BaseModel):
+    operator_id: UUID
+    name: str
+    role: str
+
+
+class SessionView(BaseModel):
+    """The till's cash session as it keeps it."""
+
+    session_id: UUID
+    status: Literal["open", "closed"]
+    opened_at: AwareDatetime
+    operator_ids: list[UUID]
+    float_counts: list[CountIn]
+    opening_float: StrictInt
+    first_ticket_number: StrictInt
+    closed_at: AwareDatetime | None
+
+
+class QueueView(BaseModel):
+    """What the till still owes pos-api: pending session operations and sales, and those kept aside for ops."""
+
+    pending_sessions: int
+    pending_sales: int
+    aside: int
+    oldest_pending_at: datetime | None
+
+
+class StatusOut(BaseModel):
+    """The till's status (PRODUCT.md §1) and what it rests on."""
+
+    status: TillStatus = Field(description="BOOTING, READY_OPEN, READY_CONTINUE or WORKING.")
+    reason: str | None = Field(description="Why a BOOTING till cannot sell yet.")
+    serial: str | None
+    pos_id: UUID | None
+    shop_id: UUID | None
+    cashier: CashierOut | None
+    session: SessionView | None
+    last_ticket_number: StrictInt = Field(description="The last number the till gave a sale (0: none yet).")
+    queue: QueueView
+
+
+class AsideOut(BaseModel):
+    """One entry of the till's queue that pos-api refused: kept, never sent again on its own, for ops to settle."""
+
+    seq: int
+    kind: Literal["session", "sale"]
+    ref: str = Field(description="The ticket id of a sale; the session or movement id of a session operation.")
+    outcome: str | None = Field(description="conflict or failed")
+    reason: str | None
+    enqueued_at: datetime
+
+
+class OpenIn(_In):
+    float_counts: list[CountIn] = Field(max_length=50, description="The opening float, per denomination.")
+
+
+class MovementIn(_In):
+    kind: Literal["withdrawal", "addition"]
+    amount: StrictInt = Field(gt=0, le=100_000_000, description="Minor units.")
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class MovementOut(BaseModel):
+    movement_id: UUID
+    session_id: UUID
+    kind: Literal["withdrawal", "addition"]
+    amount: StrictInt
+    occurred_at: AwareDatetime
+
+
+class CloseIn(_In):
+    counts: list[CountIn] = Field(max_length=50, description="Every note and coin counted in the drawer.")
+    float_kept: list[CountIn] = Field(default_factory=list, max_length=50)
+    card_terminal_total: StrictInt | None = Field(default=None, ge=0, le=100_000_000_000)
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+class CloseOut(BaseModel):
+    session_id: UUID
+    closed_at: AwareDatetime
+    last_ticket_number: StrictInt | None
+    counted_cash: StrictInt
+
+
+def session_view(session: LocalSession) -> SessionView:
+    return SessionView(
+        session_id=session.session_id,
+        status=session.status,
+        opened_at=session.opened_at,
+        operator_ids=list(session.operator_ids),
+        float_counts=list(session.float_counts),
+        opening_float=session.opening_float,
+        first_ticket_number=session.first_ticket_number,
+        closed_at=session.closed_at,
+    )
+
+
+def till_routes(
+    store: TillStore,
+    central: CentralApi,
+    state: TillState,
+    *,
+    clock: Clock,
+    new_id: Callable[[], UUID],
+    queued: Callable[[], None],
+) -> APIRouter:
+    """`/v1/status`, `/v1/cashier/login`, `/v1/session/…`, `/v1/queue` over the till's store and state; `queued`
+    wakes the sender after something was queued."""
+    router = APIRouter(prefix="/v1", tags=["till"])
+
+    @router.get("/status", summary="The till's status (BOOTING → READY_OPEN / READY_CONTINUE → WORKING)")
+    async def get_status() -> StatusOut:
+        view = await till_view(store, state)
+        counts = await store.queue_counts()
+        cashier = state.cashier
+        credentials = state.identity.credentials
+        return StatusOut(
+            status=view.status.status,
+            reason=view.status.reason,
+            serial=credentials.serial if credentials else None,
+            pos_id=view.place.pos.id if view.place else None,
+            shop_id=view.place.shop.id if view.place else None,
+            cashier=CashierOut(operator_id=cashier.operator_id, name=cashier.name, role=cashier.role.value)
+            if cashier
+            else None,
+            session=session_view(view.session) if view.session else None,
+            last_ticket_number=view.last_number,
+            queue=QueueView(
+                pending_sessions=counts.pending_sessions,
+                pending_sales=counts.pending_sales,
+                aside=counts.aside,
+                oldest_pending_at=counts.oldest_pending_at,
+            ),
+        )
+
+    @router.post(
+        "/cashier/login",
+        summary="A cashier of this shop logs in with their PIN (checked by pos-api, or offline by the till)",
+        responses={401: PROBLEM, 409: PROBLEM, 429: PROBLEM},
+    )
+    async def post_login(body: LoginIn) -> CashierOut:
+        cashier = await log_in(store, central, state, body.operator_id, body.pin, clock())
+        return CashierOut(operator_id=cashier.operator_id, name=cashier.name, role=cashier.role.value)
+
+    @router.post(
+        "/session/open",
+        status_code=201,
+        summary="Open a cash session with its counted float (READY_OPEN → WORKING)",
+        responses={409: PROBLEM, 422: PROBLEM},
+    )
+    async def post_open(body: OpenIn) -> SessionView:
+        opened = await open_session(store, state, body.float_counts, now=clock(), new_id=new_id)
+        queued()
+        return session_view(opened)
+
+    @router.post(
+        "/session/continue",
+        summary="Take up the session left open (READY_CONTINUE → WORKING)",
+        responses={409: PROBLEM},
+    )
+    async def post_continue() -> SessionView:
+        return session_view(await continue_session(store, state))
+
+    @router.post(
+        "/session/movements",
+        status_code=201,
+        summary="Cash taken out of or put into the drawer",
+        responses={409: PROBLEM, 422: PROBLEM},
+    )
+    async def post_movement(body: MovementIn) -> MovementOut:
+        moved = await move_cash(store, state, body.kind, body.amount, body.reason, now=clock(), new_id=new_id)
+        queued()
+        return MovementOut(
+            movement_id=moved.movement_id,
+            session_id=moved.session_id,
+            kind=moved.kind,
+            amount=moved.amount,
+            occurred_at=moved.occurred_at,
+        )
+
+    @router.post(
+        "/session/close",
+        summary="Close the session by counting every denomination (WORKING → READY_OPEN)",
+        responses={409: PROBLEM, 422: PROBLEM},
+    )
+    async def post_close(body: CloseIn) -> CloseOut:
+        closed = await close_session(
+            store,
+            state,
+            body.counts,
+            float_kept=body.float_kept,
+            comment=body.comment,
+            card_terminal_total=body.card_terminal_total,
+            now=clock(),
+        )
+        queued()
+        return CloseOut(
+            session_id=closed.session_id,
+            closed_at=closed.closed_at,
+            last_ticket_number=closed.last_ticket_number,
+            counted_cash=sum(c.value * c.count for c in closed.counts),
+        )
+
+    @router.get("/queue/aside", summary="What pos-api refused (conflict, failed), kept aside with the reason")
+    async def get_aside() -> list[AsideOut]:
+        return [
+            AsideOut(seq=e.seq, kind=e.kind, ref=e.ref, outcome=e.outcome, reason=e.reason, enqueued_at=e.enqueued_at)
+            for e in await store.aside()
+        ]
+
+    return router

@@ -1,0 +1,19 @@
+"""What the till knows on this run only, besides its store: its identity, the cashier logged in, whether the open
+session was opened or continued on this run (WORKING), and a number clash found at boot."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hw_proxy.domain.enrolment import DeviceIdentity
+from hw_proxy.domain.login import Cashier
+
+
+@dataclass
+class TillState:
+    """The till's in-memory state; a restart starts it over (the session then waits to be continued)."""
+
+    identity: DeviceIdentity = field(default_factory=DeviceIdentity)
+    working: bool = False
+    cashier: Cashier | None = None
+    number_clash: str | None = None

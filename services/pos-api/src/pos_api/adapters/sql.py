@@ -582,7 +582,7 @@ class SqlConfigItems:
 
     async def versions(self, refs: Sequence[tuple[UUID, int]]) -> Sequence[StoredItem]:
         rows = await self._conn.fetch(ITEM_VERSIONS, [r[0] for r in refs], [r[1] for r in refs])
-        return [_version(row) for row in rows]
+        return [_item(row) for row in rows]
 
 
 ITEM_VERSIONS: Final = """
@@ -594,17 +594,6 @@ left join config_items as i on i.id = h.id
 """
 """Versions by their primary key. The history keeps no hierarchy keys: an item's are its current ones, which
 only a move changes, and the items a sale is priced with (a territory, a company, its catalogue) never move."""
-
-
-def _version(row: asyncpg.Record) -> StoredItem:
-    return StoredItem(
-        entity_type=EntityType(row["entity_type"]),
-        id=row["id"],
-        version=row["version"],
-        hierarchy=Hierarchy(row["territory_id"], row["company_id"], row["shop_id"], row["pos_id"]),
-        item=json.loads(row["item"]),
-        deleted=row["deleted"],
-    )
 
 
 class SqlCredentials:

@@ -37,15 +37,13 @@ from caisse_contracts.session_api import (
 from caisse_runtime.http import PROBLEM_JSON, ProblemError
 from pos_api.domain.till import Device
 from pos_api.entrypoints.http.deps import CurrentDevice, CurrentServices, CurrentSessionService
-from pos_api.entrypoints.http.routes.sessions import CLOSE_REFUSED, till_headers
+from pos_api.entrypoints.http.routes.sessions import CLOSE_REFUSED, forward_open, till_headers
 from pos_api.entrypoints.http.session_proxy import SessionServiceProxy
 from pos_api.service_layer.cash_sessions import (
     begin_close,
     close_refused,
     last_ticket_to_close,
-    next_ticket_number,
     note_session_closed,
-    note_session_opened,
 )
 from pos_api.service_layer.services import Services
 
@@ -104,19 +102,9 @@ async def _sync_one(
 ) -> SessionOperationOut:
     headers = till_headers(device)
     if isinstance(operation, OpenOperationIn):
-        sent = operation.model_dump(mode="json", exclude={"op"})
-        if operation.first_ticket_number is None:
-            sent["first_ticket_number"] = await next_ticket_number(device, services)
-        answer = await session_service.forward("POST", f"/v1/pos/{device.pos_id}/sessions", headers, json=sent)
-        if answer.status_code in ANSWERED:
-            opened = json.loads(bytes(answer.body))
-            await note_session_opened(
-                device,
-                UUID(opened["session_id"]),
-                datetime.fromisoformat(opened["opened_at"]),
-                services,
-                status=opened["status"],
-            )
+        answer = await forward_open(
+            device, operation.model_dump(mode="json", exclude={"op"}), session_service, services
+        )
         return _answered(index, operation, operation.session_id, answer)
     if isinstance(operation, MovementOperationIn):
         sent = operation.model_dump(mode="json", exclude={"op", "session_id"})

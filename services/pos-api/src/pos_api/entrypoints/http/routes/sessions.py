@@ -29,6 +29,7 @@ from caisse_contracts.session_api import (
 from caisse_runtime.http import ProblemError
 from pos_api.domain.till import Device
 from pos_api.entrypoints.http.deps import CurrentDevice, CurrentServices, CurrentSessionService
+from pos_api.entrypoints.http.session_proxy import SessionServiceProxy
 from pos_api.service_layer.cash_sessions import (
     begin_close,
     close_refused,
@@ -38,6 +39,7 @@ from pos_api.service_layer.cash_sessions import (
     note_session_opened,
     refuse_close_with_open_basket,
 )
+from pos_api.service_layer.services import Services
 
 router = APIRouter(prefix="/v1/sessions", tags=["till"])
 
@@ -78,10 +80,17 @@ def till_headers(device: Device) -> dict[str, str]:
 async def open_session(
     body: OpenSessionIn, session_service: CurrentSessionService, device: CurrentDevice, services: CurrentServices
 ) -> Response:
-    forwarded = {**_sent(body), "first_ticket_number": await next_ticket_number(device, services)}
-    answer = await session_service.forward(
-        "POST", f"/v1/pos/{device.pos_id}/sessions", till_headers(device), json=forwarded
-    )
+    return await forward_open(device, _sent(body), session_service, services)
+
+
+async def forward_open(
+    device: Device, sent: dict[str, Any], session_service: SessionServiceProxy, services: Services
+) -> Response:
+    """Open (or continue) the till's session at session-service, from its next ticket number unless the till says
+    which (an open made offline), and note here that it is open."""
+    if sent.get("first_ticket_number") is None:
+        sent = {**sent, "first_ticket_number": await next_ticket_number(device, services)}
+    answer = await session_service.forward("POST", f"/v1/pos/{device.pos_id}/sessions", till_headers(device), json=sent)
     if answer.status_code in (200, 201):
         opened = json.loads(bytes(answer.body))
         await note_session_opened(

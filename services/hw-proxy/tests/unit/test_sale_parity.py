@@ -128,9 +128,7 @@ def baskets(ids: dict[str, uuid.UUID]) -> list[tuple[str, BasketContent]]:
         ("two bags, cash with change", BasketContent(lines=(product("bag", quantity=2),))),
         (
             "rice per kg with a 10 % line discount",
-            BasketContent(
-                lines=(product("rice", weight_grams=1234, discount=DiscountIn(kind="percent", value=1000)),)
-            ),
+            BasketContent(lines=(product("rice", weight_grams=1234, discount=DiscountIn(kind="percent", value=1000)),)),
         ),
         (
             "weighed coat and a lamp at the shop's price, an amount off, the member card",

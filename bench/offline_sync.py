@@ -72,6 +72,7 @@ from caisse_contracts.config import ProductKind, WeightMode
 from caisse_contracts.events import PaymentMethod, SessionClosedV1
 from caisse_contracts.ids import new_id
 from caisse_contracts.money import round_cash
+from caisse_contracts.pricing import Catalogue, basket_input, price_lines
 from caisse_contracts.session_api import CloseOperationIn, CountIn, OpenOperationIn, SessionSyncIn
 from caisse_contracts.snapshots import load_example
 from caisse_contracts.sync import SYNC_BATCH_DEFAULT, SYNC_SALES_PATH, OfflineLine, OfflineSale, SalesBatch
@@ -85,8 +86,6 @@ from caisse_stack.layout import Instance
 from caisse_stack.services import BY_NAME, admin_token, start_all, stop_all
 from paheko_bridge.adapters.paheko.client import PahekoPluginClient
 from paheko_bridge.adapters.paheko.target import PahekoSqlReader, PluginTarget, breakers
-from pos_api.domain.baskets import basket_input
-from pos_api.domain.pricing import Catalogue, price_lines
 
 TILLS: Final = 10
 SALES_PER_TILL: Final = 1_000

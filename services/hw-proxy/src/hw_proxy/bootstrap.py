@@ -20,6 +20,7 @@ from hw_proxy.entrypoints.config_subscriber import ConfigSubscriber
 from hw_proxy.entrypoints.http import config_routes
 from hw_proxy.entrypoints.outbox_sender import OutboxSender
 from hw_proxy.entrypoints.problems import install_problems
+from hw_proxy.entrypoints.sale_forwarder import SaleForwarder
 from hw_proxy.entrypoints.till_routes import till_routes
 from hw_proxy.service_layer.boot import check_numbers
 from hw_proxy.service_layer.enrolment import load_enrolment
@@ -59,6 +60,7 @@ def build_app(settings: Settings | None = None, *, central: CentralApi | None = 
         retry_first_s=settings.send_retry_first_s,
         retry_max_s=settings.send_retry_max_s,
     )
+    forwarder = SaleForwarder(store, central, clock=utc_now, queued=sender.nudge)
     subscriber = ConfigSubscriber(
         store=store,
         tokens=PosApiStreamTokens(client, identity),
@@ -100,12 +102,20 @@ def build_app(settings: Settings | None = None, *, central: CentralApi | None = 
                 await task
 
     on_start: list[Hook] = [store.open, enrol, stream, boot_check]
-    on_stop: list[Hook] = [stop_background, sender.stop, subscriber.stop, client.aclose, store.close]
+    on_stop: list[Hook] = [stop_background, forwarder.stop, sender.stop, subscriber.stop, client.aclose, store.close]
     app = runtime.app(
         title="Caisse hw-proxy",
         routers=[
             config_routes(store, subscriber.status, clock=utc_now, stale_after_s=settings.stale_after_s),
-            till_routes(store, central, state, clock=utc_now, new_id=uuid.uuid4, queued=sender.nudge),
+            till_routes(
+                store,
+                central,
+                state,
+                clock=utc_now,
+                new_id=uuid.uuid4,
+                queued=sender.nudge,
+                forward=forwarder.forward,
+            ),
         ],
         on_start=on_start,
         on_stop=on_stop,
@@ -117,6 +127,7 @@ def build_app(settings: Settings | None = None, *, central: CentralApi | None = 
     app.state.till = state
     app.state.boot_checked = boot_checked
     app.state.sender = sender
+    app.state.forwarder = forwarder
     return app
 
 

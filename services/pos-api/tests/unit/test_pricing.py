@@ -18,10 +18,10 @@ from caisse_contracts.config import (
     Territory,
 )
 from caisse_contracts.events import LineKind
+from caisse_contracts.pricing import Catalogue, shop_catalogue
 from caisse_contracts.tills import BasketContent, BasketLine
-from pos_api.domain.catalogue import shop_catalogue
 from pos_api.domain.errors import TicketInconsistentError
-from pos_api.domain.pricing import Catalogue, price_lines
+from pos_api.domain.pricing import price_lines
 
 TEXTILE: dict[str, Any] = {
     "id": str(uuid.uuid4()),

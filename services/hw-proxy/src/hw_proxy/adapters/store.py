@@ -684,6 +684,20 @@ class TillRecords(LocalStore):
 
         return await self._call(read)
 
+    async def settle_sale(self, ticket_id: UUID, settled: Settled, at: datetime) -> bool:
+        """A sale's answer from the online route (`POST /v1/tickets`): its queue entry settled as `settled` says,
+        if it is still pending (the background sender may have sent it meanwhile). Whether it was pending."""
+
+        def work(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute(
+                "update outbox set attempts = attempts + 1, state = ?, outcome = ?, reason = ?, done_at = ?"
+                " where kind = 'sale' and ref = ? and state = 'pending'",
+                (settled.state, settled.outcome, settled.reason, at.isoformat(), str(ticket_id)),
+            )
+            return cursor.rowcount > 0
+
+        return await self._transaction(work)
+
     # the outbox
 
     async def pending(self, limit: int) -> list[OutboxEntry]:

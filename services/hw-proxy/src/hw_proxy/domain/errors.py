@@ -56,3 +56,11 @@ class StaleBasketError(HwProxyError):
         super().__init__(f"basket {basket_id} is at version {current}, not {expected}")
         self.basket_id = basket_id
         self.current = current
+
+
+class BasketRefusedError(HwProxyError):
+    """A basket the till cannot price or sell, every problem named by its field (422), as pos-api would refuse it."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        super().__init__("; ".join(f"{field}: {reason}" for field, reason in problems))
+        self.problems = problems

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from caisse_runtime.http import InvalidParam, Problem, field_reason, install_problem_table
 from hw_proxy.domain.errors import (
+    BasketRefusedError,
     FieldError,
     HwProxyError,
     LoginRefusedError,
@@ -18,6 +19,9 @@ from hw_proxy.domain.errors import (
 )
 
 PROBLEMS: Final[dict[type[Exception], Problem]] = {
+    BasketRefusedError: Problem(
+        422, "Basket refused", "basket-refused", lambda e: [InvalidParam(f, r) for f, r in e.problems]
+    ),
     FieldError: Problem(422, "Invalid value", "invalid-value", field_reason),
     NotReadyError: Problem(
         409, "Not now", "till-not-ready", lambda _: [], lambda e: {"till_status": e.status, "reason": e.reason}

@@ -1,4 +1,5 @@
-"""The till's local HTTP API for its web app: the boot status, the cashier's login, the cash session.
+"""The till's local HTTP API for its web app: the boot status, the cashier's login, the cash session, baskets and
+their finalize.
 
 Everything answers from the till's own store, at once, whether pos-api answers or not; what the central side must
 know is queued and sent by the background sender.
@@ -11,17 +12,22 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
+from fastapi import APIRouter, Response
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, model_validator
 
+from caisse_contracts.events import TicketFinalizedV1
 from caisse_contracts.session_api import CountIn
+from caisse_contracts.till_views import BasketOut, BasketTotals
+from caisse_contracts.tills import INT4_MAX, BasketContent, BasketPut, Receipt
 from caisse_runtime.http import PROBLEM_JSON
 from hw_proxy.domain.cash_session import LocalSession
+from hw_proxy.domain.sales import FinalizedSale
 from hw_proxy.domain.till_status import TillStatus
 from hw_proxy.service_layer.boot import till_view
 from hw_proxy.service_layer.cash_session import close_session, continue_session, move_cash, open_session
 from hw_proxy.service_layer.login import log_in
 from hw_proxy.service_layer.ports import CentralApi, Clock, TillStore
+from hw_proxy.service_layer.selling import BasketView, finalize_basket, read_basket, read_sale, save_basket
 from hw_proxy.service_layer.till_state import TillState
 
 Pin = Annotated[str, Field(min_length=4, max_length=8, pattern=r"^[0-9]+$")]
@@ -122,6 +128,52 @@ class CloseOut(BaseModel):
     counted_cash: StrictInt
 
 
+class FinalizeIn(_In):
+    """Finalize a basket: the till gives it its next number itself.
+
+    Without `content`, the basket as last saved is sold and `version` is its version; with `content`, the basket
+    as it stands at payment is sold at once, `version` being the version the till last read (0: never saved)."""
+
+    version: StrictInt = Field(ge=0, le=INT4_MAX)
+    content: BasketContent | None = None
+
+    @model_validator(mode="after")
+    def _new_basket_brings_content(self) -> FinalizeIn:
+        if self.version == 0 and self.content is None:
+            raise ValueError("version 0 (a basket never saved) needs the basket's content")
+        return self
+
+
+class FinalizedOut(BaseModel):
+    """A sale finalized on the till: its ticket (as pos-api books it), its receipt, and whether it was finalized
+    before (a retry answered again). It is sent to pos-api in the background (`GET /v1/sales/{ticket_id}`)."""
+
+    ticket: TicketFinalizedV1
+    receipt: Receipt
+    replayed: bool
+
+
+class SaleOut(BaseModel):
+    """A sale of the till and where its sending to pos-api stands."""
+
+    ticket: TicketFinalizedV1
+    sync_state: Literal["pending", "sent", "aside"] | None = Field(description="None: not queued (never).")
+    outcome: str | None = Field(description="pos-api's answer: created, already_exists, conflict, failed.")
+    reason: str | None
+
+
+def basket_out(view: BasketView) -> BasketOut:
+    basket = view.basket
+    return BasketOut(
+        id=basket.basket_id,
+        version=basket.version,
+        status=basket.status,
+        ticket_id=basket.ticket_id,
+        content=basket.content,
+        computed=BasketTotals.model_validate(view.computed.as_dict()),
+    )
+
+
 def session_view(session: LocalSession) -> SessionView:
     return SessionView(
         session_id=session.session_id,
@@ -143,9 +195,11 @@ def till_routes(
     clock: Clock,
     new_id: Callable[[], UUID],
     queued: Callable[[], None],
+    forward: Callable[[FinalizedSale], None],
 ) -> APIRouter:
-    """`/v1/status`, `/v1/cashier/login`, `/v1/session/…`, `/v1/queue` over the till's store and state; `queued`
-    wakes the sender after something was queued."""
+    """`/v1/status`, `/v1/cashier/login`, `/v1/session/…`, `/v1/baskets/…`, `/v1/sales/…`, `/v1/queue` over the
+    till's store and state; `queued` wakes the sender after something was queued, `forward` hands a sale just
+    finalized to pos-api in the background."""
     router = APIRouter(prefix="/v1", tags=["till"])
 
     @router.get("/status", summary="The till's status (BOOTING → READY_OPEN / READY_CONTINUE → WORKING)")
@@ -239,6 +293,56 @@ def till_routes(
             closed_at=closed.closed_at,
             last_ticket_number=closed.last_ticket_number,
             counted_cash=sum(c.value * c.count for c in closed.counts),
+        )
+
+    @router.put(
+        "/baskets/{basket_id}",
+        summary="Save the basket (the version read, 0 for a new one); priced locally, as pos-api prices it",
+        responses={404: PROBLEM, 409: PROBLEM, 422: PROBLEM},
+    )
+    async def put_basket(basket_id: UUID, body: BasketPut, response: Response) -> BasketOut:
+        view = await save_basket(store, state, basket_id, body.version, body.content, now=clock())
+        response.headers["ETag"] = f'"{view.basket.version}"'
+        return basket_out(view)
+
+    @router.get(
+        "/baskets/{basket_id}",
+        summary="The basket with its totals, computed from the till's config",
+        responses={404: PROBLEM, 409: PROBLEM, 422: PROBLEM},
+    )
+    async def get_basket(basket_id: UUID, response: Response) -> BasketOut:
+        view = await read_basket(store, state, basket_id)
+        response.headers["ETag"] = f'"{view.basket.version}"'
+        return basket_out(view)
+
+    @router.post(
+        "/baskets/{basket_id}/finalize",
+        status_code=201,
+        summary="Finalize with the till's next number (stored with it in one transaction); the receipt at once",
+        responses={
+            200: {"model": FinalizedOut, "description": "Finalized before: the same sale"},
+            404: PROBLEM,
+            409: PROBLEM,
+            422: PROBLEM,
+        },
+    )
+    async def post_finalize(basket_id: UUID, body: FinalizeIn, response: Response) -> FinalizedOut:
+        done = await finalize_basket(store, state, basket_id, body.version, body.content, now=clock())
+        if done.replayed:
+            response.status_code = 200
+        else:
+            forward(done.sale)
+        return FinalizedOut(ticket=done.sale.ticket, receipt=done.receipt, replayed=done.replayed)
+
+    @router.get("/sales/{ticket_id}", summary="A sale of the till and its sending", responses={404: PROBLEM})
+    async def get_sale(ticket_id: UUID) -> SaleOut:
+        view = await read_sale(store, ticket_id)
+        entry = view.entry
+        return SaleOut(
+            ticket=view.sale.ticket,
+            sync_state=entry.state if entry else None,
+            outcome=entry.outcome if entry else None,
+            reason=entry.reason if entry else None,
         )
 
     @router.get("/queue/aside", summary="What pos-api refused (conflict, failed), kept aside with the reason")

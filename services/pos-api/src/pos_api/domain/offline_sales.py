@@ -4,7 +4,7 @@ The till names every item it priced a sale with, at the version its cache held (
 history keeps every version; `HeldConfig` is the part of it a batch names, read once. `offline_ticket` prices the
 sale's lines with those versions (`pricing.price_lines`, as online), checks the till's unit prices against them,
 recomputes the sale with the contracts' basket math and checks the totals the till declares, then makes the ticket
-as a basket finalized online makes it (`baskets.sale_ticket`). Every input of the ticket is the sale itself or an
+as a basket finalized online makes it (`caisse_contracts.pricing.sale_ticket`). Every input of the ticket is the sale itself or an
 immutable version, so the same sale always makes the same ticket: a replay is recognised by its content hash.
 """
 
@@ -21,13 +21,11 @@ from pydantic import ValidationError
 from caisse_contracts.basket import BasketError, compute_basket
 from caisse_contracts.config import CatalogueOverride, Category, Company, Product, Territory
 from caisse_contracts.events import EntityType, TicketFinalizedV1
+from caisse_contracts.pricing import Catalogue, SaleIdentity, basket_input, sale_content, sale_ticket, shop_catalogue
 from caisse_contracts.sync import OfflineLine, OfflineSale
-from caisse_contracts.tills import BasketContent, BasketLine
-from pos_api.domain.baskets import SaleIdentity, basket_input, sale_ticket
-from pos_api.domain.catalogue import shop_catalogue
 from pos_api.domain.config import StoredItem
 from pos_api.domain.errors import FieldProblem, TicketInconsistentError
-from pos_api.domain.pricing import Catalogue, price_lines
+from pos_api.domain.pricing import price_lines
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +82,7 @@ def offline_ticket(sale: OfflineSale, place: TillPlace, held: HeldConfig) -> Tic
     every field that is wrong otherwise (a version unknown, a price that is not the one of its version, totals
     that do not add up, a sale not fully paid)."""
     territory, company, catalogue = _priced_with(sale, place, held)
-    content = _content(sale)
+    content = sale_content(sale)
     priced = price_lines(content, catalogue)
     problems = [
         FieldProblem(f"lines[{i}].unit_price", _price_reason(line, unit_price))
@@ -131,33 +129,6 @@ def _price_reason(line: OfflineLine, unit_price: int) -> str:
     override = f" and override version {line.override_version}" if line.override_id is not None else ""
     return (
         f"is {line.unit_price}; at product version {line.product_version}{override} this shop sells it at {unit_price}"
-    )
-
-
-def _content(sale: OfflineSale) -> BasketContent:
-    """The sale as a basket: what the cashier chose, a category item at its free price, a product at none (priced
-    from the catalogue at the versions named, as online)."""
-    return BasketContent(
-        lines=tuple(
-            BasketLine(
-                line_id=line.line_id,
-                product_id=line.product_id,
-                category_id=None if line.product_id is not None else line.category_id,
-                quantity=line.quantity,
-                price=None if line.product_id is not None else line.unit_price,
-                weight_grams=line.weight_grams,
-                label=line.label,
-                discount=line.discount,
-            )
-            for line in sale.lines
-        ),
-        basket_discount=sale.basket_discount,
-        member_card=sale.member_card,
-        employee=sale.employee,
-        vouchers=sale.vouchers,
-        payments=sale.payments,
-        pickup_number=sale.pickup_number,
-        operator_id=sale.operator_id,
     )
 
 

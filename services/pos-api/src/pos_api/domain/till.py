@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from caisse_contracts.config import Company, Pos, Shop, Territory
+from caisse_contracts.pricing import Catalogue
 from pos_api.domain.config import StoredItem
 from pos_api.domain.errors import UnauthenticatedError
-from pos_api.domain.pricing import Catalogue
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,9 +21,17 @@ from caisse_contracts.basket import BasketError, ComputedBasket, compute_basket
 from caisse_contracts.config import Company, Pos, Shop, Territory
 from caisse_contracts.envelope import Envelope, TenantKeys
 from caisse_contracts.events import EntityType, TicketFinalizedV1, TicketKind
+from caisse_contracts.pricing import (
+    Catalogue,
+    PricedLine,
+    SaleIdentity,
+    basket_input,
+    category_weights,
+    receipt_of,
+    sale_ticket,
+)
 from caisse_contracts.tills import BasketContent, BasketPut, CreditNoteIn, FinalizeIn, Receipt, StockAlert
 from caisse_contracts.topics import TICKETS
-from pos_api.domain.baskets import SaleIdentity, basket_input, category_weights, receipt_of, sale_ticket
 from pos_api.domain.credit_notes import RefundLine, RefundTender, credit_note_parts
 from pos_api.domain.errors import (
     BasketConflictError,
@@ -37,7 +45,7 @@ from pos_api.domain.errors import (
     TicketInconsistentError,
     TicketNumberConflictError,
 )
-from pos_api.domain.pricing import Catalogue, PricedLine, price_lines
+from pos_api.domain.pricing import price_lines
 from pos_api.domain.tickets import check_number_jump, check_ticket, content_hash, gaps_of, same_sale
 from pos_api.domain.till import Device, TillContext
 from pos_api.service_layer.cache import TillCache

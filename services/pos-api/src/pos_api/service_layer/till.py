@@ -11,8 +11,8 @@ from pydantic import BaseModel
 
 from caisse_contracts.config import CatalogueOverride, Category, Company, Pos, Product, Shop, Territory
 from caisse_contracts.events import EntityType
+from caisse_contracts.pricing import shop_catalogue
 from caisse_contracts.till_views import OpenSession, PosData, ShopCatalogue
-from pos_api.domain.catalogue import shop_catalogue
 from pos_api.domain.config import Hierarchy
 from pos_api.domain.errors import NotFoundError, UnauthenticatedError
 from pos_api.domain.till import Device

@@ -1,0 +1,58 @@
+"""Hands each sale just finalized to pos-api in the background, so that the cashier's receipt never waits for it.
+
+One task per sale (`service_layer.selling.forward_sale`, bounded by the short forward timeout); a sale left
+queued (pos-api out of reach, slow, or refusing it online) wakes the background sender, which syncs it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+from hw_proxy.domain.sales import FinalizedSale
+from hw_proxy.service_layer.ports import CentralApi, Clock, TillStore
+from hw_proxy.service_layer.selling import forward_sale
+
+log = logging.getLogger(__name__)
+
+
+class SaleForwarder:
+    """The online forward of finalized sales, each in a task of its own; `idle` waits for those under way."""
+
+    def __init__(self, store: TillStore, central: CentralApi, *, clock: Clock, queued: Callable[[], None]) -> None:
+        self._store = store
+        self._central = central
+        self._clock = clock
+        self._queued = queued
+        self._tasks: set[asyncio.Task[str]] = set()
+        self.results: dict[int, str] = {}
+        """What became of each sale forwarded on this run, by number (`sent`, `aside`, `queued`)."""
+
+    def forward(self, done: FinalizedSale) -> None:
+        task = asyncio.create_task(self._run(done), name=f"forward-sale-{done.number}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, done: FinalizedSale) -> str:
+        try:
+            result = await forward_sale(self._store, self._central, done, now=self._clock())
+        except Exception:  # the sale is stored and queued: the sender will send it
+            log.exception("the online forward of sale %s failed: the sync will send it", done.number)
+            result = "queued"
+        self.results[done.number] = result
+        if result == "queued":
+            self._queued()
+        return result
+
+    async def idle(self) -> None:
+        """Wait until every forward under way has ended."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

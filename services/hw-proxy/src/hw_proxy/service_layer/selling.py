@@ -1,0 +1,172 @@
+"""Use cases of selling on the till: a basket saved and priced locally at every keystroke, and its finalize.
+
+A basket is priced from the config cache with the contracts' pricing (`domain.selling`), so the till answers at
+once and exactly as pos-api would. Finalize numbers and stores the sale in ONE SQLite transaction (the till's next
+gap-free number, the sale, the basket's end and the sale queued), answers the receipt at once, and is then
+forwarded (`forward_sale`): online through `POST /v1/tickets` within the short forward timeout, which marks it
+sent; pos-api out of reach, slow or refusing anything but a number conflict, the sale stays queued for the
+background sender (`POST /v1/sync/sales`, as the offline sale naming the versions it was priced with). Both routes
+book the same ticket: a sale sent twice is answered `already_exists`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from caisse_contracts.basket import ComputedBasket
+from caisse_contracts.pricing import PricingRefusedError, receipt_of
+from caisse_contracts.tills import BasketContent, Receipt
+from hw_proxy.domain.errors import BasketRefusedError, NotFoundError, StaleBasketError
+from hw_proxy.domain.outbox import OutboxEntry, Settled
+from hw_proxy.domain.sales import FinalizedSale, StoredBasket
+from hw_proxy.domain.selling import Selling, compute, make_sale, numbered
+from hw_proxy.domain.till_status import TillStatus
+from hw_proxy.service_layer.boot import TillView, ready_to
+from hw_proxy.service_layer.ports import CentralApi, CentralRefusedError, CentralUnreachableError, TillStore
+from hw_proxy.service_layer.till_state import TillState
+
+log = logging.getLogger(__name__)
+
+SELLING = (TillStatus.READY_OPEN, TillStatus.READY_CONTINUE, TillStatus.WORKING)
+"""A basket may be rung up once the till knows its place; it is finalized only in a session (WORKING)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BasketView:
+    """A basket as the till keeps it, with its totals computed now."""
+
+    basket: StoredBasket
+    computed: ComputedBasket
+
+
+@dataclass(frozen=True, slots=True)
+class Finalized:
+    """A sale the till numbered and stored: its ticket, its receipt, and whether it was finalized before (a retry)."""
+
+    sale: FinalizedSale
+    receipt: Receipt
+    replayed: bool = False
+
+
+def _refused(refused: PricingRefusedError) -> BasketRefusedError:
+    return BasketRefusedError([(f"content.{p.field}", p.reason) for p in refused.problems])
+
+
+async def _selling(store: TillStore, state: TillState, *allowed: TillStatus) -> tuple[TillView, Selling]:
+    view = await ready_to(store, state, *allowed)
+    assert view.place is not None  # noqa: S101 (a till past BOOTING knows its place)
+    return view, Selling.of(view.place, await store.items())
+
+
+def _computed(content: BasketContent, selling: Selling) -> ComputedBasket:
+    try:
+        return compute(content, selling)
+    except PricingRefusedError as refused:
+        raise _refused(refused) from None
+
+
+async def save_basket(
+    store: TillStore, state: TillState, basket_id: UUID, version: int, content: BasketContent, *, now: datetime
+) -> BasketView:
+    """Price the basket, then store it over `version` (0: a new one); a stale version is `StaleBasketError`."""
+    _, selling = await _selling(store, state, *SELLING)
+    computed = _computed(content, selling)
+    new_version = await store.save_basket(basket_id, version, content, now)
+    return BasketView(StoredBasket(basket_id, new_version, "open", content, None, now), computed)
+
+
+async def read_basket(store: TillStore, state: TillState, basket_id: UUID) -> BasketView:
+    """The basket as last saved, priced with what the till holds now."""
+    _, selling = await _selling(store, state, *SELLING)
+    basket = await store.basket(basket_id)
+    if basket is None:
+        raise NotFoundError("basket", basket_id)
+    return BasketView(basket, _computed(basket.content, selling))
+
+
+async def finalize_basket(
+    store: TillStore,
+    state: TillState,
+    basket_id: UUID,
+    version: int,
+    content: BasketContent | None,
+    *,
+    now: datetime,
+) -> Finalized:
+    """Number and store the sale of a paid basket in one transaction; its receipt. The basket's id is the ticket's.
+
+    Without `content` the basket as saved at `version` is sold; with it, the basket as it stands at payment (its
+    `version` the one the till last read, 0 for a basket never saved). A basket finalized already answers its
+    sale again (`replayed`): a finalize retried after a lost answer is safe."""
+    view, selling = await _selling(store, state, TillStatus.WORKING)
+    assert view.session is not None  # noqa: S101 (WORKING is an open session)
+    basket = await store.basket(basket_id)
+    if basket is not None and basket.status == "finalized" and basket.ticket_id is not None:
+        found = await store.sale(basket.ticket_id)
+        if found is not None:
+            return Finalized(found[0], _receipt(found[0], selling), replayed=True)
+    if content is None:
+        if basket is None:
+            raise NotFoundError("basket", basket_id)
+        if basket.version != version:
+            raise StaleBasketError(basket_id, version, basket.version)
+        content = basket.content
+    if content.operator_id is None and state.cashier is not None:
+        content = content.model_copy(update={"operator_id": state.cashier.operator_id})
+    try:
+        draft = make_sale(
+            content,
+            selling,
+            ticket_id=basket_id,
+            session_id=view.session.session_id,
+            finalized_at=now,
+            basket_id=basket_id,
+        )
+    except PricingRefusedError as refused:
+        raise _refused(refused) from None
+    done = await store.finalize(lambda number: numbered(draft, number), basket=(basket_id, version), at=now)
+    return Finalized(done, _receipt(done, selling))
+
+
+def _receipt(done: FinalizedSale, selling: Selling) -> Receipt:
+    place = selling.place
+    return receipt_of(done.ticket, place.shop, place.pos, place.territory)
+
+
+@dataclass(frozen=True, slots=True)
+class SaleView:
+    """A sale the till made and where its sending stands (`pending`, `sent`, `aside` with the reason)."""
+
+    sale: FinalizedSale
+    entry: OutboxEntry | None
+
+
+async def read_sale(store: TillStore, ticket_id: UUID) -> SaleView:
+    found = await store.sale(ticket_id)
+    if found is None:
+        raise NotFoundError("sale", ticket_id)
+    return SaleView(*found)
+
+
+async def forward_sale(store: TillStore, central: CentralApi, done: FinalizedSale, *, now: datetime) -> str:
+    """Hand a sale just finalized to pos-api (`POST /v1/tickets`, short timeout): `created` / `already_exists`
+    mark it sent; a number conflict keeps it aside for ops; out of reach, slow, or any other refusal leaves it
+    queued for the sync, which books a sale made on the till as the sale it was (never refused for its stock).
+    Returns what became of it: `sent`, `aside` or `queued`."""
+    try:
+        outcome = await central.post_ticket(done.ticket)
+    except CentralUnreachableError as away:
+        log.info("sale %s queued for the sync: %s", done.number, away)
+        return "queued"
+    except CentralRefusedError as refused:
+        if refused.status == 409 and str(refused.body.get("type", "")).endswith("ticket-number-conflict"):
+            await store.settle_sale(done.sale.ticket_id, Settled(0, "aside", "conflict", refused.detail), now)
+            log.error("sale %s: its number holds another sale in pos-api, kept aside", done.number)
+            return "aside"
+        log.warning("pos-api refuses sale %s online (%s): the sync will send it", done.number, refused)
+        return "queued"
+    await store.settle_sale(done.sale.ticket_id, Settled(0, "sent", outcome), now)
+    return "sent"

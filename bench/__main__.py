@@ -16,6 +16,7 @@ from bench import (
     paheko_push,
     paheko_recovery,
     sessions,
+    till_agent,
 )
 from bench.report import Figure, print_table
 
@@ -24,6 +25,7 @@ BENCHMARKS: dict[str, Callable[[], list[Figure]]] = {
     "finalize": finalize.run,
     "offline_sync": offline_sync.run,
     "idle_rss": idle_rss.run,
+    "till_agent": till_agent.run,
     "sessions": sessions.run,
     "notifier": notifier.run,
     "paheko_push": paheko_push.run,

@@ -37,9 +37,13 @@ def build_app(settings: Settings | None = None, *, central: CentralApi | None = 
     settings = settings or Settings()
     runtime = ServiceRuntime(SERVICE, settings, versions_dir=None, uses_kafka=False)
     runtime.instrument()
-    store = TillRecords(
-        settings.store_path, faults=FaultInjection(settings.fault_kill_after_messages, settings.fault_kill_after_sales)
+    faults = FaultInjection(
+        settings.fault_kill_after_messages,
+        settings.fault_kill_after_sales,
+        kill_after_committed_sales=settings.fault_kill_after_committed_sales,
+        kill_after_answers=settings.fault_kill_after_answers,
     )
+    store = TillRecords(settings.store_path, faults=faults)
     runtime.readiness["local_store"] = store.answers
     secrets = SecretFile(settings.secret_path or settings.store_path + ".secret")
     given = (

@@ -59,3 +59,15 @@ class Settings(ServiceSettings):
         ge=1,
         description="Tests only: SIGKILL the process while it stores its Nth finalized sale, before its commit.",
     )
+    fault_kill_after_committed_sales: int | None = Field(
+        default=None,
+        ge=1,
+        description="Tests only: SIGKILL the process once its Nth finalized sale is committed, before the cashier"
+        " has the answer.",
+    )
+    fault_kill_after_answers: int | None = Field(
+        default=None,
+        ge=1,
+        description="Tests only: SIGKILL the process while it records pos-api's Nth answer that something it sent"
+        " is in (after pos-api wrote it, before the till marks it sent).",
+    )

@@ -160,19 +160,42 @@ _ITEM_COLUMNS: Final = "entity_type, entity_id, version, item, removed, position
 
 
 class FaultInjection:
-    """Tests only: SIGKILL this process while it stores its Nth stream message (or its Nth sale), after the writes
-    and before the commit, to prove that a till killed at the worst moment keeps a consistent store."""
+    """Tests only: SIGKILL this process at a chosen point of its Nth write of a kind, to prove that a till killed
+    at the worst moment keeps a consistent store and loses, reuses or sends twice nothing.
 
-    def __init__(self, kill_after_messages: int | None, kill_after_sales: int | None = None) -> None:
-        self._left = {"message": kill_after_messages, "sale": kill_after_sales}
+    The points: `message` (a stream message stored, before the commit), `sale` (a sale numbered and stored, before
+    the commit), `sale:committed` (a sale committed, before the cashier has the answer), `answer` (pos-api's answer
+    that a sale or a session operation is in, being recorded as sent: after pos-api wrote it, before the commit)."""
 
-    def before_commit(self, point: str) -> None:
+    def __init__(
+        self,
+        kill_after_messages: int | None,
+        kill_after_sales: int | None = None,
+        *,
+        kill_after_committed_sales: int | None = None,
+        kill_after_answers: int | None = None,
+    ) -> None:
+        self._left = {
+            "message": kill_after_messages,
+            "sale": kill_after_sales,
+            "sale:committed": kill_after_committed_sales,
+            "answer": kill_after_answers,
+        }
+
+    def at(self, point: str) -> None:
+        """Count one pass at `point`; at the Nth the process is killed there and then."""
         left = self._left.get(point)
         if left is None:
             return
         self._left[point] = left - 1
         if left == 1:
             os.kill(os.getpid(), signal.SIGKILL)
+
+    def before_commit(self, point: str) -> None:
+        self.at(point)
+
+    def after_commit(self, point: str) -> None:
+        self.at(f"{point}:committed")
 
 
 def migrate(conn: sqlite3.Connection, steps: Sequence[Sequence[str]] = MIGRATIONS) -> int:
@@ -254,7 +277,8 @@ class LocalStore:
 
     async def _transaction(self, work: Callable[[sqlite3.Connection], T], *, fault: str | None = None) -> T:
         """`work` in one transaction, committed whole or rolled back whole; `fault` names the fault-injection
-        point it counts for (`message`: a stream message, `sale`: a finalized sale)."""
+        point it counts for (`message`: a stream message, `sale`: a finalized sale, `answer`: pos-api's answer
+        recorded), before its commit and, as `<fault>:committed`, after it."""
 
         def run(conn: sqlite3.Connection) -> T:
             conn.execute("begin immediate")
@@ -266,6 +290,8 @@ class LocalStore:
                 conn.execute("rollback")
                 raise
             conn.execute("commit")
+            if fault is not None:
+                self._faults.after_commit(fault)
             return result
 
         return await self._call(run)
@@ -696,7 +722,7 @@ class TillRecords(LocalStore):
             )
             return cursor.rowcount > 0
 
-        return await self._transaction(work)
+        return await self._transaction(work, fault="answer" if settled.state == "sent" else None)
 
     # the outbox
 
@@ -729,7 +755,7 @@ class TillRecords(LocalStore):
                         (result.state, result.outcome, result.reason, at.isoformat(), result.seq),
                     )
 
-        await self._transaction(work)
+        await self._transaction(work, fault="answer" if any(r.state == "sent" for r in results) else None)
 
     async def aside(self) -> list[OutboxEntry]:
         """What the central side refused (conflict, failed): kept, with the reason, for ops."""

@@ -149,6 +149,7 @@ async def test_answers_mark_entries_sent_or_aside_with_the_reason(store: TillRec
     assert (counts.pending_sales, counts.aside) == (1, 1)
 
 
-def test_the_schema_has_the_tills_own_tables_in_a_second_step() -> None:
-    assert len(MIGRATIONS) == 2
+def test_the_schema_has_the_tills_own_tables_in_a_second_step_and_the_reprints_in_a_third() -> None:
+    assert len(MIGRATIONS) == 3
     assert any("create table outbox" in statement for statement in MIGRATIONS[1])
+    assert any("create table reprint" in statement for statement in MIGRATIONS[2])

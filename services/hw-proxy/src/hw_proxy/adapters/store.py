@@ -153,6 +153,16 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         """,
         "create index outbox_pending on outbox (seq) where state = 'pending'",
     ),
+    (
+        # How many times each sale's receipt was printed again: every reprint is a duplicate with its counter.
+        """
+        create table reprint (
+            ticket_id text primary key references sale (ticket_id),
+            copies integer not null check (copies >= 1),
+            last_at text not null
+        ) without rowid
+        """,
+    ),
 )
 """The schema, step by step; a step is never edited once released, a change is a new step."""
 
@@ -709,6 +719,30 @@ class TillRecords(LocalStore):
             return done, _entry(entry) if entry else None
 
         return await self._call(read)
+
+    async def reprint(self, ticket_id: UUID, at: datetime) -> tuple[FinalizedSale, int] | None:
+        """Count one more reprint of a sale's receipt, in one transaction: the sale and its duplicate's number (1 for
+        the first reprint), or None when the till holds no such sale (nothing counted)."""
+
+        def work(conn: sqlite3.Connection) -> tuple[FinalizedSale, int] | None:
+            row = conn.execute(
+                "select sale, ticket, basket_id from sale where ticket_id = ?", (str(ticket_id),)
+            ).fetchone()
+            if row is None:
+                return None
+            copies = conn.execute(
+                "insert into reprint (ticket_id, copies, last_at) values (?, 1, ?) on conflict (ticket_id)"
+                " do update set copies = copies + 1, last_at = excluded.last_at returning copies",
+                (str(ticket_id), at.isoformat()),
+            ).fetchone()[0]
+            done = FinalizedSale(
+                OfflineSale.model_validate_json(row[0]),
+                TicketFinalizedV1.model_validate_json(row[1]),
+                UUID(row[2]) if row[2] else None,
+            )
+            return done, int(copies)
+
+        return await self._transaction(work)
 
     async def settle_sale(self, ticket_id: UUID, settled: Settled, at: datetime) -> bool:
         """A sale's answer from the online route (`POST /v1/tickets`): its queue entry settled as `settled` says,

@@ -27,7 +27,14 @@ from hw_proxy.service_layer.boot import till_view
 from hw_proxy.service_layer.cash_session import close_session, continue_session, move_cash, open_session
 from hw_proxy.service_layer.login import log_in
 from hw_proxy.service_layer.ports import CentralApi, Clock, TillStore
-from hw_proxy.service_layer.selling import BasketView, finalize_basket, read_basket, read_sale, save_basket
+from hw_proxy.service_layer.selling import (
+    BasketView,
+    finalize_basket,
+    read_basket,
+    read_sale,
+    reprint_sale,
+    save_basket,
+)
 from hw_proxy.service_layer.till_state import TillState
 
 Pin = Annotated[str, Field(min_length=4, max_length=8, pattern=r"^[0-9]+$")]
@@ -151,6 +158,14 @@ class FinalizedOut(BaseModel):
     ticket: TicketFinalizedV1
     receipt: Receipt
     replayed: bool
+
+
+class ReprintOut(BaseModel):
+    """A sale's receipt printed again: marked as a duplicate (*duplicata*) with its counter (1: the first reprint)."""
+
+    receipt: Receipt
+    duplicate: Literal[True] = True
+    duplicate_number: StrictInt = Field(ge=1, description="This reprint's number among the sale's reprints.")
 
 
 class SaleOut(BaseModel):
@@ -344,6 +359,15 @@ def till_routes(
             outcome=entry.outcome if entry else None,
             reason=entry.reason if entry else None,
         )
+
+    @router.post(
+        "/sales/{ticket_id}/reprint",
+        summary="The receipt of a sale of this till again, marked as a duplicate with its counter",
+        responses={404: PROBLEM, 409: PROBLEM},
+    )
+    async def post_reprint(ticket_id: UUID) -> ReprintOut:
+        again = await reprint_sale(store, state, ticket_id, now=clock())
+        return ReprintOut(receipt=again.receipt, duplicate_number=again.duplicate)
 
     @router.get("/queue/aside", summary="What pos-api refused (conflict, failed), kept aside with the reason")
     async def get_aside() -> list[AsideOut]:

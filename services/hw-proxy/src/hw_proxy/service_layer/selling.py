@@ -151,6 +151,26 @@ async def read_sale(store: TillStore, ticket_id: UUID) -> SaleView:
     return SaleView(*found)
 
 
+@dataclass(frozen=True, slots=True)
+class Reprinted:
+    """A sale's receipt printed again: a duplicate (*duplicata*, PRODUCT.md §11) with its counter, 1 for the first."""
+
+    sale: FinalizedSale
+    receipt: Receipt
+    duplicate: int
+
+
+async def reprint_sale(store: TillStore, state: TillState, ticket_id: UUID, *, now: datetime) -> Reprinted:
+    """The receipt of a sale made on this till, again, marked as its next duplicate: the counter is kept per sale and
+    moved in one transaction, so two reprints never carry the same number and a reprint is never uncounted."""
+    _, selling = await _selling(store, state, *SELLING)
+    found = await store.reprint(ticket_id, now)
+    if found is None:
+        raise NotFoundError("sale", ticket_id)
+    done, copies = found
+    return Reprinted(done, _receipt(done, selling), copies)
+
+
 async def forward_sale(store: TillStore, central: CentralApi, done: FinalizedSale, *, now: datetime) -> str:
     """Hand a sale just finalized to pos-api (`POST /v1/tickets`, short timeout): `created` / `already_exists`
     mark it sent; a number conflict keeps it aside for ops; out of reach, slow, or any other refusal leaves it

@@ -119,6 +119,7 @@ def build_app(settings: Settings | None = None, *, central: CentralApi | None = 
                 new_id=uuid.uuid4,
                 queued=sender.nudge,
                 forward=forwarder.forward,
+                forward_credit_note=forwarder.forward_credit_note,
             ),
         ],
         on_start=on_start,

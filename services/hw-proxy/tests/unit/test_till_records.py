@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import stat
 import uuid
 from collections.abc import AsyncIterator
@@ -19,7 +20,7 @@ from caisse_contracts.events import TicketFinalizedV1
 from caisse_contracts.sync import OfflineSale
 from caisse_contracts.tills import BasketContent
 from hw_proxy.adapters.secret_file import SecretFile, SecretFileError
-from hw_proxy.adapters.store import MIGRATIONS, TillRecords
+from hw_proxy.adapters.store import MIGRATIONS, TillRecords, migrate
 from hw_proxy.domain.enrolment import DeviceCredentials
 from hw_proxy.domain.errors import StaleBasketError
 from hw_proxy.domain.outbox import Settled
@@ -149,6 +150,17 @@ async def test_answers_mark_entries_sent_or_aside_with_the_reason(store: TillRec
     assert (counts.pending_sales, counts.aside) == (1, 1)
 
 
-def test_the_schema_has_the_tills_own_tables_in_a_second_step() -> None:
-    assert len(MIGRATIONS) == 2
+def test_the_schema_has_the_tills_own_tables_in_a_second_step_and_the_reprints_in_a_third() -> None:
+    assert len(MIGRATIONS) == 3
     assert any("create table outbox" in statement for statement in MIGRATIONS[1])
+    assert any("create table reprint" in statement for statement in MIGRATIONS[2])
+
+
+def test_the_third_step_keeps_the_queue_of_a_till_it_upgrades_and_lets_it_take_credit_notes() -> None:
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    assert migrate(conn, MIGRATIONS[:2]) == 2
+    conn.execute("insert into outbox (kind, ref, payload, enqueued_at) values ('sale', 'a', '{}', 'now')")
+    assert migrate(conn) == 3
+    assert conn.execute("select kind, ref, state from outbox").fetchall() == [("sale", "a", "pending")]
+    conn.execute("insert into outbox (kind, ref, payload, enqueued_at) values ('credit_note', 'b', '{}', 'now')")
+    assert conn.execute("select count(*) from outbox where state = 'pending'").fetchone()[0] == 2

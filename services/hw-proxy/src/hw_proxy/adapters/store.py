@@ -27,7 +27,7 @@ from caisse_contracts.sync import OfflineSale
 from caisse_contracts.tills import BasketContent
 from hw_proxy.domain.cash_session import LocalSession, SessionState
 from hw_proxy.domain.config_cache import CachedItem, EntityKey, RemovedReason, StreamState
-from hw_proxy.domain.errors import NotReadyError, StaleBasketError
+from hw_proxy.domain.errors import FieldError, NotFoundError, NotReadyError, StaleBasketError
 from hw_proxy.domain.login import PinState
 from hw_proxy.domain.outbox import EntryKind, EntryState, OutboxEntry, QueueCounts, Settled
 from hw_proxy.domain.sales import BasketState, FinalizedSale, StoredBasket
@@ -151,6 +151,46 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             done_at text
         )
         """,
+        "create index outbox_pending on outbox (seq) where state = 'pending'",
+    ),
+    (
+        # How many times each sale's receipt was printed again: every reprint is a duplicate with its counter.
+        """
+        create table reprint (
+            ticket_id text primary key references sale (ticket_id),
+            copies integer not null check (copies >= 1),
+            last_at text not null
+        ) without rowid
+        """,
+        # A credit note made on the till: immutable, numbered from the same counter as the sales.
+        """
+        create table credit_note (
+            ticket_id text primary key,
+            number integer not null unique check (number >= 1),
+            original_ticket_id text not null references sale (ticket_id),
+            finalized_at text not null,
+            ticket text not null
+        ) without rowid
+        """,
+        "create index credit_note_of_sale on credit_note (original_ticket_id, number)",
+        # The queue takes credit notes too (sent through `POST /v1/tickets`, after the sale they correct).
+        """
+        create table outbox_v3 (
+            seq integer primary key autoincrement,
+            kind text not null check (kind in ('session', 'sale', 'credit_note')),
+            ref text not null,
+            payload text not null,
+            enqueued_at text not null,
+            attempts integer not null default 0,
+            state text not null default 'pending' check (state in ('pending', 'sent', 'aside')),
+            outcome text,
+            reason text,
+            done_at text
+        )
+        """,
+        "insert into outbox_v3 select * from outbox",
+        "drop table outbox",
+        "alter table outbox_v3 rename to outbox",
         "create index outbox_pending on outbox (seq) where state = 'pending'",
     ),
 )
@@ -710,6 +750,86 @@ class TillRecords(LocalStore):
 
         return await self._call(read)
 
+    async def reprint(self, ticket_id: UUID, at: datetime) -> tuple[FinalizedSale, int] | None:
+        """Count one more reprint of a sale's receipt, in one transaction: the sale and its duplicate's number (1 for
+        the first reprint), or None when the till holds no such sale (nothing counted)."""
+
+        def work(conn: sqlite3.Connection) -> tuple[FinalizedSale, int] | None:
+            row = conn.execute(
+                "select sale, ticket, basket_id from sale where ticket_id = ?", (str(ticket_id),)
+            ).fetchone()
+            if row is None:
+                return None
+            copies = conn.execute(
+                "insert into reprint (ticket_id, copies, last_at) values (?, 1, ?) on conflict (ticket_id)"
+                " do update set copies = copies + 1, last_at = excluded.last_at returning copies",
+                (str(ticket_id), at.isoformat()),
+            ).fetchone()[0]
+            done = FinalizedSale(
+                OfflineSale.model_validate_json(row[0]),
+                TicketFinalizedV1.model_validate_json(row[1]),
+                UUID(row[2]) if row[2] else None,
+            )
+            return done, int(copies)
+
+        return await self._transaction(work)
+
+    async def credit(
+        self,
+        original_id: UUID,
+        credit_note_id: UUID,
+        make: Callable[[int, TicketFinalizedV1, list[TicketFinalizedV1]], TicketFinalizedV1],
+        at: datetime,
+    ) -> tuple[TicketFinalizedV1, int, bool]:
+        """Number and store a credit note on a sale of this till in ONE transaction: the counter's next number, the
+        credit note made by `make` (pure: the number, the sale, its earlier credit notes), and the credit note
+        queued. The credit note, the sale's number, and whether it was made before (the same id: answered again,
+        nothing written). A sale the till does not hold is `NotFoundError`."""
+
+        def work(conn: sqlite3.Connection) -> tuple[TicketFinalizedV1, int, bool]:
+            row = conn.execute("select ticket, number from sale where ticket_id = ?", (str(original_id),)).fetchone()
+            if row is None:
+                raise NotFoundError("sale", original_id)
+            original = TicketFinalizedV1.model_validate_json(row[0])
+            made = conn.execute(
+                "select ticket, original_ticket_id from credit_note where ticket_id = ?", (str(credit_note_id),)
+            ).fetchone()
+            if made is not None:
+                if made[1] != str(original_id):
+                    raise FieldError("credit_note_id", "names a credit note on another sale")
+                return TicketFinalizedV1.model_validate_json(made[0]), int(row[1]), True
+            earlier = [
+                TicketFinalizedV1.model_validate_json(r[0])
+                for r in conn.execute(
+                    "select ticket from credit_note where original_ticket_id = ? order by number", (str(original_id),)
+                )
+            ]
+            number = int(conn.execute("select last_number from ticket_counter").fetchone()[0]) + 1
+            ticket = make(number, original, earlier)
+            ticket_json = ticket.model_dump_json()
+            conn.execute(
+                "insert into credit_note (ticket_id, number, original_ticket_id, finalized_at, ticket)"
+                " values (?, ?, ?, ?, ?)",
+                (str(ticket.ticket_id), number, str(original_id), ticket.finalized_at.isoformat(), ticket_json),
+            )
+            conn.execute("update ticket_counter set last_number = ?", (number,))
+            _enqueue(conn, "credit_note", str(ticket.ticket_id), ticket_json, at)
+            return ticket, int(row[1]), False
+
+        return await self._transaction(work, fault="sale")
+
+    async def entry_of(self, kind: EntryKind, ref: UUID) -> OutboxEntry | None:
+        """The queue entry of a sale or credit note, if it was queued."""
+
+        def read(conn: sqlite3.Connection) -> OutboxEntry | None:
+            row = conn.execute(
+                f"select {_OUTBOX_COLUMNS} from outbox where kind = ? and ref = ?",  # noqa: S608
+                (kind, str(ref)),
+            ).fetchone()
+            return _entry(row) if row else None
+
+        return await self._call(read)
+
     async def settle_sale(self, ticket_id: UUID, settled: Settled, at: datetime) -> bool:
         """A sale's answer from the online route (`POST /v1/tickets`): its queue entry settled as `settled` says,
         if it is still pending (the background sender may have sent it meanwhile). Whether it was pending."""
@@ -717,7 +837,7 @@ class TillRecords(LocalStore):
         def work(conn: sqlite3.Connection) -> bool:
             cursor = conn.execute(
                 "update outbox set attempts = attempts + 1, state = ?, outcome = ?, reason = ?, done_at = ?"
-                " where kind = 'sale' and ref = ? and state = 'pending'",
+                " where kind in ('sale', 'credit_note') and ref = ? and state = 'pending'",
                 (settled.state, settled.outcome, settled.reason, at.isoformat(), str(ticket_id)),
             )
             return cursor.rowcount > 0
@@ -771,7 +891,7 @@ class TillRecords(LocalStore):
     async def queue_counts(self) -> QueueCounts:
         def read(conn: sqlite3.Connection) -> QueueCounts:
             row = conn.execute(
-                "select sum(state = 'pending' and kind = 'session'), sum(state = 'pending' and kind = 'sale'),"
+                "select sum(state = 'pending' and kind = 'session'), sum(state = 'pending' and kind in ('sale', 'credit_note')),"
                 " sum(state = 'aside'), min(case when state = 'pending' then enqueued_at end) from outbox"
             ).fetchone()
             return QueueCounts(int(row[0] or 0), int(row[1] or 0), int(row[2] or 0), _time(row[3]))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-EntryKind = Literal["session", "sale"]
+EntryKind = Literal["session", "sale", "credit_note"]
 EntryState = Literal["pending", "sent", "aside"]
 
 

@@ -11,9 +11,10 @@ import contextlib
 import logging
 from collections.abc import Callable
 
+from caisse_contracts.events import TicketFinalizedV1
 from hw_proxy.domain.sales import FinalizedSale
 from hw_proxy.service_layer.ports import CentralApi, Clock, TillStore
-from hw_proxy.service_layer.selling import forward_sale
+from hw_proxy.service_layer.selling import forward_credit_note, forward_sale
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ class SaleForwarder:
         self._queued = queued
         self._tasks: set[asyncio.Task[str]] = set()
         self.results: dict[int, str] = {}
-        """What became of each sale forwarded on this run, by number (`sent`, `aside`, `queued`)."""
+        """What became of each sale or credit note forwarded on this run, by number (`sent`, `aside`, `queued`)."""
 
     def forward(self, done: FinalizedSale) -> None:
         task = asyncio.create_task(self._run(done), name=f"forward-sale-{done.number}")
@@ -42,6 +43,22 @@ class SaleForwarder:
             log.exception("the online forward of sale %s failed: the sync will send it", done.number)
             result = "queued"
         self.results[done.number] = result
+        if result == "queued":
+            self._queued()
+        return result
+
+    def forward_credit_note(self, ticket: TicketFinalizedV1) -> None:
+        task = asyncio.create_task(self._run_credit_note(ticket), name=f"forward-credit-note-{ticket.number}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run_credit_note(self, ticket: TicketFinalizedV1) -> str:
+        try:
+            result = await forward_credit_note(self._store, self._central, ticket, now=self._clock())
+        except Exception:  # stored and queued: the sender will send it
+            log.exception("the online forward of credit note %s failed: the sync will send it", ticket.number)
+            result = "queued"
+        self.results[ticket.number] = result
         if result == "queued":
             self._queued()
         return result

@@ -18,7 +18,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, mod
 from caisse_contracts.events import TicketFinalizedV1
 from caisse_contracts.session_api import CountIn
 from caisse_contracts.till_views import BasketOut, BasketTotals
-from caisse_contracts.tills import INT4_MAX, BasketContent, BasketPut, Receipt
+from caisse_contracts.tills import INT4_MAX, BasketContent, BasketPut, CreditLineIn, Receipt, RefundIn
 from caisse_runtime.http import PROBLEM_JSON
 from hw_proxy.domain.cash_session import LocalSession
 from hw_proxy.domain.sales import FinalizedSale
@@ -27,7 +27,15 @@ from hw_proxy.service_layer.boot import till_view
 from hw_proxy.service_layer.cash_session import close_session, continue_session, move_cash, open_session
 from hw_proxy.service_layer.login import log_in
 from hw_proxy.service_layer.ports import CentralApi, Clock, TillStore
-from hw_proxy.service_layer.selling import BasketView, finalize_basket, read_basket, read_sale, save_basket
+from hw_proxy.service_layer.selling import (
+    BasketView,
+    credit_sale,
+    finalize_basket,
+    read_basket,
+    read_sale,
+    reprint_sale,
+    save_basket,
+)
 from hw_proxy.service_layer.till_state import TillState
 
 Pin = Annotated[str, Field(min_length=4, max_length=8, pattern=r"^[0-9]+$")]
@@ -89,7 +97,7 @@ class AsideOut(BaseModel):
     """One entry of the till's queue that pos-api refused: kept, never sent again on its own, for ops to settle."""
 
     seq: int
-    kind: Literal["session", "sale"]
+    kind: Literal["session", "sale", "credit_note"]
     ref: str = Field(description="The ticket id of a sale; the session or movement id of a session operation.")
     outcome: str | None = Field(description="conflict or failed")
     reason: str | None
@@ -153,6 +161,35 @@ class FinalizedOut(BaseModel):
     replayed: bool
 
 
+class TillCreditNoteIn(BaseModel):
+    """A credit note on a sale of this till: which lines (and how many units) are given back, and how the money
+    goes back. The till numbers it itself (`CreditNoteIn` without `number`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    credit_note_id: UUID = Field(description="Chosen by the web app: a retry with the same id is the same credit note.")
+    lines: tuple[CreditLineIn, ...] = Field(min_length=1, max_length=500)
+    payments: tuple[RefundIn, ...] = Field(min_length=1, max_length=10)
+    operator_id: UUID | None = Field(default=None, description="None: the cashier logged in.")
+
+
+class CreditedOut(BaseModel):
+    """A credit note made on the till: its ticket (kind `credit_note`), its receipt (`original_number` the sale's),
+    and whether it was made before (a retry answered again). It is sent to pos-api in the background."""
+
+    ticket: TicketFinalizedV1
+    receipt: Receipt
+    replayed: bool
+
+
+class ReprintOut(BaseModel):
+    """A sale's receipt printed again: marked as a duplicate (*duplicata*) with its counter (1: the first reprint)."""
+
+    receipt: Receipt
+    duplicate: Literal[True] = True
+    duplicate_number: StrictInt = Field(ge=1, description="This reprint's number among the sale's reprints.")
+
+
 class SaleOut(BaseModel):
     """A sale of the till and where its sending to pos-api stands."""
 
@@ -196,10 +233,11 @@ def till_routes(
     new_id: Callable[[], UUID],
     queued: Callable[[], None],
     forward: Callable[[FinalizedSale], None],
+    forward_credit_note: Callable[[TicketFinalizedV1], None],
 ) -> APIRouter:
     """`/v1/status`, `/v1/cashier/login`, `/v1/session/…`, `/v1/baskets/…`, `/v1/sales/…`, `/v1/queue` over the
     till's store and state; `queued` wakes the sender after something was queued, `forward` hands a sale just
-    finalized to pos-api in the background."""
+    finalized to pos-api in the background, `forward_credit_note` a credit note just made."""
     router = APIRouter(prefix="/v1", tags=["till"])
 
     @router.get("/status", summary="The till's status (BOOTING → READY_OPEN / READY_CONTINUE → WORKING)")
@@ -344,6 +382,43 @@ def till_routes(
             outcome=entry.outcome if entry else None,
             reason=entry.reason if entry else None,
         )
+
+    @router.post(
+        "/sales/{ticket_id}/credit-notes",
+        status_code=201,
+        summary="A credit note on a sale of this till, numbered and stored in one transaction; its receipt at once",
+        responses={
+            200: {"model": CreditedOut, "description": "Made before: the same credit note"},
+            404: PROBLEM,
+            409: PROBLEM,
+            422: PROBLEM,
+        },
+    )
+    async def post_credit_note(ticket_id: UUID, body: TillCreditNoteIn, response: Response) -> CreditedOut:
+        done = await credit_sale(
+            store,
+            state,
+            ticket_id,
+            body.credit_note_id,
+            body.lines,
+            body.payments,
+            body.operator_id,
+            now=clock(),
+        )
+        if done.replayed:
+            response.status_code = 200
+        else:
+            forward_credit_note(done.ticket)
+        return CreditedOut(ticket=done.ticket, receipt=done.receipt, replayed=done.replayed)
+
+    @router.post(
+        "/sales/{ticket_id}/reprint",
+        summary="The receipt of a sale of this till again, marked as a duplicate with its counter",
+        responses={404: PROBLEM, 409: PROBLEM},
+    )
+    async def post_reprint(ticket_id: UUID) -> ReprintOut:
+        again = await reprint_sale(store, state, ticket_id, now=clock())
+        return ReprintOut(receipt=again.receipt, duplicate_number=again.duplicate)
 
     @router.get("/queue/aside", summary="What pos-api refused (conflict, failed), kept aside with the reason")
     async def get_aside() -> list[AsideOut]:

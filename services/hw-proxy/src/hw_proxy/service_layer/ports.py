@@ -23,7 +23,7 @@ from caisse_contracts.tills import BasketContent
 from hw_proxy.domain.cash_session import LocalSession
 from hw_proxy.domain.config_cache import CachedItem, EntityKey, StreamState
 from hw_proxy.domain.login import PinState
-from hw_proxy.domain.outbox import OutboxEntry, QueueCounts, Settled
+from hw_proxy.domain.outbox import EntryKind, OutboxEntry, QueueCounts, Settled
 from hw_proxy.domain.sales import FinalizedSale, StoredBasket
 
 Clock = Callable[[], datetime]
@@ -174,6 +174,18 @@ class TillStore(Protocol):
     ) -> FinalizedSale: ...
 
     async def sale(self, ticket_id: UUID) -> tuple[FinalizedSale, OutboxEntry | None] | None: ...
+
+    async def reprint(self, ticket_id: UUID, at: datetime) -> tuple[FinalizedSale, int] | None: ...
+
+    async def credit(
+        self,
+        original_id: UUID,
+        credit_note_id: UUID,
+        make: Callable[[int, TicketFinalizedV1, list[TicketFinalizedV1]], TicketFinalizedV1],
+        at: datetime,
+    ) -> tuple[TicketFinalizedV1, int, bool]: ...
+
+    async def entry_of(self, kind: EntryKind, ref: UUID) -> OutboxEntry | None: ...
 
     async def settle_sale(self, ticket_id: UUID, settled: Settled, at: datetime) -> bool: ...
 

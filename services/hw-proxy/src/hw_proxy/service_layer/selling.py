@@ -12,13 +12,16 @@ book the same ticket: a sale sent twice is answered `already_exists`.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
 from caisse_contracts.basket import ComputedBasket
+from caisse_contracts.credit_notes import CreditNoteRefusedError, credit_note_ticket
+from caisse_contracts.events import TicketFinalizedV1
 from caisse_contracts.pricing import PricingRefusedError, receipt_of
-from caisse_contracts.tills import BasketContent, Receipt
+from caisse_contracts.tills import BasketContent, CreditLineIn, CreditNoteIn, Receipt, RefundIn
 from hw_proxy.domain.errors import BasketRefusedError, NotFoundError, StaleBasketError
 from hw_proxy.domain.outbox import OutboxEntry, Settled
 from hw_proxy.domain.sales import FinalizedSale, StoredBasket
@@ -149,6 +152,111 @@ async def read_sale(store: TillStore, ticket_id: UUID) -> SaleView:
     if found is None:
         raise NotFoundError("sale", ticket_id)
     return SaleView(*found)
+
+
+@dataclass(frozen=True, slots=True)
+class Reprinted:
+    """A sale's receipt printed again: a duplicate (*duplicata*, PRODUCT.md §11) with its counter, 1 for the first."""
+
+    sale: FinalizedSale
+    receipt: Receipt
+    duplicate: int
+
+
+async def reprint_sale(store: TillStore, state: TillState, ticket_id: UUID, *, now: datetime) -> Reprinted:
+    """The receipt of a sale made on this till, again, marked as its next duplicate: the counter is kept per sale and
+    moved in one transaction, so two reprints never carry the same number and a reprint is never uncounted."""
+    _, selling = await _selling(store, state, *SELLING)
+    found = await store.reprint(ticket_id, now)
+    if found is None:
+        raise NotFoundError("sale", ticket_id)
+    done, copies = found
+    return Reprinted(done, _receipt(done, selling), copies)
+
+
+@dataclass(frozen=True, slots=True)
+class Credited:
+    """A credit note the till numbered and stored: its ticket, its receipt, and whether it was made before."""
+
+    ticket: TicketFinalizedV1
+    receipt: Receipt
+    replayed: bool = False
+
+
+async def credit_sale(
+    store: TillStore,
+    state: TillState,
+    original_id: UUID,
+    credit_note_id: UUID,
+    lines: Sequence[CreditLineIn],
+    payments: Sequence[RefundIn],
+    operator_id: UUID | None,
+    *,
+    now: datetime,
+) -> Credited:
+    """A credit note on a sale of this till (partial or full, with the money given back), made by the contracts'
+    builder as pos-api makes it, numbered with the till's next number and stored in ONE transaction; its receipt.
+
+    The same `credit_note_id` again answers the credit note made (`replayed`); a sale the till does not hold (never
+    made here: another till's) is a 404; more given back than sold, a line not of the sale, or refunds that do not
+    match are a 422 naming the field, with no number taken."""
+    view, selling = await _selling(store, state, TillStatus.WORKING)
+    assert view.session is not None  # noqa: S101 (WORKING is an open session)
+    session_id = view.session.session_id
+    place = selling.place
+    if operator_id is None and state.cashier is not None:
+        operator_id = state.cashier.operator_id
+
+    def make(number: int, sale: TicketFinalizedV1, earlier: list[TicketFinalizedV1]) -> TicketFinalizedV1:
+        request = CreditNoteIn(
+            credit_note_id=credit_note_id,
+            number=number,
+            lines=tuple(lines),
+            payments=tuple(payments),
+            operator_id=operator_id,
+        )
+        return credit_note_ticket(
+            sale,
+            earlier,
+            request,
+            pos_id=place.pos.id,
+            session_id=session_id,
+            now=now,
+            territory=place.territory,
+            company=place.company,
+        )
+
+    try:
+        ticket, original_number, replayed = await store.credit(original_id, credit_note_id, make, now)
+    except CreditNoteRefusedError as refused:
+        raise BasketRefusedError([(p.field, p.reason) for p in refused.problems]) from None
+    receipt = receipt_of(ticket, place.shop, place.pos, place.territory)
+    return Credited(ticket, receipt.model_copy(update={"original_number": original_number}), replayed)
+
+
+async def forward_credit_note(
+    store: TillStore, central: CentralApi, ticket: TicketFinalizedV1, *, now: datetime
+) -> str:
+    """Hand a credit note just made to pos-api (`POST /v1/tickets`, short timeout) once the sale it corrects is
+    there (sent); otherwise it waits in the queue behind that sale. `sent`, `aside` (refused) or `queued`."""
+    assert ticket.original_ticket_id is not None  # noqa: S101 (a credit note names its sale)
+    original = await store.entry_of("sale", ticket.original_ticket_id)
+    if original is None or original.state != "sent":
+        return "queued"
+    try:
+        outcome = await central.post_ticket(ticket)
+    except CentralUnreachableError as away:
+        log.info("credit note %s queued for the sync: %s", ticket.number, away)
+        return "queued"
+    except CentralRefusedError as refused:
+        conflict = refused.status == 409
+        await store.settle_sale(
+            ticket.ticket_id, Settled(0, "aside", "conflict" if conflict else "failed", refused.detail), now
+        )
+        log.error("credit note %s refused by pos-api, kept aside: %s", ticket.number, refused)
+        return "aside"
+    await store.settle_sale(ticket.ticket_id, Settled(0, "sent", outcome), now)
+    return "sent"
 
 
 async def forward_sale(store: TillStore, central: CentralApi, done: FinalizedSale, *, now: datetime) -> str:

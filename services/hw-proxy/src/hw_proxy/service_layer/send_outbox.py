@@ -1,5 +1,6 @@
-"""Send what the till owes pos-api, oldest first: a run of session operations through `POST /v1/sync/sessions`, or
-a run of sales through `POST /v1/sync/sales`, then the next run. One queue for both keeps a session's open before
+"""Send what the till owes pos-api, oldest first: a run of session operations through `POST /v1/sync/sessions`, a
+run of sales through `POST /v1/sync/sales`, or a run of credit notes through `POST /v1/tickets` one by one (the sync
+route takes sales only), then the next run. One queue for both keeps a session's open before
 its sales and its close after them.
 
 Each answer settles its entry in one transaction: `created` and `already_exists` mark it sent; `conflict` and a
@@ -15,6 +16,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from caisse_contracts.events import TicketFinalizedV1
 from caisse_contracts.session_api import SessionSyncOut
 from caisse_contracts.sync import OfflineSale, SyncAnswer
 from hw_proxy.domain.outbox import OutboxEntry, Settled, head_run
@@ -41,7 +43,9 @@ async def send_next(store: TillStore, central: CentralApi, *, batch_max: int, no
     if not run:
         return Round(empty=True)
     try:
-        if run[0].kind == "session":
+        if run[0].kind == "credit_note":
+            settled = await _credit_notes_settled(run, central)
+        elif run[0].kind == "session":
             settled = _sessions_settled(run, await central.sync_sessions([json.loads(e.payload) for e in run]))
         else:
             sales = [OfflineSale.model_validate_json(e.payload) for e in run]
@@ -59,6 +63,26 @@ async def send_next(store: TillStore, central: CentralApi, *, batch_max: int, no
     if aside:
         log.warning("%d entr(ies) of the till's queue kept aside for ops", aside)
     return Round(sent=sent, aside=aside, reached=all(s.state != "pending" for s in settled))
+
+
+async def _credit_notes_settled(run: list[OutboxEntry], central: CentralApi) -> list[Settled]:
+    """Credit notes, one `POST /v1/tickets` each (the sync route takes sales only), in order: one out of reach
+    leaves it and those after it pending; a refusal keeps it aside with the reason."""
+    settled: list[Settled] = []
+    for entry in run:
+        try:
+            outcome = await central.post_ticket(TicketFinalizedV1.model_validate_json(entry.payload))
+        except CentralRefusedError as refused:
+            conflict = refused.status == 409
+            settled.append(Settled(entry.seq, "aside", "conflict" if conflict else "failed", refused.detail))
+            continue
+        except CentralUnreachableError:
+            if not settled:
+                raise
+            settled.extend(Settled(e.seq, "pending", None, "pos-api out of reach") for e in run[len(settled) :])
+            break
+        settled.append(Settled(entry.seq, "sent", outcome))
+    return settled
 
 
 def _sales_settled(run: list[OutboxEntry], answer: SyncAnswer) -> list[Settled]:

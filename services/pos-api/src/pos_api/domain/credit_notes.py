@@ -1,51 +1,25 @@
-"""Credit notes: a new ticket that cancels all or part of a sale, line by line, with the money given back.
+"""Credit notes, as pos-api answers them.
 
-A finalized ticket never changes. Giving back `q` of a line's `Q` units gives back `q/Q` of each of its
-amounts (half up), except that the last units of a line give back exactly what is left of it, so a sale
-refunded in several credit notes is cancelled to the minor unit. Amounts of a credit note are negative.
+The builder is shared with the till (`caisse_contracts.credit_notes`): a credit note made on a till offline is the
+ticket pos-api makes online. Here a credit note it refuses becomes pos-api's own `TicketInconsistentError` (a 422
+`ticket-inconsistent` naming every field), as before the builder moved to the contracts.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
-from caisse_contracts.basket import div_half_up
-from caisse_contracts.events import PaymentMethod, PaymentV1, TaxTotalV1, TicketFinalizedV1, TicketKind, TicketLineV1
-from caisse_contracts.money import CashRoundingRule, round_cash
-from pos_api.domain.errors import FieldProblem, TicketInconsistentError
+from caisse_contracts import credit_notes
+from caisse_contracts.config import Company, Territory
+from caisse_contracts.credit_notes import CreditNoteParts, CreditNoteRefusedError, RefundLine, RefundTender
+from caisse_contracts.events import TicketFinalizedV1
+from caisse_contracts.money import CashRoundingRule
+from caisse_contracts.tills import CreditNoteIn
+from pos_api.domain.pricing import inconsistent
 
-
-@dataclass(frozen=True, slots=True)
-class RefundLine:
-    line_id: UUID
-    quantity: int
-
-
-@dataclass(frozen=True, slots=True)
-class RefundTender:
-    payment_id: UUID
-    method: PaymentMethod
-    amount: int
-    """Money given back, positive (the credit note stores it negative)."""
-    reference: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class CreditNoteParts:
-    lines: tuple[TicketLineV1, ...]
-    taxes: tuple[TaxTotalV1, ...]
-    payments: tuple[PaymentV1, ...]
-    total_excl_tax: int
-    total_tax: int
-    total_incl_tax: int
-    cash_rounding: int
-
-
-def _share(amount: int, part: int, whole: int, left: int, last: bool) -> int:
-    return left if last else div_half_up(amount * part, whole)
+__all__ = ["CreditNoteParts", "RefundLine", "RefundTender", "credit_note_parts", "credit_note_ticket"]
 
 
 def credit_note_parts(
@@ -55,89 +29,28 @@ def credit_note_parts(
     tenders: Sequence[RefundTender],
     rounding: CashRoundingRule,
 ) -> CreditNoteParts:
-    """The lines, taxes and refund payments of a credit note on `original`, given its `earlier` credit notes."""
-    if original.kind is not TicketKind.SALE:
-        raise TicketInconsistentError([FieldProblem("ticket_id", "only a sale can be credited")])
-    refunded_qty: dict[UUID, int] = defaultdict(int)
-    refunded: dict[UUID, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-    for note in earlier:
-        for line in note.lines:
-            refunded_qty[line.line_id] += -line.quantity
-            sums = refunded[line.line_id]
-            sums[0] += -line.total_incl_tax
-            sums[1] += -line.total_excl_tax
-            sums[2] += -line.tax
-            sums[3] += line.discount
-    by_id = {line.line_id: line for line in original.lines}
-    problems: list[FieldProblem] = []
-    lines: list[TicketLineV1] = []
-    for i, refund in enumerate(refunds):
-        found = by_id.get(refund.line_id)
-        if found is None:
-            problems.append(FieldProblem(f"lines[{i}].line_id", "is not a line of the original ticket"))
-            continue
-        line = found
-        left_qty = line.quantity - refunded_qty[line.line_id]
-        if left_qty == 0:
-            problems.append(FieldProblem(f"lines[{i}].quantity", "every unit of this line was given back already"))
-            continue
-        if refund.quantity < 1 or refund.quantity > left_qty:
-            problems.append(FieldProblem(f"lines[{i}].quantity", f"between 1 and {left_qty} can still be given back"))
-            continue
-        done = refunded[line.line_id]
-        last = refund.quantity == left_qty
-        incl = _share(line.total_incl_tax, refund.quantity, line.quantity, line.total_incl_tax - done[0], last)
-        tax = _share(line.tax, refund.quantity, line.quantity, line.tax - done[2], last)
-        discount = _share(line.discount, refund.quantity, line.quantity, line.discount - done[3], last)
-        weight = None if line.weight_grams is None else div_half_up(line.weight_grams * refund.quantity, line.quantity)
-        lines.append(
-            line.model_copy(
-                update={
-                    "quantity": -refund.quantity,
-                    "total_incl_tax": -incl,
-                    "tax": -tax,
-                    "total_excl_tax": -(incl - tax),
-                    "discount": discount,
-                    "weight_grams": -weight if weight is not None else None,
-                }
-            )
+    """`caisse_contracts.credit_notes.credit_note_parts`, refusing with `TicketInconsistentError`."""
+    try:
+        return credit_notes.credit_note_parts(original, earlier, refunds, tenders, rounding)
+    except CreditNoteRefusedError as refused:
+        raise inconsistent(refused) from None
+
+
+def credit_note_ticket(
+    sale: TicketFinalizedV1,
+    earlier: Sequence[TicketFinalizedV1],
+    request: CreditNoteIn,
+    *,
+    pos_id: UUID,
+    session_id: UUID,
+    now: datetime,
+    territory: Territory,
+    company: Company,
+) -> TicketFinalizedV1:
+    """`caisse_contracts.credit_notes.credit_note_ticket`, refusing with `TicketInconsistentError`."""
+    try:
+        return credit_notes.credit_note_ticket(
+            sale, earlier, request, pos_id=pos_id, session_id=session_id, now=now, territory=territory, company=company
         )
-    if len({r.line_id for r in refunds}) != len(refunds):
-        problems.append(FieldProblem("lines", "a line is named twice"))
-    if problems:
-        raise TicketInconsistentError(problems)
-    if not lines:
-        raise TicketInconsistentError([FieldProblem("lines", "a credit note gives back at least one line")])
-    rates: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for line in lines:
-        sums = rates[line.tax_rate_bp]
-        sums[0] += line.total_excl_tax
-        sums[1] += line.tax
-        sums[2] += line.total_incl_tax
-    taxes = tuple(
-        TaxTotalV1(rate_bp=r, total_excl_tax=e, tax=t, total_incl_tax=i) for r, (e, t, i) in sorted(rates.items())
-    )
-    total_incl = sum(line.total_incl_tax for line in lines)
-    non_cash = sum(t.amount for t in tenders if t.method is not PaymentMethod.CASH)
-    has_cash = any(t.method is PaymentMethod.CASH for t in tenders)
-    cash_rounding = 0
-    if has_cash and rounding is not CashRoundingRule.NONE:
-        cash_rounding = round_cash(total_incl + non_cash, rounding).adjustment
-    given_back = sum(t.amount for t in tenders)
-    if given_back != -(total_incl + cash_rounding):
-        problems.append(
-            FieldProblem("payments", f"give back {given_back}, the credit note is {-(total_incl + cash_rounding)}")
-        )
-        raise TicketInconsistentError(problems)
-    payments = tuple(
-        PaymentV1(payment_id=t.payment_id, method=t.method, amount=-t.amount, reference=t.reference) for t in tenders
-    )
-    return CreditNoteParts(
-        lines=tuple(lines),
-        taxes=taxes,
-        payments=payments,
-        total_excl_tax=sum(line.total_excl_tax for line in lines),
-        total_tax=sum(line.tax for line in lines),
-        total_incl_tax=total_incl,
-        cash_rounding=cash_rounding,
-    )
+    except CreditNoteRefusedError as refused:
+        raise inconsistent(refused) from None

@@ -15,24 +15,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 from caisse_contracts.basket import BasketError, ComputedBasket, compute_basket
 from caisse_contracts.config import Company, Pos, Shop, Territory
 from caisse_contracts.envelope import Envelope, TenantKeys
-from caisse_contracts.events import EntityType, TicketFinalizedV1, TicketKind
+from caisse_contracts.events import EntityType, TicketFinalizedV1
 from caisse_contracts.pricing import (
     Catalogue,
     PricedLine,
     SaleIdentity,
     basket_input,
-    category_weights,
     receipt_of,
     sale_ticket,
 )
 from caisse_contracts.tills import BasketContent, BasketPut, CreditNoteIn, FinalizeIn, Receipt, StockAlert
 from caisse_contracts.topics import TICKETS
-from pos_api.domain.credit_notes import RefundLine, RefundTender, credit_note_parts
+from pos_api.domain.credit_notes import credit_note_ticket
 from pos_api.domain.errors import (
     BasketConflictError,
     FieldProblem,
@@ -470,38 +468,16 @@ def _credit_note(
     now: datetime,
     context: TillContext,
 ) -> TicketFinalizedV1:
-    parts = credit_note_parts(
+    return credit_note_ticket(
         sale,
         earlier,
-        [RefundLine(line.line_id, line.quantity) for line in request.lines],
-        [RefundTender(p.payment_id, p.method, p.amount, p.reference) for p in request.payments],
-        context.territory.cash_rounding,
+        request,
+        pos_id=device.pos_id,
+        session_id=session_id,
+        now=now,
+        territory=context.territory,
+        company=context.company,
     )
-    ticket = sale.model_copy(
-        update={
-            "ticket_id": request.credit_note_id,
-            "number": request.number,
-            "kind": TicketKind.CREDIT_NOTE,
-            "original_ticket_id": sale.ticket_id,
-            "pos_id": device.pos_id,
-            "session_id": session_id,
-            "operator_id": request.operator_id,
-            "finalized_at": now,
-            "local_date": now.astimezone(ZoneInfo(context.territory.timezone)).date(),
-            "lines": parts.lines,
-            "taxes": parts.taxes,
-            "payments": parts.payments,
-            "total_excl_tax": parts.total_excl_tax,
-            "total_tax": parts.total_tax,
-            "total_incl_tax": parts.total_incl_tax,
-            "cash_rounding": parts.cash_rounding,
-            "rounding_account": context.company.accounts.cash_rounding if parts.cash_rounding else None,
-            "change_given": 0,
-            "category_weights": category_weights(parts.lines),
-            "pickup_number": None,
-        }
-    )
-    return TicketFinalizedV1.model_validate(ticket.model_dump())
 
 
 def _same_credit_note(

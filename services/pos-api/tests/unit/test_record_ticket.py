@@ -12,7 +12,7 @@ import pytest
 from caisse_contracts.events import PaymentMethod, PaymentV1, TicketFinalizedV1, TicketKind
 from caisse_contracts.snapshots import load_example
 from caisse_contracts.topics import TICKETS
-from pos_api.adapters.memory import InMemoryUnitOfWork, MemoryState
+from pos_api.adapters.memory import InMemoryTickets, InMemoryUnitOfWork, MemoryState
 from pos_api.domain.errors import InvalidReferenceError, TicketInconsistentError, TicketNumberConflictError
 from pos_api.service_layer.tickets import Outcome, record_ticket
 
@@ -218,6 +218,25 @@ async def test_skipped_numbers_are_gaps_until_their_tickets_arrive() -> None:
     assert [n for _, n, _ in await uow.tickets.open_gaps([pos])] == [2, 3]
     await record(state, example_ticket(ticket_id=uuid.uuid4(), number=3))
     assert [n for _, n, _ in await uow.tickets.open_gaps([pos])] == [2]
+
+
+async def test_the_next_number_read_before_a_higher_one_was_stored_still_closes_its_gap(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A till's sale 5 forwarded online while its sync sends 2: the sync read the highest number (1) before 5 was
+    stored, and 5 opened 2, 3 and 4 as gaps; 2, the next number by that read, must close its own."""
+    state = MemoryState()
+    uow = InMemoryUnitOfWork(state)
+    pos = example_ticket().pos_id
+    await record(state, example_ticket(number=1))
+    await record(state, example_ticket(ticket_id=uuid.uuid4(), number=5))
+
+    async def read_before_5(self: object, pos_id: uuid.UUID) -> int | None:
+        return 1
+
+    monkeypatch.setattr(InMemoryTickets, "last_number", read_before_5)
+    await record(state, example_ticket(ticket_id=uuid.uuid4(), number=2))
+    assert [n for _, n, _ in await uow.tickets.open_gaps([pos])] == [3, 4]
 
 
 async def test_a_number_far_beyond_the_last_is_refused_as_a_broken_counter() -> None:

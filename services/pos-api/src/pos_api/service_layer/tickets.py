@@ -113,8 +113,9 @@ async def record_in(
         check_number_jump(last_number, ticket.number)
         if not await work.tickets.add(stored):
             continue  # another request stored this number meanwhile: read what it stored
-        if ticket.number != (last_number or 0) + 1:  # the next number, the common case, opens and closes no gap
-            await work.tickets.note_gaps(ticket.pos_id, gaps_of(ticket.number, last_number), stored.received_at)
+        # Always, even for the next number: the highest read may be stale, and a higher number stored since has
+        # opened this one as a gap that it must close.
+        await work.tickets.note_gaps(ticket.pos_id, gaps_of(ticket.number, last_number), stored.received_at)
         envelope = Envelope[TicketFinalizedV1].wrap(
             ticket,
             event_id=new_id(),

@@ -23,6 +23,7 @@ import pos_api
 from caisse_contracts.envelope import Envelope
 from caisse_contracts.events import EntityType, StockReason, TicketFinalizedV1, TicketKind
 from caisse_contracts.snapshots import load_example
+from caisse_contracts.till_reports import NumberingRelease, TillReport
 from caisse_contracts.tills import BasketContent
 from caisse_runtime.database import create_engine, migrate, migrations_beside
 from caisse_runtime.outbox import OUTBOX_COLUMNS, OutboxRow
@@ -818,3 +819,41 @@ async def test_two_sales_of_the_same_products_in_opposite_orders_wait_for_each_o
         )
     finally:
         await pool.stop()
+
+
+async def test_the_last_numbers_of_several_tills_are_read_at_once_and_a_till_without_tickets_has_none(
+    store: Store,
+) -> None:
+    busy, other, idle = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    await stored(store, ticket(busy, 1), ticket(busy, 4), ticket(other, 2))
+    async with store.work() as work:
+        assert await work.tickets.last_numbers([busy, other, idle]) == {busy: 4, other: 2}
+
+
+async def test_a_till_report_is_replaced_by_a_newer_one_only(store: Store) -> None:
+    pos_id = uuid.uuid4()
+    newer = TillReport(reported_at=later(60), local_last_number=7, pending=2)
+    older = TillReport(reported_at=later(30), local_last_number=5, number_clash="clash")
+    async with store.work() as work:
+        assert await work.till_reports.save(pos_id, newer, later(61))
+        assert not await work.till_reports.save(pos_id, older, later(62))
+        await work.commit()
+    async with store.work() as work:
+        [kept] = await work.till_reports.of([pos_id, uuid.uuid4()])
+    assert (kept.pos_id, kept.report, kept.received_at) == (pos_id, newer, later(61))
+
+
+async def test_a_numbering_release_is_kept_once_and_the_latest_is_the_one_for_the_highest_number(
+    store: Store,
+) -> None:
+    pos_id, by = uuid.uuid4(), uuid.uuid4()
+    first = NumberingRelease(pos_id=pos_id, resume_after=5, reason="restored", released_by=by, released_at=later(1))
+    async with store.work() as work:
+        assert await work.till_reports.release(first) == first
+        again = first.model_copy(update={"reason": "again", "released_at": later(2)})
+        assert await work.till_reports.release(again) == first, "the release given stands"
+        second = first.model_copy(update={"resume_after": 9, "released_at": later(3)})
+        assert await work.till_reports.release(second) == second
+        await work.commit()
+    async with store.work() as work:
+        assert await work.till_reports.last_releases([pos_id, uuid.uuid4()]) == {pos_id: second}

@@ -16,6 +16,7 @@ from uuid import UUID
 
 from caisse_contracts.envelope import Envelope
 from caisse_contracts.events import EntityType
+from caisse_contracts.till_reports import NumberingRelease, TillReport
 from caisse_runtime.outbox import OutboxRow
 from pos_api.domain.config import StoredItem
 from pos_api.domain.errors import TicketConflict
@@ -27,6 +28,7 @@ from pos_api.service_layer.ports import (
     DeviceCredential,
     MovementFilter,
     PinState,
+    ReceivedReport,
     SessionState,
     StockDocument,
     StockLevel,
@@ -82,6 +84,8 @@ class MemoryState:
     """(shop id, product id) → its level."""
     stock_movements: list[StockMovement] = field(default_factory=list)
     stock_documents: dict[UUID, StockDocument] = field(default_factory=dict)
+    till_reports: dict[UUID, ReceivedReport] = field(default_factory=dict)
+    releases: dict[tuple[UUID, int], NumberingRelease] = field(default_factory=dict)
 
 
 class InMemoryTickets:
@@ -105,6 +109,13 @@ class InMemoryTickets:
     async def last_number(self, pos_id: UUID) -> int | None:
         numbers = [n for (p, n) in [*self._state.tickets, *self._pending] if p == pos_id]
         return max(numbers, default=None)
+
+    async def last_numbers(self, pos_ids: list[UUID]) -> dict[UUID, int]:
+        last: dict[UUID, int] = {}
+        for pos_id, number in [*self._state.tickets, *self._pending]:
+            if pos_id in pos_ids:
+                last[pos_id] = max(number, last.get(pos_id, 0))
+        return last
 
     async def note_gaps(self, pos_id: UUID, gaps: TicketGaps, at: datetime) -> None:
         self._state.gaps.pop((pos_id, gaps.closed), None)
@@ -462,6 +473,31 @@ class InMemoryStock:
         self.documents.clear()
 
 
+class InMemoryTillReports:
+    def __init__(self, state: MemoryState) -> None:
+        self._state = state
+
+    async def save(self, pos_id: UUID, report: TillReport, received_at: datetime) -> bool:
+        held = self._state.till_reports.get(pos_id)
+        if held is not None and held.report.reported_at > report.reported_at:
+            return False
+        self._state.till_reports[pos_id] = ReceivedReport(pos_id, report, received_at)
+        return True
+
+    async def of(self, pos_ids: list[UUID]) -> list[ReceivedReport]:
+        return [r for p, r in self._state.till_reports.items() if p in pos_ids]
+
+    async def release(self, release: NumberingRelease) -> NumberingRelease:
+        return self._state.releases.setdefault((release.pos_id, release.resume_after), release)
+
+    async def last_releases(self, pos_ids: list[UUID]) -> dict[UUID, NumberingRelease]:
+        last: dict[UUID, NumberingRelease] = {}
+        for (pos_id, _after), release in sorted(self._state.releases.items()):
+            if pos_id in pos_ids:
+                last[pos_id] = release
+        return last
+
+
 class InMemoryUnitOfWork:
     def __init__(self, state: MemoryState) -> None:
         self._state = state
@@ -477,6 +513,7 @@ class InMemoryUnitOfWork:
         self.seats = InMemorySeats(state)
         self.checkout = InMemoryCheckout(state, self.tickets, self.sessions, self.baskets, self.outbox)
         self.stock = InMemoryStock(state)
+        self.till_reports = InMemoryTillReports(state)
         self.committed = False
 
     async def __aenter__(self) -> Self:

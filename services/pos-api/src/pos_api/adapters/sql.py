@@ -21,6 +21,7 @@ import asyncpg
 
 from caisse_contracts.envelope import Envelope
 from caisse_contracts.events import EntityType, StockReason, TicketFinalizedV1
+from caisse_contracts.till_reports import NumberingRelease, TillReport
 from caisse_contracts.tills import BasketContent
 from caisse_contracts.topics import POS_API_SESSIONS
 from caisse_runtime.inbox import claim_events
@@ -36,6 +37,7 @@ from pos_api.service_layer.ports import (
     DeviceCredential,
     MovementFilter,
     PinState,
+    ReceivedReport,
     SessionState,
     StockDocument,
     StockLevel,
@@ -235,6 +237,14 @@ class SqlTickets:
     async def last_number(self, pos_id: UUID) -> int | None:
         found: int | None = await self._conn.fetchval("select max(number) from tickets where pos_id = $1", pos_id)
         return found
+
+    async def last_numbers(self, pos_ids: list[UUID]) -> dict[UUID, int]:
+        rows = await self._conn.fetch(
+            "select p.id, (select max(number) from tickets t where t.pos_id = p.id) as last"
+            " from unnest($1::uuid[]) as p (id)",
+            pos_ids,
+        )
+        return {row["id"]: row["last"] for row in rows if row["last"] is not None}
 
     async def note_gaps(self, pos_id: UUID, gaps: TicketGaps, at: datetime) -> None:
         await self._conn.execute(TICKET_GAPS, pos_id, gaps.closed, at, list(gaps.opened))
@@ -1001,6 +1011,80 @@ class SqlStock:
         return [_movement(row) for row in rows]
 
 
+REPORT_SAVED: Final = """
+insert into till_reports (pos_id, reported_at, received_at, report) values ($1, $2, $3, $4::jsonb)
+on conflict (pos_id) do update set reported_at = excluded.reported_at, received_at = excluded.received_at,
+    report = excluded.report
+where till_reports.reported_at <= excluded.reported_at
+returning 1
+"""
+
+RELEASE_KEPT: Final = """
+with kept as (
+    insert into numbering_releases (pos_id, resume_after, reason, released_by, released_at)
+    values ($1, $2, $3, $4, $5)
+    on conflict (pos_id, resume_after) do nothing
+    returning pos_id, resume_after, reason, released_by, released_at
+)
+select * from kept
+union all
+select pos_id, resume_after, reason, released_by, released_at from numbering_releases
+where pos_id = $1 and resume_after = $2 and not exists (select 1 from kept)
+"""
+
+LAST_RELEASES: Final = """
+select distinct on (pos_id) pos_id, resume_after, reason, released_by, released_at from numbering_releases
+where pos_id = any($1::uuid[]) order by pos_id, resume_after desc
+"""
+
+
+def _release(row: asyncpg.Record) -> NumberingRelease:
+    return NumberingRelease(
+        pos_id=row["pos_id"],
+        resume_after=row["resume_after"],
+        reason=row["reason"],
+        released_by=row["released_by"],
+        released_at=row["released_at"],
+    )
+
+
+class SqlTillReports:
+    """The tills' last reports (one row a till, a newer report replacing an older one) and the numbering releases."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def save(self, pos_id: UUID, report: TillReport, received_at: datetime) -> bool:
+        saved = await self._conn.fetchval(
+            REPORT_SAVED, pos_id, report.reported_at, received_at, report.model_dump_json()
+        )
+        return saved is not None
+
+    async def of(self, pos_ids: list[UUID]) -> list[ReceivedReport]:
+        rows = await self._conn.fetch(
+            "select pos_id, received_at, report::text as report from till_reports where pos_id = any($1::uuid[])",
+            pos_ids,
+        )
+        return [
+            ReceivedReport(row["pos_id"], TillReport.model_validate_json(row["report"]), row["received_at"])
+            for row in rows
+        ]
+
+    async def release(self, release: NumberingRelease) -> NumberingRelease:
+        row = await self._conn.fetchrow(
+            RELEASE_KEPT,
+            release.pos_id,
+            release.resume_after,
+            release.reason,
+            release.released_by,
+            release.released_at,
+        )
+        return _release(row)
+
+    async def last_releases(self, pos_ids: list[UUID]) -> dict[UUID, NumberingRelease]:
+        return {row["pos_id"]: _release(row) for row in await self._conn.fetch(LAST_RELEASES, pos_ids)}
+
+
 class SqlUnitOfWork(PooledWork):
     """One transaction on one connection of the pool; leaving without `commit()` rolls it back.
 
@@ -1019,6 +1103,7 @@ class SqlUnitOfWork(PooledWork):
     credentials: SqlCredentials
     checkout: SqlCheckout
     stock: SqlStock
+    till_reports: SqlTillReports
 
     def __init__(self, pool: asyncpg.Pool, *, steps: bool = False) -> None:
         super().__init__(pool, begin_on_entry=not steps)
@@ -1035,6 +1120,7 @@ class SqlUnitOfWork(PooledWork):
         self.credentials = SqlCredentials(conn)
         self.checkout = SqlCheckout(conn, lock=not self._steps)
         self.stock = SqlStock(conn)
+        self.till_reports = SqlTillReports(conn)
 
 
 class SqlPool(HotPool):

@@ -205,3 +205,17 @@ class ForeignSaleError(PosApiError):
 
     def __str__(self) -> str:
         return f"{self.field}: {self.reason}"
+
+
+@dataclass
+class NumberingMovedError(PosApiError):
+    """A numbering release asked for a number that is not pos-api's last one of the till (any more): the till is
+    released only after what pos-api holds now, and ops look again."""
+
+    asked: int
+    central_last: int | None
+
+    def __str__(self) -> str:
+        if self.central_last is None:
+            return "pos-api holds no ticket of this till: there is no number to resume after"
+        return f"pos-api's last ticket number of this till is {self.central_last}, not {self.asked}"

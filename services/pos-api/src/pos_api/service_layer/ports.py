@@ -13,6 +13,7 @@ from uuid import UUID
 from caisse_contracts.envelope import Envelope
 from caisse_contracts.events import EntityType, TicketFinalizedV1
 from caisse_contracts.stream import StreamClaims, StreamKeySet
+from caisse_contracts.till_reports import NumberingRelease, TillReport
 from caisse_contracts.tills import BasketContent
 from caisse_runtime import work
 from pos_api.domain.config import StoredItem
@@ -139,6 +140,9 @@ class Tickets(Protocol):
     async def last_number(self, pos_id: UUID) -> int | None:
         """The highest ticket number received from the POS."""
 
+    async def last_numbers(self, pos_ids: list[UUID]) -> dict[UUID, int]:
+        """The highest ticket number received from each POS given that sent any."""
+
     async def note_gaps(self, pos_id: UUID, gaps: TicketGaps, at: datetime) -> None:
         """Store what a ticket's number does to the till's gaps (`gaps_of`): close the gap of its number, open the
         numbers it skips that no ticket holds (one may have come since they were read as free), each once."""
@@ -159,6 +163,31 @@ class Tickets(Protocol):
     async def matching(self, pos_id: UUID, numbers: list[int], ticket_ids: list[UUID]) -> list[StoredTicket]:
         """In one read: the POS's tickets numbered among `numbers`, and any ticket whose id is among `ticket_ids`
         (of whichever till): what a batch of synced sales may already hold."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedReport:
+    """A till's last report and when pos-api received it."""
+
+    pos_id: UUID
+    report: TillReport
+    received_at: datetime
+
+
+class TillReports(Protocol):
+    """What the tills report of themselves, and the releases of their numbering given by ops."""
+
+    async def save(self, pos_id: UUID, report: TillReport, received_at: datetime) -> bool:
+        """Keep the till's report unless one reported later is already held; False when it was older (kept none)."""
+
+    async def of(self, pos_ids: list[UUID]) -> list[ReceivedReport]:
+        """The last report of each till given that reported."""
+
+    async def release(self, release: NumberingRelease) -> NumberingRelease:
+        """Keep a release; the one already given for the same till and number is kept instead, and answered."""
+
+    async def last_releases(self, pos_ids: list[UUID]) -> dict[UUID, NumberingRelease]:
+        """The latest release of each till given that has one (the one for its highest number)."""
 
 
 class Outbox(Protocol):
@@ -355,6 +384,9 @@ class UnitOfWork(work.UnitOfWork, Protocol):
 
     @property
     def stock(self) -> Stock: ...
+
+    @property
+    def till_reports(self) -> TillReports: ...
 
     def savepoint(self) -> AbstractAsyncContextManager[None]:
         """A part of the unit of work that an exception undoes alone (the rest stays, to be committed)."""

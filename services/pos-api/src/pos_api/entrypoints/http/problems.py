@@ -15,6 +15,7 @@ from pos_api.domain.errors import (
     InUseError,
     InvalidReferenceError,
     NotFoundError,
+    NumberingMovedError,
     OperatorLockedError,
     PosApiError,
     SeatsFullError,
@@ -60,6 +61,13 @@ PROBLEMS: Final[dict[type[Exception], Problem]] = {
     UnauthenticatedError: Problem(401, "Not authenticated", "unauthenticated", headers={"WWW-Authenticate": "Bearer"}),
     ForbiddenError: Problem(403, "Forbidden", "forbidden"),
     NotFoundError: Problem(404, "Not found", "not-found"),
+    NumberingMovedError: Problem(
+        409,
+        "Not the till's last number",
+        "numbering-moved",
+        lambda e: [InvalidParam("resume_after", str(e))],
+        lambda e: {"central_last_number": e.central_last},
+    ),
     StaleVersionError: Problem(
         409,
         "Stale version",

@@ -8,13 +8,15 @@ from datetime import datetime
 from typing import Final, Literal
 from uuid import UUID
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 
 from caisse_contracts.events import EntityType, TicketFinalizedV1
+from caisse_contracts.till_reports import NumberingRelease, NumberingReleaseIn, TillReportView
 from caisse_contracts.tills import BasketContent, CreditNoteIn
 from pos_api.entrypoints.http.deps import CurrentActor, CurrentServices
 from pos_api.service_layer.config import list_items
+from pos_api.service_layer.till_reports import release_numbering, till_reports
 
 router = APIRouter(prefix="/v1/ops", tags=["ops"])
 
@@ -73,3 +75,35 @@ async def ticket_conflicts(actor: CurrentActor, services: CurrentServices) -> li
         )
         for c in kept
     ]
+
+
+@router.get(
+    "/tills",
+    summary="Each till with what it last reported (its last number, a number clash, the entries it keeps aside) "
+    "beside pos-api's last number of it; those needing ops first",
+)
+async def get_tills(
+    actor: CurrentActor,
+    services: CurrentServices,
+    needs_ops: bool | None = Query(None, description="Only the tills that need ops (true) or only the others."),
+) -> list[TillReportView]:
+    return await till_reports(actor, services, needs_ops=needs_ops)
+
+
+@router.post(
+    "/tills/{pos_id}/numbering-release",
+    summary="Let a till that found its numbers already used centrally (restored from an old backup) resume after "
+    "pos-api's last number of it",
+    description="`resume_after` must be pos-api's last ticket number of the till as it stands (else 409 with the "
+    "number it holds): the till takes the release only while that is still the last number. Asked again, the "
+    "release given answers (200).",
+    status_code=201,
+    responses={200: {"model": NumberingRelease}, 409: {"description": "Not the till's last number"}},
+)
+async def post_numbering_release(
+    pos_id: UUID, body: NumberingReleaseIn, actor: CurrentActor, services: CurrentServices, response: Response
+) -> NumberingRelease:
+    release, new = await release_numbering(pos_id, body, actor, services)
+    if not new:
+        response.status_code = 200
+    return release

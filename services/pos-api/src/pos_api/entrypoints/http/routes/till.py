@@ -3,14 +3,16 @@ sees its own shop), and the public keys the notifier verifies those tokens with.
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
 from caisse_contracts.stream import STREAM_KEYS_PATH, StreamKeySet, StreamToken
+from caisse_contracts.till_reports import TILL_NUMBERING_PATH, TILL_REPORT_PATH, Numbering, TillReport
 from caisse_contracts.till_views import PosData
 from pos_api.entrypoints.http.deps import CurrentDevice, CurrentServices
 from pos_api.service_layer.stream_tokens import issue_stream_token, stream_keys
 from pos_api.service_layer.till import pos_data
+from pos_api.service_layer.till_reports import numbering, save_report
 
 router = APIRouter(prefix="/v1", tags=["till"])
 
@@ -49,3 +51,23 @@ async def get_stream_keys(services: CurrentServices) -> JSONResponse:
     return JSONResponse(
         stream_keys(services).model_dump(mode="json"), headers={"Cache-Control": STREAM_KEYS_CACHE_CONTROL}
     )
+
+
+@router.put(
+    TILL_REPORT_PATH.removeprefix("/v1"),
+    summary="What the till knows of itself: its last number, a number clash, the entries of its queue kept aside",
+    description="A newer report (by `reported_at`) replaces the one held; an older one is ignored (204 either way), "
+    "so a report sent again or late never hides a newer one. Ops read them at `GET /v1/ops/tills`.",
+    status_code=204,
+)
+async def put_till_report(report: TillReport, device: CurrentDevice, services: CurrentServices) -> Response:
+    await save_report(device, report, services)
+    return Response(status_code=204)
+
+
+@router.get(
+    TILL_NUMBERING_PATH.removeprefix("/v1"),
+    summary="pos-api's last ticket number of this till and the latest release of its numbering by ops",
+)
+async def get_numbering(device: CurrentDevice, services: CurrentServices) -> Numbering:
+    return await numbering(device, services)

@@ -9,7 +9,8 @@ session-service, pos-api and notifier processes on real Kafka and PostgreSQL (IS
 - a sale whose online answer is lost (pos-api slower than the forward timeout, after writing it) is synced again
   and answered `already_exists`: one ticket, one event;
 - a till restored from an old backup (its store copied back after more sales were made) refuses to sell, saying
-  why, because pos-api holds a number above its own.
+  why, because pos-api holds a number above its own; it reports the clash, ops see it and release the till to
+  resume after pos-api's last number, and it sells on from there without a restart.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import time
 import uuid
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -317,12 +319,14 @@ def test_a_sale_whose_answer_was_lost_is_synced_again_and_answered_already_exist
     assert events == [(basket, 1)], "one event"
 
 
-def test_a_till_restored_from_an_old_backup_refuses_to_sell_saying_why(
+def test_a_till_restored_from_an_old_backup_refuses_to_sell_saying_why_until_ops_release_it(
     stack: Stack, central: tuple[ServiceProcess, ServiceProcess]
 ) -> None:
     pos_api, _ = central
     till = Till.of(stack.demo(pos_api), 3)
-    hw_proxy = till_agent(stack, till, "restored", pos_api_url=pos_api.url, forward_timeout_s="5")
+    hw_proxy = till_agent(
+        stack, till, "restored", pos_api_url=pos_api.url, forward_timeout_s="5", number_recheck_s="0.5"
+    )
     hw_proxy.start()
     app = TillApp(till, hw_proxy)
     ready(app, "READY_OPEN")
@@ -366,4 +370,40 @@ def test_a_till_restored_from_an_old_backup_refuses_to_sell_saying_why(
         assert sale.status_code == 409, sale.text
         assert "ticket number 4" in sale.json()["reason"]
     assert app.status()["last_ticket_number"] == 2, "no number taken"
+
+    pos_id = str(till.till.pos_id)
+    with httpx.Client(base_url=pos_api.url, headers={"Authorization": f"Bearer {stack.admin_token(TAG)}"}) as ops:
+
+        def seen_by_ops() -> dict[str, Any] | None:
+            found = [t for t in ops.get("/v1/ops/tills", params={"needs_ops": "true"}).json() if t["pos_id"] == pos_id]
+            return found[0] if found and found[0]["report"]["number_clash"] else None
+
+        view = wait_for(seen_by_ops, "the clash reported to ops")
+        assert (view["central_last_number"], view["report"]["local_last_number"]) == (4, 2)
+        assert "ticket number 4" in view["report"]["number_clash"]
+        url = f"/v1/ops/tills/{pos_id}/numbering-release"
+        stale = ops.post(url, json={"resume_after": 3, "reason": "restauration"})
+        assert stale.status_code == 409, stale.text
+        assert stale.json()["invalid_params"][0]["name"] == "resume_after"
+        given = ops.post(url, json={"resume_after": 4, "reason": "restauration de la sauvegarde de la nuit"})
+        assert given.status_code == 201, given.text
+
+        ready(app, "READY_CONTINUE")  # released without a restart; its session was open in the backup
+        assert app.status()["last_ticket_number"] == 4
+        app.log_in()
+        with app.http as http:
+            assert http.post("/v1/session/continue").is_success
+            basket = str(uuid.uuid4())
+            done = finalize(http, basket, sale_body(app, due))
+            assert done.status_code == 201, done.text
+            assert done.json()["ticket"]["number"] == 5
+            wait_for(lambda: http.get(f"/v1/sales/{basket}").json()["sync_state"] == "sent", "the sale sent")
+        wait_for(
+            lambda: (
+                not [t for t in ops.get("/v1/ops/tills", params={"needs_ops": "true"}).json() if t["pos_id"] == pos_id]
+            ),
+            "the till no longer needing ops",
+        )
+    numbers = [n for _, n in central_tickets(stack, pos_api, till.till.pos_id)]
+    assert numbers == [1, 2, 3, 4, 5], "none reused, none skipped"
     hw_proxy.stop()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import uuid
 
@@ -22,7 +20,7 @@ from hw_proxy.entrypoints.outbox_sender import OutboxSender
 from hw_proxy.entrypoints.problems import install_problems
 from hw_proxy.entrypoints.sale_forwarder import SaleForwarder
 from hw_proxy.entrypoints.till_routes import till_routes
-from hw_proxy.service_layer.boot import check_numbers
+from hw_proxy.entrypoints.till_watch import TillWatch
 from hw_proxy.service_layer.enrolment import load_enrolment
 from hw_proxy.service_layer.ports import CentralApi
 from hw_proxy.service_layer.till_state import TillState
@@ -55,7 +53,14 @@ def build_app(settings: Settings | None = None, *, central: CentralApi | None = 
     state = TillState(identity)
     client = httpx.AsyncClient(base_url=settings.pos_api_url, timeout=settings.pos_api_timeout_s)
     central = central or PosApiCentral(client, identity, forward_timeout_s=settings.forward_timeout_s)
-    background: set[asyncio.Task[None]] = set()
+    watch = TillWatch(
+        store,
+        central,
+        state,
+        clock=utc_now,
+        recheck_s=settings.number_recheck_s,
+        report_every_s=settings.report_every_s,
+    )
     sender = OutboxSender(
         store,
         central,
@@ -63,8 +68,9 @@ def build_app(settings: Settings | None = None, *, central: CentralApi | None = 
         batch_max=settings.sync_batch_max,
         retry_first_s=settings.send_retry_first_s,
         retry_max_s=settings.send_retry_max_s,
+        aside_found=watch.nudge,
     )
-    forwarder = SaleForwarder(store, central, clock=utc_now, queued=sender.nudge)
+    forwarder = SaleForwarder(store, central, clock=utc_now, queued=sender.nudge, aside_found=watch.nudge)
     subscriber = ConfigSubscriber(
         store=store,
         tokens=PosApiStreamTokens(client, identity),
@@ -84,29 +90,15 @@ def build_app(settings: Settings | None = None, *, central: CentralApi | None = 
         else:
             log.warning("the till is not enrolled: the config stream is off, the cache stays as it is")
 
-    boot_checked = asyncio.Event()
-
-    async def check() -> None:
-        try:
-            await check_numbers(store, central, state)
-        finally:
-            boot_checked.set()
-
     async def boot_check() -> None:
         if identity.enrolled:
-            background.add(asyncio.create_task(check(), name="boot-number-check"))
+            await watch.start()
             await sender.start()
         else:
-            boot_checked.set()
-
-    async def stop_background() -> None:
-        for task in background:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            watch.checked.set()
 
     on_start: list[Hook] = [store.open, enrol, stream, boot_check]
-    on_stop: list[Hook] = [stop_background, forwarder.stop, sender.stop, subscriber.stop, client.aclose, store.close]
+    on_stop: list[Hook] = [watch.stop, forwarder.stop, sender.stop, subscriber.stop, client.aclose, store.close]
     app = runtime.app(
         title="Caisse hw-proxy",
         routers=[
@@ -130,7 +122,8 @@ def build_app(settings: Settings | None = None, *, central: CentralApi | None = 
     app.state.store = store
     app.state.subscriber = subscriber
     app.state.till = state
-    app.state.boot_checked = boot_checked
+    app.state.boot_checked = watch.checked
+    app.state.watch = watch
     app.state.sender = sender
     app.state.forwarder = forwarder
     return app

@@ -32,6 +32,15 @@ class Settings(ServiceSettings):
     )
     send_retry_first_s: float = Field(default=0.5, gt=0, description="The first retry delay's upper bound.")
     send_retry_max_s: float = Field(default=60.0, gt=0, description="The cap of the sender's retry delay.")
+    number_recheck_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="While the till's numbers clash with pos-api's (restored from an old backup), how often it asks"
+        " pos-api again whether ops released it.",
+    )
+    report_every_s: float = Field(
+        default=300.0, gt=0, description="How often the till reports itself to pos-api for ops, besides on a change."
+    )
     notifier_url: str = Field(
         default="ws://127.0.0.1:8104", description="The notifier's base URL; the stream path comes with the token."
     )

@@ -164,3 +164,9 @@ def test_the_third_step_keeps_the_queue_of_a_till_it_upgrades_and_lets_it_take_c
     assert conn.execute("select kind, ref, state from outbox").fetchall() == [("sale", "a", "pending")]
     conn.execute("insert into outbox (kind, ref, payload, enqueued_at) values ('credit_note', 'b', '{}', 'now')")
     assert conn.execute("select count(*) from outbox where state = 'pending'").fetchone()[0] == 2
+
+
+async def test_a_released_numbering_moves_the_last_number_up_and_never_down(store: TillRecords) -> None:
+    assert await store.resume_numbering(41) == 41
+    assert await store.resume_numbering(7) == 41, "an older release never takes numbers back"
+    assert await store.last_number() == 41

@@ -13,6 +13,7 @@ from caisse_contracts.events.config import EntityType
 from caisse_contracts.events.tickets import PaymentV1, TaxTotalV1, TicketLineV1
 from caisse_contracts.session_api import SessionSyncOut
 from caisse_contracts.sync import OfflineLine, OfflineSale, SaleResult, SyncAnswer
+from caisse_contracts.till_reports import Numbering, NumberingRelease, TillReport
 from hw_proxy.service_layer.ports import CentralRefusedError, CentralUnreachableError
 
 AT = datetime(2026, 12, 4, 9, 30, tzinfo=UTC)
@@ -162,6 +163,8 @@ class FakeCentral:
     reachable: bool = True
     pins: dict[uuid.UUID, str] = field(default_factory=dict)
     last_number: int | None = None
+    release: NumberingRelease | None = None
+    reports: list[TillReport] = field(default_factory=list)
     tickets: list[TicketFinalizedV1] = field(default_factory=list)
     sales: list[OfflineSale] = field(default_factory=list)
     operations: list[dict[str, Any]] = field(default_factory=list)
@@ -170,9 +173,13 @@ class FakeCentral:
         if not self.reachable:
             raise CentralUnreachableError("pos-api does not answer (ConnectError)")
 
-    async def last_ticket_number(self) -> int | None:
+    async def numbering(self) -> Numbering:
         self._reach()
-        return self.last_number
+        return Numbering(last_ticket_number=self.last_number, release=self.release)
+
+    async def report(self, report: TillReport) -> None:
+        self._reach()
+        self.reports.append(report)
 
     async def cashier_login(self, operator_id: uuid.UUID, pin: str) -> None:
         self._reach()

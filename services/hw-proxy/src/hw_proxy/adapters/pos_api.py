@@ -15,6 +15,7 @@ from caisse_contracts.events import TicketFinalizedV1
 from caisse_contracts.session_api import SessionSyncOut
 from caisse_contracts.stream import StreamToken
 from caisse_contracts.sync import SYNC_SALES_PATH, OfflineSale, SyncAnswer
+from caisse_contracts.till_reports import TILL_NUMBERING_PATH, TILL_REPORT_PATH, Numbering, TillReport
 from hw_proxy.domain.enrolment import DeviceIdentity
 from hw_proxy.service_layer.ports import CentralRefusedError, CentralUnreachableError, TokenUnavailableError
 
@@ -78,10 +79,15 @@ class PosApiCentral:
             raise CentralRefusedError(response.status_code, str(body.get("detail") or body.get("title") or ""), body)
         return response
 
-    async def last_ticket_number(self) -> int | None:
-        body = _json_object(await self._call("GET", "/v1/pos-data"))
-        number = body.get("last_ticket_number")
-        return number if isinstance(number, int) else None
+    async def numbering(self) -> Numbering:
+        response = await self._call("GET", TILL_NUMBERING_PATH)
+        try:
+            return Numbering.model_validate_json(response.content)
+        except ValidationError:
+            raise CentralUnreachableError("pos-api's numbering does not match the contract") from None
+
+    async def report(self, report: TillReport) -> None:
+        await self._call("PUT", TILL_REPORT_PATH, json=report.model_dump(mode="json"))
 
     async def cashier_login(self, operator_id: UUID, pin: str) -> None:
         await self._call("POST", "/v1/cashier-login", json={"operator_id": str(operator_id), "pin": pin}, short=True)

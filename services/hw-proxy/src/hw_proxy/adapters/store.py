@@ -644,6 +644,15 @@ class TillRecords(LocalStore):
     async def last_number(self) -> int:
         return await self._call(lambda conn: int(conn.execute("select last_number from ticket_counter").fetchone()[0]))
 
+    async def resume_numbering(self, after: int) -> int:
+        """Move the last number up to `after`, never down, in one transaction; the last number now."""
+
+        def work(conn: sqlite3.Connection) -> int:
+            conn.execute("update ticket_counter set last_number = max(last_number, ?)", (after,))
+            return int(conn.execute("select last_number from ticket_counter").fetchone()[0])
+
+        return await self._transaction(work)
+
     async def basket(self, basket_id: UUID) -> StoredBasket | None:
         def read(conn: sqlite3.Connection) -> StoredBasket | None:
             row = conn.execute(

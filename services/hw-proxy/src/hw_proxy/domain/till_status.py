@@ -89,3 +89,11 @@ def number_clash(central_last: int | None, local_last: int) -> str | None:
             " (a till restored from an old backup?): selling is refused until ops resolve it"
         )
     return None
+
+
+def released_after(central_last: int | None, release_after: int | None) -> int | None:
+    """The number a till in a clash may resume after: the one ops released it for, while it is still pos-api's last
+    number of the till (a release given before another device sold on under the same serial no longer fits)."""
+    if central_last is not None and release_after == central_last:
+        return release_after
+    return None

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 
 from hw_proxy.domain.reconnect import Draw, reconnect_delay
 from hw_proxy.service_layer.ports import CentralApi, Clock, TillStore
@@ -16,7 +17,8 @@ log = logging.getLogger(__name__)
 
 
 class OutboxSender:
-    """Runs from the app's start to its stop; `nudge()` after something is queued wakes it at once."""
+    """Runs from the app's start to its stop; `nudge()` after something is queued wakes it at once;
+    `aside_found` is called when pos-api refused entries that the till now keeps aside (ops should know)."""
 
     def __init__(
         self,
@@ -28,6 +30,7 @@ class OutboxSender:
         retry_first_s: float,
         retry_max_s: float,
         draw: Draw | None = None,
+        aside_found: Callable[[], None] | None = None,
     ) -> None:
         self._store = store
         self._central = central
@@ -36,6 +39,7 @@ class OutboxSender:
         self._first_s = retry_first_s
         self._max_s = retry_max_s
         self._draw = draw
+        self._aside_found = aside_found
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -75,6 +79,8 @@ class OutboxSender:
             except Exception:  # the sender must outlive any one failure (a full disk, a bug): log it, try again
                 log.exception("the outbox sender failed")
                 done = None
+            if done is not None and done.aside and self._aside_found is not None:
+                self._aside_found()
             if done is not None and done.empty:
                 failures = 0
                 self.idle.set()

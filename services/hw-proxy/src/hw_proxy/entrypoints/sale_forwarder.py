@@ -1,7 +1,8 @@
 """Hands each sale just finalized to pos-api in the background, so that the cashier's receipt never waits for it.
 
 One task per sale (`service_layer.selling.forward_sale`, bounded by the short forward timeout); a sale left
-queued (pos-api out of reach, slow, or refusing it online) wakes the background sender, which syncs it.
+queued (pos-api out of reach or slow) wakes the background sender, which syncs it; one refused and kept aside wakes
+the till's watch, which reports it to ops.
 """
 
 from __future__ import annotations
@@ -22,11 +23,20 @@ log = logging.getLogger(__name__)
 class SaleForwarder:
     """The online forward of finalized sales, each in a task of its own; `idle` waits for those under way."""
 
-    def __init__(self, store: TillStore, central: CentralApi, *, clock: Clock, queued: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        store: TillStore,
+        central: CentralApi,
+        *,
+        clock: Clock,
+        queued: Callable[[], None],
+        aside_found: Callable[[], None] | None = None,
+    ) -> None:
         self._store = store
         self._central = central
         self._clock = clock
         self._queued = queued
+        self._aside_found = aside_found
         self._tasks: set[asyncio.Task[str]] = set()
         self.results: dict[int, str] = {}
         """What became of each sale or credit note forwarded on this run, by number (`sent`, `aside`, `queued`)."""
@@ -43,8 +53,7 @@ class SaleForwarder:
             log.exception("the online forward of sale %s failed: the sync will send it", done.number)
             result = "queued"
         self.results[done.number] = result
-        if result == "queued":
-            self._queued()
+        self._after(result)
         return result
 
     def forward_credit_note(self, ticket: TicketFinalizedV1) -> None:
@@ -59,9 +68,14 @@ class SaleForwarder:
             log.exception("the online forward of credit note %s failed: the sync will send it", ticket.number)
             result = "queued"
         self.results[ticket.number] = result
+        self._after(result)
+        return result
+
+    def _after(self, result: str) -> None:
         if result == "queued":
             self._queued()
-        return result
+        elif result == "aside" and self._aside_found is not None:
+            self._aside_found()
 
     async def idle(self) -> None:
         """Wait until every forward under way has ended."""

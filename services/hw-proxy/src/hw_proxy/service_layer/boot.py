@@ -8,7 +8,15 @@ from dataclasses import dataclass
 
 from hw_proxy.domain.cash_session import LocalSession
 from hw_proxy.domain.errors import NotReadyError
-from hw_proxy.domain.till_status import Place, StatusView, TillStatus, number_clash, place_of, till_status
+from hw_proxy.domain.till_status import (
+    Place,
+    StatusView,
+    TillStatus,
+    number_clash,
+    place_of,
+    released_after,
+    till_status,
+)
 from hw_proxy.service_layer.ports import CentralApi, CentralRefusedError, CentralUnreachableError, TillStore
 from hw_proxy.service_layer.till_state import TillState
 
@@ -49,14 +57,31 @@ async def ready_to(store: TillStore, state: TillState, *allowed: TillStatus) -> 
     return view
 
 
-async def check_numbers(store: TillStore, central: CentralApi, state: TillState) -> None:
+async def check_numbers(store: TillStore, central: CentralApi, state: TillState) -> bool:
     """Ask pos-api the till's highest number it holds; a number above the till's own stops the selling (a till
-    restored from an old backup would reuse numbers). Out of reach: the till boots offline, as it was."""
+    restored from an old backup would reuse numbers) until ops release the till to resume after pos-api's last
+    number, which the till then takes as its own. Out of reach: the till goes on as it was (at boot: offline, as it
+    was). Returns whether pos-api answered."""
     try:
-        central_last = await central.last_ticket_number()
+        numbering = await central.numbering()
     except (CentralUnreachableError, CentralRefusedError) as exc:
-        log.warning("boot without pos-api (%s): the numbers are checked by pos-api when the sales are sent", exc)
-        return
-    state.number_clash = number_clash(central_last, await store.last_number())
-    if state.number_clash is not None:
-        log.error("%s", state.number_clash)
+        log.warning("pos-api out of reach (%s): the numbers are checked by pos-api when the sales are sent", exc)
+        return False
+    central_last = numbering.last_ticket_number
+    local_last = await store.last_number()
+    clash = number_clash(central_last, local_last)
+    release = numbering.release
+    resume_after = released_after(central_last, release.resume_after if release else None)
+    if clash is not None and release is not None and resume_after is not None:
+        local_last = await store.resume_numbering(resume_after)
+        log.warning(
+            "ops released the till's numbering on %s (%s): it resumes after number %d",
+            release.released_at.isoformat(),
+            release.reason,
+            local_last,
+        )
+        clash = number_clash(central_last, local_last)
+    if clash is not None and clash != state.number_clash:
+        log.error("%s", clash)
+    state.number_clash = clash
+    return True

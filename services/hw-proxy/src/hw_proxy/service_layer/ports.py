@@ -19,6 +19,7 @@ from caisse_contracts.session_api import (
 )
 from caisse_contracts.stream import StreamToken
 from caisse_contracts.sync import OfflineSale, SyncAnswer
+from caisse_contracts.till_reports import Numbering, TillReport
 from caisse_contracts.tills import BasketContent
 from hw_proxy.domain.cash_session import LocalSession
 from hw_proxy.domain.config_cache import CachedItem, EntityKey, StreamState
@@ -119,8 +120,13 @@ class CentralApi(Protocol):
     """pos-api as the till calls it with its device credentials; every call has a short timeout and raises
     `CentralUnreachableError` rather than making the till wait."""
 
-    async def last_ticket_number(self) -> int | None:
-        """The till's highest ticket number pos-api holds (`GET /v1/pos-data`)."""
+    async def numbering(self) -> Numbering:
+        """The till's highest ticket number pos-api holds and the latest release of its numbering by ops
+        (`GET /v1/till/numbering`)."""
+        ...
+
+    async def report(self, report: TillReport) -> None:
+        """Tell pos-api what the till knows of itself (`PUT /v1/till/report`), for ops."""
         ...
 
     async def cashier_login(self, operator_id: UUID, pin: str) -> None:
@@ -164,6 +170,11 @@ class TillStore(Protocol):
     async def record_close(self, operation: CloseOperationIn, closing: dict[str, Any], at: datetime) -> None: ...
 
     async def last_number(self) -> int: ...
+
+    async def resume_numbering(self, after: int) -> int:
+        """Move the till's last number up to `after` (never down), in one transaction: ops released the till to
+        resume there. Returns the last number now."""
+        ...
 
     async def basket(self, basket_id: UUID) -> StoredBasket | None: ...
 

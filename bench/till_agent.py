@@ -50,7 +50,7 @@ from caisse_stack.layout import Instance
 from caisse_stack.processes import stop_pid
 from caisse_stack.services import BY_NAME, admin_token, executable, pid_file, service_env, start_all, stop_all
 
-RUNS: Final = 2
+RUNS: Final = 3
 SALES: Final = 10_000
 PIN: Final = "4821"
 PRODUCT: Final = "Sac cabas"
@@ -290,7 +290,9 @@ def figures(runs: list[Run], yardstick: calibration.Yardstick) -> list[Figure]:
             target=FINALIZE_P99_MS,
             runs=len(p99),
             spread=f"{_spread(p99, 'ms', 2)}; p50 {statistics.median(p50):.2f} ms; hw-proxy CPU"
-            f" {statistics.median(agent_cpu):.2f} ms per sale; {SALES:,} one after the other a run",
+            f" {statistics.median(agent_cpu):.2f} ms per sale"
+            f" = {statistics.median(agent_cpu) * yardstick.tps / 1000:.2f} pgbench transactions"
+            f" ({yardstick.tps:.0f} tps); {SALES:,} one after the other a run",
         ),
         Figure(
             what=f"{label} made offline, then synced: pos-api back → queue empty",
@@ -300,7 +302,8 @@ def figures(runs: list[Run], yardstick: calibration.Yardstick) -> list[Figure]:
             runs=len(sync_s),
             spread=f"{_spread(sync_s, 's')}; {not_created} sales not answered created; CPU per sale"
             f" {statistics.median(stack_cpu):.2f} ms stack + hw-proxy"
-            f" {statistics.median([r.agent_sync_ms_per_sale for r in runs]):.2f} ms",
+            f" {statistics.median([r.agent_sync_ms_per_sale for r in runs]):.2f} ms"
+            f" = {statistics.median(stack_cpu) * yardstick.tps / 1000:.2f} pgbench transactions",
         ),
         Figure(
             what=f"{label} made offline, then synced: sales/s",

@@ -220,8 +220,9 @@ class FaultInjection:
     at the worst moment keeps a consistent store and loses, reuses or sends twice nothing.
 
     The points: `message` (a stream message stored, before the commit), `sale` (a sale numbered and stored, before
-    the commit), `sale:committed` (a sale committed, before the cashier has the answer), `answer` (pos-api's answer
-    that a sale or a session operation is in, being recorded as sent: after pos-api wrote it, before the commit)."""
+    the commit), `sale:committed` (a sale committed, before the cashier has the answer), `credit_note` and
+    `credit_note:committed` (the same for a credit note, or one asked again), `answer` (pos-api's answer that a sale,
+    a credit note or a session operation is in, being recorded as sent: after pos-api wrote it, before the commit)."""
 
     def __init__(
         self,
@@ -230,11 +231,15 @@ class FaultInjection:
         *,
         kill_after_committed_sales: int | None = None,
         kill_after_answers: int | None = None,
+        kill_after_credit_notes: int | None = None,
+        kill_after_committed_credit_notes: int | None = None,
     ) -> None:
         self._left = {
             "message": kill_after_messages,
             "sale": kill_after_sales,
             "sale:committed": kill_after_committed_sales,
+            "credit_note": kill_after_credit_notes,
+            "credit_note:committed": kill_after_committed_credit_notes,
             "answer": kill_after_answers,
         }
 
@@ -333,8 +338,8 @@ class LocalStore:
 
     async def _transaction(self, work: Callable[[sqlite3.Connection], T], *, fault: str | None = None) -> T:
         """`work` in one transaction, committed whole or rolled back whole; `fault` names the fault-injection
-        point it counts for (`message`: a stream message, `sale`: a finalized sale, `answer`: pos-api's answer
-        recorded), before its commit and, as `<fault>:committed`, after it."""
+        point it counts for (`message`: a stream message, `sale`: a finalized sale, `credit_note`: a credit note,
+        `answer`: pos-api's answer recorded), before its commit and, as `<fault>:committed`, after it."""
 
         def run(conn: sqlite3.Connection) -> T:
             conn.execute("begin immediate")
@@ -842,7 +847,7 @@ class TillRecords(LocalStore):
             _enqueue(conn, "credit_note", str(ticket.ticket_id), ticket_json, at)
             return ticket, int(row[1]), False
 
-        return await self._transaction(work, fault="sale")
+        return await self._transaction(work, fault="credit_note")
 
     async def entry_of(self, kind: EntryKind, ref: UUID) -> OutboxEntry | None:
         """The queue entry of a sale or credit note, if it was queued."""

@@ -111,11 +111,23 @@ def local_sales(store_path: Path) -> list[tuple[str, int]]:
         conn.close()
 
 
-def local_outcomes(store_path: Path) -> Counter[tuple[str, str | None]]:
-    """The till's queue of sales by (state, outcome)."""
+def local_tickets(store_path: Path) -> list[tuple[str, int]]:
+    """The sales and credit notes in the till's SQLite store (read-only): (ticket id, number), by number."""
     conn = sqlite3.connect(f"file:{store_path}?mode=ro", uri=True)
     try:
-        rows = conn.execute("select state, outcome from outbox where kind = 'sale'").fetchall()
+        rows = conn.execute(
+            "select ticket_id, number from sale union all select ticket_id, number from credit_note order by number"
+        ).fetchall()
+        return [(str(r[0]), int(r[1])) for r in rows]
+    finally:
+        conn.close()
+
+
+def local_outcomes(store_path: Path, kind: str = "sale") -> Counter[tuple[str, str | None]]:
+    """The till's queue of sales (or credit notes, `kind="credit_note"`) by (state, outcome)."""
+    conn = sqlite3.connect(f"file:{store_path}?mode=ro", uri=True)
+    try:
+        rows = conn.execute("select state, outcome from outbox where kind = ?", (kind,)).fetchall()
         return Counter((str(r[0]), r[1]) for r in rows)
     finally:
         conn.close()
@@ -131,6 +143,25 @@ def central_tickets(stack: Stack, pos_api: ServiceProcess, pos_id: str) -> list[
                 "select id, number from tickets where pos_id = $1 and kind = 'sale' order by number", uuid.UUID(pos_id)
             )
             return [(str(r["id"]), int(r["number"])) for r in rows]
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
+
+
+def central_kinds(stack: Stack, pos_api: ServiceProcess, pos_id: str) -> list[tuple[str, int, str, str | None]]:
+    """Every ticket of the POS in pos-api's database, sales and credit notes: (ticket id, number, kind, the sale a
+    credit note corrects), by number."""
+
+    async def run() -> list[tuple[str, int, str, str | None]]:
+        conn = await asyncpg.connect(stack.infra.dsn(stack.database("pos-api", pos_api.tag)))
+        try:
+            rows = await conn.fetch(
+                "select id, number, kind, body->>'original_ticket_id' as original from tickets where pos_id = $1"
+                " order by number",
+                uuid.UUID(pos_id),
+            )
+            return [(str(r["id"]), int(r["number"]), str(r["kind"]), r["original"]) for r in rows]
         finally:
             await conn.close()
 

@@ -183,15 +183,47 @@ def credit_note_ticket(
         [RefundTender(p.payment_id, p.method, p.amount, p.reference) for p in request.payments],
         territory.cash_rounding,
     )
+    return credit_note_of(
+        sale,
+        parts,
+        CreditNoteIdentity(request.credit_note_id, request.number, pos_id, session_id, request.operator_id),
+        now=now,
+        territory=territory,
+        company=company,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CreditNoteIdentity:
+    """Who makes a credit note, and under which id and number: what its ticket holds besides its sale and parts."""
+
+    credit_note_id: UUID
+    number: int
+    pos_id: UUID
+    session_id: UUID
+    operator_id: UUID | None
+
+
+def credit_note_of(
+    sale: TicketFinalizedV1,
+    parts: CreditNoteParts,
+    who: CreditNoteIdentity,
+    *,
+    now: datetime,
+    territory: Territory,
+    company: Company,
+) -> TicketFinalizedV1:
+    """The credit-note ticket made of `parts` of `sale`: the sale's place and currency, the credit note's own id,
+    number, till, session, operator and time, its negative lines, taxes and payments."""
     ticket = sale.model_copy(
         update={
-            "ticket_id": request.credit_note_id,
-            "number": request.number,
+            "ticket_id": who.credit_note_id,
+            "number": who.number,
             "kind": TicketKind.CREDIT_NOTE,
             "original_ticket_id": sale.ticket_id,
-            "pos_id": pos_id,
-            "session_id": session_id,
-            "operator_id": request.operator_id,
+            "pos_id": who.pos_id,
+            "session_id": who.session_id,
+            "operator_id": who.operator_id,
             "finalized_at": now,
             "local_date": now.astimezone(ZoneInfo(territory.timezone)).date(),
             "lines": parts.lines,

@@ -40,6 +40,8 @@ def build_app(settings: Settings | None = None, *, central: CentralApi | None = 
         settings.fault_kill_after_sales,
         kill_after_committed_sales=settings.fault_kill_after_committed_sales,
         kill_after_answers=settings.fault_kill_after_answers,
+        kill_after_credit_notes=settings.fault_kill_after_credit_notes,
+        kill_after_committed_credit_notes=settings.fault_kill_after_committed_credit_notes,
     )
     store = TillRecords(settings.store_path, faults=faults)
     runtime.readiness["local_store"] = store.answers

@@ -74,6 +74,18 @@ class Settings(ServiceSettings):
         description="Tests only: SIGKILL the process once its Nth finalized sale is committed, before the cashier"
         " has the answer.",
     )
+    fault_kill_after_credit_notes: int | None = Field(
+        default=None,
+        ge=1,
+        description="Tests only: SIGKILL the process while it stores its Nth credit note (or answers one made"
+        " again), before its commit.",
+    )
+    fault_kill_after_committed_credit_notes: int | None = Field(
+        default=None,
+        ge=1,
+        description="Tests only: SIGKILL the process once its Nth credit note is committed (or answered again),"
+        " before the cashier has the answer.",
+    )
     fault_kill_after_answers: int | None = Field(
         default=None,
         ge=1,

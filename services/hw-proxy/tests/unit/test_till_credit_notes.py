@@ -2,7 +2,8 @@
 the till's next numbers (the credit-note ticket as pos-api makes it: kind `credit_note`, the original named,
 negative quantities and money), its receipt at once, forwarded online once its sale is in pos-api or queued behind
 it and sent through `POST /v1/tickets` by the sender; more given back than sold, refunds that do not match, or a
-sale the till does not hold are refused naming the field, with no number taken; a retry answers the same one."""
+sale the till does not hold are refused naming the field, with no number taken; a retry answers the same one, and
+the same id asking for anything else is a 409 naming what differs, with nothing written."""
 
 from __future__ import annotations
 
@@ -88,6 +89,54 @@ async def test_a_credit_note_retried_answers_the_same_one_with_no_new_number(til
     assert again.json()["replayed"] is True
     assert again.json()["ticket"] == first.json()["ticket"]
     assert await till.store.last_number() == 2
+
+
+async def test_the_same_id_with_other_lines_other_refunds_or_on_another_sale_is_a_409_naming_what_differs(
+    till: Till,  # noqa: F811
+) -> None:
+    await working(till)
+    sale = await sold(till)
+    other_sale = await sold(till)
+    body = credit(sale, 1, 1200)
+    url = f"/v1/sales/{sale['ticket_id']}/credit-notes"
+    first = await till.http.post(url, json=body)
+    assert first.status_code == 201, first.text
+
+    async def conflict(answer_to: str, sent: dict[str, Any]) -> list[str]:
+        answer = await till.http.post(answer_to, json=sent)
+        assert answer.status_code == 409, answer.text
+        assert answer.headers["content-type"].startswith("application/problem+json")
+        return [p["name"] for p in answer.json()["invalid_params"]]
+
+    more = {
+        **body,
+        "lines": [{**body["lines"][0], "quantity": 2}],
+        "payments": [{**body["payments"][0], "amount": 2400}],
+    }
+    assert await conflict(url, more) == ["lines[0].quantity", "payments[0].amount"]
+    by_card = {**body, "payments": [{**body["payments"][0], "method": "card", "reference": "A1"}]}
+    assert await conflict(url, by_card) == ["payments[0].method", "payments[0].reference"]
+    other_refund = {**body, "payments": [{**body["payments"][0], "payment_id": str(uuid.uuid4())}]}
+    assert await conflict(url, other_refund) == ["payments[0].payment_id"]
+    someone_else = {**body, "operator_id": str(uuid.uuid4())}
+    assert await conflict(url, someone_else) == ["operator_id"]
+    elsewhere = {**credit(other_sale, 1, 1200), "credit_note_id": body["credit_note_id"]}
+    assert await conflict(f"/v1/sales/{other_sale['ticket_id']}/credit-notes", elsewhere) == ["credit_note_id"]
+    again = await till.http.post(url, json=body)
+    assert (again.status_code, again.json()["ticket"]) == (200, first.json()["ticket"])
+    assert await till.store.last_number() == 3  # two sales and the one credit note: nothing else written
+    assert (await forwarded(till)).results == {1: "sent", 2: "sent", 3: "sent"}  # each forwarded once
+    assert [t.number for t in till.central.tickets] == [1, 2, 3]
+
+
+async def test_a_credit_note_under_the_id_of_a_sale_is_refused_naming_credit_note_id(till: Till) -> None:  # noqa: F811
+    await working(till)
+    sale = await sold(till)
+    body = {**credit(sale, 1, 1200), "credit_note_id": sale["ticket_id"]}
+    refused = await till.http.post(f"/v1/sales/{sale['ticket_id']}/credit-notes", json=body)
+    assert refused.status_code == 422, refused.text
+    assert [p["name"] for p in refused.json()["invalid_params"]] == ["credit_note_id"]
+    assert await till.store.last_number() == 1
 
 
 async def test_offline_a_credit_note_waits_behind_its_sale_and_the_sender_sends_it(till: Till) -> None:  # noqa: F811

@@ -150,17 +150,36 @@ async def test_answers_mark_entries_sent_or_aside_with_the_reason(store: TillRec
     assert (counts.pending_sales, counts.aside) == (1, 1)
 
 
-def test_the_schema_has_the_tills_own_tables_in_a_second_step_and_the_reprints_in_a_third() -> None:
-    assert len(MIGRATIONS) == 3
+def test_the_schema_has_the_tills_own_tables_in_a_second_step_the_reprints_in_a_third_a_credit_notes_in_a_fourth() -> (
+    None
+):
+    assert len(MIGRATIONS) == 4
     assert any("create table outbox" in statement for statement in MIGRATIONS[1])
     assert any("create table reprint" in statement for statement in MIGRATIONS[2])
+    assert any("create table credit_note_reprint" in statement for statement in MIGRATIONS[3])
+
+
+def test_the_fourth_step_keeps_a_tills_credit_notes_and_counts_their_reprints_from_one() -> None:
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    assert migrate(conn, MIGRATIONS[:3]) == 3
+    conn.execute(
+        "insert into sale (ticket_id, number, session_id, finalized_at, sale, ticket) values ('s', 1, 'x', 'now', '{}', '{}')"
+    )
+    conn.execute(
+        "insert into credit_note (ticket_id, number, original_ticket_id, finalized_at, ticket)"
+        " values ('c', 2, 's', 'now', '{}')"
+    )
+    assert migrate(conn) == 4
+    assert conn.execute("select ticket_id from credit_note").fetchall() == [("c",)]
+    conn.execute("insert into credit_note_reprint (ticket_id, copies, last_at) values ('c', 1, 'now')")
+    assert conn.execute("select copies from credit_note_reprint").fetchall() == [(1,)]
 
 
 def test_the_third_step_keeps_the_queue_of_a_till_it_upgrades_and_lets_it_take_credit_notes() -> None:
     conn = sqlite3.connect(":memory:", isolation_level=None)
     assert migrate(conn, MIGRATIONS[:2]) == 2
     conn.execute("insert into outbox (kind, ref, payload, enqueued_at) values ('sale', 'a', '{}', 'now')")
-    assert migrate(conn) == 3
+    assert migrate(conn, MIGRATIONS[:3]) == 3
     assert conn.execute("select kind, ref, state from outbox").fetchall() == [("sale", "a", "pending")]
     conn.execute("insert into outbox (kind, ref, payload, enqueued_at) values ('credit_note', 'b', '{}', 'now')")
     assert conn.execute("select count(*) from outbox where state = 'pending'").fetchone()[0] == 2

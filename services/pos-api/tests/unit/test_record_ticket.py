@@ -143,6 +143,18 @@ async def test_a_new_ticket_has_its_operator_checked_and_a_replay_answers_whatev
     assert len(state.tickets) == 1
 
 
+async def test_a_ticket_under_the_id_of_another_number_is_refused_naming_ticket_id_not_a_500() -> None:
+    state = MemoryState()
+    ticket = example_ticket()
+    await record(state, ticket)
+    with pytest.raises(TicketInconsistentError) as caught:
+        await record(state, example_ticket(number=ticket.number + 1))
+    assert [(p.field, p.reason) for p in caught.value.problems] == [
+        ("ticket_id", f"is already the id of ticket number {ticket.number} of this till: each ticket has its own")
+    ]
+    assert len(state.tickets) == 1
+
+
 async def test_two_lines_with_one_id_are_refused_naming_the_second() -> None:
     ticket = example_ticket()
     twice = ticket.lines[1].model_copy(update={"line_id": ticket.lines[0].line_id})

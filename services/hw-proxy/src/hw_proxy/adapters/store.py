@@ -27,10 +27,16 @@ from caisse_contracts.sync import OfflineSale
 from caisse_contracts.tills import BasketContent
 from hw_proxy.domain.cash_session import LocalSession, SessionState
 from hw_proxy.domain.config_cache import CachedItem, EntityKey, RemovedReason, StreamState
-from hw_proxy.domain.errors import FieldError, NotFoundError, NotReadyError, StaleBasketError
+from hw_proxy.domain.errors import (
+    CreditNoteConflictError,
+    FieldError,
+    NotFoundError,
+    NotReadyError,
+    StaleBasketError,
+)
 from hw_proxy.domain.login import PinState
 from hw_proxy.domain.outbox import EntryKind, EntryState, OutboxEntry, QueueCounts, Settled
-from hw_proxy.domain.sales import BasketState, FinalizedSale, StoredBasket
+from hw_proxy.domain.sales import BasketState, FinalizedSale, Reprint, StoredBasket
 
 T = TypeVar("T")
 
@@ -193,6 +199,16 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         "alter table outbox_v3 rename to outbox",
         "create index outbox_pending on outbox (seq) where state = 'pending'",
     ),
+    (
+        # How many times each credit note's receipt was printed again: a duplicate with its own counter, as a sale's.
+        """
+        create table credit_note_reprint (
+            ticket_id text primary key references credit_note (ticket_id),
+            copies integer not null check (copies >= 1),
+            last_at text not null
+        ) without rowid
+        """,
+    ),
 )
 """The schema, step by step; a step is never edited once released, a change is a new step."""
 
@@ -204,8 +220,9 @@ class FaultInjection:
     at the worst moment keeps a consistent store and loses, reuses or sends twice nothing.
 
     The points: `message` (a stream message stored, before the commit), `sale` (a sale numbered and stored, before
-    the commit), `sale:committed` (a sale committed, before the cashier has the answer), `answer` (pos-api's answer
-    that a sale or a session operation is in, being recorded as sent: after pos-api wrote it, before the commit)."""
+    the commit), `sale:committed` (a sale committed, before the cashier has the answer), `credit_note` and
+    `credit_note:committed` (the same for a credit note, or one asked again), `answer` (pos-api's answer that a sale,
+    a credit note or a session operation is in, being recorded as sent: after pos-api wrote it, before the commit)."""
 
     def __init__(
         self,
@@ -214,11 +231,15 @@ class FaultInjection:
         *,
         kill_after_committed_sales: int | None = None,
         kill_after_answers: int | None = None,
+        kill_after_credit_notes: int | None = None,
+        kill_after_committed_credit_notes: int | None = None,
     ) -> None:
         self._left = {
             "message": kill_after_messages,
             "sale": kill_after_sales,
             "sale:committed": kill_after_committed_sales,
+            "credit_note": kill_after_credit_notes,
+            "credit_note:committed": kill_after_committed_credit_notes,
             "answer": kill_after_answers,
         }
 
@@ -317,8 +338,8 @@ class LocalStore:
 
     async def _transaction(self, work: Callable[[sqlite3.Connection], T], *, fault: str | None = None) -> T:
         """`work` in one transaction, committed whole or rolled back whole; `fault` names the fault-injection
-        point it counts for (`message`: a stream message, `sale`: a finalized sale, `answer`: pos-api's answer
-        recorded), before its commit and, as `<fault>:committed`, after it."""
+        point it counts for (`message`: a stream message, `sale`: a finalized sale, `credit_note`: a credit note,
+        `answer`: pos-api's answer recorded), before its commit and, as `<fault>:committed`, after it."""
 
         def run(conn: sqlite3.Connection) -> T:
             conn.execute("begin immediate")
@@ -759,27 +780,34 @@ class TillRecords(LocalStore):
 
         return await self._call(read)
 
-    async def reprint(self, ticket_id: UUID, at: datetime) -> tuple[FinalizedSale, int] | None:
-        """Count one more reprint of a sale's receipt, in one transaction: the sale and its duplicate's number (1 for
-        the first reprint), or None when the till holds no such sale (nothing counted)."""
+    async def reprint(self, ticket_id: UUID, at: datetime) -> Reprint | None:
+        """Count one more reprint of the receipt of a sale or a credit note of this till, in one transaction: the
+        ticket and its duplicate's number (1 for the first reprint; a counter per ticket), or None when the till
+        holds no such ticket (nothing counted)."""
 
-        def work(conn: sqlite3.Connection) -> tuple[FinalizedSale, int] | None:
-            row = conn.execute(
-                "select sale, ticket, basket_id from sale where ticket_id = ?", (str(ticket_id),)
+        def work(conn: sqlite3.Connection) -> Reprint | None:
+            row = conn.execute("select ticket from sale where ticket_id = ?", (str(ticket_id),)).fetchone()
+            if row is not None:
+                copies = conn.execute(
+                    "insert into reprint (ticket_id, copies, last_at) values (?, 1, ?) on conflict (ticket_id)"
+                    " do update set copies = copies + 1, last_at = excluded.last_at returning copies",
+                    (str(ticket_id), at.isoformat()),
+                ).fetchone()[0]
+                return Reprint(TicketFinalizedV1.model_validate_json(row[0]), int(copies))
+            note = conn.execute(
+                "select c.ticket, s.number from credit_note c join sale s on s.ticket_id = c.original_ticket_id"
+                " where c.ticket_id = ?",
+                (str(ticket_id),),
             ).fetchone()
-            if row is None:
+            if note is None:
                 return None
             copies = conn.execute(
-                "insert into reprint (ticket_id, copies, last_at) values (?, 1, ?) on conflict (ticket_id)"
-                " do update set copies = copies + 1, last_at = excluded.last_at returning copies",
+                "insert into credit_note_reprint (ticket_id, copies, last_at) values (?, 1, ?)"
+                " on conflict (ticket_id) do update set copies = copies + 1, last_at = excluded.last_at"
+                " returning copies",
                 (str(ticket_id), at.isoformat()),
             ).fetchone()[0]
-            done = FinalizedSale(
-                OfflineSale.model_validate_json(row[0]),
-                TicketFinalizedV1.model_validate_json(row[1]),
-                UUID(row[2]) if row[2] else None,
-            )
-            return done, int(copies)
+            return Reprint(TicketFinalizedV1.model_validate_json(note[0]), int(copies), int(note[1]))
 
         return await self._transaction(work)
 
@@ -805,8 +833,11 @@ class TillRecords(LocalStore):
             ).fetchone()
             if made is not None:
                 if made[1] != str(original_id):
-                    raise FieldError("credit_note_id", "names a credit note on another sale")
+                    raise CreditNoteConflictError([("credit_note_id", "is the id of a credit note on another sale")])
                 return TicketFinalizedV1.model_validate_json(made[0]), int(row[1]), True
+            sale = conn.execute("select number from sale where ticket_id = ?", (str(credit_note_id),)).fetchone()
+            if sale is not None:
+                raise FieldError("credit_note_id", f"is the id of sale number {sale[0]}: a credit note has its own")
             earlier = [
                 TicketFinalizedV1.model_validate_json(r[0])
                 for r in conn.execute(
@@ -825,7 +856,7 @@ class TillRecords(LocalStore):
             _enqueue(conn, "credit_note", str(ticket.ticket_id), ticket_json, at)
             return ticket, int(row[1]), False
 
-        return await self._transaction(work, fault="sale")
+        return await self._transaction(work, fault="credit_note")
 
     async def entry_of(self, kind: EntryKind, ref: UUID) -> OutboxEntry | None:
         """The queue entry of a sale or credit note, if it was queued."""

@@ -64,3 +64,12 @@ class BasketRefusedError(HwProxyError):
     def __init__(self, problems: list[tuple[str, str]]) -> None:
         super().__init__("; ".join(f"{field}: {reason}" for field, reason in problems))
         self.problems = problems
+
+
+class CreditNoteConflictError(HwProxyError):
+    """A credit note asked again under an id the till already gave a credit note, for something else (409): each
+    differing field named (`lines[0].quantity`, `payments[0].method`…). The one made stands; nothing is written."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        super().__init__("; ".join(f"{field}: {reason}" for field, reason in problems))
+        self.problems = problems

@@ -1,5 +1,5 @@
 """A sale as the till keeps it once finalized: the offline sale the sync sends and the ticket it makes, immutable;
-and the basket being rung up before it."""
+the basket being rung up before it; a sale or credit note printed again."""
 
 from __future__ import annotations
 
@@ -38,3 +38,13 @@ class FinalizedSale:
     @property
     def number(self) -> int:
         return self.sale.number
+
+
+@dataclass(frozen=True, slots=True)
+class Reprint:
+    """A ticket of the till printed again: a sale or a credit note, the number of this duplicate among its reprints
+    (1 for the first), and for a credit note the number of the sale it corrects (its receipt says so)."""
+
+    ticket: TicketFinalizedV1
+    copies: int
+    original_number: int | None = None

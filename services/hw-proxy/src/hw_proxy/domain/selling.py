@@ -11,6 +11,7 @@ sale whose online answer was lost and which is then synced is answered `already_
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -20,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from caisse_contracts.basket import BasketError, ComputedBasket, compute_basket
 from caisse_contracts.config import CatalogueOverride, Category, Product
+from caisse_contracts.events import TicketFinalizedV1
 from caisse_contracts.events.config import EntityType
 from caisse_contracts.pricing import (
     Catalogue,
@@ -33,7 +35,7 @@ from caisse_contracts.pricing import (
     shop_catalogue,
 )
 from caisse_contracts.sync import OfflineLine, OfflineSale
-from caisse_contracts.tills import BasketContent
+from caisse_contracts.tills import BasketContent, CreditLineIn, RefundIn
 from hw_proxy.domain.config_cache import CachedItem
 from hw_proxy.domain.sales import FinalizedSale
 from hw_proxy.domain.till_status import Place
@@ -195,3 +197,38 @@ def numbered(done: FinalizedSale, number: int) -> FinalizedSale:
         done.ticket.model_copy(update={"number": number}),
         done.basket_id,
     )
+
+
+def credit_note_differences(
+    made: TicketFinalizedV1,
+    lines: Sequence[CreditLineIn],
+    payments: Sequence[RefundIn],
+    operator_id: UUID | None,
+) -> list[tuple[str, str]]:
+    """What a credit note asked again under the id of one made (`made`) asks otherwise, field by field: the lines
+    and units given back, the refunds (id, method, amount, reference), and the operator when one is named. None: the
+    same credit note, answered again; otherwise it is another credit note under a taken id, a conflict."""
+    problems: list[tuple[str, str]] = []
+    given = [(line.line_id, -line.quantity) for line in made.lines]
+    if len(lines) != len(given):
+        problems.append(("lines", f"gives back {len(lines)} line(s); the credit note made gave back {len(given)}"))
+    else:
+        for i, (line, (line_id, quantity)) in enumerate(zip(lines, given, strict=True)):
+            if line.line_id != line_id:
+                problems.append((f"lines[{i}].line_id", f"is {line.line_id}; the credit note made gave back {line_id}"))
+            if line.quantity != quantity:
+                problems.append(
+                    (f"lines[{i}].quantity", f"is {line.quantity}; the credit note made gave back {quantity}")
+                )
+    refunds = [(p.payment_id, p.method, -p.amount, p.reference) for p in made.payments]
+    if len(payments) != len(refunds):
+        problems.append(("payments", f"has {len(payments)} refund(s); the credit note made had {len(refunds)}"))
+    else:
+        for i, (payment, refund) in enumerate(zip(payments, refunds, strict=True)):
+            asked = (payment.payment_id, payment.method, payment.amount, payment.reference)
+            for name, mine, theirs in zip(("payment_id", "method", "amount", "reference"), asked, refund, strict=True):
+                if mine != theirs:
+                    problems.append((f"payments[{i}].{name}", f"is {mine}; the credit note made had {theirs}"))
+    if operator_id is not None and operator_id != made.operator_id:
+        problems.append(("operator_id", f"is {operator_id}; the credit note made was by {made.operator_id}"))
+    return problems

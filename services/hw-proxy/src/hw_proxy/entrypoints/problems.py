@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from caisse_runtime.http import InvalidParam, Problem, field_reason, install_problem_table
 from hw_proxy.domain.errors import (
     BasketRefusedError,
+    CreditNoteConflictError,
     FieldError,
     HwProxyError,
     LoginRefusedError,
@@ -21,6 +22,9 @@ from hw_proxy.domain.errors import (
 PROBLEMS: Final[dict[type[Exception], Problem]] = {
     BasketRefusedError: Problem(
         422, "Basket refused", "basket-refused", lambda e: [InvalidParam(f, r) for f, r in e.problems]
+    ),
+    CreditNoteConflictError: Problem(
+        409, "Credit note conflict", "credit-note-conflict", lambda e: [InvalidParam(f, r) for f, r in e.problems]
     ),
     FieldError: Problem(422, "Invalid value", "invalid-value", field_reason),
     NotReadyError: Problem(

@@ -183,11 +183,12 @@ class CreditedOut(BaseModel):
 
 
 class ReprintOut(BaseModel):
-    """A sale's receipt printed again: marked as a duplicate (*duplicata*) with its counter (1: the first reprint)."""
+    """A receipt printed again, a sale's or a credit note's: marked as a duplicate (*duplicata*) with its counter
+    (1: the first reprint), kept per ticket."""
 
     receipt: Receipt
     duplicate: Literal[True] = True
-    duplicate_number: StrictInt = Field(ge=1, description="This reprint's number among the sale's reprints.")
+    duplicate_number: StrictInt = Field(ge=1, description="This reprint's number among the ticket's reprints.")
 
 
 class SaleOut(BaseModel):
@@ -390,11 +391,17 @@ def till_routes(
         responses={
             200: {"model": CreditedOut, "description": "Made before: the same credit note"},
             404: PROBLEM,
-            409: PROBLEM,
+            409: {
+                **PROBLEM,
+                "description": "No open session, or `credit_note_id` already names a credit note that gives back "
+                "other lines, other refunds or is on another sale: each differing field named, nothing written",
+            },
             422: PROBLEM,
         },
     )
     async def post_credit_note(ticket_id: UUID, body: TillCreditNoteIn, response: Response) -> CreditedOut:
+        """The same `credit_note_id` sent again with the same body answers the credit note made (200, `replayed`);
+        with another body it is a 409 naming the fields that differ (`lines[0].quantity`, `payments[0].method`…)."""
         done = await credit_sale(
             store,
             state,
@@ -413,10 +420,12 @@ def till_routes(
 
     @router.post(
         "/sales/{ticket_id}/reprint",
-        summary="The receipt of a sale of this till again, marked as a duplicate with its counter",
+        summary="The receipt of a sale or a credit note of this till again, marked as a duplicate with its counter",
         responses={404: PROBLEM, 409: PROBLEM},
     )
     async def post_reprint(ticket_id: UUID) -> ReprintOut:
+        """`ticket_id` is a sale's id or a credit note's (`credit_note_id`): each ticket counts its own reprints, and
+        a credit note's receipt names its sale's number again."""
         again = await reprint_sale(store, state, ticket_id, now=clock())
         return ReprintOut(receipt=again.receipt, duplicate_number=again.duplicate)
 

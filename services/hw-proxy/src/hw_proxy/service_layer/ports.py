@@ -25,7 +25,7 @@ from hw_proxy.domain.cash_session import LocalSession
 from hw_proxy.domain.config_cache import CachedItem, EntityKey, StreamState
 from hw_proxy.domain.login import PinState
 from hw_proxy.domain.outbox import EntryKind, OutboxEntry, QueueCounts, Settled
-from hw_proxy.domain.sales import FinalizedSale, StoredBasket
+from hw_proxy.domain.sales import FinalizedSale, Reprint, StoredBasket
 
 Clock = Callable[[], datetime]
 
@@ -186,7 +186,7 @@ class TillStore(Protocol):
 
     async def sale(self, ticket_id: UUID) -> tuple[FinalizedSale, OutboxEntry | None] | None: ...
 
-    async def reprint(self, ticket_id: UUID, at: datetime) -> tuple[FinalizedSale, int] | None: ...
+    async def reprint(self, ticket_id: UUID, at: datetime) -> Reprint | None: ...
 
     async def credit(
         self,

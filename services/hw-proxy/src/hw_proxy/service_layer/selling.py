@@ -22,10 +22,10 @@ from caisse_contracts.credit_notes import CreditNoteRefusedError, credit_note_ti
 from caisse_contracts.events import TicketFinalizedV1
 from caisse_contracts.pricing import PricingRefusedError, receipt_of
 from caisse_contracts.tills import BasketContent, CreditLineIn, CreditNoteIn, Receipt, RefundIn
-from hw_proxy.domain.errors import BasketRefusedError, NotFoundError, StaleBasketError
+from hw_proxy.domain.errors import BasketRefusedError, CreditNoteConflictError, NotFoundError, StaleBasketError
 from hw_proxy.domain.outbox import OutboxEntry, Settled
 from hw_proxy.domain.sales import FinalizedSale, StoredBasket
-from hw_proxy.domain.selling import Selling, compute, make_sale, numbered
+from hw_proxy.domain.selling import Selling, compute, credit_note_differences, make_sale, numbered
 from hw_proxy.domain.till_status import TillStatus
 from hw_proxy.service_layer.boot import TillView, ready_to
 from hw_proxy.service_layer.ports import CentralApi, CentralRefusedError, CentralUnreachableError, TillStore
@@ -156,22 +156,27 @@ async def read_sale(store: TillStore, ticket_id: UUID) -> SaleView:
 
 @dataclass(frozen=True, slots=True)
 class Reprinted:
-    """A sale's receipt printed again: a duplicate (*duplicata*, PRODUCT.md §11) with its counter, 1 for the first."""
+    """A receipt printed again, a sale's or a credit note's: a duplicate (*duplicata*, PRODUCT.md §11) with its
+    counter, 1 for the first."""
 
-    sale: FinalizedSale
+    ticket: TicketFinalizedV1
     receipt: Receipt
     duplicate: int
 
 
 async def reprint_sale(store: TillStore, state: TillState, ticket_id: UUID, *, now: datetime) -> Reprinted:
-    """The receipt of a sale made on this till, again, marked as its next duplicate: the counter is kept per sale and
-    moved in one transaction, so two reprints never carry the same number and a reprint is never uncounted."""
+    """The receipt of a sale or a credit note made on this till, again, marked as its next duplicate: the counter is
+    kept per ticket and moved in one transaction, so two reprints never carry the same number and a reprint is never
+    uncounted. A credit note's receipt names its sale's number, as when it was made."""
     _, selling = await _selling(store, state, *SELLING)
     found = await store.reprint(ticket_id, now)
     if found is None:
-        raise NotFoundError("sale", ticket_id)
-    done, copies = found
-    return Reprinted(done, _receipt(done, selling), copies)
+        raise NotFoundError("sale or credit note", ticket_id)
+    place = selling.place
+    receipt = receipt_of(found.ticket, place.shop, place.pos, place.territory)
+    if found.original_number is not None:
+        receipt = receipt.model_copy(update={"original_number": found.original_number})
+    return Reprinted(found.ticket, receipt, found.copies)
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,13 +202,16 @@ async def credit_sale(
     """A credit note on a sale of this till (partial or full, with the money given back), made by the contracts'
     builder as pos-api makes it, numbered with the till's next number and stored in ONE transaction; its receipt.
 
-    The same `credit_note_id` again answers the credit note made (`replayed`); a sale the till does not hold (never
-    made here: another till's) is a 404; more given back than sold, a line not of the sale, or refunds that do not
-    match are a 422 naming the field, with no number taken."""
+    The same `credit_note_id` again with the same lines, refunds (and operator, when named) answers the credit note
+    made (`replayed`); with anything else, or on another sale, it is `CreditNoteConflictError` (409) naming each
+    field that differs, and nothing is written. A sale the till does not hold (never made here: another till's) is
+    a 404; more given back than sold, a line not of the sale, refunds that do not match, or the id of a sale as
+    `credit_note_id` are a 422 naming the field, with no number taken."""
     view, selling = await _selling(store, state, TillStatus.WORKING)
     assert view.session is not None  # noqa: S101 (WORKING is an open session)
     session_id = view.session.session_id
     place = selling.place
+    asked_operator = operator_id
     if operator_id is None and state.cashier is not None:
         operator_id = state.cashier.operator_id
 
@@ -230,6 +238,8 @@ async def credit_sale(
         ticket, original_number, replayed = await store.credit(original_id, credit_note_id, make, now)
     except CreditNoteRefusedError as refused:
         raise BasketRefusedError([(p.field, p.reason) for p in refused.problems]) from None
+    if replayed and (differing := credit_note_differences(ticket, lines, payments, asked_operator)):
+        raise CreditNoteConflictError(differing)
     receipt = receipt_of(ticket, place.shop, place.pos, place.territory)
     return Credited(ticket, receipt.model_copy(update={"original_number": original_number}), replayed)
 

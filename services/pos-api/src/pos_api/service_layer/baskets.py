@@ -30,7 +30,7 @@ from caisse_contracts.pricing import (
 )
 from caisse_contracts.tills import BasketContent, BasketPut, CreditNoteIn, FinalizeIn, Receipt, StockAlert
 from caisse_contracts.topics import TICKETS
-from pos_api.domain.credit_notes import credit_note_ticket
+from pos_api.domain.credit_notes import check_till_credit_note, credit_note_ticket
 from pos_api.domain.errors import (
     BasketConflictError,
     FieldProblem,
@@ -457,6 +457,39 @@ async def _credit(device: Device, ticket_id: UUID, request: CreditNoteIn, servic
         await work.commit()
     receipt = _with_alerts(receipt_of(ticket, context.shop, context.pos, context.territory), alerts)
     return Finalized(receipt.model_copy(update={"original_number": sale.number}), replayed=False)
+
+
+async def check_credit_note(
+    work: UnitOfWork, device: Device, ticket: TicketFinalizedV1, sale: StoredTicket | None, cache: TillCache
+) -> None:
+    """A credit note the till made and numbered itself (`POST /v1/tickets`, online or from its queue), held to the
+    rules of the online route (`credit_ticket`): its id its own, its sale a sale of the till's shop that pos-api
+    holds (`sale`, locked by the caller), and the ticket the one the shared builder makes of that sale given the
+    credit notes already recorded on it. `TicketInconsistentError` (422) naming the field otherwise.
+
+    The till queues a credit note behind its sale, so the sale is recorded first; a sale pos-api does not hold
+    (kept aside on the till, or never sent) refuses its credit note, saying so: the till keeps it aside too."""
+    taken = await work.tickets.by_id(ticket.ticket_id)
+    if taken is not None:
+        where = "of this till" if taken.ticket.pos_id == ticket.pos_id else "of another till"
+        raise TicketInconsistentError(
+            [FieldProblem("ticket_id", f"is already the id of ticket number {taken.ticket.number} {where}")]
+        )
+    if sale is None:
+        raise TicketInconsistentError(
+            [
+                FieldProblem(
+                    "original_ticket_id", "names no ticket pos-api holds: a sale is recorded before its credit notes"
+                )
+            ]
+        )
+    if sale.ticket.shop_id != ticket.shop_id:
+        raise TicketInconsistentError(
+            [FieldProblem("original_ticket_id", "is a ticket of another shop: a sale is credited in its own shop")]
+        )
+    context = await till_context(work, device, cache)
+    earlier = [t.ticket for t in await work.tickets.credit_notes_of(sale.ticket.ticket_id)]
+    check_till_credit_note(ticket, sale.ticket, earlier, territory=context.territory, company=context.company)
 
 
 def _credit_note(

@@ -13,7 +13,8 @@ from caisse_contracts.tills import CreditNoteIn, StockAlert
 from caisse_runtime.http import InvalidParam, ProblemError
 from pos_api.entrypoints.http.deps import CurrentDevice, CurrentServices
 from pos_api.entrypoints.http.routes.baskets import RECEIPT_RESPONSES, TICKET_OUTCOME, receipt_response
-from pos_api.service_layer.baskets import check_ticket_operator, credit_ticket
+from pos_api.service_layer.baskets import check_credit_note, check_ticket_operator, credit_ticket
+from pos_api.service_layer.ports import StoredTicket, UnitOfWork
 from pos_api.service_layer.tickets import Outcome, record_ticket
 
 router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
@@ -44,15 +45,29 @@ async def post_ticket(
 ) -> TicketRecorded:
     """Record a finalized ticket, emit `ticket.finalized` and move the stock of its stock-tracked products (a
     product refusing to go below zero without the units sold makes it a 409); 200 with the original on an identical
-    replay."""
+    replay.
+
+    A credit note the till made itself (kind `credit_note`) is held to the rules of the online credit-note route:
+    its sale (`original_ticket_id`) a sale of this shop that pos-api holds, the units given back within what was
+    sold less what earlier credit notes gave back, every amount, tax and refund what the shared builder makes of
+    them; a 422 `ticket-inconsistent` naming the field otherwise, nothing written. The till sends a credit note
+    after its sale (its queue is ordered); a credit note whose sale pos-api does not hold is refused saying so."""
     if ticket.pos_id != device.pos_id or ticket.shop_id != device.shop_id:
         raise ProblemError(403, "Another till's ticket", invalid_params=[InvalidParam("pos_id", "is not this till")])
 
     async def check_operator(operator_id: UUID | None) -> None:
         await check_ticket_operator(device, operator_id, services)
 
+    async def check_against_sale(work: UnitOfWork, note: TicketFinalizedV1, sale: StoredTicket | None) -> None:
+        await check_credit_note(work, device, note, sale, services.cache)
+
     recorded = await record_ticket(
-        ticket, uow=services.uow, clock=services.clock, new_id=services.new_id, check_operator=check_operator
+        ticket,
+        uow=services.uow,
+        clock=services.clock,
+        new_id=services.new_id,
+        check_operator=check_operator,
+        check_credit_note=check_against_sale,
     )
     if recorded.outcome is Outcome.ALREADY_EXISTS:
         response.status_code = 200

@@ -11,6 +11,7 @@ import httpx
 from fastapi import FastAPI
 
 from caisse_runtime.service import Hook, ServiceRuntime, serve, utc_now
+from hw_proxy.adapters.escpos_printer import EscposPrinter, EscposRenderer
 from hw_proxy.adapters.pos_api import PosApiCentral, PosApiStreamTokens
 from hw_proxy.adapters.secret_file import SecretFile
 from hw_proxy.adapters.store import FaultInjection, TillRecords
@@ -19,6 +20,7 @@ from hw_proxy.domain.enrolment import DeviceCredentials, DeviceIdentity
 from hw_proxy.entrypoints.config_subscriber import ConfigSubscriber
 from hw_proxy.entrypoints.http import config_routes
 from hw_proxy.entrypoints.outbox_sender import OutboxSender
+from hw_proxy.entrypoints.printer_worker import PrinterWorker
 from hw_proxy.entrypoints.problems import install_problems
 from hw_proxy.entrypoints.sale_forwarder import SaleForwarder
 from hw_proxy.entrypoints.till_routes import till_routes
@@ -65,6 +67,15 @@ def build_app(settings: Settings | None = None, *, central: CentralApi | None = 
         retry_max_s=settings.send_retry_max_s,
     )
     forwarder = SaleForwarder(store, central, clock=utc_now, queued=sender.nudge)
+    printing = PrinterWorker(
+        store,
+        state,
+        EscposPrinter(timeout_s=settings.printer_timeout_s),
+        EscposRenderer(),
+        clock=utc_now,
+        retry_first_s=settings.print_retry_first_s,
+        retry_max_s=settings.print_retry_max_s,
+    )
     subscriber = ConfigSubscriber(
         store=store,
         tokens=PosApiStreamTokens(client, identity),
@@ -105,8 +116,16 @@ def build_app(settings: Settings | None = None, *, central: CentralApi | None = 
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    on_start: list[Hook] = [store.open, enrol, stream, boot_check]
-    on_stop: list[Hook] = [stop_background, forwarder.stop, sender.stop, subscriber.stop, client.aclose, store.close]
+    on_start: list[Hook] = [store.open, enrol, stream, boot_check, printing.start]
+    on_stop: list[Hook] = [
+        stop_background,
+        printing.stop,
+        forwarder.stop,
+        sender.stop,
+        subscriber.stop,
+        client.aclose,
+        store.close,
+    ]
     app = runtime.app(
         title="Caisse hw-proxy",
         routers=[
@@ -120,6 +139,8 @@ def build_app(settings: Settings | None = None, *, central: CentralApi | None = 
                 queued=sender.nudge,
                 forward=forwarder.forward,
                 forward_credit_note=forwarder.forward_credit_note,
+                to_print=printing.nudge,
+                printer=printing.status,
             ),
         ],
         on_start=on_start,
@@ -133,6 +154,7 @@ def build_app(settings: Settings | None = None, *, central: CentralApi | None = 
     app.state.boot_checked = boot_checked
     app.state.sender = sender
     app.state.forwarder = forwarder
+    app.state.printing = printing
     return app
 
 

@@ -24,6 +24,8 @@ from caisse_contracts.pricing import PricingRefusedError, receipt_of
 from caisse_contracts.tills import BasketContent, CreditLineIn, CreditNoteIn, Receipt, RefundIn
 from hw_proxy.domain.errors import BasketRefusedError, NotFoundError, StaleBasketError
 from hw_proxy.domain.outbox import OutboxEntry, Settled
+from hw_proxy.domain.printing import NewPrintJob
+from hw_proxy.domain.receipts import receipt_job
 from hw_proxy.domain.sales import FinalizedSale, StoredBasket
 from hw_proxy.domain.selling import Selling, compute, make_sale, numbered
 from hw_proxy.domain.till_status import TillStatus
@@ -130,8 +132,17 @@ async def finalize_basket(
         )
     except PricingRefusedError as refused:
         raise _refused(refused) from None
-    done = await store.finalize(lambda number: numbered(draft, number), basket=(basket_id, version), at=now)
+    done = await store.finalize(
+        lambda number: numbered(draft, number),
+        basket=(basket_id, version),
+        at=now,
+        print_job=lambda sold: receipt_job("receipt", sold.ticket, _receipt(sold, selling), address=_address(selling)),
+    )
     return Finalized(done, _receipt(done, selling))
+
+
+def _address(selling: Selling) -> str:
+    return selling.place.shop.address
 
 
 def _receipt(done: FinalizedSale, selling: Selling) -> Receipt:
@@ -167,7 +178,12 @@ async def reprint_sale(store: TillStore, state: TillState, ticket_id: UUID, *, n
     """The receipt of a sale made on this till, again, marked as its next duplicate: the counter is kept per sale and
     moved in one transaction, so two reprints never carry the same number and a reprint is never uncounted."""
     _, selling = await _selling(store, state, *SELLING)
-    found = await store.reprint(ticket_id, now)
+
+    def job(done: FinalizedSale, copies: int) -> NewPrintJob:
+        receipt = _receipt(done, selling)
+        return receipt_job("duplicate", done.ticket, receipt, address=_address(selling), duplicate=copies)
+
+    found = await store.reprint(ticket_id, now, job)
     if found is None:
         raise NotFoundError("sale", ticket_id)
     done, copies = found
@@ -226,8 +242,13 @@ async def credit_sale(
             company=place.company,
         )
 
+    def job(ticket: TicketFinalizedV1, original_number: int) -> NewPrintJob:
+        receipt = receipt_of(ticket, place.shop, place.pos, place.territory)
+        receipt = receipt.model_copy(update={"original_number": original_number})
+        return receipt_job("credit_note", ticket, receipt, address=place.shop.address)
+
     try:
-        ticket, original_number, replayed = await store.credit(original_id, credit_note_id, make, now)
+        ticket, original_number, replayed = await store.credit(original_id, credit_note_id, make, now, job)
     except CreditNoteRefusedError as refused:
         raise BasketRefusedError([(p.field, p.reason) for p in refused.problems]) from None
     receipt = receipt_of(ticket, place.shop, place.pos, place.territory)

@@ -26,7 +26,7 @@ from hw_proxy.entrypoints.sale_forwarder import SaleForwarder
 from hw_proxy.entrypoints.till_routes import till_routes
 from hw_proxy.service_layer.boot import check_numbers
 from hw_proxy.service_layer.enrolment import load_enrolment
-from hw_proxy.service_layer.ports import CentralApi
+from hw_proxy.service_layer.ports import CentralApi, ReceiptPrinter
 from hw_proxy.service_layer.till_state import TillState
 
 SERVICE = "hw-proxy"
@@ -34,8 +34,10 @@ SERVICE = "hw-proxy"
 log = logging.getLogger(__name__)
 
 
-def build_app(settings: Settings | None = None, *, central: CentralApi | None = None) -> FastAPI:
-    """The till agent's app; `central` replaces pos-api (unit tests give a fake)."""
+def build_app(
+    settings: Settings | None = None, *, central: CentralApi | None = None, printer: ReceiptPrinter | None = None
+) -> FastAPI:
+    """The till agent's app; `central` replaces pos-api, `printer` the receipt printer (unit tests give fakes)."""
     settings = settings or Settings()
     runtime = ServiceRuntime(SERVICE, settings, versions_dir=None, uses_kafka=False)
     runtime.instrument()
@@ -70,7 +72,7 @@ def build_app(settings: Settings | None = None, *, central: CentralApi | None = 
     printing = PrinterWorker(
         store,
         state,
-        EscposPrinter(timeout_s=settings.printer_timeout_s),
+        printer or EscposPrinter(timeout_s=settings.printer_timeout_s),
         EscposRenderer(),
         clock=utc_now,
         retry_first_s=settings.print_retry_first_s,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import socket
 from typing import Any
 
 from caisse_contracts.config import NetworkPrinter, PrinterFields, SerialPrinter, UsbPrinter
@@ -90,6 +91,9 @@ class EscposPrinter:
                 assert isinstance(connection, SerialPrinter)  # noqa: S101 (the union's last member)
                 device = Serial(connection.device, connection.baudrate, timeout=self._timeout_s)
             device.open()
+            if isinstance(connection, NetworkPrinter) and device.device is not None:
+                # the status query after the job is 3 bytes: sent at once, not held back by Nagle for an ACK
+                device.device.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except (DeviceNotFoundError, OSError) as missing:
             raise PrinterUnavailableError("offline", f"the printer does not answer ({missing})".strip()) from None
         except Exception as failed:  # a USB or serial back end missing on this till, a bad port…

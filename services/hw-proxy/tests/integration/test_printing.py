@@ -30,8 +30,6 @@ from hw_proxy.config import Settings
 from hw_proxy.domain.config_cache import CachedItem, EntityKey
 from hw_proxy.entrypoints.printer_worker import PrinterWorker
 
-pytestmark = pytest.mark.integration
-
 
 @dataclass
 class PrintingTill:

@@ -15,6 +15,7 @@ from bench import (
     paheko_latency,
     paheko_push,
     paheko_recovery,
+    receipts,
     sessions,
     till_agent,
 )
@@ -26,6 +27,7 @@ BENCHMARKS: dict[str, Callable[[], list[Figure]]] = {
     "offline_sync": offline_sync.run,
     "idle_rss": idle_rss.run,
     "till_agent": till_agent.run,
+    "receipts": receipts.run,
     "sessions": sessions.run,
     "notifier": notifier.run,
     "paheko_push": paheko_push.run,

@@ -6,11 +6,13 @@ Each item is what `config.changed` carries in `item` and what `GET /v1/pos-data`
 
 from __future__ import annotations
 
+import base64
+import binascii
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
 from caisse_contracts.money import CURRENCIES, CashRoundingRule
 
@@ -114,6 +116,11 @@ class CompanyFields(BaseModel):
     )
 
 
+LOGO_MAX_BYTES: Final = 64 * 1024
+"""A shop's receipt logo, decoded, at most: small enough to travel with the config and print in a second."""
+PNG_SIGNATURE: Final = b"\x89PNG\r\n\x1a\n"
+
+
 class ShopFields(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -130,6 +137,79 @@ class ShopFields(BaseModel):
         default=None,
         description="Code of the shop's analytic project in Paheko: every line of its sessions carries it.",
     )
+    receipt_logo_png: Annotated[str, Field(max_length=(LOGO_MAX_BYTES + 2) // 3 * 4)] | None = Field(
+        default=None,
+        description="The logo printed at the top of the shop's receipts: a PNG, base64, at most 64 KiB decoded "
+        "(printed as a raster, black and white, scaled down to the paper's width).",
+    )
+
+    @field_validator("receipt_logo_png")
+    @classmethod
+    def _a_png(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            raw = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("is not base64") from None
+        if not raw.startswith(PNG_SIGNATURE):
+            raise ValueError("is not a PNG image")
+        if len(raw) > LOGO_MAX_BYTES:
+            raise ValueError(f"is {len(raw)} bytes, more than {LOGO_MAX_BYTES}")
+        return value
+
+
+class NetworkPrinter(BaseModel):
+    """A receipt printer on the shop's network (raw TCP, JetDirect port 9100)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["network"] = "network"
+    host: Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9.:-]+$")]
+    port: StrictInt = Field(default=9100, ge=1, le=65_535)
+
+
+class UsbPrinter(BaseModel):
+    """A receipt printer on the till's USB, found by its vendor and product ids."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["usb"] = "usb"
+    vendor_id: StrictInt = Field(ge=0, le=0xFFFF, description="e.g. 0x04B8 (1208) for Epson")
+    product_id: StrictInt = Field(ge=0, le=0xFFFF)
+
+
+class SerialPrinter(BaseModel):
+    """A receipt printer on a serial port of the till."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["serial"] = "serial"
+    device: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^(/dev/[A-Za-z0-9._/-]+|COM[0-9]{1,3})$")]
+    baudrate: Literal[9600, 19200, 38400, 57600, 115200] = 9600
+
+
+class ReceiptCodePage(StrEnum):
+    """The printer's character tables that hold both the euro sign and every French accent (ESC t n)."""
+
+    CP858 = "CP858"
+    """PC858, Multilingual Latin I + Euro: PC850 with € at 0xD5; on nearly every ESC/POS printer (ESC t 19)."""
+    CP1252 = "CP1252"
+    """Windows Latin 1 (ESC t 16)."""
+    ISO_8859_15 = "ISO_8859-15"
+    """Latin 9 (ESC t 40)."""
+
+
+class PrinterFields(BaseModel):
+    """The receipt printer of a POS: how the till reaches it, its paper, its character table and its drawer."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    connection: Annotated[NetworkPrinter | UsbPrinter | SerialPrinter, Field(discriminator="kind")]
+    paper_width_mm: Literal[58, 80] = 80
+    code_page: ReceiptCodePage = ReceiptCodePage.CP858
+    cash_drawer: bool = Field(default=True, description="A cash drawer is wired to the printer's drawer port.")
+    drawer_pin: Literal[2, 5] = Field(default=2, description="The drawer port's pin that opens it (ESC p m).")
 
 
 class PosFields(BaseModel):
@@ -140,6 +220,9 @@ class PosFields(BaseModel):
     hostname: Annotated[str, Field(min_length=1, max_length=253)]
     device_serial: Annotated[str, Field(min_length=3, max_length=100, pattern=r"^[A-Za-z0-9._-]+$")]
     pickup_number_required: bool = False
+    printer: PrinterFields | None = Field(
+        default=None, description="The receipt printer; none: the till keeps its print jobs until one is set."
+    )
 
 
 class CategoryFields(BaseModel):

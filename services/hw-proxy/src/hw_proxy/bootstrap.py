@@ -9,6 +9,7 @@ import httpx
 from fastapi import FastAPI
 
 from caisse_runtime.service import Hook, ServiceRuntime, serve, utc_now
+from hw_proxy.adapters.escpos_printer import EscposPrinter, EscposRenderer
 from hw_proxy.adapters.pos_api import PosApiCentral, PosApiStreamTokens
 from hw_proxy.adapters.secret_file import SecretFile
 from hw_proxy.adapters.store import FaultInjection, TillRecords
@@ -17,12 +18,13 @@ from hw_proxy.domain.enrolment import DeviceCredentials, DeviceIdentity
 from hw_proxy.entrypoints.config_subscriber import ConfigSubscriber
 from hw_proxy.entrypoints.http import config_routes
 from hw_proxy.entrypoints.outbox_sender import OutboxSender
+from hw_proxy.entrypoints.printer_worker import PrinterWorker
 from hw_proxy.entrypoints.problems import install_problems
 from hw_proxy.entrypoints.sale_forwarder import SaleForwarder
 from hw_proxy.entrypoints.till_routes import till_routes
 from hw_proxy.entrypoints.till_watch import TillWatch
 from hw_proxy.service_layer.enrolment import load_enrolment
-from hw_proxy.service_layer.ports import CentralApi
+from hw_proxy.service_layer.ports import CentralApi, ReceiptPrinter
 from hw_proxy.service_layer.till_state import TillState
 
 SERVICE = "hw-proxy"
@@ -30,8 +32,10 @@ SERVICE = "hw-proxy"
 log = logging.getLogger(__name__)
 
 
-def build_app(settings: Settings | None = None, *, central: CentralApi | None = None) -> FastAPI:
-    """The till agent's app; `central` replaces pos-api (unit tests give a fake)."""
+def build_app(
+    settings: Settings | None = None, *, central: CentralApi | None = None, printer: ReceiptPrinter | None = None
+) -> FastAPI:
+    """The till agent's app; `central` replaces pos-api, `printer` the receipt printer (unit tests give fakes)."""
     settings = settings or Settings()
     runtime = ServiceRuntime(SERVICE, settings, versions_dir=None, uses_kafka=False)
     runtime.instrument()
@@ -73,6 +77,15 @@ def build_app(settings: Settings | None = None, *, central: CentralApi | None = 
         aside_found=watch.nudge,
     )
     forwarder = SaleForwarder(store, central, clock=utc_now, queued=sender.nudge, aside_found=watch.nudge)
+    printing = PrinterWorker(
+        store,
+        state,
+        printer or EscposPrinter(timeout_s=settings.printer_timeout_s),
+        EscposRenderer(),
+        clock=utc_now,
+        retry_first_s=settings.print_retry_first_s,
+        retry_max_s=settings.print_retry_max_s,
+    )
     subscriber = ConfigSubscriber(
         store=store,
         tokens=PosApiStreamTokens(client, identity),
@@ -99,8 +112,16 @@ def build_app(settings: Settings | None = None, *, central: CentralApi | None = 
         else:
             watch.checked.set()
 
-    on_start: list[Hook] = [store.open, enrol, stream, boot_check]
-    on_stop: list[Hook] = [watch.stop, forwarder.stop, sender.stop, subscriber.stop, client.aclose, store.close]
+    on_start: list[Hook] = [store.open, enrol, stream, boot_check, printing.start]
+    on_stop: list[Hook] = [
+        watch.stop,
+        printing.stop,
+        forwarder.stop,
+        sender.stop,
+        subscriber.stop,
+        client.aclose,
+        store.close,
+    ]
     app = runtime.app(
         title="Caisse hw-proxy",
         routers=[
@@ -114,6 +135,8 @@ def build_app(settings: Settings | None = None, *, central: CentralApi | None = 
                 queued=sender.nudge,
                 forward=forwarder.forward,
                 forward_credit_note=forwarder.forward_credit_note,
+                to_print=printing.nudge,
+                printer=printing.status,
             ),
         ],
         on_start=on_start,
@@ -128,6 +151,7 @@ def build_app(settings: Settings | None = None, *, central: CentralApi | None = 
     app.state.watch = watch
     app.state.sender = sender
     app.state.forwarder = forwarder
+    app.state.printing = printing
     return app
 
 

@@ -58,6 +58,13 @@ class Settings(ServiceSettings):
     stale_after_s: float = Field(
         default=300.0, gt=0, description="The config is flagged stale after this long without contact."
     )
+    print_retry_first_s: float = Field(
+        default=0.5, gt=0, description="The printer worker's first retry delay's upper bound (printer away)."
+    )
+    print_retry_max_s: float = Field(default=10.0, gt=0, description="The cap of the printer worker's retry delay.")
+    printer_timeout_s: float = Field(
+        default=3.0, gt=0, description="How long the printer may take to connect or answer a status request."
+    )
     fault_kill_after_messages: int | None = Field(
         default=None,
         ge=1,

@@ -168,6 +168,7 @@ class FakeCentral:
     tickets: list[TicketFinalizedV1] = field(default_factory=list)
     sales: list[OfflineSale] = field(default_factory=list)
     operations: list[dict[str, Any]] = field(default_factory=list)
+    deposit_slips: dict[uuid.UUID, bytes] = field(default_factory=dict)
 
     def _reach(self) -> None:
         if not self.reachable:
@@ -233,3 +234,9 @@ class FakeCentral:
                 "counts": {"created": len(operations)},
             }
         )
+
+    async def deposit_slip(self, session_id: uuid.UUID) -> bytes:
+        self._reach()
+        if session_id not in self.deposit_slips:
+            raise CentralRefusedError(404, "no such session")
+        return self.deposit_slips[session_id]

@@ -111,6 +111,10 @@ class PosApiCentral:
         except ValidationError:
             raise CentralUnreachableError("pos-api's session sync answer does not match the contract") from None
 
+    async def deposit_slip(self, session_id: UUID) -> bytes:
+        response = await self._call("GET", f"/v1/sessions/{session_id}/deposit-slip.escpos")
+        return response.content
+
 
 def _json_object(response: httpx.Response) -> dict[str, Any]:
     try:

@@ -36,6 +36,7 @@ from hw_proxy.domain.errors import (
 )
 from hw_proxy.domain.login import PinState
 from hw_proxy.domain.outbox import EntryKind, EntryState, OutboxEntry, QueueCounts, Settled
+from hw_proxy.domain.printing import JobKind, JobState, NewPrintJob, PrintJob
 from hw_proxy.domain.sales import BasketState, FinalizedSale, Reprint, StoredBasket
 
 T = TypeVar("T")
@@ -208,6 +209,26 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             last_at text not null
         ) without rowid
         """,
+    ),
+    (
+        # What the till must print or do on its printer, in order; written in the transaction of what it prints.
+        """
+        create table print_job (
+            id integer primary key autoincrement,
+            kind text not null check (kind in ('receipt', 'credit_note', 'duplicate', 'deposit_slip', 'drawer')),
+            ref text not null,
+            payload text not null,
+            state text not null default 'pending'
+                check (state in ('pending', 'printing', 'printed', 'no_printer', 'abandoned')),
+            attempts integer not null default 0,
+            last_reason text,
+            interrupted integer not null default 0 check (interrupted in (0, 1)),
+            created_at text not null,
+            updated_at text not null,
+            printed_at text
+        )
+        """,
+        "create index print_job_waiting on print_job (id) where state in ('pending', 'printing')",
     ),
 )
 """The schema, step by step; a step is never edited once released, a change is a new step."""
@@ -516,6 +537,34 @@ def _enqueue(conn: sqlite3.Connection, kind: EntryKind, ref: str, payload: str, 
     )
 
 
+_JOB_COLUMNS: Final = "id, kind, ref, payload, state, attempts, last_reason, interrupted, created_at, printed_at"
+
+
+def _job(row: tuple[object, ...]) -> PrintJob:
+    ident, kind, ref, payload, state, attempts, reason, interrupted, created_at, printed_at = row
+    return PrintJob(
+        id=int(cast(int, ident)),
+        kind=cast(JobKind, kind),
+        ref=str(ref),
+        payload=str(payload),
+        state=cast(JobState, state),
+        attempts=int(cast(int, attempts)),
+        last_reason=cast(str | None, reason),
+        interrupted=bool(interrupted),
+        created_at=datetime.fromisoformat(str(created_at)),
+        printed_at=_time(printed_at),
+    )
+
+
+def _add_job(conn: sqlite3.Connection, job: NewPrintJob, at: datetime) -> PrintJob:
+    row = conn.execute(
+        f"insert into print_job (kind, ref, payload, created_at, updated_at) values (?, ?, ?, ?, ?)"  # noqa: S608
+        f" returning {_JOB_COLUMNS}",
+        (job.kind, job.ref, job.payload, at.isoformat(), at.isoformat()),
+    ).fetchone()
+    return _job(row)
+
+
 class TillRecords(LocalStore):
     """The same SQLite file, with the till's own records besides its config cache: enrolment, cashiers' PINs,
     cash sessions, baskets, sales, the ticket counter and the outbox (the `TillStore` port)."""
@@ -629,8 +678,14 @@ class TillRecords(LocalStore):
 
         return await self._transaction(work)
 
-    async def record_movement(self, operation: MovementOperationIn, at: datetime) -> None:
+    async def record_movement(
+        self, operation: MovementOperationIn, at: datetime, print_job: NewPrintJob | None = None
+    ) -> None:
+        """The movement and its queued operation, and the drawer's opening (`print_job`), in one transaction."""
+
         def work(conn: sqlite3.Connection) -> None:
+            if print_job is not None:
+                _add_job(conn, print_job, at)
             conn.execute(
                 "insert into cash_movement (movement_id, session_id, kind, amount, reason, operator_id, occurred_at)"
                 " values (?, ?, ?, ?, ?, ?, ?)",
@@ -714,11 +769,17 @@ class TillRecords(LocalStore):
         return await self._transaction(work)
 
     async def finalize(
-        self, make: Callable[[int], FinalizedSale], *, basket: tuple[UUID, int] | None, at: datetime
+        self,
+        make: Callable[[int], FinalizedSale],
+        *,
+        basket: tuple[UUID, int] | None,
+        at: datetime,
+        print_job: Callable[[FinalizedSale], NewPrintJob] | None = None,
     ) -> FinalizedSale:
         """Number and store a sale in ONE transaction: the counter's next number, the sale, the basket marked
-        finalized and the sale queued for the central side all commit together, or none does. `make` builds the
-        sale for the number it is given (pure); `basket` is the basket and the version it was made from."""
+        finalized, the sale queued for the central side and its receipt's print job (`print_job`, made from the
+        sale) all commit together, or none does. `make` builds the sale for the number it is given (pure);
+        `basket` is the basket and the version it was made from."""
 
         def work(conn: sqlite3.Connection) -> FinalizedSale:
             if basket is not None:
@@ -756,6 +817,8 @@ class TillRecords(LocalStore):
                     (str(done.basket_id), str(done.sale.ticket_id), at.isoformat()),
                 )
             _enqueue(conn, "sale", str(done.sale.ticket_id), sale_json, at)
+            if print_job is not None:
+                _add_job(conn, print_job(done), at)
             return done
 
         return await self._transaction(work, fault="sale")
@@ -780,10 +843,17 @@ class TillRecords(LocalStore):
 
         return await self._call(read)
 
-    async def reprint(self, ticket_id: UUID, at: datetime) -> Reprint | None:
-        """Count one more reprint of the receipt of a sale or a credit note of this till, in one transaction: the
-        ticket and its duplicate's number (1 for the first reprint; a counter per ticket), or None when the till
-        holds no such ticket (nothing counted)."""
+    async def reprint(
+        self, ticket_id: UUID, at: datetime, print_job: Callable[[Reprint], NewPrintJob] | None = None
+    ) -> Reprint | None:
+        """Count one more reprint of the receipt of a sale or a credit note of this till, with its print job, in one
+        transaction: the ticket and its duplicate's number (1 for the first reprint; a counter per ticket), or None
+        when the till holds no such ticket (nothing counted)."""
+
+        def printed(again: Reprint, conn: sqlite3.Connection) -> Reprint:
+            if print_job is not None:
+                _add_job(conn, print_job(again), at)
+            return again
 
         def work(conn: sqlite3.Connection) -> Reprint | None:
             row = conn.execute("select ticket from sale where ticket_id = ?", (str(ticket_id),)).fetchone()
@@ -793,7 +863,7 @@ class TillRecords(LocalStore):
                     " do update set copies = copies + 1, last_at = excluded.last_at returning copies",
                     (str(ticket_id), at.isoformat()),
                 ).fetchone()[0]
-                return Reprint(TicketFinalizedV1.model_validate_json(row[0]), int(copies))
+                return printed(Reprint(TicketFinalizedV1.model_validate_json(row[0]), int(copies)), conn)
             note = conn.execute(
                 "select c.ticket, s.number from credit_note c join sale s on s.ticket_id = c.original_ticket_id"
                 " where c.ticket_id = ?",
@@ -807,7 +877,7 @@ class TillRecords(LocalStore):
                 " returning copies",
                 (str(ticket_id), at.isoformat()),
             ).fetchone()[0]
-            return Reprint(TicketFinalizedV1.model_validate_json(note[0]), int(copies), int(note[1]))
+            return printed(Reprint(TicketFinalizedV1.model_validate_json(note[0]), int(copies), int(note[1])), conn)
 
         return await self._transaction(work)
 
@@ -817,10 +887,11 @@ class TillRecords(LocalStore):
         credit_note_id: UUID,
         make: Callable[[int, TicketFinalizedV1, list[TicketFinalizedV1]], TicketFinalizedV1],
         at: datetime,
+        print_job: Callable[[TicketFinalizedV1, int], NewPrintJob] | None = None,
     ) -> tuple[TicketFinalizedV1, int, bool]:
         """Number and store a credit note on a sale of this till in ONE transaction: the counter's next number, the
-        credit note made by `make` (pure: the number, the sale, its earlier credit notes), and the credit note
-        queued. The credit note, the sale's number, and whether it was made before (the same id: answered again,
+        credit note made by `make` (pure: the number, the sale, its earlier credit notes), the credit note
+        queued, and its print job (`print_job`: the credit note and its sale's number). The credit note, the sale's number, and whether it was made before (the same id: answered again,
         nothing written). A sale the till does not hold is `NotFoundError`."""
 
         def work(conn: sqlite3.Connection) -> tuple[TicketFinalizedV1, int, bool]:
@@ -854,6 +925,8 @@ class TillRecords(LocalStore):
             )
             conn.execute("update ticket_counter set last_number = ?", (number,))
             _enqueue(conn, "credit_note", str(ticket.ticket_id), ticket_json, at)
+            if print_job is not None:
+                _add_job(conn, print_job(ticket, int(row[1])), at)
             return ticket, int(row[1]), False
 
         return await self._transaction(work, fault="credit_note")
@@ -937,3 +1010,102 @@ class TillRecords(LocalStore):
             return QueueCounts(int(row[0] or 0), int(row[1] or 0), int(row[2] or 0), _time(row[3]))
 
         return await self._call(read)
+
+    # print jobs
+
+    async def add_print_job(self, job: NewPrintJob, at: datetime) -> PrintJob:
+        """A job on its own (the drawer opened on demand, the deposit slip)."""
+        return await self._transaction(lambda conn: _add_job(conn, job, at))
+
+    async def next_print_job(self) -> PrintJob | None:
+        """The oldest job still to print (`pending`, or `printing` left by a till stopped mid-job)."""
+
+        def read(conn: sqlite3.Connection) -> PrintJob | None:
+            row = conn.execute(
+                f"select {_JOB_COLUMNS} from print_job where state in ('pending', 'printing') order by id limit 1"  # noqa: S608
+            ).fetchone()
+            return _job(row) if row else None
+
+        return await self._call(read)
+
+    async def print_started(self, job_id: int, at: datetime) -> None:
+        """The job is being sent: found so at the next start, it was cut and is printed again whole."""
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "update print_job set state = 'printing', attempts = attempts + 1, updated_at = ? where id = ?",
+                (at.isoformat(), job_id),
+            )
+
+        await self._transaction(work)
+
+    async def print_done(self, job_id: int, at: datetime) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "update print_job set state = 'printed', last_reason = null, printed_at = ?, updated_at = ?"
+                " where id = ?",
+                (at.isoformat(), at.isoformat(), job_id),
+            )
+
+        await self._transaction(work)
+
+    async def print_failed(
+        self, job_id: int, reason: str, at: datetime, *, interrupted: bool, state: str = "pending"
+    ) -> None:
+        """The job did not print: back to `state` (pending: it waits for the printer) with the reason;
+        `interrupted` when part of it may have reached the paper."""
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "update print_job set state = ?, last_reason = ?, updated_at = ?,"
+                " interrupted = max(interrupted, ?) where id = ?",
+                (state, reason, at.isoformat(), int(interrupted), job_id),
+            )
+
+        await self._transaction(work)
+
+    async def print_without_printer(self, at: datetime) -> int:
+        """No printer is configured: every job waiting is kept as `no_printer` (printable later, on retry)."""
+
+        def work(conn: sqlite3.Connection) -> int:
+            return conn.execute(
+                "update print_job set state = 'no_printer', last_reason = 'no printer is configured for this POS',"
+                " updated_at = ? where state in ('pending', 'printing')",
+                (at.isoformat(),),
+            ).rowcount
+
+        return await self._transaction(work)
+
+    async def print_jobs(self, limit: int) -> list[PrintJob]:
+        """The latest jobs, newest first."""
+
+        def read(conn: sqlite3.Connection) -> list[PrintJob]:
+            rows = conn.execute(
+                f"select {_JOB_COLUMNS} from print_job order by id desc limit ?",  # noqa: S608
+                (limit,),
+            ).fetchall()
+            return [_job(r) for r in rows]
+
+        return await self._call(read)
+
+    async def print_job(self, job_id: int) -> PrintJob | None:
+        def read(conn: sqlite3.Connection) -> PrintJob | None:
+            row = conn.execute(f"select {_JOB_COLUMNS} from print_job where id = ?", (job_id,)).fetchone()  # noqa: S608
+            return _job(row) if row else None
+
+        return await self._call(read)
+
+    async def retry_print_job(self, job_id: int, at: datetime) -> PrintJob | None:
+        """A job not printed (`no_printer`, `abandoned`, or waiting) made to wait for the printer again; a printed
+        job is answered as it is (a receipt is printed again only as a duplicate). None: no such job."""
+
+        def work(conn: sqlite3.Connection) -> PrintJob | None:
+            conn.execute(
+                "update print_job set state = 'pending', updated_at = ? where id = ? and state in"
+                " ('no_printer', 'abandoned')",
+                (at.isoformat(), job_id),
+            )
+            row = conn.execute(f"select {_JOB_COLUMNS} from print_job where id = ?", (job_id,)).fetchone()  # noqa: S608
+            return _job(row) if row else None
+
+        return await self._transaction(work)

@@ -73,3 +73,15 @@ class CreditNoteConflictError(HwProxyError):
     def __init__(self, problems: list[tuple[str, str]]) -> None:
         super().__init__("; ".join(f"{field}: {reason}" for field, reason in problems))
         self.problems = problems
+
+
+class PrintJobPrintedError(HwProxyError):
+    """A print job already printed is not printed again as such: a receipt again is a duplicate (409)."""
+
+    def __init__(self, job_id: int) -> None:
+        super().__init__(f"print job {job_id} is printed already: reprint the sale to have a DUPLICATA")
+        self.job_id = job_id
+
+
+class PosApiUnreachableError(HwProxyError):
+    """What was asked comes from pos-api, which does not answer now (503): try again once it is back."""

@@ -16,6 +16,8 @@ from hw_proxy.domain.errors import (
     NotFoundError,
     NotReadyError,
     OperatorLockedError,
+    PosApiUnreachableError,
+    PrintJobPrintedError,
     StaleBasketError,
 )
 
@@ -39,6 +41,10 @@ PROBLEMS: Final[dict[type[Exception], Problem]] = {
         lambda _: [InvalidParam("pin", "too many wrong PINs in a row")],
         lambda e: {"locked_until": e.until.isoformat()},
     ),
+    PrintJobPrintedError: Problem(
+        409, "Printed already", "print-job-printed", lambda _: [], lambda e: {"job_id": e.job_id}
+    ),
+    PosApiUnreachableError: Problem(503, "pos-api out of reach", "pos-api-unreachable"),
     StaleBasketError: Problem(
         409,
         "Stale version",

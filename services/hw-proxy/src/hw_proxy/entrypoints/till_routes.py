@@ -1,5 +1,5 @@
 """The till's local HTTP API for its web app: the boot status, the cashier's login, the cash session, baskets and
-their finalize.
+their finalize, the print jobs and the cash drawer.
 
 Everything answers from the till's own store, at once, whether pos-api answers or not; what the central side must
 know is queued and sent by the background sender.
@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, model_validator
 
 from caisse_contracts.events import TicketFinalizedV1
@@ -21,12 +21,14 @@ from caisse_contracts.till_views import BasketOut, BasketTotals
 from caisse_contracts.tills import INT4_MAX, BasketContent, BasketPut, CreditLineIn, Receipt, RefundIn
 from caisse_runtime.http import PROBLEM_JSON
 from hw_proxy.domain.cash_session import LocalSession
+from hw_proxy.domain.printing import JobKind, JobState, PrinterState, PrinterStatus, PrintJob
 from hw_proxy.domain.sales import FinalizedSale
 from hw_proxy.domain.till_status import TillStatus
 from hw_proxy.service_layer.boot import till_view
 from hw_proxy.service_layer.cash_session import close_session, continue_session, move_cash, open_session
 from hw_proxy.service_layer.login import log_in
 from hw_proxy.service_layer.ports import CentralApi, Clock, TillStore
+from hw_proxy.service_layer.printing import open_drawer, print_deposit_slip, retry_print_job
 from hw_proxy.service_layer.selling import (
     BasketView,
     credit_sale,
@@ -79,6 +81,49 @@ class QueueView(BaseModel):
     oldest_pending_at: datetime | None
 
 
+class PrinterView(BaseModel):
+    """The receipt printer as the till last saw it, and the jobs that wait for it."""
+
+    state: PrinterState = Field(
+        description="ready, paper_low, paper_out, offline, not_configured, or unknown (not asked yet on this run)."
+    )
+    reason: str | None
+    checked_at: AwareDatetime | None
+    jobs_waiting: int = Field(description="Jobs waiting for the printer (pending or being printed).")
+    jobs_no_printer: int = Field(description="Jobs kept while no printer was configured (print them by a retry).")
+
+
+class PrintJobOut(BaseModel):
+    """One print job and where it stands."""
+
+    id: int
+    kind: JobKind
+    ref: str = Field(
+        description="The ticket id (receipt, credit note, duplicate), the session id (deposit slip, drawer)"
+        " or the cash movement id (drawer)."
+    )
+    state: JobState
+    attempts: int
+    last_reason: str | None = Field(description="Why the last attempt did not print.")
+    interrupted: bool = Field(description="An attempt was cut mid-way: printed again whole, marked as resumed.")
+    created_at: AwareDatetime
+    printed_at: AwareDatetime | None
+
+
+def job_out(job: PrintJob) -> PrintJobOut:
+    return PrintJobOut(
+        id=job.id,
+        kind=job.kind,
+        ref=job.ref,
+        state=job.state,
+        attempts=job.attempts,
+        last_reason=job.last_reason,
+        interrupted=job.interrupted,
+        created_at=job.created_at,
+        printed_at=job.printed_at,
+    )
+
+
 class StatusOut(BaseModel):
     """The till's status (PRODUCT.md §1) and what it rests on."""
 
@@ -91,6 +136,7 @@ class StatusOut(BaseModel):
     session: SessionView | None
     last_ticket_number: StrictInt = Field(description="The last number the till gave a sale (0: none yet).")
     queue: QueueView
+    printer: PrinterView
 
 
 class AsideOut(BaseModel):
@@ -235,16 +281,20 @@ def till_routes(
     queued: Callable[[], None],
     forward: Callable[[FinalizedSale], None],
     forward_credit_note: Callable[[TicketFinalizedV1], None],
+    to_print: Callable[[], None],
+    printer: PrinterStatus,
 ) -> APIRouter:
-    """`/v1/status`, `/v1/cashier/login`, `/v1/session/…`, `/v1/baskets/…`, `/v1/sales/…`, `/v1/queue` over the
-    till's store and state; `queued` wakes the sender after something was queued, `forward` hands a sale just
-    finalized to pos-api in the background, `forward_credit_note` a credit note just made."""
+    """`/v1/status`, `/v1/cashier/login`, `/v1/session/…`, `/v1/baskets/…`, `/v1/sales/…`, `/v1/queue`,
+    `/v1/print-jobs`, `/v1/drawer` over the till's store and state; `queued` wakes the sender after something was
+    queued, `forward` hands a sale just finalized to pos-api in the background, `forward_credit_note` a credit note
+    just made, `to_print` wakes the printer worker after a print job was stored; `printer` is its last view."""
     router = APIRouter(prefix="/v1", tags=["till"])
 
     @router.get("/status", summary="The till's status (BOOTING → READY_OPEN / READY_CONTINUE → WORKING)")
     async def get_status() -> StatusOut:
         view = await till_view(store, state)
         counts = await store.queue_counts()
+        jobs = await store.print_jobs(1_000)
         cashier = state.cashier
         credentials = state.identity.credentials
         return StatusOut(
@@ -263,6 +313,13 @@ def till_routes(
                 pending_sales=counts.pending_sales,
                 aside=counts.aside,
                 oldest_pending_at=counts.oldest_pending_at,
+            ),
+            printer=PrinterView(
+                state=printer.state,
+                reason=printer.reason,
+                checked_at=printer.checked_at,
+                jobs_waiting=sum(j.state in ("pending", "printing") for j in jobs),
+                jobs_no_printer=sum(j.state == "no_printer" for j in jobs),
             ),
         )
 
@@ -303,6 +360,7 @@ def till_routes(
     async def post_movement(body: MovementIn) -> MovementOut:
         moved = await move_cash(store, state, body.kind, body.amount, body.reason, now=clock(), new_id=new_id)
         queued()
+        to_print()
         return MovementOut(
             movement_id=moved.movement_id,
             session_id=moved.session_id,
@@ -370,6 +428,7 @@ def till_routes(
         if done.replayed:
             response.status_code = 200
         else:
+            to_print()
             forward(done.sale)
         return FinalizedOut(ticket=done.sale.ticket, receipt=done.receipt, replayed=done.replayed)
 
@@ -415,6 +474,7 @@ def till_routes(
         if done.replayed:
             response.status_code = 200
         else:
+            to_print()
             forward_credit_note(done.ticket)
         return CreditedOut(ticket=done.ticket, receipt=done.receipt, replayed=done.replayed)
 
@@ -427,6 +487,7 @@ def till_routes(
         """`ticket_id` is a sale's id or a credit note's (`credit_note_id`): each ticket counts its own reprints, and
         a credit note's receipt names its sale's number again."""
         again = await reprint_sale(store, state, ticket_id, now=clock())
+        to_print()
         return ReprintOut(receipt=again.receipt, duplicate_number=again.duplicate)
 
     @router.get("/queue/aside", summary="What pos-api refused (conflict, failed), kept aside with the reason")
@@ -435,5 +496,38 @@ def till_routes(
             AsideOut(seq=e.seq, kind=e.kind, ref=e.ref, outcome=e.outcome, reason=e.reason, enqueued_at=e.enqueued_at)
             for e in await store.aside()
         ]
+
+    @router.get("/print-jobs", summary="The latest print jobs, newest first, and where each stands")
+    async def get_print_jobs(limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[PrintJobOut]:
+        return [job_out(j) for j in await store.print_jobs(limit)]
+
+    @router.post(
+        "/print-jobs/{job_id}/retry",
+        summary="Print a job again that did not print (no printer then, a drawer the printer could not open)",
+        responses={404: PROBLEM, 409: PROBLEM},
+    )
+    async def post_print_job_retry(job_id: int) -> PrintJobOut:
+        job = await retry_print_job(store, job_id, now=clock())
+        to_print()
+        return job_out(job)
+
+    @router.post(
+        "/drawer/open", status_code=202, summary="Open the cash drawer (in a session)", responses={409: PROBLEM}
+    )
+    async def post_open_drawer() -> PrintJobOut:
+        job = await open_drawer(store, state, now=clock())
+        to_print()
+        return job_out(job)
+
+    @router.post(
+        "/sessions/{session_id}/deposit-slip/print",
+        status_code=202,
+        summary="Print the session's bank deposit slip (session-service's ESC/POS, through pos-api)",
+        responses={404: PROBLEM, 422: PROBLEM, 503: PROBLEM},
+    )
+    async def post_print_deposit_slip(session_id: UUID) -> PrintJobOut:
+        job = await print_deposit_slip(store, central, session_id, now=clock())
+        to_print()
+        return job_out(job)
 
     return router

@@ -13,6 +13,7 @@ from caisse_contracts.session_api import CloseOperationIn, CountIn, MovementOper
 from hw_proxy.domain.cash_session import LocalSession, check_counts, counted
 from hw_proxy.domain.errors import FieldError, NotReadyError
 from hw_proxy.domain.login import Cashier
+from hw_proxy.domain.printing import NewPrintJob
 from hw_proxy.domain.till_status import TillStatus
 from hw_proxy.service_layer.boot import ready_to
 from hw_proxy.service_layer.ports import TillStore
@@ -67,7 +68,8 @@ async def move_cash(
     now: datetime,
     new_id: NewId,
 ) -> MovementOperationIn:
-    """Cash taken out of or put into the drawer during the session."""
+    """Cash taken out of or put into the drawer during the session; the drawer opens for it (its print job is
+    stored with the movement, in one transaction)."""
     view = await ready_to(store, state, TillStatus.WORKING)
     assert view.session is not None  # noqa: S101 (WORKING is an open session)
     if amount <= 0:
@@ -84,7 +86,7 @@ async def move_cash(
         operator_id=_cashier(state).operator_id,
         occurred_at=now,
     )
-    await store.record_movement(operation, now)
+    await store.record_movement(operation, now, NewPrintJob("drawer", str(operation.movement_id), ""))
     return operation
 
 

@@ -10,6 +10,7 @@ from uuid import UUID
 
 from pydantic import SecretStr
 
+from caisse_contracts.config import PrinterFields
 from caisse_contracts.events import TicketFinalizedV1
 from caisse_contracts.session_api import (
     CloseOperationIn,
@@ -25,6 +26,8 @@ from hw_proxy.domain.cash_session import LocalSession
 from hw_proxy.domain.config_cache import CachedItem, EntityKey, StreamState
 from hw_proxy.domain.login import PinState
 from hw_proxy.domain.outbox import EntryKind, OutboxEntry, QueueCounts, Settled
+from hw_proxy.domain.printing import NewPrintJob, PrinterState, PrintJob
+from hw_proxy.domain.receipts import PrintDocument
 from hw_proxy.domain.sales import FinalizedSale, Reprint, StoredBasket
 
 Clock = Callable[[], datetime]
@@ -145,6 +148,38 @@ class CentralApi(Protocol):
         """`POST /v1/sync/sessions`: one result per operation, in order."""
         ...
 
+    async def deposit_slip(self, session_id: UUID) -> bytes:
+        """The session's bank deposit slip as ESC/POS bytes (session-service's, through pos-api)."""
+        ...
+
+
+class PrinterUnavailableError(Exception):
+    """The printer cannot take a job now (`state`: offline, paper_out); nothing of the job was sent."""
+
+    def __init__(self, state: str, reason: str) -> None:
+        super().__init__(reason)
+        self.state = state
+        self.reason = reason
+
+
+class JobInterruptedError(Exception):
+    """The connection ended in the middle of a job: part of it may be on the paper; it is printed again whole."""
+
+
+class ReceiptRenderer(Protocol):
+    """Lays a print document out as the printer's bytes."""
+
+    def render(self, document: PrintDocument, setup: PrinterFields) -> bytes: ...
+
+
+class ReceiptPrinter(Protocol):
+    """The POS's printer: its state, and one job sent whole (`PrinterUnavailableError` before anything was sent,
+    `JobInterruptedError` once part of it was)."""
+
+    async def state(self, setup: PrinterFields) -> PrinterState: ...
+
+    async def send(self, setup: PrinterFields, data: bytes) -> None: ...
+
 
 class TillStore(Protocol):
     """The till's own records (`adapters.store.TillRecords`); each write is one SQLite transaction."""
@@ -165,7 +200,9 @@ class TillStore(Protocol):
 
     async def record_open(self, operation: OpenOperationIn, at: datetime) -> LocalSession: ...
 
-    async def record_movement(self, operation: MovementOperationIn, at: datetime) -> None: ...
+    async def record_movement(
+        self, operation: MovementOperationIn, at: datetime, print_job: NewPrintJob | None = None
+    ) -> None: ...
 
     async def record_close(self, operation: CloseOperationIn, closing: dict[str, Any], at: datetime) -> None: ...
 
@@ -181,12 +218,19 @@ class TillStore(Protocol):
     async def save_basket(self, basket_id: UUID, version: int, content: BasketContent, at: datetime) -> int: ...
 
     async def finalize(
-        self, make: Callable[[int], FinalizedSale], *, basket: tuple[UUID, int] | None, at: datetime
+        self,
+        make: Callable[[int], FinalizedSale],
+        *,
+        basket: tuple[UUID, int] | None,
+        at: datetime,
+        print_job: Callable[[FinalizedSale], NewPrintJob] | None = None,
     ) -> FinalizedSale: ...
 
     async def sale(self, ticket_id: UUID) -> tuple[FinalizedSale, OutboxEntry | None] | None: ...
 
-    async def reprint(self, ticket_id: UUID, at: datetime) -> Reprint | None: ...
+    async def reprint(
+        self, ticket_id: UUID, at: datetime, print_job: Callable[[Reprint], NewPrintJob] | None = None
+    ) -> Reprint | None: ...
 
     async def credit(
         self,
@@ -194,6 +238,7 @@ class TillStore(Protocol):
         credit_note_id: UUID,
         make: Callable[[int, TicketFinalizedV1, list[TicketFinalizedV1]], TicketFinalizedV1],
         at: datetime,
+        print_job: Callable[[TicketFinalizedV1, int], NewPrintJob] | None = None,
     ) -> tuple[TicketFinalizedV1, int, bool]: ...
 
     async def entry_of(self, kind: EntryKind, ref: UUID) -> OutboxEntry | None: ...
@@ -207,3 +252,23 @@ class TillStore(Protocol):
     async def aside(self) -> list[OutboxEntry]: ...
 
     async def queue_counts(self) -> QueueCounts: ...
+
+    async def add_print_job(self, job: NewPrintJob, at: datetime) -> PrintJob: ...
+
+    async def next_print_job(self) -> PrintJob | None: ...
+
+    async def print_started(self, job_id: int, at: datetime) -> None: ...
+
+    async def print_done(self, job_id: int, at: datetime) -> None: ...
+
+    async def print_failed(
+        self, job_id: int, reason: str, at: datetime, *, interrupted: bool, state: str = "pending"
+    ) -> None: ...
+
+    async def print_without_printer(self, at: datetime) -> int: ...
+
+    async def print_jobs(self, limit: int) -> list[PrintJob]: ...
+
+    async def print_job(self, job_id: int) -> PrintJob | None: ...
+
+    async def retry_print_job(self, job_id: int, at: datetime) -> PrintJob | None: ...

@@ -24,7 +24,9 @@ from caisse_contracts.pricing import PricingRefusedError, receipt_of
 from caisse_contracts.tills import BasketContent, CreditLineIn, CreditNoteIn, Receipt, RefundIn
 from hw_proxy.domain.errors import BasketRefusedError, CreditNoteConflictError, NotFoundError, StaleBasketError
 from hw_proxy.domain.outbox import OutboxEntry, Settled
-from hw_proxy.domain.sales import FinalizedSale, StoredBasket
+from hw_proxy.domain.printing import NewPrintJob
+from hw_proxy.domain.receipts import receipt_job
+from hw_proxy.domain.sales import FinalizedSale, Reprint, StoredBasket
 from hw_proxy.domain.selling import Selling, compute, credit_note_differences, make_sale, numbered
 from hw_proxy.domain.till_status import TillStatus
 from hw_proxy.service_layer.boot import TillView, ready_to
@@ -130,8 +132,17 @@ async def finalize_basket(
         )
     except PricingRefusedError as refused:
         raise _refused(refused) from None
-    done = await store.finalize(lambda number: numbered(draft, number), basket=(basket_id, version), at=now)
+    done = await store.finalize(
+        lambda number: numbered(draft, number),
+        basket=(basket_id, version),
+        at=now,
+        print_job=lambda sold: receipt_job("receipt", sold.ticket, _receipt(sold, selling), address=_address(selling)),
+    )
     return Finalized(done, _receipt(done, selling))
+
+
+def _address(selling: Selling) -> str:
+    return selling.place.shop.address
 
 
 def _receipt(done: FinalizedSale, selling: Selling) -> Receipt:
@@ -169,14 +180,22 @@ async def reprint_sale(store: TillStore, state: TillState, ticket_id: UUID, *, n
     kept per ticket and moved in one transaction, so two reprints never carry the same number and a reprint is never
     uncounted. A credit note's receipt names its sale's number, as when it was made."""
     _, selling = await _selling(store, state, *SELLING)
-    found = await store.reprint(ticket_id, now)
+    place = selling.place
+
+    def receipt_again(again: Reprint) -> Receipt:
+        receipt = receipt_of(again.ticket, place.shop, place.pos, place.territory)
+        if again.original_number is not None:
+            receipt = receipt.model_copy(update={"original_number": again.original_number})
+        return receipt
+
+    def job(again: Reprint) -> NewPrintJob:
+        receipt = receipt_again(again)
+        return receipt_job("duplicate", again.ticket, receipt, address=_address(selling), duplicate=again.copies)
+
+    found = await store.reprint(ticket_id, now, job)
     if found is None:
         raise NotFoundError("sale or credit note", ticket_id)
-    place = selling.place
-    receipt = receipt_of(found.ticket, place.shop, place.pos, place.territory)
-    if found.original_number is not None:
-        receipt = receipt.model_copy(update={"original_number": found.original_number})
-    return Reprinted(found.ticket, receipt, found.copies)
+    return Reprinted(found.ticket, receipt_again(found), found.copies)
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,8 +253,13 @@ async def credit_sale(
             company=place.company,
         )
 
+    def job(ticket: TicketFinalizedV1, original_number: int) -> NewPrintJob:
+        receipt = receipt_of(ticket, place.shop, place.pos, place.territory)
+        receipt = receipt.model_copy(update={"original_number": original_number})
+        return receipt_job("credit_note", ticket, receipt, address=place.shop.address)
+
     try:
-        ticket, original_number, replayed = await store.credit(original_id, credit_note_id, make, now)
+        ticket, original_number, replayed = await store.credit(original_id, credit_note_id, make, now, job)
     except CreditNoteRefusedError as refused:
         raise BasketRefusedError([(p.field, p.reason) for p in refused.problems]) from None
     if replayed and (differing := credit_note_differences(ticket, lines, payments, asked_operator)):

@@ -1,0 +1,93 @@
+"""The till's printer worker: prints the print jobs in order, in the background, from the app's start to its stop.
+
+Woken at once when a job is stored (the receipt of a sale is on the paper a moment after the finalize answered);
+while the printer cannot take the first job (off line, out of paper, a job cut mid-way) it tries again after a
+delay drawn with full jitter that grows with the failures in a row, capped, so that a printer that comes back is
+used within seconds. A failure of the worker itself is logged and retried: it never touches a sale.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from hw_proxy.domain.printing import PrinterStatus
+from hw_proxy.domain.reconnect import reconnect_delay
+from hw_proxy.service_layer.ports import Clock, ReceiptPrinter, ReceiptRenderer, TillStore
+from hw_proxy.service_layer.printing import print_next
+from hw_proxy.service_layer.till_state import TillState
+
+log = logging.getLogger(__name__)
+
+
+class PrinterWorker:
+    """`nudge()` after a job is stored, or retried, wakes it (even during a backoff: the cashier asked)."""
+
+    def __init__(
+        self,
+        store: TillStore,
+        state: TillState,
+        printer: ReceiptPrinter,
+        renderer: ReceiptRenderer,
+        *,
+        clock: Clock,
+        retry_first_s: float,
+        retry_max_s: float,
+    ) -> None:
+        self._store = store
+        self._state = state
+        self._printer = printer
+        self._renderer = renderer
+        self._clock = clock
+        self._first_s = retry_first_s
+        self._max_s = retry_max_s
+        self.status = PrinterStatus()
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.idle = asyncio.Event()
+        """Set while no job waits that the printer could print (for the tests and the benchmark)."""
+
+    def nudge(self) -> None:
+        self.idle.clear()
+        self._wake.set()
+
+    async def start(self) -> None:
+        self._stopping.clear()
+        self._task = asyncio.create_task(self._run(), name="printer-worker")
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if self._task is not None:
+            task, self._task = self._task, None
+            try:
+                await asyncio.wait_for(task, timeout=10)
+            except TimeoutError:
+                log.warning("the printer worker did not stop in time")
+
+    async def _run(self) -> None:
+        failures = 0
+        while not self._stopping.is_set():
+            self._wake.clear()
+            try:
+                outcome = await print_next(
+                    self._store, self._state, self._printer, self._renderer, self.status, now=self._clock()
+                )
+            except Exception:  # a bug or a full disk must not end the printing for the day: log, wait, try again
+                log.exception("the printer worker failed")
+                outcome = "waiting"
+            if outcome == "printed":
+                failures = 0
+                continue
+            if outcome == "idle":
+                failures = 0
+                self.idle.set()
+                await self._wake.wait()
+                continue
+            delay = reconnect_delay(failures, first_s=self._first_s, max_s=self._max_s)
+            failures += 1
+            log.info("the printer cannot print now (%s): tried again in %.1f s", self.status.reason, delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=delay)

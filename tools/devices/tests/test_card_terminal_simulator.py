@@ -41,7 +41,8 @@ async def test_a_success_echoes_the_request_and_gives_an_authorisation_and_a_mas
             "10",
             "1",
         )
-        assert answer["AC"] and "######" in answer["AA"]
+        assert answer["AC"]
+        assert "######" in answer["AA"]
         assert [r.outcome for r in terminal.requests] == [Outcome.SUCCESS]
 
 

@@ -36,7 +36,6 @@ from caisse_contracts.caisse_ap import (
     PaymentRequest,
     Status,
     TerminalAnswer,
-    decode,
 )
 
 log = logging.getLogger("caisse_devices.card_terminal")

@@ -180,7 +180,7 @@ class CardTerminalSimulator:
 
     async def _answer(self, fields: dict[str, str], writer: asyncio.StreamWriter) -> bool:
         """Answer one request; False when the connection is to be closed (dropped)."""
-        echo = {t: fields[t] for t in ("CA", "CB", "CD", "CE") if t in fields}
+        echo: dict[str, str] = {t: fields[t] for t in ("CA", "CB", "CD", "CE") if t in fields}
         version = fields.get("CZ", "0300")
         try:
             request = PaymentRequest.of(fields)

@@ -11,11 +11,13 @@ import httpx
 from fastapi import FastAPI
 
 from caisse_runtime.service import Hook, ServiceRuntime, serve, utc_now
+from hw_proxy.adapters.card_terminal import CaisseApTerminal
 from hw_proxy.adapters.pos_api import PosApiCentral, PosApiStreamTokens
 from hw_proxy.adapters.secret_file import SecretFile
 from hw_proxy.adapters.store import FaultInjection, TillRecords
 from hw_proxy.config import Settings
 from hw_proxy.domain.enrolment import DeviceCredentials, DeviceIdentity
+from hw_proxy.entrypoints.card_routes import card_routes
 from hw_proxy.entrypoints.config_subscriber import ConfigSubscriber
 from hw_proxy.entrypoints.http import config_routes
 from hw_proxy.entrypoints.outbox_sender import OutboxSender
@@ -24,7 +26,7 @@ from hw_proxy.entrypoints.sale_forwarder import SaleForwarder
 from hw_proxy.entrypoints.till_routes import till_routes
 from hw_proxy.service_layer.boot import check_numbers
 from hw_proxy.service_layer.enrolment import load_enrolment
-from hw_proxy.service_layer.ports import CentralApi
+from hw_proxy.service_layer.ports import CardTerminal, CentralApi
 from hw_proxy.service_layer.till_state import TillState
 
 SERVICE = "hw-proxy"
@@ -32,8 +34,10 @@ SERVICE = "hw-proxy"
 log = logging.getLogger(__name__)
 
 
-def build_app(settings: Settings | None = None, *, central: CentralApi | None = None) -> FastAPI:
-    """The till agent's app; `central` replaces pos-api (unit tests give a fake)."""
+def build_app(
+    settings: Settings | None = None, *, central: CentralApi | None = None, terminal: CardTerminal | None = None
+) -> FastAPI:
+    """The till agent's app; `central` replaces pos-api, `terminal` the card terminal (unit tests give fakes)."""
     settings = settings or Settings()
     runtime = ServiceRuntime(SERVICE, settings, versions_dir=None, uses_kafka=False)
     runtime.instrument()
@@ -42,6 +46,7 @@ def build_app(settings: Settings | None = None, *, central: CentralApi | None = 
         settings.fault_kill_after_sales,
         kill_after_committed_sales=settings.fault_kill_after_committed_sales,
         kill_after_answers=settings.fault_kill_after_answers,
+        kill_after_card_answers=settings.fault_kill_after_card_answers,
     )
     store = TillRecords(settings.store_path, faults=faults)
     runtime.readiness["local_store"] = store.answers
@@ -121,6 +126,7 @@ def build_app(settings: Settings | None = None, *, central: CentralApi | None = 
                 forward=forwarder.forward,
                 forward_credit_note=forwarder.forward_credit_note,
             ),
+            card_routes(store, terminal or CaisseApTerminal(), state, clock=utc_now),
         ],
         on_start=on_start,
         on_stop=on_stop,

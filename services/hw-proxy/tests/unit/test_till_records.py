@@ -150,17 +150,18 @@ async def test_answers_mark_entries_sent_or_aside_with_the_reason(store: TillRec
     assert (counts.pending_sales, counts.aside) == (1, 1)
 
 
-def test_the_schema_has_the_tills_own_tables_in_a_second_step_and_the_reprints_in_a_third() -> None:
-    assert len(MIGRATIONS) == 3
+def test_the_schema_has_the_tills_own_tables_in_a_second_step_the_reprints_in_a_third_card_operations_last() -> None:
+    assert len(MIGRATIONS) == 4
     assert any("create table outbox" in statement for statement in MIGRATIONS[1])
     assert any("create table reprint" in statement for statement in MIGRATIONS[2])
+    assert any("create table card_operation" in statement for statement in MIGRATIONS[-1])
 
 
 def test_the_third_step_keeps_the_queue_of_a_till_it_upgrades_and_lets_it_take_credit_notes() -> None:
     conn = sqlite3.connect(":memory:", isolation_level=None)
     assert migrate(conn, MIGRATIONS[:2]) == 2
     conn.execute("insert into outbox (kind, ref, payload, enqueued_at) values ('sale', 'a', '{}', 'now')")
-    assert migrate(conn) == 3
+    assert migrate(conn, MIGRATIONS[:3]) == 3
     assert conn.execute("select kind, ref, state from outbox").fetchall() == [("sale", "a", "pending")]
     conn.execute("insert into outbox (kind, ref, payload, enqueued_at) values ('credit_note', 'b', '{}', 'now')")
     assert conn.execute("select count(*) from outbox where state = 'pending'").fetchone()[0] == 2

@@ -24,10 +24,26 @@ from caisse_contracts.events import TicketFinalizedV1
 from caisse_contracts.events.config import EntityType
 from caisse_contracts.session_api import CloseOperationIn, CountIn, MovementOperationIn, OpenOperationIn
 from caisse_contracts.sync import OfflineSale
-from caisse_contracts.tills import BasketContent
+from caisse_contracts.tills import BasketContent, RefundIn
+from hw_proxy.domain.card_payments import (
+    CardCode,
+    CardKind,
+    CardOperation,
+    CardResult,
+    CardStatus,
+    card_payment_problems,
+    card_refund_problems,
+)
 from hw_proxy.domain.cash_session import LocalSession, SessionState
 from hw_proxy.domain.config_cache import CachedItem, EntityKey, RemovedReason, StreamState
-from hw_proxy.domain.errors import FieldError, NotFoundError, NotReadyError, StaleBasketError
+from hw_proxy.domain.errors import (
+    BasketRefusedError,
+    CardOperationConflictError,
+    FieldError,
+    NotFoundError,
+    NotReadyError,
+    StaleBasketError,
+)
 from hw_proxy.domain.login import PinState
 from hw_proxy.domain.outbox import EntryKind, EntryState, OutboxEntry, QueueCounts, Settled
 from hw_proxy.domain.sales import BasketState, FinalizedSale, StoredBasket
@@ -193,6 +209,35 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         "alter table outbox_v3 rename to outbox",
         "create index outbox_pending on outbox (seq) where state = 'pending'",
     ),
+    (
+        # A card payment or refund through the terminal: written pending BEFORE the terminal is called, settled by
+        # its answer or by the cashier (confirm / void). At most one pending at a time: the till has one terminal.
+        """
+        create table card_operation (
+            operation_id text primary key,
+            kind text not null check (kind in ('payment', 'refund')),
+            basket_id text,
+            ticket_id text,
+            amount integer not null check (amount > 0),
+            currency text not null,
+            status text not null check (status in ('pending', 'approved', 'declined', 'voided')),
+            code text not null,
+            authorisation text,
+            masked_pan text,
+            contactless integer check (contactless in (0, 1)),
+            slip_text text,
+            failure text,
+            confirmed_by_cashier integer not null default 0 check (confirmed_by_cashier in (0, 1)),
+            claimed_by text,
+            created_at text not null,
+            done_at text,
+            check ((kind = 'payment' and basket_id is not null) or (kind = 'refund' and ticket_id is not null))
+        ) without rowid
+        """,
+        "create unique index card_operation_one_pending on card_operation (status) where status = 'pending'",
+        "create index card_operation_of_basket on card_operation (basket_id) where basket_id is not null",
+        "create index card_operation_of_sale on card_operation (ticket_id) where ticket_id is not null",
+    ),
 )
 """The schema, step by step; a step is never edited once released, a change is a new step."""
 
@@ -205,7 +250,8 @@ class FaultInjection:
 
     The points: `message` (a stream message stored, before the commit), `sale` (a sale numbered and stored, before
     the commit), `sale:committed` (a sale committed, before the cashier has the answer), `answer` (pos-api's answer
-    that a sale or a session operation is in, being recorded as sent: after pos-api wrote it, before the commit)."""
+    that a sale or a session operation is in, being recorded as sent: after pos-api wrote it, before the commit),
+    `card` (the card terminal's answer being recorded: after the terminal charged the card, before the commit)."""
 
     def __init__(
         self,
@@ -214,12 +260,14 @@ class FaultInjection:
         *,
         kill_after_committed_sales: int | None = None,
         kill_after_answers: int | None = None,
+        kill_after_card_answers: int | None = None,
     ) -> None:
         self._left = {
             "message": kill_after_messages,
             "sale": kill_after_sales,
             "sale:committed": kill_after_committed_sales,
             "answer": kill_after_answers,
+            "card": kill_after_card_answers,
         }
 
     def at(self, point: str) -> None:
@@ -495,6 +543,98 @@ def _enqueue(conn: sqlite3.Connection, kind: EntryKind, ref: str, payload: str, 
     )
 
 
+_CARD_COLUMNS: Final = (
+    "operation_id, kind, basket_id, ticket_id, amount, currency, status, code, authorisation, masked_pan,"
+    " contactless, slip_text, failure, confirmed_by_cashier, claimed_by, created_at, done_at"
+)
+
+
+def _card(row: tuple[object, ...]) -> CardOperation:
+    (
+        operation_id,
+        kind,
+        basket_id,
+        ticket_id,
+        amount,
+        currency,
+        status,
+        code,
+        authorisation,
+        masked_pan,
+        contactless,
+        slip,
+        failure,
+        confirmed,
+        claimed_by,
+        created_at,
+        done_at,
+    ) = row
+    return CardOperation(
+        operation_id=_uuid(operation_id),
+        kind=cast(CardKind, kind),
+        amount=int(cast(int, amount)),
+        currency=str(currency),
+        status=cast(CardStatus, status),
+        code=CardCode(str(code)),
+        created_at=datetime.fromisoformat(str(created_at)),
+        basket_id=_uuid(basket_id) if basket_id is not None else None,
+        ticket_id=_uuid(ticket_id) if ticket_id is not None else None,
+        authorisation=cast(str | None, authorisation),
+        masked_pan=cast(str | None, masked_pan),
+        contactless=bool(contactless) if contactless is not None else None,
+        slip_text=cast(str | None, slip),
+        failure=cast(str | None, failure),
+        confirmed_by_cashier=bool(confirmed),
+        claimed_by=_uuid(claimed_by) if claimed_by is not None else None,
+        done_at=_time(done_at),
+    )
+
+
+def _card_operations(conn: sqlite3.Connection, where: str, params: Sequence[object]) -> list[CardOperation]:
+    rows = conn.execute(
+        f"select {_CARD_COLUMNS} from card_operation {where} order by created_at, operation_id",  # noqa: S608
+        tuple(params),
+    ).fetchall()
+    return [_card(r) for r in rows]
+
+
+def _check_card_payments(conn: sqlite3.Connection, done: FinalizedSale, *, card_terminal: bool) -> None:
+    """A finalize's card rule, inside its transaction: nothing pending on the basket, and its card payments exactly
+    the ones the terminal approved for it (`card_payment_problems`)."""
+    operations = (
+        _card_operations(conn, "where basket_id = ?", (str(done.basket_id),)) if done.basket_id is not None else []
+    )
+    pending = [op for op in operations if op.status == "pending"]
+    if pending:
+        raise CardOperationConflictError(
+            "a card payment of this basket is pending on the terminal: confirm or void it first",
+            pending[0].operation_id,
+        )
+    if not card_terminal and not operations:
+        return  # a POS without a terminal takes card payments typed in from a standalone one
+    problems = card_payment_problems(done.sale.payments, operations)
+    if problems:
+        raise BasketRefusedError(problems)
+
+
+def claim_card_refunds(
+    conn: sqlite3.Connection, original_id: UUID, credit_note_id: UUID, refunds: Sequence[RefundIn]
+) -> None:
+    """A credit note's card rule, to be called inside the transaction that stores it: each card refund must be one
+    the terminal approved for the sale (`card_refund_problems`, else `BasketRefusedError` naming the field); they are
+    then marked as this credit note's, so that one refund never pays back two credit notes."""
+    operations = _card_operations(conn, "where ticket_id = ?", (str(original_id),))
+    problems = card_refund_problems(refunds, operations, credit_note_id)
+    if problems:
+        raise BasketRefusedError(problems)
+    for refund in refunds:
+        if refund.method.value == "card":
+            conn.execute(
+                "update card_operation set claimed_by = ? where operation_id = ?",
+                (str(credit_note_id), str(refund.payment_id)),
+            )
+
+
 class TillRecords(LocalStore):
     """The same SQLite file, with the till's own records besides its config cache: enrolment, cashiers' PINs,
     cash sessions, baskets, sales, the ticket counter and the outbox (the `TillStore` port)."""
@@ -684,11 +824,20 @@ class TillRecords(LocalStore):
         return await self._transaction(work)
 
     async def finalize(
-        self, make: Callable[[int], FinalizedSale], *, basket: tuple[UUID, int] | None, at: datetime
+        self,
+        make: Callable[[int], FinalizedSale],
+        *,
+        basket: tuple[UUID, int] | None,
+        at: datetime,
+        card_terminal: bool = False,
     ) -> FinalizedSale:
         """Number and store a sale in ONE transaction: the counter's next number, the sale, the basket marked
         finalized and the sale queued for the central side all commit together, or none does. `make` builds the
-        sale for the number it is given (pure); `basket` is the basket and the version it was made from."""
+        sale for the number it is given (pure); `basket` is the basket and the version it was made from.
+
+        With a card terminal on the POS (`card_terminal`), or any card operation made for the basket, its card
+        payments must be the ones the terminal approved for it, and none may be pending (checked in the same
+        transaction, so that no payment slips in between)."""
 
         def work(conn: sqlite3.Connection) -> FinalizedSale:
             if basket is not None:
@@ -703,6 +852,7 @@ class TillRecords(LocalStore):
                     raise StaleBasketError(basket_id, version, current)
             number = int(conn.execute("select last_number from ticket_counter").fetchone()[0]) + 1
             done = make(number)
+            _check_card_payments(conn, done, card_terminal=card_terminal)
             sale_json = done.sale.model_dump_json()
             conn.execute(
                 "insert into sale (ticket_id, number, session_id, basket_id, finalized_at, sale, ticket)"
@@ -897,3 +1047,120 @@ class TillRecords(LocalStore):
             return QueueCounts(int(row[0] or 0), int(row[1] or 0), int(row[2] or 0), _time(row[3]))
 
         return await self._call(read)
+
+    # card operations through the terminal
+
+    async def card_operation(self, operation_id: UUID) -> CardOperation | None:
+        def read(conn: sqlite3.Connection) -> CardOperation | None:
+            found = _card_operations(conn, "where operation_id = ?", (str(operation_id),))
+            return found[0] if found else None
+
+        return await self._call(read)
+
+    async def card_operations(
+        self, *, status: CardStatus | None = None, basket_id: UUID | None = None, ticket_id: UUID | None = None
+    ) -> list[CardOperation]:
+        """The card operations, oldest first, of a status, a basket or a sale when named."""
+        clauses: list[str] = []
+        params: list[object] = []
+        for column, value in (("status", status), ("basket_id", basket_id), ("ticket_id", ticket_id)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(str(value))
+        where = ("where " + " and ".join(clauses)) if clauses else ""
+        return await self._call(lambda conn: _card_operations(conn, where, params))
+
+    async def begin_card_operation(self, operation: CardOperation) -> tuple[CardOperation, bool]:
+        """Write a card operation PENDING before the terminal is called, in one transaction; an operation of that id
+        made before is returned as it stands instead (a retry: the terminal is not called again); whether it was
+        written now. Another operation
+        pending, or a payment's basket gone or finalized, is a `CardOperationConflictError` and nothing is written."""
+
+        def work(conn: sqlite3.Connection) -> tuple[CardOperation, bool]:
+            made = _card_operations(conn, "where operation_id = ?", (str(operation.operation_id),))
+            if made:
+                return made[0], False
+            pending = conn.execute("select operation_id from card_operation where status = 'pending'").fetchone()
+            if pending is not None:
+                raise CardOperationConflictError(
+                    "another card operation is pending on the terminal: confirm or void it first", _uuid(pending[0])
+                )
+            if operation.kind == "payment":
+                row = conn.execute(
+                    "select status from basket where basket_id = ?", (str(operation.basket_id),)
+                ).fetchone()
+                if row is None or row[0] != "open":
+                    raise CardOperationConflictError("the basket is not open: a card payment goes to an open basket")
+            conn.execute(
+                f"insert into card_operation ({_CARD_COLUMNS}) values"  # noqa: S608
+                " (?, ?, ?, ?, ?, ?, 'pending', ?, null, null, null, null, null, 0, null, ?, null)",
+                (
+                    str(operation.operation_id),
+                    operation.kind,
+                    str(operation.basket_id) if operation.basket_id else None,
+                    str(operation.ticket_id) if operation.ticket_id else None,
+                    operation.amount,
+                    operation.currency,
+                    operation.code.value,
+                    operation.created_at.isoformat(),
+                ),
+            )
+            return operation, True
+
+        return await self._transaction(work)
+
+    async def settle_card_operation(
+        self, operation_id: UUID, result: CardResult, at: datetime
+    ) -> tuple[CardOperation, int | None]:
+        """Record where a pending card operation stands after the terminal's answer or the cashier's word, in ONE
+        transaction: an approved payment is put in its basket at the same time (a new version of it, returned). A
+        settled operation is never changed again (`CardOperationConflictError`)."""
+
+        def work(conn: sqlite3.Connection) -> tuple[CardOperation, int | None]:
+            found = _card_operations(conn, "where operation_id = ?", (str(operation_id),))
+            if not found:
+                raise NotFoundError("card operation", operation_id)
+            if found[0].status != "pending":
+                raise CardOperationConflictError(f"this card operation is {found[0].status} already", operation_id)
+            done = found[0].settled(result, at)
+            conn.execute(
+                "update card_operation set status = ?, code = ?, authorisation = ?, masked_pan = ?, contactless = ?,"
+                " slip_text = ?, failure = ?, confirmed_by_cashier = ?, done_at = ? where operation_id = ?",
+                (
+                    done.status,
+                    done.code.value,
+                    done.authorisation,
+                    done.masked_pan,
+                    int(done.contactless) if done.contactless is not None else None,
+                    done.slip_text,
+                    done.failure,
+                    int(done.confirmed_by_cashier),
+                    done.done_at.isoformat() if done.done_at else None,
+                    str(operation_id),
+                ),
+            )
+            version = None
+            if done.status == "approved" and done.kind == "payment":
+                version = _add_payment(conn, done, at)
+            return done, version
+
+        return await self._transaction(work, fault="card")
+
+
+def _add_payment(conn: sqlite3.Connection, done: CardOperation, at: datetime) -> int:
+    """Put an approved card payment in its (open) basket: a new version of it, whatever the web app saved last."""
+    row = conn.execute(
+        "select version, status, content from basket where basket_id = ?", (str(done.basket_id),)
+    ).fetchone()
+    if row is None or row[1] != "open":
+        raise CardOperationConflictError("the basket is not open any more", done.operation_id)
+    content = BasketContent.model_validate_json(row[2])
+    if any(p.payment_id == done.operation_id for p in content.payments):
+        return int(row[0])
+    paid = content.model_copy(update={"payments": (*content.payments, done.as_payment())})
+    version = int(row[0]) + 1
+    conn.execute(
+        "update basket set version = ?, content = ?, updated_at = ? where basket_id = ?",
+        (version, paid.model_dump_json(), at.isoformat(), str(done.basket_id)),
+    )
+    return version

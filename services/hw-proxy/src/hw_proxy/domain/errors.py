@@ -64,3 +64,13 @@ class BasketRefusedError(HwProxyError):
     def __init__(self, problems: list[tuple[str, str]]) -> None:
         super().__init__("; ".join(f"{field}: {reason}" for field, reason in problems))
         self.problems = problems
+
+
+class CardOperationConflictError(HwProxyError):
+    """A card operation that cannot be done now (409): another one is pending on the terminal, this one is still
+    with the terminal or already settled, or the POS has no card terminal; `reason` says which."""
+
+    def __init__(self, reason: str, operation_id: UUID | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.operation_id = operation_id

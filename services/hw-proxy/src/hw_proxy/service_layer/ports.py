@@ -10,6 +10,8 @@ from uuid import UUID
 
 from pydantic import SecretStr
 
+from caisse_contracts.caisse_ap import PaymentRequest, TerminalAnswer
+from caisse_contracts.config import CardTerminalFields
 from caisse_contracts.events import TicketFinalizedV1
 from caisse_contracts.session_api import (
     CloseOperationIn,
@@ -20,6 +22,7 @@ from caisse_contracts.session_api import (
 from caisse_contracts.stream import StreamToken
 from caisse_contracts.sync import OfflineSale, SyncAnswer
 from caisse_contracts.tills import BasketContent
+from hw_proxy.domain.card_payments import CardOperation, CardResult, CardStatus
 from hw_proxy.domain.cash_session import LocalSession
 from hw_proxy.domain.config_cache import CachedItem, EntityKey, StreamState
 from hw_proxy.domain.login import PinState
@@ -140,6 +143,30 @@ class CentralApi(Protocol):
         ...
 
 
+class TerminalUnreachableError(Exception):
+    """The card terminal could not be reached: nothing was sent, so nothing was charged."""
+
+
+class TerminalUnansweredError(Exception):
+    """The request went to the terminal but no trustworthy final answer came back: `code` says how (`no_answer`
+    within the client timeout, `connection_lost`, `invalid_answer`). The card may have been charged."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(f"{code}: {detail}")
+        self.code = code
+        self.detail = detail
+
+
+class CardTerminal(Protocol):
+    """The POS's card terminal, spoken to in Caisse-AP over TCP (`adapters.card_terminal`)."""
+
+    async def transact(self, setup: CardTerminalFields, request: PaymentRequest) -> TerminalAnswer:
+        """Send `request` and return the terminal's final answer (after the `BA=1` acknowledgement, if asked);
+        `TerminalUnreachableError` when nothing could be sent, `TerminalUnansweredError` when it was sent and no
+        final answer came within `setup.timeout_s`."""
+        ...
+
+
 class TillStore(Protocol):
     """The till's own records (`adapters.store.TillRecords`); each write is one SQLite transaction."""
 
@@ -170,7 +197,12 @@ class TillStore(Protocol):
     async def save_basket(self, basket_id: UUID, version: int, content: BasketContent, at: datetime) -> int: ...
 
     async def finalize(
-        self, make: Callable[[int], FinalizedSale], *, basket: tuple[UUID, int] | None, at: datetime
+        self,
+        make: Callable[[int], FinalizedSale],
+        *,
+        basket: tuple[UUID, int] | None,
+        at: datetime,
+        card_terminal: bool = False,
     ) -> FinalizedSale: ...
 
     async def sale(self, ticket_id: UUID) -> tuple[FinalizedSale, OutboxEntry | None] | None: ...
@@ -186,6 +218,18 @@ class TillStore(Protocol):
     ) -> tuple[TicketFinalizedV1, int, bool]: ...
 
     async def entry_of(self, kind: EntryKind, ref: UUID) -> OutboxEntry | None: ...
+
+    async def card_operation(self, operation_id: UUID) -> CardOperation | None: ...
+
+    async def card_operations(
+        self, *, status: CardStatus | None = None, basket_id: UUID | None = None, ticket_id: UUID | None = None
+    ) -> list[CardOperation]: ...
+
+    async def begin_card_operation(self, operation: CardOperation) -> tuple[CardOperation, bool]: ...
+
+    async def settle_card_operation(
+        self, operation_id: UUID, result: CardResult, at: datetime
+    ) -> tuple[CardOperation, int | None]: ...
 
     async def settle_sale(self, ticket_id: UUID, settled: Settled, at: datetime) -> bool: ...
 

@@ -130,7 +130,12 @@ async def finalize_basket(
         )
     except PricingRefusedError as refused:
         raise _refused(refused) from None
-    done = await store.finalize(lambda number: numbered(draft, number), basket=(basket_id, version), at=now)
+    done = await store.finalize(
+        lambda number: numbered(draft, number),
+        basket=(basket_id, version),
+        at=now,
+        card_terminal=selling.place.pos.card_terminal is not None,
+    )
     return Finalized(done, _receipt(done, selling))
 
 

@@ -22,7 +22,7 @@ from caisse_contracts.credit_notes import CreditNoteRefusedError, credit_note_ti
 from caisse_contracts.events import TicketFinalizedV1
 from caisse_contracts.pricing import PricingRefusedError, receipt_of
 from caisse_contracts.tills import BasketContent, CreditLineIn, CreditNoteIn, Receipt, RefundIn
-from hw_proxy.domain.errors import BasketRefusedError, NotFoundError, StaleBasketError
+from hw_proxy.domain.errors import BasketRefusedError, CardOperationConflictError, NotFoundError, StaleBasketError
 from hw_proxy.domain.outbox import OutboxEntry, Settled
 from hw_proxy.domain.sales import FinalizedSale, StoredBasket
 from hw_proxy.domain.selling import Selling, compute, make_sale, numbered
@@ -117,6 +117,12 @@ async def finalize_basket(
         if basket.version != version:
             raise StaleBasketError(basket_id, version, basket.version)
         content = basket.content
+    pending = await store.card_operations(status="pending", basket_id=basket_id)
+    if pending:  # checked again in the finalize's transaction; said first, since it is what the cashier must do
+        raise CardOperationConflictError(
+            "a card payment of this basket is pending on the terminal: confirm or void it first",
+            pending[0].operation_id,
+        )
     if content.operator_id is None and state.cashier is not None:
         content = content.model_copy(update={"operator_id": state.cashier.operator_id})
     try:

@@ -95,10 +95,7 @@ class Agent:
             "HW_PROXY_FORWARD_TIMEOUT_S": "0.2",
             **{f"HW_PROXY_{k.upper()}": v for k, v in settings.items()},
         }
-        with (self.folder / "hw-proxy.log").open("ab") as log:
-            self.process = subprocess.Popen(
-                [executable("hw-proxy")], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=self.folder
-            )
+        self.process = self._spawn(env)
         deadline = time.monotonic() + 30
         async with httpx.AsyncClient(base_url=self.url, timeout=2) as http:
             while True:
@@ -116,6 +113,12 @@ class Agent:
             path = "/v1/session/open" if status == "READY_OPEN" else "/v1/session/continue"
             body = {"float_counts": [{"value": 1000, "count": 5}]} if status == "READY_OPEN" else None
             assert (await http.post(path, json=body)).is_success
+
+    def _spawn(self, env: dict[str, str]) -> subprocess.Popen[bytes]:
+        with (self.folder / "hw-proxy.log").open("ab") as log:
+            return subprocess.Popen(
+                [executable("hw-proxy")], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=self.folder
+            )
 
     async def died(self) -> int:
         """Wait for the process to end by itself (its fault hook); its exit code."""

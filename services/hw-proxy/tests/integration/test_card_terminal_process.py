@@ -300,6 +300,7 @@ async def test_a_till_killed_after_the_terminal_charged_the_card_finds_it_pendin
 
         await running.start()
         async with httpx.AsyncClient(base_url=running.url, timeout=10) as http:
+            assert (await http.get("/v1/status")).json()["card_operations_pending"] == 1
             [pending] = (await http.get("/v1/card-operations", params={"status": "pending"})).json()
             assert (pending["operation_id"], pending["code"], pending["with_terminal"]) == (
                 operation,

@@ -40,7 +40,8 @@ def run(inst: Instance, timeout_s: float = 30.0) -> dict[str, object]:
     demo = ensure_demo_data(inst)
     pos_api = f"http://127.0.0.1:{BY_NAME['pos-api'].port(inst)}"
     session_service = f"http://127.0.0.1:{BY_NAME['session-service'].port(inst)}"
-    till = demo.tills[0]
+    # the second till of the shop: the first is hw-proxy's own (`services.demo_till`), whose numbers stay its own
+    till = demo.tills[1]
     headers = {"X-Device-Serial": till.serial, "X-Device-Secret": till.secret}
     boot = httpx.get(f"{pos_api}/v1/pos-data", headers=headers, timeout=10).raise_for_status().json()
     ticket = load_example(TicketFinalizedV1).data.model_copy(

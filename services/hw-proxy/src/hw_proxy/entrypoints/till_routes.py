@@ -91,6 +91,11 @@ class StatusOut(BaseModel):
     session: SessionView | None
     last_ticket_number: StrictInt = Field(description="The last number the till gave a sale (0: none yet).")
     queue: QueueView
+    card_operations_pending: StrictInt = Field(
+        default=0,
+        description="Card operations the cashier must settle (`GET /v1/card-operations?status=pending`): confirm"
+        " or void each from the terminal's slip.",
+    )
 
 
 class AsideOut(BaseModel):
@@ -263,6 +268,7 @@ def till_routes(
                 aside=counts.aside,
                 oldest_pending_at=counts.oldest_pending_at,
             ),
+            card_operations_pending=len(await store.card_operations(status="pending")),
         )
 
     @router.post(

@@ -4,6 +4,7 @@ exactly, and every malformed frame refused with the reason and the byte where it
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from caisse_contracts.caisse_ap import (
     Action,
@@ -17,6 +18,7 @@ from caisse_contracts.caisse_ap import (
     encode,
     slip_text,
 )
+from caisse_contracts.config import CardAnswerMode, CardTerminalFields, PosFields
 from caisse_contracts.money import EUR, XPF, currency
 
 
@@ -178,3 +180,52 @@ def test_the_slip_names_the_operation_the_card_the_authorisation_and_the_amount(
     refund = PaymentRequest(amount=1200, currency_numeric=953, action=Action.REFUND)
     assert "REMBOURSEMENT" in slip_text(TerminalAnswer(Status.DONE, read_mode="1"), refund, XPF)
     assert slip_text(TerminalAnswer(Status.DONE), refund, XPF).endswith("MONTANT 1200 XPF")
+
+
+def test_a_pos_card_terminal_defaults_to_port_8888_the_180_s_client_timeout_and_one_answer_at_the_end() -> None:
+    terminal = CardTerminalFields(host="192.168.1.50")
+    assert (terminal.port, terminal.timeout_s, terminal.answer_mode, terminal.till_number) == (
+        8888,
+        180.0,
+        CardAnswerMode.AT_END,
+        1,
+    )
+    pos = PosFields.model_validate(
+        {
+            "shop_id": "00000000-0000-4000-8000-000000000003",
+            "name": "Caisse 1",
+            "hostname": "till-1",
+            "device_serial": "TILL-0001",
+            "card_terminal": {"host": "tpe.local", "answer_mode": "immediate"},
+        }
+    )
+    assert pos.card_terminal is not None
+    assert pos.card_terminal.answer_mode is CardAnswerMode.IMMEDIATE
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"port": 0}, "port"),
+        ({"port": 65536}, "port"),
+        ({"till_number": 100}, "till_number"),
+        ({"timeout_s": 0}, "timeout_s"),
+        ({"host": "tpe local"}, "host"),
+        ({"answer_mode": "later"}, "answer_mode"),
+        ({"pin": "1234"}, "pin"),
+    ],
+)
+def test_a_card_terminal_config_out_of_range_is_refused_naming_the_field(
+    changes: dict[str, object], field: str
+) -> None:
+    with pytest.raises(ValidationError) as refused:
+        CardTerminalFields.model_validate({"host": "tpe.local", **changes})
+    assert refused.value.errors()[0]["loc"][0] == field
+
+
+def test_a_request_amount_of_more_than_12_digits_is_refused_when_read() -> None:
+    fields = PaymentRequest(amount=100, currency_numeric=978).fields()
+    with pytest.raises(CaisseApError, match="CB: at most 12 digits"):
+        PaymentRequest.of({**fields, "CB": "1" * 13})
+    with pytest.raises(CaisseApError, match="CD: '2' is neither"):
+        PaymentRequest.of({**fields, "CD": "2"})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import importlib
+import socket
 import stat
 from pathlib import Path
 
@@ -13,8 +14,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from caisse_contracts.caisse_ap import FrameReader, PaymentRequest
 from caisse_contracts.topics import CONFIG, all_topics
-from caisse_stack import ensure_up, kafka, postgres
+from caisse_stack import demo_data, ensure_up, kafka, postgres, services
 from caisse_stack.demo_data import Demo, DemoTill
 from caisse_stack.layout import INSTANCES, instance
 from caisse_stack.processes import alive, read_pid
@@ -164,3 +166,53 @@ def test_hw_proxy_is_the_demo_first_till_once_the_demo_exists(monkeypatch: pytes
     demo.save(inst.folder / "demo.json")
     env = service_env(hw_proxy, inst, port=1)
     assert (env["HW_PROXY_DEVICE_SERIAL"], env["HW_PROXY_DEVICE_SECRET"]) == ("TILL-1", "secret-1")
+
+
+def test_the_card_terminal_simulator_of_make_up_listens_on_loopback_answers_and_stops_with_the_services(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("CAISSE_STACK_ROOT", str(tmp_path))
+    monkeypatch.setenv("CAISSE_STACK_PORT_SHIFT", "4000")
+    inst = instance("test")
+    port = services.card_terminal_port(inst)
+    assert port not in {s.port(inst) for s in services.SERVICES}
+    pid = services.start_card_terminal(inst)
+    try:
+        assert services.start_card_terminal(inst) == pid  # started once
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as terminal:
+            terminal.sendall(
+                PaymentRequest(amount=1291, currency_numeric=978).encode()
+            )  # …91: refused (the demo's rule)
+            frames = FrameReader()
+            answers: list[dict[str, str]] = []
+            while not answers:
+                answers = frames.feed(terminal.recv(4096))
+        assert (answers[0]["AE"], answers[0]["AF"]) == ("01", "04")
+        assert services.stop_all(inst) == ["card-terminal"]
+        assert not alive(pid)
+    finally:
+        services.stop_all(inst)
+
+
+def test_the_demos_first_till_pays_by_card_on_the_simulator(monkeypatch: pytest.MonkeyPatch) -> None:
+    created: list[dict[str, object]] = []
+
+    class Recorder:
+        """The back office as the demo loader calls it: records what it creates."""
+
+        def __init__(self, *_: object) -> None:
+            pass
+
+        def create(self, kind: str, body: dict[str, object]) -> dict[str, object]:
+            created.append({"kind": kind, **body})
+            return {"item": {"id": f"{kind}-{len(created)}"}, "secret": "s"}
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(demo_data, "BackOffice", Recorder)
+    monkeypatch.setattr(demo_data, "_catalogue", lambda *_: None)  # the tills are what this test reads
+    demo_data.load("http://pos-api", "token", card_terminal_port=12345)
+    tills = [c for c in created if c["kind"] == "pos"]
+    assert tills[0]["card_terminal"] == {"host": "127.0.0.1", "port": 12345}
+    assert all("card_terminal" not in t for t in tills[1:])

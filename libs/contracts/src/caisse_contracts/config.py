@@ -212,6 +212,34 @@ class PrinterFields(BaseModel):
     drawer_pin: Literal[2, 5] = Field(default=2, description="The drawer port's pin that opens it (ESC p m).")
 
 
+class CardAnswerMode(StrEnum):
+    """When the card terminal answers (Caisse-AP `BA`)."""
+
+    AT_END = "at_end"
+    """One answer, at the end of the transaction (`BA=0`)."""
+    IMMEDIATE = "immediate"
+    """An acknowledgement at once, then the final answer (`BA=1`)."""
+
+
+class CardTerminalFields(BaseModel):
+    """The card terminal a POS speaks Caisse-AP over IP to (HARDWARE.md §4); the currency is the territory's."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    host: Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9.:_-]+$")] = Field(
+        description="The terminal's IP address or host name on the shop's network."
+    )
+    port: StrictInt = Field(default=8888, ge=1, le=65535, description="Caisse-AP over IP listens on 8888 by default.")
+    till_number: StrictInt = Field(default=1, ge=0, le=99, description="`CA`: the till's number for the terminal.")
+    answer_mode: CardAnswerMode = CardAnswerMode.AT_END
+    timeout_s: float = Field(
+        default=180.0,
+        gt=0,
+        le=600,
+        description="How long the till waits for the terminal's final answer (the protocol's client timeout).",
+    )
+
+
 class PosFields(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -222,6 +250,10 @@ class PosFields(BaseModel):
     pickup_number_required: bool = False
     printer: PrinterFields | None = Field(
         default=None, description="The receipt printer; none: the till keeps its print jobs until one is set."
+    )
+    card_terminal: CardTerminalFields | None = Field(
+        default=None,
+        description="The POS's card terminal; none: card payments are typed in from a standalone terminal.",
     )
 
 

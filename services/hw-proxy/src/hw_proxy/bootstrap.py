@@ -9,12 +9,14 @@ import httpx
 from fastapi import FastAPI
 
 from caisse_runtime.service import Hook, ServiceRuntime, serve, utc_now
+from hw_proxy.adapters.card_terminal import CaisseApTerminal
 from hw_proxy.adapters.escpos_printer import EscposPrinter, EscposRenderer
 from hw_proxy.adapters.pos_api import PosApiCentral, PosApiStreamTokens
 from hw_proxy.adapters.secret_file import SecretFile
 from hw_proxy.adapters.store import FaultInjection, TillRecords
 from hw_proxy.config import Settings
 from hw_proxy.domain.enrolment import DeviceCredentials, DeviceIdentity
+from hw_proxy.entrypoints.card_routes import card_routes
 from hw_proxy.entrypoints.config_subscriber import ConfigSubscriber
 from hw_proxy.entrypoints.http import config_routes
 from hw_proxy.entrypoints.outbox_sender import OutboxSender
@@ -24,7 +26,7 @@ from hw_proxy.entrypoints.sale_forwarder import SaleForwarder
 from hw_proxy.entrypoints.till_routes import till_routes
 from hw_proxy.entrypoints.till_watch import TillWatch
 from hw_proxy.service_layer.enrolment import load_enrolment
-from hw_proxy.service_layer.ports import CentralApi, ReceiptPrinter
+from hw_proxy.service_layer.ports import CardTerminal, CentralApi, ReceiptPrinter
 from hw_proxy.service_layer.till_state import TillState
 
 SERVICE = "hw-proxy"
@@ -33,9 +35,14 @@ log = logging.getLogger(__name__)
 
 
 def build_app(
-    settings: Settings | None = None, *, central: CentralApi | None = None, printer: ReceiptPrinter | None = None
+    settings: Settings | None = None,
+    *,
+    central: CentralApi | None = None,
+    printer: ReceiptPrinter | None = None,
+    terminal: CardTerminal | None = None,
 ) -> FastAPI:
-    """The till agent's app; `central` replaces pos-api, `printer` the receipt printer (unit tests give fakes)."""
+    """The till agent's app; `central` replaces pos-api, `printer` the receipt printer, `terminal` the card terminal
+    (unit tests give fakes)."""
     settings = settings or Settings()
     runtime = ServiceRuntime(SERVICE, settings, versions_dir=None, uses_kafka=False)
     runtime.instrument()
@@ -46,6 +53,7 @@ def build_app(
         kill_after_answers=settings.fault_kill_after_answers,
         kill_after_credit_notes=settings.fault_kill_after_credit_notes,
         kill_after_committed_credit_notes=settings.fault_kill_after_committed_credit_notes,
+        kill_after_card_answers=settings.fault_kill_after_card_answers,
     )
     store = TillRecords(settings.store_path, faults=faults)
     runtime.readiness["local_store"] = store.answers
@@ -138,6 +146,7 @@ def build_app(
                 to_print=printing.nudge,
                 printer=printing.status,
             ),
+            card_routes(store, terminal or CaisseApTerminal(), state, clock=utc_now),
         ],
         on_start=on_start,
         on_stop=on_stop,

@@ -93,6 +93,12 @@ class Settings(ServiceSettings):
         description="Tests only: SIGKILL the process once its Nth credit note is committed (or answered again),"
         " before the cashier has the answer.",
     )
+    fault_kill_after_card_answers: int | None = Field(
+        default=None,
+        ge=1,
+        description="Tests only: SIGKILL the process while it records the card terminal's Nth answer (after the"
+        " terminal charged the card, before the till's commit): the operation is found pending at restart.",
+    )
     fault_kill_after_answers: int | None = Field(
         default=None,
         ge=1,

@@ -19,7 +19,7 @@ from caisse_contracts.events.tickets import PaymentV1
 from caisse_contracts.tills import Receipt, ReceiptLine, ReceiptPayment, ReceiptTax
 from caisse_devices.printer import decode
 from hw_proxy.adapters.escpos_printer import EscposRenderer
-from hw_proxy.domain.receipts import ReceiptPrint, document_of, money, opens_drawer, receipt_print, slips_of
+from hw_proxy.domain.receipts import ReceiptPrint, document_of, money, opens_drawer, receipt_print
 
 GOLDENS = Path(__file__).parent / "goldens"
 TICKET = uuid.UUID("6f1c2d3e-4a5b-4c6d-8e7f-0123456789ab")
@@ -183,22 +183,15 @@ def test_the_drawer_opens_when_cash_changes_hands_and_never_on_a_card_only_sale(
     assert receipt_print(card, receipt()).kick_drawer is False
 
 
-class PaymentWithSlip(PaymentV1):
-    """A card payment as the card terminal records it, with the slip text."""
-
-    slip: str | None = None
-
-
 def test_a_card_payment_s_slip_is_printed_after_the_receipt() -> None:
     _, ticket = example_sale()
     slip = "CARTE BANCAIRE\nSANS CONTACT\nA0000000421010\nMONTANT 12,00 EUR\nDEBIT"
     paid: TicketFinalizedV1 = ticket.model_copy(
-        update={
-            "payments": (PaymentWithSlip(payment_id=uuid.uuid4(), method=PaymentMethod.CARD, amount=1200, slip=slip),)
-        }
+        update={"payments": (PaymentV1(payment_id=uuid.uuid4(), method=PaymentMethod.CARD, amount=1200),)}
     )
-    assert slips_of(paid) == (slip,)
-    text = decode(rendered(receipt_print(paid, receipt()))).text
+    job = receipt_print(paid, receipt(), slips=(slip, " "))
+    assert job.slips == (slip,), "a blank slip prints nothing"
+    text = decode(rendered(job)).text
     assert text.index("SANS CONTACT") > text.index("Merci de votre visite")
 
 

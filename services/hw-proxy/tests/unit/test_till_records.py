@@ -150,12 +150,13 @@ async def test_answers_mark_entries_sent_or_aside_with_the_reason(store: TillRec
     assert (counts.pending_sales, counts.aside) == (1, 1)
 
 
-def test_the_schema_steps_the_tills_tables_the_reprints_the_credit_notes_then_the_print_jobs() -> None:
-    assert len(MIGRATIONS) == 5
+def test_the_schema_steps_the_tills_tables_the_reprints_the_credit_notes_the_print_jobs_then_card_operations() -> None:
+    assert len(MIGRATIONS) == 6
     assert any("create table outbox" in statement for statement in MIGRATIONS[1])
     assert any("create table reprint" in statement for statement in MIGRATIONS[2])
     assert any("create table credit_note_reprint" in statement for statement in MIGRATIONS[3])
     assert any("create table print_job" in statement for statement in MIGRATIONS[4])
+    assert any("create table card_operation" in statement for statement in MIGRATIONS[5])
 
 
 def test_the_fourth_step_keeps_a_tills_credit_notes_and_counts_their_reprints_from_one() -> None:
@@ -172,7 +173,7 @@ def test_the_fourth_step_keeps_a_tills_credit_notes_and_counts_their_reprints_fr
     assert conn.execute("select ticket_id from credit_note").fetchall() == [("c",)]
     conn.execute("insert into credit_note_reprint (ticket_id, copies, last_at) values ('c', 1, 'now')")
     assert conn.execute("select copies from credit_note_reprint").fetchall() == [(1,)]
-    assert migrate(conn) == 5
+    assert migrate(conn) == 6
 
 
 def test_the_third_step_keeps_the_queue_of_a_till_it_upgrades_and_lets_it_take_credit_notes() -> None:

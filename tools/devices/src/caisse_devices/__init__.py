@@ -1,1 +1,2 @@
-"""Caisse's simulated till devices: what the tests and the demo plug the till agent into instead of hardware."""
+"""Caisse's simulated till devices (a receipt printer, a card terminal): what the tests and the demo plug the till
+agent into instead of hardware; loopback only."""

@@ -31,6 +31,11 @@ def cmd_up(args: argparse.Namespace) -> int:
             _say(
                 f"{service.name:<15} http://127.0.0.1:{service.port(inst)}  log {services.log_file(inst, service.name)}"
             )
+        services.start_card_terminal(inst)
+        _say(
+            f"{services.CARD_TERMINAL:<15} 127.0.0.1:{services.card_terminal_port(inst)} (Caisse-AP simulator)  "
+            f"log {services.log_file(inst, services.CARD_TERMINAL)}"
+        )
     if args.demo:
         demo.run(inst)
         if args.services:
@@ -65,6 +70,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     for service in services.SERVICES:
         pid = services.read_pid(services.pid_file(inst, service.name))
         _say(f"{service.name:<15} 127.0.0.1:{service.port(inst):<12} {'pid ' + str(pid) if pid else 'stopped'}")
+    pid = services.read_pid(services.pid_file(inst, services.CARD_TERMINAL))
+    port = services.card_terminal_port(inst)
+    _say(f"{services.CARD_TERMINAL:<15} 127.0.0.1:{port:<12} {'pid ' + str(pid) if pid else 'stopped'}")
     return 0 if kafka_pid and pg_pid else 3  # like an init script: 3 when the infrastructure is not running
 
 

@@ -14,7 +14,7 @@ from caisse_contracts.snapshots import load_example
 from caisse_stack import demo_data
 from caisse_stack.demo_data import Demo
 from caisse_stack.layout import Instance
-from caisse_stack.services import BY_NAME, admin_token, service_token
+from caisse_stack.services import BY_NAME, admin_token, card_terminal_port, service_token
 
 
 def _say(text: str) -> None:
@@ -26,7 +26,11 @@ def ensure_demo_data(inst: Instance) -> Demo:
     path = inst.folder / "demo.json"
     if path.is_file():
         return Demo.load(path)
-    demo = demo_data.load(f"http://127.0.0.1:{BY_NAME['pos-api'].port(inst)}", admin_token(inst))
+    demo = demo_data.load(
+        f"http://127.0.0.1:{BY_NAME['pos-api'].port(inst)}",
+        admin_token(inst),
+        card_terminal_port=card_terminal_port(inst),
+    )
     demo.save(path)
     return demo
 
@@ -36,7 +40,8 @@ def run(inst: Instance, timeout_s: float = 30.0) -> dict[str, object]:
     demo = ensure_demo_data(inst)
     pos_api = f"http://127.0.0.1:{BY_NAME['pos-api'].port(inst)}"
     session_service = f"http://127.0.0.1:{BY_NAME['session-service'].port(inst)}"
-    till = demo.tills[0]
+    # the second till of the shop: the first is hw-proxy's own (`services.demo_till`), whose numbers stay its own
+    till = demo.tills[1]
     headers = {"X-Device-Serial": till.serial, "X-Device-Secret": till.secret}
     boot = httpx.get(f"{pos_api}/v1/pos-data", headers=headers, timeout=10).raise_for_status().json()
     ticket = load_example(TicketFinalizedV1).data.model_copy(

@@ -153,8 +153,9 @@ def _catalogue(bo: BackOffice, demo: Demo, company_id: str, prices: dict[str, in
     demo.products[tag] = products
 
 
-def load(pos_api_url: str, admin_token: str) -> Demo:
-    """Create the demo hierarchy and catalogue through the back-office API; the tills' secrets are kept."""
+def load(pos_api_url: str, admin_token: str, *, card_terminal_port: int | None = None) -> Demo:
+    """Create the demo hierarchy and catalogue through the back-office API; the tills' secrets are kept. With
+    `card_terminal_port`, the first till (the demo's hw-proxy) pays by card on the terminal simulator there."""
     bo = BackOffice(pos_api_url, admin_token)
     demo = Demo(admin_token=admin_token)
     try:
@@ -200,6 +201,11 @@ def load(pos_api_url: str, admin_token: str) -> Demo:
                         "hostname": f"caisse-{n}-{t}.local",
                         "device_serial": serial,
                         "pickup_number_required": n == 3 and t == 1,
+                        **(
+                            {"card_terminal": {"host": "127.0.0.1", "port": card_terminal_port}}
+                            if card_terminal_port is not None and n == 1 and t == 1
+                            else {}
+                        ),
                     },
                 )
                 demo.tills.append(DemoTill(pos["item"]["id"], shop_id, serial, pos["secret"], currency))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
+import socket
 import sys
 import tempfile
 import time
@@ -21,7 +23,16 @@ from caisse_stack.demo_data import Demo
 from caisse_stack.layout import Instance, repo_root
 from caisse_stack.processes import read_pid, require_free, start_detached, stop_pid
 
-__all__ = ["SERVICES", "read_pid", "service_env", "start_all", "status", "stop_all"]
+__all__ = [
+    "SERVICES",
+    "card_terminal_port",
+    "read_pid",
+    "service_env",
+    "start_all",
+    "start_card_terminal",
+    "status",
+    "stop_all",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,8 +216,43 @@ def wait_ready(url: str, name: str, log: Path, timeout_s: float = 90.0) -> None:
     raise SystemExit(f"{name} is not ready after {timeout_s:.0f}s; see {log}")
 
 
+CARD_TERMINAL: Final = "card-terminal"
+CARD_TERMINAL_PORT_OFFSET: Final = 8
+
+
+def card_terminal_port(inst: Instance) -> int:
+    """Where the demo's card terminal simulator listens (127.0.0.1): the demo's first till pays by card on it."""
+    return inst.service_port_base + CARD_TERMINAL_PORT_OFFSET
+
+
+def start_card_terminal(inst: Instance) -> int:
+    """Start our Caisse-AP terminal simulator (`caisse_devices.card_terminal`, on 127.0.0.1) unless it runs; its
+    outcome is read from each amount's last two digits (…91 refused, …92 abandoned, …93 timed out, …94
+    contactless, …95 slow, …96 dropped, …97 silent, anything else approved). Waits until it accepts connections."""
+    folder(inst).mkdir(parents=True, exist_ok=True)
+    if (running := read_pid(pid_file(inst, CARD_TERMINAL))) is not None:
+        return running
+    port = card_terminal_port(inst)
+    require_free(port, CARD_TERMINAL)
+    pid = start_detached(
+        [sys.executable, "-m", "caisse_devices.card_terminal", "--port", str(port)],
+        log_file=log_file(inst, CARD_TERMINAL),
+        pid_file=pid_file(inst, CARD_TERMINAL),
+        cwd=repo_root(),
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+            return pid
+        time.sleep(0.1)
+    raise SystemExit(f"the card terminal simulator does not listen after 30s; see {log_file(inst, CARD_TERMINAL)}")
+
+
 def stop_all(inst: Instance) -> list[str]:
-    return [s.name for s in reversed(SERVICES) if stop_pid(pid_file(inst, s.name), timeout_s=30)]
+    stopped = [s.name for s in reversed(SERVICES) if stop_pid(pid_file(inst, s.name), timeout_s=30)]
+    if stop_pid(pid_file(inst, CARD_TERMINAL), timeout_s=10):
+        stopped.append(CARD_TERMINAL)
+    return stopped
 
 
 def status(inst: Instance) -> dict[str, int | None]:

@@ -24,10 +24,21 @@ from caisse_contracts.events import TicketFinalizedV1
 from caisse_contracts.events.config import EntityType
 from caisse_contracts.session_api import CloseOperationIn, CountIn, MovementOperationIn, OpenOperationIn
 from caisse_contracts.sync import OfflineSale
-from caisse_contracts.tills import BasketContent
+from caisse_contracts.tills import BasketContent, RefundIn
+from hw_proxy.domain.card_payments import (
+    CardCode,
+    CardKind,
+    CardOperation,
+    CardResult,
+    CardStatus,
+    card_payment_problems,
+    card_refund_problems,
+)
 from hw_proxy.domain.cash_session import LocalSession, SessionState
 from hw_proxy.domain.config_cache import CachedItem, EntityKey, RemovedReason, StreamState
 from hw_proxy.domain.errors import (
+    BasketRefusedError,
+    CardOperationConflictError,
     CreditNoteConflictError,
     FieldError,
     NotFoundError,
@@ -230,6 +241,35 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         """,
         "create index print_job_waiting on print_job (id) where state in ('pending', 'printing')",
     ),
+    (
+        # A card payment or refund through the terminal: written pending BEFORE the terminal is called, settled by
+        # its answer or by the cashier (confirm / void). At most one pending at a time: the till has one terminal.
+        """
+        create table card_operation (
+            operation_id text primary key,
+            kind text not null check (kind in ('payment', 'refund')),
+            basket_id text,
+            ticket_id text,
+            amount integer not null check (amount > 0),
+            currency text not null,
+            status text not null check (status in ('pending', 'approved', 'declined', 'voided')),
+            code text not null,
+            authorisation text,
+            masked_pan text,
+            contactless integer check (contactless in (0, 1)),
+            slip_text text,
+            failure text,
+            confirmed_by_cashier integer not null default 0 check (confirmed_by_cashier in (0, 1)),
+            claimed_by text,
+            created_at text not null,
+            done_at text,
+            check ((kind = 'payment' and basket_id is not null) or (kind = 'refund' and ticket_id is not null))
+        ) without rowid
+        """,
+        "create unique index card_operation_one_pending on card_operation (status) where status = 'pending'",
+        "create index card_operation_of_basket on card_operation (basket_id) where basket_id is not null",
+        "create index card_operation_of_sale on card_operation (ticket_id) where ticket_id is not null",
+    ),
 )
 """The schema, step by step; a step is never edited once released, a change is a new step."""
 
@@ -243,7 +283,8 @@ class FaultInjection:
     The points: `message` (a stream message stored, before the commit), `sale` (a sale numbered and stored, before
     the commit), `sale:committed` (a sale committed, before the cashier has the answer), `credit_note` and
     `credit_note:committed` (the same for a credit note, or one asked again), `answer` (pos-api's answer that a sale,
-    a credit note or a session operation is in, being recorded as sent: after pos-api wrote it, before the commit)."""
+    a credit note or a session operation is in, being recorded as sent: after pos-api wrote it, before the commit),
+    `card` (the card terminal's answer being recorded: after the terminal charged the card, before the commit)."""
 
     def __init__(
         self,
@@ -254,6 +295,7 @@ class FaultInjection:
         kill_after_answers: int | None = None,
         kill_after_credit_notes: int | None = None,
         kill_after_committed_credit_notes: int | None = None,
+        kill_after_card_answers: int | None = None,
     ) -> None:
         self._left = {
             "message": kill_after_messages,
@@ -262,6 +304,7 @@ class FaultInjection:
             "credit_note": kill_after_credit_notes,
             "credit_note:committed": kill_after_committed_credit_notes,
             "answer": kill_after_answers,
+            "card": kill_after_card_answers,
         }
 
     def at(self, point: str) -> None:
@@ -565,6 +608,98 @@ def _add_job(conn: sqlite3.Connection, job: NewPrintJob, at: datetime) -> PrintJ
     return _job(row)
 
 
+_CARD_COLUMNS: Final = (
+    "operation_id, kind, basket_id, ticket_id, amount, currency, status, code, authorisation, masked_pan,"
+    " contactless, slip_text, failure, confirmed_by_cashier, claimed_by, created_at, done_at"
+)
+
+
+def _card(row: tuple[object, ...]) -> CardOperation:
+    (
+        operation_id,
+        kind,
+        basket_id,
+        ticket_id,
+        amount,
+        currency,
+        status,
+        code,
+        authorisation,
+        masked_pan,
+        contactless,
+        slip,
+        failure,
+        confirmed,
+        claimed_by,
+        created_at,
+        done_at,
+    ) = row
+    return CardOperation(
+        operation_id=_uuid(operation_id),
+        kind=cast(CardKind, kind),
+        amount=int(cast(int, amount)),
+        currency=str(currency),
+        status=cast(CardStatus, status),
+        code=CardCode(str(code)),
+        created_at=datetime.fromisoformat(str(created_at)),
+        basket_id=_uuid(basket_id) if basket_id is not None else None,
+        ticket_id=_uuid(ticket_id) if ticket_id is not None else None,
+        authorisation=cast(str | None, authorisation),
+        masked_pan=cast(str | None, masked_pan),
+        contactless=bool(contactless) if contactless is not None else None,
+        slip_text=cast(str | None, slip),
+        failure=cast(str | None, failure),
+        confirmed_by_cashier=bool(confirmed),
+        claimed_by=_uuid(claimed_by) if claimed_by is not None else None,
+        done_at=_time(done_at),
+    )
+
+
+def _card_operations(conn: sqlite3.Connection, where: str, params: Sequence[object]) -> list[CardOperation]:
+    rows = conn.execute(
+        f"select {_CARD_COLUMNS} from card_operation {where} order by created_at, operation_id",  # noqa: S608
+        tuple(params),
+    ).fetchall()
+    return [_card(r) for r in rows]
+
+
+def _check_card_payments(conn: sqlite3.Connection, done: FinalizedSale, *, card_terminal: bool) -> None:
+    """A finalize's card rule, inside its transaction: nothing pending on the basket, and its card payments exactly
+    the ones the terminal approved for it (`card_payment_problems`)."""
+    operations = (
+        _card_operations(conn, "where basket_id = ?", (str(done.basket_id),)) if done.basket_id is not None else []
+    )
+    pending = [op for op in operations if op.status == "pending"]
+    if pending:
+        raise CardOperationConflictError(
+            "a card payment of this basket is pending on the terminal: confirm or void it first",
+            pending[0].operation_id,
+        )
+    if not card_terminal and not operations:
+        return  # a POS without a terminal takes card payments typed in from a standalone one
+    problems = card_payment_problems(done.sale.payments, operations)
+    if problems:
+        raise BasketRefusedError(problems)
+
+
+def claim_card_refunds(
+    conn: sqlite3.Connection, original_id: UUID, credit_note_id: UUID, refunds: Sequence[RefundIn]
+) -> None:
+    """A credit note's card rule, to be called inside the transaction that stores it: each card refund must be one
+    the terminal approved for the sale (`card_refund_problems`, else `BasketRefusedError` naming the field); they are
+    then marked as this credit note's, so that one refund never pays back two credit notes."""
+    operations = _card_operations(conn, "where ticket_id = ?", (str(original_id),))
+    problems = card_refund_problems(refunds, operations, credit_note_id)
+    if problems:
+        raise BasketRefusedError(problems)
+    for refund in refunds:
+        if refund.method.value == "card":
+            conn.execute(
+                "update card_operation set claimed_by = ? where operation_id = ?",
+                (str(credit_note_id), str(refund.payment_id)),
+            )
+
+
 class TillRecords(LocalStore):
     """The same SQLite file, with the till's own records besides its config cache: enrolment, cashiers' PINs,
     cash sessions, baskets, sales, the ticket counter and the outbox (the `TillStore` port)."""
@@ -775,11 +910,16 @@ class TillRecords(LocalStore):
         basket: tuple[UUID, int] | None,
         at: datetime,
         print_job: Callable[[FinalizedSale], NewPrintJob] | None = None,
+        card_terminal: bool = False,
     ) -> FinalizedSale:
         """Number and store a sale in ONE transaction: the counter's next number, the sale, the basket marked
         finalized, the sale queued for the central side and its receipt's print job (`print_job`, made from the
         sale) all commit together, or none does. `make` builds the sale for the number it is given (pure);
-        `basket` is the basket and the version it was made from."""
+        `basket` is the basket and the version it was made from.
+
+        With a card terminal on the POS (`card_terminal`), or any card operation made for the basket, its card
+        payments must be the ones the terminal approved for it, and none may be pending (checked in the same
+        transaction, so that no payment slips in between)."""
 
         def work(conn: sqlite3.Connection) -> FinalizedSale:
             if basket is not None:
@@ -794,6 +934,7 @@ class TillRecords(LocalStore):
                     raise StaleBasketError(basket_id, version, current)
             number = int(conn.execute("select last_number from ticket_counter").fetchone()[0]) + 1
             done = make(number)
+            _check_card_payments(conn, done, card_terminal=card_terminal)
             sale_json = done.sale.model_dump_json()
             conn.execute(
                 "insert into sale (ticket_id, number, session_id, basket_id, finalized_at, sale, ticket)"
@@ -887,12 +1028,20 @@ class TillRecords(LocalStore):
         credit_note_id: UUID,
         make: Callable[[int, TicketFinalizedV1, list[TicketFinalizedV1]], TicketFinalizedV1],
         at: datetime,
-        print_job: Callable[[TicketFinalizedV1, int], NewPrintJob] | None = None,
+        print_job: Callable[[TicketFinalizedV1, int, tuple[str, ...]], NewPrintJob] | None = None,
+        *,
+        refunds: Sequence[RefundIn] = (),
+        card_terminal: bool = False,
     ) -> tuple[TicketFinalizedV1, int, bool]:
         """Number and store a credit note on a sale of this till in ONE transaction: the counter's next number, the
-        credit note made by `make` (pure: the number, the sale, its earlier credit notes), the credit note
-        queued, and its print job (`print_job`: the credit note and its sale's number). The credit note, the sale's number, and whether it was made before (the same id: answered again,
-        nothing written). A sale the till does not hold is `NotFoundError`."""
+        credit note made by `make` (pure: the number, the sale, its earlier credit notes), the credit note queued,
+        and its print job (`print_job`: the credit note, its sale's number and the slips of its card refunds). The
+        credit note, the sale's number, and whether it was made before (the same id: answered again, nothing
+        written). A sale the till does not hold is `NotFoundError`.
+
+        With a card terminal on the POS (`card_terminal`), or any card refund made on the sale, the card money of
+        `refunds` must be refunds the terminal approved for the sale and no other credit note claimed
+        (`claim_card_refunds`): they become this credit note's in the same transaction."""
 
         def work(conn: sqlite3.Connection) -> tuple[TicketFinalizedV1, int, bool]:
             row = conn.execute("select ticket, number from sale where ticket_id = ?", (str(original_id),)).fetchone()
@@ -915,6 +1064,11 @@ class TillRecords(LocalStore):
                     "select ticket from credit_note where original_ticket_id = ? order by number", (str(original_id),)
                 )
             ]
+            refunded = conn.execute(
+                "select 1 from card_operation where kind = 'refund' and ticket_id = ? limit 1", (str(original_id),)
+            ).fetchone()
+            if card_terminal or refunded is not None:
+                claim_card_refunds(conn, original_id, credit_note_id, refunds)
             number = int(conn.execute("select last_number from ticket_counter").fetchone()[0]) + 1
             ticket = make(number, original, earlier)
             ticket_json = ticket.model_dump_json()
@@ -926,7 +1080,12 @@ class TillRecords(LocalStore):
             conn.execute("update ticket_counter set last_number = ?", (number,))
             _enqueue(conn, "credit_note", str(ticket.ticket_id), ticket_json, at)
             if print_job is not None:
-                _add_job(conn, print_job(ticket, int(row[1])), at)
+                slips = conn.execute(
+                    "select slip_text from card_operation where kind = 'refund' and claimed_by = ?"
+                    " and slip_text is not null order by created_at, operation_id",
+                    (str(credit_note_id),),
+                ).fetchall()
+                _add_job(conn, print_job(ticket, int(row[1]), tuple(str(r[0]) for r in slips)), at)
             return ticket, int(row[1]), False
 
         return await self._transaction(work, fault="credit_note")
@@ -1109,3 +1268,135 @@ class TillRecords(LocalStore):
             return _job(row) if row else None
 
         return await self._transaction(work)
+
+    # card operations through the terminal
+
+    async def card_slips(self, ticket_id: UUID) -> tuple[str, ...]:
+        """The terminal's slips of a ticket's card money, oldest first: the payments approved for a sale's basket
+        (its id is the sale's), or the refunds a credit note claimed."""
+
+        def read(conn: sqlite3.Connection) -> tuple[str, ...]:
+            rows = conn.execute(
+                "select slip_text from card_operation where status = 'approved' and slip_text is not null"
+                " and ((kind = 'payment' and basket_id = ?) or (kind = 'refund' and claimed_by = ?))"
+                " order by created_at, operation_id",
+                (str(ticket_id), str(ticket_id)),
+            ).fetchall()
+            return tuple(str(r[0]) for r in rows)
+
+        return await self._call(read)
+
+    async def card_operation(self, operation_id: UUID) -> CardOperation | None:
+        def read(conn: sqlite3.Connection) -> CardOperation | None:
+            found = _card_operations(conn, "where operation_id = ?", (str(operation_id),))
+            return found[0] if found else None
+
+        return await self._call(read)
+
+    async def card_operations(
+        self, *, status: CardStatus | None = None, basket_id: UUID | None = None, ticket_id: UUID | None = None
+    ) -> list[CardOperation]:
+        """The card operations, oldest first, of a status, a basket or a sale when named."""
+        clauses: list[str] = []
+        params: list[object] = []
+        for column, value in (("status", status), ("basket_id", basket_id), ("ticket_id", ticket_id)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(str(value))
+        where = ("where " + " and ".join(clauses)) if clauses else ""
+        return await self._call(lambda conn: _card_operations(conn, where, params))
+
+    async def begin_card_operation(self, operation: CardOperation) -> tuple[CardOperation, bool]:
+        """Write a card operation PENDING before the terminal is called, in one transaction; an operation of that id
+        made before is returned as it stands instead (a retry: the terminal is not called again); whether it was
+        written now. Another operation
+        pending, or a payment's basket gone or finalized, is a `CardOperationConflictError` and nothing is written."""
+
+        def work(conn: sqlite3.Connection) -> tuple[CardOperation, bool]:
+            made = _card_operations(conn, "where operation_id = ?", (str(operation.operation_id),))
+            if made:
+                return made[0], False
+            pending = conn.execute("select operation_id from card_operation where status = 'pending'").fetchone()
+            if pending is not None:
+                raise CardOperationConflictError(
+                    "another card operation is pending on the terminal: confirm or void it first", _uuid(pending[0])
+                )
+            if operation.kind == "payment":
+                row = conn.execute(
+                    "select status from basket where basket_id = ?", (str(operation.basket_id),)
+                ).fetchone()
+                if row is None or row[0] != "open":
+                    raise CardOperationConflictError("the basket is not open: a card payment goes to an open basket")
+            conn.execute(
+                f"insert into card_operation ({_CARD_COLUMNS}) values"  # noqa: S608
+                " (?, ?, ?, ?, ?, ?, 'pending', ?, null, null, null, null, null, 0, null, ?, null)",
+                (
+                    str(operation.operation_id),
+                    operation.kind,
+                    str(operation.basket_id) if operation.basket_id else None,
+                    str(operation.ticket_id) if operation.ticket_id else None,
+                    operation.amount,
+                    operation.currency,
+                    operation.code.value,
+                    operation.created_at.isoformat(),
+                ),
+            )
+            return operation, True
+
+        return await self._transaction(work)
+
+    async def settle_card_operation(
+        self, operation_id: UUID, result: CardResult, at: datetime
+    ) -> tuple[CardOperation, int | None]:
+        """Record where a pending card operation stands after the terminal's answer or the cashier's word, in ONE
+        transaction: an approved payment is put in its basket at the same time (a new version of it, returned). A
+        settled operation is never changed again (`CardOperationConflictError`)."""
+
+        def work(conn: sqlite3.Connection) -> tuple[CardOperation, int | None]:
+            found = _card_operations(conn, "where operation_id = ?", (str(operation_id),))
+            if not found:
+                raise NotFoundError("card operation", operation_id)
+            if found[0].status != "pending":
+                raise CardOperationConflictError(f"this card operation is {found[0].status} already", operation_id)
+            done = found[0].settled(result, at)
+            conn.execute(
+                "update card_operation set status = ?, code = ?, authorisation = ?, masked_pan = ?, contactless = ?,"
+                " slip_text = ?, failure = ?, confirmed_by_cashier = ?, done_at = ? where operation_id = ?",
+                (
+                    done.status,
+                    done.code.value,
+                    done.authorisation,
+                    done.masked_pan,
+                    int(done.contactless) if done.contactless is not None else None,
+                    done.slip_text,
+                    done.failure,
+                    int(done.confirmed_by_cashier),
+                    done.done_at.isoformat() if done.done_at else None,
+                    str(operation_id),
+                ),
+            )
+            version = None
+            if done.status == "approved" and done.kind == "payment":
+                version = _add_payment(conn, done, at)
+            return done, version
+
+        return await self._transaction(work, fault="card")
+
+
+def _add_payment(conn: sqlite3.Connection, done: CardOperation, at: datetime) -> int:
+    """Put an approved card payment in its (open) basket: a new version of it, whatever the web app saved last."""
+    row = conn.execute(
+        "select version, status, content from basket where basket_id = ?", (str(done.basket_id),)
+    ).fetchone()
+    if row is None or row[1] != "open":
+        raise CardOperationConflictError("the basket is not open any more", done.operation_id)
+    content = BasketContent.model_validate_json(row[2])
+    if any(p.payment_id == done.operation_id for p in content.payments):
+        return int(row[0])
+    paid = content.model_copy(update={"payments": (*content.payments, done.as_payment())})
+    version = int(row[0]) + 1
+    conn.execute(
+        "update basket set version = ?, content = ?, updated_at = ? where basket_id = ?",
+        (version, paid.model_dump_json(), at.isoformat(), str(done.basket_id)),
+    )
+    return version

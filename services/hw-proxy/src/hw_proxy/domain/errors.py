@@ -85,3 +85,13 @@ class PrintJobPrintedError(HwProxyError):
 
 class PosApiUnreachableError(HwProxyError):
     """What was asked comes from pos-api, which does not answer now (503): try again once it is back."""
+
+
+class CardOperationConflictError(HwProxyError):
+    """A card operation that cannot be done now (409): another one is pending on the terminal, this one is still
+    with the terminal or already settled, or the POS has no card terminal; `reason` says which."""
+
+    def __init__(self, reason: str, operation_id: UUID | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.operation_id = operation_id

@@ -81,35 +81,41 @@ class ReceiptPrint(BaseModel):
     kick_drawer: bool = False
 
 
-def slips_of(ticket: TicketFinalizedV1) -> tuple[str, ...]:
-    """The card slip text of every payment that carries one (the card terminal fills `slip`)."""
-    found = (getattr(payment, "slip", None) for payment in ticket.payments)
-    return tuple(slip for slip in found if isinstance(slip, str) and slip.strip())
-
-
 def opens_drawer(ticket: TicketFinalizedV1) -> bool:
     """Cash changes hands (paid, or given back on a credit note): the drawer opens. Never on a card-only sale."""
     return any(payment.method is PaymentMethod.CASH for payment in ticket.payments)
 
 
 def receipt_print(
-    ticket: TicketFinalizedV1, receipt: Receipt, *, address: str = "", duplicate: int | None = None
+    ticket: TicketFinalizedV1,
+    receipt: Receipt,
+    *,
+    address: str = "",
+    duplicate: int | None = None,
+    slips: tuple[str, ...] = (),
 ) -> ReceiptPrint:
-    """The print job of a ticket's receipt (a reprint when `duplicate` is its counter: no drawer)."""
+    """The print job of a ticket's receipt (a reprint when `duplicate` is its counter: no drawer), with the card
+    terminal's slip of each of its card payments or refunds (`slips`, printed after the receipt)."""
     return ReceiptPrint(
         receipt=receipt,
         address=address,
         duplicate=duplicate,
-        slips=slips_of(ticket),
+        slips=tuple(slip for slip in slips if slip.strip()),
         kick_drawer=duplicate is None and opens_drawer(ticket),
     )
 
 
 def receipt_job(
-    kind: JobKind, ticket: TicketFinalizedV1, receipt: Receipt, *, address: str = "", duplicate: int | None = None
+    kind: JobKind,
+    ticket: TicketFinalizedV1,
+    receipt: Receipt,
+    *,
+    address: str = "",
+    duplicate: int | None = None,
+    slips: tuple[str, ...] = (),
 ) -> NewPrintJob:
     """The print job of a ticket's receipt, to store with the ticket (or the reprint) in its transaction."""
-    job = receipt_print(ticket, receipt, address=address, duplicate=duplicate)
+    job = receipt_print(ticket, receipt, address=address, duplicate=duplicate, slips=slips)
     return NewPrintJob(kind, str(ticket.ticket_id), job.model_dump_json())
 
 

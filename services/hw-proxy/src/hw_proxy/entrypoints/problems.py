@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from caisse_runtime.http import InvalidParam, Problem, field_reason, install_problem_table
 from hw_proxy.domain.errors import (
     BasketRefusedError,
+    CardOperationConflictError,
     CreditNoteConflictError,
     FieldError,
     HwProxyError,
@@ -33,6 +34,13 @@ PROBLEMS: Final[dict[type[Exception], Problem]] = {
         409, "Not now", "till-not-ready", lambda _: [], lambda e: {"till_status": e.status, "reason": e.reason}
     ),
     NotFoundError: Problem(404, "Not found", "not-found"),
+    CardOperationConflictError: Problem(
+        409,
+        "Card operation not possible now",
+        "card-operation-conflict",
+        lambda _: [],
+        lambda e: {"reason": e.reason, "operation_id": str(e.operation_id) if e.operation_id else None},
+    ),
     LoginRefusedError: Problem(401, "Login refused", "login-refused", lambda _: [InvalidParam("pin", "refused")]),
     OperatorLockedError: Problem(
         429,

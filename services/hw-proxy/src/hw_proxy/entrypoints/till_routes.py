@@ -137,6 +137,11 @@ class StatusOut(BaseModel):
     last_ticket_number: StrictInt = Field(description="The last number the till gave a sale (0: none yet).")
     queue: QueueView
     printer: PrinterView
+    card_operations_pending: StrictInt = Field(
+        default=0,
+        description="Card operations the cashier must settle (`GET /v1/card-operations?status=pending`): confirm"
+        " or void each from the terminal's slip.",
+    )
 
 
 class AsideOut(BaseModel):
@@ -321,6 +326,7 @@ def till_routes(
                 jobs_waiting=sum(j.state in ("pending", "printing") for j in jobs),
                 jobs_no_printer=sum(j.state == "no_printer" for j in jobs),
             ),
+            card_operations_pending=len(await store.card_operations(status="pending")),
         )
 
     @router.post(

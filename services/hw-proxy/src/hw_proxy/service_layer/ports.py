@@ -10,7 +10,8 @@ from uuid import UUID
 
 from pydantic import SecretStr
 
-from caisse_contracts.config import PrinterFields
+from caisse_contracts.caisse_ap import PaymentRequest, TerminalAnswer
+from caisse_contracts.config import CardTerminalFields, PrinterFields
 from caisse_contracts.events import TicketFinalizedV1
 from caisse_contracts.session_api import (
     CloseOperationIn,
@@ -21,7 +22,8 @@ from caisse_contracts.session_api import (
 from caisse_contracts.stream import StreamToken
 from caisse_contracts.sync import OfflineSale, SyncAnswer
 from caisse_contracts.till_reports import Numbering, TillReport
-from caisse_contracts.tills import BasketContent
+from caisse_contracts.tills import BasketContent, RefundIn
+from hw_proxy.domain.card_payments import CardOperation, CardResult, CardStatus
 from hw_proxy.domain.cash_session import LocalSession
 from hw_proxy.domain.config_cache import CachedItem, EntityKey, StreamState
 from hw_proxy.domain.login import PinState
@@ -181,6 +183,30 @@ class ReceiptPrinter(Protocol):
     async def send(self, setup: PrinterFields, data: bytes) -> None: ...
 
 
+class TerminalUnreachableError(Exception):
+    """The card terminal could not be reached: nothing was sent, so nothing was charged."""
+
+
+class TerminalUnansweredError(Exception):
+    """The request went to the terminal but no trustworthy final answer came back: `code` says how (`no_answer`
+    within the client timeout, `connection_lost`, `invalid_answer`). The card may have been charged."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(f"{code}: {detail}")
+        self.code = code
+        self.detail = detail
+
+
+class CardTerminal(Protocol):
+    """The POS's card terminal, spoken to in Caisse-AP over TCP (`adapters.card_terminal`)."""
+
+    async def transact(self, setup: CardTerminalFields, request: PaymentRequest) -> TerminalAnswer:
+        """Send `request` and return the terminal's final answer (after the `BA=1` acknowledgement, if asked);
+        `TerminalUnreachableError` when nothing could be sent, `TerminalUnansweredError` when it was sent and no
+        final answer came within `setup.timeout_s`."""
+        ...
+
+
 class TillStore(Protocol):
     """The till's own records (`adapters.store.TillRecords`); each write is one SQLite transaction."""
 
@@ -224,6 +250,7 @@ class TillStore(Protocol):
         basket: tuple[UUID, int] | None,
         at: datetime,
         print_job: Callable[[FinalizedSale], NewPrintJob] | None = None,
+        card_terminal: bool = False,
     ) -> FinalizedSale: ...
 
     async def sale(self, ticket_id: UUID) -> tuple[FinalizedSale, OutboxEntry | None] | None: ...
@@ -238,10 +265,30 @@ class TillStore(Protocol):
         credit_note_id: UUID,
         make: Callable[[int, TicketFinalizedV1, list[TicketFinalizedV1]], TicketFinalizedV1],
         at: datetime,
-        print_job: Callable[[TicketFinalizedV1, int], NewPrintJob] | None = None,
+        print_job: Callable[[TicketFinalizedV1, int, tuple[str, ...]], NewPrintJob] | None = None,
+        *,
+        refunds: Sequence[RefundIn] = (),
+        card_terminal: bool = False,
     ) -> tuple[TicketFinalizedV1, int, bool]: ...
 
+    async def card_slips(self, ticket_id: UUID) -> tuple[str, ...]:
+        """The terminal's slips of a ticket's card payments (a sale) or of the card refunds it claimed (a credit
+        note), oldest first."""
+        ...
+
     async def entry_of(self, kind: EntryKind, ref: UUID) -> OutboxEntry | None: ...
+
+    async def card_operation(self, operation_id: UUID) -> CardOperation | None: ...
+
+    async def card_operations(
+        self, *, status: CardStatus | None = None, basket_id: UUID | None = None, ticket_id: UUID | None = None
+    ) -> list[CardOperation]: ...
+
+    async def begin_card_operation(self, operation: CardOperation) -> tuple[CardOperation, bool]: ...
+
+    async def settle_card_operation(
+        self, operation_id: UUID, result: CardResult, at: datetime
+    ) -> tuple[CardOperation, int | None]: ...
 
     async def settle_sale(self, ticket_id: UUID, settled: Settled, at: datetime) -> bool: ...
 

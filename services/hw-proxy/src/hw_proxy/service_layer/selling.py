@@ -22,7 +22,13 @@ from caisse_contracts.credit_notes import CreditNoteRefusedError, credit_note_ti
 from caisse_contracts.events import TicketFinalizedV1
 from caisse_contracts.pricing import PricingRefusedError, receipt_of
 from caisse_contracts.tills import BasketContent, CreditLineIn, CreditNoteIn, Receipt, RefundIn
-from hw_proxy.domain.errors import BasketRefusedError, CreditNoteConflictError, NotFoundError, StaleBasketError
+from hw_proxy.domain.errors import (
+    BasketRefusedError,
+    CardOperationConflictError,
+    CreditNoteConflictError,
+    NotFoundError,
+    StaleBasketError,
+)
 from hw_proxy.domain.outbox import OutboxEntry, Settled
 from hw_proxy.domain.printing import NewPrintJob
 from hw_proxy.domain.receipts import receipt_job
@@ -119,6 +125,12 @@ async def finalize_basket(
         if basket.version != version:
             raise StaleBasketError(basket_id, version, basket.version)
         content = basket.content
+    pending = await store.card_operations(status="pending", basket_id=basket_id)
+    if pending:  # checked again in the finalize's transaction; said first, since it is what the cashier must do
+        raise CardOperationConflictError(
+            "a card payment of this basket is pending on the terminal: confirm or void it first",
+            pending[0].operation_id,
+        )
     if content.operator_id is None and state.cashier is not None:
         content = content.model_copy(update={"operator_id": state.cashier.operator_id})
     try:
@@ -132,11 +144,19 @@ async def finalize_basket(
         )
     except PricingRefusedError as refused:
         raise _refused(refused) from None
+    # the approved payments' slips, read before: an approved operation never changes, and the finalize's own
+    # transaction checks that its card payments are exactly those
+    slips = await store.card_slips(basket_id)
+
+    def job(sold: FinalizedSale) -> NewPrintJob:
+        return receipt_job("receipt", sold.ticket, _receipt(sold, selling), address=_address(selling), slips=slips)
+
     done = await store.finalize(
         lambda number: numbered(draft, number),
         basket=(basket_id, version),
         at=now,
-        print_job=lambda sold: receipt_job("receipt", sold.ticket, _receipt(sold, selling), address=_address(selling)),
+        print_job=job,
+        card_terminal=selling.place.pos.card_terminal is not None,
     )
     return Finalized(done, _receipt(done, selling))
 
@@ -190,8 +210,11 @@ async def reprint_sale(store: TillStore, state: TillState, ticket_id: UUID, *, n
 
     def job(again: Reprint) -> NewPrintJob:
         receipt = receipt_again(again)
-        return receipt_job("duplicate", again.ticket, receipt, address=_address(selling), duplicate=again.copies)
+        return receipt_job(
+            "duplicate", again.ticket, receipt, address=_address(selling), duplicate=again.copies, slips=slips
+        )
 
+    slips = await store.card_slips(ticket_id)
     found = await store.reprint(ticket_id, now, job)
     if found is None:
         raise NotFoundError("sale or credit note", ticket_id)
@@ -253,13 +276,21 @@ async def credit_sale(
             company=place.company,
         )
 
-    def job(ticket: TicketFinalizedV1, original_number: int) -> NewPrintJob:
+    def job(ticket: TicketFinalizedV1, original_number: int, slips: tuple[str, ...]) -> NewPrintJob:
         receipt = receipt_of(ticket, place.shop, place.pos, place.territory)
         receipt = receipt.model_copy(update={"original_number": original_number})
-        return receipt_job("credit_note", ticket, receipt, address=place.shop.address)
+        return receipt_job("credit_note", ticket, receipt, address=place.shop.address, slips=slips)
 
     try:
-        ticket, original_number, replayed = await store.credit(original_id, credit_note_id, make, now, job)
+        ticket, original_number, replayed = await store.credit(
+            original_id,
+            credit_note_id,
+            make,
+            now,
+            job,
+            refunds=payments,
+            card_terminal=place.pos.card_terminal is not None,
+        )
     except CreditNoteRefusedError as refused:
         raise BasketRefusedError([(p.field, p.reason) for p in refused.problems]) from None
     if replayed and (differing := credit_note_differences(ticket, lines, payments, asked_operator)):

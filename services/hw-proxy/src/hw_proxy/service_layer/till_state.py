@@ -1,9 +1,11 @@
 """What the till knows on this run only, besides its store: its identity, the cashier logged in, whether the open
-session was opened or continued on this run (WORKING), and a number clash found at boot."""
+session was opened or continued on this run (WORKING), a number clash found at boot, and the card operations being
+sent to the terminal."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from uuid import UUID
 
 from hw_proxy.domain.enrolment import DeviceIdentity
 from hw_proxy.domain.login import Cashier
@@ -17,3 +19,5 @@ class TillState:
     working: bool = False
     cashier: Cashier | None = None
     number_clash: str | None = None
+    card_in_flight: set[UUID] = field(default_factory=set)
+    """The card operations with the terminal right now (a pending one not in it was cut short by a restart)."""

@@ -256,8 +256,7 @@ def test_a_settling_reader_is_not_ready_mid_field_nor_without_the_status() -> No
     answer = TerminalAnswer(Status.DONE, authorisation="654321").encode()
     reader = FrameReader(settle=True)
     reader.feed(answer[:-1])
-    assert not reader.ready
-    assert reader.flush() == []
+    assert (reader.ready, reader.flush()) == (False, [])
     reader.feed(answer[-1:])
     assert reader.ready
     status_later = FrameReader(settle=True)

@@ -38,9 +38,9 @@ from caisse_contracts.caisse_ap import (
     Failure,
     FrameReader,
     PaymentRequest,
-    encode_field,
     Status,
     TerminalAnswer,
+    encode_field,
 )
 
 log = logging.getLogger("caisse_devices.card_terminal")

@@ -229,3 +229,36 @@ def test_a_request_amount_of_more_than_12_digits_is_refused_when_read() -> None:
         PaymentRequest.of({**fields, "CB": "1" * 13})
     with pytest.raises(CaisseApError, match="CD: '2' is neither"):
         PaymentRequest.of({**fields, "CD": "2"})
+
+
+def test_a_settling_reader_holds_an_answer_ended_at_a_field_boundary_until_flushed() -> None:
+    """A terminal may send `AE` in its first write and the rest after: what was read so far ends on a field
+    boundary with `AE` in it, yet the answer is not over. Held back, it is taken whole once flushed."""
+    split = encode({"CZ": "0300", "AE": "10"}), encode({"CZ": "0300", "AC": "654321"})[9:]
+    reader = FrameReader(settle=True)
+    assert reader.feed(split[0]) == []
+    assert reader.ready
+    assert reader.feed(split[1]) == []
+    assert reader.flush() == [{"CZ": "0300", "AE": "10", "AC": "654321"}]
+    assert (reader.ready, reader.pending) == (False, b"")
+
+
+def test_a_settling_reader_gives_a_message_followed_by_the_next_at_once() -> None:
+    ack = TerminalAnswer(Status.ACCEPTED, echo={"CA": "01"}).encode()
+    final = TerminalAnswer(Status.DONE, authorisation="654321", echo={"CA": "01"}).encode()
+    reader = FrameReader(settle=True)
+    assert [m["AE"] for m in reader.feed(ack + final)] == ["11"]
+    assert reader.ready
+    assert [m["AE"] for m in reader.flush()] == ["10"]
+
+
+def test_a_settling_reader_is_not_ready_mid_field_nor_without_the_status() -> None:
+    answer = TerminalAnswer(Status.DONE, authorisation="654321").encode()
+    reader = FrameReader(settle=True)
+    reader.feed(answer[:-1])
+    assert (reader.ready, reader.flush()) == (False, [])
+    reader.feed(answer[-1:])
+    assert reader.ready
+    status_later = FrameReader(settle=True)
+    status_later.feed(encode({"CZ": "0300", "AC": "654321"}))
+    assert not status_later.ready

@@ -52,16 +52,18 @@ def encode(fields: Mapping[str, str]) -> bytes:
     if "CZ" not in fields:
         raise CaisseApError("a message starts with CZ, the protocol version")
     ordered = [("CZ", fields["CZ"]), *((t, v) for t, v in fields.items() if t != "CZ")]
-    parts: list[str] = []
-    for tag, value in ordered:
-        if not _TAG.fullmatch(tag):
-            raise CaisseApError(f"tag {tag!r} is not two capital letters")
-        if not 1 <= len(value) <= MAX_VALUE:
-            raise CaisseApError(f"{tag} holds {len(value)} characters, not 1 to {MAX_VALUE}")
-        if not _printable(value):
-            raise CaisseApError(f"{tag} holds a character that is not printable ASCII")
-        parts.append(f"{tag}{len(value):03d}{value}")
-    return "".join(parts).encode("ascii")
+    return b"".join(encode_field(tag, value) for tag, value in ordered)
+
+
+def encode_field(tag: str, value: str) -> bytes:
+    """One field's bytes, `TAG(2) + LEN(3 digits) + VALUE` (a message is its fields one after the other)."""
+    if not _TAG.fullmatch(tag):
+        raise CaisseApError(f"tag {tag!r} is not two capital letters")
+    if not 1 <= len(value) <= MAX_VALUE:
+        raise CaisseApError(f"{tag} holds {len(value)} characters, not 1 to {MAX_VALUE}")
+    if not _printable(value):
+        raise CaisseApError(f"{tag} holds a character that is not printable ASCII")
+    return f"{tag}{len(value):03d}{value}".encode("ascii")
 
 
 def _scan(data: bytes) -> tuple[list[tuple[str, str, int]], int]:
@@ -116,14 +118,38 @@ def decode(frame: bytes) -> dict[str, str]:
 class FrameReader:
     """Cuts the bytes read from a socket into messages. The protocol has no frame length: a message ends where the
     next `CZ` begins, or where the bytes read so far end on a field boundary once the message holds `needs` (the
-    terminal's status `AE` for a till reading answers; None for a terminal reading requests, sent in one write)."""
+    terminal's status `AE` for a till reading answers; None for a terminal reading requests, sent in one write).
+
+    A field boundary is only a guess at the end: a real terminal may send its answer in several TCP writes, `AE`
+    in the first. With `settle`, a message that ends only on such a boundary is held back (`ready` says one is
+    there) until the reader has heard nothing more for a quiet interval and calls `flush()`; a message followed by
+    the next `CZ` is certain and comes out of `feed()` at once."""
 
     needs: str | None = "AE"
+    settle: bool = False
     _buffer: bytearray = field(default_factory=bytearray)
 
     def feed(self, data: bytes) -> list[dict[str, str]]:
         """The complete messages in what was read so far; the rest is kept for the next read."""
         self._buffer.extend(data)
+        return self._cut(at_boundary=not self.settle)
+
+    @property
+    def ready(self) -> bool:
+        """A whole message (holding `needs`) ends where the bytes read so far end: `flush()` would give it."""
+        fields, end = _scan(bytes(self._buffer))
+        if not fields or end != len(self._buffer):
+            return False
+        last_message: list[str] = []
+        for tag, _, _ in fields:
+            last_message = [tag] if tag == "CZ" else [*last_message, tag]
+        return self.needs is None or self.needs in last_message
+
+    def flush(self) -> list[dict[str, str]]:
+        """The message held back at a field boundary, taken as complete (the sender went quiet, or closed)."""
+        return self._cut(at_boundary=True)
+
+    def _cut(self, *, at_boundary: bool) -> list[dict[str, str]]:
         fields, end = _scan(bytes(self._buffer))
         if fields and fields[0][0] != "CZ":
             raise CaisseApError("a message starts with CZ, the protocol version", 0)
@@ -133,8 +159,8 @@ class FrameReader:
         for n, begin in enumerate(starts):
             last = n + 1 == len(starts)
             stop = end if last else starts[n + 1]
-            if last and end != len(self._buffer):
-                break  # a field of this message is still on its way
+            if last and (not at_boundary or end != len(self._buffer)):
+                break  # a field of this message is still on its way, or more may follow after a quiet interval
             message = decode(bytes(self._buffer[begin:stop]))
             if last and self.needs is not None and self.needs not in message:
                 break  # a request, or an answer whose status is still to come

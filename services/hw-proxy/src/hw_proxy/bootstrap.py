@@ -93,6 +93,7 @@ def build_app(
         clock=utc_now,
         retry_first_s=settings.print_retry_first_s,
         retry_max_s=settings.print_retry_max_s,
+        poll_s=settings.printer_poll_s,
     )
     subscriber = ConfigSubscriber(
         store=store,
@@ -146,7 +147,9 @@ def build_app(
                 to_print=printing.nudge,
                 printer=printing.status,
             ),
-            card_routes(store, terminal or CaisseApTerminal(), state, clock=utc_now),
+            card_routes(
+                store, terminal or CaisseApTerminal(quiet_s=settings.card_answer_quiet_s), state, clock=utc_now
+            ),
         ],
         on_start=on_start,
         on_stop=on_stop,

@@ -65,6 +65,19 @@ class Settings(ServiceSettings):
     printer_timeout_s: float = Field(
         default=3.0, gt=0, description="How long the printer may take to connect or answer a status request."
     )
+    printer_poll_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="While no print job waits, how often the printer's state is asked (DLE EOT), so that the"
+        " cashier sees paper out or off line before the next sale; 0 turns it off.",
+    )
+    card_answer_quiet_s: float = Field(
+        default=0.1,
+        gt=0,
+        le=5,
+        description="How long the card terminal must stay silent after an answer that ends on a field boundary"
+        " before the till takes it as whole (a terminal may split its answer across writes).",
+    )
     fault_kill_after_messages: int | None = Field(
         default=None,
         ge=1,

@@ -4,26 +4,31 @@
 A sale's receipt arrives with its text, one cut, one drawer pulse when paid in cash and none by card; a printer
 switched off never holds a sale back (finalize answers at once) and the receipt prints once it is back; out of
 paper, the job waits, visible, and prints after; a job whose connection dropped mid-way is printed again whole;
-a reprint is DUPLICATA n° 1; a cash movement and the drawer route open the drawer."""
+a reprint is DUPLICATA n° 1; a cash movement and the drawer route open the drawer. While idle, the printer's state
+is asked every poll interval (paper out, off line show before the next sale); the shop's logo prints as a raster
+image; a serial printer (a pseudo-terminal's real device file) receives the receipt as a network one does."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import time
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from test_receipt_goldens import LOGO
 from test_till_routes import PIN, seed
 from test_till_selling import cash, chairs
-from till_examples import AT, CASHIER, POS, FakeCentral, place_items
+from till_examples import AT, CASHIER, POS, SHOP, FakeCentral, place_items
 
 from caisse_contracts.events.config import EntityType
-from caisse_devices.printer import VirtualPrinter
+from caisse_devices.printer import VirtualPrinter, VirtualSerialPrinter
 from hw_proxy.adapters.store import TillRecords
 from hw_proxy.bootstrap import build_app
 from hw_proxy.config import Settings
@@ -59,26 +64,35 @@ class PrintingTill:
         raise AssertionError(f"no job {state} after {attempts} attempt(s): {await self.jobs()}")
 
 
-async def with_printer(path: str, port: int) -> None:
-    """The POS's config as pos-api pushes it, with its printer: network, 127.0.0.1:port, 80 mm, PC858."""
+async def with_printer(path: str, connection: dict[str, Any], *, logo: bytes | None = None) -> None:
+    """The POS's config as pos-api pushes it, with its printer (80 mm, PC858) and the shop's logo if given."""
     store = TillRecords(path)
     await store.open()
-    pos = next(item for kind, _, item in place_items() if kind is EntityType.POS)
-    pos = {**pos, "version": 2, "printer": {"connection": {"kind": "network", "host": "127.0.0.1", "port": port}}}
+    items = {kind: item for kind, _, item in place_items() if kind in (EntityType.POS, EntityType.SHOP)}
+    pos = {**items[EntityType.POS], "version": 2, "printer": {"connection": connection}}
     await store.record(
         CachedItem(EntityKey(EntityType.POS, POS), 2, pos, position=99), position=99, at=AT, seen_in_reset=False
     )
+    if logo is not None:
+        shop = {**items[EntityType.SHOP], "version": 2, "receipt_logo_png": base64.b64encode(logo).decode()}
+        await store.record(
+            CachedItem(EntityKey(EntityType.SHOP, SHOP), 2, shop, position=100),
+            position=100,
+            at=AT,
+            seen_in_reset=False,
+        )
     await store.close()
 
 
-@pytest.fixture
-async def till(tmp_path: Path) -> AsyncIterator[PrintingTill]:
-    printer = VirtualPrinter()
-    await printer.start()
+@asynccontextmanager
+async def printing_till(
+    tmp_path: Path, printer: VirtualPrinter, connection: dict[str, Any], *, logo: bytes | None = None, **settings: Any
+) -> AsyncIterator[PrintingTill]:
+    """hw-proxy's app over a real SQLite file, its POS printing to `connection`, its cashier in a session."""
     path = str(tmp_path / "till.sqlite3")
     await seed(path)
-    await with_printer(path, printer.port)
-    settings = Settings(
+    await with_printer(path, connection, logo=logo)
+    given = Settings(
         store_path=path,
         device_serial="TILL-0001",
         device_secret="s3cret",
@@ -86,8 +100,9 @@ async def till(tmp_path: Path) -> AsyncIterator[PrintingTill]:
         print_retry_first_s=0.05,
         print_retry_max_s=0.2,
         printer_timeout_s=2.0,
+        **settings,
     )
-    app = build_app(settings, central=FakeCentral(pins={CASHIER: PIN}))
+    app = build_app(given, central=FakeCentral(pins={CASHIER: PIN}))
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hw-proxy") as http,
@@ -96,6 +111,18 @@ async def till(tmp_path: Path) -> AsyncIterator[PrintingTill]:
         opened = await http.post("/v1/session/open", json={"float_counts": [{"value": 1000, "count": 5}]})
         assert opened.status_code == 201, opened.text
         yield PrintingTill(http, printer, app.state.printing)
+
+
+def network(printer: VirtualPrinter) -> dict[str, Any]:
+    return {"kind": "network", "host": "127.0.0.1", "port": printer.port}
+
+
+@pytest.fixture
+async def till(tmp_path: Path) -> AsyncIterator[PrintingTill]:
+    printer = VirtualPrinter()
+    await printer.start()
+    async with printing_till(tmp_path, printer, network(printer)) as running:
+        yield running
     await printer.stop()
 
 
@@ -177,3 +204,76 @@ async def test_a_cash_movement_and_the_drawer_route_open_the_drawer_and_print_no
     assert (opened.status_code, opened.json()["kind"]) == (202, "drawer")
     jobs = await till.printer.wait_for_jobs(2)
     assert [(j.drawer_pulses, j.cuts, j.text) for j in jobs] == [([0], 0, ""), ([0], 0, "")]
+
+
+async def test_while_idle_the_printer_s_state_is_polled_so_paper_out_and_off_line_show_before_the_next_sale(
+    tmp_path: Path,
+) -> None:
+    printer = VirtualPrinter()
+    await printer.start()
+    async with printing_till(tmp_path, printer, network(printer), printer_poll_s=0.1) as till:
+
+        async def printer_state(expected: str) -> dict[str, Any]:
+            deadline = time.monotonic() + 5  # many poll intervals
+            while time.monotonic() < deadline:
+                shown: dict[str, Any] = (await till.http.get("/v1/status")).json()["printer"]
+                if shown["state"] == expected:
+                    return shown
+                await asyncio.sleep(0.02)  # a poll with a deadline
+            raise AssertionError(f"the status never said {expected}: {shown}")
+
+        await printer_state("ready")  # asked while idle: nothing was printed yet
+        till.printer.paper = "out"
+        out = await printer_state("paper_out")
+        assert (out["reason"], out["jobs_waiting"]) == ("the printer is out of paper", 0)
+        till.printer.paper = "ok"
+        await printer_state("ready")
+        await till.printer.go_offline()
+        offline = await printer_state("offline")
+        assert offline["reason"].startswith("the printer does not answer")
+        await till.printer.go_online()
+        await printer_state("ready")
+        assert till.printer.jobs == []  # status requests only: nothing printed
+    await printer.stop()
+
+
+async def test_with_polling_off_the_state_is_only_read_when_printing(tmp_path: Path) -> None:
+    printer = VirtualPrinter()
+    await printer.start()
+    async with printing_till(tmp_path, printer, network(printer), printer_poll_s=0) as till:
+        await till.worker.idle.wait()
+        assert (await till.http.get("/v1/status")).json()["printer"]["state"] == "unknown"
+        assert printer.connections == 0
+    await printer.stop()
+
+
+async def test_the_shop_s_logo_prints_as_a_raster_image_above_the_receipt(tmp_path: Path) -> None:
+    printer = VirtualPrinter()
+    await printer.start()
+    async with printing_till(tmp_path, printer, network(printer), logo=LOGO) as till:
+        sold, _ = await till.sell(cash(1200))
+        [job] = await till.printer.wait_for_jobs(1)
+        assert job.images == [(48, 16)]  # the logo's size in dots, under the paper's width: printed as it is
+        assert job.unknown == []
+        assert job.text.index("Le Grenier") < job.text.index(f"Ticket n° {sold.json()['ticket']['number']}")
+    await printer.stop()
+
+
+async def test_a_serial_printer_on_a_device_file_receives_the_receipt(tmp_path: Path) -> None:
+    serial = VirtualSerialPrinter()
+    await serial.start()
+    assert serial.device.startswith("/dev/")
+    connection = {"kind": "serial", "device": serial.device, "baudrate": 115200}
+    try:
+        async with printing_till(tmp_path, VirtualPrinter(), connection) as till:
+            began = time.monotonic()
+            sold, _ = await till.sell(cash(1200))
+            job = await serial.wait_until(lambda received: received.cuts >= 1)
+            assert time.monotonic() - began < 2.0  # each status answer read as it comes, not at the read's timeout
+            assert f"Ticket n° {sold.json()['ticket']['number']}" in job.text
+            assert "12,00 €" in job.text
+            assert (job.drawer_pulses, job.qr_codes) == ([0], [sold.json()["ticket"]["ticket_id"]])
+            assert job.status_requests == [4, 1, 1]  # paper and on line before, on line after the job
+            assert (await till.until_job("printed"))["attempts"] == 1
+    finally:
+        await serial.stop()

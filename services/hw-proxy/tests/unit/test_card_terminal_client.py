@@ -132,3 +132,33 @@ def test_a_success_for_another_amount_is_not_trusted() -> None:
     other = TerminalAnswer(Status.DONE, authorisation="1", echo={"CA": "01", "CB": "999", "CD": "0", "CE": "978"})
     assert result_of(other, DEBIT, EUR).code is CardCode.INVALID_ANSWER
     assert result_of(other, DEBIT, EUR).status == "pending"
+
+
+async def test_an_answer_split_across_writes_with_its_status_first_is_read_whole() -> None:
+    """A real terminal may send `CZ` and `AE` in one write and the rest after: the till waits for the terminal to
+    go quiet before it takes the answer as whole, so the slip has its authorisation and card number."""
+    async with CardTerminalSimulator(split_answers=True, write_gap_s=0.03) as terminal:
+        answer = await CaisseApTerminal(quiet_s=0.2).transact(setup_for(terminal.port), DEBIT)
+    assert answer.status is Status.DONE
+    assert (answer.authorisation, answer.masked_pan, answer.contract) == ("100001", "497010######0001", "4242420")
+    assert answer.echo["CB"] == "1250"
+    slip = result_of(answer, DEBIT, EUR).slip_text
+    assert slip is not None
+    assert "CARTE 497010######0001" in slip
+
+
+async def test_an_answer_followed_by_the_terminal_closing_is_taken_at_once() -> None:
+    async def answer_and_close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(4096)
+        writer.write(TerminalAnswer(Status.DONE, authorisation="777", echo={"CB": "1250"}).encode())
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer_and_close, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        answer = await CaisseApTerminal(quiet_s=60).transact(setup_for(port), DEBIT)
+        assert (answer.status, answer.authorisation) == (Status.DONE, "777")
+    finally:
+        server.close()
+        await server.wait_closed()

@@ -5,12 +5,14 @@ own. `CAISSE_WRITE_GOLDENS=1` writes the files again after a deliberate change o
 
 from __future__ import annotations
 
+import io
 import os
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from till_examples import example_sale
 
 from caisse_contracts.config import NetworkPrinter, PrinterFields, ReceiptCodePage
@@ -22,6 +24,8 @@ from hw_proxy.adapters.escpos_printer import EscposRenderer
 from hw_proxy.domain.receipts import ReceiptPrint, document_of, money, opens_drawer, receipt_print
 
 GOLDENS = Path(__file__).parent / "goldens"
+LOGO = (GOLDENS / "logo_48x16.png").read_bytes()
+"""A shop's small logo: 48 × 16 pixels, black and white (a frame and five bars)."""
 TICKET = uuid.UUID("6f1c2d3e-4a5b-4c6d-8e7f-0123456789ab")
 
 
@@ -162,6 +166,29 @@ def test_a_reprint_is_marked_duplicata_with_its_counter_and_opens_no_drawer() ->
     text = golden("duplicate_80mm", data)
     assert "DUPLICATA n° 1" in text
     assert decode(data).drawer_pulses == []
+
+
+def test_the_shop_s_logo_prints_as_a_raster_image_above_the_header() -> None:
+    job = ReceiptPrint(receipt=receipt(), kick_drawer=True)
+    data = EscposRenderer().render(document_of(job, paper_width_mm=80, logo=LOGO), printer(80))
+    text = golden("sale_logo_80mm", data)
+    decoded = decode(data)
+    assert (decoded.images, decoded.unknown, decoded.cuts) == ([(48, 16)], [], 1)
+    raster = data.index(b"\x1dv0")  # GS v 0: the raster image, 6 bytes × 16 rows
+    assert data[raster + 4 : raster + 8] == bytes([6, 0, 16, 0])
+    assert raster < data.index("Ressourcerie du Grenier".encode("cp858"))
+    assert text.splitlines()[0].strip() == "Ressourcerie du Grenier"
+    assert text == decode(rendered(job)).text, "the logo adds no text"
+
+
+def test_a_logo_wider_than_the_paper_is_scaled_down_to_it() -> None:
+    wide = io.BytesIO()
+    Image.new("1", (1000, 100), 0).save(wide, format="PNG")
+    data = EscposRenderer().render(
+        document_of(ReceiptPrint(receipt=receipt()), paper_width_mm=58, logo=wide.getvalue()), printer(58)
+    )
+    [(width, height)] = decode(data).images
+    assert (width, height) == (384, 38)  # 58 mm: 384 dots, the height in proportion
 
 
 def test_a_job_printed_again_after_a_cut_says_so() -> None:

@@ -7,6 +7,10 @@ customer pressed the red key), `timed_out` (AF=08, no card presented in time), `
 answer). A request with `BA=1` is acknowledged at once (`AE=11`), then answered. A request missing a mandatory
 field is answered `AE=01 AF=09` (format error), as terminals do.
 
+`split_answers` makes it write each final answer as some real terminals do, in several TCP writes with the status
+`AE` in the first (`CZ` and `AE`, then one field per write, `write_gap_s` apart): a till that takes an answer as
+whole at the first field boundary would miss the authorisation and the card number.
+
 Tests drive it in-process: `script(...)` queues the outcomes of the next requests, `requests` records every
 request received (a till that never charges twice sends one), `hold()` / `release()` keep the answers back until a
 test lets them go. The demo runs it as `python -m caisse_devices.card_terminal --port N`, its outcome read from the
@@ -36,6 +40,7 @@ from caisse_contracts.caisse_ap import (
     PaymentRequest,
     Status,
     TerminalAnswer,
+    encode_field,
 )
 
 log = logging.getLogger("caisse_devices.card_terminal")
@@ -97,6 +102,8 @@ class CardTerminalSimulator:
         rule: Callable[[PaymentRequest], Outcome] | None = None,
         slow_s: float = 2.0,
         contract: str = "4242420",
+        split_answers: bool = False,
+        write_gap_s: float = 0.02,
     ) -> None:
         self._port = port
         self._rule = rule or (lambda _: Outcome.SUCCESS)
@@ -108,6 +115,8 @@ class CardTerminalSimulator:
         self._received = asyncio.Condition()
         self.slow_s = slow_s
         self.contract = contract
+        self.split_answers = split_answers
+        self.write_gap_s = write_gap_s
         self.requests: list[Received] = []
 
     @property
@@ -205,9 +214,22 @@ class CardTerminalSimulator:
             await asyncio.Event().wait()  # never answers: the till gives up at its own timeout
         if outcome is Outcome.SLOW:
             await asyncio.sleep(self.slow_s)
-        writer.write(self._final(request, outcome, echo, version).encode())
-        await writer.drain()
+        await self._write_final(writer, self._final(request, outcome, echo, version))
         return True
+
+    async def _write_final(self, writer: asyncio.StreamWriter, answer: TerminalAnswer) -> None:
+        if not self.split_answers:
+            writer.write(answer.encode())
+            await writer.drain()
+            return
+        fields = answer.fields()
+        pieces = [encode_field("CZ", fields.pop("CZ")) + encode_field("AE", fields.pop("AE"))]
+        pieces += [encode_field(tag, value) for tag, value in fields.items()]
+        for n, piece in enumerate(pieces):
+            if n:
+                await asyncio.sleep(self.write_gap_s)  # the terminal's own pace between its writes
+            writer.write(piece)
+            await writer.drain()
 
     def _final(self, request: PaymentRequest, outcome: Outcome, echo: dict[str, str], version: str) -> TerminalAnswer:
         failure = FAILURES.get(outcome)

@@ -6,7 +6,8 @@ records each connection's print data as a job, decodes its text through the char
 (`ESC t n`), counts the cuts (`GS V`) and the drawer pulses (`ESC p`), and answers the real-time status requests
 (`DLE EOT n`) as an Epson printer does. It simulates what a shop's printer does to a till: switched off (the
 port refuses connections), out of paper (the status says so; what is sent anyway is not printed) and a connection
-dropped in the middle of a job.
+dropped in the middle of a job. `VirtualSerialPrinter` is the same printer on a serial line: a pseudo-terminal whose
+device file (/dev/pts/N) a till opens as its serial printer.
 
 `python -m caisse_devices.printer --port N` runs one until interrupted, printing each job's text.
 """
@@ -16,7 +17,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
+import pty
 import sys
+import tty
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
@@ -215,6 +219,15 @@ def decode(data: bytes) -> Job:
     return decoder.finish()
 
 
+def status_answer(request: int, paper: str) -> bytes:
+    """The printer's answer to `DLE EOT request` with its paper `ok`, `near_end` or `out`."""
+    if request == 4:  # paper roll sensor
+        return bytes([STATUS_FIXED | {"ok": 0, "near_end": PAPER_NEAR_END, "out": PAPER_END}[paper]])
+    if request == 1:  # printer status: off line while the paper is out
+        return bytes([STATUS_FIXED | (OFFLINE_BIT if paper == "out" else 0)])
+    return bytes([STATUS_FIXED])
+
+
 class VirtualPrinter:
     """An ESC/POS printer on 127.0.0.1:<port> (0: an ephemeral port, read `port` once started).
 
@@ -271,11 +284,7 @@ class VirtualPrinter:
             await asyncio.wait_for(self._printed.wait_for(done), within_s)
 
     def _status(self, request: int) -> bytes:
-        if request == 4:  # paper roll sensor
-            return bytes([STATUS_FIXED | {"ok": 0, "near_end": PAPER_NEAR_END, "out": PAPER_END}[self.paper]])
-        if request == 1:  # printer status: off line while the paper is out
-            return bytes([STATUS_FIXED | (OFFLINE_BIT if self.paper == "out" else 0)])
-        return bytes([STATUS_FIXED])
+        return status_answer(request, self.paper)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
@@ -315,6 +324,58 @@ class VirtualPrinter:
                 self.jobs.append(job)
             self.ended += 1
             self._printed.notify_all()
+
+
+class VirtualSerialPrinter:
+    """An ESC/POS printer on a serial line: the far end of a pseudo-terminal, whose device file (`device`, a real
+    /dev/pts/N once started) the till opens as its serial printer. A serial line has no connection per job: what
+    arrives is decoded as one stream (`job`), and each status request is answered at once. Set `paper` as on
+    `VirtualPrinter`."""
+
+    def __init__(self) -> None:
+        self.paper = "ok"
+        self.device = ""
+        self._decoder = Decoder()
+        self._changed = asyncio.Event()
+        self._fds: tuple[int, int] | None = None
+
+    @property
+    def job(self) -> Job:
+        """Everything received so far, decoded."""
+        return self._decoder.job
+
+    async def start(self) -> None:
+        controller, line = pty.openpty()
+        tty.setraw(line)  # no echo, no line editing: the bytes pass as sent, before the till opens the device
+        os.set_blocking(controller, False)
+        self._fds = (controller, line)  # the line kept open here too: the till closing it is no hang-up
+        self.device = os.ttyname(line)
+        asyncio.get_running_loop().add_reader(controller, self._readable)
+
+    async def stop(self) -> None:
+        if self._fds is not None:
+            (controller, line), self._fds = self._fds, None
+            asyncio.get_running_loop().remove_reader(controller)
+            os.close(controller)
+            os.close(line)
+
+    async def wait_until(self, done: Callable[[Job], bool], *, within_s: float = 10.0) -> Job:
+        """Wait until `done(job)` holds, checked each time bytes arrived (a deadline, not a sleep); the job."""
+        async with asyncio.timeout(within_s):
+            while not done(self.job):
+                self._changed.clear()
+                await self._changed.wait()
+        return self.job
+
+    def _readable(self) -> None:
+        assert self._fds is not None  # noqa: S101 (read only while started)
+        try:
+            chunk = os.read(self._fds[0], 4096)
+        except (BlockingIOError, InterruptedError):
+            return
+        for request in self._decoder.feed(chunk):
+            os.write(self._fds[0], status_answer(request, self.paper))
+        self._changed.set()
 
 
 async def _run(port: int) -> None:

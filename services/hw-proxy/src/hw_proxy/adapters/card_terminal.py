@@ -1,6 +1,10 @@
 """The POS's card terminal over TCP, in Caisse-AP (HARDWARE.md §4): one connection per operation, the request
 sent, the `BA=1` acknowledgement passed over, and the final answer read within the client timeout.
 
+The protocol has no frame length, and a terminal may split its answer across TCP writes with the status `AE` in
+the first: an answer read up to a field boundary is taken as whole only once the terminal has sent nothing more for
+a quiet interval (or closed the connection), so a slip is never cut short of its authorisation or card number.
+
 What the till can be sure of is told apart from what it cannot: a terminal that cannot be reached got nothing
 (`TerminalUnreachableError`); a request sent and no final answer read (timeout, connection cut, an answer that is
 not Caisse-AP) may have charged the card (`TerminalUnansweredError`), and the operation stays pending.
@@ -21,13 +25,16 @@ log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_S: Final = 5.0
 """A terminal on the shop's network accepts a connection at once; longer means it is off or unplugged."""
+QUIET_S: Final = 0.1
+"""How long the terminal must stay silent after an answer that ends on a field boundary before it is taken whole."""
 
 
 class CaisseApTerminal:
     """The `CardTerminal` port over asyncio TCP streams."""
 
-    def __init__(self, *, connect_timeout_s: float = CONNECT_TIMEOUT_S) -> None:
+    def __init__(self, *, connect_timeout_s: float = CONNECT_TIMEOUT_S, quiet_s: float = QUIET_S) -> None:
         self._connect_timeout_s = connect_timeout_s
+        self._quiet_s = quiet_s
 
     async def transact(self, setup: CardTerminalFields, request: PaymentRequest) -> TerminalAnswer:
         try:
@@ -49,16 +56,13 @@ class CaisseApTerminal:
         setup: CardTerminalFields,
         request: PaymentRequest,
     ) -> TerminalAnswer:
-        frames = FrameReader()
+        frames = FrameReader(settle=True)
         try:
             async with asyncio.timeout(setup.timeout_s):
                 writer.write(request.encode())
                 await writer.drain()
                 while True:
-                    data = await reader.read(4096)
-                    if not data:
-                        raise TerminalUnansweredError("connection_lost", "the terminal closed the connection")
-                    for fields in frames.feed(data):
+                    for fields in await self._next_messages(reader, frames):
                         answer = TerminalAnswer.of(fields)
                         if answer.status is Status.ACCEPTED:
                             log.info("the terminal took the request in; its final answer follows")
@@ -70,3 +74,19 @@ class CaisseApTerminal:
             raise TerminalUnansweredError("invalid_answer", str(garbled)) from None
         except OSError as cut:
             raise TerminalUnansweredError("connection_lost", repr(cut)) from None
+
+    async def _next_messages(self, reader: asyncio.StreamReader, frames: FrameReader) -> list[dict[str, str]]:
+        """The messages the next read completes: a message followed by the next one at once; one that ends where
+        the bytes end once the terminal stayed quiet for the interval, or closed the connection after it."""
+        if frames.ready:
+            try:
+                data = await asyncio.wait_for(reader.read(4096), self._quiet_s)
+            except TimeoutError:
+                return frames.flush()
+        else:
+            data = await reader.read(4096)
+        if not data:
+            if frames.ready:
+                return frames.flush()
+            raise TerminalUnansweredError("connection_lost", "the terminal closed the connection")
+        return frames.feed(data)

@@ -3,12 +3,14 @@ those bytes sent to the POS's printer (network, USB or serial), its state read f
 commands (DLE EOT 4 paper, DLE EOT 1 on line) and the whole job confirmed by one more status answer after it.
 
 python-escpos (with Pillow and its code-page tables) is imported on first use: about 0.5 s and several MB that a
-till which never prints does not pay at start.
+till which never prints does not pay at start. A USB printer needs pyusb, a serial one pyserial (the `usb` and
+`serial` extras of python-escpos): python-escpos loads them with itself, never at the agent's start.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 import socket
 from typing import Any
@@ -63,6 +65,19 @@ def _raster(png: bytes, max_dots: int) -> Any:
     return image
 
 
+@functools.cache
+def _serial_printer() -> Any:
+    """python-escpos's serial printer, reading a real-time status answer as the one byte it is: its own read asks
+    for 16 bytes, so it would wait the whole timeout on every status request (three per job)."""
+    from escpos.printer import Serial  # noqa: PLC0415 (see the module)
+
+    class OneByteStatusSerial(Serial):  # type: ignore[misc]
+        def _read(self) -> bytes:
+            return bytes(self.device.read(1))
+
+    return OneByteStatusSerial
+
+
 class EscposPrinter:
     """The POS's printer as python-escpos reaches it (the `ReceiptPrinter` port); each job opens the connection,
     reads the paper and on-line state, sends the bytes, waits for one more status answer (the proof that the whole
@@ -79,7 +94,7 @@ class EscposPrinter:
 
     def _device(self, setup: PrinterFields) -> Any:
         from escpos.exceptions import DeviceNotFoundError  # noqa: PLC0415
-        from escpos.printer import Network, Serial, Usb  # noqa: PLC0415
+        from escpos.printer import Network, Usb  # noqa: PLC0415
 
         connection = setup.connection
         try:
@@ -89,7 +104,7 @@ class EscposPrinter:
                 device = Usb(connection.vendor_id, connection.product_id, timeout=int(self._timeout_s * 1000))
             else:
                 assert isinstance(connection, SerialPrinter)  # noqa: S101 (the union's last member)
-                device = Serial(connection.device, connection.baudrate, timeout=self._timeout_s)
+                device = _serial_printer()(connection.device, connection.baudrate, timeout=self._timeout_s)
             device.open()
             if isinstance(connection, NetworkPrinter) and device.device is not None:
                 # the status query after the job is 3 bytes: sent at once, not held back by Nagle for an ACK

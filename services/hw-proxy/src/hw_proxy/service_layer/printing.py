@@ -1,5 +1,5 @@
-"""Use cases of the till's printer: print the oldest job waiting, open the drawer on demand, print the bank deposit
-slip, list the jobs and retry one.
+"""Use cases of the till's printer: print the oldest job waiting, ask the printer its state while idle, open the
+drawer on demand, print the bank deposit slip, list the jobs and retry one.
 
 A job is printed whole or not at all as far as the till can tell: the printer's state is read first (paper,
 on line) and nothing is sent to a printer that cannot print; a job cut in the middle (the connection dropped, or
@@ -114,6 +114,29 @@ async def print_next(
     status.seen(PrinterState.READY, None, now)
     await store.print_done(job.id, now)
     return "printed"
+
+
+STATE_REASONS: dict[PrinterState, str | None] = {
+    PrinterState.READY: None,
+    PrinterState.PAPER_LOW: "the paper runs low",
+    PrinterState.PAPER_OUT: "the printer is out of paper",
+    PrinterState.OFFLINE: "the printer does not answer, or is off line (cover open, or an error)",
+    PrinterState.UNKNOWN: None,
+}
+
+
+async def check_printer(
+    store: TillStore, state: TillState, printer: ReceiptPrinter, status: PrinterStatus, *, now: datetime
+) -> PrinterState:
+    """Ask the printer its state while nothing waits to print (the same status requests as before a job), so the
+    cashier sees paper out or off line before the next sale rather than after it."""
+    setup = await printer_setup(store, state)
+    if setup.printer is None:
+        status.seen(PrinterState.NOT_CONFIGURED, "no printer is configured for this POS", now)
+        return PrinterState.NOT_CONFIGURED
+    seen = await printer.state(setup.printer)
+    status.seen(seen, STATE_REASONS.get(seen), now)
+    return seen
 
 
 async def open_drawer(store: TillStore, state: TillState, *, now: datetime) -> PrintJob:

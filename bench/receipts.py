@@ -1,16 +1,20 @@
 """Receipts on the till (issue 18): how fast a sale's receipt is on the paper, and what a receipt costs to build.
 
 - a receipt's bytes built: the domain lays a ten-line cash sale out for 80 mm paper and python-escpos renders it
-  (`Dummy`), in this process, 2,000 times: p99 and CPU per receipt;
+  (`Dummy`, through the agent's renderer), in this process, 2,000 times: p50, p99 and CPU per receipt;
 - finalize → receipt fully written: hw-proxy (its console script, a process of the bench's own with a fresh
   SQLite store seeded with its place, its cashier's PIN and a network printer) prints to our virtual ESC/POS
   printer (`caisse_devices.printer`, in this process, 127.0.0.1). 500 cash sales one after the other, each from
   the web app's `POST /v1/baskets/{id}/finalize` to the virtual printer holding the whole job (its connection
   closed after the cut): p99, p50 and hw-proxy's CPU per receipt (finalize and print together). pos-api is not
   reachable (a closed port): the till sells offline, as it must;
-- hw-proxy's RSS idle before its first receipt and after 500 (python-escpos is imported on first use).
+- hw-proxy's RSS idle once it has printed its first receipt (a till prints on its first sale, and python-escpos is
+  imported then): the median of a few readings after it was left alone; beside it, before that receipt and after
+  the 500.
 
-pgbench's TPC-B is measured in the same run on the launcher's quiet test instance, as the other figures read it.
+Three runs (the machine's two cores are shared with other work: one run's p99 says little); each figure is the
+median of the runs beside their range. pgbench's TPC-B is measured once on the launcher's quiet test instance, as
+the other figures read it.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from bench import calibration
 from bench.cpu import cpu_seconds
 from bench.idle_rss import rss_mb
 from bench.report import Figure
-from bench.till_agent import free_port
+from bench.till_agent import free_port, rss_median
 from caisse_contracts.events import PaymentMethod
 from caisse_contracts.pins import hash_pin
 from caisse_contracts.tills import Receipt, ReceiptLine, ReceiptPayment, ReceiptTax
@@ -47,8 +51,11 @@ from hw_proxy.adapters.escpos_printer import EscposRenderer
 from hw_proxy.adapters.store import migrate
 from hw_proxy.domain.receipts import ReceiptPrint, document_of
 
+RUNS: Final = 3
 BUILDS: Final = 2_000
 SALES: Final = 500
+IDLE_S: Final = 3.0
+"""hw-proxy left alone this long after its first receipt before its idle RSS is read."""
 PRINTED_P99_MS: Final = 300.0
 BUILT_P99_MS: Final = 5.0
 IDLE_MB: Final = 80.0
@@ -194,7 +201,10 @@ def seed(store: Path, printer_port: int) -> None:
 class Printed:
     latencies_ms: list[float]
     agent_ms: float
+    before_mb: float
+    """Before its first receipt (python-escpos not loaded yet)."""
     idle_mb: float
+    """Left alone after its first receipt."""
     after_mb: float
 
 
@@ -235,18 +245,25 @@ async def print_sales(store: Path) -> Printed:
                 (
                     await http.post("/v1/session/open", json={"float_counts": [{"value": 1000, "count": 5}]})
                 ).raise_for_status()
-                await asyncio.sleep(3)  # left alone: what it holds at rest, before its first receipt
-                idle_mb = rss_mb(process.pid)
-                latencies: list[float] = []
-                cpu_before = cpu_seconds(process.pid) or 0.0
-                for n in range(1, SALES + 1):
+                await asyncio.sleep(IDLE_S)
+                before_mb = rss_mb(process.pid)
+
+                async def sell(printed: int) -> float:
                     line = {"line_id": str(uuid.uuid4()), "product_id": IDS["product"], "quantity": 1}
                     payment = {"payment_id": str(uuid.uuid4()), "method": "cash", "amount": 1200, "tendered": 2000}
                     body = {"version": 0, "content": {"lines": [line], "payments": [payment]}}
                     began = time.perf_counter()
                     (await http.post(f"/v1/baskets/{uuid.uuid4()}/finalize", json=body)).raise_for_status()
-                    await printer.wait_for_jobs(n)
-                    latencies.append((time.perf_counter() - began) * 1000)
+                    await printer.wait_for_jobs(printed)
+                    return (time.perf_counter() - began) * 1000
+
+                await sell(1)  # the day's first sale and its receipt: python-escpos is loaded from here
+                await asyncio.sleep(IDLE_S)  # left alone: what a till that has printed holds at rest
+                idle_mb = await asyncio.to_thread(rss_median, process.pid)
+                latencies: list[float] = []
+                cpu_before = cpu_seconds(process.pid) or 0.0
+                for n in range(2, SALES + 2):
+                    latencies.append(await sell(n))
                 agent_ms = ((cpu_seconds(process.pid) or 0.0) - cpu_before) * 1000 / SALES
                 after_mb = rss_mb(process.pid)
                 if any(job.cuts != 1 or job.drawer_pulses != [0] for job in printer.jobs):
@@ -255,44 +272,74 @@ async def print_sales(store: Path) -> Printed:
             process.send_signal(signal.SIGTERM)
             await asyncio.wait_for(process.wait(), 30)
             await printer.stop()
-    return Printed(latencies, agent_ms, idle_mb, after_mb)
+    return Printed(latencies, agent_ms, before_mb, idle_mb, after_mb)
 
 
 def run() -> list[Figure]:
     inst = ensure_up("test").instance
     yardstick = calibration.tpc_b(inst)
-    built = build_receipts()
-    with tempfile.TemporaryDirectory(prefix="bench-receipts-") as workdir:
-        printed = asyncio.run(print_sales(Path(workdir) / "till.sqlite3"))
-    rate = 1000 / statistics.mean(printed.latencies_ms)
-    say(
-        f"receipts: built p99 {p99(built.latencies_ms):.2f} ms ({built.cpu_ms:.2f} ms CPU each); finalize → on the"
-        f" paper p50 {statistics.median(printed.latencies_ms):.1f} ms, p99 {p99(printed.latencies_ms):.1f} ms,"
-        f" max {max(printed.latencies_ms):.1f} ms, hw-proxy {printed.agent_ms:.2f} ms CPU per sale and receipt;"
-        f" RSS {printed.idle_mb:.1f} MB idle, {printed.after_mb:.1f} MB after {SALES} receipts"
-    )
+    builds: list[Built] = []
+    prints: list[Printed] = []
+    for n in range(1, RUNS + 1):
+        builds.append(build_receipts())
+        with tempfile.TemporaryDirectory(prefix="bench-receipts-") as workdir:
+            prints.append(asyncio.run(print_sales(Path(workdir) / "till.sqlite3")))
+        built, printed = builds[-1], prints[-1]
+        say(
+            f"receipts, run {n}: built p50 {statistics.median(built.latencies_ms):.2f} ms, p99"
+            f" {p99(built.latencies_ms):.2f} ms ({built.cpu_ms:.2f} ms CPU each); finalize → on the paper p50"
+            f" {statistics.median(printed.latencies_ms):.1f} ms, p99 {p99(printed.latencies_ms):.1f} ms,"
+            f" max {max(printed.latencies_ms):.1f} ms, hw-proxy {printed.agent_ms:.2f} ms CPU per sale and receipt;"
+            f" RSS {printed.before_mb:.1f} MB before its first receipt, {printed.idle_mb:.1f} MB idle after it,"
+            f" {printed.after_mb:.1f} MB after {SALES} more"
+        )
+    return figures(builds, prints, yardstick)
+
+
+def _spread(values: list[float], unit: str, digits: int = 1) -> str:
+    return f"{min(values):.{digits}f}–{max(values):.{digits}f} {unit}"
+
+
+def figures(builds: list[Built], prints: list[Printed], yardstick: calibration.Yardstick) -> list[Figure]:
+    printed_p99 = [p99(p.latencies_ms) for p in prints]
+    printed_p50 = [statistics.median(p.latencies_ms) for p in prints]
+    agent_ms = [p.agent_ms for p in prints]
+    rate = 1000 / statistics.median([statistics.mean(p.latencies_ms) for p in prints])
+    built_p99 = [p99(b.latencies_ms) for b in builds]
+    built_p50 = [statistics.median(b.latencies_ms) for b in builds]
+    built_cpu = [b.cpu_ms for b in builds]
+    idle = [p.idle_mb for p in prints]
     return [
         Figure(
             what="finalize → receipt fully written to the (virtual) printer p99",
-            measured=p99(printed.latencies_ms),
+            measured=statistics.median(printed_p99),
             unit="ms",
             target=PRINTED_P99_MS,
-            spread=f"p50 {statistics.median(printed.latencies_ms):.1f} ms; hw-proxy {printed.agent_ms:.2f} ms CPU"
-            f" per sale + receipt; {SALES} one after the other; {rate:.0f} receipts/s ÷ pgbench TPC-B"
-            f" {rate / yardstick.tps:.3f}× (pgbench {yardstick.tps:.0f} tps, same run)",
+            runs=len(prints),
+            spread=f"{_spread(printed_p99, 'ms')}; p50 {statistics.median(printed_p50):.1f} ms"
+            f" ({_spread(printed_p50, 'ms')}); hw-proxy {statistics.median(agent_ms):.2f} ms CPU per sale + receipt"
+            f" = {statistics.median(agent_ms) * yardstick.tps / 1000:.2f} pgbench transactions; {SALES} one after"
+            f" the other a run; {rate:.0f} receipts/s ÷ pgbench TPC-B {rate / yardstick.tps:.3f}×"
+            f" (pgbench {yardstick.tps:.0f} tps)",
         ),
         Figure(
             what="a receipt's ESC/POS bytes built (10 lines, 80 mm, python-escpos Dummy) p99",
-            measured=p99(built.latencies_ms),
+            measured=statistics.median(built_p99),
             unit="ms",
             target=BUILT_P99_MS,
-            spread=f"{built.cpu_ms:.2f} ms CPU per receipt; {BUILDS:,} in a row",
+            runs=len(builds),
+            spread=f"{_spread(built_p99, 'ms', 2)}; p50 {statistics.median(built_p50):.2f} ms"
+            f" ({_spread(built_p50, 'ms', 2)}); {statistics.median(built_cpu):.2f} ms CPU per receipt"
+            f" ({_spread(built_cpu, 'ms', 2)}); {BUILDS:,} in a row a run",
         ),
         Figure(
-            what="hw-proxy RSS idle with a printer configured (before its first receipt)",
-            measured=printed.idle_mb,
+            what="hw-proxy RSS idle with a printer configured, after its first receipt (python-escpos loaded)",
+            measured=statistics.median(idle),
             unit="MB",
             target=IDLE_MB,
-            spread=f"{printed.after_mb:.1f} MB after {SALES} receipts (python-escpos loaded)",
+            runs=len(idle),
+            spread=f"{_spread(idle, 'MB')}; before its first receipt"
+            f" {statistics.median([p.before_mb for p in prints]):.1f} MB; after {SALES} more receipts"
+            f" {statistics.median([p.after_mb for p in prints]):.1f} MB",
         ),
     ]

@@ -23,7 +23,6 @@ import uvicorn
 from fastapi import APIRouter, FastAPI
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.sdk.trace import TracerProvider
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -218,6 +217,9 @@ class ServiceRuntime:
         for router in routers:
             application.include_router(router)
         if exporting:
+            # loaded only when something exports spans: a till that traces nothing does not hold it (issue 17)
+            from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor  # noqa: PLC0415
+
             FastAPIInstrumentor.instrument_app(application, tracer_provider=self.tracer_provider)
         else:
             application.add_middleware(TraceContextMiddleware)

@@ -217,9 +217,17 @@ def load(pos_api_url: str, admin_token: str, *, card_terminal_port: int | None =
 
 
 def add_tills(
-    pos_api_url: str, admin_token: str, shop_id: str, currency: str, count: int, prefix: str
+    pos_api_url: str,
+    admin_token: str,
+    shop_id: str,
+    currency: str,
+    count: int,
+    prefix: str,
+    *,
+    printer: dict[str, Any] | None = None,
 ) -> list[DemoTill]:
-    """Register `count` more tills in a shop (for load tests); their secrets are returned once."""
+    """Register `count` more tills in a shop (for load tests), each with `printer` as its receipt printer if given
+    (the POS's `printer` field); their secrets are returned once."""
     bo = BackOffice(pos_api_url, admin_token)
     tills = []
     try:
@@ -232,6 +240,7 @@ def add_tills(
                     "name": f"Caisse {serial}",
                     "hostname": f"{serial.lower()}.local",
                     "device_serial": serial,
+                    **({"printer": printer} if printer is not None else {}),
                 },
             )
             tills.append(DemoTill(pos["item"]["id"], shop_id, serial, pos["secret"], currency))

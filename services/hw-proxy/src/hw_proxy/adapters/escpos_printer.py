@@ -16,6 +16,7 @@ import socket
 from typing import Any
 
 from caisse_contracts.config import NetworkPrinter, PrinterFields, SerialPrinter, UsbPrinter
+from hw_proxy.adapters.escpos_capabilities import use_cut_down_capabilities
 from hw_proxy.domain.printing import PrinterState
 from hw_proxy.domain.receipts import Logo, PrintDocument, QrCode, Text
 from hw_proxy.service_layer.ports import JobInterruptedError, PrinterUnavailableError
@@ -28,10 +29,16 @@ class EscposRenderer:
     """Lays a print document out as ESC/POS bytes with python-escpos's `Dummy` printer (the `ReceiptRenderer`
     port): reset, the character table, the drawer pulse, styled lines, the native QR code, the logo, the cut."""
 
+    def __init__(self) -> None:
+        use_cut_down_capabilities()
+        self._encoder: Any = None
+
     def render(self, document: PrintDocument, setup: PrinterFields) -> bytes:
         from escpos.printer import Dummy  # noqa: PLC0415 (loaded on first use, see the module)
 
-        printer = Dummy()
+        # One python-escpos text encoder for every receipt: it keeps the character map of each code page it has
+        # built, which a new `Dummy` would otherwise build again for each receipt.
+        printer = Dummy(magic_encode_args={"encoder": self._text_encoder()})
         printer.hw("INIT")
         printer.charcode(setup.code_page.value)
         if document.kick_drawer and setup.cash_drawer:
@@ -53,6 +60,14 @@ class EscposRenderer:
             printer.cut()
         output: bytes = printer.output
         return output
+
+    def _text_encoder(self) -> Any:
+        if self._encoder is None:
+            from escpos.capabilities import get_profile  # noqa: PLC0415 (see the module)
+            from escpos.magicencode import Encoder  # noqa: PLC0415
+
+            self._encoder = Encoder(get_profile().get_code_pages())
+        return self._encoder
 
 
 def _raster(png: bytes, max_dots: int) -> Any:
@@ -84,6 +99,7 @@ class EscposPrinter:
     job arrived) and closes. Blocking I/O runs in a worker thread, one job at a time."""
 
     def __init__(self, *, timeout_s: float) -> None:
+        use_cut_down_capabilities()
         self._timeout_s = timeout_s
 
     async def state(self, setup: PrinterFields) -> PrinterState:

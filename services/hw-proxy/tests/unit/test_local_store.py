@@ -7,8 +7,11 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from till_examples import AT, SERIAL, place_items
 
 from hw_proxy.adapters.store import MIGRATIONS, LocalStore, migrate
+from hw_proxy.domain.config_cache import CachedItem, EntityKey
+from hw_proxy.domain.config_views import ConfigViews
 
 
 async def test_a_new_file_is_in_wal_with_full_syncs_at_the_latest_schema(tmp_path: Path) -> None:
@@ -59,3 +62,47 @@ async def test_the_synchronous_setting_is_full_on_the_open_connection(tmp_path: 
         assert await store.pragma("synchronous") == 2  # FULL
     finally:
         await store.close()
+
+
+async def test_the_config_items_are_read_once_and_read_again_after_each_change(tmp_path: Path) -> None:
+    store = LocalStore(str(tmp_path / "till.sqlite3"))
+    await store.open()
+    try:
+        first = await store.items()
+        assert await store.items() is first, "the same items while nothing changed"
+        items = place_items()
+        kind, ident, item = items[0]
+        await store.record(
+            CachedItem(EntityKey(kind, ident), int(item["version"]), item, position=1),
+            position=1,
+            at=AT,
+            seen_in_reset=False,
+        )
+        changed = await store.items()
+        assert changed is not first
+        assert [i.key for i in changed] == [EntityKey(kind, ident)]
+        await store.synced(2, AT)
+        assert await store.items() is changed, "a position synced changes no item"
+        await store.begin_reset(AT)
+        assert await store.finish_reset(3, AT) == 1
+        assert await store.items() == ()
+    finally:
+        await store.close()
+
+
+def test_the_place_and_the_catalogue_are_parsed_once_for_the_same_items() -> None:
+    items = tuple(
+        CachedItem(EntityKey(kind, ident), int(item["version"]), item, position=n)
+        for n, (kind, ident, item) in enumerate(place_items(), start=1)
+    )
+    views = ConfigViews()
+    place = views.place(items, SERIAL)
+    assert place is not None
+    selling = views.selling(items, place)
+    assert views.place(items, SERIAL) is place
+    assert views.selling(items, place) is selling
+    again = (*items,)  # the store's next read: another object, parsed again
+    assert views.place(again, SERIAL) is not place
+    assert views.place(again, SERIAL) == place
+    assert views.selling(again, place) is not selling
+    assert views.place(items, "ANOTHER-TILL") is None

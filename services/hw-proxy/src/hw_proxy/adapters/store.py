@@ -365,6 +365,8 @@ class LocalStore:
         self._conn: sqlite3.Connection | None = None
         self._lock = asyncio.Lock()
         self._faults = faults or FaultInjection(None)
+        self._items: tuple[CachedItem, ...] | None = None
+        self._config_changes = 0
 
     async def open(self) -> None:
         """Open the file (made if missing), switch it to WAL with full syncs, and migrate its schema."""
@@ -454,14 +456,27 @@ class LocalStore:
 
         return await self._call(read)
 
-    async def items(self) -> list[CachedItem]:
-        def read(conn: sqlite3.Connection) -> list[CachedItem]:
+    async def items(self) -> Sequence[CachedItem]:
+        """Every row held, in entity order: the same tuple until a stream message changes the cache (this store is
+        the file's only writer), so that what is parsed from it can be kept as long (`domain.config_views`)."""
+        if self._items is not None:
+            return self._items
+        changes = self._config_changes
+
+        def read(conn: sqlite3.Connection) -> tuple[CachedItem, ...]:
             rows = conn.execute(
                 f"select {_ITEM_COLUMNS} from config_item order by entity_type, entity_id"  # noqa: S608
             ).fetchall()
-            return [_row_to_item(row) for row in rows]
+            return tuple(_row_to_item(row) for row in rows)
 
-        return await self._call(read)
+        items = await self._call(read)
+        if changes == self._config_changes:  # no change committed meanwhile
+            self._items = items
+        return items
+
+    def _config_changed(self) -> None:
+        self._items = None
+        self._config_changes += 1
 
     async def awaiting_snapshot(self) -> list[EntityKey]:
         def read(conn: sqlite3.Connection) -> list[EntityKey]:
@@ -499,14 +514,21 @@ class LocalStore:
                 (at.isoformat(), position, position),
             )
 
-        await self._transaction(work, fault="message")
+        try:
+            await self._transaction(work, fault="message")
+        finally:
+            if write is not None:
+                self._config_changed()
 
     async def begin_reset(self, at: datetime) -> None:
         def work(conn: sqlite3.Connection) -> None:
             conn.execute("update config_item set reset_seen = 0")
             conn.execute("update stream_state set reset_in_progress = 1, last_message_at = ?", (at.isoformat(),))
 
-        await self._transaction(work, fault="message")
+        try:
+            await self._transaction(work, fault="message")
+        finally:
+            self._config_changed()
 
     async def finish_reset(self, position: int | None, at: datetime) -> int:
         def work(conn: sqlite3.Connection) -> int:
@@ -518,7 +540,10 @@ class LocalStore:
             )
             return int(dropped)
 
-        return await self._transaction(work, fault="message")
+        try:
+            return await self._transaction(work, fault="message")
+        finally:
+            self._config_changed()
 
     async def synced(self, position: int | None, at: datetime) -> None:
         def work(conn: sqlite3.Connection) -> None:

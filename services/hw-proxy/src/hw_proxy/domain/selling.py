@@ -64,7 +64,7 @@ class Selling:
     """The shop's override of a product, by product id."""
 
     @classmethod
-    def of(cls, place: Place, items: list[CachedItem]) -> Selling:
+    def of(cls, place: Place, items: Sequence[CachedItem]) -> Selling:
         """The till's catalogue from its config cache: the company's categories and products, the shop's overrides."""
         categories: dict[UUID, Category] = {}
         products: dict[UUID, Product] = {}

@@ -8,6 +8,7 @@ backup): pos-api is the judge, and the till refuses to sell until ops resolve it
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -35,11 +36,11 @@ class Place:
     territory: Territory
 
 
-def _live(items: list[CachedItem], entity_type: EntityType) -> list[dict[str, Any]]:
+def _live(items: Sequence[CachedItem], entity_type: EntityType) -> list[dict[str, Any]]:
     return [i.item for i in items if i.key.entity_type is entity_type and i.live and i.item is not None]
 
 
-def place_of(items: list[CachedItem], serial: str) -> Place | None:
+def place_of(items: Sequence[CachedItem], serial: str) -> Place | None:
     """The till's place from the cached items (the POS whose serial is the till's), or None while incomplete."""
     pos_item = next((p for p in _live(items, EntityType.POS) if p.get("device_serial") == serial), None)
     if pos_item is None:

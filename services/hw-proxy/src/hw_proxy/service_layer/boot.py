@@ -13,7 +13,6 @@ from hw_proxy.domain.till_status import (
     StatusView,
     TillStatus,
     number_clash,
-    place_of,
     released_after,
     till_status,
 )
@@ -36,7 +35,7 @@ class TillView:
 async def till_view(store: TillStore, state: TillState) -> TillView:
     """The till's status now, from its store and its in-memory state."""
     credentials = state.identity.credentials
-    place = place_of(await store.items(), credentials.serial) if credentials is not None else None
+    place = state.views.place(await store.items(), credentials.serial) if credentials is not None else None
     session = await store.open_session()
     status = till_status(
         enrolled=credentials is not None,

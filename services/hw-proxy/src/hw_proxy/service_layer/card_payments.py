@@ -23,7 +23,7 @@ from caisse_contracts.money import CURRENCIES, Currency
 from caisse_contracts.pricing import PricingRefusedError
 from hw_proxy.domain.card_payments import CardCode, CardKind, CardOperation, CardResult, result_of
 from hw_proxy.domain.errors import BasketRefusedError, CardOperationConflictError, FieldError, NotFoundError
-from hw_proxy.domain.selling import Selling, compute
+from hw_proxy.domain.selling import compute
 from hw_proxy.domain.till_status import Place, TillStatus
 from hw_proxy.service_layer.boot import ready_to
 from hw_proxy.service_layer.ports import (
@@ -149,7 +149,7 @@ async def pay_by_card(
     if basket.status != "open":
         raise CardOperationConflictError("the basket is finalized: a card payment goes to an open basket")
     try:
-        computed = compute(basket.content, Selling.of(view.place, await store.items()))
+        computed = compute(basket.content, state.views.selling(await store.items(), view.place))
     except PricingRefusedError as refused:
         raise BasketRefusedError([(f"content.{p.field}", p.reason) for p in refused.problems]) from None
     if amount > computed.remaining:

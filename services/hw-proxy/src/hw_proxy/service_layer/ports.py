@@ -46,7 +46,7 @@ class ConfigStore(Protocol):
         """The row held for one entity (live, removed, or awaiting its snapshot), or None."""
         ...
 
-    async def items(self) -> list[CachedItem]:
+    async def items(self) -> Sequence[CachedItem]:
         """Every row held, in entity order."""
         ...
 
@@ -210,7 +210,7 @@ class CardTerminal(Protocol):
 class TillStore(Protocol):
     """The till's own records (`adapters.store.TillRecords`); each write is one SQLite transaction."""
 
-    async def items(self) -> list[CachedItem]: ...
+    async def items(self) -> Sequence[CachedItem]: ...
 
     async def pin_state(self, operator_id: UUID) -> PinState | None: ...
 

@@ -20,7 +20,7 @@ from caisse_contracts.config import PrinterFields
 from hw_proxy.domain.errors import FieldError, NotFoundError, PosApiUnreachableError, PrintJobPrintedError
 from hw_proxy.domain.printing import NewPrintJob, PrinterState, PrinterStatus, PrintJob
 from hw_proxy.domain.receipts import PrintDocument, ReceiptPrint, document_of, drawer_document
-from hw_proxy.domain.till_status import TillStatus, place_of
+from hw_proxy.domain.till_status import TillStatus
 from hw_proxy.service_layer.boot import ready_to
 from hw_proxy.service_layer.ports import (
     CentralApi,
@@ -50,7 +50,7 @@ class PrinterSetup:
 async def printer_setup(store: TillStore, state: TillState) -> PrinterSetup:
     """The printer and the logo from the config cache (none while the till does not know its place)."""
     credentials = state.identity.credentials
-    place = place_of(await store.items(), credentials.serial) if credentials is not None else None
+    place = state.views.place(await store.items(), credentials.serial) if credentials is not None else None
     if place is None:
         return PrinterSetup(None, None)
     logo = place.shop.receipt_logo_png

@@ -69,7 +69,7 @@ def _refused(refused: PricingRefusedError) -> BasketRefusedError:
 async def _selling(store: TillStore, state: TillState, *allowed: TillStatus) -> tuple[TillView, Selling]:
     view = await ready_to(store, state, *allowed)
     assert view.place is not None  # noqa: S101 (a till past BOOTING knows its place)
-    return view, Selling.of(view.place, await store.items())
+    return view, state.views.selling(await store.items(), view.place)
 
 
 def _computed(content: BasketContent, selling: Selling) -> ComputedBasket:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from uuid import UUID
 
+from hw_proxy.domain.config_views import ConfigViews
 from hw_proxy.domain.enrolment import DeviceIdentity
 from hw_proxy.domain.login import Cashier
 
@@ -19,5 +20,7 @@ class TillState:
     working: bool = False
     cashier: Cashier | None = None
     number_clash: str | None = None
+    views: ConfigViews = field(default_factory=ConfigViews)
+    """The place and catalogue parsed from the config cache, kept while it stays the same."""
     card_in_flight: set[UUID] = field(default_factory=set)
     """The card operations with the terminal right now (a pending one not in it was cut short by a restart)."""

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from caisse_runtime.service import Hook, ServiceRuntime, serve, utc_now
 from hw_proxy.adapters.card_terminal import CaisseApTerminal
 from hw_proxy.adapters.escpos_printer import EscposPrinter, EscposRenderer
+from hw_proxy.adapters.heap import malloc_trim
 from hw_proxy.adapters.pos_api import PosApiCentral, PosApiStreamTokens
 from hw_proxy.adapters.secret_file import SecretFile
 from hw_proxy.adapters.store import FaultInjection, TillRecords
@@ -19,6 +20,7 @@ from hw_proxy.domain.enrolment import DeviceCredentials, DeviceIdentity
 from hw_proxy.entrypoints.card_routes import card_routes
 from hw_proxy.entrypoints.config_subscriber import ConfigSubscriber
 from hw_proxy.entrypoints.http import config_routes
+from hw_proxy.entrypoints.idle_memory import Activity, IdleTrim
 from hw_proxy.entrypoints.outbox_sender import OutboxSender
 from hw_proxy.entrypoints.printer_worker import PrinterWorker
 from hw_proxy.entrypoints.problems import install_problems
@@ -121,8 +123,10 @@ def build_app(
         else:
             watch.checked.set()
 
-    on_start: list[Hook] = [store.open, enrol, stream, boot_check, printing.start]
+    idle = IdleTrim(malloc_trim(), quiet_s=settings.idle_trim_s)
+    on_start: list[Hook] = [store.open, enrol, stream, boot_check, printing.start, idle.start]
     on_stop: list[Hook] = [
+        idle.stop,
         watch.stop,
         printing.stop,
         forwarder.stop,
@@ -155,6 +159,8 @@ def build_app(
         on_stop=on_stop,
     )
     install_problems(app)
+    app.add_middleware(Activity, seen=idle.touch)
+    app.state.idle_trim = idle
     app.state.runtime = runtime
     app.state.store = store
     app.state.subscriber = subscriber

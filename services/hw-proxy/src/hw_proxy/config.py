@@ -38,6 +38,12 @@ class Settings(ServiceSettings):
         description="While the till's numbers clash with pos-api's (restored from an old backup), how often it asks"
         " pos-api again whether ops released it.",
     )
+    idle_trim_s: float = Field(
+        default=2.0,
+        ge=0,
+        description="After this long without a request, the agent gives the memory it freed back to the system"
+        " (glibc's malloc_trim; 0: never).",
+    )
     report_every_s: float = Field(
         default=300.0, gt=0, description="How often the till reports itself to pos-api for ops, besides on a change."
     )

@@ -19,6 +19,8 @@ from hw_proxy.service_layer.selling import forward_credit_note, forward_sale
 
 log = logging.getLogger(__name__)
 
+RESULTS_KEPT = 1000
+
 
 class SaleForwarder:
     """The online forward of finalized sales, each in a task of its own; `idle` waits for those under way."""
@@ -39,7 +41,8 @@ class SaleForwarder:
         self._aside_found = aside_found
         self._tasks: set[asyncio.Task[str]] = set()
         self.results: dict[int, str] = {}
-        """What became of each sale or credit note forwarded on this run, by number (`sent`, `aside`, `queued`)."""
+        """What became of the last `RESULTS_KEPT` sales or credit notes forwarded on this run, by number (`sent`,
+        `aside`, `queued`): for the tests and the benchmark; the store holds what matters."""
 
     def forward(self, done: FinalizedSale) -> None:
         task = asyncio.create_task(self._run(done), name=f"forward-sale-{done.number}")
@@ -52,7 +55,7 @@ class SaleForwarder:
         except Exception:  # the sale is stored and queued: the sender will send it
             log.exception("the online forward of sale %s failed: the sync will send it", done.number)
             result = "queued"
-        self.results[done.number] = result
+        self._kept(done.number, result)
         self._after(result)
         return result
 
@@ -67,9 +70,14 @@ class SaleForwarder:
         except Exception:  # stored and queued: the sender will send it
             log.exception("the online forward of credit note %s failed: the sync will send it", ticket.number)
             result = "queued"
-        self.results[ticket.number] = result
+        self._kept(ticket.number, result)
         self._after(result)
         return result
+
+    def _kept(self, number: int, result: str) -> None:
+        self.results[number] = result
+        if len(self.results) > RESULTS_KEPT:
+            del self.results[next(iter(self.results))]  # the oldest: a till runs for months
 
     def _after(self, result: str) -> None:
         if result == "queued":

@@ -388,11 +388,16 @@ class LocalStore:
             async with self._lock:
                 await asyncio.to_thread(conn.close)
 
-    async def _call(self, work: Callable[[sqlite3.Connection], T]) -> T:
+    async def _call(self, work: Callable[[sqlite3.Connection], T], *, in_thread: bool = False) -> T:
+        """`work` on the connection, one caller at a time. A read runs right here: WAL readers never wait for a
+        writer and the file's pages are in memory, so it takes microseconds, less than the hop to a thread and back.
+        A transaction (`in_thread`) runs in a thread: its commit waits for the disk, which the event loop must not."""
         if self._conn is None:
             raise RuntimeError("the local store is not open")
         conn = self._conn
         async with self._lock:
+            if not in_thread:
+                return work(conn)
             # A cancelled caller (the app stopping) still waits for the thread: the connection is never closed,
             # nor used by the next caller, while a transaction runs on it.
             running = asyncio.ensure_future(asyncio.to_thread(work, conn))
@@ -421,7 +426,7 @@ class LocalStore:
                 self._faults.after_commit(fault)
             return result
 
-        return await self._call(run)
+        return await self._call(run, in_thread=True)
 
     async def answers(self) -> bool:
         """The readiness probe: the file answers a query."""

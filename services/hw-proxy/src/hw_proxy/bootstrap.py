@@ -77,6 +77,8 @@ def build_app(
         recheck_s=settings.number_recheck_s,
         report_every_s=settings.report_every_s,
     )
+    forwarding: set[str] = set()
+    """The tickets being forwarded online: the sender leaves them to the forward."""
     sender = OutboxSender(
         store,
         central,
@@ -85,8 +87,11 @@ def build_app(
         retry_first_s=settings.send_retry_first_s,
         retry_max_s=settings.send_retry_max_s,
         aside_found=watch.nudge,
+        in_flight=forwarding,
     )
-    forwarder = SaleForwarder(store, central, clock=utc_now, queued=sender.nudge, aside_found=watch.nudge)
+    forwarder = SaleForwarder(
+        store, central, clock=utc_now, queued=sender.nudge, aside_found=watch.nudge, in_flight=forwarding
+    )
     printing = PrinterWorker(
         store,
         state,

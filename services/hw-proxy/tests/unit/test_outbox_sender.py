@@ -170,3 +170,20 @@ async def test_the_sender_backs_off_with_growing_jittered_waits_then_drains_when
     assert [o["op"] for o in central.operations] == ["open"]
     assert len(central.sales) == 2
     assert await store.aside() == []
+
+
+async def test_a_sale_being_forwarded_online_is_left_to_the_forward_and_the_queue_keeps_its_order(
+    store: TillRecords,
+) -> None:
+    first, second, third = await queue_open_and_sales(store, 3)
+    central = FakeCentral()
+    await send_next(store, central, batch_max=500, now=AT)  # the session's open
+    forwarding = {str(second.sale.ticket_id)}
+    cut = await send_next(store, central, batch_max=500, now=AT, in_flight=forwarding)
+    assert cut.sent == 1, "the sales before it only"
+    assert [s.ticket_id for s in central.sales] == [first.sale.ticket_id]
+    held = await send_next(store, central, batch_max=500, now=AT, in_flight=forwarding)
+    assert (held.held, held.sent) == (True, 0), "nothing past it while it is in flight"
+    done = await send_next(store, central, batch_max=500, now=AT)  # its forward ended without sending it
+    assert done.sent == 2
+    assert [s.ticket_id for s in central.sales] == [s.sale.ticket_id for s in (first, second, third)]

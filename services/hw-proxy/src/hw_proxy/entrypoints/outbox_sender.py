@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 
 from hw_proxy.domain.reconnect import Draw, reconnect_delay
 from hw_proxy.service_layer.ports import CentralApi, Clock, TillStore
@@ -31,6 +32,7 @@ class OutboxSender:
         retry_max_s: float,
         draw: Draw | None = None,
         aside_found: Callable[[], None] | None = None,
+        in_flight: AbstractSet[str] = frozenset(),
     ) -> None:
         self._store = store
         self._central = central
@@ -40,6 +42,7 @@ class OutboxSender:
         self._max_s = retry_max_s
         self._draw = draw
         self._aside_found = aside_found
+        self._in_flight = in_flight
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -75,12 +78,17 @@ class OutboxSender:
         while not self._stopping.is_set():
             self._wake.clear()
             try:
-                done = await send_next(self._store, self._central, batch_max=self._batch_max, now=self._clock())
+                done = await send_next(
+                    self._store, self._central, batch_max=self._batch_max, now=self._clock(), in_flight=self._in_flight
+                )
             except Exception:  # the sender must outlive any one failure (a full disk, a bug): log it, try again
                 log.exception("the outbox sender failed")
                 done = None
             if done is not None and done.aside and self._aside_found is not None:
                 self._aside_found()
+            if done is not None and done.held:  # the forward under way wakes it when it ends
+                await self._wake.wait()
+                continue
             if done is not None and done.empty:
                 failures = 0
                 self.idle.set()

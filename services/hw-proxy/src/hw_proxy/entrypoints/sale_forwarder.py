@@ -33,6 +33,7 @@ class SaleForwarder:
         clock: Clock,
         queued: Callable[[], None],
         aside_found: Callable[[], None] | None = None,
+        in_flight: set[str] | None = None,
     ) -> None:
         self._store = store
         self._central = central
@@ -40,11 +41,14 @@ class SaleForwarder:
         self._queued = queued
         self._aside_found = aside_found
         self._tasks: set[asyncio.Task[str]] = set()
+        self.in_flight: set[str] = in_flight if in_flight is not None else set()
+        """The ids of the tickets being forwarded right now: the background sender leaves them to the forward."""
         self.results: dict[int, str] = {}
         """What became of the last `RESULTS_KEPT` sales or credit notes forwarded on this run, by number (`sent`,
         `aside`, `queued`): for the tests and the benchmark; the store holds what matters."""
 
     def forward(self, done: FinalizedSale) -> None:
+        self.in_flight.add(str(done.sale.ticket_id))
         task = asyncio.create_task(self._run(done), name=f"forward-sale-{done.number}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -55,11 +59,14 @@ class SaleForwarder:
         except Exception:  # the sale is stored and queued: the sender will send it
             log.exception("the online forward of sale %s failed: the sync will send it", done.number)
             result = "queued"
+        finally:
+            self.in_flight.discard(str(done.sale.ticket_id))
         self._kept(done.number, result)
         self._after(result)
         return result
 
     def forward_credit_note(self, ticket: TicketFinalizedV1) -> None:
+        self.in_flight.add(str(ticket.ticket_id))
         task = asyncio.create_task(self._run_credit_note(ticket), name=f"forward-credit-note-{ticket.number}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -70,6 +77,8 @@ class SaleForwarder:
         except Exception:  # stored and queued: the sender will send it
             log.exception("the online forward of credit note %s failed: the sync will send it", ticket.number)
             result = "queued"
+        finally:
+            self.in_flight.discard(str(ticket.ticket_id))
         self._kept(ticket.number, result)
         self._after(result)
         return result
@@ -80,9 +89,8 @@ class SaleForwarder:
             del self.results[next(iter(self.results))]  # the oldest: a till runs for months
 
     def _after(self, result: str) -> None:
-        if result == "queued":
-            self._queued()
-        elif result == "aside" and self._aside_found is not None:
+        self._queued()  # queued, or sent: either way the sender may go on past it
+        if result == "aside" and self._aside_found is not None:
             self._aside_found()
 
     async def idle(self) -> None:

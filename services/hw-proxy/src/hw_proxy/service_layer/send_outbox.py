@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -35,13 +36,30 @@ class Round:
     aside: int = 0
     reached: bool = True
     empty: bool = False
+    held: bool = False
+    """The head of the queue is being sent online right now (`in_flight`): nothing sent, the forward's end wakes
+    the sender again."""
 
 
-async def send_next(store: TillStore, central: CentralApi, *, batch_max: int, now: datetime) -> Round:
-    """Send the head run of the queue in one request and settle every entry of it."""
+async def send_next(
+    store: TillStore,
+    central: CentralApi,
+    *,
+    batch_max: int,
+    now: datetime,
+    in_flight: AbstractSet[str] = frozenset(),
+) -> Round:
+    """Send the head run of the queue in one request and settle every entry of it. The run stops before an entry
+    that is being forwarded online at this moment (`in_flight`: the ids of those tickets), so that a sale is not
+    sent twice at once, and the queue keeps its order."""
     run = head_run(await store.pending(batch_max), batch_max)
     if not run:
         return Round(empty=True)
+    held = next((n for n, entry in enumerate(run) if entry.ref in in_flight), None)
+    if held is not None:
+        run = run[:held]
+        if not run:
+            return Round(held=True)
     try:
         if run[0].kind == "credit_note":
             settled = await _credit_notes_settled(run, central)

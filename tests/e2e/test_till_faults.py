@@ -26,7 +26,6 @@ import threading
 import time
 import uuid
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -39,8 +38,12 @@ from till_support import (
     finalize,
     local_outcomes,
     local_sales,
+    queue_empty,
+    ready,
     sale_body,
+    store_of,
     ticket_events,
+    till_agent,
     wait_for,
 )
 
@@ -66,40 +69,12 @@ def central(stack: Stack) -> tuple[ServiceProcess, ServiceProcess]:
     return pos_api, sessions
 
 
-def till_agent(stack: Stack, till: Till, name: str, **settings: str) -> ServiceProcess:
-    hw_proxy = stack.service(
-        "hw-proxy",
-        tag=TAG,
-        device_serial=till.till.serial,
-        device_secret=till.till.secret,
-        store_path=str(stack.workdir / f"{name}.sqlite3"),
-        send_retry_max_s="1",
-        **settings,
-    )
-    # each till its own agent: the stack's registry keeps the last one under the tag, the test keeps its own
-    stack.services[f"hw-proxy{TAG}-{name}"] = hw_proxy
-    return hw_proxy
-
-
-def store_of(hw_proxy: ServiceProcess) -> Path:
-    return Path(hw_proxy.env["HW_PROXY_STORE_PATH"])
-
-
-def ready(app: TillApp, status: str) -> None:
-    wait_for(lambda: app.status()["status"] == status, f"the till {status}")
-
-
-def queue_empty(app: TillApp) -> bool:
-    queue = app.status()["queue"]
-    return bool(queue["pending_sales"] == 0 and queue["pending_sessions"] == 0)
-
-
 def test_kill_9_at_random_points_during_1000_sales_reuses_skips_loses_and_doubles_nothing(
     stack: Stack, central: tuple[ServiceProcess, ServiceProcess]
 ) -> None:
     pos_api, _ = central
     till = Till.of(stack.demo(pos_api), 0)
-    hw_proxy = till_agent(stack, till, "killed", pos_api_url=pos_api.url, forward_timeout_s="5")
+    hw_proxy = till_agent(stack, till, TAG, "killed", pos_api_url=pos_api.url, forward_timeout_s="5")
     seed = int(os.environ.get("CAISSE_FAULT_SEED", time.time_ns() % 1_000_000))
     rng = random.Random(seed)
     points = ["SALES", "COMMITTED_SALES", "ANSWERS"] * 2
@@ -172,7 +147,7 @@ def test_2000_sales_and_a_session_made_while_pos_api_is_stopped_sync_once_in_ord
 ) -> None:
     pos_api, _ = central
     till = Till.of(stack.demo(pos_api), 1)
-    hw_proxy = till_agent(stack, till, "offline", pos_api_url=pos_api.url, forward_timeout_s="0.5")
+    hw_proxy = till_agent(stack, till, TAG, "offline", pos_api_url=pos_api.url, forward_timeout_s="0.5")
     hw_proxy.start()
     app = TillApp(till, hw_proxy)
     ready(app, "READY_OPEN")
@@ -291,7 +266,7 @@ def test_a_sale_whose_answer_was_lost_is_synced_again_and_answered_already_exist
     pos_api, _ = central
     till = Till.of(stack.demo(pos_api), 2)
     with SlowRelay(pos_api.port) as relay:
-        hw_proxy = till_agent(stack, till, "lost-answer", pos_api_url=relay.url, forward_timeout_s="0.5")
+        hw_proxy = till_agent(stack, till, TAG, "lost-answer", pos_api_url=relay.url, forward_timeout_s="0.5")
         hw_proxy.start()
         app = TillApp(till, hw_proxy)
         ready(app, "READY_OPEN")
@@ -325,7 +300,7 @@ def test_a_till_restored_from_an_old_backup_refuses_to_sell_saying_why_until_ops
     pos_api, _ = central
     till = Till.of(stack.demo(pos_api), 3)
     hw_proxy = till_agent(
-        stack, till, "restored", pos_api_url=pos_api.url, forward_timeout_s="5", number_recheck_s="0.5"
+        stack, till, TAG, "restored", pos_api_url=pos_api.url, forward_timeout_s="5", number_recheck_s="0.5"
     )
     hw_proxy.start()
     app = TillApp(till, hw_proxy)

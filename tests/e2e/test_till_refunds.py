@@ -17,7 +17,6 @@ import signal
 import time
 import uuid
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -29,7 +28,11 @@ from till_support import (
     counts_of,
     local_outcomes,
     local_tickets,
+    queue_empty,
+    ready,
+    store_of,
     ticket_events,
+    till_agent,
     wait_for,
 )
 
@@ -78,33 +81,6 @@ def central(stack: Stack) -> tuple[ServiceProcess, httpx.Client, str]:
     delivery = {"id": str(uuid.uuid4()), "lines": [{"product_id": product, "quantity": 500}]}
     assert admin.post(f"/v1/shops/{shop}/stock/deliveries", json=delivery).status_code == 201
     return pos_api, admin, product
-
-
-def till_agent(stack: Stack, till: Till, name: str, **settings: str) -> ServiceProcess:
-    hw_proxy = stack.service(
-        "hw-proxy",
-        tag=TAG,
-        device_serial=till.till.serial,
-        device_secret=till.till.secret,
-        store_path=str(stack.workdir / f"{name}.sqlite3"),
-        send_retry_max_s="1",
-        **settings,
-    )
-    stack.services[f"hw-proxy{TAG}-{name}"] = hw_proxy  # each till its own agent, kept by the test
-    return hw_proxy
-
-
-def store_of(hw_proxy: ServiceProcess) -> Path:
-    return Path(hw_proxy.env["HW_PROXY_STORE_PATH"])
-
-
-def ready(app: TillApp, status: str) -> None:
-    wait_for(lambda: app.status()["status"] == status, f"the till {status}")
-
-
-def queue_empty(app: TillApp) -> bool:
-    queue = app.status()["queue"]
-    return bool(queue["pending_sales"] == 0 and queue["pending_sessions"] == 0)
 
 
 def working(app: TillApp, product: str) -> dict[str, Any]:
@@ -157,7 +133,7 @@ def test_credit_notes_made_online_and_while_pos_api_is_stopped_reach_it_once_wit
 ) -> None:
     pos_api, admin, product = central
     till = Till.of(stack.demo(pos_api), 0)
-    hw_proxy = till_agent(stack, till, "credit", pos_api_url=pos_api.url, forward_timeout_s="5")
+    hw_proxy = till_agent(stack, till, TAG, "credit", pos_api_url=pos_api.url, forward_timeout_s="5")
     hw_proxy.start()
     app = TillApp(till, hw_proxy)
     session = working(app, product)
@@ -228,7 +204,7 @@ def test_kill_9_while_credit_notes_are_made_reuses_skips_loses_and_doubles_nothi
     demo = stack.demo(pos_api)
     neighbour = next(i for i, t in enumerate(demo.tills) if i > 0 and t.shop_id == demo.tills[0].shop_id)
     till = Till.of(demo, neighbour)  # the other till of the first shop: the product is in stock there
-    hw_proxy = till_agent(stack, till, "credit-killed", pos_api_url=pos_api.url, forward_timeout_s="5")
+    hw_proxy = till_agent(stack, till, TAG, "credit-killed", pos_api_url=pos_api.url, forward_timeout_s="5")
     seed = int(os.environ.get("CAISSE_FAULT_SEED", time.time_ns() % 1_000_000))
     rng = random.Random(seed)
     points = ["CREDIT_NOTES", "COMMITTED_CREDIT_NOTES", "ANSWERS", "CREDIT_NOTES", "COMMITTED_CREDIT_NOTES"]

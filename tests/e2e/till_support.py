@@ -208,3 +208,32 @@ def counts_of(amount: int, values: list[int]) -> list[dict[str, int]]:
             amount %= value
     assert amount == 0
     return counts
+
+
+def till_agent(stack: Stack, till: Till, tag: str, name: str, **settings: str) -> ServiceProcess:
+    """An hw-proxy process of its own for `till` (its store `<name>.sqlite3` in the stack's work folder), kept by
+    the stack under the test's tag and the name so that several tills of one test each keep theirs."""
+    hw_proxy = stack.service(
+        "hw-proxy",
+        tag=tag,
+        device_serial=till.till.serial,
+        device_secret=till.till.secret,
+        store_path=str(stack.workdir / f"{name}.sqlite3"),
+        send_retry_max_s="1",
+        **settings,
+    )
+    stack.services[f"hw-proxy{tag}-{name}"] = hw_proxy
+    return hw_proxy
+
+
+def store_of(hw_proxy: ServiceProcess) -> Path:
+    return Path(hw_proxy.env["HW_PROXY_STORE_PATH"])
+
+
+def ready(app: TillApp, status: str) -> None:
+    wait_for(lambda: app.status()["status"] == status, f"the till {status}")
+
+
+def queue_empty(app: TillApp) -> bool:
+    queue = app.status()["queue"]
+    return bool(queue["pending_sales"] == 0 and queue["pending_sessions"] == 0)

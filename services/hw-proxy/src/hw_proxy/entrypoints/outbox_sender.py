@@ -11,15 +11,19 @@ from collections.abc import Callable
 from collections.abc import Set as AbstractSet
 
 from hw_proxy.domain.reconnect import Draw, reconnect_delay
+from hw_proxy.entrypoints.background import WakeableWorker
 from hw_proxy.service_layer.ports import CentralApi, Clock, TillStore
 from hw_proxy.service_layer.send_outbox import send_next
 
 log = logging.getLogger(__name__)
 
 
-class OutboxSender:
-    """Runs from the app's start to its stop; `nudge()` after something is queued wakes it at once;
-    `aside_found` is called when pos-api refused entries that the till now keeps aside (ops should know)."""
+class OutboxSender(WakeableWorker):
+    """Runs from the app's start to its stop; `nudge()` after something is queued wakes it at once (`idle` is set
+    while the queue is empty); `aside_found` is called when pos-api refused entries that the till now keeps aside
+    (ops should know)."""
+
+    name = "outbox sender"
 
     def __init__(
         self,
@@ -34,6 +38,7 @@ class OutboxSender:
         aside_found: Callable[[], None] | None = None,
         in_flight: AbstractSet[str] = frozenset(),
     ) -> None:
+        super().__init__()
         self._store = store
         self._central = central
         self._clock = clock
@@ -43,30 +48,6 @@ class OutboxSender:
         self._draw = draw
         self._aside_found = aside_found
         self._in_flight = in_flight
-        self._wake = asyncio.Event()
-        self._stopping = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self.idle = asyncio.Event()
-        """Set while the queue is empty (for the tests and the shutdown)."""
-
-    def nudge(self) -> None:
-        """Something was queued: the sender is no longer idle until it has read the queue again."""
-        self.idle.clear()
-        self._wake.set()
-
-    async def start(self) -> None:
-        self._stopping.clear()
-        self._task = asyncio.create_task(self._run(), name="outbox-sender")
-
-    async def stop(self) -> None:
-        self._stopping.set()
-        self._wake.set()
-        if self._task is not None:
-            task, self._task = self._task, None
-            try:
-                await asyncio.wait_for(task, timeout=10)
-            except TimeoutError:
-                log.warning("the outbox sender did not stop in time")
 
     def _delay(self, failures: int) -> float:
         if self._draw is None:

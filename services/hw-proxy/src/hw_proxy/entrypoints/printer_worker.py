@@ -16,6 +16,7 @@ import logging
 
 from hw_proxy.domain.printing import PrinterStatus
 from hw_proxy.domain.reconnect import reconnect_delay
+from hw_proxy.entrypoints.background import WakeableWorker
 from hw_proxy.service_layer.ports import Clock, ReceiptPrinter, ReceiptRenderer, TillStore
 from hw_proxy.service_layer.printing import check_printer, print_next
 from hw_proxy.service_layer.till_state import TillState
@@ -23,8 +24,11 @@ from hw_proxy.service_layer.till_state import TillState
 log = logging.getLogger(__name__)
 
 
-class PrinterWorker:
-    """`nudge()` after a job is stored, or retried, wakes it (even during a backoff: the cashier asked)."""
+class PrinterWorker(WakeableWorker):
+    """`nudge()` after a job is stored, or retried, wakes it (even during a backoff: the cashier asked); `idle` is
+    set while no job waits that the printer could print."""
+
+    name = "printer worker"
 
     def __init__(
         self,
@@ -38,6 +42,7 @@ class PrinterWorker:
         retry_max_s: float,
         poll_s: float = 0.0,
     ) -> None:
+        super().__init__()
         self._store = store
         self._state = state
         self._printer = printer
@@ -47,29 +52,6 @@ class PrinterWorker:
         self._max_s = retry_max_s
         self._poll_s = poll_s
         self.status = PrinterStatus()
-        self._wake = asyncio.Event()
-        self._stopping = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self.idle = asyncio.Event()
-        """Set while no job waits that the printer could print (for the tests and the benchmark)."""
-
-    def nudge(self) -> None:
-        self.idle.clear()
-        self._wake.set()
-
-    async def start(self) -> None:
-        self._stopping.clear()
-        self._task = asyncio.create_task(self._run(), name="printer-worker")
-
-    async def stop(self) -> None:
-        self._stopping.set()
-        self._wake.set()
-        if self._task is not None:
-            task, self._task = self._task, None
-            try:
-                await asyncio.wait_for(task, timeout=10)
-            except TimeoutError:
-                log.warning("the printer worker did not stop in time")
 
     async def _run(self) -> None:
         failures = 0

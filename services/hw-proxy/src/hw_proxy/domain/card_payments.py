@@ -157,32 +157,46 @@ class CardOperation:
         )
 
 
+def _approved_problems(
+    money: Sequence[PaymentIn | RefundIn],
+    approved: dict[UUID, CardOperation],
+    *,
+    prefix: str,
+    what: str,
+    of: str,
+    done: str,
+    credit_note_id: UUID | None = None,
+) -> list[tuple[str, str]]:
+    """Why each card amount of `money` is not one of the `approved` operations (same id and amount, and for a
+    refund not claimed by another credit note), named `<prefix>[i].payment_id` or `.amount`."""
+    problems: list[tuple[str, str]] = []
+    for index, paid in enumerate(money):
+        if paid.method is not PaymentMethod.CARD:
+            continue
+        op = approved.get(paid.payment_id)
+        if op is None:
+            problems.append((f"{prefix}[{index}].payment_id", f"is not a {what} the terminal approved for this {of}"))
+        elif op.amount != paid.amount:
+            problems.append((f"{prefix}[{index}].amount", f"the terminal {done} {op.amount}"))
+        elif credit_note_id is not None and op.claimed_by not in (None, credit_note_id):
+            problems.append((f"{prefix}[{index}].payment_id", f"is the refund of credit note {op.claimed_by}"))
+    return problems
+
+
 def card_payment_problems(payments: Sequence[PaymentIn], operations: Sequence[CardOperation]) -> list[tuple[str, str]]:
     """Why a basket with these payments cannot be finalized, given the card operations of that basket: each card
     payment must be one the terminal approved for it (same id and amount), and every approved one must be there
     (money taken is never left out of the sale). Empty: it may be finalized."""
     approved = {op.operation_id: op for op in operations if op.kind == "payment" and op.status == "approved"}
-    problems: list[tuple[str, str]] = []
-    seen: set[UUID] = set()
-    for index, payment in enumerate(payments):
-        if payment.method is not PaymentMethod.CARD:
-            continue
-        op = approved.get(payment.payment_id)
-        if op is None:
-            problems.append(
-                (f"content.payments[{index}].payment_id", "is not a card payment the terminal approved for this basket")
-            )
-        elif op.amount != payment.amount:
-            problems.append((f"content.payments[{index}].amount", f"the terminal approved {op.amount}"))
-        seen.add(payment.payment_id)
-    for op in approved.values():
-        if op.operation_id not in seen:
-            problems.append(
-                (
-                    "content.payments",
-                    f"the card payment {op.operation_id} the terminal approved ({op.amount}) is missing",
-                )
-            )
+    problems = _approved_problems(
+        payments, approved, prefix="content.payments", what="card payment", of="basket", done="approved"
+    )
+    paid = {payment.payment_id for payment in payments if payment.method is PaymentMethod.CARD}
+    problems.extend(
+        ("content.payments", f"the card payment {op.operation_id} the terminal approved ({op.amount}) is missing")
+        for op in approved.values()
+        if op.operation_id not in paid
+    )
     return problems
 
 
@@ -193,17 +207,12 @@ def card_refund_problems(
     refund must be one the terminal approved for that sale (same id and amount), not already given to another
     credit note. Empty: the credit note may reference them."""
     approved = {op.operation_id: op for op in operations if op.kind == "refund" and op.status == "approved"}
-    problems: list[tuple[str, str]] = []
-    for index, refund in enumerate(refunds):
-        if refund.method is not PaymentMethod.CARD:
-            continue
-        op = approved.get(refund.payment_id)
-        if op is None:
-            problems.append(
-                (f"payments[{index}].payment_id", "is not a card refund the terminal approved for this sale")
-            )
-        elif op.amount != refund.amount:
-            problems.append((f"payments[{index}].amount", f"the terminal refunded {op.amount}"))
-        elif op.claimed_by is not None and op.claimed_by != credit_note_id:
-            problems.append((f"payments[{index}].payment_id", f"is the refund of credit note {op.claimed_by}"))
-    return problems
+    return _approved_problems(
+        refunds,
+        approved,
+        prefix="payments",
+        what="card refund",
+        of="sale",
+        done="refunded",
+        credit_note_id=credit_note_id,
+    )

@@ -268,12 +268,12 @@ async def test_a_serial_printer_on_a_device_file_receives_the_receipt(tmp_path: 
         async with printing_till(tmp_path, VirtualPrinter(), connection) as till:
             began = time.monotonic()
             sold, _ = await till.sell(cash(1200))
-            job = await serial.wait_until(lambda received: received.cuts >= 1)
+            assert (await till.until_job("printed"))["attempts"] == 1
             assert time.monotonic() - began < 2.0  # each status answer read as it comes, not at the read's timeout
+            job = await serial.wait_until(lambda received: received.cuts >= 1)  # printed: its last answer is read
             assert f"Ticket n° {sold.json()['ticket']['number']}" in job.text
             assert "12,00 €" in job.text
             assert (job.drawer_pulses, job.qr_codes) == ([0], [sold.json()["ticket"]["ticket_id"]])
             assert job.status_requests == [4, 1, 1]  # paper and on line before, on line after the job
-            assert (await till.until_job("printed"))["attempts"] == 1
     finally:
         await serial.stop()

@@ -261,7 +261,9 @@ def test_kill_9_while_credit_notes_are_made_reuses_skips_loses_and_doubles_nothi
 
     numbers: dict[str, int] = {}
     sale_of_note: dict[str, str] = {}
-    for _ in range(40):
+    rounds = 0
+    while rounds < 40 or (kills < len(plan) and rounds < 80):  # 40 sales at least, until every planned kill struck
+        rounds += 1
         basket = str(uuid.uuid4())
         sale = answered(f"/v1/baskets/{basket}/finalize", sale_of(product, 2))
         assert sale["ticket_id"] == basket
@@ -272,27 +274,30 @@ def test_kill_9_while_credit_notes_are_made_reuses_skips_loses_and_doubles_nothi
         numbers[note["ticket_id"]] = note["number"]
         sale_of_note[note["ticket_id"]] = basket
     http.close()
+    process = hw_proxy.process
+    if process is not None and process.poll() is not None:  # killed recording the last answer, in the background
+        killed()
 
     assert kills == len(plan), f"every planned kill happened ({kills} of {len(plan)})"
     assert killed_in_credit_notes >= 4, "killed while credit notes were made"
-    assert sorted(numbers.values()) == list(range(1, 81)), "no number reused, none skipped"
+    assert sorted(numbers.values()) == list(range(1, 2 * rounds + 1)), "no number reused, none skipped"
     local = local_tickets(store_of(hw_proxy))
     assert local == sorted(numbers.items(), key=lambda ticket: ticket[1]), "every answered ticket stored, no other"
 
     wait_for(lambda: queue_empty(app), "the till's queue drained", timeout_s=120)
     for kind in ("sale", "credit_note"):
         outcomes = local_outcomes(store_of(hw_proxy), kind)
-        assert sum(outcomes.values()) == 40, outcomes
+        assert sum(outcomes.values()) == rounds, outcomes
         assert {state for state, _ in outcomes} == {"sent"}, outcomes
     central_tickets = central_kinds(stack, pos_api, till.till.pos_id)
     assert [(ticket_id, number) for ticket_id, number, _, _ in central_tickets] == local, "pos-api holds each once"
     assert {t: original for t, _, kind, original in central_tickets if kind == "credit_note"} == sale_of_note
     events = wait_for(
-        lambda: (found := ticket_events(stack, till.till.pos_id)) and len(found) >= 80 and found,
-        "the till's 80 tickets on Kafka",
+        lambda: (found := ticket_events(stack, till.till.pos_id)) and len(found) >= 2 * rounds and found,
+        "the till's tickets on Kafka",
         timeout_s=120,
         every_s=1.0,
     )
     assert Counter(ticket_id for ticket_id, _ in events) == Counter(set(numbers)), "each ticket on Kafka once"
-    assert level(admin, till.till.shop_id, product) == before - 40 * 2 + 40, "each unit given back in stock again"
+    assert level(admin, till.till.shop_id, product) == before - rounds * 2 + rounds, "each unit given back in stock"
     hw_proxy.stop()
